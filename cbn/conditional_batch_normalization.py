@@ -1,0 +1,129 @@
+"""Batch normalization whose gamma and beta depend on a condition."""
+
+import keras
+from keras import ops
+
+from cbn.conditional_normalization import ConditionalNormalization
+
+
+@keras.saving.register_keras_serializable(package="cbn")
+class ConditionalBatchNormalization(ConditionalNormalization):
+    """Batch normalization with gamma and beta chosen or predicted by a condition.
+
+    Statistics are those of `keras.layers.BatchNormalization` (channels last):
+    in training, the mean and variance of the batch over every axis but the
+    last, and moving averages updated as
+    `moving = momentum * moving + (1 - momentum) * batch`; at inference, the
+    moving averages. The statistics are shared by all conditions; only the
+    affine part is conditional:
+
+        y = gamma(c) * (x - mean) / sqrt(variance + epsilon) + beta(c)
+
+    gamma(c) and beta(c) come from a table (`num_conditions=N`: integer ids pick
+    rows, convex weights `(batch, N)` blend rows per sample, convex weight maps
+    `(batch, *spatial, N)` blend rows per position) or from an MLP
+    (`mlp_units=(...)`: gamma0 + delta_gamma(c), beta0 + delta_beta(c) from a
+    float vector `(batch, D)`, zero-initialized so that a fresh layer is plain
+    batch normalization).
+
+    As with `keras.layers.BatchNormalization`, `trainable = False` means
+    inference mode: the moving statistics are used and not updated.
+
+    Args:
+        num_conditions: Number of rows of the gamma/beta table.
+        mlp_units: Hidden layer sizes of the MLP predicting gamma/beta (`()`
+            for a linear map). Give exactly one of the two.
+        momentum: Momentum of the moving averages.
+        epsilon: Added to the variance to avoid dividing by zero.
+        normalize_weights: Divide float weights by their sum instead of
+            requiring that they sum to 1.
+        freeze_statistics: Always normalize with the moving statistics and
+            never update them, even in training (set by
+            `cbn.train_only_conditions` so that fine-tuning some conditions
+            leaves the others' outputs unchanged).
+        mlp_activation, gamma_initializer, beta_initializer,
+        kernel_initializer, trainable_rows: see `ConditionalNormalization`.
+        moving_mean_initializer: Initializer of the moving mean.
+        moving_variance_initializer: Initializer of the moving variance.
+        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+
+    Call arguments:
+        inputs: Channels-last tensor of rank 3 to 5.
+        condition: Integer ids `(batch,)`, float weights `(batch, N)`, float
+            weight maps `(batch, *spatial, N)` (table mode), or a float vector
+            `(batch, D)` (MLP mode).
+        training: Python boolean: batch statistics (`True`) or moving
+            statistics (`False`).
+
+    Reference:
+    - [Ioffe and Szegedy, 2015](https://arxiv.org/abs/1502.03167)
+    - [de Vries et al., 2017](https://arxiv.org/abs/1707.00683)
+    - [Dumoulin et al., 2017](https://arxiv.org/abs/1610.07629)
+    """
+
+    def __init__(
+        self,
+        num_conditions=None,
+        mlp_units=None,
+        momentum=0.99,
+        epsilon=1e-3,
+        normalize_weights=False,
+        freeze_statistics=False,
+        moving_mean_initializer="zeros",
+        moving_variance_initializer="ones",
+        **kwargs,
+    ):
+        super().__init__(
+            num_conditions=num_conditions,
+            mlp_units=mlp_units,
+            epsilon=epsilon,
+            normalize_weights=normalize_weights,
+            **kwargs,
+        )
+        self.momentum = float(momentum)
+        self.freeze_statistics = bool(freeze_statistics)
+        self.moving_mean_initializer = keras.initializers.get(moving_mean_initializer)
+        self.moving_variance_initializer = keras.initializers.get(
+            moving_variance_initializer
+        )
+        self.moving_mean = None
+        self.moving_variance = None
+
+    def _build_statistics(self, inputs_shape):
+        self.moving_mean = self.add_weight(
+            shape=(self.channels,), name="moving_mean",
+            initializer=self.moving_mean_initializer, trainable=False, autocast=False,
+        )
+        self.moving_variance = self.add_weight(
+            shape=(self.channels,), name="moving_variance",
+            initializer=self.moving_variance_initializer, trainable=False, autocast=False,
+        )
+
+    def _statistics(self, x, training):
+        if training and self.trainable and not self.freeze_statistics:
+            axes = list(range(len(x.shape) - 1))
+            mean, variance = ops.moments(x, axes=axes)
+            self.moving_mean.assign(
+                self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
+            )
+            self.moving_variance.assign(
+                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+            )
+            return mean, variance
+        return self.moving_mean, self.moving_variance
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "momentum": self.momentum,
+                "freeze_statistics": self.freeze_statistics,
+                "moving_mean_initializer": keras.initializers.serialize(
+                    self.moving_mean_initializer
+                ),
+                "moving_variance_initializer": keras.initializers.serialize(
+                    self.moving_variance_initializer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,506 @@
+"""The part both conditional layers share: where gamma and beta come from."""
+
+import numpy as np
+import keras
+from keras import ops
+
+from cbn import _concrete
+
+# Weights that should be convex may miss by this much (float rounding, float16 inputs).
+WEIGHT_TOLERANCE = 1e-3
+
+_ROW_INITS = ("identity", "mean")
+
+
+class ConditionalNormalization(keras.layers.Layer):
+    """Base class of normalization layers whose gamma and beta depend on a condition.
+
+    A subclass supplies the statistics (`_statistics`); this class turns the
+    condition into per-sample (or per-position) gamma and beta and applies
+
+        y = gamma(c) * (x - mean) / sqrt(variance + epsilon) + beta(c)
+
+    gamma and beta come from one of two sources:
+
+    - a table (`num_conditions=N`): gamma and beta of shape `(N, channels)`,
+      initialized to ones and zeros. The condition is integer ids
+      `(batch,)` (row lookup), convex weights `(batch, N)` (a blend of rows),
+      or convex weight maps `(batch, *spatial, N)` matching the input's
+      spatial shape (a blend that varies with position).
+    - an MLP (`mlp_units=(...)`): `gamma = gamma0 + delta_gamma(c)` and
+      `beta = beta0 + delta_beta(c)` for a float conditioning vector
+      `(batch, D)`. The output layer starts at zero, so a fresh layer computes
+      plain (unconditional) normalization.
+
+    Args:
+        num_conditions: Number of rows of the gamma/beta table.
+        mlp_units: Hidden layer sizes of the MLP that predicts gamma/beta;
+            `()` makes it a single linear map. Give exactly one of
+            `num_conditions` and `mlp_units`.
+        epsilon: Added to the variance to avoid dividing by zero.
+        normalize_weights: If `True`, float weights are divided by their sum
+            instead of being required to sum to 1. They must still be
+            non-negative with a positive sum.
+        mlp_activation: Activation of the MLP's hidden layers.
+        gamma_initializer: Initializer of the gamma table / gamma0.
+        beta_initializer: Initializer of the beta table / beta0.
+        kernel_initializer: Initializer of the MLP's hidden kernels.
+        trainable_rows: `None`, or the table rows that receive gradients
+            (the others are held fixed even while the layer is trainable).
+        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+    """
+
+    def __init__(
+        self,
+        num_conditions=None,
+        mlp_units=None,
+        epsilon=1e-3,
+        normalize_weights=False,
+        mlp_activation="relu",
+        gamma_initializer="ones",
+        beta_initializer="zeros",
+        kernel_initializer="glorot_uniform",
+        trainable_rows=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if (num_conditions is None) == (mlp_units is None):
+            raise ValueError(
+                f"{self._describe()}: give exactly one of `num_conditions` (a gamma/beta "
+                f"table) and `mlp_units` (an MLP predicting gamma/beta); received "
+                f"num_conditions={num_conditions!r}, mlp_units={mlp_units!r}."
+            )
+        if num_conditions is not None:
+            if not isinstance(num_conditions, (int, np.integer)) or num_conditions < 1:
+                raise ValueError(
+                    f"{self._describe()}: `num_conditions` must be a positive integer; "
+                    f"received {num_conditions!r}."
+                )
+            num_conditions = int(num_conditions)
+        if mlp_units is not None:
+            mlp_units = tuple(int(units) for units in mlp_units)
+            if any(units < 1 for units in mlp_units):
+                raise ValueError(
+                    f"{self._describe()}: `mlp_units` must be positive layer sizes; "
+                    f"received {mlp_units!r}."
+                )
+        if epsilon <= 0:
+            raise ValueError(
+                f"{self._describe()}: `epsilon` must be positive; received {epsilon!r}."
+            )
+        self.num_conditions = num_conditions
+        self.mlp_units = mlp_units
+        self.epsilon = float(epsilon)
+        self.normalize_weights = bool(normalize_weights)
+        self.mlp_activation = keras.activations.get(mlp_activation)
+        self.gamma_initializer = keras.initializers.get(gamma_initializer)
+        self.beta_initializer = keras.initializers.get(beta_initializer)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self._trainable_rows = None
+        self.trainable_rows = trainable_rows
+        self.channels = None
+        self.condition_dim = None
+        self.gamma = None
+        self.beta = None
+        self.mlp_layers = []
+
+    # ------------------------------------------------------------------ build
+
+    @property
+    def uses_table(self):
+        return self.num_conditions is not None
+
+    def build(self, inputs_shape, condition_shape=None):
+        self._check_rank(inputs_shape)
+        self.channels = inputs_shape[-1]
+        if self.channels is None:
+            raise ValueError(
+                f"{self._describe()}: the channel (last) axis of the input must be known "
+                f"when the layer is built; received input shape {tuple(inputs_shape)}."
+            )
+        if self.uses_table:
+            self._add_tables(self.num_conditions)
+        else:
+            self._build_mlp(condition_shape)
+        self._build_statistics(inputs_shape)
+
+    def _add_tables(self, rows, gamma_initializer=None, beta_initializer=None):
+        self.gamma = self.add_weight(
+            shape=(rows, self.channels),
+            name="gamma",
+            initializer=gamma_initializer or self.gamma_initializer,
+            autocast=False,
+        )
+        self.beta = self.add_weight(
+            shape=(rows, self.channels),
+            name="beta",
+            initializer=beta_initializer or self.beta_initializer,
+            autocast=False,
+        )
+
+    def _build_mlp(self, condition_shape):
+        if condition_shape is None or len(condition_shape) != 2 or condition_shape[-1] is None:
+            raise ValueError(
+                f"{self._describe()}: in MLP mode the condition must be a float vector of "
+                f"shape (batch, D) with D known; received condition shape {condition_shape}."
+            )
+        self.condition_dim = condition_shape[-1]
+        self.gamma = self.add_weight(
+            shape=(self.channels,), name="gamma",
+            initializer=self.gamma_initializer, autocast=False,
+        )
+        self.beta = self.add_weight(
+            shape=(self.channels,), name="beta",
+            initializer=self.beta_initializer, autocast=False,
+        )
+        self.mlp_layers = []
+        shape = tuple(condition_shape)
+        for index, units in enumerate(self.mlp_units):
+            hidden = keras.layers.Dense(
+                units,
+                activation=self.mlp_activation,
+                kernel_initializer=self.kernel_initializer,
+                dtype=self.dtype_policy,
+                name=f"mlp_hidden_{index}",
+            )
+            hidden.build(shape)
+            shape = (shape[0], units)
+            self.mlp_layers.append(hidden)
+        # Zero output layer: a fresh layer is exactly the unconditional one.
+        head = keras.layers.Dense(
+            2 * self.channels,
+            kernel_initializer="zeros",
+            bias_initializer="zeros",
+            dtype=self.dtype_policy,
+            name="mlp_gamma_beta",
+        )
+        head.build(shape)
+        self.mlp_layers.append(head)
+
+    def _build_statistics(self, inputs_shape):
+        """Creates the subclass's statistics variables (none by default)."""
+
+    # ---------------------------------------------------------------- call
+
+    def call(self, inputs, condition, training=None):
+        self._check_rank(inputs.shape)
+        self._check_channels(inputs.shape)
+        condition = ops.convert_to_tensor(condition)
+        compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
+        # Statistics overflow in float16/bfloat16: work in float32 and cast back.
+        x = ops.cast(inputs, compute_dtype)
+        mean, variance = self._statistics(x, training)
+        inv_std = ops.rsqrt(variance + self.epsilon)
+        gamma, beta = self._affine(condition, len(inputs.shape), inputs.shape)
+        gamma = ops.cast(gamma, compute_dtype)
+        beta = ops.cast(beta, compute_dtype)
+        if len(gamma.shape) == 2:
+            # Per-sample (or shared) gamma/beta: fold everything into one multiply-add.
+            broadcast_shape = [-1] + [1] * (len(inputs.shape) - 2) + [self.channels]
+            scale = ops.reshape(gamma, broadcast_shape) * inv_std
+            shift = ops.reshape(beta, broadcast_shape) - mean * scale
+            outputs = x * scale + shift
+        else:
+            outputs = (x - mean) * inv_std * gamma + beta
+        return ops.cast(outputs, self.compute_dtype)
+
+    def _statistics(self, x, training):
+        """Returns (mean, variance), each broadcastable against `x`."""
+        raise NotImplementedError
+
+    def compute_output_shape(self, inputs_shape, condition_shape=None):
+        return tuple(inputs_shape)
+
+    # ------------------------------------------------------------ gamma/beta
+
+    def _affine(self, condition, rank, inputs_shape):
+        """gamma and beta for `condition`: (batch, C), (1, C) or (batch, *spatial, C)."""
+        if not self.uses_table:
+            return self._predicted_affine(condition)
+        table = ops.concatenate([self.gamma, self.beta], axis=-1)
+        if self._trainable_rows is not None:
+            row_is_trainable = np.zeros((self.num_conditions, 1), dtype=bool)
+            row_is_trainable[list(self._trainable_rows)] = True
+            table = ops.where(row_is_trainable, table, ops.stop_gradient(table))
+        kind = self._condition_kind(condition, rank, inputs_shape)
+        if kind == "ids":
+            gamma_beta = self._gather_rows(table, condition)
+        else:
+            gamma_beta = ops.matmul(self._checked_weights(condition), table)
+        return gamma_beta[..., : self.channels], gamma_beta[..., self.channels :]
+
+    def _predicted_affine(self, condition):
+        if not _is_float(condition) or len(condition.shape) != 2:
+            raise ValueError(
+                f"{self._describe()}: in MLP mode the condition must be a float vector of "
+                f"shape (batch, {self.condition_dim}); received dtype {condition.dtype} "
+                f"and shape {tuple(condition.shape)}."
+            )
+        if condition.shape[-1] != self.condition_dim:
+            raise ValueError(
+                f"{self._describe()}: the conditioning vector has length "
+                f"{condition.shape[-1]}, but the layer was built for length "
+                f"{self.condition_dim}."
+            )
+        hidden = condition
+        for layer in self.mlp_layers:
+            hidden = layer(hidden)
+        delta = ops.cast(hidden, "float32")
+        gamma = self.gamma + delta[:, : self.channels]
+        beta = self.beta + delta[:, self.channels :]
+        return gamma, beta
+
+    def _condition_kind(self, condition, rank, inputs_shape):
+        shape = tuple(condition.shape)
+        n = self.num_conditions
+        if _is_integer(condition):
+            if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
+                self._check_batch(shape, inputs_shape)
+                return "ids"
+            raise ValueError(
+                f"{self._describe()}: integer conditions are ids of shape (batch,); "
+                f"received shape {shape}. Pass float weights of shape (batch, {n}) "
+                f"for a blend."
+            )
+        if not _is_float(condition):
+            raise ValueError(
+                f"{self._describe()}: the condition must be integer ids (batch,) or float "
+                f"weights (batch, {n}) / (batch, *spatial, {n}); received dtype "
+                f"{condition.dtype}."
+            )
+        if len(shape) not in (2, rank):
+            raise ValueError(
+                f"{self._describe()}: float weights must have shape (batch, {n}) or "
+                f"(batch, *spatial, {n}) matching the input; received shape {shape} "
+                f"for an input of shape {tuple(inputs_shape)}."
+            )
+        if shape[-1] != n:
+            raise ValueError(
+                f"{self._describe()}: the weight vector must have length {n} "
+                f"(num_conditions); received length {shape[-1]} (shape {shape})."
+            )
+        self._check_batch(shape, inputs_shape)
+        if len(shape) == rank and len(shape) > 2:
+            for got, want in zip(shape[1:-1], tuple(inputs_shape)[1:-1]):
+                if got is not None and want is not None and got != want:
+                    raise ValueError(
+                        f"{self._describe()}: the weight map's spatial shape {shape[1:-1]} "
+                        f"must match the input's {tuple(inputs_shape)[1:-1]}."
+                    )
+        return "weights"
+
+    def _gather_rows(self, table, ids):
+        ids = ops.reshape(ops.cast(ids, "int32"), (-1,))
+        n = self.num_conditions
+        values = _concrete.to_numpy(ids)
+        if values is not None:
+            if values.size and (values.min() < 0 or values.max() >= n):
+                raise ValueError(
+                    f"{self._describe()}: condition ids must be in [0, {n}); received "
+                    f"ids from {values.min()} to {values.max()}."
+                )
+            return ops.take(table, ids, axis=0)
+        # Traced: ids cannot be checked here, so an out-of-range id yields NaN
+        # (a visibly wrong result) instead of a silently clamped row.
+        in_range = ops.logical_and(ids >= 0, ids < n)
+        rows = ops.take(table, ops.clip(ids, 0, n - 1), axis=0)
+        return ops.where(in_range[:, None], rows, float("nan"))
+
+    def _checked_weights(self, weights):
+        weights = ops.cast(weights, "float32")
+        values = _concrete.to_numpy(weights)
+        if values is not None:
+            self._raise_for_bad_weights(values)
+            if self.normalize_weights:
+                weights = weights / ops.sum(weights, axis=-1, keepdims=True)
+            return weights
+        # Traced: invalid weights yield NaN rather than a silently wrong blend.
+        total = ops.sum(weights, axis=-1, keepdims=True)
+        valid = ops.logical_and(
+            ops.all(weights >= -WEIGHT_TOLERANCE, axis=-1, keepdims=True),
+            ops.all(ops.isfinite(weights), axis=-1, keepdims=True),
+        )
+        if self.normalize_weights:
+            valid = ops.logical_and(valid, total > 0)
+            weights = weights / ops.where(total > 0, total, 1.0)
+        else:
+            valid = ops.logical_and(valid, ops.abs(total - 1.0) <= WEIGHT_TOLERANCE)
+        return ops.where(valid, weights, float("nan"))
+
+    def _raise_for_bad_weights(self, values):
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"{self._describe()}: the condition weights contain NaN or infinite values."
+            )
+        if values.size == 0:
+            return
+        if values.min() < -WEIGHT_TOLERANCE:
+            raise ValueError(
+                f"{self._describe()}: condition weights must be non-negative; received "
+                f"a weight of {values.min():.6g}."
+            )
+        totals = values.sum(axis=-1)
+        if self.normalize_weights:
+            if totals.min() <= 0:
+                raise ValueError(
+                    f"{self._describe()}: condition weights must have a positive sum to be "
+                    f"normalized; received a sum of {totals.min():.6g}."
+                )
+        elif np.abs(totals - 1.0).max() > WEIGHT_TOLERANCE:
+            worst = totals.flat[np.abs(totals - 1.0).argmax()]
+            raise ValueError(
+                f"{self._describe()}: condition weights must sum to 1 (tolerance "
+                f"{WEIGHT_TOLERANCE}); received a sum of {worst:.6g}. Pass "
+                f"normalize_weights=True to divide them by their sum instead."
+            )
+
+    # ------------------------------------------------------------- the table
+
+    @property
+    def trainable_rows(self):
+        """`None` (every row trains) or the tuple of table rows that receive gradients."""
+        return self._trainable_rows
+
+    @trainable_rows.setter
+    def trainable_rows(self, rows):
+        if rows is None:
+            self._trainable_rows = None
+            return
+        if not self.uses_table:
+            raise ValueError(
+                f"{self._describe()}: `trainable_rows` applies to a gamma/beta table; this "
+                f"layer predicts gamma/beta with an MLP."
+            )
+        rows = tuple(sorted({int(row) for row in np.atleast_1d(rows)}))
+        bad = [row for row in rows if not 0 <= row < self.num_conditions]
+        if bad:
+            raise ValueError(
+                f"{self._describe()}: `trainable_rows` must be in [0, "
+                f"{self.num_conditions}); received {bad}."
+            )
+        self._trainable_rows = rows
+
+    def append_conditions(self, count=1, init="identity"):
+        """Appends `count` rows to the gamma/beta table; existing rows are left untouched.
+
+        Args:
+            count: Number of rows to append.
+            init: `"identity"` (gamma ones, beta zeros), `"mean"` (the mean of
+                the existing rows) or an integer row to copy.
+
+        Returns:
+            The ids of the new rows.
+
+        Build a new optimizer (and recompile) after appending: the old one
+        tracks the previous, smaller variables.
+        """
+        if not self.uses_table:
+            raise ValueError(
+                f"{self._describe()}: only a table-mode layer (num_conditions=N) can "
+                f"grow; this one predicts gamma/beta with an MLP."
+            )
+        if not self.built:
+            raise ValueError(
+                f"{self._describe()}: build the layer (call it once) before appending rows."
+            )
+        if not isinstance(count, (int, np.integer)) or count < 1:
+            raise ValueError(
+                f"{self._describe()}: `count` must be a positive integer; received {count!r}."
+            )
+        old_gamma = ops.convert_to_numpy(self.gamma)
+        old_beta = ops.convert_to_numpy(self.beta)
+        new_gamma, new_beta = self._new_rows(old_gamma, old_beta, count, init)
+        gamma = np.concatenate([old_gamma, new_gamma])
+        beta = np.concatenate([old_beta, new_beta])
+        trainable = self.gamma.trainable
+        self._tracker.unlock()
+        self._untrack_variable(self.gamma)
+        self._untrack_variable(self.beta)
+        self._add_tables(
+            len(gamma),
+            gamma_initializer=keras.initializers.Constant(gamma),
+            beta_initializer=keras.initializers.Constant(beta),
+        )
+        self._tracker.lock()
+        self.gamma.trainable = trainable
+        self.beta.trainable = trainable
+        # Constant initializers go through float conversions; assign the exact bits.
+        self.gamma.assign(gamma)
+        self.beta.assign(beta)
+        first_new = self.num_conditions
+        self.num_conditions = len(gamma)
+        return list(range(first_new, self.num_conditions))
+
+    def _new_rows(self, gamma, beta, count, init):
+        if isinstance(init, str) and init == "identity":
+            return (np.ones((count, self.channels), gamma.dtype),
+                    np.zeros((count, self.channels), beta.dtype))
+        if isinstance(init, str) and init == "mean":
+            return (np.repeat(gamma.mean(0, keepdims=True), count, 0),
+                    np.repeat(beta.mean(0, keepdims=True), count, 0))
+        if isinstance(init, (int, np.integer)) and not isinstance(init, bool):
+            if not 0 <= init < len(gamma):
+                raise ValueError(
+                    f"{self._describe()}: cannot copy row {init}: the table has rows "
+                    f"0..{len(gamma) - 1}."
+                )
+            return (np.repeat(gamma[init : init + 1], count, 0),
+                    np.repeat(beta[init : init + 1], count, 0))
+        raise ValueError(
+            f"{self._describe()}: `init` must be one of {_ROW_INITS} or a row index; "
+            f"received {init!r}."
+        )
+
+    # --------------------------------------------------------------- checks
+
+    def _describe(self):
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _check_rank(self, shape):
+        if not 3 <= len(shape) <= 5:
+            raise ValueError(
+                f"{self._describe()}: expected a channels-last input of rank 3 to 5 "
+                f"(batch, *spatial, channels); received shape {tuple(shape)}."
+            )
+
+    def _check_channels(self, shape):
+        if self.channels is not None and shape[-1] != self.channels:
+            raise ValueError(
+                f"{self._describe()}: the layer was built for {self.channels} channels; "
+                f"received an input with {shape[-1]} (shape {tuple(shape)})."
+            )
+
+    def _check_batch(self, condition_shape, inputs_shape):
+        got, want = condition_shape[0], inputs_shape[0]
+        if got is not None and want is not None and got != want:
+            raise ValueError(
+                f"{self._describe()}: the condition has batch size {got} but the input "
+                f"has {want}."
+            )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_conditions": self.num_conditions,
+                "mlp_units": None if self.mlp_units is None else list(self.mlp_units),
+                "epsilon": self.epsilon,
+                "normalize_weights": self.normalize_weights,
+                "mlp_activation": keras.activations.serialize(self.mlp_activation),
+                "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
+                "beta_initializer": keras.initializers.serialize(self.beta_initializer),
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "trainable_rows": (
+                    None if self._trainable_rows is None else list(self._trainable_rows)
+                ),
+            }
+        )
+        return config
+
+
+def _is_integer(tensor):
+    return "int" in keras.backend.standardize_dtype(tensor.dtype)
+
+
+def _is_float(tensor):
+    return keras.backend.is_float_dtype(tensor.dtype)
