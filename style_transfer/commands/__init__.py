@@ -1,0 +1,7 @@
+"""The subcommands of `style-transfer`, each a module with `register(subparsers)`.
+
+A module's `register` adds its parser (every option with help and default) and
+sets `run=<function(args) -> exit code>` as the parser's default.
+"""
+
+COMMANDS = []

@@ -1,0 +1,219 @@
+"""The style transfer network of Dumoulin et al. (2017): one feed-forward net, N styles.
+
+    images (B, H, W, 3) in [0, 1], styles (ids, weights or weight maps)
+      -> 9x9 conv 32 -> 3x3 conv 64 /2 -> 3x3 conv 128 /2
+      -> 5 residual blocks (two 3x3 convs 128)
+      -> nearest x2 + 3x3 conv 64 -> nearest x2 + 3x3 conv 32 -> 9x9 conv 3
+      -> sigmoid: images (B, H, W, 3) in [0, 1]
+
+Every convolution is reflection-padded and followed by a conditional instance
+normalization (so the convolutions carry no bias); only the gamma/beta tables
+of those normalizations depend on the style. `alpha` scales every width.
+"""
+
+import keras
+from keras import ops
+
+from cbn import ConditionalInstanceNormalization
+
+# Input sides are padded up to a multiple of this (two stride-2 convolutions).
+SIDE_MULTIPLE = 4
+MIN_SIDE_PX = 8
+
+
+def _reflect_pad(x, pad):
+    return ops.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]], mode="reflect")
+
+
+@keras.saving.register_keras_serializable(package="style_transfer")
+class ConvBlock(keras.layers.Layer):
+    """Reflection padding, convolution, conditional instance norm, activation.
+
+    Reflection padding instead of zeros avoids border artifacts (Johnson et al. 2016).
+    """
+
+    def __init__(self, filters, kernel_size, strides=1, num_styles=1,
+                 activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.num_styles = num_styles
+        self.activation = keras.activations.get(activation)
+        self.conv = keras.layers.Conv2D(
+            filters, kernel_size, strides=strides, padding="valid", use_bias=False,
+            dtype=self.dtype_policy, name="conv",
+        )
+        self.norm = ConditionalInstanceNormalization(
+            num_conditions=num_styles, dtype=self.dtype_policy, name="norm"
+        )
+
+    def call(self, x, styles):
+        x = self.conv(_reflect_pad(x, self.kernel_size // 2))
+        return self.activation(self.norm(x, styles))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "strides": self.strides,
+            "num_styles": self.num_styles,
+            "activation": keras.activations.serialize(self.activation),
+        }
+
+
+@keras.saving.register_keras_serializable(package="style_transfer")
+class ResidualBlock(keras.layers.Layer):
+    """Two 3x3 conv blocks and an identity shortcut (He et al. 2016), as in Johnson et al."""
+
+    def __init__(self, filters, num_styles=1, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = filters
+        self.num_styles = num_styles
+        self.first = ConvBlock(filters, 3, num_styles=num_styles,
+                               dtype=self.dtype_policy, name="first")
+        self.second = ConvBlock(filters, 3, num_styles=num_styles, activation=None,
+                                dtype=self.dtype_policy, name="second")
+
+    def call(self, x, styles):
+        return x + self.second(self.first(x, styles), styles)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters,
+                "num_styles": self.num_styles}
+
+
+@keras.saving.register_keras_serializable(package="style_transfer")
+class UpsampleConvBlock(ConvBlock):
+    """Nearest-neighbour x2 upsampling then a conv block: no checkerboard artifacts.
+
+    Reference: Odena et al., "Deconvolution and Checkerboard Artifacts", Distill 2016.
+    """
+
+    def call(self, x, styles):
+        x = ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+        return super().call(x, styles)
+
+
+@keras.saving.register_keras_serializable(package="style_transfer")
+class StyleTransferNetwork(keras.Model):
+    """One feed-forward network that paints a photo in any of `num_styles` styles.
+
+    Args:
+        num_styles: Number of styles (rows of every gamma/beta table).
+        alpha: Width multiplier; 1.0 is the standard network (1.67M shared
+            weights), 0.25-0.5 trains fast on a CPU.
+        style_names: One name per style (defaults to "style_0", ...).
+        training_config: JSON-serializable record of how the model was
+            trained (image size, loss network, loss weights, ...), saved with it.
+
+    Call arguments:
+        images: Float images (batch, H, W, 3) in [0, 1], any H and W >= 8;
+            sides that are not multiples of 4 are padded and cropped back.
+        styles: Integer style ids (batch,), convex weights (batch, num_styles),
+            or convex weight maps (batch, H, W, num_styles) for a blend that
+            varies across the picture.
+
+    Returns:
+        Stylized images (batch, H, W, 3) in [0, 1], float32.
+
+    Reference: [Dumoulin et al., 2017](https://arxiv.org/abs/1610.07629).
+    """
+
+    def __init__(self, num_styles, alpha=1.0, style_names=None, training_config=None,
+                 **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_styles, int) or num_styles < 1:
+            raise ValueError(f"num_styles must be a positive integer; received {num_styles!r}.")
+        if not alpha > 0:
+            raise ValueError(f"alpha must be positive; received {alpha!r}.")
+        style_names = list(style_names) if style_names else [
+            f"style_{index}" for index in range(num_styles)
+        ]
+        if len(style_names) != num_styles:
+            raise ValueError(
+                f"style_names has {len(style_names)} names for {num_styles} styles."
+            )
+        self.num_styles = num_styles
+        self.alpha = float(alpha)
+        self.style_names = style_names
+        self.training_config = dict(training_config or {})
+
+        def width(channels):
+            return max(1, int(round(channels * self.alpha)))
+
+        def block(cls, *args, **block_kwargs):
+            return cls(*args, num_styles=num_styles, dtype=self.dtype_policy, **block_kwargs)
+
+        self.contract = [
+            block(ConvBlock, width(32), 9, name="conv1"),
+            block(ConvBlock, width(64), 3, strides=2, name="conv2"),
+            block(ConvBlock, width(128), 3, strides=2, name="conv3"),
+        ]
+        self.residuals = [
+            block(ResidualBlock, width(128), name=f"residual{index + 1}") for index in range(5)
+        ]
+        self.expand = [
+            block(UpsampleConvBlock, width(64), 3, name="upsample1"),
+            block(UpsampleConvBlock, width(32), 3, name="upsample2"),
+        ]
+        self.to_rgb = block(ConvBlock, 3, 9, activation="sigmoid", name="to_rgb")
+
+    def build(self, images_shape=None, styles_shape=None):
+        # Run once on a small picture: every sub-layer creates its weights, whatever
+        # form of style condition is used later (the tables do not depend on it).
+        self.call(ops.zeros((1, 16, 16, 3)), ops.zeros((1,), dtype="int32"))
+        self.built = True
+
+    def call(self, images, styles):
+        images = ops.convert_to_tensor(images)
+        styles = ops.convert_to_tensor(styles)
+        height, width = ops.shape(images)[1], ops.shape(images)[2]
+        self._check_image_size(images.shape)
+        x = self._pad_to_multiple(images)
+        # Weight maps follow the picture through every resolution; a 2x2 average of
+        # convex weights is still convex.
+        per_pixel = len(styles.shape) == 4
+        full = self._pad_to_multiple(styles) if per_pixel else styles
+        half = ops.average_pool(full, 2, 2) if per_pixel else styles
+        quarter = ops.average_pool(half, 2, 2) if per_pixel else styles
+
+        x = self.contract[0](x, full)
+        x = self.contract[1](x, half)
+        x = self.contract[2](x, quarter)
+        for residual in self.residuals:
+            x = residual(x, quarter)
+        x = self.expand[0](x, half)
+        x = self.expand[1](x, full)
+        x = self.to_rgb(x, full)
+        return ops.cast(x[:, :height, :width, :], "float32")
+
+    def _check_image_size(self, shape):
+        if len(shape) != 4 or shape[-1] != 3:
+            raise ValueError(
+                f"images must have shape (batch, height, width, 3); received {tuple(shape)}."
+            )
+        for side in shape[1:3]:
+            if side is not None and side < MIN_SIDE_PX:
+                raise ValueError(
+                    f"images must be at least {MIN_SIDE_PX}x{MIN_SIDE_PX} pixels; received "
+                    f"{shape[1]}x{shape[2]}."
+                )
+
+    @staticmethod
+    def _pad_to_multiple(x):
+        height, width = ops.shape(x)[1], ops.shape(x)[2]
+        pad_h = (-height) % SIDE_MULTIPLE
+        pad_w = (-width) % SIDE_MULTIPLE
+        return ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "num_styles": self.num_styles,
+            "alpha": self.alpha,
+            "style_names": list(self.style_names),
+            "training_config": self.training_config,
+        }
