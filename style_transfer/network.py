@@ -32,20 +32,25 @@ class ConvBlock(keras.layers.Layer):
     Reflection padding instead of zeros avoids border artifacts (Johnson et al. 2016).
     """
 
-    def __init__(self, filters, kernel_size, strides=1, num_styles=1,
-                 activation="relu", **kwargs):
+    def __init__(self, filters, kernel_size, strides=1, num_styles=None,
+                 embedding_dim=None, activation="relu", **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
         self.num_styles = num_styles
+        self.embedding_dim = embedding_dim
         self.activation = keras.activations.get(activation)
         self.conv = keras.layers.Conv2D(
             filters, kernel_size, strides=strides, padding="valid", use_bias=False,
             dtype=self.dtype_policy, name="conv",
         )
+        # A style table, or (arbitrary styles) a linear head from the style embedding.
         self.norm = ConditionalInstanceNormalization(
-            num_conditions=num_styles, dtype=self.dtype_policy, name="norm"
+            num_conditions=num_styles,
+            mlp_units=None if embedding_dim is None else (),
+            dtype=self.dtype_policy,
+            name="norm",
         )
 
     def call(self, x, styles):
@@ -59,6 +64,7 @@ class ConvBlock(keras.layers.Layer):
             "kernel_size": self.kernel_size,
             "strides": self.strides,
             "num_styles": self.num_styles,
+            "embedding_dim": self.embedding_dim,
             "activation": keras.activations.serialize(self.activation),
         }
 
@@ -67,13 +73,15 @@ class ConvBlock(keras.layers.Layer):
 class ResidualBlock(keras.layers.Layer):
     """Two 3x3 conv blocks and an identity shortcut (He et al. 2016), as in Johnson et al."""
 
-    def __init__(self, filters, num_styles=1, **kwargs):
+    def __init__(self, filters, num_styles=None, embedding_dim=None, **kwargs):
         super().__init__(**kwargs)
         self.filters = filters
         self.num_styles = num_styles
-        self.first = ConvBlock(filters, 3, num_styles=num_styles,
-                               dtype=self.dtype_policy, name="first")
-        self.second = ConvBlock(filters, 3, num_styles=num_styles, activation=None,
+        self.embedding_dim = embedding_dim
+        conditioning = {"num_styles": num_styles, "embedding_dim": embedding_dim}
+        self.first = ConvBlock(filters, 3, **conditioning, dtype=self.dtype_policy,
+                               name="first")
+        self.second = ConvBlock(filters, 3, **conditioning, activation=None,
                                 dtype=self.dtype_policy, name="second")
 
     def call(self, x, styles):
@@ -81,7 +89,7 @@ class ResidualBlock(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters,
-                "num_styles": self.num_styles}
+                "num_styles": self.num_styles, "embedding_dim": self.embedding_dim}
 
 
 @keras.saving.register_keras_serializable(package="style_transfer")
@@ -102,6 +110,9 @@ class StyleTransferNetwork(keras.Model):
 
     Args:
         num_styles: Number of styles (rows of every gamma/beta table).
+        embedding_dim: Instead of `num_styles`: the length of a style
+            embedding from which linear heads predict every gamma/beta
+            (arbitrary styles, Ghiasi et al. 2017).
         alpha: Width multiplier; 1.0 is the standard network (1.67M shared
             weights), 0.25-0.5 trains fast on a CPU.
         style_names: One name per style (defaults to "style_0", ...).
@@ -113,7 +124,8 @@ class StyleTransferNetwork(keras.Model):
             sides that are not multiples of 4 are padded and cropped back.
         styles: Integer style ids (batch,), convex weights (batch, num_styles),
             or convex weight maps (batch, H, W, num_styles) for a blend that
-            varies across the picture.
+            varies across the picture; with `embedding_dim`, style embeddings
+            (batch, embedding_dim).
 
     Returns:
         Stylized images (batch, H, W, 3) in [0, 1], float32.
@@ -121,21 +133,31 @@ class StyleTransferNetwork(keras.Model):
     Reference: [Dumoulin et al., 2017](https://arxiv.org/abs/1610.07629).
     """
 
-    def __init__(self, num_styles, alpha=1.0, style_names=None, training_config=None,
-                 **kwargs):
+    def __init__(self, num_styles=None, alpha=1.0, style_names=None, training_config=None,
+                 embedding_dim=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_styles, int) or num_styles < 1:
-            raise ValueError(f"num_styles must be a positive integer; received {num_styles!r}.")
+        if (num_styles is None) == (embedding_dim is None):
+            raise ValueError(
+                "give exactly one of num_styles (a table of styles) and embedding_dim "
+                f"(arbitrary styles); received num_styles={num_styles!r}, "
+                f"embedding_dim={embedding_dim!r}."
+            )
+        for name, value in (("num_styles", num_styles), ("embedding_dim", embedding_dim)):
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ValueError(f"{name} must be a positive integer; received {value!r}.")
         if not alpha > 0:
             raise ValueError(f"alpha must be positive; received {alpha!r}.")
-        style_names = list(style_names) if style_names else [
-            f"style_{index}" for index in range(num_styles)
-        ]
-        if len(style_names) != num_styles:
+        if num_styles is None:
+            style_names = []
+        elif not style_names:
+            style_names = [f"style_{index}" for index in range(num_styles)]
+        if num_styles is not None and len(style_names) != num_styles:
             raise ValueError(
                 f"style_names has {len(style_names)} names for {num_styles} styles."
             )
+        style_names = list(style_names)
         self.num_styles = num_styles
+        self.embedding_dim = embedding_dim
         self.alpha = float(alpha)
         self.style_names = style_names
         self.training_config = dict(training_config or {})
@@ -144,7 +166,8 @@ class StyleTransferNetwork(keras.Model):
             return max(1, int(round(channels * self.alpha)))
 
         def block(cls, *args, **block_kwargs):
-            return cls(*args, num_styles=num_styles, dtype=self.dtype_policy, **block_kwargs)
+            return cls(*args, num_styles=num_styles, embedding_dim=embedding_dim,
+                       dtype=self.dtype_policy, **block_kwargs)
 
         self.contract = [
             block(ConvBlock, width(32), 9, name="conv1"),
@@ -163,7 +186,11 @@ class StyleTransferNetwork(keras.Model):
     def build(self, images_shape=None, styles_shape=None):
         # Run once on a small picture: every sub-layer creates its weights, whatever
         # form of style condition is used later (the tables do not depend on it).
-        self.call(ops.zeros((1, 16, 16, 3)), ops.zeros((1,), dtype="int32"))
+        if self.embedding_dim is None:
+            styles = ops.zeros((1,), dtype="int32")
+        else:
+            styles = ops.zeros((1, self.embedding_dim))
+        self.call(ops.zeros((1, 16, 16, 3)), styles)
         self.built = True
 
     def call(self, images, styles):
@@ -174,7 +201,7 @@ class StyleTransferNetwork(keras.Model):
         x = self._pad_to_multiple(images)
         # Weight maps follow the picture through every resolution; a 2x2 average of
         # convex weights is still convex.
-        per_pixel = len(styles.shape) == 4
+        per_pixel = len(styles.shape) == 4 and self.embedding_dim is None
         full = self._pad_to_multiple(styles) if per_pixel else styles
         half = ops.average_pool(full, 2, 2) if per_pixel else styles
         quarter = ops.average_pool(half, 2, 2) if per_pixel else styles
@@ -213,6 +240,7 @@ class StyleTransferNetwork(keras.Model):
             "name": self.name,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "num_styles": self.num_styles,
+            "embedding_dim": self.embedding_dim,
             "alpha": self.alpha,
             "style_names": list(self.style_names),
             "training_config": self.training_config,
