@@ -1,0 +1,1 @@
+"""Speed benchmarks; run them as scripts (see each module's docstring)."""

@@ -1,0 +1,225 @@
+"""Forward+backward time of the conditional layers against Keras's unconditional ones.
+
+    python benchmarks/bench_layers.py            # the full run (a few minutes on 2 CPU cores)
+    python benchmarks/bench_layers.py --quick    # tiny shapes, 2 repetitions: a smoke test
+
+Pairs compared, at each shape and on each backend:
+
+- `cbn.ConditionalBatchNormalization(num_conditions=8)` (training mode)
+  against `keras.layers.BatchNormalization()` (training mode);
+- `cbn.ConditionalInstanceNormalization(num_conditions=8)` against
+  `keras.layers.GroupNormalization(groups=-1)` (instance normalization).
+
+The conditional layers get per-sample integer ids `(batch,)`. One step is the
+gradient of `sum(layer(x) * upstream)` with respect to the input and the
+layer's trainable weights (moving statistics updated where the layer has
+them), compiled the same way on both sides: `tf.function` on TensorFlow,
+`jax.jit` over `stateless_call` on JAX. Each step is warmed up (compiled),
+then timed `--repetitions` times in interleaved rounds (see
+`benchmarks/timing.py`).
+
+Keras picks its backend once per process, so each backend runs in a
+subprocess of this script (`--worker BACKEND`) that prints its results as
+JSON lines; the parent prints one table.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):
+    # Run as a script: make `benchmarks` and `cbn` importable from the repository.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SHAPES = [(16, 64, 64, 64), (4, 128, 128, 128), (64, 8, 8, 512)]
+QUICK_SHAPES = [(2, 8, 8, 4), (4, 4, 4, 8)]
+BACKENDS = ("tensorflow", "jax")
+NUM_CONDITIONS = 8
+REPETITIONS = 40
+WARMUP = 3
+QUICK_REPETITIONS = 2
+QUICK_WARMUP = 1
+
+# (conditional layer, the unconditional Keras layer it is compared with)
+PAIRS = [
+    ("ConditionalBatchNormalization", "BatchNormalization"),
+    ("ConditionalInstanceNormalization", "GroupNormalization(groups=-1)"),
+]
+
+RESULT_PREFIX = "RESULT "
+
+
+def make_layer(name):
+    """The layer called `name` in `PAIRS`, and the keyword arguments of its call."""
+    import keras
+
+    import cbn
+
+    if name == "ConditionalBatchNormalization":
+        return cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS), {
+            "training": True
+        }
+    if name == "ConditionalInstanceNormalization":
+        return cbn.ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS), {
+            "training": True
+        }
+    if name == "BatchNormalization":
+        return keras.layers.BatchNormalization(), {"training": True}
+    if name == "GroupNormalization(groups=-1)":
+        return keras.layers.GroupNormalization(groups=-1), {}
+    raise ValueError(f"make_layer: unknown layer name {name!r}.")
+
+
+def tensorflow_grad_step(layer, inputs, condition, upstream, call_kwargs):
+    """A `tf.function` step returning the gradients; returns once they are computed."""
+    import tensorflow as tf
+
+    args = [tf.constant(inputs)] + ([] if condition is None else [tf.constant(condition)])
+    upstream = tf.constant(upstream)
+    layer(*args, **call_kwargs)  # creates the weights outside the traced function
+
+    @tf.function
+    def step(upstream, inputs, *condition):
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = layer(inputs, *condition, **call_kwargs)
+            loss = tf.reduce_sum(outputs * upstream)
+        return tape.gradient(loss, [inputs, *layer.trainable_variables])
+
+    # CPU execution is synchronous: the call returns computed tensors.
+    return lambda: step(upstream, *args)
+
+
+def jax_grad_step(layer, inputs, condition, upstream, call_kwargs):
+    """A `jax.jit` step returning the gradients and new moving statistics; blocks on them."""
+    import jax
+    import jax.numpy as jnp
+
+    args = [jnp.asarray(inputs)] + ([] if condition is None else [jnp.asarray(condition)])
+    upstream = jnp.asarray(upstream)
+    layer(*args, **call_kwargs)
+    trainable = [variable.value for variable in layer.trainable_variables]
+    non_trainable = [variable.value for variable in layer.non_trainable_variables]
+
+    def loss(trainable, inputs, non_trainable, upstream, *condition):
+        outputs, non_trainable = layer.stateless_call(
+            trainable, non_trainable, inputs, *condition, **call_kwargs
+        )
+        return jnp.sum(outputs * upstream), non_trainable
+
+    step = jax.jit(jax.grad(loss, argnums=(0, 1), has_aux=True))
+    return lambda: jax.block_until_ready(
+        step(trainable, args[0], non_trainable, upstream, *args[1:])
+    )
+
+
+def run_worker(backend, shapes, repetitions, warmup):
+    """Times every layer at every shape on this process's backend; prints JSON lines."""
+    import keras
+
+    from benchmarks.timing import time_interleaved
+
+    assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
+    grad_step = {"tensorflow": tensorflow_grad_step, "jax": jax_grad_step}[backend]
+    rng = np.random.default_rng(0)
+    for shape in shapes:
+        inputs = rng.normal(size=shape).astype("float32")
+        upstream = rng.normal(size=shape).astype("float32")
+        ids = (np.arange(shape[0]) % NUM_CONDITIONS).astype("int32")
+        steps = {}
+        for pair in PAIRS:
+            for name in pair:
+                layer, call_kwargs = make_layer(name)
+                condition = ids if name.startswith("Conditional") else None
+                steps[name] = grad_step(layer, inputs, condition, upstream, call_kwargs)
+        samples_ms = time_interleaved(steps, repetitions, warmup)
+        for name, samples in samples_ms.items():
+            record = {"backend": backend, "shape": list(shape), "layer": name,
+                      "samples_ms": samples}
+            print(RESULT_PREFIX + json.dumps(record), flush=True)
+
+
+def measure(backend, quick, repetitions, warmup):
+    """Runs this script as a worker for `backend`; returns its result records."""
+    command = [
+        sys.executable, str(Path(__file__).resolve()), "--worker", backend,
+        "--repetitions", str(repetitions), "--warmup", str(warmup),
+    ] + (["--quick"] if quick else [])
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run(command, env=env, capture_output=True, text=True)
+    if completed.returncode != 0:
+        sys.stderr.write(completed.stdout + completed.stderr)
+        raise RuntimeError(f"the {backend} worker exited with code {completed.returncode}.")
+    return [
+        json.loads(line[len(RESULT_PREFIX):])
+        for line in completed.stdout.splitlines()
+        if line.startswith(RESULT_PREFIX)
+    ]
+
+
+def format_table(records):
+    """A Markdown table: one row per (backend, shape, layer); conditional rows get the ratio.
+
+    The ratio is the median over rounds of (conditional time / unconditional
+    time in the same round): the two steps of a round run back to back, so a
+    slow phase of a shared machine mostly cancels out. Its IQR is given too.
+    """
+    from benchmarks.timing import summarize
+
+    unconditional = dict(PAIRS)
+    samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
+    lines = [
+        "| backend | shape | layer | median ms | IQR ms | min-max ms | ratio cond/uncond (IQR) |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for (backend, shape, layer), times in samples.items():
+        stats = summarize(times)
+        ratio = ""
+        if layer in unconditional:
+            paired = np.divide(times, samples[(backend, shape, unconditional[layer])])
+            q1, median, q3 = np.percentile(paired, [25, 50, 75])
+            ratio = f"**{median:.2f}** ({q1:.2f}-{q3:.2f})"
+        lines.append(
+            f"| {backend} | {'x'.join(map(str, shape))} | {layer} "
+            f"| {stats['median_ms']:.2f} | {stats['q1_ms']:.2f}-{stats['q3_ms']:.2f} "
+            f"| {stats['min_ms']:.2f}-{stats['max_ms']:.2f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny shapes and few repetitions (a smoke test, not a measurement)")
+    parser.add_argument("--backends", default=",".join(BACKENDS),
+                        help=f"comma-separated Keras backends (default {','.join(BACKENDS)})")
+    parser.add_argument("--repetitions", type=int, default=None,
+                        help=f"timed steps per layer (default {REPETITIONS}; --quick: "
+                             f"{QUICK_REPETITIONS})")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help=f"untimed steps first (default {WARMUP}; --quick: {QUICK_WARMUP})")
+    parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
+    warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if args.quick else WARMUP)
+    shapes = QUICK_SHAPES if args.quick else SHAPES
+    if args.worker:
+        run_worker(args.worker, shapes, repetitions, warmup)
+        return 0
+    records = []
+    for backend in args.backends.split(","):
+        records += measure(backend, args.quick, repetitions, warmup)
+    print(f"Forward+backward step, {repetitions} repetitions after {warmup} warm-up; "
+          f"ratio = median over rounds of conditional / unconditional time "
+          f"(BatchNormalization, GroupNormalization(groups=-1)) in the same round.")
+    print(format_table(records))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""The layer benchmark runs end to end (`--quick`: tiny shapes; no timing is checked)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def test_bench_layers_quick_prints_a_table_with_every_pair_on_every_backend():
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_layers.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| backend | shape | layer | median ms")
+    for backend in ("tensorflow", "jax"):
+        for layer in ("ConditionalBatchNormalization", "BatchNormalization",
+                      "ConditionalInstanceNormalization", "GroupNormalization(groups=-1)"):
+            assert any(f"| {backend} |" in row and f"| {layer} |" in row for row in rows), (
+                backend, layer, completed.stdout)
