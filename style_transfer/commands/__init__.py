@@ -4,4 +4,6 @@ A module's `register` adds its parser (every option with help and default) and
 sets `run=<function(args) -> exit code>` as the parser's default.
 """
 
-COMMANDS = []
+from style_transfer.commands import demo, train  # noqa: E402
+
+COMMANDS = [train, demo]

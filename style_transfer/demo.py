@@ -1,0 +1,268 @@
+"""The demo: train a small multi-style network in minutes, then paint photos in every style and blend.
+
+Content photos come with scikit-image (astronaut, chelsea, coffee, rocket, motorcycle); the
+default styles are generated here (colourized scikit-image textures and a procedural
+pattern), so nothing is downloaded but the VGG weights. The output folder receives:
+
+    OUT/grid.png     photos x (each style, then blends of styles)
+    OUT/losses.png   the training losses, overall and per style
+    OUT/styles/      the generated style images (when no --styles are given)
+    OUT/run/         the training run (model.keras, history, TensorBoard logs)
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # Files only: no display needed.
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from style_transfer import images  # noqa: E402
+from style_transfer.errors import BadInput  # noqa: E402
+from style_transfer.losses import LossConfig  # noqa: E402
+from style_transfer.losses import vgg_weights_path  # noqa: E402
+from style_transfer.training import (  # noqa: E402
+    MODEL_FILE, RUN_FILE, center_square, read_history, train,
+)
+
+CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
+GRID_PHOTOS = ("chelsea", "astronaut")
+# Long side of the content photos written for training; crops are image_size.
+CONTENT_SIZE_PX = 256
+
+# A few minutes on a 2-core CPU with the ImageNet VGG-16 (--quick: about a minute).
+DEMO_SETTINGS = {"image_size": 128, "batch_size": 4, "steps": 300, "alpha": 0.5,
+                 "learning_rate": 2e-3}
+QUICK_SETTINGS = {"image_size": 64, "batch_size": 2, "steps": 60, "alpha": 0.25,
+                  "learning_rate": 2e-3}
+GRID_SIZE_PX = {False: 192, True: 96}  # The grid's photos, by `quick`.
+
+OUTPUT_FILES = ("grid.png", "losses.png", "styles", "run")
+
+
+def demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=None, quick=False,
+         overwrite=False, progress=True, seed=0):
+    """Trains a small multi-style model and writes the demo pictures.
+
+    Args:
+        out_dir: Output folder (see the module docstring); created if needed.
+        style_images: Paths of style images (two or more make blends); `None`
+            uses three generated styles.
+        vgg_weights: `"imagenet"`, `"random"` or a weights file (see `LossConfig`).
+        steps: Training steps (default 300; 60 with `quick`).
+        quick: A smaller, faster configuration (64 px crops, alpha 0.25) to try
+            the pipeline; the pictures are rougher.
+        overwrite: Replace the outputs of an earlier demo in `out_dir`.
+        progress: Show the training progress bar.
+        seed: Seed of the training run.
+
+    Returns:
+        A dict: the written paths `"grid"`, `"losses"`, `"model"`, and
+        `"stylized"`, the grid's pictures {column label: (photos, S, S, 3)}.
+
+    Raises:
+        BadInput: unreadable style images, ImageNet weights that cannot be
+            downloaded, or an `out_dir` holding earlier outputs without `overwrite`.
+    """
+    settings = dict(QUICK_SETTINGS if quick else DEMO_SETTINGS)
+    if steps is not None:
+        settings["steps"] = steps
+    loss_config = LossConfig(vgg_weights=vgg_weights)
+    vgg_weights_path(loss_config)  # Stop before writing anything if they cannot be had.
+    out_dir = Path(out_dir)
+    _prepare_out_dir(out_dir, overwrite)
+    with tempfile.TemporaryDirectory(prefix="style_transfer_demo_") as content_dir:
+        write_content_photos(content_dir)
+        if style_images is None:
+            style_images = write_generated_styles(out_dir / "styles")
+        model = train(
+            content_dir, style_images, out_dir / "run",
+            loss_config=loss_config,
+            checkpoint_every=settings["steps"], sample_every=0, seed=seed,
+            progress=progress, **settings,
+        )
+    photos = np.stack([center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
+    grid_path = out_dir / "grid.png"
+    loss_path = out_dir / "losses.png"
+    stylized = plot_style_grid(model, photos, style_images, grid_path)
+    plot_losses(read_history(out_dir / "run"), loss_path)
+    return {"grid": grid_path, "losses": loss_path, "model": out_dir / "run" / MODEL_FILE,
+            "stylized": stylized}
+
+
+def _prepare_out_dir(out_dir, overwrite):
+    existing = [name for name in OUTPUT_FILES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        raise BadInput(
+            f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass --overwrite "
+            f"to replace them or choose another --out."
+        )
+    run_dir = out_dir / "run"
+    if run_dir.exists() and not (run_dir / RUN_FILE).exists():
+        raise BadInput(f"{run_dir} exists and is not a training run; remove it or choose "
+                       f"another --out.")
+    for name in ("run", "styles"):
+        if (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+
+# ---------------------------------------------------------------- pictures in
+
+
+def skimage_photo(name):
+    """A colour photo bundled with scikit-image, float32 (H, W, 3) in [0, 1]."""
+    import skimage.data
+
+    photo = getattr(skimage.data, name)()
+    if isinstance(photo, tuple):  # stereo_motorcycle: (left, right, disparity)
+        photo = photo[0]
+    return photo.astype(np.float32) / 255.0
+
+
+def write_content_photos(folder):
+    """Writes the scikit-image photos (long side `CONTENT_SIZE_PX`) as PNG files in `folder`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in CONTENT_PHOTOS:
+        photo = Image.fromarray(np.round(skimage_photo(name) * 255).astype(np.uint8))
+        photo.thumbnail((CONTENT_SIZE_PX, CONTENT_SIZE_PX), Image.LANCZOS)
+        images.save_image(photo, folder / f"{name}.png", overwrite=True)
+
+
+def generated_styles(size_px=256):
+    """Three styles made without downloads: {name: float32 (size, size, 3) image}.
+
+    Two scikit-image textures painted with strong colour maps, and a pattern of
+    wavy bands: distinct colours and textures, so that the styles are easy to
+    tell apart in the grid.
+    """
+    import skimage.data
+
+    def colourize(texture, colour_map):
+        texture = texture[:size_px, :size_px].astype(np.float32)
+        ranks = texture.ravel().argsort().argsort().reshape(texture.shape)
+        equalized = ranks / (ranks.size - 1)  # Spread the grey levels over the whole map.
+        return plt.get_cmap(colour_map)(equalized)[..., :3].astype(np.float32)
+
+    rows, columns = np.mgrid[0:size_px, 0:size_px] / size_px
+    phase = 10 * np.pi * (rows + columns) + 2.5 * np.sin(6 * np.pi * columns)
+    band = (np.floor(phase / np.pi) % 3).astype(int)
+    palette = np.array([[0.98, 0.80, 0.10], [0.85, 0.10, 0.35], [0.10, 0.10, 0.35]])
+    waves = palette[band] * (0.75 + 0.25 * np.cos(phase)[..., None] ** 2)
+    return {
+        "brick": colourize(skimage.data.brick(), "copper"),
+        "gravel": colourize(skimage.data.gravel(), "cool"),
+        "waves": waves.astype(np.float32),
+    }
+
+
+def write_generated_styles(folder):
+    """Writes `generated_styles()` as PNG files in `folder`; returns their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
+        images.save_image(image, folder / f"{name}.png", overwrite=True)
+        for name, image in generated_styles().items()
+    ]
+
+
+# --------------------------------------------------------------- pictures out
+
+
+def blend_weights(num_styles):
+    """The blends the grid shows: {label: convex weights (num_styles,)}.
+
+    Each pair of neighbouring styles half and half, and all styles equally.
+    """
+    blends = {}
+    for first in range(num_styles - 1):
+        weights = np.zeros(num_styles, np.float32)
+        weights[[first, first + 1]] = 0.5
+        blends[(first, first + 1)] = weights
+    if num_styles > 2:
+        blends[tuple(range(num_styles))] = np.full(num_styles, 1 / num_styles, np.float32)
+    return blends
+
+
+def plot_style_grid(model, photos, style_images, path):
+    """Draws photos (rows) in every style, then in blends of styles (columns); saves a PNG.
+
+    The first row shows the style images; each blend is computed with the blended
+    gamma/beta, `model(photos, weights)`.
+
+    Returns:
+        The stylized photos of each column, {label: (photos, S, S, 3) array}.
+    """
+    num_styles = model.num_styles
+    names = model.style_names
+    size = photos.shape[1]
+    thumbnails = [center_square(images.load_image(path, max_size=2 * size), size)
+                  for path in style_images]
+    columns = [(name, np.eye(num_styles, dtype=np.float32)[index])
+               for index, name in enumerate(names)]
+    columns += [(" + ".join(names[i] for i in styles), weights)
+                for styles, weights in blend_weights(num_styles).items()]
+    stylized = {}
+    for label, weights in columns:
+        batch_weights = np.repeat(weights[None], len(photos), axis=0)
+        stylized[label] = np.asarray(model(photos, batch_weights))
+
+    figure, axes = plt.subplots(
+        len(photos) + 1, len(columns) + 1,
+        figsize=(1.9 * (len(columns) + 1), 1.9 * (len(photos) + 1)), squeeze=False,
+    )
+    for axis in axes.ravel():
+        axis.axis("off")
+    for column, (label, weights) in enumerate(columns, start=1):
+        axes[0, column].set_title(label, fontsize=8)
+        if weights.max() == 1.0:
+            axes[0, column].imshow(thumbnails[int(weights.argmax())])
+    axes[0, 0].set_title("style", fontsize=8)
+    for row, photo in enumerate(photos, start=1):
+        axes[row, 0].imshow(photo)
+        for column, pictures in enumerate(stylized.values(), start=1):
+            axes[row, column].imshow(np.clip(pictures[row - 1], 0, 1))
+    figure.suptitle("Photos in each trained style, then in blends (blended gamma/beta)",
+                    fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return stylized
+
+
+def plot_losses(history, path, window=10):
+    """Plots the training losses (moving means over `window` steps) to a PNG file."""
+    figure, (overall, per_style) = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = history["step"]
+    for part in ("total", "content", "style", "tv"):
+        if np.any(history[part] > 0):
+            overall.plot(steps, _moving_mean(history[part], window), label=part)
+    overall.set(xlabel="step", ylabel="loss (batch mean)", yscale="log",
+                title="Losses during training")
+    overall.legend()
+    for column in history:
+        if column.startswith("style:"):
+            per_style.plot(steps, _moving_mean(history[column], window),
+                           label=column.removeprefix("style:"))
+    per_style.set(xlabel="step", ylabel="total loss of the style's samples", yscale="log",
+                  title="Per style")
+    per_style.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _moving_mean(values, window):
+    """Mean of the last `window` values that are not NaN (a style absent from a batch)."""
+    present = ~np.isnan(values)
+    sums = np.cumsum(np.where(present, values, 0.0))
+    counts = np.cumsum(present)
+    sums[window:] = sums[window:] - sums[:-window]
+    counts[window:] = counts[window:] - counts[:-window]
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)

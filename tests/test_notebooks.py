@@ -1,0 +1,45 @@
+"""Every notebook runs top to bottom without an error (executed with nbclient, TensorFlow backend)."""
+
+import os
+from pathlib import Path
+
+import nbclient
+import nbformat
+import pytest
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+# Add new notebooks here: (file name, seconds allowed for the whole run on 2 CPU cores).
+NOTEBOOKS = [
+    ("01_conditional_normalization.ipynb", 600),
+    ("02_multi_style_training.ipynb", 600),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, timeout_s", NOTEBOOKS, ids=[name for name, _ in NOTEBOOKS])
+def test_notebook_runs_without_errors(name, timeout_s, tmp_path, monkeypatch):
+    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
+    # The kernel inherits this environment: the TensorFlow backend, quiet logs, no display.
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=timeout_s,  # nbclient applies it to each cell
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},  # the kernel's working directory
+    )
+    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
+    errors = [
+        output
+        for cell in notebook.cells if cell.cell_type == "code"
+        for output in cell.get("outputs", []) if output.get("output_type") == "error"
+    ]
+    assert not errors, errors
+
+
+def test_every_notebook_in_the_folder_is_listed():
+    listed = {name for name, _ in NOTEBOOKS}
+    on_disk = {path.name for path in NOTEBOOKS_DIR.glob("*.ipynb")}
+    assert on_disk <= listed, f"notebooks not in NOTEBOOKS: {sorted(on_disk - listed)}"
