@@ -31,6 +31,10 @@ def save_model(model, path, overwrite=True):
     os.close(handle)
     try:
         model.save(temporary)
+        # mkstemp creates owner-only files; give the model the usual permissions.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
