@@ -103,6 +103,8 @@ class ConditionalBatchNormalization(ConditionalNormalization):
         if training and self.trainable and not self.freeze_statistics:
             axes = list(range(len(x.shape) - 1))
             mean, variance = ops.moments(x, axes=axes)
+            # Some backends compute E[x^2] - E[x]^2, which can dip below zero.
+            variance = ops.maximum(variance, 0.0)
             self.moving_mean.assign(
                 self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
             )

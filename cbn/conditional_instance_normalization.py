@@ -57,4 +57,6 @@ class ConditionalInstanceNormalization(ConditionalNormalization):
 
     def _statistics(self, x, training):
         axes = list(range(1, len(x.shape) - 1))
-        return ops.moments(x, axes=axes, keepdims=True)
+        mean, variance = ops.moments(x, axes=axes, keepdims=True)
+        # Some backends compute E[x^2] - E[x]^2, which can dip below zero.
+        return mean, ops.maximum(variance, 0.0)

@@ -233,7 +233,7 @@ class ConditionalNormalization(keras.layers.Layer):
         if not _is_float(condition) or len(condition.shape) != 2:
             raise ValueError(
                 f"{self._describe()}: in MLP mode the condition must be a float vector of "
-                f"shape (batch, {self.condition_dim}); received dtype {condition.dtype} "
+                f"shape (batch, {self.condition_dim}); received dtype {_dtype_name(condition)} "
                 f"and shape {tuple(condition.shape)}."
             )
         if condition.shape[-1] != self.condition_dim:
@@ -266,7 +266,7 @@ class ConditionalNormalization(keras.layers.Layer):
             raise ValueError(
                 f"{self._describe()}: the condition must be integer ids (batch,) or float "
                 f"weights (batch, {n}) / (batch, *spatial, {n}); received dtype "
-                f"{condition.dtype}."
+                f"{_dtype_name(condition)}."
             )
         if len(shape) not in (2, rank):
             raise ValueError(
@@ -504,3 +504,8 @@ def _is_integer(tensor):
 
 def _is_float(tensor):
     return keras.backend.is_float_dtype(tensor.dtype)
+
+
+def _dtype_name(tensor):
+    """The backend-independent name of the tensor's dtype (`bool`, not `torch.bool`)."""
+    return keras.backend.standardize_dtype(tensor.dtype)

@@ -1,0 +1,155 @@
+"""With one condition, the conditional layers are the plain Keras layers."""
+
+import numpy as np
+import keras
+import pytest
+
+from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn_testing import random_inputs, randomize_table, to_numpy
+
+SHAPES_BY_RANK = {3: (4, 6, 3), 4: (3, 5, 4, 3), 5: (2, 3, 4, 2, 3)}
+
+
+def instance_norm_reference(x, gamma, beta, epsilon):
+    """Numpy instance normalization: per sample and channel, over the spatial axes."""
+    x = x.astype("float64")
+    spatial_axes = tuple(range(1, x.ndim - 1))
+    mean = x.mean(axis=spatial_axes, keepdims=True)
+    variance = x.var(axis=spatial_axes, keepdims=True)
+    return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
+
+
+def batch_norm_pair(shape, epsilon=1e-3, momentum=0.9):
+    """A one-condition CBN and a BatchNormalization with the same gamma and beta."""
+    conditional = ConditionalBatchNormalization(
+        num_conditions=1, epsilon=epsilon, momentum=momentum
+    )
+    conditional.build(shape, (shape[0],))
+    randomize_table(conditional)
+    plain = keras.layers.BatchNormalization(epsilon=epsilon, momentum=momentum)
+    plain.build(shape)
+    plain.gamma.assign(to_numpy(conditional.gamma)[0])
+    plain.beta.assign(to_numpy(conditional.beta)[0])
+    return conditional, plain
+
+
+@pytest.mark.parametrize("rank", [3, 4, 5])
+def test_single_condition_batch_norm_equals_batch_normalization(rank):
+    shape = SHAPES_BY_RANK[rank]
+    ids = np.zeros(shape[0], "int32")
+    conditional, plain = batch_norm_pair(shape)
+    for step in range(4):
+        x = random_inputs(shape, seed=step, scale=2.0, offset=1.5)
+        np.testing.assert_allclose(
+            to_numpy(conditional(x, ids, training=True)),
+            to_numpy(plain(x, training=True)),
+            rtol=1e-5, atol=1e-5,
+        )
+    np.testing.assert_allclose(
+        to_numpy(conditional.moving_mean), to_numpy(plain.moving_mean), rtol=1e-6, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        to_numpy(conditional.moving_variance), to_numpy(plain.moving_variance),
+        rtol=1e-6, atol=1e-6,
+    )
+    x = random_inputs(shape, seed=10, scale=2.0, offset=1.5)
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, ids, training=False)),
+        to_numpy(plain(x, training=False)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+def test_batch_norm_training_updates_moving_statistics_by_momentum():
+    shape = (8, 5, 3)
+    x = random_inputs(shape, scale=3.0, offset=2.0)
+    layer = ConditionalBatchNormalization(num_conditions=2, momentum=0.75)
+    layer(x, np.zeros(shape[0], "int32"), training=True)
+    np.testing.assert_allclose(
+        to_numpy(layer.moving_mean), 0.25 * x.mean(axis=(0, 1)), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        to_numpy(layer.moving_variance), 0.75 + 0.25 * x.var(axis=(0, 1)), rtol=1e-5
+    )
+
+
+def test_frozen_batch_norm_uses_and_keeps_moving_statistics():
+    shape = (4, 5, 3)
+    ids = np.zeros(shape[0], "int32")
+    conditional, plain = batch_norm_pair(shape)
+    for step in range(2):
+        x = random_inputs(shape, seed=step, scale=2.0, offset=1.5)
+        conditional(x, ids, training=True)
+        plain(x, training=True)
+    moving_mean = to_numpy(conditional.moving_mean)
+    moving_variance = to_numpy(conditional.moving_variance)
+    conditional.trainable = False
+    plain.trainable = False
+
+    x = random_inputs(shape, seed=5, scale=2.0, offset=1.5)
+    outputs = to_numpy(conditional(x, ids, training=True))
+
+    np.testing.assert_allclose(
+        outputs, to_numpy(plain(x, training=False)), rtol=1e-5, atol=1e-5
+    )
+    np.testing.assert_allclose(
+        outputs, to_numpy(conditional(x, ids, training=False)), rtol=1e-6, atol=1e-6
+    )
+    assert np.array_equal(to_numpy(conditional.moving_mean), moving_mean)
+    assert np.array_equal(to_numpy(conditional.moving_variance), moving_variance)
+
+
+@pytest.mark.parametrize("rank", [3, 4, 5])
+def test_single_condition_instance_norm_equals_group_normalization(rank):
+    shape = SHAPES_BY_RANK[rank]
+    epsilon = 1e-4
+    x = random_inputs(shape, scale=2.0, offset=1.5)
+    conditional = ConditionalInstanceNormalization(num_conditions=1, epsilon=epsilon)
+    conditional.build(shape, (shape[0],))
+    randomize_table(conditional)
+    plain = keras.layers.GroupNormalization(groups=-1, epsilon=epsilon)
+    plain.build(shape)
+    plain.gamma.assign(to_numpy(conditional.gamma)[0])
+    plain.beta.assign(to_numpy(conditional.beta)[0])
+
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, np.zeros(shape[0], "int32"))),
+        to_numpy(plain(x)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("rank", [3, 4, 5])
+def test_instance_norm_matches_numpy_reference(rank):
+    shape = SHAPES_BY_RANK[rank]
+    x = random_inputs(shape, scale=3.0, offset=-2.0)
+    ids = np.arange(shape[0], dtype="int32") % 2
+    layer = ConditionalInstanceNormalization(num_conditions=2)
+    layer.build(shape, ids.shape)
+    randomize_table(layer)
+    gamma = to_numpy(layer.gamma)[ids].reshape((shape[0],) + (1,) * (rank - 2) + (-1,))
+    beta = to_numpy(layer.beta)[ids].reshape(gamma.shape)
+
+    np.testing.assert_allclose(
+        to_numpy(layer(x, ids)),
+        instance_norm_reference(x, gamma, beta, layer.epsilon),
+        rtol=1e-4, atol=1e-4,
+    )
+
+
+def test_instance_norm_ignores_training_flag():
+    x = random_inputs((2, 4, 4, 3))
+    layer = ConditionalInstanceNormalization(num_conditions=2)
+    ids = np.array([0, 1], "int32")
+    assert np.array_equal(
+        to_numpy(layer(x, ids, training=True)), to_numpy(layer(x, ids, training=False))
+    )
+
+
+def test_moving_variance_stays_non_negative_for_constant_large_batches():
+    layer = ConditionalBatchNormalization(num_conditions=1, momentum=0.0)
+    x = np.full((1, 3, 2, 2), 355469.0, "float32")
+    outputs = to_numpy(layer(x, np.zeros(1, "int32"), training=True))
+    assert np.all(to_numpy(layer.moving_variance) >= 0.0)
+    assert np.all(np.isfinite(outputs))
+    assert np.all(np.isfinite(to_numpy(layer(x, np.zeros(1, "int32"), training=False))))

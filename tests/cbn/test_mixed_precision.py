@@ -1,0 +1,51 @@
+"""Mixed precision: float32 variables and statistics, outputs in the compute dtype."""
+
+import numpy as np
+import keras
+import pytest
+
+from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn_testing import random_inputs, to_numpy
+
+POLICIES = ["mixed_float16", "mixed_bfloat16"]
+SHAPE = (2, 4, 4, 3)
+
+
+def layers_with_conditions():
+    """One layer per layer class and condition source, with a matching condition."""
+    ids = np.array([0, 1], "int32")
+    weights = np.array([[0.25, 0.75], [1.0, 0.0]], "float32")
+    vectors = np.array([[1.0, -1.0], [0.5, 2.0]], "float32")
+    return [
+        (ConditionalBatchNormalization(num_conditions=2), ids),
+        (ConditionalBatchNormalization(num_conditions=2), weights),
+        (ConditionalBatchNormalization(mlp_units=(4,)), vectors),
+        (ConditionalInstanceNormalization(num_conditions=2), ids),
+        (ConditionalInstanceNormalization(num_conditions=2), weights),
+        (ConditionalInstanceNormalization(mlp_units=(4,)), vectors),
+    ]
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_variables_stay_float32_and_outputs_use_compute_dtype(policy):
+    keras.mixed_precision.set_global_policy(policy)
+    compute_dtype = keras.mixed_precision.global_policy().compute_dtype
+    x = keras.ops.cast(random_inputs(SHAPE), compute_dtype)
+    for layer, condition in layers_with_conditions():
+        outputs = layer(x, condition, training=True)
+        assert keras.backend.standardize_dtype(outputs.dtype) == compute_dtype
+        assert {variable.dtype for variable in layer.weights} == {"float32"}
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_large_inputs_give_finite_normalized_outputs(policy):
+    """Values ~1e4 overflow float16 once squared: statistics must be computed in float32."""
+    keras.mixed_precision.set_global_policy(policy)
+    compute_dtype = keras.mixed_precision.global_policy().compute_dtype
+    large = random_inputs(SHAPE, scale=1e4, offset=2e4)
+    x = keras.ops.cast(large, compute_dtype)
+    for layer, condition in layers_with_conditions():
+        outputs = to_numpy(layer(x, condition, training=True)).astype("float32")
+        assert np.all(np.isfinite(outputs)), layer.name
+        # A fresh layer is the identity affine map: outputs are standardized.
+        assert np.abs(outputs).max() < 10.0, layer.name

@@ -1,0 +1,97 @@
+"""Property-based checks: any shape, constant inputs and large magnitudes give finite outputs."""
+
+import numpy as np
+from hypothesis import example, given, settings, strategies as st
+
+from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn_testing import to_numpy
+
+NUM_CONDITIONS = 3
+LAYER_CLASSES = {
+    "batch": ConditionalBatchNormalization,
+    "instance": ConditionalInstanceNormalization,
+}
+
+
+@st.composite
+def normalization_cases(draw):
+    """(layer class name, inputs, condition, training) over ranks 3-5 and batch size 1+."""
+    rank = draw(st.integers(3, 5))
+    batch_size = draw(st.integers(1, 3))
+    spatial = draw(st.lists(st.integers(1, 4), min_size=rank - 2, max_size=rank - 2))
+    channels = draw(st.integers(1, 3))
+    shape = (batch_size, *spatial, channels)
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    magnitude = draw(st.sampled_from([1e-3, 1.0, 1e4, 1e8]))
+    if draw(st.booleans()):
+        inputs = np.full(shape, draw(st.sampled_from([0.0, -3.0, 7e5])), "float32")
+    else:
+        inputs = (magnitude * rng.normal(size=shape)).astype("float32")
+    kind = draw(st.sampled_from(["ids", "weights", "weight_map"]))
+    if kind == "ids":
+        condition = rng.integers(0, NUM_CONDITIONS, size=batch_size).astype("int32")
+    else:
+        condition_shape = (batch_size, NUM_CONDITIONS) if kind == "weights" else (
+            shape[:-1] + (NUM_CONDITIONS,)
+        )
+        condition = rng.dirichlet(np.ones(NUM_CONDITIONS), size=condition_shape[:-1])
+        condition = condition.astype("float32")
+    return draw(st.sampled_from(sorted(LAYER_CLASSES))), inputs, condition, draw(st.booleans())
+
+
+@settings(max_examples=15, deadline=None)
+@given(normalization_cases())
+def test_outputs_are_finite_and_keep_the_input_shape(case):
+    layer_name, inputs, condition, training = case
+    layer = LAYER_CLASSES[layer_name](num_conditions=NUM_CONDITIONS)
+
+    outputs = to_numpy(layer(inputs, condition, training=training))
+
+    assert outputs.shape == inputs.shape
+    assert np.all(np.isfinite(outputs))
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    layer_name=st.sampled_from(sorted(LAYER_CLASSES)),
+    batch_size=st.integers(1, 3),
+    value=st.floats(-1e6, 1e6, allow_nan=False, width=32),
+)
+# E[x^2] - E[x]^2 (the torch backend's moments) is negative here: NaN before clamping.
+@example(layer_name="batch", batch_size=1, value=355469.0)
+def test_constant_input_normalizes_to_beta(layer_name, batch_size, value):
+    """Zero variance: (x - mean) is 0, so every position gets its condition's beta, up to
+    float32 rounding of value / sqrt(epsilon)."""
+    layer = LAYER_CLASSES[layer_name](num_conditions=NUM_CONDITIONS)
+    inputs = np.full((batch_size, 3, 2, 2), value, "float32")
+    ids = np.arange(batch_size, dtype="int32") % NUM_CONDITIONS
+    layer.build(inputs.shape, ids.shape)
+    beta = np.random.default_rng(0).normal(size=(NUM_CONDITIONS, 2)).astype("float32")
+    layer.beta.assign(beta)
+
+    outputs = to_numpy(layer(inputs, ids, training=True))
+
+    expected = np.broadcast_to(beta[ids][:, None, None, :], inputs.shape)
+    rounding = 1e-6 * abs(value) / np.sqrt(layer.epsilon)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-5, atol=1e-5 + rounding)
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    layer_name=st.sampled_from(sorted(LAYER_CLASSES)),
+    batch_size=st.integers(1, 3),
+    condition_dim=st.integers(1, 3),
+    magnitude=st.sampled_from([1.0, 1e4]),
+)
+def test_mlp_mode_outputs_are_finite_and_keep_the_input_shape(
+    layer_name, batch_size, condition_dim, magnitude
+):
+    rng = np.random.default_rng(batch_size)
+    inputs = (magnitude * rng.normal(size=(batch_size, 3, 2))).astype("float32")
+    vectors = (magnitude * rng.normal(size=(batch_size, condition_dim))).astype("float32")
+    layer = LAYER_CLASSES[layer_name](mlp_units=(4,))
+
+    outputs = to_numpy(layer(inputs, vectors, training=True))
+
+    assert outputs.shape == inputs.shape
+    assert np.all(np.isfinite(outputs))

@@ -1,0 +1,233 @@
+"""Configs, `.keras` files, and use inside Functional, subclassed and Sequential models."""
+
+import numpy as np
+import keras
+import pytest
+
+import cbn
+from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn_testing import random_inputs, randomize_table, to_numpy
+
+IMAGE_SHAPE = (6, 6, 3)
+NUM_CONDITIONS = 3
+CONDITION_DIM = 4
+
+
+def functional_model(layer, condition_input):
+    """image -> conv -> conditional layer -> conv, with the condition as a second input."""
+    images = keras.Input(IMAGE_SHAPE)
+    hidden = keras.layers.Conv2D(4, 3, padding="same")(images)
+    hidden = layer(hidden, condition_input)
+    outputs = keras.layers.Conv2D(2, 1)(hidden)
+    return keras.Model([images, condition_input], outputs)
+
+
+def table_model(layer_class):
+    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    model = functional_model(layer, keras.Input((), dtype="int32"))
+    randomize_table(layer)
+    return model
+
+
+def mlp_model(layer_class):
+    layer = layer_class(mlp_units=(5,))
+    model = functional_model(layer, keras.Input((CONDITION_DIM,)))
+    head = layer.mlp_layers[-1]
+    head.kernel.assign(
+        np.random.default_rng(2).normal(size=head.kernel.shape).astype("float32")
+    )
+    return model
+
+
+def assert_same_predictions_after_reload(model, inputs, tmp_path):
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(
+        to_numpy(reloaded.predict(inputs, verbose=0)),
+        to_numpy(model.predict(inputs, verbose=0)),
+    )
+    return reloaded
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        ConditionalBatchNormalization(
+            num_conditions=5, momentum=0.9, epsilon=1e-4, normalize_weights=True,
+            freeze_statistics=True, trainable_rows=[1, 3],
+            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.1, seed=3),
+            moving_variance_initializer="zeros", name="cbn_table",
+        ),
+        ConditionalBatchNormalization(mlp_units=(8, 4), mlp_activation="tanh"),
+        ConditionalInstanceNormalization(num_conditions=2, beta_initializer="ones"),
+        ConditionalInstanceNormalization(
+            mlp_units=(), kernel_initializer="he_normal", dtype="mixed_bfloat16"
+        ),
+    ],
+    ids=["cbn-table", "cbn-mlp", "cin-table", "cin-mlp"],
+)
+def test_config_round_trip_reproduces_the_config(layer):
+    config = layer.get_config()
+    rebuilt = type(layer).from_config(config)
+    assert rebuilt.get_config() == config
+
+
+@pytest.mark.parametrize(
+    "layer_class", [ConditionalBatchNormalization, ConditionalInstanceNormalization]
+)
+def test_table_model_survives_keras_file(layer_class, tmp_path):
+    model = table_model(layer_class)
+    inputs = [random_inputs((3,) + IMAGE_SHAPE), np.array([2, 0, 1], "int32")]
+    assert_same_predictions_after_reload(model, inputs, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "layer_class", [ConditionalBatchNormalization, ConditionalInstanceNormalization]
+)
+def test_mlp_model_survives_keras_file(layer_class, tmp_path):
+    model = mlp_model(layer_class)
+    conditions = np.random.default_rng(1).normal(size=(3, CONDITION_DIM)).astype("float32")
+    inputs = [random_inputs((3,) + IMAGE_SHAPE), conditions]
+    assert_same_predictions_after_reload(model, inputs, tmp_path)
+
+
+def test_model_with_appended_rows_survives_keras_file(tmp_path):
+    model = table_model(ConditionalInstanceNormalization)
+    new_ids = cbn.append_conditions(model, count=2, init=0)
+    layer = cbn.conditional_layers(model)[0]
+    layer.beta.assign(to_numpy(layer.beta) + np.arange(5, dtype="float32")[:, None])
+    inputs = [random_inputs((3,) + IMAGE_SHAPE), np.array(new_ids + [0], "int32")]
+
+    reloaded = assert_same_predictions_after_reload(model, inputs, tmp_path)
+
+    assert cbn.conditional_layers(reloaded)[0].num_conditions == NUM_CONDITIONS + 2
+
+
+@keras.saving.register_keras_serializable(package="cbn_tests")
+class ConvStyleBlock(keras.layers.Layer):
+    """Conv followed by conditional instance norm with a fixed style: fits in a Sequential."""
+
+    def __init__(self, style_id, num_styles, **kwargs):
+        super().__init__(**kwargs)
+        self.style_id = style_id
+        self.num_styles = num_styles
+        self.conv = keras.layers.Conv2D(4, 3, padding="same")
+        self.norm = ConditionalInstanceNormalization(num_conditions=num_styles)
+
+    def build(self, inputs_shape):
+        self.conv.build(inputs_shape)
+        conv_shape = self.conv.compute_output_shape(inputs_shape)
+        self.norm.build(conv_shape, (inputs_shape[0],))
+
+    def call(self, inputs):
+        hidden = self.conv(inputs)
+        style_ids = keras.ops.full((keras.ops.shape(inputs)[0],), self.style_id, "int32")
+        return self.norm(hidden, style_ids)
+
+    def get_config(self):
+        return {
+            **super().get_config(), "style_id": self.style_id, "num_styles": self.num_styles
+        }
+
+
+def test_layer_wrapping_it_trains_in_sequential_model_and_survives_keras_file(tmp_path):
+    block = ConvStyleBlock(style_id=1, num_styles=NUM_CONDITIONS)
+    model = keras.Sequential([keras.Input(IMAGE_SHAPE), block, keras.layers.Conv2D(1, 1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    x = random_inputs((4,) + IMAGE_SHAPE)
+    gamma_before = to_numpy(block.norm.gamma)
+
+    model.fit(x, random_inputs((4,) + IMAGE_SHAPE[:-1] + (1,), seed=1), epochs=2, verbose=0)
+
+    gamma_after = to_numpy(block.norm.gamma)
+    assert not np.array_equal(gamma_after[1], gamma_before[1])
+    assert np.array_equal(gamma_after[[0, 2]], gamma_before[[0, 2]])
+    assert_same_predictions_after_reload(model, x, tmp_path)
+
+
+class StyledNetwork(keras.Model):
+    """A subclassed two-input model: conv, conditional batch norm, conv."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.conv_in = keras.layers.Conv2D(4, 3, padding="same")
+        self.norm = ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS)
+        self.conv_out = keras.layers.Conv2D(1, 1)
+
+    def call(self, inputs, training=None):
+        images, style_ids = inputs
+        hidden = self.norm(self.conv_in(images), style_ids, training=training)
+        return self.conv_out(hidden)
+
+
+def test_subclassed_model_trains_the_rows_it_is_fed():
+    model = StyledNetwork()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    x = random_inputs((4,) + IMAGE_SHAPE)
+    style_ids = np.array([0, 2, 0, 2], "int32")
+    targets = random_inputs((4,) + IMAGE_SHAPE[:-1] + (1,), seed=1)
+    model([x, style_ids])
+    beta_before = to_numpy(model.norm.beta)
+
+    history = model.fit([x, style_ids], targets, batch_size=4, epochs=3, verbose=0)
+
+    beta_after = to_numpy(model.norm.beta)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert np.array_equal(beta_after[1], beta_before[1])
+    assert not np.array_equal(beta_after[[0, 2]], beta_before[[0, 2]])
+    assert not np.array_equal(to_numpy(model.norm.moving_mean), np.zeros(4))
+
+
+@pytest.fixture
+def fast_torch_compile(monkeypatch):
+    """On torch, `jit_compile=True` means `torch.compile`; its default inductor backend
+    spends minutes generating C++ on a CPU. `aot_eager` still traces the model with
+    dynamo and AOT autograd (what the layer must survive) without the code generation.
+    """
+    if keras.backend.backend() == "torch":
+        import functools
+        import torch
+
+        aot_eager_compile = functools.partial(torch.compile, backend="aot_eager")
+        monkeypatch.setattr(torch, "compile", aot_eager_compile)
+
+
+@pytest.mark.slow
+def test_jit_compiled_fit_trains_every_condition_kind_and_predicts_like_eager_call(
+    fast_torch_compile,
+):
+    images = keras.Input(IMAGE_SHAPE)
+    style_ids = keras.Input((), dtype="int32")
+    style_weights = keras.Input((NUM_CONDITIONS,))
+    style_vectors = keras.Input((CONDITION_DIM,))
+    norms = [
+        ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS),
+        ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS),
+        ConditionalBatchNormalization(mlp_units=(5,)),
+    ]
+    outputs = images
+    for norm, condition in zip(norms, [style_ids, style_weights, style_vectors]):
+        outputs = norm(outputs, condition)
+    model = keras.Model([images, style_ids, style_weights, style_vectors], outputs)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
+    rng = np.random.default_rng(1)
+    inputs = [
+        random_inputs((4,) + IMAGE_SHAPE),
+        np.array([0, 1, 2, 1], "int32"),
+        rng.dirichlet(np.ones(NUM_CONDITIONS), size=4).astype("float32"),
+        rng.normal(size=(4, CONDITION_DIM)).astype("float32"),
+    ]
+    targets = random_inputs((4,) + IMAGE_SHAPE, seed=1)
+    gammas_before = [to_numpy(norm.gamma) for norm in norms]
+
+    history = model.fit(inputs, targets, batch_size=4, epochs=1, verbose=0)
+
+    assert np.all(np.isfinite(history.history["loss"]))
+    for norm, gamma_before in zip(norms, gammas_before):
+        assert not np.array_equal(to_numpy(norm.gamma), gamma_before), norm.name
+    np.testing.assert_allclose(
+        to_numpy(model.predict(inputs, verbose=0)),
+        to_numpy(model(inputs, training=False)),
+        rtol=1e-5, atol=1e-5,
+    )
