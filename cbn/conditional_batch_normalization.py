@@ -48,7 +48,7 @@ class ConditionalBatchNormalization(ConditionalNormalization):
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
 
     Call arguments:
-        inputs: Channels-last tensor of rank 3 to 5.
+        inputs: Channels-last tensor of rank 2 (after a `Dense` layer) to 5.
         condition: Integer ids `(batch,)`, float weights `(batch, N)`, float
             weight maps `(batch, *spatial, N)` (table mode), or a float vector
             `(batch, D)` (MLP mode).
@@ -60,6 +60,9 @@ class ConditionalBatchNormalization(ConditionalNormalization):
     - [de Vries et al., 2017](https://arxiv.org/abs/1707.00683)
     - [Dumoulin et al., 2017](https://arxiv.org/abs/1610.07629)
     """
+
+    # Batch statistics need no spatial axis: (batch, features) works too.
+    MIN_RANK = 2
 
     def __init__(
         self,

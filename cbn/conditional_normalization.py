@@ -50,6 +50,9 @@ class ConditionalNormalization(keras.layers.Layer):
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
     """
 
+    # Inputs are (batch, *spatial, channels) with up to 3 spatial axes.
+    MIN_RANK = 3
+
     def __init__(
         self,
         num_conditions=None,
@@ -457,10 +460,11 @@ class ConditionalNormalization(keras.layers.Layer):
         return f"{type(self).__name__} '{self.name}'"
 
     def _check_rank(self, shape):
-        if not 3 <= len(shape) <= 5:
+        if not self.MIN_RANK <= len(shape) <= 5:
             raise ValueError(
-                f"{self._describe()}: expected a channels-last input of rank 3 to 5 "
-                f"(batch, *spatial, channels); received shape {tuple(shape)}."
+                f"{self._describe()}: expected a channels-last input of rank "
+                f"{self.MIN_RANK} to 5 (batch, *spatial, channels); received shape "
+                f"{tuple(shape)}."
             )
 
     def _check_channels(self, shape):

@@ -7,7 +7,7 @@ import pytest
 from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
 from cbn_testing import random_inputs, randomize_table, to_numpy
 
-SHAPES_BY_RANK = {3: (4, 6, 3), 4: (3, 5, 4, 3), 5: (2, 3, 4, 2, 3)}
+SHAPES_BY_RANK = {2: (6, 3), 3: (4, 6, 3), 4: (3, 5, 4, 3), 5: (2, 3, 4, 2, 3)}
 
 
 def instance_norm_reference(x, gamma, beta, epsilon):
@@ -33,7 +33,7 @@ def batch_norm_pair(shape, epsilon=1e-3, momentum=0.9):
     return conditional, plain
 
 
-@pytest.mark.parametrize("rank", [3, 4, 5])
+@pytest.mark.parametrize("rank", [2, 3, 4, 5])
 def test_single_condition_batch_norm_equals_batch_normalization(rank):
     shape = SHAPES_BY_RANK[rank]
     ids = np.zeros(shape[0], "int32")

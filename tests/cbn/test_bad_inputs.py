@@ -37,6 +37,13 @@ def test_input_of_wrong_rank_is_rejected(shape):
         layer(np.zeros(shape, "float32"), np.zeros(shape[0], "int32"))
 
 
+@pytest.mark.parametrize("shape", [(3,), (2, 2, 2, 2, 2, 3)])
+def test_batch_norm_input_of_wrong_rank_is_rejected(shape):
+    layer = ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS, name="norm")
+    with pytest.raises(ValueError, match="ConditionalBatchNormalization 'norm'.*rank 2 to 5"):
+        layer(np.zeros(shape, "float32"), np.zeros(shape[:1], "int32"))
+
+
 def test_input_with_other_channels_than_built_is_rejected():
     layer = built_table_layer()
     with pytest.raises(ValueError, match="'norm'.*built for 3 channels.*received an input with 4"):
