@@ -13,6 +13,8 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = [
     ("01_conditional_normalization.ipynb", 600),
     ("02_multi_style_training.ipynb", 600),
+    ("03_blending.ipynb", 600),
+    ("05_arbitrary_styles.ipynb", 600),
 ]
 
 

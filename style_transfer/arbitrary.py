@@ -1,0 +1,680 @@
+"""Arbitrary styles (Ghiasi et al. 2017): any style image -> a style embedding -> every gamma/beta.
+
+    style image (S x S, [0, 1]) -> encoder: an ImageNet backbone (keras.applications)
+        or a TF Hub image feature-vector model -> mean-pooled features
+      -> bottleneck Dense (100): the style embedding e
+    photo (B, H, W, 3) -> StyleTransferNetwork(embedding_dim=100) whose every conditional
+        instance norm predicts gamma/beta with a linear head from e -> stylized photo
+
+One Keras model, `ArbitraryStyleModel`, holds the three parts and saves as one `.keras`
+file. `train_arbitrary` trains it over a folder of style images (each sample of a
+batch draws its own style; the Gram targets come from the drawn style images on the
+fly, so the folder may be large). The stylize API conditions the network on a style
+image, on a blend of several (a convex combination of their embeddings), and at a
+strength s: e = s e_style + (1 - s) e_photo, where e_photo is the photo's own
+embedding (s = 0 is the network's rendering of the photo in its own "style").
+`magenta_hub_stylize` runs Magenta's published TF Hub model for comparison.
+
+Reference: Ghiasi et al., "Exploring the structure of a real-time, arbitrary neural
+artistic stylization network", BMVC 2017, https://arxiv.org/abs/1705.06830.
+"""
+
+import collections
+import json
+import sys
+import warnings
+import zipfile
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from style_transfer import images, training
+from style_transfer.errors import BadInput
+from style_transfer.hub import HubModule, load_hub_model
+from style_transfer.losses import (
+    LossConfig, build_loss_network, gram_matrix, preprocess_for_vgg, total_variation,
+)
+from style_transfer.model_file import save_model
+from style_transfer.network import StyleTransferNetwork
+
+DEFAULT_EMBEDDING_DIM = 100
+
+# keras.applications backbones: (constructor, the layer whose output is mean-pooled,
+# smallest input side). Ghiasi et al. cut InceptionV3 at Mixed_6e, Keras's "mixed7".
+ENCODERS = {
+    "mobilenet_v2": (keras.applications.MobileNetV2, "out_relu", 32),
+    "inception_v3": (keras.applications.InceptionV3, "mixed7", 75),
+}
+HUB_ENCODER = "hub"
+
+RANDOM_ENCODER_WARNING = (
+    "WARNING: the style encoder has RANDOM weights (encoder_weights='random'). It trains "
+    "and runs, but its embeddings do not describe styles the way ImageNet features do; use "
+    "it for tests and smoke runs only."
+)
+
+MAGENTA_HUB_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
+# Magenta's model was trained on 256 px style images and recommends that size.
+MAGENTA_STYLE_SIZE_PX = 256
+
+
+@keras.saving.register_keras_serializable(package="style_transfer")
+class ArbitraryStyleModel(keras.Model):
+    """Stylizes photos with any style image: style encoder, bottleneck, style network.
+
+    The constructor builds the architecture; a keras.applications encoder starts
+    from random weights and `load_encoder_weights` fills it (ImageNet, seeded
+    random or a file); `create_arbitrary_model` does both. A TF Hub encoder
+    comes with the hub model's weights (see `HubModule`).
+
+    Args:
+        encoder: `"mobilenet_v2"` (default: 2.2M weights, fast), `"inception_v3"`
+            (Ghiasi et al.'s choice, cut at Mixed_6e), or `"hub"` for a TF Hub
+            image feature-vector model given by `hub_handle`.
+        hub_handle: With `encoder="hub"`: a TF Hub URL or a local SavedModel
+            folder of a model mapping images (batch, S, S, 3) in [0, 1] to
+            feature vectors (batch, F).
+        train_encoder: Whether training also fine-tunes the encoder (its batch
+            normalization then runs in training mode); otherwise it is frozen.
+        embedding_dim: Length of the style embedding (Ghiasi et al.: 100).
+        alpha: Width multiplier of the style network.
+        style_image_size: Side, in pixels, of the square style images the encoder
+            sees (others are resized to it; Magenta: 256).
+        training_config: JSON-serializable record of how the model was trained.
+
+    Call arguments:
+        content_images: Photos (batch, H, W, 3) in [0, 1].
+        style_images: Square style images (batch, S, S, 3) in [0, 1], one per photo.
+
+    Returns:
+        Stylized images (batch, H, W, 3) in [0, 1], float32.
+
+    Reference: [Ghiasi et al., 2017](https://arxiv.org/abs/1705.06830).
+    """
+
+    def __init__(self, encoder="mobilenet_v2", hub_handle=None, train_encoder=False,
+                 embedding_dim=DEFAULT_EMBEDDING_DIM, alpha=1.0, style_image_size=256,
+                 training_config=None, **kwargs):
+        super().__init__(**kwargs)
+        if encoder == HUB_ENCODER:
+            if not hub_handle:
+                raise BadInput("encoder 'hub' needs a hub_handle (a TF Hub URL or a local "
+                               "SavedModel folder).")
+        elif encoder in ENCODERS:
+            if hub_handle is not None:
+                raise BadInput(f"hub_handle is only used with encoder 'hub'; received "
+                               f"encoder={encoder!r} and hub_handle={hub_handle!r}.")
+            minimum = ENCODERS[encoder][2]
+            if style_image_size < minimum:
+                raise BadInput(f"{encoder} needs style images of at least {minimum} px; "
+                               f"received style_image_size={style_image_size}.")
+        else:
+            raise BadInput(f"encoder must be one of {sorted([*ENCODERS, HUB_ENCODER])}; "
+                           f"received {encoder!r}.")
+        self.encoder_name = encoder
+        self.hub_handle = hub_handle
+        self.train_encoder = bool(train_encoder)
+        self.embedding_dim = embedding_dim
+        self.alpha = float(alpha)
+        self.style_image_size = int(style_image_size)
+        self.training_config = dict(training_config or {})
+        if encoder == HUB_ENCODER:
+            self.encoder = HubModule(hub_handle, trainable=self.train_encoder, name="encoder")
+        else:
+            self.encoder = _application_encoder(encoder)
+            self.encoder.trainable = self.train_encoder
+        self.bottleneck = keras.layers.Dense(embedding_dim, name="bottleneck")
+        self.transformer = StyleTransferNetwork(
+            embedding_dim=embedding_dim, alpha=alpha, name="transformer"
+        )
+
+    def build(self, content_shape=None, style_shape=None):
+        size = self.style_image_size
+        self.embed(ops.zeros((1, size, size, 3)))
+        self.transformer.build()
+        self.built = True
+
+    def embed(self, style_images, training=None):
+        """Style embeddings (batch, embedding_dim) of square style images (batch, S, S, 3)."""
+        style_images = ops.cast(ops.convert_to_tensor(style_images), "float32")
+        size = self.style_image_size
+        if tuple(style_images.shape[1:3]) != (size, size):
+            style_images = ops.image.resize(style_images, (size, size), antialias=True)
+        if self.encoder_name != HUB_ENCODER:
+            style_images = style_images * 2.0 - 1.0  # Both backbones take [-1, 1].
+        features = self.encoder(style_images, training=training)
+        return self.bottleneck(ops.cast(features, "float32"))
+
+    def call(self, content_images, style_images, training=None):
+        return self.transformer(content_images, self.embed(style_images, training=training),
+                                training=training)
+
+    def load_encoder_weights(self, weights="imagenet", seed=0):
+        """Fills a keras.applications encoder with `"imagenet"` weights (downloaded once
+        and cached by Keras), seeded `"random"` weights (offline tests; warns), or the
+        weights in a local file (the backbone's no-top .h5 or .weights.h5).
+
+        Raises:
+            BadInput: a hub encoder, a missing file, or weights that cannot be
+                downloaded (no internet).
+        """
+        if self.encoder_name == HUB_ENCODER:
+            raise BadInput("a TF Hub encoder comes with its own weights; encoder_weights "
+                           "applies to keras.applications encoders only.")
+        if weights == "random":
+            print(RANDOM_ENCODER_WARNING, file=sys.stderr)
+            _seed_kernels(self.encoder, seed)
+            return
+        constructor = ENCODERS[self.encoder_name][0]
+        if weights != "imagenet" and not Path(weights).expanduser().is_file():
+            raise BadInput(f"encoder weights file {weights!r} does not exist (pass 'imagenet', "
+                           f"'random' or the path of a weights file).")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input shape undefined: 224 px weights".
+                pretrained = constructor(include_top=False, input_shape=(None, None, 3),
+                                         weights=str(Path(weights).expanduser())
+                                         if weights != "imagenet" else weights)
+        except Exception as error:  # get_file and h5py raise many types.
+            raise BadInput(
+                f"could not load {self.encoder_name} weights {weights!r} "
+                f"({type(error).__name__}: {_first_line(error)}); without internet pass "
+                f"--encoder-weights random (for trials) or PATH to a local weights file, "
+                f"or --encoder-hub with a local SavedModel folder."
+            ) from None
+        for layer in self.encoder.layers:
+            if layer.weights:
+                layer.set_weights(pretrained.get_layer(layer.name).get_weights())
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "encoder": self.encoder_name,
+            "hub_handle": self.hub_handle,
+            "train_encoder": self.train_encoder,
+            "embedding_dim": self.embedding_dim,
+            "alpha": self.alpha,
+            "style_image_size": self.style_image_size,
+            "training_config": self.training_config,
+        }
+
+
+def _application_encoder(name):
+    """The backbone up to its cut layer, mean-pooled: images in [-1, 1] -> (batch, F)."""
+    constructor, cut_layer, _ = ENCODERS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        backbone = constructor(include_top=False, weights=None, input_shape=(None, None, 3))
+    features = keras.layers.GlobalAveragePooling2D(name="mean_pool")(
+        backbone.get_layer(cut_layer).output)
+    return keras.Model(backbone.input, features, name="encoder")
+
+
+def _seed_kernels(model, seed):
+    """He-normal kernels from `seed` (biases and batch norm keep their constant init).
+
+    The fan-in of a depthwise kernel (kh, kw, C, 1) is kh kw, not kh kw C: with the
+    default Glorot scale the features of a random MobileNetV2 vanish (about 1e-12).
+    """
+    for index, variable in enumerate(model.weights):
+        if len(variable.shape) < 2:
+            continue
+        shape = tuple(variable.shape)
+        receptive = int(np.prod(shape[:-2]))
+        fan_in = receptive if "depthwise" in variable.path else receptive * shape[-2]
+        rng = np.random.default_rng(seed * 10_000 + index)
+        variable.assign(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape).astype(np.float32))
+
+
+def create_arbitrary_model(encoder="mobilenet_v2", encoder_weights="imagenet", hub_handle=None,
+                           train_encoder=False, embedding_dim=DEFAULT_EMBEDDING_DIM, alpha=1.0,
+                           style_image_size=256, seed=0, training_config=None):
+    """A new, built `ArbitraryStyleModel` with its encoder's weights loaded.
+
+    `seed` fixes the initial weights of the bottleneck and the style network (and
+    of a `"random"` encoder). The style network's gamma/beta heads start at zero,
+    so a new model ignores the style until it is trained.
+    """
+    keras.utils.set_random_seed(seed)
+    model = ArbitraryStyleModel(
+        encoder=encoder, hub_handle=hub_handle, train_encoder=train_encoder,
+        embedding_dim=embedding_dim, alpha=alpha, style_image_size=style_image_size,
+        training_config=training_config,
+    )
+    model.build()
+    if encoder != HUB_ENCODER:
+        model.load_encoder_weights(encoder_weights, seed)
+    return model
+
+
+def load_arbitrary_model(path):
+    """Loads an `ArbitraryStyleModel` saved by `train_arbitrary` (or `save_model`).
+
+    A model with a TF Hub encoder re-loads the hub model its file names (from the
+    hub cache or its local folder), which runs that SavedModel's graph: load only
+    model files you trust.
+
+    Raises:
+        BadInput: the file is missing, not a `.keras` archive, holds another
+            kind of model, or its hub encoder cannot be found.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"model file {str(path)!r} does not exist.")
+    class_name = _model_class_name(path)
+    if class_name is None:
+        raise BadInput(f"{path} is not a .keras model file.")
+    if class_name != ArbitraryStyleModel.__name__:
+        raise BadInput(f"{path} holds a {class_name}, not an arbitrary-style model made by "
+                       f"`style-transfer train-arbitrary`.")
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=False)
+    except Exception as error:  # Keras wraps the errors of from_config in other types.
+        cause = error
+        while cause.__context__ is not None and not isinstance(cause, BadInput):
+            cause = cause.__context__
+        if isinstance(cause, BadInput):
+            raise BadInput(f"{path}: {cause}") from None
+        raise BadInput(f"{path} could not be loaded as a Keras model ({type(error).__name__}: "
+                       f"{_first_line(error)}).") from None
+
+
+def is_arbitrary_model_file(path):
+    """Whether a `.keras` file holds an `ArbitraryStyleModel` (reads its config only)."""
+    return _model_class_name(path) == ArbitraryStyleModel.__name__
+
+
+def _model_class_name(path):
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json")).get("class_name")
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+def _first_line(error):
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else ""
+
+
+# ------------------------------------------------------------------- the loss
+
+
+class StyleImageLoss:
+    """The perceptual losses of `losses.PerceptualLoss`, with the Gram targets of each
+    sample computed from its own style image (batch, S, S, 3) in the same VGG pass
+    budget: one pass over photos and stylizations, one over the style images.
+
+    Call arguments:
+        content_images, stylized_images: (batch, H, W, 3) in [0, 1].
+        style_images: (batch, S, S, 3) in [0, 1], the style of each sample.
+
+    Returns:
+        A dict of per-sample losses (batch,): `"total"`, `"content"`, `"style"`, `"tv"`.
+    """
+
+    def __init__(self, config=LossConfig()):
+        self.config = config
+        self.network = build_loss_network(config)
+
+    def gram_targets(self, style_images):
+        """{style layer: (batch, C, C)} Gram matrices of the style images' VGG features."""
+        features = self.network(preprocess_for_vgg(style_images))
+        return {name: gram_matrix(features[name], self.config.gram_divides_channels)
+                for name in self.config.style_layers}
+
+    def __call__(self, content_images, stylized_images, style_images):
+        config = self.config
+        batch = ops.shape(content_images)[0]
+        targets = self.gram_targets(ops.stop_gradient(ops.cast(style_images, "float32")))
+        both = ops.concatenate([stylized_images, ops.cast(content_images, "float32")], axis=0)
+        features = self.network(preprocess_for_vgg(both))
+        photo_content = ops.stop_gradient(features[config.content_layer][batch:])
+        content = config.content_weight * ops.mean(
+            ops.square(features[config.content_layer][:batch] - photo_content), axis=(1, 2, 3))
+        style = ops.zeros_like(content)
+        for name, weight in zip(config.style_layers, config.style_layer_weights):
+            gram = gram_matrix(features[name][:batch], config.gram_divides_channels)
+            style = style + weight * ops.mean(
+                ops.square(gram - ops.stop_gradient(targets[name])), axis=(1, 2))
+        if config.tv_weight > 0:
+            tv = config.tv_weight * total_variation(stylized_images)
+        else:
+            tv = ops.zeros_like(content)
+        return {"total": content + style + tv, "content": content, "style": style, "tv": tv}
+
+
+# -------------------------------------------------------------------- training
+
+
+def train_arbitrary(
+    content_dir,
+    style_dir,
+    out_dir,
+    *,
+    image_size=256,
+    batch_size=8,
+    steps=40_000,
+    learning_rate=1e-3,
+    alpha=1.0,
+    embedding_dim=DEFAULT_EMBEDDING_DIM,
+    encoder="mobilenet_v2",
+    encoder_weights="imagenet",
+    hub_handle=None,
+    train_encoder=False,
+    loss_config=LossConfig(),
+    checkpoint_every=500,
+    seed=0,
+    resume=False,
+    progress=True,
+):
+    """Trains an `ArbitraryStyleModel` on a folder of style images; returns it.
+
+    Each sample of each batch is a random crop of a content photo paired with a
+    style image drawn uniformly from `style_dir` (a stateless draw from (seed,
+    step), as in `training.train`). Style images are centre-cropped squares of
+    `loss_config.style_size` pixels; the encoder sees them and the loss network
+    computes their Gram targets on the fly. The run folder has the layout of
+    `training.train` (run.json, checkpoint.npz written atomically, history.csv,
+    TensorBoard logs/, model.keras at the end) and resumes exactly.
+
+    Args:
+        content_dir: Folder of content photos (searched recursively).
+        style_dir: Folder of style images (searched recursively); the more, the
+            better the model generalizes to styles it has not seen.
+        out_dir: The run folder; new or empty unless `resume`.
+        image_size: Side of the square content crops, pixels.
+        batch_size: Samples per step (Magenta's arbitrary model: 8).
+        steps: Total training steps.
+        learning_rate: Adam's learning rate.
+        alpha: Width multiplier of the style network.
+        embedding_dim: Length of the style embedding.
+        encoder, hub_handle, train_encoder: See `ArbitraryStyleModel`.
+        encoder_weights: See `ArbitraryStyleModel.load_encoder_weights`.
+        loss_config: A `LossConfig` (loss network, layers, weights, style size).
+        checkpoint_every: Write a checkpoint every this many steps (and at the end).
+        seed: Fixes the initial weights, the crops and the style draws.
+        resume: Continue the run in `out_dir` from its last checkpoint (same
+            settings; `steps` and `checkpoint_every` may change).
+        progress: Show a progress bar with the losses and the time left.
+
+    Raises:
+        BadInput: a missing or empty folder, a bad value, an encoder that cannot
+            be loaded, or an `out_dir` holding something else.
+    """
+    for name, value, minimum in (("image_size", image_size, training.MIN_IMAGE_SIZE_PX),
+                                 ("batch_size", batch_size, 1), ("steps", steps, 1),
+                                 ("checkpoint_every", checkpoint_every, 1),
+                                 ("embedding_dim", embedding_dim, 1)):
+        training._check_positive_integer(name, value, minimum)
+    if not learning_rate > 0:
+        raise BadInput(f"learning_rate must be positive; received {learning_rate!r}.")
+    if not alpha > 0:
+        raise BadInput(f"alpha must be positive; received {alpha!r}.")
+    style_paths, style_pixels = load_style_folder(style_dir, loss_config.style_size)
+    content_dir = Path(content_dir)
+    settings = {
+        "content_dir": str(content_dir.resolve()),
+        "style_dir": str(Path(style_dir).resolve()),
+        "style_sha256": [training._sha256(path) for path in style_paths],
+        "image_size": image_size,
+        "batch_size": batch_size,
+        "learning_rate": float(learning_rate),
+        "alpha": float(alpha),
+        "embedding_dim": embedding_dim,
+        "encoder": encoder,
+        "encoder_weights": None if encoder == HUB_ENCODER else str(encoder_weights),
+        "hub_handle": hub_handle,
+        "train_encoder": bool(train_encoder),
+        "seed": seed,
+        "loss": loss_config.to_dict(),
+        "steps": steps,
+        "checkpoint_every": checkpoint_every,
+    }
+    out_dir = Path(out_dir)
+    training._check_run_dir(out_dir, settings, resume)
+    checkpoint = training._read_checkpoint(out_dir) if resume else None
+    start_step = checkpoint["step"] if checkpoint else 0
+    if start_step > steps:
+        raise BadInput(f"{out_dir} has already trained {start_step} steps; pass --steps "
+                       f"{start_step} or more to resume it.")
+    dataset = training._content_batches(content_dir, image_size, batch_size, seed, start_step)
+    loss = StyleImageLoss(loss_config)
+    training_config = {key: settings[key] for key in (
+        "image_size", "batch_size", "steps", "learning_rate", "encoder_weights", "seed", "loss")}
+    training_config["num_style_images"] = len(style_paths)
+    model = create_arbitrary_model(
+        encoder=encoder, encoder_weights=encoder_weights, hub_handle=hub_handle,
+        train_encoder=train_encoder, embedding_dim=embedding_dim, alpha=alpha,
+        style_image_size=loss_config.style_size, seed=seed, training_config=training_config,
+    )
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
+    if checkpoint:
+        training._restore(model, optimizer, checkpoint)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    training._write_atomically(out_dir / training.RUN_FILE,
+                               lambda file: json.dump(settings, file, indent=2))
+    train_step = _ArbitraryTrainer(model, optimizer, loss)
+    # uint8 keeps a large style folder small in memory: 192 KiB per 256 px style.
+    style_pixels = tf.constant(style_pixels)
+    history = training._History(out_dir / training.HISTORY_FILE, [], start_step)
+    # Per style image columns would not scale to a large folder: batch means only.
+    log_writer = tf.summary.create_file_writer(str(out_dir / training.LOG_DIR))
+    progbar = training._progress_bar(steps, start_step) if progress else None
+    recent = collections.deque(maxlen=training.LOG_EVERY_STEPS)
+
+    step = start_step
+    batches = iter(dataset)
+    try:
+        while step < steps:
+            style_ids = training.draw_style_ids(seed, step, batch_size, len(style_pixels))
+            losses = train_step(next(batches), tf.gather(style_pixels, style_ids))
+            step += 1
+            style_ids = style_ids.numpy()
+            losses = {part: value.numpy() for part, value in losses.items()}
+            history.append(step, style_ids, losses)
+            recent.append([losses[part].mean() for part in training.LOSS_PARTS])
+            if step % training.LOG_EVERY_STEPS == 0:
+                with log_writer.as_default(step=step):
+                    for part, value in zip(training.LOSS_PARTS, np.mean(recent, axis=0)):
+                        training._write_scalar(f"loss/{part}", value)
+            if progbar:
+                progbar.update(step, list(zip(training.LOSS_PARTS, np.mean(recent, axis=0))))
+            if step % checkpoint_every == 0 or step == steps:
+                training._write_checkpoint(out_dir, model, optimizer, step)
+    except KeyboardInterrupt:
+        training._write_checkpoint(out_dir, model, optimizer, step)
+        raise
+    finally:
+        history.close()
+        log_writer.close()
+
+    model.training_config["steps"] = step
+    save_model(model, out_dir / training.MODEL_FILE)
+    return model
+
+
+class _ArbitraryTrainer:
+    """The compiled training step: embed the style images, stylize, measure, update.
+
+    Call arguments:
+        content_images: Photos (batch, S, S, 3) float32 in [0, 1].
+        style_images: The style of each sample (batch, S', S', 3) uint8.
+
+    Returns:
+        The per-sample losses, a dict of (batch,) tensors.
+    """
+
+    def __init__(self, model, optimizer, loss):
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = loss
+        self._step = tf.function(self._train_step)
+
+    def __call__(self, content_images, style_images):
+        return self._step(content_images, style_images)
+
+    def _train_step(self, content_images, style_images):
+        style_images = tf.cast(style_images, tf.float32) / 255.0
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            stylized = self.model(content_images, style_images, training=True)
+            losses = self.loss(content_images, stylized, style_images)
+            mean_loss = tf.reduce_mean(losses["total"])
+        self.optimizer.apply(tape.gradient(mean_loss, variables), variables)
+        return losses
+
+
+def load_style_folder(folder, size):
+    """Every readable image under `folder` as a centred square of `size` px.
+
+    Returns:
+        (paths, uint8 array (num_styles, size, size, 3)); unreadable files are
+        left out with a warning.
+
+    Raises:
+        BadInput: the folder is missing or holds no readable image.
+    """
+    paths, squares, unreadable = [], [], []
+    for path in images.find_images(folder):
+        try:
+            squares.append(load_style_image(path, size))
+            paths.append(path)
+        except images.ImageReadError:
+            unreadable.append(path.name)
+    if unreadable:
+        warnings.warn(f"left out {len(unreadable)} unreadable style images: "
+                      f"{', '.join(unreadable[:5])}", stacklevel=2)
+    if not paths:
+        raise BadInput(f"style folder {str(folder)!r} holds no readable image.")
+    return paths, np.round(np.stack(squares) * 255.0).astype(np.uint8)
+
+
+def load_style_image(path, size):
+    """A style image file as a centred square (size, size, 3) float32 in [0, 1]."""
+    return square_image(images.load_image(path, shorter_side=size), size)
+
+
+def square_image(image, size):
+    """The centred square crop of an image (H, W, 3), resized to (size, size, 3)."""
+    image = np.asarray(image, np.float32)
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    crop = image[top:top + side, left:left + side]
+    if side == size:
+        return crop
+    resized = ops.image.resize(crop, (size, size), interpolation="bilinear", antialias=True)
+    return np.clip(ops.convert_to_numpy(resized), 0.0, 1.0)
+
+
+# -------------------------------------------------------------------- stylizing
+
+
+def style_embeddings(model, style_images):
+    """Embeddings (n, embedding_dim) of style images: a list of (H, W, 3) arrays in [0, 1]."""
+    squares = np.stack([square_image(image, model.style_image_size) for image in style_images])
+    return ops.convert_to_numpy(model.embed(squares))
+
+
+def blend_embeddings(embeddings, blend_weights=None):
+    """The convex combination sum_i w_i e_i of embeddings (n, D); equal weights by default.
+
+    Raises:
+        BadInput: not one weight per embedding, a negative weight, or weights
+            whose sum is not 1 (within 1e-3; they are then normalized exactly).
+    """
+    embeddings = np.asarray(embeddings, np.float32)
+    if blend_weights is None:
+        return embeddings.mean(axis=0)
+    weights = np.asarray(blend_weights, np.float64)
+    if weights.shape != (len(embeddings),):
+        raise BadInput(f"blend weights {list(blend_weights)} do not give one weight per style "
+                       f"image ({len(embeddings)} images).")
+    if not np.all(np.isfinite(weights)) or weights.min() < 0 or abs(weights.sum() - 1) > 1e-3:
+        raise BadInput(f"blend weights must be >= 0 and sum to 1; received "
+                       f"{list(blend_weights)} (sum {weights.sum():.4g}).")
+    return (weights / weights.sum()).astype(np.float32) @ embeddings
+
+
+def conditioning_embedding(model, content_image, style_images, blend_weights=None, strength=1.0):
+    """The embedding the network is conditioned on: s e_style + (1 - s) e_photo.
+
+    Args:
+        model: An `ArbitraryStyleModel`.
+        content_image: The photo (H, W, 3) in [0, 1].
+        style_images: One or more style images (H, W, 3) in [0, 1].
+        blend_weights: Convex weights, one per style image (default: equal).
+        strength: s in [0, 1]; 0 conditions on the photo's own embedding.
+
+    Returns:
+        The embedding (embedding_dim,).
+    """
+    if len(style_images) == 0:
+        raise BadInput("at least one style image is needed.")
+    if not 0.0 <= strength <= 1.0:
+        raise BadInput(f"strength must be in [0, 1]; received {strength!r}.")
+    style = blend_embeddings(style_embeddings(model, style_images), blend_weights)
+    if strength == 1.0:
+        return style
+    photo = style_embeddings(model, [content_image])[0]
+    return strength * style + (1.0 - strength) * photo
+
+
+def stylize_arbitrary(model, content_image, style_images, blend_weights=None, strength=1.0):
+    """Paints a photo in the style of one style image, or of a blend of several.
+
+    Arguments as in `conditioning_embedding`.
+
+    Returns:
+        The stylized photo (H, W, 3) float32 in [0, 1].
+    """
+    embedding = conditioning_embedding(model, content_image, style_images, blend_weights,
+                                       strength)
+    content = np.asarray(content_image, np.float32)[None]
+    return ops.convert_to_numpy(model.transformer(content, embedding[None]))[0]
+
+
+def style_norm_parameters(model, embeddings):
+    """The gamma and beta that every conditional instance norm of the style network
+    predicts from style embeddings (batch, D): {layer path: (gamma, beta)}, each
+    (batch, C)."""
+    from cbn import ConditionalInstanceNormalization
+
+    embeddings = ops.convert_to_tensor(np.asarray(embeddings, np.float32))
+    return {
+        layer.path: tuple(ops.convert_to_numpy(x) for x in layer._predicted_affine(embeddings))
+        for layer in model.transformer._flatten_layers()
+        if isinstance(layer, ConditionalInstanceNormalization)
+    }
+
+
+_hub_models = {}
+
+
+def magenta_hub_stylize(content_image, style_image, handle=MAGENTA_HUB_HANDLE):
+    """Magenta's published arbitrary-stylization TF Hub model, for comparison.
+
+    Runs `hub.load(handle)(content, style)[0]` with both images float32 in [0, 1]
+    as batches of one, the style resized to 256 x 256 as Magenta recommends.
+
+    Args:
+        content_image: The photo (H, W, 3) in [0, 1].
+        style_image: The style image (H, W, 3) in [0, 1].
+        handle: The hub handle (URL, or a local folder of the downloaded model).
+
+    Returns:
+        The stylized photo (H, W, 3) float32 in [0, 1].
+    """
+    if handle not in _hub_models:
+        _hub_models[handle] = load_hub_model(handle)
+    hub_model = _hub_models[handle]
+    style = square_image(style_image, MAGENTA_STYLE_SIZE_PX)
+    outputs = hub_model(tf.constant(np.asarray(content_image, np.float32)[None]),
+                        tf.constant(style[None]))
+    return np.clip(np.asarray(outputs[0])[0], 0.0, 1.0)

@@ -1,0 +1,227 @@
+"""`style-transfer stylize`: photos in the styles of a trained model, blends of them, grids.
+
+    style-transfer stylize --model styles.keras photo.jpg holiday/ --out painted/
+    style-transfer stylize --model styles.keras photo.jpg --style wave --out wave.png
+    style-transfer stylize --model styles.keras photo.jpg --blend "wave=0.7,scream=0.3" --out out/
+    style-transfer stylize --model styles.keras photo.jpg --mask sky.png --mask-styles wave,scream --out out/
+    style-transfer stylize --model styles.keras photo.jpg --grid --style wave --style scream --out grid.png
+    style-transfer stylize --model styles.keras --styles
+
+A thin layer over `style_transfer.stylize`. Everything the user asked for (the
+model, styles, blend, mask, output paths) is checked before any picture is
+made. With several input files, a file that fails is reported and skipped, and
+the command exits with 1 at the end; with one picture any problem is an error
+(exit 2). Outputs are written atomically and never replace an existing file
+without --overwrite.
+"""
+
+import sys
+from pathlib import Path
+
+from style_transfer import images
+from style_transfer.commands import stylize_arbitrary
+from style_transfer.errors import BadInput
+
+OUTPUT_FORMATS = ("png", "jpg", "webp")
+EXIT_SOME_FILES_FAILED = 1
+# Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
+MAX_GRID_STYLES = 6
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "stylize",
+        help="paint photos in a trained model's styles, blends or spatial blends",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="photos or folders of photos")
+    parser.add_argument("--model", default=None, metavar="MODEL.keras", help="a trained style model")
+    parser.add_argument("--out", default=None, metavar="OUT_DIR|FILE",
+                        help="output folder (created if missing), or a file name when exactly "
+                        "one picture results")
+    parser.add_argument("--styles", action="store_true", help="list the model's styles and exit")
+    parser.add_argument("--style", action="append", default=[], metavar="NAME|INDEX",
+                        help="a style (repeat for one output per style; default: every style)")
+    parser.add_argument("--blend", default=None, metavar="A=W,B=W",
+                        help="a convex blend by names or indices, e.g. 'wave=0.7,scream=0.3'")
+    parser.add_argument("--normalize", action="store_true",
+                        help="divide --blend weights by their sum instead of requiring sum 1")
+    parser.add_argument("--mask", default=None, metavar="MASK.png",
+                        help="spatial blend: a label mask (value k -> k-th of --mask-styles) or, "
+                        "for two styles, a greyscale mask of soft weights")
+    parser.add_argument("--mask-styles", default=None, metavar="A,B,...",
+                        help="the styles of the mask's labels, in order")
+    parser.add_argument("--mask-mode", choices=("composite", "network"), default="composite",
+                        help="composite: each style on the whole photo, mixed per pixel (regions "
+                        "exactly in their style); network: per-pixel gamma/beta in one pass "
+                        "(faster; shared normalization statistics let regions drift)")
+    parser.add_argument("--grid", action="store_true",
+                        help="one picture: the photo, each style and pairwise blends at 0, "
+                        "0.25, 0.5, 0.75, 1")
+    parser.add_argument("--max-size", type=int, default=None, metavar="PX",
+                        help="downsize photos whose long side is larger")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
+                        help="output format in a folder (default png; a file name's extension "
+                        "decides otherwise)")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no list of outputs")
+    stylize_arbitrary.add_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    if stylize_arbitrary.uses_style_images(args):
+        return stylize_arbitrary.run(args)
+    from style_transfer import stylize
+    from style_transfer.model_file import load_style_model
+
+    if not args.model:
+        raise BadInput("pass --model MODEL.keras (a model made by `style-transfer train`).")
+    model = load_style_model(args.model)
+    if args.styles:
+        for index, name in enumerate(model.style_names):
+            print(f"{index}\t{name}")
+        return 0
+    conditions = _conditions(args, model, stylize)
+    files = _input_files(args.inputs)
+    outputs_per_file = 1 if args.grid else len(conditions)
+    single_file = _single_output_file(args, len(files) * outputs_per_file)
+    if args.max_size is not None and args.max_size < 8:
+        raise BadInput(f"--max-size must be at least 8 pixels; received {args.max_size}.")
+    out_dir = single_file.parent if single_file else Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BadInput(f"--out {out_dir} is a file, not a folder.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extension = single_file.suffix if single_file else "." + (args.format or "png")
+
+    if len(files) == 1:
+        written = _stylize_file(files[0], args, model, conditions, out_dir, extension, single_file)
+        if not args.quiet:
+            print("\n".join(str(path) for path in written))
+        return 0
+    progress = None if args.quiet else _progress_bar(len(files))
+    failures = 0
+    for number, path in enumerate(files, start=1):
+        try:
+            _stylize_file(path, args, model, conditions, out_dir, extension, None)
+        except (BadInput, FileExistsError, FileNotFoundError, OSError) as error:
+            failures += 1
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            print(f"\nstyle-transfer stylize: {path}: {message}", file=sys.stderr)
+        if progress is not None:
+            progress.update(number)
+    if failures:
+        print(f"style-transfer stylize: {failures} of {len(files)} files failed.", file=sys.stderr)
+        return EXIT_SOME_FILES_FAILED
+    return 0
+
+
+def _conditions(args, model, stylize):
+    """[(label, style condition)] from --style / --blend / --mask, checked against the model."""
+    names = model.style_names
+    if args.mask_styles and not args.mask:
+        raise BadInput("--mask-styles needs --mask.")
+    if args.mask:
+        if args.blend or args.style or args.grid:
+            raise BadInput("--mask cannot be combined with --style, --blend or --grid.")
+        if not args.mask_styles:
+            raise BadInput("--mask needs --mask-styles A,B,... (the style of each label).")
+        ids = [stylize.style_index(style, names) for style in args.mask_styles.split(",")]
+        mask = images.open_image(args.mask)
+        try:
+            mask.load()
+        except (OSError, ValueError) as error:
+            raise images.ImageReadError(f"Cannot read mask {args.mask}: {error}") from None
+        # Check the labels now, on the mask's own size, before any photo is read.
+        stylize.mask_to_weight_map(mask, model.num_styles, ids, (mask.height, mask.width))
+        label = "mask-" + "+".join(stylize.style_label(index, names) for index in ids)
+        return [(label, ("mask", mask, ids))]
+    if args.blend:
+        if args.style or args.grid:
+            raise BadInput("--blend cannot be combined with --style or --grid.")
+        weights = stylize.parse_blend(args.blend, names, normalize=args.normalize)
+        return [(stylize.style_label(weights, names), weights)]
+    indices = [stylize.style_index(style, names) for style in args.style] or list(range(len(names)))
+    if args.grid and len(indices) > MAX_GRID_STYLES:
+        raise BadInput(
+            f"--grid with {len(indices)} styles would have {len(indices) * (len(indices) - 1) // 2} "
+            f"rows of blends; pick at most {MAX_GRID_STYLES} with --style."
+        )
+    return [(stylize.style_label(index, names), index) for index in indices]
+
+
+def _input_files(inputs):
+    if not inputs:
+        raise BadInput("pass at least one INPUT photo or folder.")
+    files = []
+    for name in inputs:
+        path = Path(name)
+        files.extend(images.find_images(path) if path.is_dir() else [path])
+    if not files:
+        raise BadInput(f"no image found in {', '.join(inputs)}.")
+    return files
+
+
+def _single_output_file(args, num_outputs):
+    """The --out file name when --out names a picture (and exactly one results), else None."""
+    if not args.out:
+        raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
+    out = Path(args.out)
+    if out.suffix.lower() not in images.SAVE_FORMATS:
+        return None
+    if num_outputs != 1:
+        raise BadInput(
+            f"--out {out} is a file name, but {num_outputs} pictures would result; give a folder."
+        )
+    if args.format and out.suffix.lower().lstrip(".") not in _extensions_of(args.format):
+        raise BadInput(f"--format {args.format} does not match --out {out}.")
+    return out
+
+
+def _extensions_of(image_format):
+    return ("jpg", "jpeg") if image_format == "jpg" else (image_format,)
+
+
+def _stylize_file(path, args, model, conditions, out_dir, extension, single_file):
+    """Stylizes one input file in every condition; returns the paths written."""
+    from style_transfer import stylize
+
+    if single_file is None:
+        labels = ["grid"] if args.grid else [label for label, _ in conditions]
+        targets = [out_dir / f"{path.stem}__{label}{extension}" for label in labels]
+    else:
+        targets = [single_file]
+    for target in targets:
+        if target.resolve() == path.resolve():
+            raise BadInput(f"{target} is an input; inputs are never overwritten.")
+        if target.exists() and not args.overwrite:
+            raise FileExistsError(f"{target} exists; pass --overwrite to replace it.")
+    photo = images.load_image(path, max_size=args.max_size)
+    if min(photo.shape[:2]) < 8:
+        raise BadInput(f"{path} is {photo.shape[1]}x{photo.shape[0]} pixels; the network needs "
+                       f"at least 8x8.")
+    if args.grid:
+        styles = [condition for _, condition in conditions]
+        pictures = [stylize.interpolation_grid(model, photo, styles)[0]]
+    else:
+        styles = [_resolve(condition, model, photo.shape[:2], stylize) for _, condition in conditions]
+        if args.mask and args.mask_mode == "composite":
+            pictures = [stylize.composite_blend(model, photo, styles[0])]
+        else:
+            pictures = stylize.stylize_many(model, photo, styles, normalize=args.normalize)
+    for picture, target in zip(pictures, targets):
+        images.save_image(picture, target, overwrite=args.overwrite)
+    return targets
+
+
+def _resolve(condition, model, size, stylize):
+    if isinstance(condition, tuple) and condition[0] == "mask":
+        _, mask, ids = condition
+        return stylize.mask_to_weight_map(mask, model.num_styles, ids, size)
+    return condition
+
+
+def _progress_bar(total):
+    import keras
+
+    return keras.utils.Progbar(total, unit_name="file")

@@ -1,0 +1,121 @@
+"""Exporting a style model for serving: a TensorFlow SavedModel or a TFLite file.
+
+The exported function takes the photo and the style weights, so blends work in
+the exported model too (the inputs are named as in Magenta's TFLite models):
+
+    input_image    float32 (batch, height, width, 3) in [0, 1]; batch 1 is
+                   repeated to the batch of `style_weights`
+    style_weights  float32 (batch, num_styles), convex (>= 0, sum 1); weights
+                   that are not convex give NaN pixels rather than a wrong blend
+    -> stylized_image  float32 (batch, height, width, 3) in [0, 1]
+
+The SavedModel accepts any height and width (>= 8). TFLite needs a fixed
+picture size (`image_size`, square, batch 1): its MirrorPad and instance-norm
+kernels are converted for static shapes.
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from style_transfer.errors import BadInput
+
+FORMATS = ("savedmodel", "tflite")
+SIGNATURE = "serving_default"
+DEFAULT_TFLITE_IMAGE_SIZE = 256
+
+
+def inference_function(model, image_size=None, batch_size=None, frozen=False):
+    """A `tf.function(input_image, style_weights) -> {"stylized_image": ...}` over `model`.
+
+    Args:
+        model: A `StyleTransferNetwork`.
+        image_size: Fixed square side in pixels, or `None` for any height and width.
+        batch_size: Fixed batch, or `None` for any.
+        frozen: Capture the weights as constants instead of variables.
+    """
+    import tensorflow as tf
+
+    if frozen:
+        trainable = [tf.constant(variable.numpy()) for variable in model.trainable_variables]
+        non_trainable = [tf.constant(variable.numpy()) for variable in model.non_trainable_variables]
+
+        def network(images, weights):
+            return model.stateless_call(trainable, non_trainable, images, weights)[0]
+    else:
+        network = model
+
+    def serve(input_image, style_weights):
+        batch = tf.maximum(tf.shape(input_image)[0], tf.shape(style_weights)[0])
+        input_image = tf.tile(input_image, [batch // tf.shape(input_image)[0], 1, 1, 1])
+        style_weights = tf.tile(style_weights, [batch // tf.shape(style_weights)[0], 1])
+        return {"stylized_image": network(input_image, style_weights)}
+
+    return tf.function(serve, input_signature=[
+        tf.TensorSpec((batch_size, image_size, image_size, 3), tf.float32, name="input_image"),
+        tf.TensorSpec((batch_size, model.num_styles), tf.float32, name="style_weights"),
+    ])
+
+
+def export_savedmodel(model, path, overwrite=False):
+    """Writes a SavedModel folder with the `serving_default` signature described above.
+
+    Also saves `style_names` (a string tensor) so that a server can show them.
+    Written to a temporary folder beside `path`, then renamed.
+    """
+    import tensorflow as tf
+
+    path = Path(path)
+    _check_destination(path, overwrite)
+    module = tf.Module()
+    module.model = model
+    module.serve = inference_function(model)
+    module.style_names = tf.Variable(list(model.style_names), trainable=False, name="style_names")
+    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        tf.saved_model.save(module, str(temporary), signatures={SIGNATURE: module.serve})
+        _replace(temporary, path)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return path
+
+
+def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=False):
+    """Writes a `.tflite` file for (1, image_size, image_size, 3) photos, float32."""
+    import tensorflow as tf
+
+    path = Path(path)
+    if not isinstance(image_size, int) or image_size < 8:
+        raise BadInput(f"--image-size must be an integer >= 8; received {image_size!r}.")
+    _check_destination(path, overwrite)
+    # The converter leaves Keras 3 variables as uninitialized TFLite variables:
+    # trace with the weights as constants instead (a stateless call).
+    function = inference_function(model, image_size=image_size, batch_size=1, frozen=True)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [function.get_concrete_function()], model
+    )
+    flatbuffer = converter.convert()
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(flatbuffer)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def _check_destination(path, overwrite):
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass --overwrite to replace it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _replace(temporary, path):
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    os.replace(temporary, path)

@@ -1,0 +1,194 @@
+"""The stylize API: sizes, styles, blends, masks, the interpolation grid, the benchmark."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from style_transfer import stylize
+from style_transfer.errors import BadInput
+from style_transfer.network import StyleTransferNetwork
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+NAMES = ["wave", "scream", "udnie"]
+
+
+def untrained_model_with_distinct_styles(seed=0):
+    """An untrained network whose gamma/beta rows are random, so that styles differ."""
+    model = StyleTransferNetwork(len(NAMES), alpha=0.25, style_names=NAMES)
+    model.build()
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if variable.path.endswith(("gamma", "beta")):
+            center = 1.0 if variable.path.endswith("gamma") else 0.0
+            variable.assign(rng.normal(center, 0.3, variable.shape).astype("float32"))
+    return model
+
+
+@pytest.fixture(scope="module")
+def model():
+    return untrained_model_with_distinct_styles()
+
+
+@pytest.fixture
+def photo():
+    return np.random.default_rng(1).random((24, 32, 3), dtype=np.float32)
+
+
+@pytest.mark.parametrize("height, width", [(9, 13), (17, 31), (8, 8)])
+def test_output_size_equals_input_size_for_odd_sizes(model, height, width):
+    image = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
+    assert stylize.stylize(model, image, "wave").shape == (height, width, 3)
+
+
+def test_compiled_function_matches_the_keras_model(model, photo):
+    expected = model(photo[None], np.array([1]))[0].numpy()
+    np.testing.assert_allclose(stylize.stylize(model, photo, 1), expected, atol=1e-6)
+
+
+def test_styles_differ(model, photo):
+    wave, scream = stylize.stylize_many(model, photo, ["wave", "scream"])
+    assert np.abs(wave - scream).mean() > 0.02
+
+
+@pytest.mark.parametrize("blend", ["wave=1", "0=1.0", {"wave": 1.0}, "wave=1,scream=0"])
+def test_blend_of_one_style_equals_that_style(model, photo, blend):
+    np.testing.assert_allclose(
+        stylize.stylize(model, photo, blend), stylize.stylize(model, photo, "wave"), atol=1e-6
+    )
+
+
+def test_blend_lies_between_its_styles(model, photo):
+    wave, scream, blend = stylize.stylize_many(model, photo, ["wave", "scream", "wave=0.5,scream=0.5"])
+    assert np.abs(blend - wave).mean() < np.abs(scream - wave).mean()
+    assert np.abs(blend - scream).mean() < np.abs(scream - wave).mean()
+
+
+def test_parse_blend_by_names_and_indices():
+    np.testing.assert_allclose(stylize.parse_blend("wave=0.7, 1=0.3", NAMES), [0.7, 0.3, 0.0])
+
+
+def test_parse_blend_normalize_divides_by_the_sum():
+    np.testing.assert_allclose(stylize.parse_blend("wave=2,udnie=6", NAMES, normalize=True),
+                               [0.25, 0.0, 0.75])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("wave=-0.5,scream=1.5", "non-negative"),
+    ("wave=0,scream=0", "zero"),
+    ("wave=nan,scream=1", "finite"),
+    ("wave=0.7,scream=0.7", "sum to 1"),
+    ("monet=1", "wave, scream, udnie"),
+    ("7=1", "out of range"),
+    ("wave:1", "no '='"),
+    ("wave=lots", "not a number"),
+])
+def test_parse_blend_rejects_bad_weights_naming_the_problem(text, words):
+    with pytest.raises(BadInput, match=words):
+        stylize.parse_blend(text, NAMES)
+
+
+def test_stylize_takes_and_returns_pil_images(model, photo):
+    picture = Image.fromarray((photo * 255).astype(np.uint8))
+    result = stylize.stylize(model, picture, "udnie")
+    assert isinstance(result, Image.Image) and result.size == picture.size
+
+
+def test_label_mask_is_a_convex_weight_map_of_the_photo_size():
+    mask = np.zeros((10, 10), np.uint8)
+    mask[:, 5:] = 1
+    weight_map = stylize.mask_to_weight_map(mask, 3, [2, 0], (24, 32))
+    assert weight_map.shape == (24, 32, 3)
+    np.testing.assert_allclose(weight_map.sum(-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(weight_map[:, :10], np.broadcast_to([0, 0, 1], (24, 10, 3)), atol=1e-6)
+    np.testing.assert_allclose(weight_map[:, -10:], np.broadcast_to([1, 0, 0], (24, 10, 3)), atol=1e-6)
+
+
+def test_greyscale_mask_gives_soft_weights_to_two_styles():
+    mask = np.tile(np.linspace(0, 255, 32).astype(np.uint8), (8, 1))
+    weight_map = stylize.mask_to_weight_map(mask, 3, [0, 1], (8, 32))
+    np.testing.assert_allclose(weight_map[..., 1], np.tile(np.linspace(0, 1, 32), (8, 1)), atol=0.01)
+    np.testing.assert_allclose(weight_map[..., 0] + weight_map[..., 1], 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("labels, styles", [([0, 1, 2], [0, 1]), ([0, 5, 9], [0, 1, 2])])
+def test_mask_labels_that_do_not_match_the_styles_raise(labels, styles):
+    mask = np.array([labels] * 4, np.uint8)
+    with pytest.raises(BadInput, match="do not match"):
+        stylize.mask_to_weight_map(mask, 3, styles, (8, 8))
+
+
+def _two_region_map(photo):
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    mask[:, photo.shape[1] // 2:] = 1
+    return stylize.mask_to_weight_map(mask, 3, [0, 1], photo.shape[:2])
+
+
+def test_composite_mask_paints_each_region_in_its_style(model, photo):
+    wave, scream = stylize.stylize_many(model, photo, ["wave", "scream"])
+    blended = stylize.composite_blend(model, photo, _two_region_map(photo))
+    np.testing.assert_allclose(blended[:, :14], wave[:, :14], atol=1e-5)
+    np.testing.assert_allclose(blended[:, 18:], scream[:, 18:], atol=1e-5)
+
+
+def test_network_mask_region_is_closer_to_its_style_than_to_the_other(model, photo):
+    # One pass with per-pixel gamma/beta: normalization statistics are shared by the
+    # regions, so each is near its style, not equal to it.
+    wave, scream = stylize.stylize_many(model, photo, ["wave", "scream"])
+    blended = stylize.stylize(model, photo, _two_region_map(photo))
+    left, right = slice(0, 12), slice(20, 32)
+    assert np.abs(blended[:, left] - wave[:, left]).mean() < np.abs(blended[:, left] - scream[:, left]).mean()
+    assert np.abs(blended[:, right] - scream[:, right]).mean() < np.abs(blended[:, right] - wave[:, right]).mean()
+
+
+def test_interpolation_grid_layout_is_rows_by_columns_of_tiles(model, photo):
+    grid, (rows, cols) = stylize.interpolation_grid(model, photo, ["wave", "scream", "udnie"])
+    assert (rows, cols) == (1 + 3, 5)  # photo + 3 styles; 3 pairs x 5 steps
+    assert grid.shape == (rows * 24, cols * 32, 3)
+
+
+def test_interpolation_grid_ends_of_a_pair_are_the_single_styles(model, photo):
+    grid, _ = stylize.interpolation_grid(model, photo, ["wave", "udnie"], labels=False)
+    wave, udnie = stylize.stylize_many(model, photo, ["wave", "udnie"])
+    np.testing.assert_allclose(grid[:24, :32], photo)
+    np.testing.assert_allclose(grid[24:48, :32], wave, atol=1e-6)
+    np.testing.assert_allclose(grid[24:48, 4 * 32:], udnie, atol=1e-6)
+
+
+def test_network_flops_quadruple_when_the_side_doubles(model):
+    assert stylize.network_flops(model, 64, 64) * 4 == stylize.network_flops(model, 128, 128)
+
+
+def test_standard_network_costs_80_gflop_at_512_px():
+    # 9x9x3x32 at 512^2, 3x3x32x64 and 3x3x64x128 strided, 10 x 3x3x128x128 at 128^2,
+    # 3x3x128x64 at 256^2, 3x3x64x32 and 9x9x32x3 at 512^2; 2 FLOPs per multiply-add.
+    macs = (512 ** 2 * 81 * 3 * 32 + 256 ** 2 * 9 * 32 * 64 + 128 ** 2 * 9 * 64 * 128
+            + 10 * 128 ** 2 * 9 * 128 * 128 + 256 ** 2 * 9 * 128 * 64
+            + 512 ** 2 * 9 * 64 * 32 + 512 ** 2 * 81 * 32 * 3)
+    assert stylize.network_flops(StyleTransferNetwork(1), 512, 512) == 2 * macs
+
+
+@pytest.mark.slow
+def test_bench_stylize_quick_runs_end_to_end():
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_stylize.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "| size (px) | GFLOP | ours ms" in completed.stdout
+
+
+def test_large_pictures_run_in_cross_faded_tiles(model, monkeypatch):
+    image = np.random.default_rng(2).random((1, 40, 56, 3), dtype=np.float32)
+    weights = np.array([[0.0, 1.0, 0.0]], np.float32)
+    whole = stylize.run_network(model, image, weights)
+    monkeypatch.setattr(stylize, "TILE_ABOVE_PIXELS", 32 * 32)
+    monkeypatch.setattr(stylize, "TILE_PX", 32)
+    monkeypatch.setattr(stylize, "TILE_OVERLAP_PX", 8)
+    tiled = stylize.run_network(model, image, weights)
+    assert tiled.shape == whole.shape
+    # Statistics are per tile: close to the whole picture, not equal.
+    assert np.abs(tiled - whole).mean() < 0.1

@@ -1,0 +1,191 @@
+"""`style-transfer stylize` through `style_transfer.cli.main`: outputs, names, errors, exit codes."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from style_transfer import stylize
+from style_transfer.cli import main
+from style_transfer.images import load_image
+from style_transfer.model_file import save_model
+from tests.style_transfer.test_stylize import NAMES, untrained_model_with_distinct_styles
+
+
+@pytest.fixture(scope="module")
+def model():
+    return untrained_model_with_distinct_styles()
+
+
+@pytest.fixture(scope="module")
+def model_file(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "styles.keras"
+    save_model(model, path)
+    return str(path)
+
+
+def write_photo(path, width=21, height=17, seed=0, mode="RGB"):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).convert(mode).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    return write_photo(tmp_path / "photo.png")
+
+
+def run(capsys, *argv):
+    code = main(["stylize", "--quiet", *argv])
+    return code, capsys.readouterr()
+
+
+def test_every_style_by_default_named_after_it(capsys, model_file, photo, tmp_path):
+    out = tmp_path / "out"
+    code, _ = run(capsys, "--model", model_file, photo, "--out", str(out))
+    assert code == 0
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"photo__{name}.png" for name in NAMES)
+    assert Image.open(out / "photo__wave.png").size == (21, 17)
+
+
+def test_output_matches_the_api(capsys, model, model_file, photo, tmp_path):
+    run(capsys, "--model", model_file, photo, "--style", "scream", "--out", str(tmp_path / "o.png"))
+    expected = np.round(stylize.stylize(model, load_image(photo), "scream") * 255)
+    assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
+
+
+def test_blend_is_named_after_its_weights(capsys, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=0.7,scream=0.3",
+                  "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "photo__wave0.7+scream0.3.png").is_file()
+
+
+def test_normalize_accepts_weights_not_summing_to_one(capsys, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=3,udnie=1", "--normalize",
+                  "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "photo__wave0.75+udnie0.25.png").is_file()
+
+
+def test_mask_spatial_blend(capsys, model_file, photo, tmp_path):
+    mask = np.zeros((5, 8), np.uint8)
+    mask[:, 4:] = 1
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / "mask.png"),
+                  "--mask-styles", "wave,udnie", "--out", str(tmp_path / "out"))
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "photo__mask-wave+udnie.png").size == (21, 17)
+
+
+def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--grid", "--style", "wave",
+                  "--style", "scream", "--out", str(tmp_path / "grid.png"))
+    assert code == 0
+    assert Image.open(tmp_path / "grid.png").size == (5 * 21, 2 * 17)
+
+
+def test_styles_lists_the_model_styles(capsys, model_file):
+    code, captured = run(capsys, "--model", model_file, "--styles")
+    assert code == 0 and captured.out.split() == ["0", "wave", "1", "scream", "2", "udnie"]
+
+
+def test_exif_orientation_and_max_size_are_honoured(capsys, model_file, tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (30, 60, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    Image.fromarray(pixels).save(tmp_path / "turned.jpg", exif=exif)
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "turned.jpg"), "--style", "0",
+                  "--max-size", "40", "--out", str(tmp_path / "out.webp"))
+    assert code == 0 and Image.open(tmp_path / "out.webp").size == (20, 40)
+
+
+def test_folder_input_any_colour_mode_and_format(capsys, model_file, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_photo(folder / "grey.png", mode="L")
+    write_photo(folder / "palette.gif", mode="P")
+    code, _ = run(capsys, "--model", model_file, str(folder), "--style", "udnie", "--format", "jpg",
+                  "--out", str(tmp_path / "out"))
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grey__udnie.jpg", "palette__udnie.jpg"]
+
+
+def test_one_bad_file_of_many_is_reported_and_the_rest_are_written(capsys, model_file, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_photo(folder / "a.png")
+    (folder / "b.png").write_bytes(b"not a picture")
+    write_photo(folder / "c.png")
+    code, captured = run(capsys, "--model", model_file, str(folder), "--style", "wave",
+                         "--out", str(tmp_path / "out"))
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__wave.png", "c__wave.png"]
+    assert "b.png" in captured.err and "Traceback" not in captured.err
+
+
+def test_existing_output_is_kept_without_overwrite(capsys, model_file, photo, tmp_path):
+    target = tmp_path / "o.png"
+    target.write_bytes(b"keep me")
+    code, captured = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", str(target))
+    assert code == 2 and "--overwrite" in captured.err and target.read_bytes() == b"keep me"
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", str(target),
+                  "--overwrite")
+    assert code == 0 and Image.open(target).size == (21, 17)
+
+
+def test_an_input_is_never_overwritten(capsys, model_file, photo):
+    before = open(photo, "rb").read()
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", photo, "--overwrite")
+    assert code == 2 and open(photo, "rb").read() == before
+
+
+def _not_a_style_model(tmp_path):
+    import keras
+
+    path = tmp_path / "dense.keras"
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(path)
+    return str(path)
+
+
+BAD_INPUTS = {
+    "missing model": (lambda t, m, p: ["--model", str(t / "none.keras"), p], "does not exist"),
+    "corrupt model": (lambda t, m, p: ["--model", _write(t / "bad.keras", b"PK\x03\x04junk"), p],
+                      "model"),
+    "not a style model": (lambda t, m, p: ["--model", _not_a_style_model(t), p], "not a style model"),
+    "unknown style": (lambda t, m, p: ["--model", m, p, "--style", "monet"], "wave, scream, udnie"),
+    "index out of range": (lambda t, m, p: ["--model", m, p, "--style", "3"], "out of range"),
+    "negative weight": (lambda t, m, p: ["--model", m, p, "--blend", "wave=-1,scream=2"], "non-negative"),
+    "zero-sum weights": (lambda t, m, p: ["--model", m, p, "--blend", "wave=0"], "zero"),
+    "NaN weight": (lambda t, m, p: ["--model", m, p, "--blend", "wave=nan"], "finite"),
+    "weights not summing to 1": (lambda t, m, p: ["--model", m, p, "--blend", "wave=0.5"], "sum to 1"),
+    "mask labels": (lambda t, m, p: ["--model", m, p, "--mask", _label_mask(t, [0, 1, 2]),
+                                     "--mask-styles", "wave,scream"], "do not match"),
+    "unreadable image": (lambda t, m, p: ["--model", m, _write(t / "x.jpg", b"\xff\xd8junk")], "x.jpg"),
+    "missing image": (lambda t, m, p: ["--model", m, str(t / "gone.png")], "gone.png"),
+    "several pictures into one file": (lambda t, m, p: ["--model", m, p, "--out-file"], "file name"),
+}
+
+
+def _write(path, data):
+    path.write_bytes(data)
+    return str(path)
+
+
+def _label_mask(tmp_path, labels):
+    Image.fromarray(np.array([labels] * 3, np.uint8)).save(tmp_path / "mask.png")
+    return str(tmp_path / "mask.png")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_a_one_line_error_with_exit_2_and_nothing_written(
+        capsys, model_file, photo, tmp_path, case):
+    make_argv, words = BAD_INPUTS[case]
+    argv = make_argv(tmp_path, model_file, photo)
+    out = tmp_path / "out"
+    argv = [*argv[:-1], "--out", str(tmp_path / "one.png")] if argv[-1] == "--out-file" else [
+        *argv, "--out", str(out)]
+    code, captured = run(capsys, *argv)
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("style-transfer stylize: error:"), captured.err
+    assert words in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+    assert not (tmp_path / "one.png").exists()
