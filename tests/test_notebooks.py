@@ -14,6 +14,7 @@ NOTEBOOKS = [
     ("01_conditional_normalization.ipynb", 600),
     ("02_multi_style_training.ipynb", 600),
     ("03_blending.ipynb", 600),
+    ("04_add_a_style.ipynb", 600),
     ("05_arbitrary_styles.ipynb", 600),
 ]
 
