@@ -107,7 +107,7 @@ def add_styles(
     check_output_path(model_path, out_path, overwrite)
     base = _load_table_model(model_path)
     style_paths = [Path(path) for path in style_images]
-    new_names = training._checked_style_names(style_paths, style_names)
+    new_names = training.checked_style_names(style_paths, style_names)
     _check_new_names(base, new_names)
     if init not in INITS:
         raise BadInput(f"init must be one of {', '.join(INITS)}; received {init!r}.")
@@ -116,23 +116,23 @@ def add_styles(
         image_size = trained_with.get("image_size", DEFAULT_IMAGE_SIZE_PX)
     if batch_size is None:
         batch_size = trained_with.get("batch_size", DEFAULT_BATCH_SIZE)
-    training._check_positive_integer("image_size", image_size,
+    training.check_positive_integer("image_size", image_size,
                                      minimum=training.MIN_IMAGE_SIZE_PX)
     for name, value in (("batch_size", batch_size), ("steps", steps),
                         ("checkpoint_every", checkpoint_every)):
-        training._check_positive_integer(name, value, minimum=1)
+        training.check_positive_integer(name, value, minimum=1)
     if not learning_rate > 0:
         raise BadInput(f"learning_rate must be positive; received {learning_rate!r}.")
     loss_config = model_loss_config(base, loss_overrides)
-    style_pixels = [training._load_style(path, loss_config.style_size) for path in style_paths]
+    style_pixels = [training.load_style(path, loss_config.style_size) for path in style_paths]
 
     content_dir = Path(content_dir)
     settings = {
         "model": str(model_path.resolve()),
-        "model_sha256": training._sha256(model_path),
+        "model_sha256": training.file_sha256(model_path),
         "content_dir": str(content_dir.resolve()),
         "style_images": [str(path.resolve()) for path in style_paths],
-        "style_sha256": [training._sha256(path) for path in style_paths],
+        "style_sha256": [training.file_sha256(path) for path in style_paths],
         "style_names": new_names,
         "init": init,
         "image_size": image_size,
@@ -144,15 +144,15 @@ def add_styles(
         "checkpoint_every": checkpoint_every,
     }
     run_dir = Path(run_dir) if run_dir else out_path.with_suffix(RUN_DIR_SUFFIX)
-    training._check_run_dir(run_dir, settings, resume)
-    checkpoint = training._read_checkpoint(run_dir) if resume else None
+    training.check_run_dir(run_dir, settings, resume)
+    checkpoint = training.read_checkpoint(run_dir) if resume else None
     start_step = checkpoint["step"] if checkpoint else 0
     if start_step > steps:
         raise BadInput(
             f"{run_dir} has already trained {start_step} steps; pass --steps {start_step} "
             f"or more to resume it."
         )
-    batches = iter(training._content_batches(content_dir, image_size, batch_size, seed,
+    batches = iter(training.content_batches(content_dir, image_size, batch_size, seed,
                                              start_step))
     loss = PerceptualLoss(style_pixels, loss_config)
 
@@ -166,16 +166,16 @@ def add_styles(
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     if checkpoint:
-        training._restore(model, optimizer, checkpoint)
+        training.restore_checkpoint(model, optimizer, checkpoint)
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    training._write_atomically(run_dir / training.RUN_FILE,
+    training.write_atomically(run_dir / training.RUN_FILE,
                                lambda file: json.dump(settings, file, indent=2))
     train_step = training.TrainingStep(model, optimizer, loss, jit_compile,
                                        style_id_offset=num_old)
-    history = training._History(run_dir / training.HISTORY_FILE, new_names, start_step)
-    logger = training._Logger(run_dir / training.LOG_DIR, new_names)
-    progbar = training._progress_bar(steps, start_step) if progress else None
+    history = training.History(run_dir / training.HISTORY_FILE, new_names, start_step)
+    logger = training.Logger(run_dir / training.LOG_DIR, new_names)
+    progbar = training.progress_bar(steps, start_step) if progress else None
     recent = collections.deque(maxlen=training.LOG_EVERY_STEPS)
     step = start_step
     try:
@@ -191,9 +191,9 @@ def add_styles(
             if progbar:
                 progbar.update(step, list(zip(training.LOSS_PARTS, np.mean(recent, axis=0))))
             if step % checkpoint_every == 0 or step == steps:
-                training._write_checkpoint(run_dir, model, optimizer, step)
+                training.write_checkpoint(run_dir, model, optimizer, step)
     except KeyboardInterrupt:
-        training._write_checkpoint(run_dir, model, optimizer, step)
+        training.write_checkpoint(run_dir, model, optimizer, step)
         raise
     finally:
         history.close()

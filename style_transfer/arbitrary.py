@@ -409,7 +409,7 @@ def train_arbitrary(
                                  ("batch_size", batch_size, 1), ("steps", steps, 1),
                                  ("checkpoint_every", checkpoint_every, 1),
                                  ("embedding_dim", embedding_dim, 1)):
-        training._check_positive_integer(name, value, minimum)
+        training.check_positive_integer(name, value, minimum)
     if not learning_rate > 0:
         raise BadInput(f"learning_rate must be positive; received {learning_rate!r}.")
     if not alpha > 0:
@@ -419,7 +419,7 @@ def train_arbitrary(
     settings = {
         "content_dir": str(content_dir.resolve()),
         "style_dir": str(Path(style_dir).resolve()),
-        "style_sha256": [training._sha256(path) for path in style_paths],
+        "style_sha256": [training.file_sha256(path) for path in style_paths],
         "image_size": image_size,
         "batch_size": batch_size,
         "learning_rate": float(learning_rate),
@@ -435,13 +435,13 @@ def train_arbitrary(
         "checkpoint_every": checkpoint_every,
     }
     out_dir = Path(out_dir)
-    training._check_run_dir(out_dir, settings, resume)
-    checkpoint = training._read_checkpoint(out_dir) if resume else None
+    training.check_run_dir(out_dir, settings, resume)
+    checkpoint = training.read_checkpoint(out_dir) if resume else None
     start_step = checkpoint["step"] if checkpoint else 0
     if start_step > steps:
         raise BadInput(f"{out_dir} has already trained {start_step} steps; pass --steps "
                        f"{start_step} or more to resume it.")
-    dataset = training._content_batches(content_dir, image_size, batch_size, seed, start_step)
+    dataset = training.content_batches(content_dir, image_size, batch_size, seed, start_step)
     loss = StyleImageLoss(loss_config)
     training_config = {key: settings[key] for key in (
         "image_size", "batch_size", "steps", "learning_rate", "encoder_weights", "seed", "loss")}
@@ -454,18 +454,18 @@ def train_arbitrary(
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     if checkpoint:
-        training._restore(model, optimizer, checkpoint)
+        training.restore_checkpoint(model, optimizer, checkpoint)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    training._write_atomically(out_dir / training.RUN_FILE,
+    training.write_atomically(out_dir / training.RUN_FILE,
                                lambda file: json.dump(settings, file, indent=2))
     train_step = _ArbitraryTrainer(model, optimizer, loss)
     # uint8 keeps a large style folder small in memory: 192 KiB per 256 px style.
     style_pixels = tf.constant(style_pixels)
-    history = training._History(out_dir / training.HISTORY_FILE, [], start_step)
+    history = training.History(out_dir / training.HISTORY_FILE, [], start_step)
     # Per style image columns would not scale to a large folder: batch means only.
     log_writer = tf.summary.create_file_writer(str(out_dir / training.LOG_DIR))
-    progbar = training._progress_bar(steps, start_step) if progress else None
+    progbar = training.progress_bar(steps, start_step) if progress else None
     recent = collections.deque(maxlen=training.LOG_EVERY_STEPS)
 
     step = start_step
@@ -482,13 +482,13 @@ def train_arbitrary(
             if step % training.LOG_EVERY_STEPS == 0:
                 with log_writer.as_default(step=step):
                     for part, value in zip(training.LOSS_PARTS, np.mean(recent, axis=0)):
-                        training._write_scalar(f"loss/{part}", value)
+                        training.write_scalar(f"loss/{part}", value)
             if progbar:
                 progbar.update(step, list(zip(training.LOSS_PARTS, np.mean(recent, axis=0))))
             if step % checkpoint_every == 0 or step == steps:
-                training._write_checkpoint(out_dir, model, optimizer, step)
+                training.write_checkpoint(out_dir, model, optimizer, step)
     except KeyboardInterrupt:
-        training._write_checkpoint(out_dir, model, optimizer, step)
+        training.write_checkpoint(out_dir, model, optimizer, step)
         raise
     finally:
         history.close()

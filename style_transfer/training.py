@@ -113,12 +113,12 @@ def train(
             `resume`). Nothing is written in that case.
     """
     style_paths = [Path(path) for path in style_images]
-    style_names = _checked_style_names(style_paths, style_names)
-    _check_positive_integer("image_size", image_size, minimum=MIN_IMAGE_SIZE_PX)
+    style_names = checked_style_names(style_paths, style_names)
+    check_positive_integer("image_size", image_size, minimum=MIN_IMAGE_SIZE_PX)
     for name, value in (("batch_size", batch_size), ("steps", steps),
                         ("checkpoint_every", checkpoint_every)):
-        _check_positive_integer(name, value, minimum=1)
-    _check_positive_integer("sample_every", sample_every, minimum=0)
+        check_positive_integer(name, value, minimum=1)
+    check_positive_integer("sample_every", sample_every, minimum=0)
     for name, value in (("learning_rate", learning_rate), ("alpha", alpha)):
         if not value > 0:
             raise BadInput(f"{name} must be positive; received {value!r}.")
@@ -126,11 +126,11 @@ def train(
         raise BadInput(f"loss_config must be a LossConfig; received {type(loss_config).__name__}.")
 
     content_dir = Path(content_dir)
-    style_pixels = [_load_style(path, loss_config.style_size) for path in style_paths]
+    style_pixels = [load_style(path, loss_config.style_size) for path in style_paths]
     settings = {
         "content_dir": str(content_dir.resolve()),
         "style_images": [str(path.resolve()) for path in style_paths],
-        "style_sha256": [_sha256(path) for path in style_paths],
+        "style_sha256": [file_sha256(path) for path in style_paths],
         "style_names": style_names,
         "image_size": image_size,
         "batch_size": batch_size,
@@ -143,15 +143,15 @@ def train(
         "sample_every": sample_every,
     }
     out_dir = Path(out_dir)
-    _check_run_dir(out_dir, settings, resume)
-    checkpoint = _read_checkpoint(out_dir) if resume else None
+    check_run_dir(out_dir, settings, resume)
+    checkpoint = read_checkpoint(out_dir) if resume else None
     start_step = checkpoint["step"] if checkpoint else 0
     if start_step > steps:
         raise BadInput(
             f"{out_dir} has already trained {start_step} steps; pass --steps {start_step} "
             f"or more to resume it."
         )
-    dataset = _content_batches(content_dir, image_size, batch_size, seed, start_step)
+    dataset = content_batches(content_dir, image_size, batch_size, seed, start_step)
     loss = PerceptualLoss(style_pixels, loss_config)
 
     keras.utils.set_random_seed(seed)
@@ -163,17 +163,17 @@ def train(
     optimizer = keras.optimizers.Adam(learning_rate)
     optimizer.build(model.trainable_variables)
     if checkpoint:
-        _restore(model, optimizer, checkpoint)
+        restore_checkpoint(model, optimizer, checkpoint)
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    _write_atomically(out_dir / RUN_FILE, lambda file: json.dump(settings, file, indent=2))
+    write_atomically(out_dir / RUN_FILE, lambda file: json.dump(settings, file, indent=2))
     train_step = TrainingStep(model, optimizer, loss, jit_compile)
-    history = _History(out_dir / HISTORY_FILE, style_names, start_step)
-    logger = _Logger(out_dir / LOG_DIR, style_names)
+    history = History(out_dir / HISTORY_FILE, style_names, start_step)
+    logger = Logger(out_dir / LOG_DIR, style_names)
     grid_contents = _grid_contents(content_dir, image_size, seed) if sample_every else None
     style_thumbnails = [center_square(image, image_size)
                         for image in style_pixels[:GRID_MAX_STYLES]]
-    progbar = _progress_bar(steps, start_step) if progress else None
+    progbar = progress_bar(steps, start_step) if progress else None
     recent = collections.deque(maxlen=LOG_EVERY_STEPS)
 
     step = start_step
@@ -193,9 +193,9 @@ def train(
             if sample_every and step % sample_every == 0:
                 logger.grid(step, stylization_grid(model, grid_contents, style_thumbnails))
             if step % checkpoint_every == 0 or step == steps:
-                _write_checkpoint(out_dir, model, optimizer, step)
+                write_checkpoint(out_dir, model, optimizer, step)
     except KeyboardInterrupt:
-        _write_checkpoint(out_dir, model, optimizer, step)
+        write_checkpoint(out_dir, model, optimizer, step)
         raise
     finally:
         history.close()
@@ -264,7 +264,7 @@ def draw_style_ids(seed, step, batch_size, num_styles):
 # ------------------------------------------------------------ input checking
 
 
-def _checked_style_names(style_paths, style_names):
+def checked_style_names(style_paths, style_names):
     if not style_paths:
         raise BadInput("no style images given; pass at least one (--styles IMG [IMG ...]).")
     if style_names is None:
@@ -286,12 +286,12 @@ def _checked_style_names(style_paths, style_names):
     return style_names
 
 
-def _check_positive_integer(name, value, minimum):
+def check_positive_integer(name, value, minimum):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise BadInput(f"{name} must be an integer >= {minimum}; received {value!r}.")
 
 
-def _load_style(path, style_size):
+def load_style(path, style_size):
     try:
         # Decoding at most twice the loss's size keeps huge files cheap; the loss
         # resizes to its exact size.
@@ -300,7 +300,7 @@ def _load_style(path, style_size):
         raise BadInput(f"style image: {error}") from None
 
 
-def _content_batches(content_dir, image_size, batch_size, seed, start_step):
+def content_batches(content_dir, image_size, batch_size, seed, start_step):
     if not content_dir.is_dir():
         raise BadInput(f"content folder {str(content_dir)!r} does not exist or is not a folder.")
     try:
@@ -311,7 +311,7 @@ def _content_batches(content_dir, image_size, batch_size, seed, start_step):
         raise BadInput(f"content folder: {str(error).splitlines()[0]}") from None
 
 
-def _sha256(path):
+def file_sha256(path):
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -319,7 +319,7 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _check_run_dir(out_dir, settings, resume):
+def check_run_dir(out_dir, settings, resume):
     """Refuses an `out_dir` that holds something else than the run asked for."""
     run_file = out_dir / RUN_FILE
     if out_dir.exists() and not out_dir.is_dir():
@@ -367,7 +367,7 @@ def _training_config(settings, loss_config):
 # -------------------------------------------------------------- checkpoints
 
 
-def _write_checkpoint(out_dir, model, optimizer, step):
+def write_checkpoint(out_dir, model, optimizer, step):
     """Weights, optimizer variables and step in one file, replaced atomically."""
     arrays = {"step": np.array(step, np.int64)}
     for index, variable in enumerate(model.weights):
@@ -378,10 +378,10 @@ def _write_checkpoint(out_dir, model, optimizer, step):
     def write(file):
         np.savez(file, **arrays)
 
-    _write_atomically(out_dir / CHECKPOINT_FILE, write, binary=True)
+    write_atomically(out_dir / CHECKPOINT_FILE, write, binary=True)
 
 
-def _read_checkpoint(out_dir):
+def read_checkpoint(out_dir):
     path = out_dir / CHECKPOINT_FILE
     if not path.is_file():
         return None
@@ -394,7 +394,7 @@ def _read_checkpoint(out_dir):
     return checkpoint
 
 
-def _restore(model, optimizer, checkpoint):
+def restore_checkpoint(model, optimizer, checkpoint):
     for prefix, variables in (("model", model.weights), ("optimizer", optimizer.variables)):
         for index, variable in enumerate(variables):
             value = checkpoint[f"{prefix}_{index}"]
@@ -403,7 +403,7 @@ def _restore(model, optimizer, checkpoint):
             variable.assign(value)
 
 
-def _write_atomically(path, write, binary=False):
+def write_atomically(path, write, binary=False):
     """Calls `write(file)` on a temporary file, then renames it onto `path`.
 
     A crash (even SIGKILL) leaves the old file or the new one, never half of one.
@@ -430,7 +430,7 @@ def _umask():
 # ---------------------------------------------------------- history and logs
 
 
-class _History:
+class History:
     """history.csv: one row per step; a resumed run first drops the rows after its checkpoint."""
 
     def __init__(self, path, style_names, start_step):
@@ -442,7 +442,7 @@ class _History:
                 rows = list(csv.reader(file))
             kept = [row for row in rows[1:] if len(row) == len(header)
                     and int(row[0]) <= start_step]
-        _write_atomically(path, lambda file: csv.writer(file).writerows([header, *kept]))
+        write_atomically(path, lambda file: csv.writer(file).writerows([header, *kept]))
         self.file = open(path, "a", newline="")
         self.writer = csv.writer(self.file)
 
@@ -473,7 +473,7 @@ def read_history(run_dir):
     }
 
 
-class _Logger:
+class Logger:
     """TensorBoard summaries: window means of the losses (also per style) and sample grids."""
 
     def __init__(self, log_dir, style_names):
@@ -501,10 +501,10 @@ class _Logger:
             return
         with self.writer.as_default(step=step):
             for part in LOSS_PARTS:
-                _write_scalar(f"loss/{part}", self.sums[part] / self.count)
+                write_scalar(f"loss/{part}", self.sums[part] / self.count)
             for name, total, count in zip(self.style_names, self.style_sums, self.style_counts):
                 if count:
-                    _write_scalar(f"style_loss/{name}", total / count)
+                    write_scalar(f"style_loss/{name}", total / count)
         self._reset()
 
     def grid(self, step, grid):
@@ -518,7 +518,7 @@ class _Logger:
 
 # tf.summary.scalar and .image live in the `tensorboard` package, which TensorFlow no
 # longer installs; these write the same records with TensorFlow alone.
-def _write_scalar(tag, value):
+def write_scalar(tag, value):
     tf.summary.write(tag, tf.constant(value, tf.float32), metadata=_plugin_metadata("scalars"))
 
 
@@ -535,7 +535,7 @@ def _plugin_metadata(plugin_name):
     ).SerializeToString()
 
 
-def _progress_bar(steps, start_step):
+def progress_bar(steps, start_step):
     # Off a terminal (a log file), one line every 30 s instead of a redrawn bar.
     interval = 0.05 if sys.stdout.isatty() else 30.0
     progbar = keras.utils.Progbar(steps, stateful_metrics=LOSS_PARTS, interval=interval,

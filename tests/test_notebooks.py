@@ -1,6 +1,5 @@
 """Every notebook runs top to bottom without an error (executed with nbclient, TensorFlow backend)."""
 
-import os
 from pathlib import Path
 
 import nbclient

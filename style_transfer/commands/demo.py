@@ -1,6 +1,5 @@
 """`style-transfer demo`: train a small multi-style model in minutes and draw what it does."""
 
-import argparse
 
 from style_transfer.commands.train import HelpFormatter
 from style_transfer.demo import DEMO_SETTINGS, QUICK_SETTINGS

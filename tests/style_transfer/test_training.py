@@ -148,14 +148,14 @@ from style_transfer import training
 from style_transfer.losses import LossConfig
 
 arguments = json.loads(sys.argv[1])
-write_checkpoint = training._write_checkpoint
+write_checkpoint = training.write_checkpoint
 
 def write_checkpoint_then_die(out_dir, model, optimizer, step):
     write_checkpoint(out_dir, model, optimizer, step)
     if step == arguments["kill_at"]:
         os.kill(os.getpid(), signal.SIGKILL)
 
-training._write_checkpoint = write_checkpoint_then_die
+training.write_checkpoint = write_checkpoint_then_die
 settings = arguments["settings"]
 settings["loss_config"] = LossConfig.from_dict(settings["loss_config"])
 training.train(arguments["content"], arguments["styles"], arguments["out"], **settings)
