@@ -56,7 +56,7 @@ def register(subparsers):
     parser.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
@@ -77,7 +77,7 @@ def run(args):
         encoder_weights=args.encoder_weights, hub_handle=args.encoder_hub,
         train_encoder=args.train_encoder, loss_config=loss_config,
         checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume,
-        progress=not args.no_progress,
+        progress=not args.quiet,
     )
     print(f"wrote {args.out}/model.keras")
     return 0

@@ -50,7 +50,7 @@ def run(tmp_path_factory):
         "--out", str(root / "run"), "--steps", str(STEPS), "--batch-size", "2",
         "--image-size", str(SIZE_PX), "--style-size", str(SIZE_PX), "--alpha", "0.25",
         "--embedding-dim", "16", "--encoder-hub", str(encoder), "--train-encoder",
-        "--vgg-weights", "random", "--checkpoint-every", "12", "--no-progress",
+        "--vgg-weights", "random", "--checkpoint-every", "12", "--quiet",
     ])
     assert code == 0
     return root
