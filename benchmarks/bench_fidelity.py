@@ -15,9 +15,9 @@
     batch 64) with and without BN: iterations until the accuracy on the whole
     training set (inference mode) reaches 95%, over several seeds.
 
-The set-up is the same for every run: content photos from /work/shared/data/content
+The set-up is the same for every run: content photos from ../shared/data/content
 (crops for training, the centre squares for evaluation), styles wave, udnie, mosaic
-and red_texture_sq from /work/shared/data/styles, Magenta's loss (`LossConfig()`)
+and red_texture_sq from ../shared/data/styles, Magenta's loss (`LossConfig()`)
 on a VGG-16 with random weights (seed 0), Adam 2e-3, batch 4, seed 0. Random VGG
 features are not ImageNet features: the losses are a proxy for the paper's, and
 the pictures are not good stylizations. Writes RESULTS_DIR/fidelity.json and
@@ -42,8 +42,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-CONTENT_DIR = Path("/work/shared/data/content")
-STYLE_DIR = Path("/work/shared/data/styles")
+CONTENT_DIR = REPOSITORY.parent / "shared" / "data" / "content"
+STYLE_DIR = REPOSITORY.parent / "shared" / "data" / "styles"
 STYLE_FILES = ("wave.jpg", "udnie.jpg", "mosaic.jpg", "red_texture_sq.jpg")
 LEARNING_RATE = 2e-3
 BATCH_SIZE = 4
@@ -159,7 +159,7 @@ def run_multi_against_single(config, results):
                                             photos, loss, index)}
         rows.append(row)
     per_single_total = max(1, steps // len(style_paths))
-    print(f"\n### (a) One 4-style network against 4 single-style networks\n")
+    print("\n### (a) One 4-style network against 4 single-style networks\n")
     print(f"{config['image_size']} px, alpha {config['alpha']}, batch {BATCH_SIZE}, Adam "
           f"{LEARNING_RATE}, random VGG-16 (seed 0), Magenta's loss (content relu3_3 x 1, style "
           f"relu1_2..relu4_3 x 1e-4, Gram / HW). The 4-style network trains {steps} steps "
@@ -301,7 +301,7 @@ def run_batch_norm_digits(config, results, results_dir):
             found[name].append(iterations)
             curves.setdefault(name, curve)
     cap = config["bn_max_iterations"]
-    print(f"\n### (c) Batch normalization on scikit-learn's digits\n")
+    print("\n### (c) Batch normalization on scikit-learn's digits\n")
     print(f"The MLP of notebooks/01 (3 x {DIGITS_HIDDEN_UNITS} sigmoid units, SGD "
           f"{DIGITS_LEARNING_RATE}, batch {DIGITS_BATCH_SIZE}, BN momentum 0.9), "
           f"{len(train_images)} training digits; accuracy on the whole training set in "

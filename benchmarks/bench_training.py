@@ -49,8 +49,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-CONTENT_DIR = Path("/work/shared/data/content")
-STYLE_IMAGE = Path("/work/shared/data/styles/mosaic.jpg")  # pytorch/examples' own style
+CONTENT_DIR = REPOSITORY.parent / "shared" / "data" / "content"
+STYLE_IMAGE = REPOSITORY.parent / "shared" / "data" / "styles" / "mosaic.jpg"  # pytorch/examples' own style
 PARTS = ("speed", "options", "conditioning", "data")
 
 FULL = {
