@@ -102,20 +102,23 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             initializer=self.moving_variance_initializer, trainable=False, autocast=False,
         )
 
-    def _statistics(self, x, training):
+    def _statistics_axes(self, rank, training):
         if training and self.trainable and not self.freeze_statistics:
-            axes = list(range(len(x.shape) - 1))
-            mean, variance = ops.moments(x, axes=axes)
-            # Some backends compute E[x^2] - E[x]^2, which can dip below zero.
-            variance = ops.maximum(variance, 0.0)
-            self.moving_mean.assign(
-                self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
-            )
-            self.moving_variance.assign(
-                self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
-            )
-            return mean, variance
+            return list(range(rank - 1))
+        return None
+
+    def _stored_statistics(self):
         return self.moving_mean, self.moving_variance
+
+    def _update_statistics(self, mean, variance):
+        mean = ops.reshape(mean, (self.channels,))
+        variance = ops.reshape(variance, (self.channels,))
+        self.moving_mean.assign(
+            self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
+        )
+        self.moving_variance.assign(
+            self.moving_variance * self.momentum + variance * (1.0 - self.momentum)
+        )
 
     def get_config(self):
         config = super().get_config()

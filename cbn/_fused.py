@@ -1,0 +1,109 @@
+"""Normalization plus per-sample affine as one op with an analytic gradient.
+
+Automatic differentiation of `gamma * (x - mean) / sqrt(var + eps) + beta`, with
+`mean` and `var` computed from `x`, walks the whole chain back through the
+statistics: about twice the memory passes of the closed-form gradient. Here the
+gradient is written out. With `xhat = (x - mean) * inv` and `inv = 1 / sqrt(var + eps)`,
+over the M positions that share one mean:
+
+    d_beta  = sum_spatial(g)                      (per sample and channel)
+    d_gamma = sum_spatial(g * xhat)
+    d_x     = inv * (gamma * g - mean_M(gamma * g) - xhat * mean_M(gamma * g * xhat))
+
+and both `mean_M` terms follow from `d_beta` and `d_gamma` (a sum over the batch for
+batch statistics, nothing more for instance statistics), so the backward pass
+reads `x` and `g` twice and writes `d_x` once.
+
+The gradient function recomputes the statistics from `x` with ordinary ops rather
+than reusing the forward pass's values: that costs one reduction, and keeps the
+gradient itself differentiable, so second-order gradients (gradient penalties,
+path-length regularization) are exact.
+
+TensorFlow and JAX only: Keras's PyTorch `custom_gradient` swallows errors from
+the forward function, so that backend keeps automatic differentiation.
+"""
+
+import keras
+from keras import ops
+
+BACKENDS = ("tensorflow", "jax")
+
+
+def available():
+    """Whether this backend uses the analytic gradient."""
+    return keras.backend.backend() in BACKENDS
+
+
+def moments(x, axes):
+    """Mean and (biased) variance over `axes`, kept as size-1 axes; variance >= 0."""
+    mean, variance = ops.moments(x, axes=axes, keepdims=True)
+    # Some backends compute E[x^2] - E[x]^2, which can dip below zero.
+    return mean, ops.maximum(variance, 0.0)
+
+
+def normalize(x, mean, variance, gamma, beta, epsilon, batch_statistics):
+    """`gamma * (x - mean) / sqrt(variance + epsilon) + beta` with the analytic gradient.
+
+    Args:
+        x: Float tensor `(batch, *spatial, channels)` (or `(batch, channels)`).
+        mean, variance: x's statistics from `moments`, already computed for
+            the forward pass (their own gradients are not used: the gradient
+            with respect to `x` accounts for them).
+        gamma, beta: Per-sample affine parameters `(batch, 1, ..., 1, channels)`.
+        epsilon: Added to the variance.
+        batch_statistics: `True` if the statistics are over the batch and the
+            spatial axes (batch norm), `False` if over the spatial axes only
+            (instance norm).
+
+    Returns:
+        The normalized tensor, shaped like `x`.
+    """
+    rank = len(x.shape)
+    spatial = tuple(range(1, rank - 1))
+    axes = list(range(rank - 1)) if batch_statistics else list(spatial)
+
+    def sum_spatial(t):
+        return ops.sum(t, axis=spatial, keepdims=True) if spatial else t
+
+    @ops.custom_gradient
+    def forward(x, gamma, beta):
+        scale = gamma * ops.rsqrt(variance + epsilon)
+        outputs = x * scale + (beta - mean * scale)
+
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            mean_x, variance_x = moments(x, axes)  # differentiable in x: see above
+            inv = ops.rsqrt(variance_x + epsilon)
+            d_beta = sum_spatial(upstream)
+            d_gamma = (sum_spatial(upstream * x) - mean_x * d_beta) * inv
+            count = _count(x, axes)
+            if batch_statistics:
+                mean_g = ops.sum(gamma * d_beta, axis=0, keepdims=True) / count
+                mean_g_xhat = ops.sum(gamma * d_gamma, axis=0, keepdims=True) / count
+            else:
+                mean_g = gamma * d_beta / count
+                mean_g_xhat = gamma * d_gamma / count
+            # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
+            x_coefficient = -inv * inv * mean_g_xhat
+            constant = -inv * mean_g - mean_x * x_coefficient
+            d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
+            return d_x, d_gamma, d_beta
+
+        return outputs, gradient
+
+    return forward(x, gamma, beta)
+
+
+def _count(x, axes):
+    """Number of elements that share one mean: a Python number when shapes are static."""
+    dims = [x.shape[axis] for axis in axes]
+    if None not in dims:
+        count = 1
+        for dim in dims:
+            count *= dim
+        return float(count)
+    shape = ops.shape(x)
+    count = ops.cast(1.0, "float32")
+    for axis in axes:
+        count = count * ops.cast(shape[axis], "float32")
+    return count

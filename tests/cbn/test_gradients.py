@@ -1,0 +1,195 @@
+"""Gradients of the layers against automatic differentiation of the textbook formula.
+
+On TensorFlow and JAX the training-mode layers compute their gradient in closed
+form (`cbn/_fused.py`); these tests hold it, and its own gradient (second order,
+as in gradient penalties), to autodiff of `gamma * (x - mean) / sqrt(var + eps) + beta`.
+On PyTorch they check the autodiff path against the same reference.
+"""
+
+import numpy as np
+import keras
+import pytest
+from keras import ops
+
+import cbn
+from cbn_testing import random_inputs, randomize_table, to_numpy
+
+NUM_CONDITIONS = 3
+
+
+def differentiate(fn):
+    """`fn(*args) -> scalar` to `grads(*args) -> list of gradients`, composable on
+    every backend (so that `differentiate` of a function of `grads` is second order)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        def grads(*args):
+            with tf.GradientTape() as tape:
+                tape.watch(args)
+                value = fn(*args)
+            return tape.gradient(value, list(args))
+
+    elif backend == "jax":
+        import jax
+
+        def grads(*args):
+            return list(jax.grad(fn, argnums=tuple(range(len(args))))(*args))
+
+    else:
+        import torch
+
+        def grads(*args):
+            args = [arg if arg.requires_grad else arg.requires_grad_() for arg in args]
+            return list(
+                torch.autograd.grad(fn(*args), args, create_graph=True, allow_unused=True)
+            )
+
+    return grads
+
+
+def tensors(*arrays):
+    return [ops.convert_to_tensor(array) for array in arrays]
+
+
+def reference(x, gamma, beta, axes, epsilon):
+    """The textbook formula; gamma/beta broadcast against x."""
+    mean = ops.mean(x, axis=axes, keepdims=True)
+    variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
+    return gamma * (x - mean) / ops.sqrt(variance + epsilon) + beta
+
+
+def layer_and_reference(layer_class, shape):
+    """A built table-mode layer, its loss as a function of (x, gamma table, beta
+    table), the same loss from `reference`, and the inputs."""
+    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    x = random_inputs(shape, offset=3.0, scale=2.0)
+    ids = np.arange(shape[0]) % NUM_CONDITIONS
+    layer(x, ids, training=True)
+    randomize_table(layer)
+    upstream = ops.convert_to_tensor(random_inputs(shape, seed=7))
+    batch_statistics = layer_class is cbn.ConditionalBatchNormalization
+    axes = list(range(len(shape) - 1)) if batch_statistics else list(range(1, len(shape) - 1))
+    non_trainable = [variable.value for variable in layer.non_trainable_variables]
+    rows_shape = (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],)
+
+    def layer_loss(x, gamma, beta):
+        outputs, _ = layer.stateless_call([gamma, beta], non_trainable, x, ids, training=True)
+        return ops.sum(outputs * upstream)
+
+    def reference_loss(x, gamma, beta):
+        rows_gamma = ops.reshape(ops.take(gamma, ids, axis=0), rows_shape)
+        rows_beta = ops.reshape(ops.take(beta, ids, axis=0), rows_shape)
+        return ops.sum(reference(x, rows_gamma, rows_beta, axes, layer.epsilon) * upstream)
+
+    args = (x, to_numpy(layer.gamma), to_numpy(layer.beta))
+    return layer_loss, reference_loss, args
+
+
+LAYERS = [cbn.ConditionalBatchNormalization, cbn.ConditionalInstanceNormalization]
+SHAPES = [(4, 5, 6, 3), (2, 7, 4), (3, 2, 3, 4, 2)]
+
+
+@pytest.mark.parametrize("layer_class", LAYERS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_first_order_gradients_match_autodiff_of_the_formula(layer_class, shape):
+    layer_loss, reference_loss, args = layer_and_reference(layer_class, shape)
+    got = differentiate(layer_loss)(*tensors(*args))
+    want = differentiate(reference_loss)(*tensors(*args))
+    for name, g, w in zip(("x", "gamma", "beta"), got, want):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_first_order_gradients_of_batch_norm_after_a_dense_layer():
+    layer_loss, reference_loss, args = layer_and_reference(
+        cbn.ConditionalBatchNormalization, (6, 5)
+    )
+    got = differentiate(layer_loss)(*tensors(*args))
+    want = differentiate(reference_loss)(*tensors(*args))
+    for name, g, w in zip(("x", "gamma", "beta"), got, want):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("layer_class", LAYERS)
+def test_second_order_gradients_match_autodiff_of_the_formula(layer_class):
+    """The gradient of a gradient penalty, |dL/dx|^2, w.r.t. x and the table."""
+    layer_loss, reference_loss, args = layer_and_reference(layer_class, (4, 3, 5, 2))
+
+    def penalty(loss):
+        first = differentiate(loss)
+
+        def value(x, gamma, beta):
+            return ops.sum(ops.square(first(x, gamma, beta)[0]))
+
+        return value
+
+    got = differentiate(penalty(layer_loss))(*tensors(*args))
+    want = differentiate(penalty(reference_loss))(*tensors(*args))
+    for name, g, w in zip(("x", "gamma", "beta"), got, want):
+        if w is None:  # beta does not reach dL/dx
+            assert g is None or np.allclose(to_numpy(g), 0.0), name
+            continue
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=1e-3, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("layer_class", LAYERS)
+def test_gradients_of_blends_and_mlp_mode_match_the_formula(layer_class):
+    """Weights and MLP conditions reach the same per-sample gamma/beta code path."""
+    shape = (4, 3, 3, 2)
+    x = random_inputs(shape, offset=-1.0)
+    weights = np.random.default_rng(3).dirichlet(np.ones(NUM_CONDITIONS), size=4)
+    weights = weights.astype("float32")
+    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    layer(x, weights, training=True)
+    randomize_table(layer)
+    non_trainable = [variable.value for variable in layer.non_trainable_variables]
+    batch_statistics = layer_class is cbn.ConditionalBatchNormalization
+    axes = [0, 1, 2] if batch_statistics else [1, 2]
+
+    def layer_loss(x, gamma, beta):
+        outputs, _ = layer.stateless_call(
+            [gamma, beta], non_trainable, x, weights, training=True
+        )
+        return ops.sum(ops.square(outputs))
+
+    def reference_loss(x, gamma, beta):
+        rows_gamma = ops.reshape(ops.matmul(weights, gamma), (4, 1, 1, 2))
+        rows_beta = ops.reshape(ops.matmul(weights, beta), (4, 1, 1, 2))
+        return ops.sum(ops.square(reference(x, rows_gamma, rows_beta, axes, layer.epsilon)))
+
+    args = tensors(x, to_numpy(layer.gamma), to_numpy(layer.beta))
+    got = differentiate(layer_loss)(*args)
+    want = differentiate(reference_loss)(*args)
+    for name, g, w in zip(("x", "gamma", "beta"), got, want):
+        np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
+
+
+def test_gradients_with_an_unknown_batch_size_in_a_compiled_function():
+    """The closed-form gradient counts positions from the runtime shape when the
+    static one is unknown (TensorFlow `tf.function` with a `None` batch)."""
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("static shapes are always known on this backend")
+    import tensorflow as tf
+
+    layer = cbn.ConditionalBatchNormalization(num_conditions=2)
+    x = random_inputs((3, 4, 4, 2), offset=1.0)
+    ids = np.array([0, 1, 1])
+    layer(x, ids, training=True)
+    randomize_table(layer)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 2))])
+    def input_gradient(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.square(layer(x, ids, training=True)))
+        return tape.gradient(loss, x)
+
+    rows_gamma = np.asarray(layer.gamma)[ids].reshape(3, 1, 1, 2)
+    rows_beta = np.asarray(layer.beta)[ids].reshape(3, 1, 1, 2)
+
+    def reference_loss_of_x(x):
+        return ops.sum(ops.square(reference(x, rows_gamma, rows_beta, [0, 1, 2], layer.epsilon)))
+
+    want = differentiate(reference_loss_of_x)(tf.constant(x))[0]
+    np.testing.assert_allclose(input_gradient(tf.constant(x)).numpy(), want.numpy(),
+                               rtol=2e-4, atol=2e-5)
