@@ -536,10 +536,15 @@ def _with_caption(tile, caption):
 # ----------------------------------------------------------------- arithmetic
 
 
-def network_flops(model, height, width):
+def network_flops(model, height, width, executed=False):
     """Floating-point operations of one forward pass (2 per multiply-add, convolutions only).
 
-    Normalization, padding and activations add well under 1% and are left out.
+    By default the architecture's count, as upsample-then-convolve computes it
+    (what other implementations execute). With `executed=True`, what this
+    implementation runs: each upsampling convolution works at the low resolution
+    with 2x2 kernels per output phase (`UpsampleConvBlock`), 16/36 of the
+    multiply-adds. Normalization, padding and activations add well under 1% and
+    are left out.
     """
     height = math.ceil(height / 4) * 4
     width = math.ceil(width / 4) * 4
@@ -550,6 +555,12 @@ def network_flops(model, height, width):
         block for residual in model.residuals for block in (residual.first, residual.second)
     ] + list(model.expand) + [model.to_rgb]
     for block in blocks:
+        if block in model.expand and executed:
+            low = (height // scale + 1) * (width // scale + 1)
+            total += 2 * low * 4 * in_channels * 4 * block.filters
+            scale //= 2
+            in_channels = block.filters
+            continue
         if block in model.expand:
             scale //= 2
         scale *= block.strides

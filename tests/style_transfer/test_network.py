@@ -1,0 +1,70 @@
+"""The network's building blocks against the textbook operations they compute."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from style_transfer.network import StyleTransferNetwork, UpsampleConvBlock
+
+
+def upsample_then_convolve(x, kernel):
+    """The upsampling layer as Dumoulin et al. write it: nearest x2, reflect pad, 3x3 conv."""
+    x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+    x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+    return tf.nn.conv2d(x, kernel, strides=1, padding="VALID")
+
+
+@pytest.mark.parametrize("height, width", [(4, 4), (5, 7), (1, 3), (8, 2)])
+def test_upsample_conv_equals_upsample_then_convolve(height, width):
+    rng = np.random.default_rng(0)
+    block = UpsampleConvBlock(5, 3, num_styles=2)
+    x = rng.normal(size=(2, height, width, 3)).astype("float32")
+    block(x, np.array([0, 1]))
+    block.conv.kernel.assign(rng.normal(size=(3, 3, 3, 5)).astype("float32"))
+    got = block.upsample_conv(tf.constant(x)).numpy()
+    want = upsample_then_convolve(x, block.conv.kernel).numpy()
+    assert got.shape == (2, 2 * height, 2 * width, 5)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_upsample_conv_gradients_equal_those_of_upsample_then_convolve():
+    rng = np.random.default_rng(1)
+    block = UpsampleConvBlock(4, 3, num_styles=1)
+    x = tf.constant(rng.normal(size=(1, 6, 5, 3)).astype("float32"))
+    block(x, np.array([0]))
+    upstream = tf.constant(rng.normal(size=(1, 12, 10, 4)).astype("float32"))
+    kernel = block.conv.kernel.value
+
+    def gradients(fn):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(fn() * upstream)
+        return tape.gradient(loss, [x, kernel])
+
+    got = gradients(lambda: block.upsample_conv(x))
+    want = gradients(lambda: upsample_then_convolve(x, kernel))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_upsample_blocks_keep_their_3x3_kernel_variables():
+    """Models saved before the 2x2-phase computation load unchanged: same variables."""
+    model = StyleTransferNetwork(num_styles=2, alpha=0.25)
+    model.build()
+    kernels = {
+        w.path.split("/", 1)[1]: tuple(w.shape) for w in model.weights if "/conv/" in w.path
+    }
+    assert kernels["upsample1/conv/kernel"] == (3, 3, 32, 16)
+    assert kernels["upsample2/conv/kernel"] == (3, 3, 16, 8)
+    assert len(kernels) == 3 + 10 + 2 + 1
+
+
+def test_executed_flops_count_the_upsampling_convolutions_at_low_resolution():
+    from style_transfer import stylize
+
+    model = StyleTransferNetwork(num_styles=1)
+    nominal = stylize.network_flops(model, 512, 512)
+    upsample_nominal = 2 * (256 ** 2 * 9 * 128 * 64 + 512 ** 2 * 9 * 64 * 32)
+    upsample_executed = 2 * (129 ** 2 * 4 * 128 * 4 * 64 + 257 ** 2 * 4 * 64 * 4 * 32)
+    executed = stylize.network_flops(model, 512, 512, executed=True)
+    assert executed == nominal - upsample_nominal + upsample_executed
