@@ -9,7 +9,8 @@ What is measured, in one process and one run (so on the same machine state):
 2. Latency of one photo (batch 1, alpha 1.0) at 256, 512, 1024 and 2048 px square:
    `style_transfer.stylize.run_network` (the default compiled function) against
    `benchmarks/torch_transformer_net.TransformerNet` under `torch.inference_mode()`,
-   with as many PyTorch threads as TensorFlow's intra-op pool. Steps run in
+   with as many PyTorch threads as TensorFlow's intra-op pool, and (up to 1024 px)
+   the same network through `stylize.use_xla`. Steps run in
    interleaved rounds (`benchmarks/timing.py`). The network's FLOPs are counted
    analytically (`stylize.network_flops`), giving the fraction of the measured peak.
 3. Latency with 1 style against 256 styles (512 px).
@@ -42,6 +43,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SIZES_PX = (256, 512, 1024, 2048)
 REPETITIONS = {256: 10, 512: 6, 1024: 3, 2048: 2}
 QUICK_SIZES_PX = (32,)
+# The latency table also times `stylize.use_xla` up to this size (compiling at 2048 px
+# costs more memory than the comparison is worth).
+XLA_MAX_PX = 1024
 MEMORY_PHOTO = (3000, 4000)  # (height, width): 12 megapixels
 QUICK_MEMORY_PHOTO = (60, 80)
 MANY_STYLES = 256
@@ -100,6 +104,9 @@ def latency_rows(sizes, repetitions_of, peak):
     from style_transfer import stylize
 
     model = random_model(1)
+    xla_model = random_model(1)  # the same network, run through `stylize.use_xla`
+    xla_model.set_weights(model.get_weights())
+    stylize.use_xla(xla_model)
     torch_net = TransformerNet().eval()
     weights = np.ones((1, 1), dtype=np.float32)
     rows = []
@@ -111,11 +118,12 @@ def latency_rows(sizes, repetitions_of, peak):
             with torch.inference_mode():
                 torch_net(torch_image).numpy()
 
-        samples = time_interleaved(
-            {"ours": lambda: stylize.run_network(model, image, weights), "pytorch": run_torch},
-            repetitions_of(size), warmup=1,
-        )
+        steps = {"ours": lambda: stylize.run_network(model, image, weights), "pytorch": run_torch}
+        if size <= XLA_MAX_PX:
+            steps["xla"] = lambda: stylize.run_network(xla_model, image, weights)
+        samples = time_interleaved(steps, repetitions_of(size), warmup=1)
         ours, ours_q1, ours_q3 = median_and_spread(samples["ours"])
+        xla = median_and_spread(samples["xla"]) if "xla" in samples else None
         theirs, theirs_q1, theirs_q3 = median_and_spread(samples["pytorch"])
         gflop = stylize.network_flops(model, size, size) / 1e9
         executed_gflop = stylize.network_flops(model, size, size, executed=True) / 1e9
@@ -123,6 +131,9 @@ def latency_rows(sizes, repetitions_of, peak):
             "size_px": size, "ours_ms": ours, "ours_iqr": (ours_q1, ours_q3),
             "pytorch_ms": theirs, "pytorch_iqr": (theirs_q1, theirs_q3),
             "speedup": theirs / ours, "gflop": gflop,
+            "xla_ms": None if xla is None else xla[0],
+            "xla_iqr": None if xla is None else xla[1:],
+            "xla_speedup": None if xla is None else theirs / xla[0],
             "executed_gflop": executed_gflop,
             "ours_fraction_of_peak": executed_gflop / (ours / 1e3) / peak,
             "pytorch_fraction_of_peak": gflop / (theirs / 1e3) / peak,
@@ -298,15 +309,19 @@ def main(argv=None):
     print("\nGFLOP: the architecture's count (what PyTorch executes); ours executes fewer "
           "(upsampling convolutions at low resolution), and its % of peak uses its own count.")
     print("\n| size (px) | GFLOP (ours executes) | ours ms (IQR) | PyTorch ms (IQR) | speed-up "
-          "| ours % of peak | PyTorch % of peak | reps |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| ours % of peak | PyTorch % of peak | ours with --xla ms (IQR) | --xla speed-up "
+          "| reps |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
+        xla = ("| - | - " if row["xla_ms"] is None else
+               f"| {row['xla_ms']:.0f} ({row['xla_iqr'][0]:.0f}-{row['xla_iqr'][1]:.0f}) "
+               f"| {row['xla_speedup']:.2f}x ")
         print(f"| {row['size_px']} | {row['gflop']:.1f} ({row['executed_gflop']:.1f}) "
               f"| {row['ours_ms']:.0f} "
               f"({row['ours_iqr'][0]:.0f}-{row['ours_iqr'][1]:.0f}) | {row['pytorch_ms']:.0f} "
               f"({row['pytorch_iqr'][0]:.0f}-{row['pytorch_iqr'][1]:.0f}) | {row['speedup']:.2f}x "
               f"| {100 * row['ours_fraction_of_peak']:.0f}% "
-              f"| {100 * row['pytorch_fraction_of_peak']:.0f}% | {row['repetitions']} |")
+              f"| {100 * row['pytorch_fraction_of_peak']:.0f}% {xla}| {row['repetitions']} |")
 
     styles_size = sizes[0] if quick else 512
     styles = styles_row(styles_size, 1 if quick else 6)

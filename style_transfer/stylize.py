@@ -9,9 +9,9 @@ Every style condition is reduced to what the network consumes:
 
 The network runs through one compiled `tf.function` per model (input shapes
 with `None` height, width and batch, so new sizes do not retrace), in float32
-without XLA. Measured on a 2-core CPU (BENCHMARKS.md, "Stylize speed and
-memory"): XLA was within the noise and compiles again for every new size;
-bfloat16 changes pixels by more than 1/255 on average (and that CPU has no
+without XLA unless `use_xla` asks for it. Measured on a 2-core CPU (BENCHMARKS.md,
+"Stylize speed and memory"): XLA is 15-20% faster per picture but compiles again,
+about 5 s, for every new size; bfloat16 changes pixels by more than 1/255 on average (and that CPU has no
 bfloat16 instructions); batching pictures was slower per picture.
 
 The command line (`style-transfer stylize`), the notebooks and the tests all
@@ -46,6 +46,7 @@ TILE_OVERLAP_PX = 64
 MAX_LABELS = 16
 
 _compiled_functions = weakref.WeakKeyDictionary()
+_xla_models = weakref.WeakSet()
 
 
 # --------------------------------------------------------------- style conditions
@@ -276,7 +277,7 @@ def compiled_network(model):
         dict with "vector": f(images (B, H, W, 3), weights (B, N)) and "map":
         f(images, weight maps (B, H, W, N)), each returning (B, H, W, 3) float32.
         Batch, height and width are `None` in the signatures: any size reuses
-        the same graph.
+        the same graph (with `use_xla`, XLA compiles once per size).
     """
     functions = _compiled_functions.get(model)
     if functions is None:
@@ -284,13 +285,18 @@ def compiled_network(model):
 
         num_styles = model.num_styles
         images_spec = tf.TensorSpec((None, None, None, 3), tf.float32)
+        jit_compile = model in _xla_models
 
-        @tf.function(input_signature=[images_spec, tf.TensorSpec((None, num_styles), tf.float32)])
+        @tf.function(
+            input_signature=[images_spec, tf.TensorSpec((None, num_styles), tf.float32)],
+            jit_compile=jit_compile,
+        )
         def with_vectors(images, weights):
             return model(images, weights)
 
         @tf.function(
-            input_signature=[images_spec, tf.TensorSpec((None, None, None, num_styles), tf.float32)]
+            input_signature=[images_spec, tf.TensorSpec((None, None, None, num_styles), tf.float32)],
+            jit_compile=jit_compile,
         )
         def with_maps(images, weight_maps):
             return model(images, weight_maps)
@@ -298,6 +304,22 @@ def compiled_network(model):
         functions = {"vector": with_vectors, "map": with_maps}
         _compiled_functions[model] = functions
     return functions
+
+
+def use_xla(model, enabled=True):
+    """Runs the model's network through XLA (`jit_compile=True`) from now on.
+
+    XLA fuses the normalizations, activations and padding into few passes over
+    memory: 15-20% less time per picture on the 2-core CPU of BENCHMARKS.md,
+    but each new picture size costs a compilation of about 5 seconds. Worth it
+    for many pictures of one size (video frames, the tiles of large photos);
+    not for a few photos of different sizes, hence off by default.
+    """
+    if enabled:
+        _xla_models.add(model)
+    else:
+        _xla_models.discard(model)
+    _compiled_functions.pop(model, None)
 
 
 def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS):

@@ -64,6 +64,10 @@ def register(subparsers):
                         help="output format in a folder (default png; a file name's extension "
                         "decides otherwise)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--xla", action="store_true",
+                        help="compile the network with XLA: 15-20%% faster per picture after a "
+                        "compilation of a few seconds per picture size; for many pictures of "
+                        "one size")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no list of outputs")
     stylize_arbitrary.add_options(parser)
     parser.set_defaults(run=run)
@@ -78,6 +82,8 @@ def run(args):
     if not args.model:
         raise BadInput("pass --model MODEL.keras (a model made by `style-transfer train`).")
     model = load_style_model(args.model)
+    if args.xla:
+        stylize.use_xla(model)
     if args.styles:
         for index, name in enumerate(model.style_names):
             print(f"{index}\t{name}")

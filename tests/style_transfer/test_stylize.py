@@ -67,6 +67,19 @@ def test_blend_lies_between_its_styles(model, photo):
     assert np.abs(blend - scream).mean() < np.abs(scream - wave).mean()
 
 
+def test_xla_gives_the_same_pictures_for_vectors_and_maps(photo):
+    model = untrained_model_with_distinct_styles(seed=3)
+    weights = np.array([[0.2, 0.5, 0.3]], np.float32)
+    weight_map = np.broadcast_to(weights[:, None, None, :], (1, 24, 32, 3))
+    images = photo[None]
+    default = [stylize.run_network(model, images, w) for w in (weights, weight_map)]
+    stylize.use_xla(model)
+    compiled = [stylize.run_network(model, images, w) for w in (weights, weight_map)]
+    stylize.use_xla(model, False)
+    for want, got in zip(default, compiled):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
 def test_parse_blend_by_names_and_indices():
     np.testing.assert_allclose(stylize.parse_blend("wave=0.7, 1=0.3", NAMES), [0.7, 0.3, 0.0])
 

@@ -53,6 +53,14 @@ def test_output_matches_the_api(capsys, model, model_file, photo, tmp_path):
     assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
 
 
+def test_xla_gives_the_pictures_of_the_default_path(capsys, model, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "udnie", "--xla",
+                  "--out", str(tmp_path / "o.png"))
+    assert code == 0
+    expected = np.round(stylize.stylize(model, load_image(photo), "udnie") * 255)
+    assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
+
+
 def test_blend_is_named_after_its_weights(capsys, model_file, photo, tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=0.7,scream=0.3",
                   "--out", str(tmp_path))
