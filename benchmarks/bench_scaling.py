@@ -6,7 +6,7 @@
 1. Latency and peak memory against the image side (256, 512, 1024, 2048 px square,
    batch 1, alpha 1.0, one style): each size runs in its own subprocess, which
    stylizes with `style_transfer.stylize.run_network` (1 warm-up call, then timed
-   calls) and reports its peak resident memory (`ru_maxrss`). A subprocess that
+   calls) and reports its peak resident memory (`VmHWM`). A subprocess that
    stylizes a 16 px image gives the memory of the process itself. The log-log
    slope of time against pixels is fitted by least squares: 1 means linear in
    pixels.
@@ -22,7 +22,6 @@ RESULTS_DIR/scaling_latency.png, RESULTS_DIR/scaling_model_size.png.
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,8 +59,9 @@ def run_worker(side_px, repetitions):
         start = time.perf_counter()
         run_network(model, photo, weights)
         times_ms.append((time.perf_counter() - start) * 1e3)
-    # ru_maxrss is in KiB on Linux.
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from benchmarks.machine import peak_rss_mib
+
+    peak_mib = peak_rss_mib()
     print(RESULT_PREFIX + json.dumps({"side_px": side_px, "times_ms": times_ms,
                                       "peak_rss_mib": peak_mib}), flush=True)
 
@@ -100,7 +100,7 @@ def run_latency(config, results, results_dir):
         pixels, [max(row["peak_rss_mib"] - baseline["peak_rss_mib"], 1e-3) for row in rows])
     print("\n### Stylize latency and peak memory against image side (batch 1, alpha 1.0)\n")
     print(f"1 warm-up call, then the repetitions shown, each size in its own subprocess; "
-          f"peak RSS is the subprocess's `ru_maxrss`. A subprocess stylizing a "
+          f"peak RSS is the subprocess's `VmHWM`. A subprocess stylizing a "
           f"{BASELINE_SIDE_PX} px image peaks at {baseline['peak_rss_mib']:.0f} MiB "
           f"(the process and the network alone).\n")
     print("| side px | megapixels | repetitions | ms (median) | min-max ms | ns per pixel | "

@@ -18,7 +18,7 @@ What is measured, in one process and one run (so on the same machine state):
    (`jit_compile=True`), a `mixed_bfloat16` copy of the model (with the largest
    pixel difference it makes), a batch of 8 against 8 calls, and oneDNN switched
    off (`TF_ENABLE_ONEDNN_OPTS=0`, in a subprocess).
-5. Peak resident memory (`ru_maxrss`) of a subprocess that stylizes one
+5. Peak resident memory (`VmHWM`) of a subprocess that stylizes one
    12-megapixel photo (4000x3000), against the same subprocess stopping before
    the network runs.
 
@@ -28,7 +28,6 @@ Prints markdown tables (medians with quartiles, milliseconds).
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -235,8 +234,11 @@ def worker(kind, height, width, repetitions):
             {"ours": lambda: stylize.run_network(model, image, weights)}, repetitions, warmup=1
         )
         result["ms"] = median_and_spread(samples["ours"])
-    result["maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from benchmarks.machine import peak_rss_mib
+
+    result["maxrss_mib"] = peak_rss_mib()
     print(RESULT_PREFIX + json.dumps(result), flush=True)
+
 
 
 def run_worker(kind, height, width, repetitions=1, env=None):

@@ -2,6 +2,7 @@
 
 import os
 import platform
+import resource
 import sys
 from importlib import metadata
 
@@ -58,3 +59,20 @@ def machine_lines():
 def print_machine(title="machine"):
     print(f"## {title}")
     print("\n".join(machine_lines()), flush=True)
+
+
+def peak_rss_mib():
+    """This process's peak resident memory, MiB.
+
+    From `VmHWM` in /proc/self/status, which starts afresh at `exec`: Linux
+    carries `ru_maxrss` over from the forking parent, so a worker started by a
+    large parent would report the parent's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -245,6 +245,29 @@ class ConditionalNormalization(keras.layers.Layer):
 
     # ------------------------------------------------------------ gamma/beta
 
+    def gamma_beta(self, condition):
+        """The gamma and beta the layer applies for `condition`, checked as in `call`.
+
+        Args:
+            condition: Ids `(batch,)`, weights `(batch, N)` or weight maps
+                `(batch, *spatial, N)` (table mode), or a float vector
+                `(batch, D)` (MLP mode).
+
+        Returns:
+            `(gamma, beta)`, each `(batch, channels)` (`(batch, *spatial,
+            channels)` for weight maps), float32.
+        """
+        if not self.built:
+            raise ValueError(
+                f"{self._describe()}: build the layer (call it once) before asking for "
+                f"its gamma and beta."
+            )
+        condition = ops.convert_to_tensor(condition)
+        shape = tuple(condition.shape)
+        rank = max(len(shape), self.MIN_RANK)
+        inputs_shape = (shape[0],) + (None,) * (rank - 2) + (self.channels,)
+        return self._affine(condition, rank, inputs_shape)
+
     def _affine(self, condition, rank, inputs_shape):
         """gamma and beta for `condition`: (batch, C), (1, C) or (batch, *spatial, C)."""
         if not self.uses_table:

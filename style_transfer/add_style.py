@@ -16,7 +16,6 @@ A run folder holds run.json, checkpoint.npz, history.csv and logs/ as in
 function of (seed, step)).
 """
 
-import collections
 import dataclasses
 import json
 from pathlib import Path
@@ -175,29 +174,14 @@ def add_styles(
                                        style_id_offset=num_old)
     history = training.History(run_dir / training.HISTORY_FILE, new_names, start_step)
     logger = training.Logger(run_dir / training.LOG_DIR, new_names)
-    progbar = training.progress_bar(steps, start_step) if progress else None
-    recent = collections.deque(maxlen=training.LOG_EVERY_STEPS)
-    step = start_step
-    try:
-        while step < steps:
-            style_ids = training.draw_style_ids(seed, step, batch_size, len(new_names))
-            losses = train_step(next(batches), style_ids)
-            step += 1
-            style_ids = style_ids.numpy()
-            losses = {part: value.numpy() for part, value in losses.items()}
-            history.append(step, style_ids, losses)
-            logger.add(step, style_ids, losses)
-            recent.append([losses[part].mean() for part in training.LOSS_PARTS])
-            if progbar:
-                progbar.update(step, list(zip(training.LOSS_PARTS, np.mean(recent, axis=0))))
-            if step % checkpoint_every == 0 or step == steps:
-                training.write_checkpoint(run_dir, model, optimizer, step)
-    except KeyboardInterrupt:
-        training.write_checkpoint(run_dir, model, optimizer, step)
-        raise
-    finally:
-        history.close()
-        logger.close(step)
+    step = training.run_steps(
+        lambda style_ids: train_step(next(batches), style_ids),
+        model=model, optimizer=optimizer, run_dir=run_dir, history=history,
+        start_step=start_step, steps=steps, seed=seed, batch_size=batch_size,
+        num_styles=len(new_names), checkpoint_every=checkpoint_every, progress=progress,
+        on_step=lambda step, style_ids, losses, recent_means: logger.add(step, style_ids, losses),
+        on_close=logger.close,
+    )
 
     training_config = dict(base.training_config)
     if len(training_config.get("style_images", [])) == num_old:

@@ -19,7 +19,6 @@ Reference: Ghiasi et al., "Exploring the structure of a real-time, arbitrary neu
 artistic stylization network", BMVC 2017, https://arxiv.org/abs/1705.06830.
 """
 
-import collections
 import json
 import sys
 import warnings
@@ -465,34 +464,21 @@ def train_arbitrary(
     history = training.History(out_dir / training.HISTORY_FILE, [], start_step)
     # Per style image columns would not scale to a large folder: batch means only.
     log_writer = tf.summary.create_file_writer(str(out_dir / training.LOG_DIR))
-    progbar = training.progress_bar(steps, start_step) if progress else None
-    recent = collections.deque(maxlen=training.LOG_EVERY_STEPS)
-
-    step = start_step
     batches = iter(dataset)
-    try:
-        while step < steps:
-            style_ids = training.draw_style_ids(seed, step, batch_size, len(style_pixels))
-            losses = train_step(next(batches), tf.gather(style_pixels, style_ids))
-            step += 1
-            style_ids = style_ids.numpy()
-            losses = {part: value.numpy() for part, value in losses.items()}
-            history.append(step, style_ids, losses)
-            recent.append([losses[part].mean() for part in training.LOSS_PARTS])
-            if step % training.LOG_EVERY_STEPS == 0:
-                with log_writer.as_default(step=step):
-                    for part, value in zip(training.LOSS_PARTS, np.mean(recent, axis=0)):
-                        training.write_scalar(f"loss/{part}", value)
-            if progbar:
-                progbar.update(step, list(zip(training.LOSS_PARTS, np.mean(recent, axis=0))))
-            if step % checkpoint_every == 0 or step == steps:
-                training.write_checkpoint(out_dir, model, optimizer, step)
-    except KeyboardInterrupt:
-        training.write_checkpoint(out_dir, model, optimizer, step)
-        raise
-    finally:
-        history.close()
-        log_writer.close()
+
+    def log(step, style_ids, losses, recent_means):
+        if step % training.LOG_EVERY_STEPS == 0:
+            with log_writer.as_default(step=step):
+                for part, value in zip(training.LOSS_PARTS, recent_means):
+                    training.write_scalar(f"loss/{part}", value)
+
+    step = training.run_steps(
+        lambda style_ids: train_step(next(batches), tf.gather(style_pixels, style_ids)),
+        model=model, optimizer=optimizer, run_dir=out_dir, history=history,
+        start_step=start_step, steps=steps, seed=seed, batch_size=batch_size,
+        num_styles=len(style_pixels), checkpoint_every=checkpoint_every,
+        progress=progress, on_step=log, on_close=lambda step: log_writer.close(),
+    )
 
     model.training_config["steps"] = step
     save_model(model, out_dir / training.MODEL_FILE)
@@ -648,7 +634,7 @@ def style_norm_parameters(model, embeddings):
 
     embeddings = ops.convert_to_tensor(np.asarray(embeddings, np.float32))
     return {
-        layer.path: tuple(ops.convert_to_numpy(x) for x in layer._predicted_affine(embeddings))
+        layer.path: tuple(ops.convert_to_numpy(x) for x in layer.gamma_beta(embeddings))
         for layer in model.transformer._flatten_layers()
         if isinstance(layer, ConditionalInstanceNormalization)
     }

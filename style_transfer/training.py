@@ -173,33 +173,20 @@ def train(
     grid_contents = _grid_contents(content_dir, image_size, seed) if sample_every else None
     style_thumbnails = [center_square(image, image_size)
                         for image in style_pixels[:GRID_MAX_STYLES]]
-    progbar = progress_bar(steps, start_step) if progress else None
-    recent = collections.deque(maxlen=LOG_EVERY_STEPS)
-
-    step = start_step
     batches = iter(dataset)
-    try:
-        while step < steps:
-            style_ids = draw_style_ids(seed, step, batch_size, len(style_names))
-            losses = train_step(next(batches), style_ids)
-            step += 1
-            style_ids = style_ids.numpy()
-            losses = {part: value.numpy() for part, value in losses.items()}
-            history.append(step, style_ids, losses)
-            logger.add(step, style_ids, losses)
-            recent.append([losses[part].mean() for part in LOSS_PARTS])
-            if progbar:
-                progbar.update(step, list(zip(LOSS_PARTS, np.mean(recent, axis=0))))
-            if sample_every and step % sample_every == 0:
-                logger.grid(step, stylization_grid(model, grid_contents, style_thumbnails))
-            if step % checkpoint_every == 0 or step == steps:
-                write_checkpoint(out_dir, model, optimizer, step)
-    except KeyboardInterrupt:
-        write_checkpoint(out_dir, model, optimizer, step)
-        raise
-    finally:
-        history.close()
-        logger.close(step)
+
+    def log(step, style_ids, losses, recent_means):
+        logger.add(step, style_ids, losses)
+        if sample_every and step % sample_every == 0:
+            logger.grid(step, stylization_grid(model, grid_contents, style_thumbnails))
+
+    step = run_steps(
+        lambda style_ids: train_step(next(batches), style_ids),
+        model=model, optimizer=optimizer, run_dir=out_dir, history=history,
+        start_step=start_step, steps=steps, seed=seed, batch_size=batch_size,
+        num_styles=len(style_names), checkpoint_every=checkpoint_every,
+        progress=progress, on_step=log, on_close=logger.close,
+    )
 
     model.training_config["steps"] = step
     save_model(model, out_dir / MODEL_FILE)
@@ -207,6 +194,52 @@ def train(
 
 
 # ------------------------------------------------------------------ the step
+
+
+def run_steps(step_fn, *, model, optimizer, run_dir, history, start_step, steps, seed,
+              batch_size, num_styles, checkpoint_every, progress, on_step=None,
+              on_close=None):
+    """The training loop of `train`, `add_style.add_styles` and `arbitrary.train_arbitrary`.
+
+    Each step draws the batch's style ids (a function of `seed` and the step
+    only, so a resumed run draws what a straight run would), calls
+    `step_fn(style_ids)` for the dict of per-sample losses, appends them to
+    `history`, calls `on_step(step, style_ids, losses, recent_means)` (logging;
+    `recent_means` are the mean `LOSS_PARTS` over the last `LOG_EVERY_STEPS`
+    steps), moves the progress bar, and checkpoints every `checkpoint_every`
+    steps, at the last step and on Ctrl-C. `history` is closed and
+    `on_close(step)` called however the loop ends.
+
+    Returns:
+        The number of steps trained in all (`steps` unless interrupted).
+    """
+    progbar = progress_bar(steps, start_step) if progress else None
+    recent = collections.deque(maxlen=LOG_EVERY_STEPS)
+    step = start_step
+    try:
+        while step < steps:
+            style_ids = draw_style_ids(seed, step, batch_size, num_styles)
+            losses = step_fn(style_ids)
+            step += 1
+            style_ids = style_ids.numpy()
+            losses = {part: value.numpy() for part, value in losses.items()}
+            history.append(step, style_ids, losses)
+            recent.append([losses[part].mean() for part in LOSS_PARTS])
+            recent_means = np.mean(recent, axis=0)
+            if on_step:
+                on_step(step, style_ids, losses, recent_means)
+            if progbar:
+                progbar.update(step, list(zip(LOSS_PARTS, recent_means)))
+            if step % checkpoint_every == 0 or step == steps:
+                write_checkpoint(run_dir, model, optimizer, step)
+    except KeyboardInterrupt:
+        write_checkpoint(run_dir, model, optimizer, step)
+        raise
+    finally:
+        history.close()
+        if on_close:
+            on_close(step)
+    return step
 
 
 class TrainingStep:

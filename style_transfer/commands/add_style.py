@@ -10,6 +10,7 @@ bit-identical; outputs are written atomically and never replace an existing file
 """
 
 from style_transfer.add_style import INITS
+from style_transfer.commands.loss_options import add_loss_options, loss_overrides
 from style_transfer.commands.train import HelpFormatter
 
 
@@ -52,22 +53,7 @@ def _register_add(subparsers):
                         "of the old style whose stylizations are nearest (style loss) to the "
                         "new style")
     loss = parser.add_argument_group("loss options (default: the model's own loss)")
-    loss.add_argument("--vgg", choices=("vgg16", "vgg19"), default=None, help="loss network")
-    loss.add_argument("--vgg-weights", default=None, metavar="imagenet|random|PATH",
-                      help="loss network weights")
-    loss.add_argument("--pooling", choices=("max", "avg"), default=None,
-                      help="loss network pooling")
-    loss.add_argument("--content-layer", default=None, help="VGG layer of the content loss")
-    loss.add_argument("--style-layers", nargs="+", default=None, metavar="LAYER",
-                      help="VGG layers of the style loss")
-    loss.add_argument("--content-weight", type=float, default=None,
-                      help="weight of the content loss")
-    loss.add_argument("--style-weight", type=float, default=None,
-                      help="weight of the style loss of each style layer")
-    loss.add_argument("--tv-weight", type=float, default=None,
-                      help="weight of the total variation loss")
-    loss.add_argument("--style-size", type=int, default=None, metavar="PX",
-                      help="long side to which style images are resized for their Gram targets")
+    add_loss_options(loss, defaults=None)
     parser.add_argument("--run-dir", default=None, metavar="RUN_DIR",
                         help="run folder (default: --out with the suffix .run)")
     parser.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",
@@ -117,21 +103,6 @@ def _add_edit_arguments(parser):
                         help="replace an existing --out (the input model included)")
 
 
-def _loss_overrides(args):
-    overrides = {
-        "vgg": args.vgg,
-        "vgg_weights": args.vgg_weights,
-        "pooling": args.pooling,
-        "content_layer": args.content_layer,
-        "style_layers": None if args.style_layers is None else tuple(args.style_layers),
-        "content_weight": args.content_weight,
-        "style_layer_weights": args.style_weight,
-        "tv_weight": args.tv_weight,
-        "style_size": args.style_size,
-    }
-    return {name: value for name, value in overrides.items() if value is not None}
-
-
 def _run_add(args):
     from style_transfer.add_style import add_styles
 
@@ -145,7 +116,7 @@ def _run_add(args):
         learning_rate=args.learning_rate,
         batch_size=args.batch_size,
         image_size=args.image_size,
-        loss_overrides=_loss_overrides(args),
+        loss_overrides=loss_overrides(args),
         init=args.init,
         run_dir=args.run_dir,
         checkpoint_every=args.checkpoint_every,

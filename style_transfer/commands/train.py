@@ -2,9 +2,8 @@
 
 import argparse
 
-from style_transfer.losses import LossConfig
+from style_transfer.commands.loss_options import add_loss_options, loss_config
 
-_DEFAULT_LOSS = LossConfig()
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -45,28 +44,7 @@ def register(subparsers):
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="width multiplier of the network (0.25-0.5 trains fast on a CPU)")
-    parser.add_argument("--vgg", choices=("vgg16", "vgg19"), default=_DEFAULT_LOSS.vgg,
-                        help="loss network")
-    parser.add_argument("--vgg-weights", default=_DEFAULT_LOSS.vgg_weights,
-                        metavar="imagenet|random|PATH",
-                        help="loss network weights: 'imagenet' (downloaded once by Keras), "
-                        "'random' (for trials only: much lower quality) or a local .h5 file")
-    parser.add_argument("--pooling", choices=("max", "avg"), default=_DEFAULT_LOSS.pooling,
-                        help="loss network pooling (Magenta replaces max by average pooling)")
-    parser.add_argument("--content-layer", default=_DEFAULT_LOSS.content_layer,
-                        help="VGG layer of the content loss")
-    parser.add_argument("--style-layers", nargs="+", default=list(_DEFAULT_LOSS.style_layers),
-                        metavar="LAYER", help="VGG layers of the style loss")
-    parser.add_argument("--content-weight", type=float, default=_DEFAULT_LOSS.content_weight,
-                        help="weight of the content loss")
-    parser.add_argument("--style-weight", type=float,
-                        default=_DEFAULT_LOSS.style_layer_weights[0],
-                        help="weight of the style loss of each style layer")
-    parser.add_argument("--tv-weight", type=float, default=_DEFAULT_LOSS.tv_weight,
-                        help="weight of the total variation loss")
-    parser.add_argument("--style-size", type=int, default=_DEFAULT_LOSS.style_size, metavar="PX",
-                        help="long side to which style images are resized for their Gram "
-                        "targets")
+    add_loss_options(parser)
     parser.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS",
                         help="write a checkpoint every this many steps")
     parser.add_argument("--sample-every", type=int, default=500, metavar="STEPS",
@@ -87,17 +65,6 @@ def register(subparsers):
 def run(args):
     from style_transfer.training import train
 
-    loss_config = LossConfig(
-        vgg=args.vgg,
-        vgg_weights=args.vgg_weights,
-        pooling=args.pooling,
-        content_layer=args.content_layer,
-        style_layers=tuple(args.style_layers),
-        content_weight=args.content_weight,
-        style_layer_weights=(args.style_weight,) * len(args.style_layers),
-        tv_weight=args.tv_weight,
-        style_size=args.style_size,
-    )
     train(
         args.content,
         args.styles,
@@ -108,7 +75,7 @@ def run(args):
         steps=args.steps,
         learning_rate=args.learning_rate,
         alpha=args.alpha,
-        loss_config=loss_config,
+        loss_config=loss_config(args),
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
         seed=args.seed,

@@ -2,7 +2,7 @@
 
 import argparse
 
-from style_transfer.losses import LossConfig
+from style_transfer.commands.loss_options import add_loss_options, loss_config
 
 NAME = "train-arbitrary"
 
@@ -26,9 +26,6 @@ def register(subparsers):
     parser.add_argument("--batch-size", type=int, default=8, help="samples per step")
     parser.add_argument("--image-size", type=int, default=256,
                         help="side of the square content crops, pixels")
-    parser.add_argument("--style-size", type=int, default=256,
-                        help="side of the square style images (encoder input and Gram "
-                        "targets), pixels")
     parser.add_argument("--learning-rate", type=float, default=1e-3, help="Adam learning rate")
     parser.add_argument("--alpha", type=float, default=1.0,
                         help="width multiplier of the style network")
@@ -46,13 +43,8 @@ def register(subparsers):
                         "the path of a weights file")
     parser.add_argument("--train-encoder", action="store_true",
                         help="fine-tune the encoder too (slower); otherwise it is frozen")
-    parser.add_argument("--vgg-weights", default="imagenet", metavar="WEIGHTS",
-                        help="loss network weights: 'imagenet', 'random' or a .h5 path")
-    parser.add_argument("--content-weight", type=float, default=LossConfig.content_weight)
-    parser.add_argument("--style-weight", type=float, default=LossConfig.style_layer_weights[0],
-                        help="weight of each style layer")
-    parser.add_argument("--tv-weight", type=float, default=LossConfig.tv_weight,
-                        help="total variation weight (Magenta's arbitrary model: 1e4 on sums)")
+    add_loss_options(parser, style_size_help="side of the square style images (encoder "
+                     "input and Gram targets)")
     parser.add_argument("--checkpoint-every", type=int, default=500, metavar="STEPS")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
@@ -63,19 +55,13 @@ def register(subparsers):
 def run(args):
     from style_transfer.arbitrary import HUB_ENCODER, train_arbitrary
 
-    loss_config = LossConfig(
-        vgg_weights=args.vgg_weights,
-        content_weight=args.content_weight,
-        tv_weight=args.tv_weight,
-        style_size=args.style_size,
-    ).with_style_weight(args.style_weight)
     train_arbitrary(
         args.content, args.styles, args.out,
         image_size=args.image_size, batch_size=args.batch_size, steps=args.steps,
         learning_rate=args.learning_rate, alpha=args.alpha, embedding_dim=args.embedding_dim,
         encoder=HUB_ENCODER if args.encoder_hub else args.encoder,
         encoder_weights=args.encoder_weights, hub_handle=args.encoder_hub,
-        train_encoder=args.train_encoder, loss_config=loss_config,
+        train_encoder=args.train_encoder, loss_config=loss_config(args),
         checkpoint_every=args.checkpoint_every, seed=args.seed, resume=args.resume,
         progress=not args.quiet,
     )

@@ -143,3 +143,31 @@ def test_weights_are_normalized_when_asked(layer_class):
     np.testing.assert_allclose(
         to_numpy(layer(x, 5.0 * weights)), to_numpy(layer(x, weights)), rtol=1e-5, atol=1e-5
     )
+
+
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+def test_gamma_beta_returns_the_rows_blends_and_maps_the_layer_applies(layer_class):
+    layer = layer_class(num_conditions=3)
+    layer(random_inputs((2, 4, 4, 2)), np.array([0, 1]))
+    randomize_table(layer)
+    gamma, beta = to_numpy(layer.gamma), to_numpy(layer.beta)
+    got = layer.gamma_beta(np.array([2, 0]))
+    np.testing.assert_allclose(to_numpy(got[0]), gamma[[2, 0]], rtol=1e-6)
+    np.testing.assert_allclose(to_numpy(got[1]), beta[[2, 0]], rtol=1e-6)
+    weights = np.array([[0.5, 0.25, 0.25]], "float32")
+    got = layer.gamma_beta(weights)
+    np.testing.assert_allclose(to_numpy(got[0]), weights @ gamma, rtol=1e-5)
+    weight_map = np.broadcast_to(weights[:, None, None, :], (1, 3, 5, 3))
+    got = layer.gamma_beta(weight_map)
+    assert tuple(got[1].shape) == (1, 3, 5, 2)
+    np.testing.assert_allclose(to_numpy(got[1])[0, 2, 4], (weights @ beta)[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="ids must be in"):
+        layer.gamma_beta(np.array([3]))
+
+
+def test_gamma_beta_of_a_fresh_mlp_layer_is_gamma0_beta0():
+    layer = ConditionalInstanceNormalization(mlp_units=(4,))
+    layer(random_inputs((2, 4, 4, 3)), np.ones((2, 5), "float32"))
+    gamma, beta = layer.gamma_beta(np.random.default_rng(0).normal(size=(2, 5)).astype("float32"))
+    np.testing.assert_array_equal(to_numpy(gamma), np.ones((2, 3)))
+    np.testing.assert_array_equal(to_numpy(beta), np.zeros((2, 3)))
