@@ -17,7 +17,6 @@ function of (seed, step)).
 """
 
 import dataclasses
-import json
 from pathlib import Path
 
 import keras
@@ -162,14 +161,7 @@ def add_styles(
     init_rows = _initial_rows(base, loss, init, content_dir, image_size, seed)
     model = _append_rows(base, init_rows)
     cbn.train_only_conditions(model, rows=list(range(num_old, len(style_names))))
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(model.trainable_variables)
-    if checkpoint:
-        training.restore_checkpoint(model, optimizer, checkpoint)
-
-    run_dir.mkdir(parents=True, exist_ok=True)
-    training.write_atomically(run_dir / training.RUN_FILE,
-                               lambda file: json.dump(settings, file, indent=2))
+    optimizer = training.start_run(run_dir, model, learning_rate, settings, checkpoint)
     train_step = training.TrainingStep(model, optimizer, loss, jit_compile,
                                        style_id_offset=num_old)
     history = training.History(run_dir / training.HISTORY_FILE, new_names, start_step)

@@ -450,14 +450,7 @@ def train_arbitrary(
         train_encoder=train_encoder, embedding_dim=embedding_dim, alpha=alpha,
         style_image_size=loss_config.style_size, seed=seed, training_config=training_config,
     )
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(model.trainable_variables)
-    if checkpoint:
-        training.restore_checkpoint(model, optimizer, checkpoint)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    training.write_atomically(out_dir / training.RUN_FILE,
-                               lambda file: json.dump(settings, file, indent=2))
+    optimizer = training.start_run(out_dir, model, learning_rate, settings, checkpoint)
     train_step = _ArbitraryTrainer(model, optimizer, loss)
     # uint8 keeps a large style folder small in memory: 192 KiB per 256 px style.
     style_pixels = tf.constant(style_pixels)

@@ -160,13 +160,7 @@ def train(
         training_config=_training_config(settings, loss_config),
     )
     model.build()
-    optimizer = keras.optimizers.Adam(learning_rate)
-    optimizer.build(model.trainable_variables)
-    if checkpoint:
-        restore_checkpoint(model, optimizer, checkpoint)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomically(out_dir / RUN_FILE, lambda file: json.dump(settings, file, indent=2))
+    optimizer = start_run(out_dir, model, learning_rate, settings, checkpoint)
     train_step = TrainingStep(model, optimizer, loss, jit_compile)
     history = History(out_dir / HISTORY_FILE, style_names, start_step)
     logger = Logger(out_dir / LOG_DIR, style_names)
@@ -194,6 +188,18 @@ def train(
 
 
 # ------------------------------------------------------------------ the step
+
+
+def start_run(run_dir, model, learning_rate, settings, checkpoint):
+    """Adam for the model's trainable variables, both restored from `checkpoint` when
+    resuming, and the run folder holding `settings`; returns the optimizer."""
+    optimizer = keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
+    if checkpoint:
+        restore_checkpoint(model, optimizer, checkpoint)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomically(run_dir / RUN_FILE, lambda file: json.dump(settings, file, indent=2))
+    return optimizer
 
 
 def run_steps(step_fn, *, model, optimizer, run_dir, history, start_step, steps, seed,
