@@ -151,20 +151,9 @@ class UpsampleConvBlock(ConvBlock):
         # Reflection padding of the upsampled picture repeats the low-resolution
         # border pixel: symmetric padding of x by one.
         x = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
-        # Phase 0 sees rows (i - 1, i) with taps (k0, k1 + k2); phase 1 sees
-        # rows (i, i + 1) with taps (k0 + k1, k2). The same holds for columns.
-        rows = [
-            ops.stack([kernel[0], kernel[1] + kernel[2]]),
-            ops.stack([kernel[0] + kernel[1], kernel[2]]),
+        phase_kernels = [
+            _fold_taps(_fold_taps(kernel, a, axis=0), b, axis=1) for a in (0, 1) for b in (0, 1)
         ]
-        phase_kernels = []
-        for row_kernel in rows:
-            for b in range(2):
-                if b == 0:
-                    taps = [row_kernel[:, 0], row_kernel[:, 1] + row_kernel[:, 2]]
-                else:
-                    taps = [row_kernel[:, 0] + row_kernel[:, 1], row_kernel[:, 2]]
-                phase_kernels.append(ops.stack(taps, axis=1))
         # One 2x2 convolution computes every phase: (batch, h + 1, w + 1, 4 * filters).
         phases = ops.conv(x, ops.concatenate(phase_kernels, axis=-1), padding="valid")
         f = self.filters
@@ -185,6 +174,18 @@ class UpsampleConvBlock(ConvBlock):
         top = interleave(phase(0, 0), phase(0, 1), axis=2)
         bottom = interleave(phase(1, 0), phase(1, 1), axis=2)
         return interleave(top, bottom, axis=1)
+
+
+def _fold_taps(kernel, phase, axis):
+    """The 3 taps of a 3x3 kernel along `axis` folded to the 2 that one phase sees.
+
+    After nearest x2 upsampling, output row 2i (phase 0) sees input rows
+    (i - 1, i, i) and row 2i + 1 (phase 1) rows (i, i, i + 1): taps (k0, k1 + k2)
+    on rows (i - 1, i), and (k0 + k1, k2) on rows (i, i + 1).
+    """
+    k0, k1, k2 = ops.unstack(kernel, axis=axis)
+    taps = [k0, k1 + k2] if phase == 0 else [k0 + k1, k2]
+    return ops.stack(taps, axis=axis)
 
 
 @keras.saving.register_keras_serializable(package="style_transfer")
