@@ -68,3 +68,22 @@ def test_executed_flops_count_the_upsampling_convolutions_at_low_resolution():
     upsample_executed = 2 * (129 ** 2 * 4 * 128 * 4 * 64 + 257 ** 2 * 4 * 64 * 4 * 32)
     executed = stylize.network_flops(model, 512, 512, executed=True)
     assert executed == nominal - upsample_nominal + upsample_executed
+
+
+@pytest.mark.parametrize("kernel_size, filters", [(9, 3), (3, 4)])
+def test_row_convolution_of_few_filter_blocks_equals_the_convolution(kernel_size, filters):
+    from style_transfer.network import ConvBlock
+
+    rng = np.random.default_rng(2)
+    block = ConvBlock(filters, kernel_size, num_styles=1)
+    x = tf.constant(rng.normal(size=(2, 13, 10, 5)).astype("float32"))
+    block(x, np.array([0, 0]))
+    padded = tf.pad(x, [[0, 0]] + [[kernel_size // 2] * 2] * 2 + [[0, 0]], mode="REFLECT")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(padded)
+        got = block._convolve_by_rows(padded)
+        want = tf.nn.conv2d(padded, block.conv.kernel, strides=1, padding="VALID")
+    np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-4, atol=1e-4)
+    for g, w in zip(tape.gradient(got, [padded, block.conv.kernel.value]),
+                    tape.gradient(want, [padded, block.conv.kernel.value])):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-4)
