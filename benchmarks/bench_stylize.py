@@ -18,6 +18,10 @@ What is measured, in one process and one run (so on the same machine state):
    (`jit_compile=True`), a `mixed_bfloat16` copy of the model (with the largest
    pixel difference it makes), a batch of 8 against 8 calls, and oneDNN switched
    off (`TF_ENABLE_ONEDNN_OPTS=0`, in a subprocess).
+   Allocators at 512 px, ours and PyTorch side by side in one subprocess per
+   setting: TensorFlow's default allocator, its caching allocator (what
+   `style_transfer` turns on), and the caching allocator with glibc told to keep
+   freed memory, which also spares PyTorch its page faults (the fair comparison).
 5. Peak resident memory (`VmHWM`) of a subprocess that stylizes one
    12-megapixel photo (4000x3000), against the same subprocess stopping before
    the network runs.
@@ -36,8 +40,9 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
+import style_transfer  # noqa: E402,F401
 
 SIZES_PX = (256, 512, 1024, 2048)
 REPETITIONS = {256: 10, 512: 6, 1024: 3, 2048: 2}
@@ -229,16 +234,64 @@ def worker(kind, height, width, repetitions):
         start = time.perf_counter()
         stylize.run_network(model, image, weights)
         result["seconds"] = time.perf_counter() - start
-    elif kind == "no-onednn":
+    elif kind == "latency":  # ours alone, under the environment the parent chose
         samples = time_interleaved(
             {"ours": lambda: stylize.run_network(model, image, weights)}, repetitions, warmup=1
         )
         result["ms"] = median_and_spread(samples["ours"])
+    elif kind == "side-by-side":  # ours and PyTorch interleaved, as in the latency table
+        import torch
+
+        from benchmarks.torch_transformer_net import TransformerNet
+
+        torch.set_num_threads(tensorflow_threads())
+        torch_net = TransformerNet().eval()
+        torch_image = torch.from_numpy(image.transpose(0, 3, 1, 2).copy())
+
+        def run_torch():
+            with torch.inference_mode():
+                torch_net(torch_image).numpy()
+
+        samples = time_interleaved(
+            {"ours": lambda: stylize.run_network(model, image, weights), "pytorch": run_torch},
+            repetitions, warmup=1,
+        )
+        result["ms"] = median_and_spread(samples["ours"])
+        result["pytorch_ms"] = median_and_spread(samples["pytorch"])
     from benchmarks.machine import peak_rss_mib
 
     result["maxrss_mib"] = peak_rss_mib()
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
+
+
+# glibc's malloc maps every large block fresh and unmaps it on free, so each large
+# tensor costs a page fault per 4 KiB; these tunables make it keep freed memory for reuse.
+GLIBC_KEEP_FREED_MEMORY = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295"
+
+
+def allocator_rows(size, repetitions):
+    """Ours against PyTorch under three allocator settings, one subprocess each.
+
+    TensorFlow's caching allocator is what `style_transfer` turns on; PyTorch has
+    no caching CPU allocator, so the fair comparison also spares PyTorch the page
+    faults, through glibc's tunables (which apply to the whole process).
+    """
+    settings = {
+        "TensorFlow's default allocator (TF_CPU_ALLOCATOR_USE_BFC=false), glibc default":
+            {"TF_CPU_ALLOCATOR_USE_BFC": "false"},
+        "TensorFlow's caching allocator (the default of style_transfer), glibc default": {},
+        f"caching allocator, and glibc keeps freed memory (GLIBC_TUNABLES={GLIBC_KEEP_FREED_MEMORY})":
+            {"GLIBC_TUNABLES": GLIBC_KEEP_FREED_MEMORY},
+    }
+    return {name: run_worker("side-by-side", size, size, repetitions, env=env)
+            for name, env in settings.items()}
+
+
+def tensorflow_threads():
+    import tensorflow as tf
+
+    return tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
 
 
 def run_worker(kind, height, width, repetitions=1, env=None):
@@ -270,9 +323,11 @@ def machine_description():
         "load_average_1min": os.getloadavg()[0],
         "tensorflow": tf.__version__, "keras": keras.__version__, "torch": torch.__version__,
         "numpy": np.__version__, "python": sys.version.split()[0],
-        "tf_intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count(),
+        "tf_intra_op_threads": tensorflow_threads(),
         "torch_threads": torch.get_num_threads(),
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on)"),
+        "TF_CPU_ALLOCATOR_USE_BFC": os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"),
+        "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", "unset"),
     }
 
 
@@ -289,10 +344,8 @@ def main(argv=None):
         return 0
 
     import torch
-    import tensorflow as tf
 
-    threads = tf.config.threading.get_intra_op_parallelism_threads() or os.cpu_count()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(tensorflow_threads())
     quick = args.quick
     sizes = QUICK_SIZES_PX if quick else SIZES_PX
 
@@ -335,16 +388,26 @@ def main(argv=None):
 
     option_size, small_size = (sizes[0], sizes[0]) if quick else (512, 256)
     options, bf16_difference = option_rows(option_size, small_size, 1 if quick else 6)
+    allocators = None
     if not quick:  # each subprocess re-imports TensorFlow: the quick run starts only one
-        no_onednn = run_worker("no-onednn", option_size, option_size, 4,
+        no_onednn = run_worker("latency", option_size, option_size, 4,
                                env={"TF_ENABLE_ONEDNN_OPTS": "0"})
         options[f"oneDNN off (subprocess, not interleaved), {option_size} px"] = tuple(no_onednn["ms"])
+        allocators = allocator_rows(option_size, 6)
     print("\n| option | ms per image (IQR) |\n| --- | --- |")
     for name, (median, q1, q3) in options.items():
         print(f"| {name} | {median:.0f} ({q1:.0f}-{q3:.0f}) |")
     print(f"bfloat16 against float32 pixels (8 photos, {small_size} px): max |diff| "
           f"{bf16_difference['bf16_max_abs_diff']:.4f}, mean |diff| "
           f"{bf16_difference['bf16_mean_abs_diff']:.5f} (1/255 = 0.0039)")
+    if allocators:
+        print(f"\nAllocators ({option_size} px, one subprocess per row, ours and PyTorch "
+              "interleaved within it):")
+        print("\n| setting | ours ms (IQR) | PyTorch ms (IQR) | speed-up |\n| --- | --- | --- | --- |")
+        for name, row in allocators.items():
+            (ours, q1, q3), (theirs, t1, t3) = row["ms"], row["pytorch_ms"]
+            print(f"| {name} | {ours:.0f} ({q1:.0f}-{q3:.0f}) | {theirs:.0f} ({t1:.0f}-{t3:.0f}) "
+                  f"| {theirs / ours:.2f}x |")
 
     height, width = QUICK_MEMORY_PHOTO if quick else MEMORY_PHOTO
     photo = run_worker("memory", height, width)

@@ -38,8 +38,9 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
+import style_transfer  # noqa: E402,F401
 # PyTorch's OpenMP threads busy-wait between parallel regions; on a machine shared with
 # other jobs that made its step 5-15x slower (they spin while the thread they wait
 # for is descheduled). Passive waiting is the fair setting there; on a quiet machine
