@@ -22,6 +22,8 @@ What is measured, in one process and one run (so on the same machine state):
    setting: TensorFlow's default allocator, its caching allocator (what
    `style_transfer` turns on), and the caching allocator with glibc told to keep
    freed memory, which also spares PyTorch its page faults (the fair comparison).
+   Then ours against PyTorch at 512 px again in 8 separate processes: the target is
+   read off the median, since one run's ratio moves by about +-0.1.
 5. Peak resident memory (`VmHWM`) of a subprocess that stylizes one
    12-megapixel photo (4000x3000), against the same subprocess stopping before
    the network runs.
@@ -32,6 +34,7 @@ Prints markdown tables (medians with quartiles, milliseconds).
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -50,6 +53,10 @@ QUICK_SIZES_PX = (32,)
 # The latency table also times `stylize.use_xla` up to this size (compiling at 2048 px
 # costs more memory than the comparison is worth).
 XLA_MAX_PX = 1024
+# The target's size, and how many separate processes time it again: one run's ratio
+# moves by about +-0.1 with the machine's state, so the target is read off the median.
+TARGET_PX = 512
+TARGET_RUNS = 8
 MEMORY_PHOTO = (3000, 4000)  # (height, width): 12 megapixels
 QUICK_MEMORY_PHOTO = (60, 80)
 MANY_STYLES = 256
@@ -99,9 +106,21 @@ def peak_gflops(repetitions, size):
     return {name: flops / (np.median(times) / 1e3) / 1e9 for name, times in samples.items()}
 
 
+def torch_step(torch_net, image):
+    """One call of the PyTorch network on `image` (NHWC float32), as its users run it."""
+    import torch
+
+    torch_image = torch.from_numpy(image.transpose(0, 3, 1, 2).copy())
+
+    def run():
+        with torch.inference_mode():
+            torch_net(torch_image).numpy()
+
+    return run
+
+
 def latency_rows(sizes, repetitions_of, peak):
     import numpy as np
-    import torch
 
     from benchmarks.timing import time_interleaved
     from benchmarks.torch_transformer_net import TransformerNet
@@ -116,13 +135,8 @@ def latency_rows(sizes, repetitions_of, peak):
     rows = []
     for size in sizes:
         image = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
-        torch_image = torch.from_numpy(image.transpose(0, 3, 1, 2).copy())
-
-        def run_torch():
-            with torch.inference_mode():
-                torch_net(torch_image).numpy()
-
-        steps = {"ours": lambda: stylize.run_network(model, image, weights), "pytorch": run_torch}
+        steps = {"ours": lambda: stylize.run_network(model, image, weights),
+                 "pytorch": torch_step(torch_net, image)}
         if size <= XLA_MAX_PX:
             steps["xla"] = lambda: stylize.run_network(xla_model, image, weights)
         samples = time_interleaved(steps, repetitions_of(size), warmup=1)
@@ -245,15 +259,9 @@ def worker(kind, height, width, repetitions):
         from benchmarks.torch_transformer_net import TransformerNet
 
         torch.set_num_threads(tensorflow_threads())
-        torch_net = TransformerNet().eval()
-        torch_image = torch.from_numpy(image.transpose(0, 3, 1, 2).copy())
-
-        def run_torch():
-            with torch.inference_mode():
-                torch_net(torch_image).numpy()
-
         samples = time_interleaved(
-            {"ours": lambda: stylize.run_network(model, image, weights), "pytorch": run_torch},
+            {"ours": lambda: stylize.run_network(model, image, weights),
+             "pytorch": torch_step(TransformerNet().eval(), image)},
             repetitions, warmup=1,
         )
         result["ms"] = median_and_spread(samples["ours"])
@@ -394,6 +402,8 @@ def main(argv=None):
                                env={"TF_ENABLE_ONEDNN_OPTS": "0"})
         options[f"oneDNN off (subprocess, not interleaved), {option_size} px"] = tuple(no_onednn["ms"])
         allocators = allocator_rows(option_size, 6)
+        target_runs = [run_worker("side-by-side", TARGET_PX, TARGET_PX, 6)
+                       for _ in range(TARGET_RUNS)]
     print("\n| option | ms per image (IQR) |\n| --- | --- |")
     for name, (median, q1, q3) in options.items():
         print(f"| {name} | {median:.0f} ({q1:.0f}-{q3:.0f}) |")
@@ -401,6 +411,12 @@ def main(argv=None):
           f"{bf16_difference['bf16_max_abs_diff']:.4f}, mean |diff| "
           f"{bf16_difference['bf16_mean_abs_diff']:.5f} (1/255 = 0.0039)")
     if allocators:
+        ratios = [run["pytorch_ms"][0] / run["ms"][0] for run in target_runs]
+        print(f"\n{TARGET_PX} px again in {TARGET_RUNS} separate processes (ours and PyTorch, "
+              "6 interleaved rounds each), PyTorch / ours: "
+              + ", ".join(f"{ratio:.2f}" for ratio in ratios)
+              + f"; median {statistics.median(ratios):.2f}x (ours "
+              + ", ".join(f"{run['ms'][0]:.0f}" for run in target_runs) + " ms).")
         print(f"\nAllocators ({option_size} px, one subprocess per row, ours and PyTorch "
               "interleaved within it):")
         print("\n| setting | ours ms (IQR) | PyTorch ms (IQR) | speed-up |\n| --- | --- | --- | --- |")

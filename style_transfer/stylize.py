@@ -10,9 +10,10 @@ Every style condition is reduced to what the network consumes:
 The network runs through one compiled `tf.function` per model (input shapes
 with `None` height, width and batch, so new sizes do not retrace), in float32
 without XLA unless `use_xla` asks for it. Measured on a 2-core CPU (BENCHMARKS.md,
-"Stylize speed and memory"): XLA is 15-20% faster per picture but compiles again,
+"Stylize speed and memory"): XLA is 10-20% faster per picture but compiles again,
 about 5 s, for every new size; bfloat16 changes pixels by more than 1/255 on average (and that CPU has no
-bfloat16 instructions); batching pictures was slower per picture.
+bfloat16 instructions); batching pictures of 256 px and more was not faster per picture
+beyond the run-to-run spread.
 
 The command line (`style-transfer stylize`), the notebooks and the tests all
 use these functions.
@@ -310,7 +311,7 @@ def use_xla(model, enabled=True):
     """Runs the model's network through XLA (`jit_compile=True`) from now on.
 
     XLA fuses the normalizations, activations and padding into few passes over
-    memory: 15-20% less time per picture on the 2-core CPU of BENCHMARKS.md,
+    memory: 10-20% less time per picture on the 2-core CPU of BENCHMARKS.md,
     but each new picture size costs a compilation of about 5 seconds. Worth it
     for many pictures of one size (video frames, the tiles of large photos);
     not for a few photos of different sizes, hence off by default.

@@ -65,7 +65,7 @@ def register(subparsers):
                         "decides otherwise)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--xla", action="store_true",
-                        help="compile the network with XLA: 15-20%% faster per picture after a "
+                        help="compile the network with XLA: 10-20%% faster per picture after a "
                         "compilation of a few seconds per picture size; for many pictures of "
                         "one size")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no list of outputs")
