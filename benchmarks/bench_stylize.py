@@ -272,7 +272,6 @@ def worker(kind, height, width, repetitions):
     print(RESULT_PREFIX + json.dumps(result), flush=True)
 
 
-
 # glibc's malloc maps every large block fresh and unmaps it on free, so each large
 # tensor costs a page fault per 4 KiB; these tunables make it keep freed memory for reuse.
 GLIBC_KEEP_FREED_MEMORY = "glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295"

@@ -7,8 +7,8 @@ backend unless `KERAS_BACKEND` already names one.
 It also turns on TensorFlow's caching CPU allocator (`TF_CPU_ALLOCATOR_USE_BFC`)
 unless that variable is already set. By default TensorFlow takes every large
 tensor fresh from the C library, which maps new pages for it and returns them
-on free, so each full-resolution op pays a page fault per 4 KiB: at 512 px
-that is about a fifth of a picture's time (BENCHMARKS.md, "Allocator"). The
+on free, so each full-resolution op pays a page fault per 4 KiB: about a tenth
+of a 512 px picture's time, a third from 1024 px up (BENCHMARKS.md, "Allocator"). The
 setting takes effect only if TensorFlow has not allocated anything yet, so
 import this package (or set the variable) before running TensorFlow ops.
 """
