@@ -75,7 +75,13 @@ def test_xla_gives_the_same_pictures_for_vectors_and_maps(photo):
     default = [stylize.run_network(model, images, w) for w in (weights, weight_map)]
     stylize.use_xla(model)
     compiled = [stylize.run_network(model, images, w) for w in (weights, weight_map)]
+    # XLA really compiles it: only jit_compile functions have compiler IR.
+    hlo = stylize.compiled_network(model)["vector"].experimental_get_compiler_ir(
+        images, weights)(stage="hlo")
+    assert "convolution" in hlo
     stylize.use_xla(model, False)
+    with pytest.raises(ValueError, match="jit_compile"):
+        stylize.compiled_network(model)["vector"].experimental_get_compiler_ir(images, weights)
     for want, got in zip(default, compiled):
         np.testing.assert_allclose(got, want, atol=1e-4)
 
