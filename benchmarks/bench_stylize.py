@@ -395,7 +395,7 @@ def main(argv=None):
 
     option_size, small_size = (sizes[0], sizes[0]) if quick else (512, 256)
     options, bf16_difference = option_rows(option_size, small_size, 1 if quick else 6)
-    allocators = None
+    allocators = target_runs = None
     if not quick:  # each subprocess re-imports TensorFlow: the quick run starts only one
         no_onednn = run_worker("latency", option_size, option_size, 4,
                                env={"TF_ENABLE_ONEDNN_OPTS": "0"})
