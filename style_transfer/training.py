@@ -187,7 +187,7 @@ def train(
     return model
 
 
-# ------------------------------------------------------------------ the step
+# ------------------------------------------------------------- the run loop
 
 
 def start_run(run_dir, model, learning_rate, settings, checkpoint):
@@ -246,6 +246,9 @@ def run_steps(step_fn, *, model, optimizer, run_dir, history, start_step, steps,
         if on_close:
             on_close(step)
     return step
+
+
+# ------------------------------------------------------------------ the step
 
 
 class TrainingStep:
