@@ -1,50 +1,57 @@
-"""What importing `style_transfer` sets up: the backend and TensorFlow's caching CPU allocator."""
+"""What importing `style_transfer` sets up: the Keras backend and TensorFlow's allocator setting.
 
+These are the project's own decisions, checked as such. What the caching allocator
+does to page faults and speed depends on the host's kernel and C library; that is
+measured in `benchmarks/bench_stylize.py` (the allocator table), not asserted here.
+"""
+
+import json
 import os
 import subprocess
 import sys
 
-import pytest
+SETTINGS = ("KERAS_BACKEND", "TF_CPU_ALLOCATOR_USE_BFC")
 
-# Counts the minor page faults of five ReLUs over a 64 MiB tensor, after two warm-up calls.
-PAGE_FAULTS_PER_OP = """
-import os, resource
+# Records each setting as it stands when TensorFlow is first imported, then imports
+# `style_transfer` and prints both records.
+_SETTINGS_AT_IMPORT = """
+import importlib.abc, json, os, sys
+
+seen = {}
+
+class RecordSettings(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" and not seen:
+            seen.update({key: os.environ.get(key) for key in %r})
+        return None
+
+sys.meta_path.insert(0, RecordSettings())
 import style_transfer
-import tensorflow as tf
-
-print(os.environ["KERAS_BACKEND"], os.environ["TF_CPU_ALLOCATOR_USE_BFC"])
-x = tf.random.normal((1, 512, 512, 64))
-relu = tf.function(tf.nn.relu)
-relu(x).numpy(), relu(x).numpy()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(5):
-    relu(x).numpy()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-"""
-REPEATS = 5
-PAGES_PER_TENSOR = 64 * 2**20 // 4096
+import tensorflow
+print(json.dumps({"when tensorflow was imported": seen,
+                  "after import": {key: os.environ.get(key) for key in %r}}))
+""" % (SETTINGS, SETTINGS)
 
 
-def page_faults(env):
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("KERAS_BACKEND", "TF_CPU_ALLOCATOR_USE_BFC")} | env
-    completed = subprocess.run([sys.executable, "-c", PAGE_FAULTS_PER_OP], env=env,
+def settings_seen(**environment):
+    env = {key: value for key, value in os.environ.items() if key not in SETTINGS}
+    env.update(environment, TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run([sys.executable, "-c", _SETTINGS_AT_IMPORT], env=env,
                                capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr[-2000:]
-    settings, faults = completed.stdout.strip().splitlines()[-2:]
-    return settings.split(), int(faults)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts Linux page faults")
-def test_import_turns_on_the_caching_allocator_and_large_ops_stop_faulting():
-    settings, faults = page_faults({})
-    assert settings == ["tensorflow", "true"]
-    # Each fresh 64 MiB output would fault on every page; reused memory faults on none.
-    assert faults < PAGES_PER_TENSOR // 4, faults
+def test_import_selects_tensorflow_and_the_caching_allocator_before_tensorflow_loads():
+    seen = settings_seen()
+    expected = {"KERAS_BACKEND": "tensorflow", "TF_CPU_ALLOCATOR_USE_BFC": "true"}
+    # TensorFlow reads the allocator setting once, at its first allocation: it must
+    # already be set when TensorFlow is imported.
+    assert seen["when tensorflow was imported"] == expected
+    assert seen["after import"] == expected
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="counts Linux page faults")
-def test_an_explicit_setting_wins_and_without_the_cache_every_output_faults():
-    settings, faults = page_faults({"TF_CPU_ALLOCATOR_USE_BFC": "false"})
-    assert settings == ["tensorflow", "false"]
-    assert faults > REPEATS * PAGES_PER_TENSOR // 2, faults
+def test_a_setting_the_user_made_wins():
+    seen = settings_seen(TF_CPU_ALLOCATOR_USE_BFC="false")
+    assert seen["when tensorflow was imported"]["TF_CPU_ALLOCATOR_USE_BFC"] == "false"
+    assert seen["after import"]["TF_CPU_ALLOCATOR_USE_BFC"] == "false"
