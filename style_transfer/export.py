@@ -14,12 +14,10 @@ picture size (`image_size`, square, batch 1): its MirrorPad and instance-norm
 kernels are converted for static shapes.
 """
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from style_transfer.errors import BadInput
+from style_transfer.files import atomic_path, atomic_write, check_destination
 
 FORMATS = ("savedmodel", "tflite")
 SIGNATURE = "serving_default"
@@ -62,22 +60,18 @@ def export_savedmodel(model, path, overwrite=False):
     """Writes a SavedModel folder with the `serving_default` signature described above.
 
     Also saves `style_names` (a string tensor) so that a server can show them.
-    Written to a temporary folder beside `path`, then renamed.
+    Written to a temporary folder beside `path`, then renamed (`files.atomic_path`).
     """
     import tensorflow as tf
 
     path = Path(path)
-    _check_destination(path, overwrite)
+    check_destination(path, overwrite, folder=True)
     module = tf.Module()
     module.model = model
     module.serve = inference_function(model)
     module.style_names = tf.Variable(list(model.style_names), trainable=False, name="style_names")
-    temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
-    try:
+    with atomic_path(path, overwrite=overwrite, folder=True) as temporary:
         tf.saved_model.save(module, str(temporary), signatures={SIGNATURE: module.serve})
-        _replace(temporary, path)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
     return path
 
 
@@ -88,7 +82,7 @@ def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=F
     path = Path(path)
     if not isinstance(image_size, int) or image_size < 8:
         raise BadInput(f"--image-size must be an integer >= 8; received {image_size!r}.")
-    _check_destination(path, overwrite)
+    check_destination(path, overwrite)
     # The converter leaves Keras 3 variables as uninitialized TFLite variables:
     # trace with the weights as constants instead (a stateless call).
     function = inference_function(model, image_size=image_size, batch_size=1, frozen=True)
@@ -96,26 +90,6 @@ def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=F
         [function.get_concrete_function()], model
     )
     flatbuffer = converter.convert()
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(flatbuffer)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    with atomic_write(path, overwrite=overwrite) as file:
+        file.write(flatbuffer)
     return path
-
-
-def _check_destination(path, overwrite):
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} exists; pass --overwrite to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-
-def _replace(temporary, path):
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
-    os.replace(temporary, path)

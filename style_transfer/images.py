@@ -5,14 +5,13 @@ Every reader returns what a style network consumes: RGB, float32 in [0, 1], shap
 through these functions, so an image looks the same wherever it is read.
 """
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from style_transfer.errors import BadInput
+from style_transfer.files import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -136,26 +135,23 @@ def to_pil(image):
 
 
 def save_image(image, path, overwrite=False):
-    """Writes an image file atomically; the format follows the file extension.
+    """Writes an image file atomically (`files.atomic_write`); the format follows the extension.
 
-    The image is written to a temporary file in the destination folder, then renamed
-    onto `path` (`os.replace`), so a reader never sees a half-written file and a
-    failure leaves no file behind.
+    A reader never sees a half-written file and a failure leaves no file behind.
 
     Args:
         image: A `PIL.Image.Image`, or an array accepted by `to_pil` (floats in
             [0, 1] are clipped and rounded to uint8).
         path: Destination; extension .png, .jpg, .jpeg, .webp or .bmp (any case).
-            JPEG and WebP are written at quality 95.
+            JPEG and WebP are written at quality 95. Missing folders are created.
         overwrite: Replace an existing file instead of refusing.
 
     Returns:
         The destination as a `Path`.
 
     Raises:
-        FileExistsError: `path` exists and `overwrite` is False.
-        FileNotFoundError: The destination folder does not exist.
-        BadInput (a ValueError): Unsupported extension.
+        BadInput (a ValueError): an unsupported extension, an existing file
+            without `overwrite`, or a destination that cannot be written.
         ValueError: An array `to_pil` rejects.
     """
     path = Path(path)
@@ -165,24 +161,11 @@ def save_image(image, path, overwrite=False):
             f"Cannot save {path}: unsupported extension {path.suffix!r}; "
             f"expected one of {', '.join(SAVE_FORMATS)}."
         )
-    if not overwrite and path.exists():
-        raise FileExistsError(f"Cannot save {path}: the file exists (pass overwrite=True to replace it).")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(f"Cannot save {path}: the folder {path.parent} does not exist.")
     if not isinstance(image, Image.Image):
         image = to_pil(image)
     options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
-
-    descriptor, temporary_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "wb") as temporary_file:
-            image.save(temporary_file, format=image_format, **options)
-        if not overwrite and path.exists():
-            raise FileExistsError(f"Cannot save {path}: the file appeared while it was being written.")
-        os.replace(temporary_name, path)
-    except BaseException:
-        os.unlink(temporary_name)
-        raise
+    with atomic_write(path, overwrite=overwrite) as file:
+        image.save(file, format=image_format, **options)
     return path
 
 

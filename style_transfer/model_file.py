@@ -1,13 +1,12 @@
 """Saving and loading style models: one `.keras` file, written atomically, checked on load."""
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import keras
 
 from style_transfer.errors import BadInput
+from style_transfer.files import atomic_path
 from style_transfer.network import StyleTransferNetwork
 
 
@@ -22,23 +21,8 @@ def save_model(model, path, overwrite=True):
     path = Path(path)
     if path.suffix != ".keras":
         raise BadInput(f"model files end in .keras; received {str(path)!r}.")
-    if path.exists() and not overwrite:
-        raise BadInput(f"{path} already exists; pass --overwrite to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.stem}.", suffix=".partial.keras"
-    )
-    os.close(handle)
-    try:
+    with atomic_path(path, overwrite=overwrite) as temporary:
         model.save(temporary)
-        # mkstemp creates owner-only files; give the model the usual permissions.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
 
 
 def load_style_model(path):

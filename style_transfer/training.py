@@ -18,9 +18,7 @@ import collections
 import csv
 import hashlib
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import keras
@@ -30,6 +28,7 @@ from tensorflow.core.framework import summary_pb2
 
 from style_transfer import data, images
 from style_transfer.errors import BadInput
+from style_transfer.files import atomic_write
 from style_transfer.losses import LossConfig, PerceptualLoss
 from style_transfer.model_file import save_model
 from style_transfer.network import StyleTransferNetwork
@@ -446,27 +445,9 @@ def restore_checkpoint(model, optimizer, checkpoint):
 
 
 def write_atomically(path, write, binary=False):
-    """Calls `write(file)` on a temporary file, then renames it onto `path`.
-
-    A crash (even SIGKILL) leaves the old file or the new one, never half of one.
-    """
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb" if binary else "w", newline=None if binary else "") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """Calls `write(file)` on a temporary file, then renames it onto `path` (see `files`)."""
+    with atomic_write(path, "wb" if binary else "w", newline=None if binary else "") as file:
+        write(file)
 
 
 # ---------------------------------------------------------- history and logs

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from style_transfer import images
+from style_transfer.errors import BadInput
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -259,7 +260,7 @@ def test_format_follows_the_extension(tmp_path, name, image_format):
 
 def test_save_refuses_to_overwrite(tmp_path):
     path = images.save_image(np.zeros((4, 4, 3)), tmp_path / "out.png")
-    with pytest.raises(FileExistsError, match="overwrite=True"):
+    with pytest.raises(BadInput, match="already exists; pass --overwrite"):
         images.save_image(np.ones((4, 4, 3)), path)
     assert np.asarray(Image.open(path)).max() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
@@ -273,7 +274,7 @@ def test_save_with_overwrite_replaces_the_file(tmp_path):
 
 def test_failed_save_leaves_no_file(tmp_path):
     rgba = Image.new("RGBA", (4, 4))  # JPEG cannot store alpha
-    with pytest.raises(OSError):
+    with pytest.raises(BadInput, match="cannot write .*out.jpg: cannot write mode RGBA as JPEG"):
         images.save_image(rgba, tmp_path / "out.jpg")
     assert list(tmp_path.iterdir()) == []
 
