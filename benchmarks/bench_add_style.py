@@ -123,7 +123,7 @@ def main(argv=None):
 def _evaluate(base, added, scratch, content_dir, styles_dir, loss_config, image_size):
     """Mean style and content loss on centre crops of every content photo, per model/style."""
     photos = np.stack([
-        training.center_square(images.load_image(path, max_size=4 * image_size), image_size)
+        images.center_square(images.load_image(path, max_size=4 * image_size), image_size)
         for path in sorted(content_dir.iterdir())
     ])
     style_files = [*OLD_STYLES, NEW_STYLE]

@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from style_transfer import arbitrary, images, training  # noqa: E402
+from style_transfer import arbitrary, arbitrary_training, images, training  # noqa: E402
 from style_transfer.losses import LossConfig  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -66,7 +66,7 @@ def main(argv=None):
         train_styles, held_out = _split_styles(data / "styles", work)
         common = {key: setup[key] for key in ("image_size", "batch_size", "steps", "alpha")}
         start = time.perf_counter()
-        arbitrary_model = arbitrary.train_arbitrary(
+        arbitrary_model = arbitrary_training.train_arbitrary(
             data / "content", train_styles, work / "arbitrary", loss_config=loss_config,
             encoder_weights=args.encoder_weights, checkpoint_every=setup["steps"],
             progress=False, **common)
@@ -77,7 +77,7 @@ def main(argv=None):
             checkpoint_every=setup["steps"], sample_every=0, progress=False, **common)
         n_style_s = time.perf_counter() - start
 
-        loss = arbitrary.StyleImageLoss(loss_config)
+        loss = arbitrary_training.StyleImageLoss(loss_config)
         photos = _centre_crops(data / "content", setup["image_size"])
         held_out_images = [arbitrary.load_style_image(path, setup["style_size"])
                            for path in held_out]
@@ -126,7 +126,7 @@ def _split_styles(style_dir, work):
 
 
 def _centre_crops(content_dir, size):
-    return np.stack([arbitrary.square_image(images.load_image(path, shorter_side=size), size)
+    return np.stack([images.center_square(images.load_image(path, shorter_side=size), size)
                      for path in images.find_images(content_dir)])
 
 

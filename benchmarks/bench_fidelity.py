@@ -105,10 +105,10 @@ def train_network(style_ids_in_loss, steps, config, loss):
 
 def evaluation_photos(size):
     """The centre square of every content photo, `size` px: (num_photos, size, size, 3)."""
-    from style_transfer import images, training
+    from style_transfer import images
 
     paths = images.find_images(CONTENT_DIR)
-    return np.stack([training.center_square(images.load_image(path), size) for path in paths])
+    return np.stack([images.center_square(images.load_image(path), size) for path in paths])
 
 
 def evaluation_loss(style_paths):

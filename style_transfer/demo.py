@@ -27,7 +27,7 @@ from style_transfer.errors import BadInput  # noqa: E402
 from style_transfer.losses import LossConfig  # noqa: E402
 from style_transfer.losses import vgg_weights_path  # noqa: E402
 from style_transfer.training import (  # noqa: E402
-    MODEL_FILE, RUN_FILE, center_square, read_history, train,
+    MODEL_FILE, RUN_FILE, read_history, train,
 )
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
@@ -86,7 +86,7 @@ def demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=None, quic
             checkpoint_every=settings["steps"], sample_every=0, seed=seed,
             progress=progress, **settings,
         )
-    photos = np.stack([center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
+    photos = np.stack([images.center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
     grid_path = out_dir / "grid.png"
     loss_path = out_dir / "losses.png"
     stylized = plot_style_grid(model, photos, style_images, grid_path)
@@ -202,7 +202,7 @@ def plot_style_grid(model, photos, style_images, path):
     num_styles = model.num_styles
     names = model.style_names
     size = photos.shape[1]
-    thumbnails = [center_square(images.load_image(path, max_size=2 * size), size)
+    thumbnails = [images.center_square(images.load_image(path, max_size=2 * size), size)
                   for path in style_images]
     columns = [(name, np.eye(num_styles, dtype=np.float32)[index])
                for index, name in enumerate(names)]

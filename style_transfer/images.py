@@ -169,6 +169,40 @@ def save_image(image, path, overwrite=False):
     return path
 
 
+def resize(image, size):
+    """Resizes a float image (H, W, 3) in [0, 1] to `size` = (height, width), Lanczos.
+
+    Each channel is resized in 32-bit float by Pillow (no rounding to 8 bits); the
+    result is clipped to [0, 1] (Lanczos overshoots at sharp edges).
+    """
+    image = np.asarray(image, dtype=np.float32)
+    height, width = size
+    if (height, width) == image.shape[:2]:
+        return image
+    channels = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(image[..., channel]), "F").resize(
+            (width, height), Image.Resampling.LANCZOS))
+        for channel in range(image.shape[-1])
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0)
+
+
+def resize_long_side(image, size):
+    """Resizes a float image (H, W, 3) so that its longer side is `size` pixels."""
+    height, width = np.shape(image)[:2]
+    scale = size / max(height, width)
+    return resize(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def center_square(image, size):
+    """The centred square crop of a float image (H, W, 3), resized to (size, size, 3)."""
+    image = np.asarray(image, dtype=np.float32)
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return resize(image[top:top + side, left:left + side], (size, size))
+
+
 def find_images(folder):
     """Lists the image files under a folder, recursively, in sorted order.
 

@@ -18,6 +18,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from style_transfer import images
 from style_transfer.errors import BadInput
 
 VGG_NETWORKS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}
@@ -269,18 +270,6 @@ def _seed_weights(vgg, seed):
             layer.bias.assign(ops.zeros(layer.bias.shape))
 
 
-def resize_long_side(image, size):
-    """Resizes an image (H, W, 3) so that its longer side is `size` pixels (antialiased)."""
-    image = np.asarray(image, dtype="float32")
-    height, width = image.shape[:2]
-    scale = size / max(height, width)
-    new_size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    if new_size == (height, width):
-        return image
-    resized = ops.image.resize(image, new_size, interpolation="bilinear", antialias=True)
-    return np.clip(ops.convert_to_numpy(resized), 0.0, 1.0)
-
-
 class PerceptualLoss:
     """Content, style and total variation losses of stylized images, per sample.
 
@@ -314,7 +303,7 @@ class PerceptualLoss:
         """{style layer: (num_styles, C, C)}; one style at a time, each at its own size."""
         per_style = []
         for image in style_images:
-            image = resize_long_side(image, self.config.style_size)
+            image = images.resize_long_side(image, self.config.style_size)
             features = self.network(preprocess_for_vgg(image[None]))
             per_style.append({
                 name: ops.convert_to_numpy(self._gram(features[name]))[0]

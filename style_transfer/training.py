@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from style_transfer import data, images
+from style_transfer import data, figures, images
 from style_transfer.errors import BadInput
 from style_transfer.files import atomic_write
 from style_transfer.losses import LossConfig, PerceptualLoss
@@ -164,14 +164,14 @@ def train(
     history = History(out_dir / HISTORY_FILE, style_names, start_step)
     logger = Logger(out_dir / LOG_DIR, style_names)
     grid_contents = _grid_contents(content_dir, image_size, seed) if sample_every else None
-    style_thumbnails = [center_square(image, image_size)
+    style_thumbnails = [images.center_square(image, image_size)
                         for image in style_pixels[:GRID_MAX_STYLES]]
     batches = iter(dataset)
 
     def log(step, style_ids, losses, recent_means):
         logger.add(step, style_ids, losses)
         if sample_every and step % sample_every == 0:
-            logger.grid(step, stylization_grid(model, grid_contents, style_thumbnails))
+            logger.grid(step, figures.stylization_grid(model, grid_contents, style_thumbnails))
 
     step = run_steps(
         lambda style_ids: train_step(next(batches), style_ids),
@@ -568,59 +568,9 @@ def progress_bar(steps, start_step):
     return progbar
 
 
-# --------------------------------------------------------------- the grids
-
-
 def _grid_contents(content_dir, image_size, seed):
     batch = data.content_dataset(content_dir, image_size, GRID_CONTENT_IMAGES, seed=seed + 1)
     return next(iter(batch)).numpy()
-
-
-def center_square(image, size):
-    """A centred square crop of `image`, resized to `size` x `size`."""
-    height, width = image.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    crop = image[top : top + side, left : left + side]
-    return np.clip(keras.ops.convert_to_numpy(
-        keras.ops.image.resize(crop, (size, size), antialias=True)), 0.0, 1.0)
-
-
-def stylization_grid(model, content_images, style_thumbnails, gap_px=4):
-    """A picture: a row of style thumbnails over one row per content image in each style.
-
-    Args:
-        model: A `StyleTransferNetwork`.
-        content_images: (num_contents, S, S, 3) in [0, 1].
-        style_thumbnails: One (S, S, 3) image per style shown (the first styles
-            of the model).
-
-    Returns:
-        A float image (height, width, 3) in [0, 1].
-    """
-    num_contents, num_styles = len(content_images), len(style_thumbnails)
-    photos = np.repeat(content_images, num_styles, axis=0)
-    style_ids = np.tile(np.arange(num_styles, dtype="int32"), num_contents)
-    stylized = keras.ops.convert_to_numpy(model(photos, style_ids)).reshape(
-        (num_contents, num_styles, *content_images.shape[1:])
-    )
-    blank = np.ones_like(content_images[0])
-    rows = [[blank, *style_thumbnails]]
-    rows += [[photo, *row] for photo, row in zip(content_images, stylized)]
-    return image_grid(rows, gap_px)
-
-
-def image_grid(rows, gap_px=4):
-    """Tiles rows of equally sized images (H, W, 3) into one picture with white gaps."""
-    height, width = rows[0][0].shape[:2]
-    columns = max(len(row) for row in rows)
-    grid = np.ones((len(rows) * (height + gap_px) - gap_px,
-                    columns * (width + gap_px) - gap_px, 3), np.float32)
-    for row_index, row in enumerate(rows):
-        for column_index, image in enumerate(row):
-            top, left = row_index * (height + gap_px), column_index * (width + gap_px)
-            grid[top : top + height, left : left + width] = image
-    return grid
 
 
 def settings_of(run_dir):

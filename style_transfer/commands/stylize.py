@@ -88,9 +88,9 @@ def run(args):
         for index, name in enumerate(model.style_names):
             print(f"{index}\t{name}")
         return 0
-    conditions = _conditions(args, model, stylize)
+    requested = _requested_styles(args, model)
     files = _input_files(args.inputs)
-    outputs_per_file = 1 if args.grid else len(conditions)
+    outputs_per_file = 1 if args.grid else len(requested)
     single_file = _single_output_file(args, len(files) * outputs_per_file)
     if args.max_size is not None and args.max_size < 8:
         raise BadInput(f"--max-size must be at least 8 pixels; received {args.max_size}.")
@@ -101,7 +101,7 @@ def run(args):
     extension = single_file.suffix if single_file else "." + (args.format or "png")
 
     if len(files) == 1:
-        written = _stylize_file(files[0], args, model, conditions, out_dir, extension, single_file)
+        written = _stylize_file(files[0], args, model, requested, out_dir, extension, single_file)
         if not args.quiet:
             print("\n".join(str(path) for path in written))
         return 0
@@ -109,7 +109,7 @@ def run(args):
     failures = 0
     for number, path in enumerate(files, start=1):
         try:
-            _stylize_file(path, args, model, conditions, out_dir, extension, None)
+            _stylize_file(path, args, model, requested, out_dir, extension, None)
         except (BadInput, FileExistsError, FileNotFoundError, OSError) as error:
             failures += 1
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -122,8 +122,10 @@ def run(args):
     return 0
 
 
-def _conditions(args, model, stylize):
+def _requested_styles(args, model):
     """[(label, style condition)] from --style / --blend / --mask, checked against the model."""
+    from style_transfer import conditions
+
     names = model.style_names
     if args.mask_styles and not args.mask:
         raise BadInput("--mask-styles needs --mask.")
@@ -132,28 +134,28 @@ def _conditions(args, model, stylize):
             raise BadInput("--mask cannot be combined with --style, --blend or --grid.")
         if not args.mask_styles:
             raise BadInput("--mask needs --mask-styles A,B,... (the style of each label).")
-        ids = [stylize.style_index(style, names) for style in args.mask_styles.split(",")]
+        ids = [conditions.style_index(style, names) for style in args.mask_styles.split(",")]
         mask = images.open_image(args.mask)
         try:
             mask.load()
         except (OSError, ValueError) as error:
             raise images.ImageReadError(f"Cannot read mask {args.mask}: {error}") from None
         # Check the labels now, on the mask's own size, before any photo is read.
-        stylize.mask_to_weight_map(mask, model.num_styles, ids, (mask.height, mask.width))
-        label = "mask-" + "+".join(stylize.style_label(index, names) for index in ids)
+        conditions.mask_to_weight_map(mask, model.num_styles, ids, (mask.height, mask.width))
+        label = "mask-" + "+".join(conditions.style_label(index, names) for index in ids)
         return [(label, ("mask", mask, ids))]
     if args.blend:
         if args.style or args.grid:
             raise BadInput("--blend cannot be combined with --style or --grid.")
-        weights = stylize.parse_blend(args.blend, names, normalize=args.normalize)
-        return [(stylize.style_label(weights, names), weights)]
-    indices = [stylize.style_index(style, names) for style in args.style] or list(range(len(names)))
+        weights = conditions.parse_blend(args.blend, names, normalize=args.normalize)
+        return [(conditions.style_label(weights, names), weights)]
+    indices = [conditions.style_index(style, names) for style in args.style] or list(range(len(names)))
     if args.grid and len(indices) > MAX_GRID_STYLES:
         raise BadInput(
             f"--grid with {len(indices)} styles would have {len(indices) * (len(indices) - 1) // 2} "
             f"rows of blends; pick at most {MAX_GRID_STYLES} with --style."
         )
-    return [(stylize.style_label(index, names), index) for index in indices]
+    return [(conditions.style_label(index, names), index) for index in indices]
 
 
 def _input_files(inputs):
@@ -188,12 +190,12 @@ def _extensions_of(image_format):
     return ("jpg", "jpeg") if image_format == "jpg" else (image_format,)
 
 
-def _stylize_file(path, args, model, conditions, out_dir, extension, single_file):
-    """Stylizes one input file in every condition; returns the paths written."""
-    from style_transfer import stylize
+def _stylize_file(path, args, model, requested, out_dir, extension, single_file):
+    """Stylizes one input file in every requested style; returns the paths written."""
+    from style_transfer import figures, stylize
 
     if single_file is None:
-        labels = ["grid"] if args.grid else [label for label, _ in conditions]
+        labels = ["grid"] if args.grid else [label for label, _ in requested]
         targets = [out_dir / f"{path.stem}__{label}{extension}" for label in labels]
     else:
         targets = [single_file]
@@ -207,10 +209,10 @@ def _stylize_file(path, args, model, conditions, out_dir, extension, single_file
         raise BadInput(f"{path} is {photo.shape[1]}x{photo.shape[0]} pixels; the network needs "
                        f"at least 8x8.")
     if args.grid:
-        styles = [condition for _, condition in conditions]
-        pictures = [stylize.interpolation_grid(model, photo, styles)[0]]
+        styles = [condition for _, condition in requested]
+        pictures = [figures.interpolation_grid(model, photo, styles)[0]]
     else:
-        styles = [_resolve(condition, model, photo.shape[:2], stylize) for _, condition in conditions]
+        styles = [_resolve(condition, model, photo.shape[:2]) for _, condition in requested]
         if args.mask and args.mask_mode == "composite":
             pictures = [stylize.composite_blend(model, photo, styles[0])]
         else:
@@ -220,10 +222,12 @@ def _stylize_file(path, args, model, conditions, out_dir, extension, single_file
     return targets
 
 
-def _resolve(condition, model, size, stylize):
+def _resolve(condition, model, size):
+    from style_transfer.conditions import mask_to_weight_map
+
     if isinstance(condition, tuple) and condition[0] == "mask":
         _, mask, ids = condition
-        return stylize.mask_to_weight_map(mask, model.num_styles, ids, size)
+        return mask_to_weight_map(mask, model.num_styles, ids, size)
     return condition
 
 

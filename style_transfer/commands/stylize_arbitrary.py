@@ -62,10 +62,12 @@ def run(args):
         if len(style_images) != 1 or args.strength != 1.0 or blend_weights is not None:
             raise BadInput("--engine magenta-hub takes one --style-image, and no "
                            "--strength or --blend-weights (its hub signature takes images).")
-        handle = args.hub_handle or arbitrary.MAGENTA_HUB_HANDLE
+        from style_transfer import magenta_hub
+
+        handle = args.hub_handle or magenta_hub.MAGENTA_HUB_HANDLE
 
         def stylize(photo):
-            return arbitrary.magenta_hub_stylize(photo, style_images[0], handle)
+            return magenta_hub.magenta_hub_stylize(photo, style_images[0], handle)
     else:
         if not args.model:
             raise BadInput("pass --model ARBITRARY.keras (made by train-arbitrary), or "

@@ -53,7 +53,8 @@ def register(subparsers):
 
 
 def run(args):
-    from style_transfer.arbitrary import HUB_ENCODER, train_arbitrary
+    from style_transfer.arbitrary import HUB_ENCODER
+    from style_transfer.arbitrary_training import train_arbitrary
 
     train_arbitrary(
         args.content, args.styles, args.out,

@@ -10,10 +10,12 @@ from PIL import Image
 
 from style_transfer import arbitrary, images, training
 from style_transfer.arbitrary import (
-    StyleImageLoss, blend_embeddings, conditioning_embedding, create_arbitrary_model,
+    blend_embeddings, conditioning_embedding, create_arbitrary_model,
     load_arbitrary_model, style_embeddings, style_norm_parameters, stylize_arbitrary,
 )
+from style_transfer.arbitrary_training import StyleImageLoss
 from style_transfer.cli import main
+from style_transfer.model_file import save_model
 from style_transfer.errors import BadInput
 from style_transfer.hub import load_hub_model
 from style_transfer.losses import LossConfig, PerceptualLoss
@@ -89,7 +91,7 @@ def test_fine_tuned_hub_encoder_is_restored_from_the_model_file(run, model):
 
 def test_saved_model_gives_identical_outputs_after_a_round_trip(run, model, tmp_path):
     photo, style = _photo(run)[None, :SIZE_PX, :SIZE_PX], _styles(run)[0][None, :SIZE_PX, :SIZE_PX]
-    arbitrary.save_model(model, tmp_path / "again.keras")
+    save_model(model, tmp_path / "again.keras")
     again = load_arbitrary_model(tmp_path / "again.keras")
     np.testing.assert_array_equal(again(photo, style), model(photo, style))
 
@@ -147,7 +149,7 @@ def test_strength_outside_zero_one_is_refused(run, model):
 
 def test_style_image_loss_equals_perceptual_loss_with_the_same_styles(run):
     config = LossConfig(vgg_weights="random", style_size=SIZE_PX)
-    styles = np.stack([arbitrary.square_image(image, SIZE_PX) for image in _styles(run)[:2]])
+    styles = np.stack([images.center_square(image, SIZE_PX) for image in _styles(run)[:2]])
     rng = np.random.default_rng(1)
     photos = rng.random((2, SIZE_PX, SIZE_PX, 3)).astype("float32")
     stylized = rng.random((2, SIZE_PX, SIZE_PX, 3)).astype("float32")
@@ -202,7 +204,7 @@ def test_magenta_hub_engine_runs_the_hub_model_through_the_cli(run, tmp_path):
                  "--hub-handle", str(stand_in), "--style-image", str(style_path),
                  "--out", str(out)]) == 0
     photo = images.load_image(run / "content" / "c1.png")
-    style = arbitrary.square_image(images.load_image(style_path), 256)
+    style = images.center_square(images.load_image(style_path), 256)
     expected = 0.5 * photo + 0.5 * style.mean(axis=(0, 1))
     written = images.load_image(out / f"c1__magenta-{style_path.stem}.png")
     np.testing.assert_allclose(written, expected, atol=1.5 / 255)
@@ -222,7 +224,7 @@ def test_a_style_model_file_of_another_kind_is_refused(tmp_path):
 
     network = StyleTransferNetwork(2, alpha=0.25)
     network.build()
-    arbitrary.save_model(network, tmp_path / "n_style.keras")
+    save_model(network, tmp_path / "n_style.keras")
     assert not arbitrary.is_arbitrary_model_file(tmp_path / "n_style.keras")
     with pytest.raises(BadInput, match="not an arbitrary-style model"):
         load_arbitrary_model(tmp_path / "n_style.keras")

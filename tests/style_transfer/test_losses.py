@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from style_transfer import losses
+from style_transfer import images, losses
 from style_transfer.errors import BadInput
 from style_transfer.losses import LossConfig, PerceptualLoss, gram_matrix
 
@@ -64,7 +64,7 @@ def test_total_variation_matches_numpy():
 
 def test_style_targets_are_grams_of_the_style_resized_to_style_size(two_style_loss):
     style = _random_images((48, 40, 3), 1)
-    resized = losses.resize_long_side(style, SMALL_CONFIG.style_size)
+    resized = images.resize_long_side(style, SMALL_CONFIG.style_size)
     assert resized.shape == (32, 27, 3)
     features = two_style_loss.network(losses.preprocess_for_vgg(resized[None]))
     for name in SMALL_CONFIG.style_layers:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import stylize
+from style_transfer import conditions, figures, stylize
 from style_transfer.errors import BadInput
 from style_transfer.network import StyleTransferNetwork
 
@@ -87,11 +87,11 @@ def test_xla_gives_the_same_pictures_for_vectors_and_maps(photo):
 
 
 def test_parse_blend_by_names_and_indices():
-    np.testing.assert_allclose(stylize.parse_blend("wave=0.7, 1=0.3", NAMES), [0.7, 0.3, 0.0])
+    np.testing.assert_allclose(conditions.parse_blend("wave=0.7, 1=0.3", NAMES), [0.7, 0.3, 0.0])
 
 
 def test_parse_blend_normalize_divides_by_the_sum():
-    np.testing.assert_allclose(stylize.parse_blend("wave=2,udnie=6", NAMES, normalize=True),
+    np.testing.assert_allclose(conditions.parse_blend("wave=2,udnie=6", NAMES, normalize=True),
                                [0.25, 0.0, 0.75])
 
 
@@ -107,7 +107,7 @@ def test_parse_blend_normalize_divides_by_the_sum():
 ])
 def test_parse_blend_rejects_bad_weights_naming_the_problem(text, words):
     with pytest.raises(BadInput, match=words):
-        stylize.parse_blend(text, NAMES)
+        conditions.parse_blend(text, NAMES)
 
 
 def test_stylize_takes_and_returns_pil_images(model, photo):
@@ -119,7 +119,7 @@ def test_stylize_takes_and_returns_pil_images(model, photo):
 def test_label_mask_is_a_convex_weight_map_of_the_photo_size():
     mask = np.zeros((10, 10), np.uint8)
     mask[:, 5:] = 1
-    weight_map = stylize.mask_to_weight_map(mask, 3, [2, 0], (24, 32))
+    weight_map = conditions.mask_to_weight_map(mask, 3, [2, 0], (24, 32))
     assert weight_map.shape == (24, 32, 3)
     np.testing.assert_allclose(weight_map.sum(-1), 1.0, atol=1e-5)
     np.testing.assert_allclose(weight_map[:, :10], np.broadcast_to([0, 0, 1], (24, 10, 3)), atol=1e-6)
@@ -128,7 +128,7 @@ def test_label_mask_is_a_convex_weight_map_of_the_photo_size():
 
 def test_greyscale_mask_gives_soft_weights_to_two_styles():
     mask = np.tile(np.linspace(0, 255, 32).astype(np.uint8), (8, 1))
-    weight_map = stylize.mask_to_weight_map(mask, 3, [0, 1], (8, 32))
+    weight_map = conditions.mask_to_weight_map(mask, 3, [0, 1], (8, 32))
     np.testing.assert_allclose(weight_map[..., 1], np.tile(np.linspace(0, 1, 32), (8, 1)), atol=0.01)
     np.testing.assert_allclose(weight_map[..., 0] + weight_map[..., 1], 1.0, atol=1e-5)
 
@@ -137,13 +137,13 @@ def test_greyscale_mask_gives_soft_weights_to_two_styles():
 def test_mask_labels_that_do_not_match_the_styles_raise(labels, styles):
     mask = np.array([labels] * 4, np.uint8)
     with pytest.raises(BadInput, match="do not match"):
-        stylize.mask_to_weight_map(mask, 3, styles, (8, 8))
+        conditions.mask_to_weight_map(mask, 3, styles, (8, 8))
 
 
 def _two_region_map(photo):
     mask = np.zeros(photo.shape[:2], np.uint8)
     mask[:, photo.shape[1] // 2:] = 1
-    return stylize.mask_to_weight_map(mask, 3, [0, 1], photo.shape[:2])
+    return conditions.mask_to_weight_map(mask, 3, [0, 1], photo.shape[:2])
 
 
 def test_composite_mask_paints_each_region_in_its_style(model, photo):
@@ -164,13 +164,13 @@ def test_network_mask_region_is_closer_to_its_style_than_to_the_other(model, pho
 
 
 def test_interpolation_grid_layout_is_rows_by_columns_of_tiles(model, photo):
-    grid, (rows, cols) = stylize.interpolation_grid(model, photo, ["wave", "scream", "udnie"])
+    grid, (rows, cols) = figures.interpolation_grid(model, photo, ["wave", "scream", "udnie"])
     assert (rows, cols) == (1 + 3, 5)  # photo + 3 styles; 3 pairs x 5 steps
     assert grid.shape == (rows * 24, cols * 32, 3)
 
 
 def test_interpolation_grid_ends_of_a_pair_are_the_single_styles(model, photo):
-    grid, _ = stylize.interpolation_grid(model, photo, ["wave", "udnie"], labels=False)
+    grid, _ = figures.interpolation_grid(model, photo, ["wave", "udnie"], labels=False)
     wave, udnie = stylize.stylize_many(model, photo, ["wave", "udnie"])
     np.testing.assert_allclose(grid[:24, :32], photo)
     np.testing.assert_allclose(grid[24:48, :32], wave, atol=1e-6)
