@@ -5,12 +5,13 @@ The application runs on the TensorFlow backend (its input pipeline is
 backend unless `KERAS_BACKEND` already names one.
 
 It also turns on TensorFlow's caching CPU allocator (`TF_CPU_ALLOCATOR_USE_BFC`)
-unless that variable is already set. By default TensorFlow takes every large
-tensor fresh from the C library, which maps new pages for it and returns them
-on free, so each full-resolution op pays a page fault per 4 KiB: about a tenth
-of a 512 px picture's time, a third from 1024 px up (BENCHMARKS.md, "Allocator"). The
-setting takes effect only if TensorFlow has not allocated anything yet, so
-import this package (or set the variable) before running TensorFlow ops.
+unless that variable is already set. Where TensorFlow's default allocator hands
+every large tensor back to the C library, which maps fresh pages for the next one,
+each full-resolution op pays a page fault per 4 KiB; the cache keeps freed blocks
+for reuse. How much that saves depends on the host's kernel and C library: from a
+third of the time at 1024 px to nothing (BENCHMARKS.md, "Allocator"). The setting
+takes effect only if TensorFlow has not allocated anything yet, so import this
+package (or set the variable) before running TensorFlow ops.
 """
 
 import os
