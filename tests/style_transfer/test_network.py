@@ -1,5 +1,7 @@
 """The network's building blocks against the textbook operations they compute."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -87,3 +89,14 @@ def test_row_convolution_of_few_filter_blocks_equals_the_convolution(kernel_size
     for g, w in zip(tape.gradient(got, [padded, block.conv.kernel.value]),
                     tape.gradient(want, [padded, block.conv.kernel.value])):
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_a_model_saved_before_explicit_architectures_loads_and_paints_the_same():
+    from style_transfer.model_file import load_style_model
+
+    fixtures = Path(__file__).parent / "fixtures"
+    model = load_style_model(fixtures / "main_e3a3d0d_alpha0.125_2styles.keras")
+    recorded = np.load(fixtures / "main_e3a3d0d_alpha0.125_2styles.npz")
+    assert model.style_names == ["ink", "rust"]
+    got = np.asarray(model(recorded["images"], recorded["weights"]))
+    np.testing.assert_allclose(got, recorded["stylized"], rtol=0, atol=1e-5)
