@@ -358,8 +358,9 @@ def _rebuilt(model, rows, style_names, training_config):
     copied bit for bit. The copy has no frozen layers or row masks."""
     rows = list(rows)
     copy = StyleTransferNetwork(
-        len(rows), alpha=model.alpha, style_names=list(style_names),
-        training_config=training_config, dtype=model.dtype_policy, name=model.name,
+        len(rows), alpha=model.alpha, architecture=model.architecture,
+        style_names=list(style_names), training_config=training_config,
+        dtype=model.dtype_policy, name=model.name,
     )
     copy.build()
     tables = {id(variable) for layer in cbn.conditional_layers(model)

@@ -8,8 +8,12 @@
 
 Every convolution is reflection-padded and followed by a conditional instance
 normalization (so the convolutions carry no bias); only the gamma/beta tables
-of those normalizations depend on the style. `alpha` scales every width.
+of those normalizations depend on the style. The widths above are Magenta's
+(`Architecture()`, the default); an `Architecture` names others, such as the
+slim network of TensorFlow's Android stylize demo, and `alpha` scales every width.
 """
+
+import dataclasses
 
 import keras
 from keras import ops
@@ -21,6 +25,90 @@ SIDE_MULTIPLE = 4
 MIN_SIDE_PX = 8
 # Convolutions with at most this many filters run as row convolutions (see ConvBlock).
 FEW_FILTERS = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """The widths of a style transfer network's layers (before `alpha` scales them).
+
+    The layer plan is fixed (a 9x9 convolution, two stride-2 3x3 convolutions,
+    residual blocks, two nearest x2 upsamplings each followed by a 3x3
+    convolution, a 9x9 convolution to RGB); the architecture says how wide each
+    layer is and how many residual blocks there are. The defaults are Magenta's
+    standard network (Dumoulin et al. 2017); `ARCHITECTURES` names the presets.
+
+    Args:
+        contract: Filters of the three contracting convolutions.
+        residual_blocks: Number of residual blocks.
+        residual_filters: Filters of each residual block's two convolutions;
+            the identity shortcut needs it equal to the last contracting width.
+        expand: Filters of the two upsampling convolutions.
+    """
+
+    contract: tuple = (32, 64, 128)
+    residual_blocks: int = 5
+    residual_filters: int = 128
+    expand: tuple = (64, 32)
+
+    def __post_init__(self):
+        # Lists from JSON become tuples, so that architectures compare equal.
+        object.__setattr__(self, "contract", tuple(self.contract))
+        object.__setattr__(self, "expand", tuple(self.expand))
+        for name, count in (("contract", 3), ("expand", 2)):
+            widths = getattr(self, name)
+            if len(widths) != count or not all(_is_positive_int(w) for w in widths):
+                raise ValueError(f"architecture {name} must be {count} positive integers; "
+                                 f"received {widths!r}.")
+        for name in ("residual_blocks", "residual_filters"):
+            if not _is_positive_int(getattr(self, name)):
+                raise ValueError(f"architecture {name} must be a positive integer; received "
+                                 f"{getattr(self, name)!r}.")
+        if self.residual_filters != self.contract[-1]:
+            raise ValueError(
+                f"architecture residual_filters ({self.residual_filters}) must equal the last "
+                f"contracting width ({self.contract[-1]}): the residual blocks add their "
+                f"input to their output."
+            )
+
+    def to_dict(self):
+        """A JSON-serializable dict; `Architecture(**d)` reverses it."""
+        return {"contract": list(self.contract), "residual_blocks": self.residual_blocks,
+                "residual_filters": self.residual_filters, "expand": list(self.expand)}
+
+    def describe(self):
+        """A short description: "32-64-128, 5x128 residual, 64-32"."""
+        return (f"{'-'.join(map(str, self.contract))}, {self.residual_blocks}x"
+                f"{self.residual_filters} residual, {'-'.join(map(str, self.expand))}")
+
+
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+ARCHITECTURES = {
+    # Dumoulin et al. 2017 / Magenta image_stylization: 1.67M shared weights.
+    "magenta": Architecture(),
+    # TensorFlow's Android stylize demo (26 styles): 0.11M shared weights.
+    "android-slim": Architecture(contract=(32, 32, 32), residual_blocks=6,
+                                 residual_filters=32, expand=(8, 4)),
+}
+
+
+def as_architecture(architecture):
+    """An `Architecture` from an `Architecture`, a preset name, a dict, or `None` (Magenta's)."""
+    if architecture is None:
+        return ARCHITECTURES["magenta"]
+    if isinstance(architecture, Architecture):
+        return architecture
+    if isinstance(architecture, str):
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {architecture!r}; the presets are "
+                             f"{', '.join(ARCHITECTURES)}.")
+        return ARCHITECTURES[architecture]
+    if isinstance(architecture, dict):
+        return Architecture(**architecture)
+    raise ValueError(f"architecture must be an Architecture, a preset name or a dict; "
+                     f"received {architecture!r}.")
 
 
 def _reflect_pad(x, pad):
@@ -197,11 +285,15 @@ class StyleTransferNetwork(keras.Model):
         embedding_dim: Instead of `num_styles`: the length of a style
             embedding from which linear heads predict every gamma/beta
             (arbitrary styles, Ghiasi et al. 2017).
-        alpha: Width multiplier; 1.0 is the standard network (1.67M shared
+        alpha: Width multiplier of every layer of `architecture`; with
+            Magenta's architecture 1.0 is the standard network (1.67M shared
             weights), 0.25-0.5 trains fast on a CPU.
         style_names: One name per style (defaults to "style_0", ...).
         training_config: JSON-serializable record of how the model was
             trained (image size, loss network, loss weights, ...), saved with it.
+        architecture: The layer widths: an `Architecture`, the name of a
+            preset in `ARCHITECTURES` ("magenta", "android-slim") or its dict;
+            default Magenta's standard network.
 
     Call arguments:
         images: Float images (batch, H, W, 3) in [0, 1], any H and W >= 8;
@@ -218,7 +310,7 @@ class StyleTransferNetwork(keras.Model):
     """
 
     def __init__(self, num_styles=None, alpha=1.0, style_names=None, training_config=None,
-                 embedding_dim=None, **kwargs):
+                 embedding_dim=None, architecture=None, **kwargs):
         super().__init__(**kwargs)
         if (num_styles is None) == (embedding_dim is None):
             raise ValueError(
@@ -243,6 +335,7 @@ class StyleTransferNetwork(keras.Model):
         self.num_styles = num_styles
         self.embedding_dim = embedding_dim
         self.alpha = float(alpha)
+        self.architecture = as_architecture(architecture)
         self.style_names = style_names
         self.training_config = dict(training_config or {})
 
@@ -253,17 +346,19 @@ class StyleTransferNetwork(keras.Model):
             return cls(*args, num_styles=num_styles, embedding_dim=embedding_dim,
                        dtype=self.dtype_policy, **block_kwargs)
 
+        plan = self.architecture
         self.contract = [
-            block(ConvBlock, width(32), 9, name="conv1"),
-            block(ConvBlock, width(64), 3, strides=2, name="conv2"),
-            block(ConvBlock, width(128), 3, strides=2, name="conv3"),
+            block(ConvBlock, width(plan.contract[0]), 9, name="conv1"),
+            block(ConvBlock, width(plan.contract[1]), 3, strides=2, name="conv2"),
+            block(ConvBlock, width(plan.contract[2]), 3, strides=2, name="conv3"),
         ]
         self.residuals = [
-            block(ResidualBlock, width(128), name=f"residual{index + 1}") for index in range(5)
+            block(ResidualBlock, width(plan.residual_filters), name=f"residual{index + 1}")
+            for index in range(plan.residual_blocks)
         ]
         self.expand = [
-            block(UpsampleConvBlock, width(64), 3, name="upsample1"),
-            block(UpsampleConvBlock, width(32), 3, name="upsample2"),
+            block(UpsampleConvBlock, width(plan.expand[0]), 3, name="upsample1"),
+            block(UpsampleConvBlock, width(plan.expand[1]), 3, name="upsample2"),
         ]
         self.to_rgb = block(ConvBlock, 3, 9, activation="sigmoid", name="to_rgb")
 
@@ -326,6 +421,7 @@ class StyleTransferNetwork(keras.Model):
             "num_styles": self.num_styles,
             "embedding_dim": self.embedding_dim,
             "alpha": self.alpha,
+            "architecture": self.architecture.to_dict(),
             "style_names": list(self.style_names),
             "training_config": self.training_config,
         }

@@ -100,3 +100,42 @@ def test_a_model_saved_before_explicit_architectures_loads_and_paints_the_same()
     assert model.style_names == ["ink", "rust"]
     got = np.asarray(model(recorded["images"], recorded["weights"]))
     np.testing.assert_allclose(got, recorded["stylized"], rtol=0, atol=1e-5)
+
+
+def test_the_android_slim_architecture_has_the_widths_of_tensorflows_stylize_demo():
+    model = StyleTransferNetwork(num_styles=26, architecture="android-slim")
+    model.build()
+    kernels = {w.path.split("/", 1)[1]: tuple(w.shape) for w in model.weights
+               if w.path.endswith("kernel")}
+    assert kernels["conv1/conv/kernel"] == (9, 9, 3, 32)
+    assert kernels["conv3/conv/kernel"] == (3, 3, 32, 32)
+    assert kernels["residual6/second/conv/kernel"] == (3, 3, 32, 32)
+    assert kernels["upsample1/conv/kernel"] == (3, 3, 32, 8)
+    assert kernels["upsample2/conv/kernel"] == (3, 3, 8, 4)
+    assert kernels["to_rgb/conv/kernel"] == (9, 9, 4, 3)
+    assert len(kernels) == 3 + 2 * 6 + 2 + 1
+    tables = [w for w in model.weights if w.path.endswith("gamma")]
+    assert sum(t.shape[1] for t in tables) == 3 * 32 + 12 * 32 + 8 + 4 + 3
+
+
+def test_a_network_with_an_architecture_saves_and_loads_it(tmp_path):
+    from style_transfer.model_file import load_style_model, save_model
+    from style_transfer.network import Architecture
+
+    plan = Architecture(contract=(8, 8, 16), residual_blocks=2, residual_filters=16,
+                        expand=(8, 4))
+    model = StyleTransferNetwork(num_styles=2, architecture=plan)
+    model.build()
+    save_model(model, tmp_path / "m.keras")
+    loaded = load_style_model(tmp_path / "m.keras")
+    assert loaded.architecture == plan
+    images = np.random.default_rng(0).uniform(size=(1, 16, 12, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(loaded(images, np.array([1]))),
+                                  np.asarray(model(images, np.array([1]))))
+
+
+def test_residual_blocks_must_be_as_wide_as_the_last_contracting_convolution():
+    from style_transfer.network import Architecture
+
+    with pytest.raises(ValueError, match="residual_filters"):
+        Architecture(contract=(8, 8, 16), residual_blocks=2, residual_filters=8, expand=(8, 4))
