@@ -49,6 +49,8 @@ SECTIONS = (
             "N-style against single-style networks, blends, BN on digits", True),
     Section("add_style", "bench_add_style.py", "appending a style against training anew", True),
     Section("arbitrary", "bench_arbitrary.py", "arbitrary-style model on unseen styles"),
+    Section("pretrained", "bench_pretrained.py",
+            "imported android-26 network against onnxruntime: agreement and latency", True),
 )
 
 

@@ -94,6 +94,36 @@ def normalize(x, mean, variance, gamma, beta, epsilon, batch_statistics):
     return forward(x, gamma, beta)
 
 
+def single_instance_available(x, axes):
+    """Whether `normalize_single_instance` applies: TensorFlow, one 4-D sample, spatial axes."""
+    return (keras.backend.backend() == "tensorflow" and len(x.shape) == 4
+            and x.shape[0] == 1 and list(axes) == [1, 2])
+
+
+def normalize_single_instance(x, gamma, beta, epsilon):
+    """Instance normalization of one picture `(1, H, W, C)` by TensorFlow's fused batch norm.
+
+    For a batch of one, batch statistics over (batch, height, width) are the
+    picture's instance statistics, so the fused batch-norm kernel computes the
+    moments and the affine normalization in one op (and graph optimization
+    fuses a following ReLU into it): on a 1024 x 1024 x 32 map 52 ms instead
+    of 146 ms for `moments` and the multiply-add on the 2-core CPU of
+    BENCHMARKS.md. Its float32 sums are less exact over a million positions
+    (4e-4 against 2e-4 from `moments` on unit-variance values), so it serves
+    inference only; training keeps `normalize` and its analytic gradient.
+
+    Args:
+        x: Float32 tensor `(1, H, W, C)` with a static batch of one.
+        gamma, beta: The sample's affine parameters, `C` values each (any shape).
+        epsilon: Added to the variance.
+    """
+    import tensorflow as tf
+
+    return tf.compat.v1.nn.fused_batch_norm(
+        x, tf.reshape(gamma, [-1]), tf.reshape(beta, [-1]), epsilon=epsilon, is_training=True
+    )[0]
+
+
 def _count(x, axes):
     """Number of elements that share one mean: a Python number when shapes are static."""
     dims = [x.shape[axis] for axis in axes]

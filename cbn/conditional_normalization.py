@@ -209,6 +209,9 @@ class ConditionalNormalization(keras.layers.Layer):
             beta = ops.reshape(beta, broadcast_shape)
         if axes is None:
             mean, variance = self._stored_statistics()
+        elif per_sample and not training and _fused.single_instance_available(x, axes):
+            outputs = _fused.normalize_single_instance(x, gamma, beta, self.epsilon)
+            return ops.cast(outputs, self.compute_dtype)
         elif per_sample and _fused.available():
             # Statistics of x for the forward pass; the analytic gradient accounts for them.
             mean, variance = _fused.moments(ops.stop_gradient(x), axes)

