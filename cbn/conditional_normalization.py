@@ -210,7 +210,9 @@ class ConditionalNormalization(keras.layers.Layer):
         if axes is None:
             mean, variance = self._stored_statistics()
         elif per_sample and not training and _fused.single_instance_available(x, axes):
-            outputs = _fused.normalize_single_instance(x, gamma, beta, self.epsilon)
+            mean, variance = _fused.moments(x, axes)
+            outputs = _fused.normalize_single_instance(x, mean, variance, gamma, beta,
+                                                       self.epsilon)
             return ops.cast(outputs, self.compute_dtype)
         elif per_sample and _fused.available():
             # Statistics of x for the forward pass; the analytic gradient accounts for them.
