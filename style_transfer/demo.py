@@ -1,8 +1,18 @@
-"""The demo: train a small multi-style network in minutes, then paint photos in every style and blend.
+"""The demos: paint a bundled photo with a pretrained network in seconds, or train a small one.
 
-Content photos come with scikit-image (astronaut, chelsea, coffee, rocket, motorcycle); the
-default styles are generated here (colourized scikit-image textures and a procedural
-pattern), so nothing is downloaded but the VGG weights. The output folder receives:
+`demo` (what `style-transfer demo` runs) needs no training and no download: the
+pretrained android-26 network (the [pretrained] extra) paints scikit-image's
+photo of a cat. The output folder receives:
+
+    OUT/contact_sheet.png   the photo in each of the 26 styles, labelled
+    OUT/blends.png          three styles and their pairwise convex blends
+    OUT/spatial_blend.png   one style inside an ellipse, another outside, soft edge
+
+`training_demo` (`style-transfer demo --train`) trains a small multi-style
+network in minutes. Content photos come with scikit-image (astronaut, chelsea,
+coffee, rocket, motorcycle); the default styles are generated here (colourized
+scikit-image textures and a procedural pattern), so nothing is downloaded but the
+VGG weights. The output folder receives:
 
     OUT/grid.png     photos x (each style, then blends of styles)
     OUT/losses.png   the training losses, overall and per style
@@ -44,9 +54,73 @@ GRID_SIZE_PX = {False: 192, True: 96}  # The grid's photos, by `quick`.
 
 OUTPUT_FILES = ("grid.png", "losses.png", "styles", "run")
 
+# The pretrained demo: a bundled photo, tiles of this size, and three styles whose
+# looks differ on the contact sheet (19: blue swirls, 3: bright strokes, 10: brown wash).
+DEMO_PHOTO = "chelsea"
+PRETRAINED_TILE_PX = 256
+BLEND_STYLES = (19, 3, 10)
+PRETRAINED_OUTPUT_FILES = ("contact_sheet.png", "blends.png", "spatial_blend.png")
 
-def demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=None, quick=False,
-         overwrite=False, progress=True, seed=0):
+
+def demo(out_dir, *, model=None, overwrite=False):
+    """Paints a bundled photo with a pretrained network: every style, blends, a spatial blend.
+
+    Args:
+        out_dir: Output folder (see the module docstring); created if needed.
+        model: A pretrained model's name or a `.keras` file (default
+            `pretrained.DEFAULT_MODEL`); the blends use `BLEND_STYLES` when the
+            model has that many styles, else its first three.
+        overwrite: Replace the outputs of an earlier demo in `out_dir`.
+
+    Returns:
+        A dict of the written paths: `"contact_sheet"`, `"blends"`, `"spatial_blend"`.
+
+    Raises:
+        BadInput: the model cannot be had (e.g. the [pretrained] extra is not
+            installed), or `out_dir` holds earlier outputs and not `overwrite`.
+    """
+    from style_transfer import conditions, figures, stylize
+    from style_transfer.model_file import load_style_model, model_path
+    from style_transfer.pretrained import DEFAULT_MODEL
+
+    out_dir = Path(out_dir)
+    existing = [name for name in PRETRAINED_OUTPUT_FILES if (out_dir / name).exists()]
+    if existing and not overwrite:
+        raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass "
+                       f"--overwrite to replace them or choose another --out.")
+    network = load_style_model(model_path(model or DEFAULT_MODEL))
+    photo = images.resize_long_side(skimage_photo(DEMO_PHOTO), PRETRAINED_TILE_PX)
+    styles = [index for index in BLEND_STYLES if index < network.num_styles]
+    if len(styles) < len(BLEND_STYLES):
+        styles = list(range(min(len(BLEND_STYLES), network.num_styles)))
+    written = {name.removesuffix(".png"): out_dir / name for name in PRETRAINED_OUTPUT_FILES}
+    sheet, _ = figures.contact_sheet(network, photo)
+    images.save_image(sheet, written["contact_sheet"], overwrite=True)
+    grid, _ = figures.interpolation_grid(network, photo, styles)
+    images.save_image(grid, written["blends"], overwrite=True)
+    full_size = skimage_photo(DEMO_PHOTO)
+    weight_map = conditions.mask_to_weight_map(
+        ellipse_mask(full_size.shape[:2]), network.num_styles, styles[:2], full_size.shape[:2])
+    images.save_image(stylize.composite_blend(network, full_size, weight_map),
+                      written["spatial_blend"], overwrite=True)
+    return written
+
+
+def ellipse_mask(size, edge_px=12):
+    """A greyscale mask (height, width) uint8: 0 inside a centred ellipse, 255 outside.
+
+    The ellipse spans the middle half of each side; the grey ramp `edge_px`
+    wide across its border makes the transition between the two styles soft.
+    """
+    height, width = size
+    rows, columns = np.mgrid[0:height, 0:width]
+    radius = np.hypot((rows - height / 2) / (height / 4), (columns - width / 2) / (width / 4))
+    distance_px = (radius - 1.0) * min(height, width) / 4
+    return np.clip(np.round(255 * (distance_px / edge_px + 0.5)), 0, 255).astype(np.uint8)
+
+
+def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=None,
+                  quick=False, overwrite=False, progress=True, seed=0):
     """Trains a small multi-style model and writes the demo pictures.
 
     Args:

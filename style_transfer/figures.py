@@ -1,8 +1,9 @@
-"""Pictures of what a style network does: the interpolation grid and sample grids.
+"""Pictures of what a style network does: the interpolation grid, contact sheets, sample grids.
 
 `interpolation_grid` is the figure of Dumoulin et al. (the photo, each style, and
-pairwise blends); `stylization_grid` shows photos (rows) in styles (columns) under
-the style thumbnails, as training logs it to TensorBoard.
+pairwise blends); `contact_sheet` shows one photo in every style, labelled, to
+choose from; `stylization_grid` shows photos (rows) in styles (columns) under the
+style thumbnails, as training logs it to TensorBoard.
 """
 
 import itertools
@@ -72,6 +73,44 @@ def interpolation_grid(model, image, styles=None, steps=GRID_BLEND_STEPS, labels
             tile = _with_caption(tile, caption)
         grid[row * height:(row + 1) * height, column * width:(column + 1) * width] = tile
     return grid, (rows, cols)
+
+
+def contact_sheet(model, image, styles=None, columns=None, labels=True, gap_px=2,
+                  batch_pixels=DEFAULT_BATCH_PIXELS):
+    """The photo and each style on it, side by side and labelled: a sheet to choose from.
+
+    Tiles the size of `image` (downsize it first for a model with many
+    styles): the photo, then each style in order, `columns` tiles per row.
+
+    Args:
+        model: A `StyleTransferNetwork`.
+        image: The photo (see `stylize`).
+        styles: Style names or indices (default: every style).
+        columns: Tiles per row (default: the smallest count that keeps the
+            sheet about as wide as it is tall, for square tiles).
+        labels: Write each style's index and name in its tile's top-left corner.
+        gap_px: White space between tiles.
+
+    Returns:
+        float32 array in [0, 1], and the layout `(rows, columns)`.
+    """
+    names = model.style_names
+    indices = [style_index(style, names) for style in (styles if styles is not None else names)]
+    photo = as_float_image(image)
+    tiles = len(indices) + 1
+    if columns is None:
+        columns = int(np.ceil(np.sqrt(tiles)))
+    outputs = run_network(
+        model, np.broadcast_to(photo, (len(indices),) + photo.shape),
+        np.stack([style_weights(index, names) for index in indices]), batch_pixels,
+    )
+    pictures = [photo, *outputs]
+    captions = ["photo", *(f"{index}: {names[index]}" for index in indices)]
+    if labels:
+        pictures = [_with_caption(picture, caption)
+                    for picture, caption in zip(pictures, captions)]
+    rows = [pictures[start:start + columns] for start in range(0, tiles, columns)]
+    return image_grid(rows, gap_px), (len(rows), columns)
 
 
 def _with_caption(tile, caption):

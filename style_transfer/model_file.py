@@ -1,4 +1,5 @@
-"""Saving and loading style models: one `.keras` file, written atomically, checked on load."""
+"""Saving and loading style models: one `.keras` file, written atomically, checked on load;
+`model_path` resolves what `--model` names (a file or a pretrained model)."""
 
 import zipfile
 from pathlib import Path
@@ -51,3 +52,28 @@ def load_style_model(path):
             f"`style-transfer train`."
         )
     return model
+
+
+def model_path(model):
+    """The `.keras` file that `--model MODEL` names: a model file, or the name of a
+    pretrained model (`style_transfer.pretrained`), converted and cached on first use.
+
+    A path that exists, or that ends in `.keras`, is a file (an existing file wins
+    over a pretrained model of the same name).
+
+    Raises:
+        BadInput: neither an existing file nor a pretrained model's name, or a
+            pretrained model that cannot be had (see `pretrained.ensure_cached`).
+    """
+    from style_transfer import pretrained
+
+    path = Path(model)
+    if path.exists() or path.suffix == ".keras":
+        return path
+    if str(model) in pretrained.REGISTRY:
+        return pretrained.ensure_cached(str(model))
+    raise BadInput(
+        f"--model {str(model)!r} is neither a model file nor a pretrained model; the "
+        f"pretrained models are: {', '.join(pretrained.REGISTRY)} "
+        f"(`style-transfer pretrained list`)."
+    )

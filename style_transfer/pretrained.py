@@ -27,8 +27,10 @@ How each source is verified:
 import base64
 import dataclasses
 import importlib.metadata
+import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 from style_transfer.errors import BadInput
@@ -126,10 +128,6 @@ def is_cached(model):
 def load_pretrained(model, source_file=None):
     """The pretrained network `model` (a registry name or a `PretrainedModel`).
 
-    Reads the cached `.keras` file when there is one (and, for a package
-    source, when the installed file is still the one it was converted from);
-    otherwise converts the source, verifies it and caches the result.
-
     Args:
         model: A name in `REGISTRY`, or a `PretrainedModel`.
         source_file: Convert this local file instead of the registered source
@@ -142,18 +140,22 @@ def load_pretrained(model, source_file=None):
     """
     from style_transfer.model_file import load_style_model
 
+    return load_style_model(ensure_cached(model, source_file))
+
+
+def ensure_cached(model, source_file=None):
+    """The cached `.keras` file of `model`, converting and verifying its source first if the
+    cache has none, a damaged one, or one made from another version of the source.
+
+    Arguments and errors as for `load_pretrained`.
+    """
     entry = _entry(model)
     cached = cached_path(entry)
-    if source_file is None and cached.is_file():
-        try:
-            network = load_style_model(cached)
-        except BadInput:
-            network = None  # A damaged cache file is converted again.
-        if network is not None and _cache_is_current(entry, network):
-            return network
+    if source_file is None and cached.is_file() and _cache_is_current(entry, cached):
+        return cached
     network = convert(entry, source_file)
     _save_to_cache(network, cached)
-    return network
+    return cached
 
 
 def convert(model, source_file=None):
@@ -274,10 +276,17 @@ def _provenance(entry, file_name, sha256):
                            "file": file_name, "sha256": sha256}}
 
 
-def _cache_is_current(entry, network):
-    """Whether a cached model still matches its source (a package may have been upgraded)."""
-    recorded = network.training_config.get("pretrained", {})
-    if recorded.get("name") != entry.name or network.num_styles != entry.num_styles:
+def _cache_is_current(entry, cached):
+    """Whether a cached file is a readable conversion of the source as it is now (a
+    package may have been upgraded since). Reads the file's config, not its weights."""
+    try:
+        with zipfile.ZipFile(cached) as archive:
+            config = json.loads(archive.read("config.json"))
+        recorded = config["config"]["training_config"]["pretrained"]
+        num_styles = config["config"]["num_styles"]
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return False  # damaged or foreign: convert again
+    if recorded.get("name") != entry.name or num_styles != entry.num_styles:
         return False
     if entry.kind == "onnx-package":
         try:

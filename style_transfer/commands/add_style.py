@@ -31,8 +31,9 @@ def _register_add(subparsers):
         "history.csv and logs/ as in `train`; --resume continues it.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--model", required=True, metavar="MODEL.keras",
-                        help="the trained style model")
+    parser.add_argument("--model", required=True, metavar="MODEL.keras|NAME",
+                        help="the trained style model, or the name of a pretrained one "
+                        "(`style-transfer pretrained list`)")
     parser.add_argument("--styles", required=True, nargs="*", metavar="IMG",
                         help="the new style images, one per new style")
     parser.add_argument("--content", required=True, metavar="DIR",
@@ -94,8 +95,9 @@ def _register_rename(subparsers):
 
 
 def _add_edit_arguments(parser):
-    parser.add_argument("--model", required=True, metavar="MODEL.keras",
-                        help="the trained style model")
+    parser.add_argument("--model", required=True, metavar="MODEL.keras|NAME",
+                        help="the trained style model, or the name of a pretrained one "
+                        "(`style-transfer pretrained list`)")
     parser.add_argument("--style", required=True, metavar="NAME", help="the style's name")
     parser.add_argument("--out", required=True, metavar="NEW_MODEL.keras",
                         help="where the edited model is written")
@@ -105,9 +107,10 @@ def _add_edit_arguments(parser):
 
 def _run_add(args):
     from style_transfer.add_style import add_styles
+    from style_transfer.model_file import model_path
 
     add_styles(
-        args.model,
+        model_path(args.model),
         args.styles,
         args.content,
         args.out,
@@ -146,10 +149,11 @@ def _run_rename(args):
 
 def _edit(args, change, message):
     from style_transfer.add_style import check_output_path
-    from style_transfer.model_file import load_style_model, save_model
+    from style_transfer.model_file import load_style_model, model_path, save_model
 
-    check_output_path(args.model, args.out, args.overwrite)
-    edited = change(load_style_model(args.model))
+    path = model_path(args.model)
+    check_output_path(path, args.out, args.overwrite)
+    edited = change(load_style_model(path))
     save_model(edited, args.out, overwrite=args.overwrite)
     print(message)
     return 0

@@ -17,7 +17,9 @@ def register(subparsers):
         "export", help="export a style model as a SavedModel or TFLite file",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("--model", required=True, metavar="MODEL.keras", help="a trained style model")
+    parser.add_argument("--model", required=True, metavar="MODEL.keras|NAME",
+                        help="a trained style model, or the name of a pretrained one "
+                        "(`style-transfer pretrained list`)")
     parser.add_argument("--format", choices=export.FORMATS, required=True,
                         help="savedmodel: a folder, any picture size; tflite: one file, a fixed size")
     parser.add_argument("--out", required=True, metavar="PATH",
@@ -29,9 +31,9 @@ def register(subparsers):
 
 
 def run(args):
-    from style_transfer.model_file import load_style_model
+    from style_transfer.model_file import load_style_model, model_path
 
-    model = load_style_model(args.model)
+    model = load_style_model(model_path(args.model))
     if args.format == "savedmodel":
         path = export.export_savedmodel(model, args.out, overwrite=args.overwrite)
     else:

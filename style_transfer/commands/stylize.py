@@ -1,5 +1,7 @@
 """`style-transfer stylize`: photos in the styles of a trained model, blends of them, grids.
 
+    style-transfer stylize photo.jpg --contact-sheet --out sheet.png    # pretrained android-26
+    style-transfer stylize --model magenta-monet photo.jpg --style 3 --out monet3.png
     style-transfer stylize --model styles.keras photo.jpg holiday/ --out painted/
     style-transfer stylize --model styles.keras photo.jpg --style wave --out wave.png
     style-transfer stylize --model styles.keras photo.jpg --blend "wave=0.7,scream=0.3" --out out/
@@ -21,11 +23,14 @@ from pathlib import Path
 from style_transfer import images
 from style_transfer.commands import stylize_arbitrary
 from style_transfer.errors import BadInput
+from style_transfer.pretrained import DEFAULT_MODEL
 
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 EXIT_SOME_FILES_FAILED = 1
 # Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
 MAX_GRID_STYLES = 6
+# Contact sheets show every style: their photos are downsized to this unless --max-size.
+CONTACT_SHEET_PX = 256
 
 
 def register(subparsers):
@@ -35,7 +40,10 @@ def register(subparsers):
         description=__doc__.split("\n\n")[0],
     )
     parser.add_argument("inputs", nargs="*", metavar="INPUT", help="photos or folders of photos")
-    parser.add_argument("--model", default=None, metavar="MODEL.keras", help="a trained style model")
+    parser.add_argument("--model", default=None, metavar="MODEL.keras|NAME",
+                        help="a trained style model, or the name of a pretrained one "
+                        "(`style-transfer pretrained list`; default: "
+                        f"{DEFAULT_MODEL}, which works offline with the [pretrained] extra)")
     parser.add_argument("--out", default=None, metavar="OUT_DIR|FILE",
                         help="output folder (created if missing), or a file name when exactly "
                         "one picture results")
@@ -55,9 +63,14 @@ def register(subparsers):
                         help="composite: each style on the whole photo, mixed per pixel (regions "
                         "exactly in their style); network: per-pixel gamma/beta in one pass "
                         "(faster; shared normalization statistics let regions drift)")
-    parser.add_argument("--grid", action="store_true",
+    figure = parser.add_mutually_exclusive_group()
+    figure.add_argument("--grid", action="store_true",
                         help="one picture: the photo, each style and pairwise blends at 0, "
                         "0.25, 0.5, 0.75, 1")
+    figure.add_argument("--contact-sheet", action="store_true",
+                        help="one picture: the photo and each style (or each --style), "
+                        f"labelled with its index and name, to choose from (photos downsized "
+                        f"to {CONTACT_SHEET_PX} px unless --max-size)")
     parser.add_argument("--max-size", type=int, default=None, metavar="PX",
                         help="downsize photos whose long side is larger")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
@@ -77,11 +90,9 @@ def run(args):
     if stylize_arbitrary.uses_style_images(args):
         return stylize_arbitrary.run(args)
     from style_transfer import stylize
-    from style_transfer.model_file import load_style_model
+    from style_transfer.model_file import load_style_model, model_path
 
-    if not args.model:
-        raise BadInput("pass --model MODEL.keras (a model made by `style-transfer train`).")
-    model = load_style_model(args.model)
+    model = load_style_model(model_path(args.model or DEFAULT_MODEL))
     if args.xla:
         stylize.use_xla(model)
     if args.styles:
@@ -90,7 +101,7 @@ def run(args):
         return 0
     requested = _requested_styles(args, model)
     files = _input_files(args.inputs)
-    outputs_per_file = 1 if args.grid else len(requested)
+    outputs_per_file = 1 if _figure(args) else len(requested)
     single_file = _single_output_file(args, len(files) * outputs_per_file)
     if args.max_size is not None and args.max_size < 8:
         raise BadInput(f"--max-size must be at least 8 pixels; received {args.max_size}.")
@@ -130,8 +141,9 @@ def _requested_styles(args, model):
     if args.mask_styles and not args.mask:
         raise BadInput("--mask-styles needs --mask.")
     if args.mask:
-        if args.blend or args.style or args.grid:
-            raise BadInput("--mask cannot be combined with --style, --blend or --grid.")
+        if args.blend or args.style or _figure(args):
+            raise BadInput("--mask cannot be combined with --style, --blend, --grid or "
+                           "--contact-sheet.")
         if not args.mask_styles:
             raise BadInput("--mask needs --mask-styles A,B,... (the style of each label).")
         ids = [conditions.style_index(style, names) for style in args.mask_styles.split(",")]
@@ -145,8 +157,8 @@ def _requested_styles(args, model):
         label = "mask-" + "+".join(conditions.style_label(index, names) for index in ids)
         return [(label, ("mask", mask, ids))]
     if args.blend:
-        if args.style or args.grid:
-            raise BadInput("--blend cannot be combined with --style or --grid.")
+        if args.style or _figure(args):
+            raise BadInput("--blend cannot be combined with --style, --grid or --contact-sheet.")
         weights = conditions.parse_blend(args.blend, names, normalize=args.normalize)
         return [(conditions.style_label(weights, names), weights)]
     indices = [conditions.style_index(style, names) for style in args.style] or list(range(len(names)))
@@ -195,7 +207,7 @@ def _stylize_file(path, args, model, requested, out_dir, extension, single_file)
     from style_transfer import figures, stylize
 
     if single_file is None:
-        labels = ["grid"] if args.grid else [label for label, _ in requested]
+        labels = [_figure(args)] if _figure(args) else [label for label, _ in requested]
         targets = [out_dir / f"{path.stem}__{label}{extension}" for label in labels]
     else:
         targets = [single_file]
@@ -204,13 +216,19 @@ def _stylize_file(path, args, model, requested, out_dir, extension, single_file)
             raise BadInput(f"{target} is an input; inputs are never overwritten.")
         if target.exists() and not args.overwrite:
             raise FileExistsError(f"{target} exists; pass --overwrite to replace it.")
-    photo = images.load_image(path, max_size=args.max_size)
+    max_size = args.max_size
+    if args.contact_sheet and max_size is None:
+        max_size = CONTACT_SHEET_PX
+    photo = images.load_image(path, max_size=max_size)
     if min(photo.shape[:2]) < 8:
         raise BadInput(f"{path} is {photo.shape[1]}x{photo.shape[0]} pixels; the network needs "
                        f"at least 8x8.")
     if args.grid:
         styles = [condition for _, condition in requested]
         pictures = [figures.interpolation_grid(model, photo, styles)[0]]
+    elif args.contact_sheet:
+        styles = [condition for _, condition in requested]
+        pictures = [figures.contact_sheet(model, photo, styles)[0]]
     else:
         styles = [_resolve(condition, model, photo.shape[:2]) for _, condition in requested]
         if args.mask and args.mask_mode == "composite":
@@ -220,6 +238,11 @@ def _stylize_file(path, args, model, requested, out_dir, extension, single_file)
     for picture, target in zip(pictures, targets):
         images.save_image(picture, target, overwrite=args.overwrite)
     return targets
+
+
+def _figure(args):
+    """The figure asked for ("grid" or "contact-sheet"), or None."""
+    return "grid" if args.grid else "contact-sheet" if args.contact_sheet else None
 
 
 def _resolve(condition, model, size):

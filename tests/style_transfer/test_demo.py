@@ -1,4 +1,5 @@
-"""The demo: trains, draws its grid and loss plot, and stops cleanly where it cannot run."""
+"""The demos: the pretrained one paints in every style; the training one trains, draws its grid
+and loss plot; both stop cleanly where they cannot run."""
 
 import keras
 import numpy as np
@@ -6,12 +7,14 @@ import pytest
 from PIL import Image
 
 from style_transfer import cli
-from style_transfer.demo import blend_weights, demo, generated_styles
+from style_transfer.demo import (
+    BLEND_STYLES, blend_weights, demo, ellipse_mask, generated_styles, training_demo)
 
 
 @pytest.mark.slow
 def test_a_short_demo_writes_pictures_that_differ_per_style(tmp_path):
-    written = demo(tmp_path / "demo", vgg_weights="random", quick=True, steps=4, progress=False)
+    written = training_demo(tmp_path / "demo", vgg_weights="random", quick=True, steps=4,
+                            progress=False)
 
     for name in ("grid", "losses"):
         with Image.open(written[name]) as picture:
@@ -48,7 +51,7 @@ def test_without_imagenet_weights_the_demo_says_what_to_pass(tmp_path, monkeypat
         raise Exception("URL fetch failure")
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
-    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--quiet"]) == 2
+    assert cli.main(["demo", "--train", "--out", str(tmp_path / "demo"), "--quiet"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "--vgg-weights random" in error
     assert not (tmp_path / "demo").exists()
@@ -58,8 +61,38 @@ def test_earlier_demo_outputs_are_not_overwritten(tmp_path, capsys):
     out = tmp_path / "demo"
     out.mkdir()
     (out / "grid.png").write_bytes(b"an earlier grid")
-    arguments = ["demo", "--out", str(out), "--vgg-weights", "random", "--quiet"]
+    arguments = ["demo", "--train", "--out", str(out), "--vgg-weights", "random", "--quiet"]
     assert cli.main(arguments) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "--overwrite" in error
     assert (out / "grid.png").read_bytes() == b"an earlier grid"
+
+
+def test_the_pretrained_demo_paints_every_style_blends_and_a_spatial_blend(tmp_path,
+                                                                         monkeypatch):
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE_DIR", str(tmp_path / "cache"))
+    assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 0
+    with Image.open(tmp_path / "demo" / "contact_sheet.png") as sheet:
+        # The photo and 26 styles: 6 columns of 256 px tiles, 5 rows of 170 px, 2 px gaps.
+        assert sheet.size == (6 * 256 + 5 * 2, 5 * 170 + 4 * 2)
+        tiles = np.asarray(sheet.convert("RGB"), np.float32)
+    first_styles = [tiles[20:170, 258 * column:258 * column + 256] for column in (1, 2, 3)]
+    assert min(np.abs(a - b).mean() for a, b in [first_styles[:2], first_styles[1:]]) > 10
+    with Image.open(tmp_path / "demo" / "blends.png") as blends:
+        assert blends.size == (5 * 256, 4 * 170)  # photo + 3 styles; 3 pairs x 5 weights
+    with Image.open(tmp_path / "demo" / "spatial_blend.png") as spatial:
+        assert spatial.size == (451, 300)  # the photo's own size
+    assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 2  # no --overwrite
+
+
+def test_the_spatial_blend_mask_is_one_style_inside_the_ellipse_and_the_other_outside():
+    mask = ellipse_mask((300, 400))
+    assert mask[150, 200] == 0 and mask[0, 0] == 255 and mask[150, 0] == 255
+    assert 0 < mask[150, 100 - 3] < 255 or 0 < mask[150, 100 + 3] < 255  # a soft edge
+    assert len(BLEND_STYLES) == 3
+
+
+def test_training_options_need_train(tmp_path, capsys):
+    assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "--steps belongs to the training demo" in error
