@@ -94,21 +94,11 @@ def onnxruntime_version():
 def photos_at(side):
     """The scikit-image photos, centre squares resized to `side` (float32, (n, side, side, 3))."""
     import numpy as np
-    from PIL import Image
 
     from style_transfer.demo import skimage_photo
+    from style_transfer.images import center_square
 
-    pictures = []
-    for name in PHOTOS:
-        photo = skimage_photo(name)
-        height, width = photo.shape[:2]
-        crop = min(height, width)
-        top, left = (height - crop) // 2, (width - crop) // 2
-        square = Image.fromarray(np.round(photo[top:top + crop, left:left + crop] * 255)
-                                 .astype(np.uint8))
-        pictures.append(np.asarray(square.resize((side, side), Image.Resampling.LANCZOS),
-                                   dtype=np.float32) / 255.0)
-    return np.stack(pictures)
+    return np.stack([center_square(skimage_photo(name), side) for name in PHOTOS])
 
 
 def agreement_rows(model, onnx_path, sizes, blends):

@@ -30,6 +30,7 @@ import numpy as np
 from keras import ops
 
 from style_transfer import images
+from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
 from style_transfer.hub import HubModule
 from style_transfer.network import StyleTransferNetwork
@@ -172,7 +173,7 @@ class ArbitraryStyleModel(keras.Model):
         except Exception as error:  # get_file and h5py raise many types.
             raise BadInput(
                 f"could not load {self.encoder_name} weights {weights!r} "
-                f"({type(error).__name__}: {_first_line(error)}); without internet pass "
+                f"({download_failure(error)}); without internet pass "
                 f"--encoder-weights random (for trials) or PATH to a local weights file, "
                 f"or --encoder-hub with a local SavedModel folder."
             ) from None

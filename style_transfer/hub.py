@@ -20,6 +20,7 @@ import tensorflow as tf
 from keras.src.saving import serialization_lib
 from tensorflow.python.util import tf_inspect
 
+from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
 
 _URL_PREFIXES = ("http://", "https://", "gs://")
@@ -90,10 +91,9 @@ def resolve_handle(handle):
         return hub.resolve(handle)
     except Exception as error:  # urllib, HTTP and file errors of many types.
         raise BadInput(
-            f"could not fetch TF Hub model {handle!r} ({type(error).__name__}: "
-            f"{_first_line(error)}); without internet, download and unpack it on a machine "
-            f"that has internet (or copy its TFHUB_CACHE_DIR cache) and pass the local "
-            f"folder instead of the URL."
+            f"could not fetch TF Hub model {handle!r} ({download_failure(error)}); without "
+            f"internet, download and unpack it on a machine that has internet (or copy its "
+            f"TFHUB_CACHE_DIR cache) and pass the local folder instead of the URL."
         ) from None
 
 

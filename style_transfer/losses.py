@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from style_transfer import images
+from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
 
 VGG_NETWORKS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}
@@ -59,10 +60,19 @@ class LossConfig:
     pooling; content at the output of the third block (relu3_3) with weight 1;
     style at the outputs of blocks 1-4 (relu1_2, relu2_2, relu3_3, relu4_3)
     with weight 1e-4 each; Gram matrices divided by H W (not by C); both
-    losses the mean of squared differences; no total variation; style images
-    at 256 px. pytorch/examples' fast_neural_style uses content relu2_2 and
-    Gram / (C H W) with weights 1e5 and 1e10 on sums; set `content_layer` and
+    losses the mean of squared differences; no total variation.
+    pytorch/examples' fast_neural_style uses content relu2_2 and Gram / (C H W)
+    with weights 1e5 and 1e10 on sums; set `content_layer` and
     `gram_divides_channels` to follow it instead.
+
+    One default differs from Magenta on purpose: `style_size`. Magenta computes
+    the Gram targets from each style image at its own size
+    (`image_stylization_create_dataset.py`); here the style image is first
+    resized to 256 px on its long side, the size of the training crops, so
+    that its Gram statistics describe strokes at the scale the network paints
+    at whatever the file's resolution, and a 4000 px painting does not need
+    gigabytes of VGG activations. Set `style_size` to the image's long side to
+    compute them as Magenta does.
 
     Args:
         vgg: `"vgg16"` or `"vgg19"` (`keras.applications`).
@@ -77,7 +87,7 @@ class LossConfig:
         tv_weight: Weight of the total variation loss (0 disables it).
         gram_divides_channels: Divide Gram matrices by C as well as H W.
         style_size: Long side, in pixels, to which style images are resized
-            before their Gram targets are computed (bounds memory for huge styles).
+            before their Gram targets are computed (see above).
         random_seed: Seed of the `"random"` weights.
     """
 
@@ -253,10 +263,10 @@ def _download_imagenet_weights(vgg):
     file_name, url, file_hash = _IMAGENET_WEIGHTS[vgg]
     try:
         return keras.utils.get_file(file_name, url, cache_subdir="models", file_hash=file_hash)
-    except Exception:  # get_file raises a bare Exception for network failures.
+    except Exception as error:  # get_file raises a bare Exception for network failures.
         raise BadInput(
-            f"the ImageNet weights of {vgg} could not be downloaded (no internet?); pass "
-            f"--vgg-weights random (low quality, for trials) or --vgg-weights PATH to a "
+            f"the ImageNet weights of {vgg} could not be downloaded ({download_failure(error)}); "
+            f"pass --vgg-weights random (low quality, for trials) or --vgg-weights PATH to a "
             f"local {file_name}."
         ) from None
 

@@ -35,7 +35,8 @@ def add_options(parser):
                        "TF Hub model (comparison; one style image, strength 1)")
     group.add_argument("--hub-handle", default=None, metavar="HANDLE",
                        help="with --engine magenta-hub: its URL or local SavedModel folder "
-                       "(default: the tfhub.dev v1-256/2 URL)")
+                       "(default: its Kaggle Models URL, "
+                       "arbitrary-image-stylization-v1/TensorFlow1/256/2)")
 
 
 def uses_style_images(args):

@@ -55,14 +55,18 @@ def save_magenta_stand_in(path):
     """The call signature of Magenta's arbitrary-image-stylization-v1-256 hub model.
 
     (content (1, H, W, 3), style (1, 256, 256, 3)), float32 in [0, 1] -> [stylized
-    (1, H, W, 3)]: here the mean of the photo and the style's mean colour. The style
-    must be 256 x 256, the size Magenta recommends.
+    (1, H', W', 3)]: here the mean of the photo and the style's mean colour. The style
+    must be 256 x 256, the size Magenta recommends. Like the real model, sides that
+    are not multiples of 4 come back rounded up to one (here by repeating the edge).
     """
 
     @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32),
                                   tf.TensorSpec((None, 256, 256, 3), tf.float32)])
     def call(content, style):
-        return [0.5 * content + 0.5 * tf.reduce_mean(style, axis=(1, 2), keepdims=True)]
+        mixed = 0.5 * content + 0.5 * tf.reduce_mean(style, axis=(1, 2), keepdims=True)
+        height, width = tf.shape(content)[1], tf.shape(content)[2]
+        padding = [[0, 0], [0, (-height) % 4], [0, (-width) % 4], [0, 0]]
+        return [tf.pad(mixed, padding, mode="SYMMETRIC")]
 
     root = tf.train.Checkpoint()
     root.__call__ = call

@@ -210,6 +210,17 @@ def test_magenta_hub_engine_runs_the_hub_model_through_the_cli(run, tmp_path):
     np.testing.assert_allclose(written, expected, atol=1.5 / 255)
 
 
+def test_magenta_hub_output_is_cropped_to_a_photo_whose_sides_are_not_multiples_of_4(tmp_path):
+    from style_transfer.magenta_hub import magenta_hub_stylize
+
+    stand_in = save_magenta_stand_in(tmp_path / "magenta")
+    photo = np.random.default_rng(0).uniform(size=(45, 42, 3)).astype("float32")
+    style = np.full((300, 300, 3), 0.25, np.float32)
+    painted = magenta_hub_stylize(photo, style, str(stand_in))
+    assert painted.shape == (45, 42, 3)
+    np.testing.assert_allclose(painted, 0.5 * photo + 0.125, atol=1e-5)
+
+
 def test_magenta_hub_engine_takes_a_single_style_at_full_strength(run, tmp_path, capsys):
     style = str(sorted((run / "styles").glob("*.png"))[0])
     code = main(["stylize", str(run / "content" / "c1.png"), "--engine", "magenta-hub",

@@ -155,3 +155,18 @@ def test_missing_weights_file_is_bad_input(tmp_path):
 def test_unknown_layer_names_the_available_layers():
     with pytest.raises(BadInput, match="block1_conv1"):
         losses.build_loss_network(LossConfig(vgg_weights="random", content_layer="relu3_3"))
+
+
+def test_a_failed_vgg_download_names_its_real_cause(monkeypatch):
+    import urllib.error
+
+    def forbidden(file_name, url, **kwargs):
+        # What keras.utils.get_file raises: a bare Exception over the HTTPError.
+        try:
+            raise urllib.error.HTTPError(url, 403, "Forbidden", None, None)
+        except urllib.error.HTTPError as error:
+            raise Exception(f"URL fetch failure on {url}: {error.code} -- {error.msg}")
+
+    monkeypatch.setattr(keras.utils, "get_file", forbidden)
+    with pytest.raises(BadInput, match=r"HTTP 403 \(Forbidden\).*--vgg-weights random"):
+        losses.vgg_weights_path(LossConfig())
