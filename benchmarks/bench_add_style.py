@@ -1,25 +1,27 @@
-"""Adding a style by training only its gamma/beta, against a one-style network from scratch.
+"""Adding a style to the pretrained android-26 network by training only its gamma/beta,
+against a one-style network of the same architecture trained from scratch.
 
-    python benchmarks/bench_add_style.py            # the proxy set-up (15 min of CPU time)
+    python benchmarks/bench_add_style.py            # the proxy set-up (about 15 min of CPU time)
     python benchmarks/bench_add_style.py --quick    # tiny sizes and steps: a smoke test
 
-Set-up (offline proxy): the images in ../shared/data; 64 px crops, batch 4, width
-alpha 0.25, Adam 1e-3, seed 0, and a VGG-16 loss network with seeded RANDOM weights
-(`random_seed=0`; no ImageNet weights without internet), its default layers with
-style weight 1e-3 per layer and style images at 64 px.
+Set-up (offline proxy): the images in ../shared/data; 64 px crops, batch 4, Adam
+1e-3, seed 0, and a VGG-16 loss network with seeded RANDOM weights (`random_seed=0`;
+no ImageNet weights without internet), its default layers with style weight 1e-3
+per layer and style images at 64 px.
 
-1. base: an N-style network (`training.train`) on `OLD_STYLES`, `base_steps` steps.
+1. base: the pretrained android-26 network (`pretrained.load_pretrained`): 26 real
+   styles on real shared weights, the trunk of Dumoulin et al.'s experiment.
 2. added: `NEW_STYLE` appended to it (`add_style.add_styles`), only its gamma/beta
    rows trained for S = `new_steps` steps, once per row initialization (`INITS`).
-3. scratch: a one-style network trained from scratch on `NEW_STYLE` for 4 S steps,
-   every weight trainable.
+3. scratch: a one-style network of the same (android-slim) architecture trained from
+   scratch on `NEW_STYLE` for 4 S steps, every weight trainable.
 
 Reported: the training curves of the new style's style loss (history.csv, moving
 average over `smooth` steps), the steps each run needs to come within 10% of the
 from-scratch run's final style loss, and the style and content losses of every model on
-the same centre crops of every content photo, next to the base network's own styles.
-The random loss network makes these a relative proxy: one fixed measure to compare
-the ways of training, not the quality a person would see.
+the same centre crops of every content photo. The random loss network makes these a
+relative proxy: one fixed measure to compare the ways of training, not the quality a
+person would see.
 """
 
 import argparse
@@ -37,20 +39,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from style_transfer import add_style, images, training  # noqa: E402
+from style_transfer import add_style, images, pretrained, training  # noqa: E402
 from style_transfer.losses import LossConfig, PerceptualLoss  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
-OLD_STYLES = ("wave.jpg", "udnie.jpg", "mosaic.jpg")
+BASE = "android-26"
 NEW_STYLE = "the_scream.jpg"
 INITS = ("nearest", "identity")
 WITHIN = 0.10
 
-FULL = {"image_size": 64, "style_size": 64, "batch_size": 4, "alpha": 0.25,
-        "base_steps": 450, "new_steps": 150, "smooth": 15}
-QUICK = {"image_size": 32, "style_size": 32, "batch_size": 2, "alpha": 0.25,
-         "base_steps": 4, "new_steps": 2, "smooth": 1}
+FULL = {"image_size": 64, "style_size": 64, "batch_size": 4, "new_steps": 150, "smooth": 15}
+QUICK = {"image_size": 32, "style_size": 32, "batch_size": 2, "new_steps": 2, "smooth": 1}
 
 
 def main(argv=None):
@@ -65,29 +65,25 @@ def main(argv=None):
     styles_dir = Path(args.data) / "styles"
     loss_config = LossConfig(vgg_weights="random", random_seed=0,
                              style_layer_weights=(1e-3,) * 4, style_size=setup["style_size"])
-    common = {"image_size": setup["image_size"], "batch_size": setup["batch_size"],
-              "learning_rate": 1e-3, "alpha": setup["alpha"], "loss_config": loss_config,
-              "sample_every": 0, "seed": 0, "progress": False}
     new_steps = setup["new_steps"]
-    print(f"set-up: {json.dumps(setup)}; random VGG-16 (seed 0)", flush=True)
+    print(f"set-up: {json.dumps(setup)}; base {BASE}; random VGG-16 (seed 0)", flush=True)
 
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
+        # A fresh conversion of the base, not a cached file from elsewhere.
+        os.environ[pretrained.CACHE_ENVIRONMENT_VARIABLE] = str(work / "cache")
+        base_path = pretrained.ensure_cached(BASE)
+        base = pretrained.load_pretrained(BASE)
         wall = {}
-        start = time.perf_counter()
-        base = training.train(content_dir, [styles_dir / name for name in OLD_STYLES],
-                              work / "base", steps=setup["base_steps"],
-                              checkpoint_every=setup["base_steps"], **common)
-        wall["base"] = time.perf_counter() - start
-        print(f"base: {setup['base_steps']} steps in {wall['base']:.0f} s", flush=True)
-
         runs, added = {}, {}
         for init in INITS:
             start = time.perf_counter()
             added[init] = add_style.add_styles(
-                work / "base" / "model.keras", [styles_dir / NEW_STYLE], content_dir,
+                base_path, [styles_dir / NEW_STYLE], content_dir,
                 work / f"added_{init}.keras", steps=new_steps, learning_rate=1e-3, init=init,
-                checkpoint_every=new_steps, seed=0, progress=False,
+                batch_size=setup["batch_size"], image_size=setup["image_size"],
+                loss_overrides=loss_config.to_dict(), checkpoint_every=new_steps, seed=0,
+                progress=False,
             )
             wall[f"added ({init})"] = time.perf_counter() - start
             runs[f"added ({init})"] = training.read_history(work / f"added_{init}.run")
@@ -95,20 +91,24 @@ def main(argv=None):
                   flush=True)
 
         start = time.perf_counter()
-        scratch = training.train(content_dir, [styles_dir / NEW_STYLE], work / "scratch",
-                                 steps=4 * new_steps, checkpoint_every=4 * new_steps, **common)
+        scratch = training.train(
+            content_dir, [styles_dir / NEW_STYLE], work / "scratch", steps=4 * new_steps,
+            checkpoint_every=4 * new_steps, image_size=setup["image_size"],
+            batch_size=setup["batch_size"], learning_rate=1e-3,
+            architecture=base.architecture, loss_config=loss_config, sample_every=0, seed=0,
+            progress=False)
         wall["scratch"] = time.perf_counter() - start
         runs["scratch"] = training.read_history(work / "scratch")
         print(f"scratch: {4 * new_steps} steps in {wall['scratch']:.0f} s", flush=True)
 
-        evaluation = _evaluate(base, added, scratch, content_dir, styles_dir, loss_config,
-                               setup["image_size"])
+        evaluation = _evaluate(added, scratch, content_dir, styles_dir, loss_config,
+                               setup["image_size"], new_row=base.num_styles)
 
     curves = {name: _smoothed(history["style"], setup["smooth"])
               for name, history in runs.items()}
     target = (1 + WITHIN) * curves["scratch"][-1]
     reach = {name: _first_step_at_or_below(curve, target) for name, curve in curves.items()}
-    results = {"setup": setup, "old_styles": OLD_STYLES, "new_style": NEW_STYLE,
+    results = {"setup": setup, "base": BASE, "new_style": NEW_STYLE,
                "wall_s": wall, "scratch_final_style": float(curves["scratch"][-1]),
                "target_style": float(target), "steps_to_target": reach,
                "evaluation": evaluation}
@@ -120,16 +120,15 @@ def main(argv=None):
     return 0
 
 
-def _evaluate(base, added, scratch, content_dir, styles_dir, loss_config, image_size):
-    """Mean style and content loss on centre crops of every content photo, per model/style."""
+def _evaluate(added, scratch, content_dir, styles_dir, loss_config, image_size, new_row):
+    """Mean style and content loss on centre crops of every content photo, per model."""
     photos = np.stack([
         images.center_square(images.load_image(path, max_size=4 * image_size), image_size)
         for path in sorted(content_dir.iterdir())
     ])
-    style_files = [*OLD_STYLES, NEW_STYLE]
     loss = PerceptualLoss(
-        [images.load_image(styles_dir / name, max_size=2 * loss_config.style_size)
-         for name in style_files], loss_config)
+        [images.load_image(styles_dir / NEW_STYLE, max_size=2 * loss_config.style_size)],
+        loss_config)
 
     def measure(model, model_style, loss_style):
         batch = len(photos)
@@ -137,13 +136,10 @@ def _evaluate(base, added, scratch, content_dir, styles_dir, loss_config, image_
         losses = loss(photos, stylized, np.full((batch,), loss_style, "int32"))
         return {f"{part}_loss": float(np.mean(losses[part])) for part in ("style", "content")}
 
-    new = len(OLD_STYLES)
-    rows = [{"model": "base (N-style), its own style", "style": name, **measure(base, index, index)}
-            for index, name in enumerate(OLD_STYLES)]
-    rows += [{"model": f"added ({init})", "style": NEW_STYLE, **measure(model, new, new)}
-             for init, model in added.items()]
-    rows.append({"model": "scratch (one style)", "style": NEW_STYLE, **measure(scratch, 0, new)})
-    photo = loss(photos, photos, np.full((len(photos),), new, "int32"))
+    rows = [{"model": f"added ({init})", "style": NEW_STYLE, **measure(model, new_row, 0)}
+            for init, model in added.items()]
+    rows.append({"model": "scratch (one style)", "style": NEW_STYLE, **measure(scratch, 0, 0)})
+    photo = loss(photos, photos, np.zeros((len(photos),), "int32"))
     rows.append({"model": "photo unchanged (for scale)", "style": NEW_STYLE,
                  "style_loss": float(np.mean(photo["style"])), "content_loss": 0.0})
     return rows
@@ -177,9 +173,9 @@ def _plot(curves, target, setup, path):
     axes.set_xlabel("training step")
     axes.set_ylabel(f"style loss of {NEW_STYLE} (moving avg, {setup['smooth']} steps)")
     axes.set_yscale("log")
-    axes.set_title(f"New style: gamma/beta only ({setup['new_steps']} steps) vs from scratch "
-                   f"({4 * setup['new_steps']} steps)\n{setup['image_size']} px, alpha "
-                   f"{setup['alpha']}, random VGG-16 (seed 0)", fontsize=9)
+    axes.set_title(f"New style on {BASE}: gamma/beta only ({setup['new_steps']} steps) vs "
+                   f"from scratch ({4 * setup['new_steps']} steps)\n{setup['image_size']} px, "
+                   f"android-slim architecture, random VGG-16 (seed 0)", fontsize=9)
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=100)

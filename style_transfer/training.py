@@ -31,7 +31,7 @@ from style_transfer.errors import BadInput
 from style_transfer.files import atomic_write
 from style_transfer.losses import LossConfig, PerceptualLoss
 from style_transfer.model_file import save_model
-from style_transfer.network import StyleTransferNetwork
+from style_transfer.network import StyleTransferNetwork, as_architecture
 
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -62,6 +62,7 @@ def train(
     steps=40_000,
     learning_rate=1e-3,
     alpha=1.0,
+    architecture=None,
     loss_config=LossConfig(),
     checkpoint_every=500,
     sample_every=500,
@@ -87,6 +88,8 @@ def train(
         steps: Total training steps (Magenta: 40,000 at batch 16).
         learning_rate: Adam's learning rate (Magenta and pytorch/examples: 1e-3).
         alpha: Width multiplier of the network (1.0: the standard network).
+        architecture: The network's layer widths (an `Architecture`, a preset
+            name such as "android-slim", or a dict); default Magenta's.
         loss_config: A `LossConfig` (loss network, layers, weights).
         checkpoint_every: Write a checkpoint every this many steps (and at the end).
         sample_every: Log a grid of sample stylizations every this many steps
@@ -135,6 +138,8 @@ def train(
         "batch_size": batch_size,
         "learning_rate": float(learning_rate),
         "alpha": float(alpha),
+        # None (Magenta's) as in runs started before architectures could be chosen.
+        "architecture": None if architecture is None else as_architecture(architecture).to_dict(),
         "seed": seed,
         "loss": loss_config.to_dict(),
         "steps": steps,
@@ -155,8 +160,8 @@ def train(
 
     keras.utils.set_random_seed(seed)
     model = StyleTransferNetwork(
-        len(style_paths), alpha=alpha, style_names=style_names,
-        training_config=_training_config(settings, loss_config),
+        len(style_paths), alpha=alpha, architecture=settings["architecture"],
+        style_names=style_names, training_config=_training_config(settings, loss_config),
     )
     model.build()
     optimizer = start_run(out_dir, model, learning_rate, settings, checkpoint)
