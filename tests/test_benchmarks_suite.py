@@ -74,7 +74,8 @@ def test_list_names_every_section_and_its_script():
                             ("training", "bench_training.py"), ("scaling", "bench_scaling.py"),
                             ("fidelity", "bench_fidelity.py"),
                             ("add_style", "bench_add_style.py"),
-                            ("arbitrary", "bench_arbitrary.py")):
+                            ("arbitrary", "bench_arbitrary.py"),
+                            ("pretrained", "bench_pretrained.py")):
         assert any(line.split()[:2] == [section, f"benchmarks/{script}"]
                    for line in completed.stdout.splitlines()), (section, completed.stdout)
 
