@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from style_transfer import images
+from style_transfer import images, photo_options
 from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
 from style_transfer.hub import HubModule
@@ -342,27 +342,39 @@ def conditioning_embedding(model, content_image, style_images, blend_weights=Non
     """
     if len(style_images) == 0:
         raise BadInput("at least one style image is needed.")
-    if not 0.0 <= strength <= 1.0:
-        raise BadInput(f"strength must be in [0, 1]; received {strength!r}.")
+    strength = photo_options.check_strength(strength)
     style = blend_embeddings(style_embeddings(model, style_images), blend_weights)
+    return toward_photo_embedding(model, content_image, style, strength)
+
+
+def toward_photo_embedding(model, content_image, style_embedding, strength):
+    """s e_style + (1 - s) e_photo for a style embedding (embedding_dim,) computed once."""
     if strength == 1.0:
-        return style
+        return style_embedding
     photo = style_embeddings(model, [content_image])[0]
-    return strength * style + (1.0 - strength) * photo
+    return strength * style_embedding + (1.0 - strength) * photo
 
 
-def stylize_arbitrary(model, content_image, style_images, blend_weights=None, strength=1.0):
+def stylize_arbitrary(model, content_image, style_images, blend_weights=None, strength=1.0,
+                      preserve_color=False):
     """Paints a photo in the style of one style image, or of a blend of several.
 
-    Arguments as in `conditioning_embedding`.
+    Arguments as in `conditioning_embedding`; `preserve_color` keeps the
+    photo's colours (`photo_options.preserve_color`).
 
     Returns:
         The stylized photo (H, W, 3) float32 in [0, 1].
     """
     embedding = conditioning_embedding(model, content_image, style_images, blend_weights,
                                        strength)
-    content = np.asarray(content_image, np.float32)[None]
-    return ops.convert_to_numpy(model.transformer(content, embedding[None]))[0]
+    return paint_with_embedding(model, content_image, embedding, preserve_color)
+
+
+def paint_with_embedding(model, content_image, embedding, preserve_color=False):
+    """The style network conditioned on `embedding` (embedding_dim,), on one photo."""
+    content = np.asarray(content_image, np.float32)
+    painted = ops.convert_to_numpy(model.transformer(content[None], embedding[None]))[0]
+    return photo_options.preserve_color(content, painted) if preserve_color else painted
 
 
 def style_norm_parameters(model, embeddings):

@@ -19,6 +19,7 @@ import weakref
 import numpy as np
 from PIL import Image
 
+from style_transfer import photo_options
 from style_transfer.conditions import check_weights, style_weights
 from style_transfer.errors import BadInput
 
@@ -174,7 +175,8 @@ def _ramp(start, end, length, overlap_px):
     return np.clip(np.minimum(rise, fall), 1e-3, 1.0)
 
 
-def stylize(model, image, style, normalize=False, batch_pixels=DEFAULT_BATCH_PIXELS):
+def stylize(model, image, style, normalize=False, batch_pixels=DEFAULT_BATCH_PIXELS,
+            strength=1.0, preserve_color=False):
     """Paints one photo in one style, a blend, or a spatial blend.
 
     Args:
@@ -184,20 +186,27 @@ def stylize(model, image, style, normalize=False, batch_pixels=DEFAULT_BATCH_PIX
             a weight vector (N,)), or a weight map (H, W, N) (see
             `mask_to_weight_map`).
         normalize: Divide blend weights by their sum.
+        strength: How much of the style, from the photo (0) to the full
+            style (1) (`photo_options.mix_with_photo`).
+        preserve_color: Keep the photo's colours, take only the luminance
+            from the stylization (`photo_options.preserve_color`).
 
     Returns:
         The stylized photo, the same size: a float32 array (H, W, 3) in [0, 1],
         or a PIL image if `image` was one.
     """
-    return stylize_many(model, image, [style], normalize, batch_pixels)[0]
+    return stylize_many(model, image, [style], normalize, batch_pixels, strength,
+                        preserve_color)[0]
 
 
-def stylize_many(model, image, styles, normalize=False, batch_pixels=DEFAULT_BATCH_PIXELS):
+def stylize_many(model, image, styles, normalize=False, batch_pixels=DEFAULT_BATCH_PIXELS,
+                 strength=1.0, preserve_color=False):
     """Paints one photo in several styles (one network call per `batch_pixels`).
 
     Returns:
         A list with one stylized photo per entry of `styles` (see `stylize`).
     """
+    strength = photo_options.check_strength(strength)
     array = as_float_image(image)
     conditions = [_condition(model, style, array.shape[:2], normalize) for style in styles]
     if any(condition.ndim == 3 for condition in conditions):
@@ -208,6 +217,7 @@ def stylize_many(model, image, styles, normalize=False, batch_pixels=DEFAULT_BAT
         ]
     batch = np.broadcast_to(array, (len(styles),) + array.shape)
     outputs = run_network(model, batch, np.stack(conditions), batch_pixels)
+    outputs = [photo_options.apply(array, output, strength, preserve_color) for output in outputs]
     if isinstance(image, Image.Image):
         from style_transfer.images import to_pil
 
@@ -300,3 +310,66 @@ def network_flops(model, height, width, executed=False):
         total += 2 * pixels * block.kernel_size ** 2 * in_channels * block.filters
         in_channels = block.filters
     return total
+
+
+def painter(model, style=None, *, style_images=None, blend_weights=None, normalize=False,
+            strength=1.0, preserve_color=False):
+    """A function that paints photos (video frames) in one style condition, checked once.
+
+    Args:
+        model: A `StyleTransferNetwork` with a table of styles, or an
+            `ArbitraryStyleModel`.
+        style: For a table: a style name or index, or a blend (see `stylize`;
+            not a weight map, whose size is a photo's).
+        style_images: For an arbitrary-style model: style images (H, W, 3) in
+            [0, 1]; their embedding is computed once.
+        blend_weights: Convex weights of `style_images` (default equal).
+        normalize: Divide blend weights of `style` by their sum.
+        strength, preserve_color: As in `stylize` (an arbitrary-style model
+            interpolates its embedding toward the photo's own instead of
+            mixing pixels, see `arbitrary.conditioning_embedding`).
+
+    Returns:
+        paint(photo): photo (H, W, 3) float32 in [0, 1] -> the painting, same shape.
+
+    Raises:
+        BadInput: a style the model does not have, style images for a table
+            model or none for an arbitrary one, or a strength outside [0, 1].
+    """
+    from style_transfer.arbitrary import ArbitraryStyleModel
+
+    strength = photo_options.check_strength(strength)
+    if isinstance(model, ArbitraryStyleModel):
+        return _arbitrary_painter(model, style, style_images, blend_weights, strength,
+                                  preserve_color)
+    if style_images:
+        raise BadInput("style images need an arbitrary-style model (made by "
+                       "`style-transfer train-arbitrary`); this model has a table of styles: "
+                       "choose one with a style name or a blend.")
+    if style is None:
+        raise BadInput(f"choose a style of the model ({', '.join(model.style_names)}) or a blend.")
+    weights = style_weights(style, model.style_names, normalize=normalize)[None]
+
+    def paint(photo):
+        photo = as_float_image(photo)
+        painted = run_network(model, photo[None], weights)[0]
+        return photo_options.apply(photo, painted, strength, preserve_color)
+
+    return paint
+
+
+def _arbitrary_painter(model, style, style_images, blend_weights, strength, preserve_color):
+    from style_transfer import arbitrary
+
+    if style is not None or not style_images:
+        raise BadInput("an arbitrary-style model paints with style images: pass style images, "
+                       "not a style name or blend.")
+    embedding = arbitrary.blend_embeddings(arbitrary.style_embeddings(model, style_images),
+                                           blend_weights)
+
+    def paint(photo):
+        photo = as_float_image(photo)
+        conditioning = arbitrary.toward_photo_embedding(model, photo, embedding, strength)
+        return arbitrary.paint_with_embedding(model, photo, conditioning, preserve_color)
+
+    return paint
