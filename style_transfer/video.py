@@ -145,6 +145,10 @@ def _open_input(path):
     if not container.streams.video:
         container.close()
         raise BadInput(f"{path} has no video stream.")
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        container.close()
+        raise BadInput(f"{path} is a still image, not a video; paint it with "
+                       f"`style-transfer stylize`.")
     return container
 
 
@@ -323,7 +327,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
     av = _import_av()
     started = time.perf_counter()
     source, destination = Path(source), Path(destination)
-    codec = _video_codec(destination)
+    codec = video_codec(destination)
     if destination.exists() and source.exists() and destination.samefile(source):
         raise BadInput(f"{destination} is the input; inputs are never overwritten.")
     check_destination(destination, overwrite)
@@ -369,7 +373,7 @@ def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None
     av = _import_av()
     started = time.perf_counter()
     destination = Path(destination)
-    codec = _video_codec(destination)
+    codec = video_codec(destination)
     check_destination(destination, overwrite)
     capture = cv2.VideoCapture(camera)
     if not capture.isOpened():
@@ -411,7 +415,8 @@ def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None
             "audio": None, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _video_codec(destination):
+def video_codec(destination):
+    """The video codec for an output file name (its extension); a `BadInput` otherwise."""
     suffix = destination.suffix.lower()
     if suffix not in VIDEO_CODECS:
         raise BadInput(f"--out {destination}: a video file must end in "

@@ -58,7 +58,7 @@ def run(args):
     if not args.out:
         raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
     style_images = [images.load_image(path) for path in args.style_image]
-    blend_weights = _parse_weights(args.blend_weights)
+    blend_weights = parse_blend_weights(args.blend_weights)
     if args.engine == "magenta-hub":
         if len(style_images) != 1 or args.strength != 1.0 or blend_weights is not None:
             raise BadInput("--engine magenta-hub takes one --style-image, and no "
@@ -98,7 +98,7 @@ def run(args):
     return 0
 
 
-def _parse_weights(text):
+def parse_blend_weights(text):
     if text is None:
         return None
     try:
