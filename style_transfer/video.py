@@ -280,7 +280,9 @@ class FlowStabilizer:
             backward = self.flow.calc(grey, self._previous_grey, None)
             forward = self.flow.calc(self._previous_grey, grey, None)
             reliable = flow_reliability(backward, forward)
-            warped = warp(self._previous_output, backward)
+            # Bicubic: each output is warped again at the next frame, and bilinear
+            # interpolation would blur it a little more every time.
+            warped = warp(self._previous_output, backward, cubic=True)
             output = painted + (self.weight * reliable[..., None]) * (warped - painted)
         self._previous_grey = grey
         self._previous_output = output
@@ -509,17 +511,20 @@ def _pixel_grid(height, width):
     return np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
 
 
-def warp(image, flow):
-    """Backward warp: out(x) = image(x + flow(x)), bilinear, edges repeated.
+def warp(image, flow, cubic=False):
+    """Backward warp: out(x) = image(x + flow(x)), bilinear (or bicubic), edges repeated.
 
     Args:
         image: (H, W, C) or (H, W) float array.
         flow: (H, W, 2) float (dx, dy) in pixels.
+        cubic: Bicubic instead of bilinear interpolation: less blur where a
+            picture is warped again and again (the stabilizer's recursion).
     """
     cv2 = _import_cv2()
     columns, rows = _pixel_grid(*flow.shape[:2])
     return cv2.remap(np.asarray(image, np.float32), columns + flow[..., 0], rows + flow[..., 1],
-                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                     cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
 
 
 def inside_frame(flow):

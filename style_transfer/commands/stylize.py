@@ -7,6 +7,9 @@
     style-transfer stylize --model styles.keras photo.jpg --blend "wave=0.7,scream=0.3" --out out/
     style-transfer stylize --model styles.keras photo.jpg --mask sky.png --mask-styles wave,scream --out out/
     style-transfer stylize --model styles.keras photo.jpg --grid --style wave --style scream --out grid.png
+    style-transfer stylize --model styles.keras photo.jpg --style wave --strength 0.6 --preserve-color --out soft.png
+    style-transfer stylize --model styles.keras - --style wave --out - < photo.jpg > wave.png
+    style-transfer stylize --model styles.keras holiday/ --style wave --json --out painted/
     style-transfer stylize --model styles.keras --styles
 
 A thin layer over `style_transfer.stylize`. Everything the user asked for (the
@@ -14,16 +17,25 @@ model, styles, blend, mask, output paths) is checked before any picture is
 made. With several input files, a file that fails is reported and skipped, and
 the command exits with 1 at the end; with one picture any problem is an error
 (exit 2). Outputs are written atomically and never replace an existing file
-without --overwrite.
+without --overwrite. `-` as an input reads a photo from standard input; `--out -`
+writes the one picture to standard output (PNG unless --format says otherwise).
+With --json, one JSON record per output picture (input, output, style, size,
+seconds) replaces the list of outputs.
 """
 
+import contextlib
+import json
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from style_transfer import images
-from style_transfer.commands import stylize_arbitrary
+from style_transfer.commands import photo_options, stylize_arbitrary
 from style_transfer.errors import BadInput
 from style_transfer.pretrained import DEFAULT_MODEL
+
+STANDARD_STREAM = "-"
 
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 EXIT_SOME_FILES_FAILED = 1
@@ -39,14 +51,15 @@ def register(subparsers):
         help="paint photos in a trained model's styles, blends or spatial blends",
         description=__doc__.split("\n\n")[0],
     )
-    parser.add_argument("inputs", nargs="*", metavar="INPUT", help="photos or folders of photos")
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="photos or folders of photos; - reads a photo from standard input")
     parser.add_argument("--model", default=None, metavar="MODEL.keras|NAME",
                         help="a trained style model, or the name of a pretrained one "
                         "(`style-transfer pretrained list`; default: "
                         f"{DEFAULT_MODEL}, which works offline with the [pretrained] extra)")
     parser.add_argument("--out", default=None, metavar="OUT_DIR|FILE",
                         help="output folder (created if missing), or a file name when exactly "
-                        "one picture results")
+                        "one picture results; - writes it to standard output")
     parser.add_argument("--styles", action="store_true", help="list the model's styles and exit")
     parser.add_argument("--style", action="append", default=[], metavar="NAME|INDEX",
                         help="a style (repeat for one output per style; default: every style)")
@@ -82,13 +95,62 @@ def register(subparsers):
                         "compilation of a few seconds per picture size; for many pictures of "
                         "one size")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no list of outputs")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON record per output picture (input, output, style, "
+                        "size, seconds) instead of the list of outputs")
+    photo_options.add_options(parser)
     stylize_arbitrary.add_options(parser)
     parser.set_defaults(run=run)
 
 
 def run(args):
+    with _standard_streams(args) as redirected:
+        code = _run(redirected)
+        if redirected.stdout_file is not None and code == 0:
+            sys.stdout.buffer.write(Path(redirected.out).read_bytes())
+            sys.stdout.buffer.flush()
+    return code
+
+
+@contextlib.contextmanager
+def _standard_streams(args):
+    """`-` as input or output: the photo from standard input goes through a temporary file,
+    and the picture for standard output is written to one, so that every path below works
+    on files. `args.shown` maps those temporary names back to `-` for messages and records."""
+    args.stdout_file = None
+    args.shown = {}
+    if STANDARD_STREAM not in args.inputs and args.out != STANDARD_STREAM:
+        yield args
+        return
+    if args.inputs.count(STANDARD_STREAM) > 1:
+        raise BadInput("standard input (-) can be read only once.")
+    if args.out == STANDARD_STREAM and args.json:
+        raise BadInput("--out - writes the picture to standard output, where --json would "
+                       "print its records; use one of them.")
+    with tempfile.TemporaryDirectory(prefix="style-transfer-") as folder:
+        folder = Path(folder)
+        if STANDARD_STREAM in args.inputs:
+            # Pillow reads the format from the content, so the name needs no extension.
+            photo = folder / "stdin"
+            photo.write_bytes(sys.stdin.buffer.read())
+            args.inputs = [str(photo) if name == STANDARD_STREAM else name for name in args.inputs]
+            args.shown[str(photo)] = STANDARD_STREAM
+        if args.out == STANDARD_STREAM:
+            args.out = str(folder / "out" / f"stdout.{args.format or 'png'}")
+            args.stdout_file = args.out
+            args.shown[args.out] = STANDARD_STREAM
+            args.quiet = True
+        yield args
+
+
+def _shown(args, path):
+    return args.shown.get(str(path), str(path))
+
+
+def _run(args):
     if stylize_arbitrary.uses_style_images(args):
         return stylize_arbitrary.run(args)
+    from style_transfer import photo_options as options
     from style_transfer import stylize
     from style_transfer.model_file import load_style_model, model_path
 
@@ -99,6 +161,10 @@ def run(args):
         for index, name in enumerate(model.style_names):
             print(f"{index}\t{name}")
         return 0
+    options.check_strength(args.strength)
+    if _figure(args) and (args.strength != 1.0 or args.preserve_color):
+        raise BadInput(f"--{_figure(args)} shows the styles themselves; it takes no "
+                       f"--strength or --preserve-color.")
     requested = _requested_styles(args, model)
     files = _input_files(args.inputs)
     outputs_per_file = 1 if _figure(args) else len(requested)
@@ -112,15 +178,15 @@ def run(args):
     extension = single_file.suffix if single_file else "." + (args.format or "png")
 
     if len(files) == 1:
-        written = _stylize_file(files[0], args, model, requested, out_dir, extension, single_file)
-        if not args.quiet:
-            print("\n".join(str(path) for path in written))
+        records = _stylize_file(files[0], args, model, requested, out_dir, extension, single_file)
+        report_outputs(args, records)
         return 0
-    progress = None if args.quiet else _progress_bar(len(files))
+    progress = None if args.quiet or args.json else _progress_bar(len(files))
     failures = 0
     for number, path in enumerate(files, start=1):
         try:
-            _stylize_file(path, args, model, requested, out_dir, extension, None)
+            report_outputs(args, _stylize_file(path, args, model, requested, out_dir, extension,
+                                               None), listing=False)
         except (BadInput, FileExistsError, FileNotFoundError, OSError) as error:
             failures += 1
             message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -131,6 +197,24 @@ def run(args):
         print(f"style-transfer stylize: {failures} of {len(files)} files failed.", file=sys.stderr)
         return EXIT_SOME_FILES_FAILED
     return 0
+
+
+def report_outputs(args, records, listing=True):
+    """Prints a JSON line per record with --json, else (when `listing`) the output paths."""
+    for record in records:
+        record = {**record, "input": _shown(args, record["input"]),
+                  "output": _shown(args, record["output"])}
+        if args.json:
+            print(json.dumps(record), flush=True)
+        elif listing and not args.quiet:
+            print(record["output"])
+
+
+def output_record(path, target, style, picture, seconds):
+    """The --json record of one output picture."""
+    height, width = picture.shape[:2] if hasattr(picture, "shape") else picture.size[::-1]
+    return {"input": str(path), "output": str(target), "style": style, "size": [width, height],
+            "seconds": round(seconds, 3)}
 
 
 def _requested_styles(args, model):
@@ -191,7 +275,8 @@ def _single_output_file(args, num_outputs):
         return None
     if num_outputs != 1:
         raise BadInput(
-            f"--out {out} is a file name, but {num_outputs} pictures would result; give a folder."
+            f"--out {_shown(args, out)} is a file name, but {num_outputs} pictures would result; "
+            f"give a folder."
         )
     if args.format and out.suffix.lower().lstrip(".") not in _extensions_of(args.format):
         raise BadInput(f"--format {args.format} does not match --out {out}.")
@@ -203,8 +288,11 @@ def _extensions_of(image_format):
 
 
 def _stylize_file(path, args, model, requested, out_dir, extension, single_file):
-    """Stylizes one input file in every requested style; returns the paths written."""
+    """Stylizes one input file in every requested style; returns a record per output."""
     from style_transfer import figures, stylize
+    from style_transfer import photo_options as options
+
+    started = time.perf_counter()
 
     if single_file is None:
         labels = [_figure(args)] if _figure(args) else [label for label, _ in requested]
@@ -226,18 +314,26 @@ def _stylize_file(path, args, model, requested, out_dir, extension, single_file)
     if args.grid:
         styles = [condition for _, condition in requested]
         pictures = [figures.interpolation_grid(model, photo, styles)[0]]
+        labels = [_figure(args)]
     elif args.contact_sheet:
         styles = [condition for _, condition in requested]
         pictures = [figures.contact_sheet(model, photo, styles)[0]]
+        labels = [_figure(args)]
     else:
         styles = [_resolve(condition, model, photo.shape[:2]) for _, condition in requested]
         if args.mask and args.mask_mode == "composite":
-            pictures = [stylize.composite_blend(model, photo, styles[0])]
+            pictures = [options.apply(photo, stylize.composite_blend(model, photo, styles[0]),
+                                      args.strength, args.preserve_color)]
         else:
-            pictures = stylize.stylize_many(model, photo, styles, normalize=args.normalize)
+            pictures = stylize.stylize_many(model, photo, styles, normalize=args.normalize,
+                                            strength=args.strength,
+                                            preserve_color=args.preserve_color)
+        labels = [label for label, _ in requested]
     for picture, target in zip(pictures, targets):
         images.save_image(picture, target, overwrite=args.overwrite)
-    return targets
+    seconds = time.perf_counter() - started
+    return [output_record(path, target, label, picture, seconds)
+            for picture, target, label in zip(pictures, targets, labels)]
 
 
 def _figure(args):

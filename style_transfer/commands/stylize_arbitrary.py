@@ -9,6 +9,7 @@ Not a subcommand of its own: `commands/stylize.py` calls `add_options(parser)` a
 hands over to `run(args)` when `uses_style_images(args)`.
 """
 
+import time
 from pathlib import Path
 
 from style_transfer import images
@@ -27,9 +28,6 @@ def add_options(parser):
                        help="a style image; repeat to blend several")
     group.add_argument("--blend-weights", default=None, metavar="W1,W2,...",
                        help="convex weights of the style images (default: equal)")
-    group.add_argument("--strength", type=float, default=1.0,
-                       help="0: the photo's own embedding, 1: the style's; in between, "
-                       "their interpolation")
     group.add_argument("--engine", choices=ENGINES, default="network",
                        help="'network': the --model file; 'magenta-hub': Magenta's published "
                        "TF Hub model (comparison; one style image, strength 1)")
@@ -50,8 +48,10 @@ def uses_style_images(args):
 def run(args):
     """Stylizes `args.inputs` with `args.style_image` into `args.out` (a folder, or a file
     name for one picture), following the `stylize` command's output conventions."""
-    from style_transfer import arbitrary
+    from style_transfer import arbitrary, photo_options
+    from style_transfer.commands.stylize import output_record, report_outputs
 
+    photo_options.check_strength(args.strength)
     if not args.style_image:
         raise BadInput("pass at least one --style-image (an arbitrary-style model paints with "
                        "style images).")
@@ -68,7 +68,8 @@ def run(args):
         handle = args.hub_handle or magenta_hub.MAGENTA_HUB_HANDLE
 
         def stylize(photo):
-            return magenta_hub.magenta_hub_stylize(photo, style_images[0], handle)
+            painted = magenta_hub.magenta_hub_stylize(photo, style_images[0], handle)
+            return photo_options.preserve_color(photo, painted) if args.preserve_color else painted
     else:
         if not args.model:
             raise BadInput("pass --model ARBITRARY.keras (made by train-arbitrary), or "
@@ -77,7 +78,7 @@ def run(args):
 
         def stylize(photo):
             return arbitrary.stylize_arbitrary(model, photo, style_images, blend_weights,
-                                               args.strength)
+                                               args.strength, args.preserve_color)
     files = _input_files(args.inputs)
     out = Path(args.out)
     single_file = out.suffix.lower() in images.SAVE_FORMATS
@@ -90,11 +91,13 @@ def run(args):
     extension = "." + (getattr(args, "format", None) or "png")
     (out.parent if single_file else out).mkdir(parents=True, exist_ok=True)
     for path in files:
+        started = time.perf_counter()
         target = out if single_file else out / f"{path.stem}__{label}{extension}"
         photo = images.load_image(path, max_size=args.max_size)
-        images.save_image(stylize(photo), target, overwrite=args.overwrite)
-        if not getattr(args, "quiet", False):
-            print(target)
+        painted = stylize(photo)
+        images.save_image(painted, target, overwrite=args.overwrite)
+        report_outputs(args, [output_record(path, target, label, painted,
+                                            time.perf_counter() - started)])
     return 0
 
 

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from style_transfer.commands import photo_options
 from style_transfer.errors import BadInput
 
 DEFAULT_MODEL = "android-26"
@@ -51,7 +52,7 @@ def register(subparsers):
                         help="with an arbitrary-style model: a style image (repeat to blend)")
     parser.add_argument("--blend-weights", default=None, metavar="W1,W2,...",
                         help="convex weights of the style images (default: equal)")
-    add_photo_options(parser)
+    photo_options.add_options(parser)
     parser.add_argument("--stabilize", choices=STABILIZE_METHODS, default="flow",
                         help="flow: blend each frame with the previous one, warped by optical "
                         "flow where it is reliable; none: every frame painted alone (flickers)")
@@ -68,14 +69,6 @@ def register(subparsers):
                         help="print one JSON record (input, output, style, size, seconds, "
                         "frames, fps, duration, audio) instead of the progress bar")
     parser.set_defaults(run=run)
-
-
-def add_photo_options(parser):
-    """--strength and --preserve-color, as `stylize` has them."""
-    parser.add_argument("--strength", type=float, default=1.0, metavar="S",
-                        help="how much of the style: 0 the photo, 1 the full style")
-    parser.add_argument("--preserve-color", action="store_true",
-                        help="keep the photo's colours, take only the luminance from the style")
 
 
 def run(args):

@@ -1,5 +1,12 @@
 """`style-transfer stylize` through `style_transfer.cli.main`: outputs, names, errors, exit codes."""
 
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -197,3 +204,64 @@ def test_bad_input_is_a_one_line_error_with_exit_2_and_nothing_written(
     assert words in lines[0]
     assert not out.exists() or not any(out.iterdir())
     assert not (tmp_path / "one.png").exists()
+
+
+# ------------------------------------------------------------------ photo options, --json, -
+
+
+def test_strength_and_preserve_color_match_the_api(capsys, model, model_file, photo, tmp_path):
+    out = tmp_path / "soft.png"
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", "0.4",
+                  "--preserve-color", "--out", str(out))
+    assert code == 0
+    expected = stylize.stylize(model, load_image(photo), "wave", strength=0.4,
+                               preserve_color=True)
+    assert np.abs(np.asarray(Image.open(out), np.float32) - np.round(expected * 255)).max() <= 1
+
+
+def test_strength_0_writes_the_photo(capsys, model_file, photo, tmp_path):
+    out = tmp_path / "same.png"
+    run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", "0",
+        "--out", str(out))
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(photo)))
+
+
+@pytest.mark.parametrize("strength", ["-0.5", "2"])
+def test_strength_outside_0_1_is_exit_2(capsys, model_file, photo, tmp_path, strength):
+    code, captured = run(capsys, "--model", model_file, photo, "--style", "wave", "--strength",
+                         strength, "--out", str(tmp_path / "o.png"))
+    assert code == 2 and "strength" in captured.err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_json_prints_one_record_per_output(capsys, model_file, photo, tmp_path):
+    code = main(["stylize", "--json", "--model", model_file, photo, "--style", "wave",
+                 "--style", "udnie", "--out", str(tmp_path / "out")])
+    assert code == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["style"] for record in records] == ["wave", "udnie"]
+    for record in records:
+        assert record["input"] == photo and record["size"] == [21, 17]
+        assert record["output"] == str(tmp_path / "out" / f"photo__{record['style']}.png")
+        assert Path(record["output"]).is_file() and record["seconds"] >= 0
+
+
+def _cli(*argv, stdin=b""):
+    """The installed command in a subprocess, for real standard input and output."""
+    return subprocess.run([sys.executable, "-m", "style_transfer.cli", "stylize", *argv],
+                          input=stdin, capture_output=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
+def test_dash_reads_standard_input_and_writes_standard_output(model, model_file, photo):
+    completed = _cli("--model", model_file, "-", "--style", "scream", "--out", "-",
+                     stdin=Path(photo).read_bytes())
+    assert completed.returncode == 0, completed.stderr.decode()
+    painted = np.asarray(Image.open(io.BytesIO(completed.stdout)), np.float32)
+    expected = np.round(stylize.stylize(model, load_image(photo), "scream") * 255)
+    assert np.abs(painted - expected).max() <= 1
+
+
+def test_standard_output_takes_one_picture_only(capsys, model_file, photo):
+    code, captured = run(capsys, "--model", model_file, photo, "--out", "-")
+    assert code == 2 and "--out -" in captured.err and "3 pictures" in captured.err
