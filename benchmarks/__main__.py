@@ -51,6 +51,9 @@ SECTIONS = (
     Section("arbitrary", "bench_arbitrary.py", "arbitrary-style model on unseen styles"),
     Section("pretrained", "bench_pretrained.py",
             "imported android-26 network against onnxruntime: agreement and latency", True),
+    Section("video", "bench_video.py",
+            "video flicker, deviation and frames per second of the stabilization candidates",
+            True),
 )
 
 

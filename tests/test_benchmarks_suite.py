@@ -25,6 +25,10 @@ EXPECTED_HEADERS = {
         "| w | style loss vs",
         "| network | iterations to 95% training accuracy",
     ),
+    "video": (
+        "| method | warping error | vs frame by frame | deviation | sharpness |",
+        "| frame size | frame by frame fps | stabilized fps |",
+    ),
 }
 
 

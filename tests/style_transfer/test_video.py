@@ -242,3 +242,32 @@ def test_stabilizer_halves_the_flicker_of_a_pan_and_keeps_new_pixels():
 def test_stabilizer_weight_outside_0_1_is_refused():
     with pytest.raises(BadInput, match="weight"):
         video.FlowStabilizer(weight=1.0)
+
+
+def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypatch, tmp_path):
+    import cv2
+
+    class FakeCamera:
+        """What OpenCV's VideoCapture gives: BGR frames, then (False, None)."""
+
+        def __init__(self, index):
+            self.frames = [np.full((SIZE[1], SIZE[0], 3), 10 * t, np.uint8) for t in range(5)]
+
+        def isOpened(self):
+            return True
+
+        def get(self, prop):
+            return 10.0 if prop == cv2.CAP_PROP_FPS else 0.0
+
+        def read(self):
+            return (True, self.frames.pop(0)) if self.frames else (False, None)
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
+    record = video.stylize_camera(stylize.painter(model, "wave"), 0, tmp_path / "live.mp4",
+                                  stabilizer=video.FlowStabilizer(), max_frames=4)
+    painted = video.probe(tmp_path / "live.mp4")
+    assert record["frames"] == 4 and (painted.frame_count, painted.fps) == (4, 10.0)
+    assert painted.duration_s == pytest.approx(0.4)

