@@ -349,11 +349,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
                 count = 0
                 frames = _decoded(container, video, source, [audio] if audio else [], sound.add)
                 for frame, pts in _with_display_times(frames):
-                    picture = _rgb(frame, size)
-                    painted = paint(picture.astype(np.float32) / 255.0)
-                    if stabilizer is not None:
-                        painted = stabilizer(picture, painted)
-                    encoder.add(painted, pts, count)
+                    encoder.add(_painted(_rgb(frame, size), paint, stabilizer), pts, count)
                     count += 1
                     if progress is not None:
                         progress(count, expected)
@@ -402,10 +398,7 @@ def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None
                             encoder = _VideoEncoder(output, codec, size, fps, 1 / fps)
                         if picture.shape[1::-1] != size:
                             picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
-                        painted = paint(picture.astype(np.float32) / 255.0)
-                        if stabilizer is not None:
-                            painted = stabilizer(picture, painted)
-                        encoder.add(painted, count, count)
+                        encoder.add(_painted(picture, paint, stabilizer), count, count)
                         count += 1
                         if progress is not None:
                             progress(count, max_frames)
@@ -419,6 +412,12 @@ def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None
     return {"input": f"camera {camera}", "output": str(destination), "frames": count,
             "fps": round(float(fps), 3), "duration_s": encoder.duration_s, "size": list(size),
             "audio": None, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _painted(picture, paint, stabilizer):
+    """One uint8 RGB frame painted, then stabilized against the frames before it."""
+    painted = paint(picture.astype(np.float32) / 255.0)
+    return painted if stabilizer is None else stabilizer(picture, painted)
 
 
 def video_codec(destination):

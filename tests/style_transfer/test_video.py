@@ -12,9 +12,8 @@ pytest.importorskip("cv2", reason="the [video] extra is not installed")
 from style_transfer import stylize, video  # noqa: E402
 from style_transfer.cli import main  # noqa: E402
 from style_transfer.errors import BadInput  # noqa: E402
-from style_transfer.model_file import save_model  # noqa: E402
 from style_transfer.photo_options import rgb_to_ycbcr  # noqa: E402
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles  # noqa: E402
+from tests.style_transfer.test_stylize_cli import model, model_file  # noqa: E402, F401  (fixtures)
 
 FPS = 12
 NUM_FRAMES = 12
@@ -55,18 +54,6 @@ def sound_seconds(path):
     with av.open(str(path)) as container:
         samples = sum(frame.samples for frame in container.decode(audio=0))
         return samples / container.streams.audio[0].codec_context.sample_rate
-
-
-@pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
-
-
-@pytest.fixture(scope="module")
-def model_file(model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "styles.keras"
-    save_model(model, path)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
