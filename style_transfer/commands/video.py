@@ -20,8 +20,7 @@ from pathlib import Path
 
 from style_transfer.commands import photo_options
 from style_transfer.errors import BadInput
-
-DEFAULT_MODEL = "android-26"
+from style_transfer.pretrained import DEFAULT_MODEL
 
 
 def register(subparsers):
@@ -42,7 +41,8 @@ def register(subparsers):
     parser.add_argument("--frames", type=int, default=None, metavar="N",
                         help="with --camera: stop after N frames")
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="MODEL.keras|NAME",
-                        help="a style model file, or a pretrained model's name")
+                        help="a style model file, or the name of a pretrained one "
+                        "(`style-transfer pretrained list`)")
     parser.add_argument("--style", default=None, metavar="NAME|INDEX", help="a style of the model")
     parser.add_argument("--blend", default=None, metavar="A=W,B=W",
                         help="a convex blend by names or indices, e.g. '3=0.7,19=0.3'")
@@ -112,21 +112,14 @@ def run(args):
 
 
 def _load_model(name_or_path):
-    """A model file (a table of styles or arbitrary styles), or a pretrained name."""
-    from style_transfer import pretrained
+    """A model file (a table of styles or arbitrary styles), or a pretrained model's name."""
+    from style_transfer.arbitrary import is_arbitrary_model_file, load_arbitrary_model
+    from style_transfer.model_file import load_style_model, model_path
 
-    path = Path(name_or_path)
-    if path.suffix == ".keras" or path.exists():
-        from style_transfer.arbitrary import is_arbitrary_model_file, load_arbitrary_model
-        from style_transfer.model_file import load_style_model
-
-        if path.is_file() and is_arbitrary_model_file(path):
-            return load_arbitrary_model(path)
-        return load_style_model(path)
-    if name_or_path in pretrained.REGISTRY:
-        return pretrained.load_pretrained(name_or_path)
-    raise BadInput(f"--model {name_or_path!r} is neither a .keras file nor a pretrained model "
-                   f"({', '.join(pretrained.REGISTRY)}).")
+    path = model_path(name_or_path)
+    if path.is_file() and is_arbitrary_model_file(path):
+        return load_arbitrary_model(path)
+    return load_style_model(path)
 
 
 def _style_choice(args, model):
