@@ -161,7 +161,7 @@ def _real_clip(path, first, frames, max_size):
         if len(clip) == frames:
             break
     clip = np.stack(clip)
-    flows = [video.optical_flow(clip[t - 1], clip[t], method="farneback")
+    flows = [video.optical_flow(clip[t - 1], clip[t])
              for t in range(1, len(clip))]
     return clip, flows
 

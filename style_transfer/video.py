@@ -20,7 +20,7 @@ frame with the previous output warped onto it by optical flow, only where the
 flow is reliable (forward-backward consistent, inside the frame), so that
 things that move or appear are not smeared into trails. Carrying instance-norm
 statistics from frame to frame was measured too and changed the flicker by at
-most 4% (BENCHMARKS.md, "Video"): the flicker is in the texture, not in the
+most 5% (BENCHMARKS.md, "Video"): the flicker is in the texture, not in the
 colours, so it is not offered.
 
 The metrics (`temporal_warping_error`, `mean_deviation`, `sharpness_ratio`) and
@@ -555,28 +555,22 @@ def flow_reliability(backward, forward):
     return consistent & inside_frame(backward)
 
 
-def optical_flow(previous, current, method="dis"):
-    """(backward, reliable): flow from `current` to `previous` and where it holds.
+def optical_flow(previous, current):
+    """(backward, reliable): flow from `current` to `previous`, and where it holds.
+
+    OpenCV's Farneback method, for measuring: an estimator independent of the
+    DIS flow `FlowStabilizer` uses, so that a stabilizer is not graded by its
+    own flow.
 
     Args:
         previous, current: uint8 RGB frames (H, W, 3).
-        method: "dis" (OpenCV's DIS, medium preset) or "farneback" (OpenCV's
-            Farneback), an estimator independent of the one `FlowStabilizer`
-            uses, for measuring.
     """
     cv2 = _import_cv2()
     grey_previous, grey_current = _grey(previous), _grey(current)
-    if method == "dis":
-        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        backward = dis.calc(grey_current, grey_previous, None)
-        forward = dis.calc(grey_previous, grey_current, None)
-    elif method == "farneback":
-        options = dict(pyr_scale=0.5, levels=4, winsize=15, iterations=3, poly_n=5,
-                       poly_sigma=1.2, flags=0)
-        backward = cv2.calcOpticalFlowFarneback(grey_current, grey_previous, None, **options)
-        forward = cv2.calcOpticalFlowFarneback(grey_previous, grey_current, None, **options)
-    else:
-        raise ValueError(f"unknown optical flow method {method!r}; use 'dis' or 'farneback'.")
+    options = dict(pyr_scale=0.5, levels=4, winsize=15, iterations=3, poly_n=5, poly_sigma=1.2,
+                   flags=0)
+    backward = cv2.calcOpticalFlowFarneback(grey_current, grey_previous, None, **options)
+    forward = cv2.calcOpticalFlowFarneback(grey_previous, grey_current, None, **options)
     return backward, flow_reliability(backward, forward)
 
 

@@ -258,3 +258,12 @@ def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypa
     painted = video.probe(tmp_path / "live.mp4")
     assert record["frames"] == 4 and (painted.frame_count, painted.fps) == (4, 10.0)
     assert painted.duration_s == pytest.approx(0.4)
+
+
+def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
+    texture = np.random.default_rng(6).integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    shifted = np.roll(texture, 2, axis=1)  # every pixel moves 2 px right
+    backward, reliable = video.optical_flow(texture, shifted)
+    inner = (slice(8, -8), slice(8, -8))
+    np.testing.assert_allclose(np.median(backward[inner], axis=(0, 1)), [-2, 0], atol=0.1)
+    assert reliable[inner].mean() > 0.9
