@@ -3,7 +3,9 @@
 - a style (a name or an index) is a one-hot weight vector (num_styles,);
 - a blend ("wave=0.7,scream=0.3") is a convex weight vector (num_styles,);
 - a spatial blend is a weight map (height, width, num_styles), made from a
-  mask by `mask_to_weight_map`.
+  mask by `mask_to_weight_map`;
+- painted regions, each in its own condition, are convex region weights
+  (height, width, num_regions) from a label image (`region_weights`).
 
 Everything here is checked before any picture is made; a bad condition is a
 `BadInput` naming what was wrong and what is expected.
@@ -195,21 +197,71 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
             f"exactly 2 styles."
         )
     height, width = size
+    resized = _resize_convex(per_label, size)
+    weight_map = np.zeros((height, width, num_styles), dtype=np.float32)
+    for k, index in enumerate(ids):
+        weight_map[..., index] += resized[..., k]
+    return weight_map
+
+
+def region_weights(labels, num_regions, size, soft_edge_px=0.0):
+    """Painted regions as convex weights per pixel (height, width, num_regions), soft-edged.
+
+    What a brush paints: a label image whose value k marks region k (0 is
+    usually "everything not painted"). Each region becomes a plane that is 1
+    inside it and 0 elsewhere; the planes are blurred (a Gaussian of standard
+    deviation `soft_edge_px`, in the label image's pixels), resized bilinearly
+    to `size` and divided by their sum, so every pixel's weights stay convex
+    and the border between two regions is a gradual transition.
+
+    Args:
+        labels: 2-D integer array, values in [0, num_regions).
+        num_regions: Number of regions (planes of the result).
+        size: (height, width) of the photo.
+        soft_edge_px: Softness of the borders; 0 leaves only the few pixels
+            of transition that resizing makes.
+
+    Returns:
+        float32 array (height, width, num_regions).
+
+    Raises:
+        BadInput: not a 2-D label image, a label outside [0, num_regions), or
+            a negative softness.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.size == 0 or not np.issubdtype(labels.dtype, np.integer):
+        raise BadInput(f"region labels must be a 2-D integer image; received {labels.dtype} "
+                       f"of shape {labels.shape}.")
+    if labels.min() < 0 or labels.max() >= num_regions:
+        raise BadInput(f"region labels must be in [0, {num_regions}); received values "
+                       f"{labels.min()} to {labels.max()}.")
+    if not soft_edge_px >= 0:
+        raise BadInput(f"the soft edge must be >= 0 pixels; received {soft_edge_px!r}.")
+    planes = np.stack([(labels == region).astype(np.float32) for region in range(num_regions)],
+                      axis=-1)
+    if soft_edge_px > 0:
+        from scipy.ndimage import gaussian_filter
+
+        planes = gaussian_filter(planes, sigma=(soft_edge_px, soft_edge_px, 0), mode="nearest")
+    return _resize_convex(planes, size)
+
+
+def _resize_convex(planes, size):
+    """Weight planes (h, w, K) resized bilinearly to `size` and made convex per pixel."""
+    height, width = size
     resized = np.stack(
         [
             np.asarray(
-                Image.fromarray(per_label[..., k], "F").resize((width, height), Image.Resampling.BILINEAR)
+                Image.fromarray(np.ascontiguousarray(planes[..., k]), "F").resize(
+                    (width, height), Image.Resampling.BILINEAR)
             )
-            for k in range(len(ids))
+            for k in range(planes.shape[-1])
         ],
         axis=-1,
     )
     resized = np.clip(resized, 0.0, None)
     resized /= np.maximum(resized.sum(axis=-1, keepdims=True), 1e-12)
-    weight_map = np.zeros((height, width, num_styles), dtype=np.float32)
-    for k, index in enumerate(ids):
-        weight_map[..., index] += resized[..., k]
-    return weight_map
+    return resized
 
 
 def _mask_values(mask):

@@ -5,6 +5,7 @@ Every reader returns what a style network consumes: RGB, float32 in [0, 1], shap
 through these functions, so an image looks the same wherever it is read.
 """
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,9 @@ from style_transfer.errors import BadInput
 from style_transfer.files import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+# What `read_image_bytes` opens by default: the formats people send as photos.
+UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 
@@ -25,6 +29,10 @@ _HIGH_DEPTH_GREY_MAXIMUM = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16
 
 class ImageReadError(BadInput):
     """A file is missing, is not an image, or its image data cannot be decoded."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image whose header gives more pixels than the reader accepts (e.g. a decompression bomb)."""
 
 
 class ImageFolderError(BadInput):
@@ -106,6 +114,46 @@ def load_image(path, max_size=None, *, shorter_side=None):
     return _float_array(_decode(path, max_size, shorter_side))
 
 
+def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
+    """Decodes the bytes of an image file someone sent (an upload), with the rules of `load_image`.
+
+    The header is read first: a picture of more than `max_pixels` is refused
+    before any pixel is decoded, so a small file that would expand into
+    gigabytes (a decompression bomb) costs nothing. Only `formats` are opened
+    (Pillow would otherwise also hand, e.g., EPS files to Ghostscript).
+
+    Args:
+        data: The file's bytes.
+        max_pixels: Largest width x height accepted.
+        what: How messages name the data ("upload", "style image").
+        formats: Pillow format names accepted.
+
+    Returns:
+        float32 array `(height, width, 3)` in [0, 1].
+
+    Raises:
+        ImageTooLargeError: more than `max_pixels` pixels.
+        ImageReadError: not an image in one of `formats`, or damaged or truncated data.
+    """
+    try:
+        image = Image.open(io.BytesIO(data), formats=formats)
+    except UnidentifiedImageError:
+        raise ImageReadError(f"Cannot read the {what}: not an image in one of the accepted "
+                             f"formats ({', '.join(formats)}).") from None
+    except Image.DecompressionBombError as error:  # Pillow's own, far larger, limit
+        raise ImageTooLargeError(f"The {what} is too large: {_one_line(error)}") from None
+    except (OSError, ValueError) as error:
+        raise ImageReadError(f"Cannot read the {what}: {_one_line(error)}") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageReadError(f"Cannot read the {what}: its header gives an empty size {image.size}.")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"The {what} is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
+            f"at most {max_pixels / 1e6:g} megapixels are accepted.")
+    return _float_array(_upright_rgb(image, f"the {what}", None))
+
+
 def to_pil(image):
     """Converts an RGB or greyscale image array to an 8-bit `PIL.Image.Image`.
 
@@ -167,6 +215,23 @@ def save_image(image, path, overwrite=False):
     with atomic_write(path, overwrite=overwrite) as file:
         image.save(file, format=image_format, **options)
     return path
+
+
+def image_bytes(image, image_format="PNG", compress_level=6):
+    """An image encoded in memory (what a server sends instead of writing a file).
+
+    Args:
+        image: A `PIL.Image.Image`, or an array accepted by `to_pil`.
+        image_format: "PNG" (lossless), "JPEG" or "WEBP" (quality 95).
+        compress_level: PNG's zlib level, 0-9 (1 is several times faster than
+            the default 6 for a few percent more bytes).
+    """
+    if not isinstance(image, Image.Image):
+        image = to_pil(image)
+    options = {"compress_level": compress_level} if image_format == "PNG" else {"quality": 95}
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
 
 
 def resize(image, size):
@@ -235,22 +300,25 @@ def _decode(path, max_size, shorter_side):
             raise BadInput(f"{name} must be a positive integer or None; got {value!r}.")
 
     image = open_image(path)
-    try:
-        with image:
-            target_size = _target_size(image.size, max_size, shorter_side)
-            if target_size is not None:
-                # JPEGs decode straight at 1/2, 1/4 or 1/8 scale (never below the
-                # target), which makes large photos several times faster to read.
-                image.draft(None, target_size)
-            image = ImageOps.exif_transpose(image)
-            image = _to_rgb_or_float_grey(image)
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
-        raise ImageReadError(f"Cannot read image {path}: {_one_line(error)}") from None
-
+    image = _upright_rgb(image, f"image {path}", _target_size(image.size, max_size, shorter_side))
     target_size = _target_size(image.size, max_size, shorter_side)
     if target_size is not None and target_size != image.size:
         image = image.resize(target_size, Image.Resampling.LANCZOS)
     return image
+
+
+def _upright_rgb(image, shown, draft_size):
+    """Decodes an opened image: EXIF orientation applied, mode "RGB" or "F" (grey in [0, 1])."""
+    try:
+        with image:
+            if draft_size is not None:
+                # JPEGs decode straight at 1/2, 1/4 or 1/8 scale (never below the
+                # target), which makes large photos several times faster to read.
+                image.draft(None, draft_size)
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb_or_float_grey(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageReadError(f"Cannot read {shown}: {_one_line(error)}") from None
 
 
 def _target_size(size, max_size, shorter_side):

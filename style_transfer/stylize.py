@@ -101,13 +101,17 @@ def use_xla(model, enabled=True):
     _compiled_functions.pop(model, None)
 
 
-def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS):
+def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progress=None):
     """Stylizes a batch: images (B, H, W, 3) with weights (B, N) or weight maps (B, H, W, N).
 
     The batch is split into calls of at most `batch_pixels` pixels (at least
     one picture each); pictures of more than `TILE_ABOVE_PIXELS` run in
     overlapping tiles of `TILE_PX`. Weights are used as given (validate them
     first with `check_weights`).
+
+    Args:
+        progress: Called as `progress(done, total)` after each call of the
+            network (a group of pictures, or one tile), e.g. for a progress bar.
 
     Returns:
         float32 array (B, H, W, 3) in [0, 1].
@@ -126,19 +130,40 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS):
         return functions["one vector" if len(images) == 1 else "vector"](images, weights)
 
     height, width = images.shape[1:3]
+    counter = _CallCounter(progress)
     if height * width > TILE_ABOVE_PIXELS:
+        tiles = len(_tile_spans(height, TILE_PX, TILE_OVERLAP_PX)) * len(
+            _tile_spans(width, TILE_PX, TILE_OVERLAP_PX))
+        counter.total = tiles * len(images)
         return np.stack([
-            _run_tiled(function, image, condition) for image, condition in zip(images, weights)
+            _run_tiled(function, image, condition, counter)
+            for image, condition in zip(images, weights)
         ])
     per_call = max(1, batch_pixels // (height * width))
-    outputs = [
-        function(images[start:start + per_call], weights[start:start + per_call]).numpy()
-        for start in range(0, len(images), per_call)
-    ]
+    counter.total = math.ceil(len(images) / per_call)
+    outputs = []
+    for start in range(0, len(images), per_call):
+        outputs.append(
+            function(images[start:start + per_call], weights[start:start + per_call]).numpy())
+        counter.step()
     return np.concatenate(outputs, axis=0)
 
 
-def _run_tiled(function, image, condition):
+class _CallCounter:
+    """Counts the network's calls for a `progress(done, total)` callback (or for none)."""
+
+    def __init__(self, progress):
+        self.progress = progress
+        self.done = 0
+        self.total = 0
+
+    def step(self):
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def _run_tiled(function, image, condition, counter):
     """One large picture in overlapping tiles, cross-faded linearly over the overlaps.
 
     Instance normalization then takes its statistics per tile, not over the
@@ -156,6 +181,7 @@ def _run_tiled(function, image, condition):
                     * _ramp(left, right, width, overlap_px)[None, :, None])
             total[top:bottom, left:right] += output * ramp
             coverage[top:bottom, left:right] += ramp
+            counter.step()
     return total / coverage
 
 
@@ -200,8 +226,12 @@ def stylize(model, image, style, normalize=False, batch_pixels=DEFAULT_BATCH_PIX
 
 
 def stylize_many(model, image, styles, normalize=False, batch_pixels=DEFAULT_BATCH_PIXELS,
-                 strength=1.0, preserve_color=False):
+                 strength=1.0, preserve_color=False, progress=None):
     """Paints one photo in several styles (one network call per `batch_pixels`).
+
+    Args:
+        progress: `progress(done, total)` after each call of the network
+            (see `run_network`).
 
     Returns:
         A list with one stylized photo per entry of `styles` (see `stylize`).
@@ -216,7 +246,7 @@ def stylize_many(model, image, styles, normalize=False, batch_pixels=DEFAULT_BAT
             for condition in conditions
         ]
     batch = np.broadcast_to(array, (len(styles),) + array.shape)
-    outputs = run_network(model, batch, np.stack(conditions), batch_pixels)
+    outputs = run_network(model, batch, np.stack(conditions), batch_pixels, progress)
     outputs = [photo_options.apply(array, output, strength, preserve_color) for output in outputs]
     if isinstance(image, Image.Image):
         from style_transfer.images import to_pil
@@ -244,14 +274,61 @@ def composite_blend(model, image, weight_map, batch_pixels=DEFAULT_BATCH_PIXELS)
     photo = as_float_image(image)
     weight_map = _condition(model, np.asarray(weight_map, np.float32), photo.shape[:2], False)
     used = [index for index in range(model.num_styles) if weight_map[..., index].max() > 0]
-    outputs = stylize_many(model, photo, used, batch_pixels=batch_pixels)
-    blended = sum(weight_map[..., index, None] * output for index, output in zip(used, outputs))
-    blended = np.clip(blended, 0.0, 1.0).astype(np.float32)
+    blended = composite(model, photo, used, weight_map[..., used], batch_pixels=batch_pixels)
     if isinstance(image, Image.Image):
         from style_transfer.images import to_pil
 
         return to_pil(blended)
     return blended
+
+
+def composite(model, image, styles, region_weights, batch_pixels=DEFAULT_BATCH_PIXELS,
+              strength=1.0, preserve_color=False, progress=None):
+    """Regions painted in their own style conditions, each exactly, mixed with soft edges.
+
+    The generalization of `composite_blend` to regions whose condition is any
+    style (a name, an index, a blend): every condition runs on the whole photo
+    and the pictures are mixed per pixel by `region_weights` (`mix_regions`).
+
+    Args:
+        model: A `StyleTransferNetwork`.
+        image: (H, W, 3) float array in [0, 1] or a uint8 array.
+        styles: One style condition per region (see `stylize`; not weight maps).
+        region_weights: (H, W, len(styles)) convex per pixel, e.g. from
+            `conditions.region_weights`.
+        strength, preserve_color, progress: As in `stylize_many`.
+
+    Returns:
+        float32 array (H, W, 3) in [0, 1].
+    """
+    photo = as_float_image(image)
+    _check_region_weights(region_weights, photo.shape[:2], len(styles))
+    check_weights(region_weights)
+    pictures = stylize_many(model, photo, styles, batch_pixels=batch_pixels, strength=strength,
+                            preserve_color=preserve_color, progress=progress)
+    return mix_regions(pictures, region_weights)
+
+
+def mix_regions(pictures, region_weights):
+    """sum_k region_weights[..., k] * pictures[k]: K pictures (H, W, 3) mixed per pixel.
+
+    `region_weights` (H, W, K) should be convex per pixel (`composite` checks
+    that); the mix is clipped to [0, 1].
+    """
+    region_weights = np.asarray(region_weights, np.float32)
+    height, width = np.shape(pictures[0])[:2]
+    _check_region_weights(region_weights, (height, width), len(pictures))
+    mixed = np.zeros((height, width, 3), np.float32)
+    for index, picture in enumerate(pictures):
+        mixed += region_weights[..., index, None] * picture
+    return np.clip(mixed, 0.0, 1.0)
+
+
+def _check_region_weights(region_weights, size, num_regions):
+    expected = tuple(size) + (num_regions,)
+    if np.shape(region_weights) != expected:
+        raise BadInput(f"region weights must have shape {expected} (one plane per region); "
+                       f"received {np.shape(region_weights)}.")
 
 
 def _condition(model, style, size, normalize):
