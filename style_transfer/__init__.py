@@ -19,6 +19,14 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
-from style_transfer.network import StyleTransferNetwork  # noqa: E402
-
 __all__ = ["StyleTransferNetwork"]
+
+
+def __getattr__(name):
+    # Imported on first use, not with the package: the command line parses its
+    # arguments (and answers --help) without loading TensorFlow.
+    if name == "StyleTransferNetwork":
+        from style_transfer.network import StyleTransferNetwork
+
+        return StyleTransferNetwork
+    raise AttributeError(f"module 'style_transfer' has no attribute {name!r}")

@@ -17,8 +17,9 @@ from style_transfer.errors import BadInput  # noqa: E402
 EXIT_BAD_INPUT = 2
 
 
-def build_parser():
-    from style_transfer.commands import COMMANDS
+def build_parser(command=None):
+    """The parser of every command, or only of `command` when one is named (faster to build)."""
+    from style_transfer.commands import COMMAND_MODULES, command_modules
 
     parser = argparse.ArgumentParser(
         prog="style-transfer",
@@ -27,13 +28,15 @@ def build_parser():
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS:
-        command.register(subparsers)
+    names = [command] if command in COMMAND_MODULES else None
+    for module in command_modules(names):
+        module.register(subparsers)
     return parser
 
 
 def main(argv=None):
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(next((word for word in argv if not word.startswith("-")), None))
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0

@@ -11,7 +11,7 @@ bit-identical; outputs are written atomically and never replace an existing file
 
 from style_transfer.add_style import INITS
 from style_transfer.commands.loss_options import add_loss_options, loss_overrides
-from style_transfer.commands.train import HelpFormatter
+from style_transfer.commands.help_formatter import HelpFormatter
 
 
 def register(subparsers):

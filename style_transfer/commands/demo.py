@@ -1,7 +1,7 @@
 """`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a small model."""
 
 
-from style_transfer.commands.train import HelpFormatter
+from style_transfer.commands.help_formatter import HelpFormatter
 from style_transfer.demo import DEMO_SETTINGS, QUICK_SETTINGS
 from style_transfer.errors import BadInput
 

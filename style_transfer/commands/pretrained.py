@@ -10,7 +10,7 @@ A thin layer over `style_transfer.pretrained`. Any command that takes
 converted model to a file of your own (to rename its styles, add styles, export it).
 """
 
-from style_transfer.commands.train import HelpFormatter
+from style_transfer.commands.help_formatter import HelpFormatter
 from style_transfer.errors import BadInput
 
 

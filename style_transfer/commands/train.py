@@ -1,18 +1,7 @@
 """`style-transfer train`: train one network on several styles (a thin layer over `training.train`)."""
 
-import argparse
-
+from style_transfer.commands.help_formatter import HelpFormatter
 from style_transfer.commands.loss_options import add_loss_options, loss_config
-
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows "(default: ...)" for options that have a default to show."""
-
-    def _get_help_string(self, action):
-        if action.required or action.default is None or isinstance(action.default, bool):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def register(subparsers):
