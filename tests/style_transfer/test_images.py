@@ -323,3 +323,44 @@ def test_find_images_in_a_file_raises(tmp_path):
     path.write_bytes(b"")
     with pytest.raises(images.ImageFolderError, match="not a folder"):
         images.find_images(path)
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "L", "P", "I;16"])
+def test_uploaded_bytes_read_as_the_same_file_loads(tmp_path, mode):
+    pixels = np.random.default_rng(0).integers(0, 256, (9, 13, 3), dtype=np.uint8)
+    picture = Image.fromarray(pixels).convert(mode if mode != "I;16" else "L")
+    if mode == "I;16":
+        picture = Image.fromarray(np.asarray(picture).astype(np.uint16) * 257)
+    picture.save(tmp_path / "upload.png")
+    uploaded = images.read_image_bytes((tmp_path / "upload.png").read_bytes(), max_pixels=1000)
+    np.testing.assert_array_equal(uploaded, images.load_image(tmp_path / "upload.png"))
+
+
+def test_uploaded_bytes_follow_the_exif_orientation(tmp_path):
+    picture = Image.new("RGB", (20, 10), "red")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show
+    picture.save(tmp_path / "rotated.jpg", exif=exif)
+    assert images.read_image_bytes((tmp_path / "rotated.jpg").read_bytes(), 1000).shape == (20, 10, 3)
+
+
+def test_uploads_over_the_pixel_limit_are_refused_from_their_header():
+    data = io.BytesIO()
+    Image.new("RGB", (100, 50)).save(data, "PNG")
+    with pytest.raises(images.ImageTooLargeError, match=r"100 x 50 pixels .* at most 0.004"):
+        images.read_image_bytes(data.getvalue(), max_pixels=4000)
+    assert images.read_image_bytes(data.getvalue(), max_pixels=5000).shape == (50, 100, 3)
+
+
+def test_uploads_in_formats_other_than_photos_are_refused():
+    data = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(data, "PPM")
+    with pytest.raises(images.ImageReadError, match="not an image in one of the accepted formats"):
+        images.read_image_bytes(data.getvalue(), max_pixels=1000)
+
+
+def test_image_bytes_round_trip_losslessly_as_png():
+    pixels = np.random.default_rng(1).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    for level in (1, 6):
+        decoded = Image.open(io.BytesIO(images.image_bytes(pixels, compress_level=level)))
+        np.testing.assert_array_equal(np.asarray(decoded), pixels)

@@ -211,3 +211,73 @@ def test_large_pictures_run_in_cross_faded_tiles(model, monkeypatch):
     assert tiled.shape == whole.shape
     # Statistics are per tile: close to the whole picture, not equal.
     assert np.abs(tiled - whole).mean() < 0.1
+
+
+def test_progress_counts_every_call_of_the_network_and_every_tile(model, monkeypatch):
+    reported = []
+    stylize.stylize_many(model, np.zeros((40, 56, 3), np.float32), [0, 1, 2], batch_pixels=1,
+                         progress=lambda done, total: reported.append((done, total)))
+    assert reported == [(1, 3), (2, 3), (3, 3)]
+    monkeypatch.setattr(stylize, "TILE_ABOVE_PIXELS", 32 * 32)
+    monkeypatch.setattr(stylize, "TILE_PX", 32)
+    monkeypatch.setattr(stylize, "TILE_OVERLAP_PX", 8)
+    reported.clear()
+    stylize.stylize(model, np.zeros((40, 56, 3), np.float32), 0)  # no callback: no error
+    stylize.stylize_many(model, np.zeros((40, 56, 3), np.float32), [0],
+                         progress=lambda done, total: reported.append((done, total)))
+    assert reported == [(done, 4) for done in range(1, 5)]  # 2 x 2 tiles
+
+
+def test_composite_paints_each_region_in_its_own_condition_a_blend_included(model, photo):
+    labels = np.zeros(photo.shape[:2], np.uint8)
+    labels[:, 16:] = 1
+    weights = conditions.region_weights(labels, 2, photo.shape[:2])
+    blend = {"wave": 0.5, "udnie": 0.5}
+    painted = stylize.composite(model, photo, [blend, "scream"], weights, strength=0.5)
+    left, right = stylize.stylize_many(model, photo, [blend, "scream"], strength=0.5)
+    np.testing.assert_allclose(painted[:, :14], left[:, :14], atol=1e-5)
+    np.testing.assert_allclose(painted[:, 18:], right[:, 18:], atol=1e-5)
+
+
+def test_composite_blend_is_composite_over_the_styles_of_its_map(model, photo):
+    weight_map = _two_region_map(photo)
+    np.testing.assert_allclose(
+        stylize.composite_blend(model, photo, weight_map),
+        stylize.composite(model, photo, ["wave", "scream"], weight_map[..., :2]), atol=1e-6)
+
+
+def test_composite_refuses_weights_of_another_shape_or_not_convex(model, photo):
+    with pytest.raises(BadInput, match=r"region weights must have shape \(24, 32, 2\)"):
+        stylize.composite(model, photo, ["wave", "scream"], np.ones((24, 32, 3)) / 3)
+    with pytest.raises(BadInput, match="sum to 1"):
+        stylize.composite(model, photo, ["wave", "scream"], np.ones((24, 32, 2)))
+
+
+def test_region_weights_are_convex_one_inside_and_soft_at_the_border():
+    labels = np.zeros((20, 40), np.uint8)
+    labels[:, 20:] = 1
+    hard = conditions.region_weights(labels, 2, (20, 40))
+    soft = conditions.region_weights(labels, 2, (20, 40), soft_edge_px=3)
+    for weights in (hard, soft):
+        np.testing.assert_allclose(weights.sum(-1), 1.0, atol=1e-6)
+        assert weights.min() >= 0
+        assert weights[:, 35:, 1].min() > 0.999 and weights[:, :5, 1].max() < 1e-3
+    # The soft border spreads over more columns than the hard one.
+    assert _transition_px(hard) <= 2 < 6 <= _transition_px(soft)
+    resized = conditions.region_weights(labels, 2, (40, 80))
+    assert resized.shape == (40, 80, 2) and resized[:, 45:, 1].min() > 0.999
+
+
+def _transition_px(weights):
+    second = weights[0, :, 1]
+    return np.count_nonzero((second > 0.01) & (second < 0.99))
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.full((4, 4), 3, np.uint8), r"in \[0, 2\)"),
+    (np.zeros((4, 4), np.float32), "integer image"),
+    (np.zeros((4, 4, 3), np.uint8), "2-D"),
+])
+def test_region_weights_refuse_bad_labels(labels, message):
+    with pytest.raises(BadInput, match=message):
+        conditions.region_weights(labels, 2, (4, 4))

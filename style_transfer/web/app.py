@@ -1,0 +1,343 @@
+"""The Starlette app behind `style-transfer serve`: the page and the endpoints it calls.
+
+    GET  /                               the page (static/index.html)
+    GET  /api/config                     models, their styles, bundled photos, limits
+    GET  /api/models/{m}/styles/{s}.png  a style's thumbnail
+    POST /api/sessions                   a new session: {"session": id}
+    POST /api/photo                      the photo, as the file's bytes
+    POST /api/photo/bundled/{name}       a bundled photo instead
+    PUT  /api/regions                    the painted regions: one label byte per preview pixel
+    GET  /api/regions.png                the same labels as a greyscale PNG (a --mask for stylize)
+    POST /api/style-images               a style image (arbitrary-style models), as bytes
+    DELETE /api/style-images             forget them
+    GET  /api/style-images/{i}.png       one of them, as the model sees it
+    POST /api/preview                    JSON paint request -> PNG at the preview size
+    POST /api/full                       JSON paint request -> starts the full-size picture
+    GET  /api/full                       its state and progress (JSON)
+    GET  /api/full.png                   the full-size picture
+
+Every /api request but /api/config and /api/sessions names its session in the
+`X-Session` header. Errors are JSON `{"error": "one line"}`: 400 bad input, 404
+unknown session, 409 a full-size picture already being painted, 413 too large,
+503 no session free, 500 a bug (logged; the server goes on).
+
+Painting runs in worker threads (`preview_threads` for previews,
+`full_threads` for full-size pictures), never on the event loop.
+"""
+
+import concurrent.futures
+import json
+import logging
+from pathlib import Path
+
+import anyio
+import numpy as np
+from starlette.applications import Starlette
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from style_transfer import images
+from style_transfer.errors import BadInput
+from style_transfer.web import painting
+from style_transfer.web.sessions import FullPicture, ServerBusy, SessionStore, UnknownSession
+from style_transfer.web.settings import ServerSettings
+
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_HEADER = "X-Session"
+MAX_JSON_BYTES = 64 * 1024
+# The page's own files only; pictures come back as blob: URLs made by the page.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+                               "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+log = logging.getLogger(__name__)
+
+
+class RequestTooLarge(BadInput):
+    """A request body over the server's limit."""
+
+
+class Conflict(BadInput):
+    """A request that clashes with work in progress."""
+
+
+def create_app(models, settings=ServerSettings()):
+    """The app serving `models`: a list of (name, model) pairs, in the order the page lists them.
+
+    Args:
+        models: (name, `StyleTransferNetwork` or `ArbitraryStyleModel`) pairs.
+        settings: A `ServerSettings`.
+    """
+    if not models:
+        raise BadInput("the server needs at least one model.")
+    served = [painting.ServedModel(name, model) for name, model in models]
+    for model in served:
+        model.warm_up()
+    sessions = SessionStore(settings.max_sessions, settings.session_minutes * 60)
+    preview_limiter = anyio.CapacityLimiter(settings.preview_threads)
+    full_pool = concurrent.futures.ThreadPoolExecutor(settings.full_threads,
+                                                      thread_name_prefix="full-size")
+
+    async def page(request):
+        return FileResponse(STATIC / "index.html", headers=SECURITY_HEADERS)
+
+    async def config(request):
+        return JSONResponse({
+            "models": [model.describe() for model in served],
+            "photos": list(painting.BUNDLED_PHOTOS),
+            "preview_px": settings.preview_px,
+            "max_upload_bytes": settings.max_upload_bytes,
+            "max_megapixels": settings.max_megapixels,
+            "max_regions": settings.max_regions,
+            "max_style_images": settings.max_style_images,
+            "max_soft_edge_px": painting.MAX_SOFT_EDGE_PX,
+        })
+
+    async def thumbnail(request):
+        model = _model_at(served, request.path_params["model"])
+        png = await anyio.to_thread.run_sync(model.thumbnail, request.path_params["style"],
+                                             limiter=preview_limiter)
+        return Response(png, media_type="image/png",
+                        headers={"Cache-Control": "private, max-age=3600"})
+
+    async def new_session(request):
+        return JSONResponse({"session": sessions.create().id})
+
+    async def photo(request):
+        session = _session(sessions, request)
+        data = await _body(request, settings.max_upload_bytes)
+        picture = await anyio.to_thread.run_sync(
+            lambda: images.read_image_bytes(data, settings.max_pixels, "photo"),
+            limiter=preview_limiter)
+        return JSONResponse(_set_photo(session, picture, settings))
+
+    async def bundled_photo(request):
+        session = _session(sessions, request)
+        name = request.path_params["name"]
+        if name not in painting.BUNDLED_PHOTOS:
+            raise BadInput(f"unknown bundled photo {name!r}; the bundled photos are "
+                           f"{', '.join(painting.BUNDLED_PHOTOS)}.")
+        from style_transfer.demo import skimage_photo
+
+        return JSONResponse(_set_photo(session, skimage_photo(name), settings))
+
+    async def regions(request):
+        session = _session(sessions, request)
+        data = await _body(request, settings.max_upload_bytes)
+        with session.lock:
+            preview = session.preview
+        if preview is None:
+            raise BadInput("send a photo before painting regions.")
+        labels = painting.labels_from_bytes(data, preview.shape[:2])
+        if labels.max() > settings.max_regions:
+            raise BadInput(f"at most {settings.max_regions} regions; received label "
+                           f"{int(labels.max())}.")
+        session.set_labels(labels)
+        return JSONResponse({"painted_pixels": int(np.count_nonzero(labels))})
+
+    async def regions_png(request):
+        session = _session(sessions, request)
+        _, labels, _ = session.snapshot(full_size=False)
+        if labels is None:
+            raise BadInput("no regions are painted.")
+        return Response(images.image_bytes(labels), media_type="image/png",
+                        headers=SECURITY_HEADERS)
+
+    async def add_style_image(request):
+        session = _session(sessions, request)
+        data = await _body(request, settings.max_upload_bytes)
+        picture = await anyio.to_thread.run_sync(
+            lambda: images.read_image_bytes(data, settings.max_pixels, "style image"),
+            limiter=preview_limiter)
+        square = images.center_square(picture, painting.STYLE_IMAGE_PX)
+        count = session.add_style_image(square, settings.max_style_images)
+        return JSONResponse({"style_images": count})
+
+    async def clear_style_images(request):
+        _session(sessions, request).clear_style_images()
+        return JSONResponse({"style_images": 0})
+
+    async def style_image_png(request):
+        session = _session(sessions, request)
+        with session.lock:
+            style_images = session.style_images
+        index = request.path_params["index"]
+        if not 0 <= index < len(style_images):
+            raise BadInput(f"no style image {index}; this session has {len(style_images)}.")
+        return Response(images.image_bytes(style_images[index]), media_type="image/png",
+                        headers=SECURITY_HEADERS)
+
+    async def preview(request):
+        session = _session(sessions, request)
+        paint_request = painting.PaintRequest.parse(
+            await _json(request), len(served), settings.max_regions)
+        picture = await anyio.to_thread.run_sync(
+            lambda: _paint(served, session, paint_request, full_size=False),
+            limiter=preview_limiter)
+        png = await anyio.to_thread.run_sync(
+            lambda: images.image_bytes(picture, compress_level=1), limiter=preview_limiter)
+        return Response(png, media_type="image/png", headers=SECURITY_HEADERS)
+
+    async def start_full(request):
+        session = _session(sessions, request)
+        paint_request = painting.PaintRequest.parse(
+            await _json(request), len(served), settings.max_regions)
+        with session.lock:
+            if session.photo is None:
+                raise BadInput("send a photo (or choose a bundled one) first.")
+            if session.busy:
+                raise Conflict("a full-size picture is already being painted for this page.")
+            job = session.full = FullPicture()
+        full_pool.submit(_paint_full, served, session, paint_request, job)
+        return JSONResponse(_describe_full(job), status_code=202)
+
+    async def full_state(request):
+        session = _session(sessions, request)
+        job = session.full
+        if job is None:
+            return JSONResponse({"state": "none"})
+        return JSONResponse(_describe_full(job))
+
+    async def full_png(request):
+        session = _session(sessions, request)
+        job = session.full
+        if job is None or job.state != "done":
+            raise BadInput("no full-size picture is ready; paint one first.")
+        return Response(job.png, media_type="image/png", headers={
+            **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="painted.png"'})
+
+    routes = [
+        Route("/", page),
+        Route("/api/config", config),
+        Route("/api/models/{model:int}/styles/{style:int}.png", thumbnail),
+        Route("/api/sessions", new_session, methods=["POST"]),
+        Route("/api/photo", photo, methods=["POST"]),
+        Route("/api/photo/bundled/{name}", bundled_photo, methods=["POST"]),
+        Route("/api/regions", regions, methods=["PUT"]),
+        Route("/api/regions.png", regions_png),
+        Route("/api/style-images", add_style_image, methods=["POST"]),
+        Route("/api/style-images", clear_style_images, methods=["DELETE"]),
+        Route("/api/style-images/{index:int}.png", style_image_png),
+        Route("/api/preview", preview, methods=["POST"]),
+        Route("/api/full", start_full, methods=["POST"]),
+        Route("/api/full", full_state, methods=["GET"]),
+        Route("/api/full.png", full_png),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={
+        BadInput: _bad_input, Exception: _internal_error})
+    app.state.sessions = sessions
+    app.state.settings = settings
+    return app
+
+
+def _set_photo(session, picture, settings):
+    """Keeps the photo (uint8) and its preview; returns their sizes for the page."""
+    picture = np.asarray(picture, np.float32)
+    if min(picture.shape[:2]) < 8:
+        raise BadInput(f"the photo is {picture.shape[1]} x {picture.shape[0]} pixels; the "
+                       f"network needs at least 8 x 8.")
+    preview = picture
+    if max(picture.shape[:2]) > settings.preview_px:
+        preview = images.resize_long_side(picture, settings.preview_px)
+    session.set_photo(np.round(picture * 255).astype(np.uint8), preview)
+    return {"width": picture.shape[1], "height": picture.shape[0],
+            "preview_width": preview.shape[1], "preview_height": preview.shape[0]}
+
+
+def _paint(served, session, paint_request, full_size, progress=None):
+    photo, labels, style_images = session.snapshot(full_size)
+    model = served[paint_request.model]
+    with session.lock:
+        embeddings = session.embeddings.get(paint_request.model)
+    picture, embeddings = painting.paint(model, photo, labels, paint_request, style_images,
+                                         embeddings, progress)
+    if embeddings is not None:
+        with session.lock:
+            if len(session.style_images) == len(style_images):
+                session.embeddings[paint_request.model] = embeddings
+    return picture
+
+
+def _paint_full(served, session, paint_request, job):
+    """Paints the full-size picture into `job` (in a worker thread)."""
+    def progress(fraction):
+        job.progress = 0.95 * fraction  # the rest is encoding the PNG
+
+    try:
+        picture = _paint(served, session, paint_request, full_size=True, progress=progress)
+        job.png = images.image_bytes(picture)
+        job.size = (picture.shape[1], picture.shape[0])
+        job.progress = 1.0
+        job.state = "done"
+    except BadInput as error:
+        job.error, job.state = str(error), "failed"
+    except Exception:
+        log.exception("painting a full-size picture failed")
+        job.error, job.state = "internal error while painting (see the server's log).", "failed"
+
+
+def _describe_full(job):
+    described = {"state": job.state, "progress": round(job.progress, 3)}
+    if job.size is not None:
+        described["width"], described["height"] = job.size
+    if job.error is not None:
+        described["error"] = job.error
+    return described
+
+
+def _model_at(served, index):
+    if not 0 <= index < len(served):
+        raise BadInput(f"model must be 0 to {len(served) - 1}; received {index}.")
+    return served[index]
+
+
+def _session(sessions, request):
+    return sessions.get(request.headers.get(SESSION_HEADER))
+
+
+async def _body(request, limit):
+    """The request's body, refused (413) past `limit` bytes without reading further."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"the upload is {int(declared) / 2**20:.1f} MiB; at most "
+                              f"{limit / 2**20:.1f} MiB are accepted.")
+    chunks, received = [], 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            raise RequestTooLarge(f"the upload is over {limit / 2**20:.1f} MiB, the most "
+                                  f"accepted.")
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    if not data:
+        raise BadInput("the request has no body; send the file's bytes.")
+    return data
+
+
+async def _json(request):
+    data = await _body(request, MAX_JSON_BYTES)
+    try:
+        return json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadInput(f"the request is not JSON: {error}.") from None
+
+
+_STATUS = {UnknownSession: 404, Conflict: 409, RequestTooLarge: 413,
+           images.ImageTooLargeError: 413, ServerBusy: 503}
+
+
+async def _bad_input(request, error):
+    status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _internal_error(request, error):
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"error": "internal error (see the server's log)."}, status_code=500)

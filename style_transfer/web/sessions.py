@@ -1,0 +1,140 @@
+"""Each visitor's photo, painted regions, style images and full-size picture, in memory.
+
+A session is what one browser tab works on, found by an unguessable id (32
+random bytes, URL-safe) that the page sends with every request; one tab can
+neither read nor change another's pictures. Nothing is written to disk.
+Sessions unused for `session_minutes` are forgotten, and when `max_sessions`
+are open the one idle longest gives way to a new one (a session painting a
+full-size picture is never dropped).
+
+Arrays in a session are replaced, never changed in place: a request takes
+the ones it needs under the session's lock and paints outside it, so a new
+photo arriving mid-paint cannot tear a picture.
+"""
+
+import dataclasses
+import secrets
+import threading
+import time
+
+import numpy as np
+
+from style_transfer.errors import BadInput
+
+
+class UnknownSession(BadInput):
+    """A session id the server does not know (never made, or forgotten)."""
+
+
+class ServerBusy(BadInput):
+    """Every session slot is taken by a session that is busy painting."""
+
+
+@dataclasses.dataclass
+class FullPicture:
+    """A full-size picture being painted or painted: its state, progress and PNG."""
+
+    state: str = "painting"  # "painting", "done" or "failed"
+    progress: float = 0.0
+    png: bytes = None
+    size: tuple = None
+    error: str = None
+
+
+class Session:
+    """One visitor's working state (see the module docstring)."""
+
+    def __init__(self, session_id):
+        self.id = session_id
+        self.lock = threading.Lock()
+        self.last_used = time.monotonic()
+        self.photo = None            # uint8 (H, W, 3): what the full-size picture paints
+        self.preview = None          # float32 (h, w, 3): the photo at the preview size
+        self.labels = None           # uint8 (h, w): 0 unpainted, k region k
+        self.style_images = []       # float32 squares, for arbitrary-style models
+        self.embeddings = {}         # model index -> (len(style_images), D) embeddings
+        self.full = None             # FullPicture of the current photo, or None
+
+    def set_photo(self, photo, preview):
+        with self.lock:
+            self.photo, self.preview = photo, preview
+            self.labels = None
+            self.full = None
+
+    def set_labels(self, labels):
+        with self.lock:
+            if self.preview is None:
+                raise BadInput("send a photo before painting regions.")
+            if labels.shape != self.preview.shape[:2]:
+                raise BadInput(f"the painted regions must be {self.preview.shape[1]} x "
+                               f"{self.preview.shape[0]} labels (the preview's size); received "
+                               f"{labels.shape[1]} x {labels.shape[0]}.")
+            self.labels = labels
+
+    def add_style_image(self, image, limit):
+        with self.lock:
+            if len(self.style_images) >= limit:
+                raise BadInput(f"at most {limit} style images; remove some first.")
+            self.style_images = self.style_images + [image]
+            self.embeddings = {}
+            return len(self.style_images)
+
+    def clear_style_images(self):
+        with self.lock:
+            self.style_images = []
+            self.embeddings = {}
+
+    def snapshot(self, full_size):
+        """(photo, labels, style images) to paint: the full photo (float) or the preview."""
+        with self.lock:
+            if self.photo is None:
+                raise BadInput("send a photo (or choose a bundled one) first.")
+            photo = self.photo.astype(np.float32) / 255.0 if full_size else self.preview
+            return photo, self.labels, list(self.style_images)
+
+    @property
+    def busy(self):
+        full = self.full
+        return full is not None and full.state == "painting"
+
+
+class SessionStore:
+    """The open sessions, with the limits of `ServerSettings` (thread-safe)."""
+
+    def __init__(self, max_sessions, idle_seconds):
+        self.max_sessions = max_sessions
+        self.idle_seconds = idle_seconds
+        self._sessions = {}
+        self._lock = threading.Lock()
+
+    def create(self):
+        with self._lock:
+            self._forget_idle()
+            if len(self._sessions) >= self.max_sessions:
+                idle = [session for session in self._sessions.values() if not session.busy]
+                if not idle:
+                    raise ServerBusy(f"all {self.max_sessions} sessions are painting full-size "
+                                     f"pictures; try again in a moment.")
+                del self._sessions[min(idle, key=lambda session: session.last_used).id]
+            session = Session(secrets.token_urlsafe(32))
+            self._sessions[session.id] = session
+            return session
+
+    def get(self, session_id):
+        with self._lock:
+            session = self._sessions.get(session_id or "")
+            if session is None:
+                raise UnknownSession("this page's session is unknown or has expired; reload "
+                                     "the page.")
+            session.last_used = time.monotonic()
+            return session
+
+    def __len__(self):
+        with self._lock:
+            return len(self._sessions)
+
+    def _forget_idle(self):
+        now = time.monotonic()
+        for session in list(self._sessions.values()):
+            if now - session.last_used > self.idle_seconds and not session.busy:
+                del self._sessions[session.id]
