@@ -142,7 +142,7 @@ def create_app(models, settings=ServerSettings()):
 
     async def regions_png(request):
         session = _session(sessions, request)
-        _, labels, _ = session.snapshot(full_size=False)
+        _, labels, _, _ = session.snapshot(full_size=False)
         if labels is None:
             raise BadInput("no regions are painted.")
         return Response(images.image_bytes(labels), media_type="image/png",
@@ -251,12 +251,12 @@ def _set_photo(session, picture, settings):
 
 
 def _paint(served, session, paint_request, full_size, progress=None):
-    photo, labels, style_images = session.snapshot(full_size)
+    photo, labels, style_images, cache = session.snapshot(full_size)
     model = served[paint_request.model]
     with session.lock:
         embeddings = session.embeddings.get(paint_request.model)
     picture, embeddings = painting.paint(model, photo, labels, paint_request, style_images,
-                                         embeddings, progress)
+                                         embeddings, progress, cache)
     if embeddings is not None:
         with session.lock:
             if len(session.style_images) == len(style_images):

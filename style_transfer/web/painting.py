@@ -126,7 +126,8 @@ class PaintRequest:
         )
 
 
-def paint(served, photo, labels, request, style_images=(), embeddings=None, progress=None):
+def paint(served, photo, labels, request, style_images=(), embeddings=None, progress=None,
+          cache=None):
     """Paints `photo` as `request` asks.
 
     Args:
@@ -138,6 +139,9 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
         style_images: The visitor's style images (arbitrary-style models).
         embeddings: Their embeddings if already computed, else None.
         progress: `progress(fraction)` as the painting advances.
+        cache: A `sessions.PictureCache` of this photo's pictures, or None:
+            conditions painted before (with the same photo options) are not
+            painted again.
 
     Returns:
         (picture float32 (H, W, 3) in [0, 1], embeddings used or None).
@@ -146,8 +150,7 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
         BadInput: weights that are not one per style or not a blend, a region
             style the model does not have, regions painted without a style.
     """
-    model = served.model
-    num_styles = len(style_images) if served.arbitrary else model.num_styles
+    num_styles = len(style_images) if served.arbitrary else served.model.num_styles
     if served.arbitrary and not style_images:
         raise BadInput(f"{served.name} paints with style images: add one first.")
     if len(request.weights) != num_styles:
@@ -169,27 +172,39 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
                                                    request.soft_edge_px)
         used = [index for index in range(len(styles)) if region_weights[..., index].max() > 0]
         styles, region_weights = [styles[index] for index in used], region_weights[..., used]
+    else:
+        styles = styles[:1]
+
+    keys = [(request.model, style.tobytes(), request.strength, request.preserve_color)
+            for style in styles]
+    pictures = [None if cache is None else cache.get(key) for key in keys]
+    missing = [index for index, picture in enumerate(pictures) if picture is None]
 
     def report(done, total):
         if progress is not None:
             progress(done / total)
 
-    if served.arbitrary:
-        return _paint_arbitrary(model, photo, styles, region_weights, request, style_images,
-                                embeddings, report)
-    if region_weights is None:
-        picture = stylize.stylize_many(model, photo, styles, strength=request.strength,
-                                       preserve_color=request.preserve_color,
-                                       progress=report)[0]
-    else:
-        picture = stylize.composite(model, photo, styles, region_weights,
-                                    strength=request.strength,
-                                    preserve_color=request.preserve_color, progress=report)
-    return picture, None
+    painted = []
+    if missing and served.arbitrary:
+        painted, embeddings = _paint_arbitrary(served.model, photo,
+                                               [styles[index] for index in missing], request,
+                                               style_images, embeddings, report)
+    elif missing:
+        painted = stylize.stylize_many(served.model, photo, [styles[index] for index in missing],
+                                       strength=request.strength,
+                                       preserve_color=request.preserve_color, progress=report)
+    for index, picture in zip(missing, painted):
+        pictures[index] = picture
+        if cache is not None:
+            cache.put(keys[index], picture)
+    # As `stylize.composite` mixes them: each region exactly its condition, soft edges.
+    picture = pictures[0] if region_weights is None else stylize.mix_regions(pictures,
+                                                                             region_weights)
+    return picture, embeddings if served.arbitrary else None
 
 
-def _paint_arbitrary(model, photo, styles, region_weights, request, style_images, embeddings,
-                     report):
+def _paint_arbitrary(model, photo, styles, request, style_images, embeddings, report):
+    """One picture per blend of the style images' embeddings; (pictures, embeddings)."""
     from style_transfer import arbitrary, photo_options
 
     strength = photo_options.check_strength(request.strength)
@@ -202,9 +217,7 @@ def _paint_arbitrary(model, photo, styles, region_weights, request, style_images
         pictures.append(arbitrary.paint_with_embedding(model, photo, embedding,
                                                        request.preserve_color))
         report(done, len(styles))
-    if region_weights is None:
-        return pictures[0], embeddings
-    return stylize.mix_regions(pictures, region_weights), embeddings
+    return pictures, embeddings
 
 
 def labels_from_bytes(data, size):

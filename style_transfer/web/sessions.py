@@ -12,6 +12,7 @@ the ones it needs under the session's lock and paints outside it, so a new
 photo arriving mid-paint cannot tear a picture.
 """
 
+import collections
 import dataclasses
 import secrets
 import threading
@@ -20,6 +21,10 @@ import time
 import numpy as np
 
 from style_transfer.errors import BadInput
+
+# Pictures of one photo kept for its previews: the blend and up to 8 regions' styles, and a few
+# earlier conditions (a slider moved back).
+PREVIEW_PICTURES = 12
 
 
 class UnknownSession(BadInput):
@@ -41,6 +46,34 @@ class FullPicture:
     error: str = None
 
 
+class PictureCache:
+    """The latest pictures of one photo, by condition and photo options (least recent dropped).
+
+    Moving a slider changes only the unpainted part's blend, and painting
+    changes no condition at all: with the regions' pictures kept, a preview
+    then costs one pass of the network or none.
+    """
+
+    def __init__(self, max_entries):
+        self.max_entries = max_entries
+        self._pictures = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            picture = self._pictures.get(key)
+            if picture is not None:
+                self._pictures.move_to_end(key)
+            return picture
+
+    def put(self, key, picture):
+        with self._lock:
+            self._pictures[key] = picture
+            self._pictures.move_to_end(key)
+            while len(self._pictures) > self.max_entries:
+                self._pictures.popitem(last=False)
+
+
 class Session:
     """One visitor's working state (see the module docstring)."""
 
@@ -54,12 +87,14 @@ class Session:
         self.style_images = []       # float32 squares, for arbitrary-style models
         self.embeddings = {}         # model index -> (len(style_images), D) embeddings
         self.full = None             # FullPicture of the current photo, or None
+        self.pictures = PictureCache(PREVIEW_PICTURES)  # the preview's painted conditions
 
     def set_photo(self, photo, preview):
         with self.lock:
             self.photo, self.preview = photo, preview
             self.labels = None
             self.full = None
+            self.pictures = PictureCache(PREVIEW_PICTURES)
 
     def set_labels(self, labels):
         with self.lock:
@@ -77,20 +112,24 @@ class Session:
                 raise BadInput(f"at most {limit} style images; remove some first.")
             self.style_images = self.style_images + [image]
             self.embeddings = {}
+            self.pictures = PictureCache(PREVIEW_PICTURES)
             return len(self.style_images)
 
     def clear_style_images(self):
         with self.lock:
             self.style_images = []
             self.embeddings = {}
+            self.pictures = PictureCache(PREVIEW_PICTURES)
 
     def snapshot(self, full_size):
-        """(photo, labels, style images) to paint: the full photo (float) or the preview."""
+        """(photo, labels, style images, picture cache) to paint: the full photo (float, no
+        cache) or the preview (with the cache of its pictures)."""
         with self.lock:
             if self.photo is None:
                 raise BadInput("send a photo (or choose a bundled one) first.")
-            photo = self.photo.astype(np.float32) / 255.0 if full_size else self.preview
-            return photo, self.labels, list(self.style_images)
+            if full_size:
+                return self.photo.astype(np.float32) / 255.0, self.labels, self.style_images, None
+            return self.preview, self.labels, self.style_images, self.pictures
 
     @property
     def busy(self):

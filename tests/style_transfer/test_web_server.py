@@ -325,3 +325,34 @@ def test_arbitrary_model_paints_the_blend_of_the_visitors_style_images():
         assert status == 200 and np.abs(decoded(data) - expected).max() <= 2 * TOLERANCE
         status, _, _ = client.request("GET", "/api/models/0/styles/0.png")
         assert status == 400
+
+
+def test_previews_repaint_only_the_conditions_that_changed(url, model, monkeypatch):
+    """A slider move repaints the blend only; a brush stroke repaints nothing; both still
+    show the API's composite."""
+    painted = []
+    run_network = stylize.run_network
+
+    def counting(model, images, weights, *args, **kwargs):
+        painted.append(len(images))
+        return run_network(model, images, weights, *args, **kwargs)
+
+    monkeypatch.setattr(stylize, "run_network", counting)
+    client = Client(url)
+    client.send_photo(png_bytes(photo_array()))
+    labels = np.zeros((48, 64), np.uint8)
+    labels[:, 40:] = 1
+    client.send_regions(labels)
+    photo = preview_of(photo_array())
+    steps = [({"weights": [1, 0, 0]}, labels, 2), ({"weights": [1, 1, 0]}, labels, 1)]
+    labels = labels.copy()
+    labels[:20, :20] = 1
+    steps.append(({"weights": [1, 1, 0]}, labels, 0))
+    for changes, step_labels, expected_passes in steps:
+        client.send_regions(step_labels)
+        painted.clear()
+        status, data = client.preview({"model": 0, "regions": [2], **changes})
+        assert status == 200 and sum(painted) == expected_passes, (changes, painted)
+        expected = stylize.composite(model, photo, [np.array(changes["weights"]) / sum(
+            changes["weights"]), "udnie"], conditions.region_weights(step_labels, 2, (48, 64), 4))
+        assert np.abs(decoded(data) - expected).max() <= TOLERANCE

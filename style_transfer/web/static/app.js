@@ -5,7 +5,7 @@
 
 const REGION_COLOURS = [null, [230, 57, 70], [29, 120, 230], [42, 157, 80], [244, 162, 97],
                         [131, 56, 236], [0, 180, 216], [255, 190, 11], [120, 120, 120]];
-const OVERLAY_ALPHA = 110;
+const OVERLAY_ALPHA = 80;
 
 const state = {
   session: null,
