@@ -29,6 +29,10 @@ EXPECTED_HEADERS = {
         "| method | warping error | vs frame by frame | deviation | sharpness |",
         "| frame size | frame by frame fps | stabilized fps |",
     ),
+    "web": (
+        "| from process start to first answer |",
+        "| request | ms (median) | q1 - q3 | min | repetitions |",
+    ),
 }
 
 
@@ -79,7 +83,8 @@ def test_list_names_every_section_and_its_script():
                             ("fidelity", "bench_fidelity.py"),
                             ("add_style", "bench_add_style.py"),
                             ("arbitrary", "bench_arbitrary.py"),
-                            ("pretrained", "bench_pretrained.py")):
+                            ("pretrained", "bench_pretrained.py"), ("web", "bench_web.py"),
+                            ("web_libraries", "bench_web_libraries.py")):
         assert any(line.split()[:2] == [section, f"benchmarks/{script}"]
                    for line in completed.stdout.splitlines()), (section, completed.stdout)
 
