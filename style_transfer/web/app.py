@@ -108,12 +108,16 @@ def create_app(models, settings=ServerSettings()):
     async def new_session(request):
         return JSONResponse({"session": sessions.create().id})
 
+    async def uploaded_picture(request, what):
+        """The picture a request carries: limited in bytes, then in pixels, decoded off the loop."""
+        data = await _body(request, settings.max_upload_bytes)
+        return await anyio.to_thread.run_sync(
+            lambda: images.read_image_bytes(data, settings.max_pixels, what),
+            limiter=preview_limiter)
+
     async def photo(request):
         session = _session(sessions, request)
-        data = await _body(request, settings.max_upload_bytes)
-        picture = await anyio.to_thread.run_sync(
-            lambda: images.read_image_bytes(data, settings.max_pixels, "photo"),
-            limiter=preview_limiter)
+        picture = await uploaded_picture(request, "photo")
         return JSONResponse(_set_photo(session, picture, settings))
 
     async def bundled_photo(request):
@@ -150,10 +154,7 @@ def create_app(models, settings=ServerSettings()):
 
     async def add_style_image(request):
         session = _session(sessions, request)
-        data = await _body(request, settings.max_upload_bytes)
-        picture = await anyio.to_thread.run_sync(
-            lambda: images.read_image_bytes(data, settings.max_pixels, "style image"),
-            limiter=preview_limiter)
+        picture = await uploaded_picture(request, "style image")
         square = images.center_square(picture, painting.STYLE_IMAGE_PX)
         count = session.add_style_image(square, settings.max_style_images)
         return JSONResponse({"style_images": count})

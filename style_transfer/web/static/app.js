@@ -91,6 +91,10 @@ async function paintPreviews() {
 }
 
 function canPaint() {
+  if (styleCount() === 0) {
+    showStatus("This model paints with style images: add one.", true);
+    return false;
+  }
   if (state.weights.every((weight) => weight <= 0)) {
     showStatus("Give at least one style some weight.", true);
     return false;
