@@ -356,3 +356,10 @@ def test_previews_repaint_only_the_conditions_that_changed(url, model, monkeypat
         expected = stylize.composite(model, photo, [np.array(changes["weights"]) / sum(
             changes["weights"]), "udnie"], conditions.region_weights(step_labels, 2, (48, 64), 4))
         assert np.abs(decoded(data) - expected).max() <= TOLERANCE
+
+
+@pytest.mark.parametrize("path", ["/static/../app.py", "/static/..%2Fapp.py",
+                                  "/static/%2E%2E/sessions.py", "/static//etc/passwd"])
+def test_static_paths_never_leave_the_pages_folder(url, path):
+    status, _, body = Client(url, session=False).request("GET", path)
+    assert status == 404 and b"import" not in body and b"root:" not in body
