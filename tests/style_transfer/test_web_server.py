@@ -2,6 +2,7 @@
 requests get one-line errors and leave the server up, sessions never see each other's pictures."""
 
 import concurrent.futures
+import http.client
 import io
 import json
 import struct
@@ -182,13 +183,38 @@ def eps_file():
     (png_bytes(np.zeros((300, 300, 3), np.uint8)), 413, "at most 0.05 megapixels"),
     (eps_file(), 400, "not an image in one of the accepted formats"),
     (b"", 400, "no body"),
-    (b"\x00" * (2**20 + 1), 413, "at most 1.0 MiB"),
 ])
 def test_bad_uploads_are_refused_with_one_line_and_the_server_stays_up(url, data, status,
                                                                        message):
     client = Client(url)
     received, reply = client.send_photo(data)
     assert received == status and message in reply["error"] and "\n" not in reply["error"]
+    assert client.send_photo(png_bytes(photo_array()))[0] == 200
+
+
+def test_an_upload_declared_too_large_is_refused_before_its_body_is_read(url):
+    """Only the headers are sent: the server answers from the declared length alone."""
+    client = Client(url)
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+    connection.putrequest("POST", "/api/photo")
+    connection.putheader("X-Session", client.session)
+    connection.putheader("Content-Length", str(2**20 + 1))
+    connection.endheaders()
+    response = connection.getresponse()
+    assert response.status == 413 and "at most 1.0 MiB" in json.loads(response.read())["error"]
+    connection.close()
+    assert client.send_photo(png_bytes(photo_array()))[0] == 200
+
+
+def test_an_upload_streamed_past_the_limit_is_refused(url):
+    """No declared length (chunked): the server counts what arrives."""
+    client = Client(url)
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+    connection.request("POST", "/api/photo", body=iter([b"\x00" * (2**20 + 1)]),
+                       headers={"X-Session": client.session}, encode_chunked=True)
+    response = connection.getresponse()
+    assert response.status == 413 and "over 1.0 MiB" in json.loads(response.read())["error"]
+    connection.close()
     assert client.send_photo(png_bytes(photo_array()))[0] == 200
 
 
