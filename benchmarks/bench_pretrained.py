@@ -1,6 +1,6 @@
 """The imported android-26 network against onnxruntime running the same ONNX file.
 
-    python benchmarks/bench_pretrained.py            # the full run (about 15 minutes on 2 CPU cores)
+    python benchmarks/bench_pretrained.py            # the full run (about 15 min on 2 CPU cores)
     python benchmarks/bench_pretrained.py --quick    # 32 px, 1 repetition: a smoke test
 
 The 26-style network of TensorFlow's Android stylize demo ships as ONNX in the

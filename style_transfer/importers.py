@@ -180,14 +180,25 @@ def verify_onnx(model, path, images=None, style_weights=None):
         style_weights = np.concatenate([np.eye(n), np.full((1, n), 1 / n)]).astype("float32")
     images = np.asarray(images, "float32")
     style_weights = np.asarray(style_weights, "float32")
-    image_input, weights_input = (node.name for node in session.get_inputs()[:2])
+    inputs = [node.name for node in session.get_inputs()]
+    if len(inputs) != 2:
+        raise BadInput(f"{path} takes {len(inputs)} inputs; this network's ONNX form takes "
+                       f"two (image, style weights).")
     largest = 0.0
     for image in images:
         nchw = np.ascontiguousarray(image.transpose(2, 0, 1)[None])
         for weights in style_weights:
             # One picture at a time, as `stylize` paints photos.
             ours = stylize.run_network(model, image[None], weights[None])[0]
-            theirs = session.run(None, {image_input: nchw, weights_input: weights})[0][0]
+            try:
+                theirs = session.run(None, dict(zip(inputs, (nchw, weights))))[0][0]
+            except Exception as error:  # onnxruntime raises its own exception types.
+                raise BadInput(f"onnxruntime cannot run {path} on an image (1, 3, H, W) and "
+                               f"style weights ({len(weights)},) ({type(error).__name__}: "
+                               f"{_first_line(error)}).") from None
+            if theirs.shape != (3,) + ours.shape[:2]:
+                raise BadInput(f"{path} returns shape {theirs.shape} for a {ours.shape[0]} x "
+                               f"{ours.shape[1]} picture; expected (3, H, W).")
             largest = max(largest, float(np.abs(theirs.transpose(1, 2, 0) - ours).max()))
     return largest
 

@@ -1,4 +1,4 @@
-"""`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a small model."""
+"""`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a model."""
 
 
 from style_transfer.commands.train import HelpFormatter

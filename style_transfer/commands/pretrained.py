@@ -2,8 +2,8 @@
 
     style-transfer pretrained list
     style-transfer pretrained get android-26 --out android26.keras
-    style-transfer pretrained get magenta-monet --from ~/Downloads/multistyle-pastiche-generator-monet.ckpt \
-        --out monet.keras
+    style-transfer pretrained get magenta-monet \
+        --from ~/Downloads/multistyle-pastiche-generator-monet.ckpt --out monet.keras
 
 A thin layer over `style_transfer.pretrained`. Any command that takes
 `--model FILE.keras` also takes a pretrained model's name; `get` writes the
