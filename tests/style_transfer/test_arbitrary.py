@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import arbitrary, images, training
+from style_transfer import images, training
 from style_transfer.arbitrary import (
     blend_embeddings, conditioning_embedding, create_arbitrary_model,
     load_arbitrary_model, style_embeddings, style_norm_parameters, stylize_arbitrary,
 )
 from style_transfer.arbitrary_training import StyleImageLoss
 from style_transfer.cli import main
-from style_transfer.model_file import save_model
+from style_transfer.model_file import read_model_config, save_model
 from style_transfer.errors import BadInput
 from style_transfer.hub import load_hub_model
 from style_transfer.losses import LossConfig, PerceptualLoss
@@ -60,7 +60,7 @@ def run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def model(run):
-    return load_arbitrary_model(run / "run" / "model.keras")
+    return load_arbitrary_model(run / "run" / "model.keras", hub_encoder=str(run / "encoder"))
 
 
 def _photo(run):
@@ -92,7 +92,7 @@ def test_fine_tuned_hub_encoder_is_restored_from_the_model_file(run, model):
 def test_saved_model_gives_identical_outputs_after_a_round_trip(run, model, tmp_path):
     photo, style = _photo(run)[None, :SIZE_PX, :SIZE_PX], _styles(run)[0][None, :SIZE_PX, :SIZE_PX]
     save_model(model, tmp_path / "again.keras")
-    again = load_arbitrary_model(tmp_path / "again.keras")
+    again = load_arbitrary_model(tmp_path / "again.keras", hub_encoder=str(run / "encoder"))
     np.testing.assert_array_equal(again(photo, style), model(photo, style))
 
 
@@ -189,7 +189,8 @@ def test_stylize_cli_with_style_images_writes_the_pictures(run, tmp_path):
     styles = sorted(str(path) for path in (run / "styles").glob("*.png"))
     out = tmp_path / "out"
     assert main(["stylize", str(run / "content" / "c0.png"), "--model",
-                 str(run / "run" / "model.keras"), "--out", str(out), "--style-image", styles[0],
+                 str(run / "run" / "model.keras"), "--hub-encoder", str(run / "encoder"),
+                 "--out", str(out), "--style-image", styles[0],
                  "--style-image", styles[1], "--blend-weights", "0.3,0.7",
                  "--strength", "0.8"]) == 0
     picture = images.load_image(out / "c0__blend.png")
@@ -236,6 +237,6 @@ def test_a_style_model_file_of_another_kind_is_refused(tmp_path):
     network = StyleTransferNetwork(2, alpha=0.25)
     network.build()
     save_model(network, tmp_path / "n_style.keras")
-    assert not arbitrary.is_arbitrary_model_file(tmp_path / "n_style.keras")
+    assert read_model_config(tmp_path / "n_style.keras")["class_name"] == "StyleTransferNetwork"
     with pytest.raises(BadInput, match="not an arbitrary-style model"):
         load_arbitrary_model(tmp_path / "n_style.keras")
