@@ -22,12 +22,14 @@ from tensorflow.python.util import tf_inspect
 
 from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
+from style_transfer.extras import import_extra
 
 _URL_PREFIXES = ("http://", "https://", "gs://")
 
 
 def import_tensorflow_hub():
-    """Imports `tensorflow_hub`, also where setuptools no longer ships `pkg_resources`.
+    """Imports `tensorflow_hub` (the `hub` extra), also where setuptools no longer ships
+    `pkg_resources`.
 
     tensorflow_hub 0.16.1 (the latest release) checks the TensorFlow version with
     `pkg_resources.parse_version` when it is imported, and setuptools 82 removed
@@ -35,21 +37,20 @@ def import_tensorflow_hub():
     has the same function; it stands in for the duration of the import only.
     """
     try:
-        import tensorflow_hub
+        return import_extra("tensorflow_hub", "hub", "TF Hub models")
     except ModuleNotFoundError as error:
         if error.name != "pkg_resources":
             raise
-        from packaging.version import parse
+    from packaging.version import parse
 
-        shim = types.ModuleType("pkg_resources")
-        shim.parse_version = parse
-        sys.modules["pkg_resources"] = shim
-        try:
-            import tensorflow_hub
-        finally:
-            if sys.modules.get("pkg_resources") is shim:
-                del sys.modules["pkg_resources"]
-    return tensorflow_hub
+    shim = types.ModuleType("pkg_resources")
+    shim.parse_version = parse
+    sys.modules["pkg_resources"] = shim
+    try:
+        return import_extra("tensorflow_hub", "hub", "TF Hub models")
+    finally:
+        if sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
 
 
 def is_local_handle(handle):
