@@ -24,7 +24,9 @@ import numpy as np
 
 import cbn
 from style_transfer import data, training
+from style_transfer.conditions import check_style_name, style_index
 from style_transfer.errors import BadInput
+from style_transfer.files import check_destination, check_not_an_input
 from style_transfer.losses import LossConfig, PerceptualLoss
 from style_transfer.model_file import load_style_model, save_model
 from style_transfer.network import StyleTransferNetwork
@@ -205,11 +207,16 @@ def remove_style(model, name):
     remaining styles stylize exactly as before (their ids after `name` shift
     down by one).
 
+    Args:
+        model: A table-of-styles `StyleTransferNetwork`.
+        name: The style's name or index.
+
     Raises:
-        BadInput: an unknown name, or the model's only style.
+        BadInput: an unknown style, or the model's only style.
     """
     _check_table_model(model)
-    index = _style_index(model, name)
+    index = style_index(name, model.style_names)
+    name = model.style_names[index]
     if model.num_styles == 1:
         raise BadInput(f"cannot remove {name!r}: it is the model's only style.")
     kept = [row for row in range(model.num_styles) if row != index]
@@ -227,14 +234,19 @@ def remove_style(model, name):
 def rename_style(model, name, new_name):
     """A copy of `model` in which the style `name` is called `new_name`; weights unchanged.
 
+    Args:
+        model: A table-of-styles `StyleTransferNetwork`.
+        name: The style's name or index.
+        new_name: Its new name (see `conditions.check_style_name`).
+
     Raises:
-        BadInput: an unknown `name`, or a `new_name` that is empty or taken.
+        BadInput: an unknown style, or a `new_name` that breaks the naming rules
+            or is taken.
     """
     _check_table_model(model)
-    index = _style_index(model, name)
-    new_name = str(new_name)
-    if not new_name.strip():
-        raise BadInput("the new style name must not be empty.")
+    index = style_index(name, model.style_names)
+    name = model.style_names[index]
+    check_style_name(new_name)
     _check_new_names(model, [new_name])
     style_names = list(model.style_names)
     style_names[index] = new_name
@@ -270,19 +282,13 @@ def model_loss_config(model, overrides=None):
 
 
 def check_output_path(model_path, out_path, overwrite):
-    """Refuses an output that is not .keras, or that exists (the model itself included)
-    without `overwrite`."""
-    model_path, out_path = Path(model_path), Path(out_path)
+    """Refuses an output that is not .keras, that is the input model (even with
+    `overwrite`), or that exists without `overwrite`."""
+    out_path = Path(out_path)
     if out_path.suffix != ".keras":
         raise BadInput(f"model files end in .keras; received --out {str(out_path)!r}.")
-    if overwrite:
-        return
-    if out_path.resolve() == model_path.resolve():
-        raise BadInput(
-            f"--out {str(out_path)!r} is the input model; pass --overwrite to replace it."
-        )
-    if out_path.exists():
-        raise BadInput(f"{out_path} already exists; pass --overwrite to replace it.")
+    check_not_an_input(out_path, model_path)
+    check_destination(out_path, overwrite)
 
 
 # --------------------------------------------------------------- the tables
@@ -310,15 +316,6 @@ def _check_new_names(model, names):
             f"the model already has a style named {taken[0]!r} (its styles: "
             f"{', '.join(model.style_names)}); pass another name with --style-names."
         )
-
-
-def _style_index(model, name):
-    if name not in model.style_names:
-        raise BadInput(
-            f"the model has no style named {name!r}; its styles are "
-            f"{', '.join(model.style_names)}."
-        )
-    return model.style_names.index(name)
 
 
 def _initial_rows(model, loss, init, content_dir, image_size, seed):

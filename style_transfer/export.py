@@ -22,6 +22,7 @@ from style_transfer.files import atomic_path, atomic_write, check_destination
 FORMATS = ("savedmodel", "tflite")
 SIGNATURE = "serving_default"
 DEFAULT_TFLITE_IMAGE_SIZE = 256
+MIN_IMAGE_SIZE = 8
 
 
 def inference_function(model, image_size=None, batch_size=None, frozen=False):
@@ -80,8 +81,9 @@ def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=F
     import tensorflow as tf
 
     path = Path(path)
-    if not isinstance(image_size, int) or image_size < 8:
-        raise BadInput(f"--image-size must be an integer >= 8; received {image_size!r}.")
+    if not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+        raise BadInput(f"image_size must be an integer >= {MIN_IMAGE_SIZE}; received "
+                       f"{image_size!r}.")
     check_destination(path, overwrite)
     # The converter leaves Keras 3 variables as uninitialized TFLite variables:
     # trace with the weights as constants instead (a stateless call).

@@ -112,7 +112,44 @@ def remove_stale_partials(folder):
 
 def describe_os_error(error):
     """The operating system's reason for `error` in a few words ("Permission denied")."""
-    return error.strerror or str(error).rstrip(".") or type(error).__name__
+    reason = error.strerror or str(error) or type(error).__name__
+    return " ".join(reason.split()).rstrip(".")
+
+
+def check_not_an_input(output, inputs, folder=False):
+    """Refuses to write `output` where it would replace or remove an input.
+
+    An output is refused when it is one of `inputs` (the same path, or the
+    same file under another name: a hard or symbolic link), or, for an output
+    folder (`folder=True`: written whole, so an existing one is replaced), when
+    an input lies inside it.
+
+    Args:
+        output: The path about to be written.
+        inputs: A path or a list of paths the command reads.
+        folder: Whether `output` is written as a folder.
+
+    Raises:
+        BadInput: naming the output and the input.
+    """
+    output = Path(output)
+    target = output.resolve()
+    for source in [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs:
+        source = Path(source)
+        resolved = source.resolve()
+        if resolved == target or _same_file(source, output):
+            raise BadInput(f"{output} is an input ({source}); inputs are never overwritten: "
+                           f"choose another output.")
+        if folder and target in resolved.parents:
+            raise BadInput(f"writing the folder {output} would replace the input {source} "
+                           f"inside it; choose another output.")
+
+
+def _same_file(first, second):
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # One of them does not exist (yet): not the same file.
+        return False
 
 
 @contextlib.contextmanager

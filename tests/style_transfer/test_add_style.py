@@ -228,10 +228,11 @@ def test_an_unreadable_style_image_is_refused(folder, capsys, tmp_path):
     _assert_refused(capsys, tmp_path, arguments, ["style image", "broken.png"])
 
 
-def test_out_equal_to_the_model_without_overwrite_is_refused(folder, capsys):
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["", "overwrite"])
+def test_out_equal_to_the_model_is_refused_even_with_overwrite(folder, capsys, overwrite):
     model = folder / "model.keras"
-    arguments = _add_arguments(folder, model, [folder / "checks.png"], model)
-    _assert_refused(capsys, folder, arguments, ["is the input model", "--overwrite"])
+    arguments = _add_arguments(folder, model, [folder / "checks.png"], model, *overwrite)
+    _assert_refused(capsys, folder, arguments, ["is an input", "never overwritten"])
 
 
 def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
@@ -243,7 +244,7 @@ def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
 def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_path):
     _assert_refused(capsys, folder, ["remove-style", "--model", str(folder / "model.keras"),
                                      "--style", "waves", "--out", str(tmp_path / "o.keras")],
-                    ["no style named 'waves'", "stripes, speckles"])
+                    ["unknown style 'waves'", "stripes, speckles"])
     single = add_style.remove_style(load_style_model(folder / "model.keras"), "stripes")
     save_model(single, tmp_path / "single.keras")
     _assert_refused(capsys, tmp_path, ["remove-style", "--model", str(tmp_path / "single.keras"),
@@ -251,14 +252,15 @@ def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_pa
                     ["only style"])
 
 
-def test_renaming_to_a_taken_name_or_onto_the_model_is_refused(folder, capsys):
+def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, capsys):
     model = str(folder / "model.keras")
     _assert_refused(capsys, folder, ["rename-style", "--model", model, "--style", "stripes",
                                      "--to", "speckles", "--out", str(folder / "r.keras")],
                     ["already has a style named 'speckles'"])
-    _assert_refused(capsys, folder, ["rename-style", "--model", model, "--style", "stripes",
-                                     "--to", "lines", "--out", model],
-                    ["is the input model"])
+    for command in (["rename-style", "--to", "lines"], ["remove-style"]):
+        _assert_refused(capsys, folder, [*command, "--model", model, "--style", "stripes",
+                                         "--out", model, "--overwrite"],
+                        ["is an input", "never overwritten"])
 
 
 # ----------------------------------------------------------------- evidence
