@@ -281,7 +281,7 @@ def load_arbitrary_model(path, hub_encoder=None):
     """
     token = _trusted_hub_encoder.set(hub_encoder)
     try:
-        return load_model_file(path, ArbitraryStyleModel.__name__,
+        return load_model_file(path, ArbitraryStyleModel,
                                "an arbitrary-style model made by `style-transfer "
                                "train-arbitrary`")
     finally:

@@ -161,12 +161,12 @@ def check_network_size(config, path):
                            f"{low:g} to {high:g}).")
 
 
-def load_model_file(path, class_name, description):
-    """Loads a `.keras` file that must hold a model of class `class_name`.
+def load_model_file(path, model_class, description):
+    """Loads a `.keras` file that must hold a model of class `model_class`.
 
     Args:
         path: The file.
-        class_name: The registered class ("StyleTransferNetwork").
+        model_class: The class (registered with Keras), e.g. `StyleTransferNetwork`.
         description: What the model is, for messages ("a style model made by
             `style-transfer train`").
 
@@ -178,7 +178,8 @@ def load_model_file(path, class_name, description):
     path = Path(path)
     config = read_model_config(path)
     found = config.get("class_name")
-    if found != class_name or config.get("registered_name") != f"style_transfer>{class_name}":
+    if (found != model_class.__name__
+            or config.get("registered_name") != keras.saving.get_registered_name(model_class)):
         raise BadInput(f"{path} holds a {found}, not {description}.")
     check_network_size(config["config"], path)
     try:
@@ -202,7 +203,9 @@ def load_style_model(path):
         BadInput: the file is missing, unreadable, not a `.keras` archive, holds
             some other kind of model, or has weights that are not finite.
     """
-    return load_model_file(path, "StyleTransferNetwork",
+    from style_transfer.network import StyleTransferNetwork
+
+    return load_model_file(path, StyleTransferNetwork,
                            "a style model made by `style-transfer train`")
 
 
