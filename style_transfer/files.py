@@ -55,17 +55,18 @@ def atomic_path(path, *, overwrite=True, folder=False):
     """
     path = Path(path)
     check_destination(path, overwrite, folder)
-    with _reported_as(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        prefix, suffix = f".{path.name}.", f"{PARTIAL_MARKER}{path.suffix}"
-        if folder:
-            temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=suffix))
-        else:
-            handle, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-            os.close(handle)
-            temporary = Path(name)
+    created = [parent for parent in path.parents if not parent.exists()]
+    temporary, written = None, False
     try:
         with _reported_as(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            prefix, suffix = f".{path.name}.", f"{PARTIAL_MARKER}{path.suffix}"
+            if folder:
+                temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=suffix))
+            else:
+                handle, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+                os.close(handle)
+                temporary = Path(name)
             yield temporary
             _sync(temporary)
             # mkstemp/mkdtemp create owner-only entries; give the usual permissions.
@@ -78,8 +79,14 @@ def atomic_path(path, *, overwrite=True, folder=False):
             else:
                 _link_unless_exists(temporary, path)
             _sync_folder(path.parent)
+            written = True
     finally:
-        _remove(temporary)
+        if temporary is not None:
+            _remove(temporary)
+        if not written:  # Nothing of a failed write stays, not even the folders made for it.
+            for folder_made in created:
+                with contextlib.suppress(OSError):
+                    folder_made.rmdir()
 
 
 @contextlib.contextmanager
