@@ -76,13 +76,17 @@ def build_parser(command=None):
     for name, (_, summary) in COMMANDS.items():
         if name not in subparsers.choices:
             subparsers.add_parser(name, help=summary)
+    parser.commands = subparsers.choices
     return parser
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else [str(argument) for argument in argv]
     command = argv[0] if argv and argv[0] in COMMANDS else None
-    args = build_parser(command).parse_args(argv)
+    parser = build_parser(command)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     program = f"{PROGRAM} {args.command}"
     if not args.verbose:
         from style_transfer.library_logs import quiet_libraries
