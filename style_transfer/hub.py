@@ -11,6 +11,7 @@ URLs (downloaded once into the hub cache, `TFHUB_CACHE_DIR`) or local SavedModel
 folders, which work without internet.
 """
 
+import inspect
 import os
 import sys
 import types
@@ -18,7 +19,6 @@ import types
 import keras
 import tensorflow as tf
 from keras.src.saving import serialization_lib
-from tensorflow.python.util import tf_inspect
 
 from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
@@ -253,5 +253,7 @@ def _takes_training_argument(hub_model):
     call = getattr(hub_model, "__call__", None)
     if call is None:
         return False
-    argspec = tf_inspect.getfullargspec(call)
-    return "training" in argspec.args or "training" in argspec.kwonlyargs
+    try:
+        return "training" in inspect.signature(call).parameters
+    except (TypeError, ValueError):  # A callable without an inspectable signature.
+        return False
