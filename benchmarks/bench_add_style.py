@@ -34,16 +34,13 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from style_transfer import add_style, images, pretrained, training  # noqa: E402
 from style_transfer.losses import LossConfig, PerceptualLoss  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = Path(__file__).resolve().parent / "results"
 BASE = "android-26"
 NEW_STYLE = "the_scream.jpg"
 INITS = ("nearest", "identity")
@@ -56,13 +53,11 @@ QUICK = {"image_size": 32, "style_size": 32, "batch_size": 2, "new_steps": 2, "s
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps")
-    parser.add_argument("--data", default=str(DATA), help="folder with content/ and styles/")
-    parser.add_argument("--results-dir", default=str(RESULTS),
-                        help="where add_style_curves.png and add_style.json are written")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "add_style_curves.png and add_style.json")
     args = parser.parse_args(argv)
     setup = dict(QUICK if args.quick else FULL)
-    content_dir = Path(args.data) / "content"
-    styles_dir = Path(args.data) / "styles"
+    content_dir, styles_dir = preamble.data_folders(parser, args)
     loss_config = LossConfig(vgg_weights="random", random_seed=0,
                              style_layer_weights=(1e-3,) * 4, style_size=setup["style_size"])
     new_steps = setup["new_steps"]
@@ -112,9 +107,8 @@ def main(argv=None):
                "wall_s": wall, "scratch_final_style": float(curves["scratch"][-1]),
                "target_style": float(target), "steps_to_target": reach,
                "evaluation": evaluation}
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "add_style.json").write_text(json.dumps(results, indent=2))
+    results_dir = preamble.results_folder(args)
+    preamble.write_json(results_dir / "add_style.json", results)
     _plot(curves, target, setup, results_dir / "add_style_curves.png")
     _print_tables(results, new_steps)
     return 0
@@ -178,8 +172,7 @@ def _plot(curves, target, setup, path):
                    f"android-slim architecture, random VGG-16 (seed 0)", fontsize=9)
     axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    preamble.save_figure(figure, path, dpi=100)
 
 
 def _print_tables(results, new_steps):

@@ -27,7 +27,6 @@ RESULTS_DIR/fidelity_blend.png, RESULTS_DIR/fidelity_bn_digits.png.
 import argparse
 import contextlib
 import io
-import json
 import os
 import sys
 import time
@@ -35,16 +34,10 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
-import style_transfer  # noqa: E402,F401
+from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-CONTENT_DIR = REPOSITORY.parent / "shared" / "data" / "content"
-STYLE_DIR = REPOSITORY.parent / "shared" / "data" / "styles"
 STYLE_FILES = ("wave.jpg", "udnie.jpg", "mosaic.jpg", "red_texture_sq.jpg")
 LEARNING_RATE = 2e-3
 BATCH_SIZE = 4
@@ -94,7 +87,7 @@ def train_network(style_ids_in_loss, steps, config, loss):
     optimizer.build(model.trainable_variables)
     step = TrainingStep(model, optimizer, loss,
                         style_id_offset=-style_ids_in_loss[0] if single else 0)
-    batches = iter(data.content_dataset(CONTENT_DIR, config["image_size"], BATCH_SIZE,
+    batches = iter(data.content_dataset(config["content_dir"], config["image_size"], BATCH_SIZE,
                                         seed=SEED))
     for index in range(steps):
         model_ids = draw_style_ids(SEED, index, BATCH_SIZE, len(style_ids_in_loss))
@@ -103,11 +96,11 @@ def train_network(style_ids_in_loss, steps, config, loss):
     return model
 
 
-def evaluation_photos(size):
+def evaluation_photos(content_dir, size):
     """The centre square of every content photo, `size` px: (num_photos, size, size, 3)."""
     from style_transfer import images
 
-    paths = images.find_images(CONTENT_DIR)
+    paths = images.find_images(content_dir)
     return np.stack([images.center_square(images.load_image(path), size) for path in paths])
 
 
@@ -135,7 +128,7 @@ def losses_of(model, condition, photos, loss, style_id):
 
 
 def run_multi_against_single(config, results):
-    style_paths = [STYLE_DIR / name for name in STYLE_FILES]
+    style_paths = [config["style_dir"] / name for name in STYLE_FILES]
     steps = config["steps"]
     loss = evaluation_loss(style_paths)
     started = time.perf_counter()
@@ -145,7 +138,7 @@ def run_multi_against_single(config, results):
             [index], max(1, steps // len(style_paths)), config, loss)
         models[f"single {index} equal per style"] = train_network([index], steps, config, loss)
     training_s = time.perf_counter() - started
-    photos = evaluation_photos(config["image_size"])
+    photos = evaluation_photos(config["content_dir"], config["image_size"])
     rows = []
     for index, path in enumerate(style_paths):
         ids = np.full(len(photos), index, "int32")
@@ -237,8 +230,7 @@ def plot_blends(shares, to_first, to_second, names, path):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    preamble.save_figure(figure, path)
 
 
 def digits_classifier(batch_norm):
@@ -335,24 +327,24 @@ def plot_digits(curves, path, seed):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    preamble.save_figure(figure, path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="32 px, a few steps (smoke test)")
-    parser.add_argument("--results-dir", default=str(REPOSITORY / "benchmarks" / "results"),
-                        help="where fidelity.json and the plots are written")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "fidelity.json and the plots")
     args = parser.parse_args(argv)
-    config = QUICK if args.quick else FULL
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    content_dir, style_dir = preamble.data_folders(parser, args)
+    config = {**(QUICK if args.quick else FULL), "content_dir": content_dir,
+              "style_dir": style_dir}
+    results_dir = preamble.results_folder(args)
 
     from benchmarks.machine import print_machine
 
     print_machine("machine (fidelity benchmark)")
-    print(f"- content: {CONTENT_DIR}; styles: {', '.join(STYLE_FILES)} from {STYLE_DIR}")
+    print(f"- content: {content_dir}; styles: {', '.join(STYLE_FILES)} from {style_dir}")
     print("- loss network: VGG-16 with RANDOM weights (seed 0), not ImageNet", flush=True)
     started = time.perf_counter()
     results = {"config": config}
@@ -362,7 +354,7 @@ def main(argv=None):
     results["total_s"] = time.perf_counter() - started
     print(f"\nFidelity section: {results['total_s'] / 60:.1f} min (load average now "
           f"{os.getloadavg()[0]:.2f}).")
-    (results_dir / "fidelity.json").write_text(json.dumps(results, indent=1))
+    preamble.write_json(results_dir / "fidelity.json", results)
     return 0
 
 

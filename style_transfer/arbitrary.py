@@ -32,7 +32,7 @@ from style_transfer import images
 from style_transfer.downloads import download_failure
 from style_transfer.errors import BadInput
 from style_transfer.hub import HubModule
-from style_transfer.model_file import load_model_file
+from style_transfer.model_file import load_model_file, read_model_config
 from style_transfer.network import StyleTransferNetwork
 
 DEFAULT_EMBEDDING_DIM = 100
@@ -53,7 +53,6 @@ RANDOM_ENCODER_WARNING = (
 
 # The TF Hub encoder the caller of `load_arbitrary_model` trusts (None: none).
 _trusted_hub_encoder = contextvars.ContextVar("trusted_hub_encoder", default=None)
-
 
 
 @keras.saving.register_keras_serializable(package="style_transfer")
@@ -279,6 +278,10 @@ def load_arbitrary_model(path, hub_encoder=None):
             kind of model, has a TF Hub encoder and no `hub_encoder` was given,
             or the hub encoder cannot be loaded or does not fit the weights.
     """
+    encoder = read_model_config(path)["config"].get("encoder")
+    if hub_encoder is not None and encoder != HUB_ENCODER:
+        raise BadInput(f"--hub-encoder applies to a model trained with a TF Hub encoder; the "
+                       f"encoder of {path} is {encoder!r}.")
     token = _trusted_hub_encoder.set(hub_encoder)
     try:
         return load_model_file(path, ArbitraryStyleModel,
@@ -286,11 +289,6 @@ def load_arbitrary_model(path, hub_encoder=None):
                                "train-arbitrary`")
     finally:
         _trusted_hub_encoder.reset(token)
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""
 
 
 def load_style_image(path, size):
@@ -375,5 +373,3 @@ def style_norm_parameters(model, embeddings):
         layer.path: tuple(ops.convert_to_numpy(x) for x in layer.gamma_beta(embeddings))
         for layer in cbn.conditional_layers(model.transformer)
     }
-
-

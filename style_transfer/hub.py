@@ -21,7 +21,7 @@ import tensorflow as tf
 from keras.src.saving import serialization_lib
 
 from style_transfer.downloads import download_failure
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, first_line
 from style_transfer.extras import import_extra
 
 _URL_PREFIXES = ("http://", "https://", "gs://")
@@ -107,13 +107,8 @@ def load_hub_model(handle):
     except Exception as error:  # TensorFlow raises many types for a damaged SavedModel.
         raise BadInput(
             f"could not load TF Hub model {handle!r} from {path} ({type(error).__name__}: "
-            f"{_first_line(error)})."
+            f"{first_line(error)})."
         ) from None
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""
 
 
 @keras.saving.register_keras_serializable(package="style_transfer")

@@ -22,7 +22,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, first_line
 from style_transfer.files import atomic_path, describe_os_error
 
 # A full-width style model is about 7 MB, an arbitrary-style one with InceptionV3 about 100 MB.
@@ -180,7 +180,7 @@ def load_model_file(path, model_class, description):
     found = config.get("class_name")
     if (found != model_class.__name__
             or config.get("registered_name") != keras.saving.get_registered_name(model_class)):
-        raise BadInput(f"{path} holds a {found}, not {description}.")
+        raise BadInput(f"{path} holds a model of class {found}, not {description}.")
     check_network_size(config["config"], path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
@@ -191,7 +191,7 @@ def load_model_file(path, model_class, description):
         if cause is not None:
             raise BadInput(f"{path}: {cause}") from None
         raise BadInput(f"{path} could not be loaded as a Keras model ({type(error).__name__}: "
-                       f"{_first_line(error)}).") from None
+                       f"{first_line(error)}).") from None
     _check_finite_weights(model, path)
     return model
 
@@ -247,8 +247,3 @@ def _check_finite_weights(model, path):
 def _size(count):
     """A number of bytes for people: "3.2 GiB", "12.0 MiB"."""
     return f"{count / 1024**3:.1f} GiB" if count >= 1024**3 else f"{count / 1024**2:.1f} MiB"
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""

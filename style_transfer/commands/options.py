@@ -38,7 +38,8 @@ def number_between(low, high):
         try:
             value = parse_number(text, "the value")
         except BadInput:
-            raise argparse.ArgumentTypeError(f"expected a decimal number; received {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"expected a decimal number; received {text!r}") from None
         if not (math.isfinite(value) and low <= value <= high):
             raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}; "
                                              f"received {text!r}")
