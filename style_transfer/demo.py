@@ -30,7 +30,7 @@ from PIL import Image
 from style_transfer import images
 from style_transfer.errors import BadInput
 from style_transfer.extras import import_extra
-from style_transfer.files import atomic_write, check_not_an_input
+from style_transfer.files import atomic_write, check_destination, check_not_an_input
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
 GRID_PHOTOS = ("chelsea", "astronaut")
@@ -176,6 +176,7 @@ def _pyplot():
 def _prepare_out_dir(out_dir, overwrite, style_images):
     from style_transfer.training import RUN_FILE
 
+    check_destination(out_dir, folder=True)
     # The old run/ and styles/ are removed below: no input may be among them.
     for name in OUTPUT_FILES:
         for style_image in style_images:

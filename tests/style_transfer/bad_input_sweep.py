@@ -22,6 +22,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import stat
 import sys
 import tempfile
@@ -38,6 +39,7 @@ STYLES = ["wave", "scream", "udnie"]
 TRAINING = ["--steps", "1", "--batch-size", "1", "--image-size", "16", "--vgg-weights",
             "random", "--style-size", "16", "--quiet"]
 ISSUE_14 = "issue 14 (run framework: the training commands)"
+CASE_TIMEOUT_S = 300
 CBN = "cbn-family (the layers' argument checks)"
 
 
@@ -529,6 +531,7 @@ CASES = [
          (*DEMO, "--out", "W/demo", "--overwrite", "--styles", "W/demo/styles/s.png"),
          "would replace the input",
          prepare=_copy("style.png", "demo/styles/s.png")),
+    Case("demo into a file", (*DEMO, "--out", "W/photo.png"), "a file of that name"),
     # train, train-arbitrary, add-style
     Case("train without content", ("train", "--content", "W/none", "--styles", "W/style.png",
                                    "--out", "W/run", *TRAINING), "none"),
@@ -601,7 +604,29 @@ def snapshot(folder):
     return state
 
 
-def run_case(case, assets, work):
+class NoAnswer(BaseException):
+    """A case took too long (a BaseException: no `except Exception` of the code under test
+    may take it for a bad input)."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Raises `NoAnswer` in this (the main) thread after `seconds`: a case that hangs
+    (opening a pipe that never gets a writer) fails instead of stopping the sweep."""
+
+    def expire(signum, frame):
+        raise NoAnswer(f"no answer within {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_case(case, assets, work, timeout_s=CASE_TIMEOUT_S):
     """Runs `case` in a fresh copy of `assets` at `work`; returns its `Result`."""
     from style_transfer.cli import main
 
@@ -612,7 +637,8 @@ def run_case(case, assets, work):
     before = snapshot(work)
     stderr = io.StringIO()
     fault = case.fault(work) if case.fault else contextlib.nullcontext()
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr), fault:
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr), \
+            time_limit(timeout_s), fault:
         if case.call:
             import keras
 
@@ -621,7 +647,7 @@ def run_case(case, assets, work):
             try:
                 case.call()
                 code = "no error"
-            except Exception as error:  # The layers raise ValueError; record whatever comes.
+            except (Exception, NoAnswer) as error:  # The layers raise ValueError; record whatever comes.
                 code = type(error).__name__
                 print(str(error), file=stderr)
             finally:
@@ -632,11 +658,15 @@ def run_case(case, assets, work):
                 code = main(argv)
             except SystemExit as exit:  # argparse's errors and --help
                 code = exit.code
+            except NoAnswer as error:
+                code = "none"
+                print(str(error), file=stderr)
     after = snapshot(work)
     changes = sorted(path for path in before.keys() | after.keys()
                      if before.get(path) != after.get(path))
     if hub_graph_ran(assets):
         changes.append("the hub graph named by the model file ran")
+        (Path(assets) / "hub" / "the_hub_graph_ran.txt").unlink()
     return Result(code, stderr.getvalue().replace(str(work), W), changes)
 
 
