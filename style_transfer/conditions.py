@@ -18,9 +18,9 @@ from style_transfer.errors import BadInput
 
 # Weights that should be convex may miss by this much (rounding in "0.33,0.33,0.34").
 WEIGHT_TOLERANCE = 1e-3
-# A style is chosen by index with ASCII digits only: int() would also take "²" or "٣",
-# and float() takes "0_5" as 5.
+# A style is chosen by index with ASCII digits only (int() would also take "٣").
 INDEX = re.compile(r"[0-9]+")
+# A weight is a plain decimal number (float() would also take "0_5", as 5, or "０.5").
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
                     r"|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 MAX_STYLE_NAME_LENGTH = 100

@@ -91,7 +91,7 @@ def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=F
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [function.get_concrete_function()], model
     )
-    flatbuffer = converter.convert()
+    # The temporary file first: a folder that cannot be written fails before the conversion.
     with atomic_write(path, overwrite=overwrite) as file:
-        file.write(flatbuffer)
+        file.write(converter.convert())
     return path
