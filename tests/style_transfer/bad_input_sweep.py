@@ -704,8 +704,8 @@ def table(results):
         "| ---: | --- | --- | --- | --- |",
     ]
     for number, (case, result) in enumerate(results, start=1):
-        lines = result.lines
-        message = " … ".join(lines[:1] + lines[-1:]) if len(lines) > 1 else "".join(lines)
+        said = result.lines
+        message = " … ".join(said[:1] + said[-1:]) if len(said) > 1 else "".join(said)
         problems = result.problems(case)
         if problems:
             message += f" **(open: {'; '.join(problems)}; {case.owner or 'this branch'})**"
@@ -725,9 +725,9 @@ work folder exactly as it was: no input changed, no output or temporary file
 left. Faults a test cannot cause as the superuser (permission denied, a
 read-only or full file system, a missing extra) are made by failing the
 operating-system call (`refuses_reading`, `refuses_writing`, `disk_full`,
-`missing_module`). A layer's error is shown as the layer raises it (Keras's traceback filtering,
-which wraps it in a report of the call's arguments, is off). A row marked
-"open" does not behave so yet.
+`missing_module`). A layer's error is shown as the layer raises it (Keras's
+traceback filtering, which wraps it in a report of the call's arguments, is
+off). A row marked "open" does not behave so yet.
 
 """
 
