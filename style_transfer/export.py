@@ -62,11 +62,13 @@ def export_savedmodel(model, path, overwrite=False):
 
     Also saves `style_names` (a string tensor) so that a server can show them.
     Written to a temporary folder beside `path`, then renamed (`files.atomic_path`).
+    With `overwrite`, an existing folder is replaced only if it is empty or holds
+    a SavedModel (an earlier export), never a folder of other files.
     """
     import tensorflow as tf
 
     path = Path(path)
-    check_destination(path, overwrite, folder=True)
+    check_replaceable_export(path, overwrite)
     module = tf.Module()
     module.model = model
     module.serve = inference_function(model)
@@ -74,6 +76,16 @@ def export_savedmodel(model, path, overwrite=False):
     with atomic_path(path, overwrite=overwrite, folder=True) as temporary:
         tf.saved_model.save(module, str(temporary), signatures={SIGNATURE: module.serve})
     return path
+
+
+def check_replaceable_export(path, overwrite):
+    """Refuses a SavedModel destination that exists without `overwrite`, or that is a
+    folder of something other than an earlier export."""
+    path = Path(path)
+    check_destination(path, overwrite, folder=True)
+    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
+        raise BadInput(f"{path} is a folder of other files, not an earlier export; --overwrite "
+                       f"replaces only a SavedModel folder: choose another --out.")
 
 
 def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=False):

@@ -41,7 +41,10 @@ def run(args):
                        "picture size).")
     path = model_path(args.model)
     check_not_an_input(args.out, path, folder=folder)
-    check_destination(args.out, args.overwrite, folder=folder)
+    if folder:
+        export.check_replaceable_export(args.out, args.overwrite)
+    else:
+        check_destination(args.out, args.overwrite)
     model = load_style_model(path)
     if folder:
         written = export.export_savedmodel(model, args.out, overwrite=args.overwrite)
