@@ -76,6 +76,7 @@ def demo(out_dir, *, model=None, overwrite=False):
     from style_transfer.pretrained import DEFAULT_MODEL
 
     out_dir = Path(out_dir)
+    check_destination(out_dir, folder=True)
     existing = [name for name in PRETRAINED_OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass "

@@ -49,9 +49,7 @@ def _run_remove(args):
 
 def _run_rename(args):
     from style_transfer.add_style import rename_style
-    from style_transfer.conditions import check_style_name
 
-    check_style_name(args.to)
     return _edit(args, lambda model: rename_style(model, args.style, args.to),
                  f"Model with style {args.style!r} renamed {args.to!r} written to {args.out}")
 

@@ -61,14 +61,15 @@ def refuse_options(args, options, reason):
             raise BadInput(f"{option} does not apply {reason}.")
 
 
-def run(args):
-    """Stylizes `args.inputs` with `args.style_image` into `args.out`, as `stylize` does."""
+def run(args, model_path=None):
+    """Stylizes `args.inputs` with `args.style_image` into `args.out`, as `stylize` does:
+    with the arbitrary-style model at `model_path`, or with --engine magenta-hub."""
     from style_transfer.commands.stylize import TABLE_OPTIONS
 
     magenta = args.engine == MAGENTA_ENGINE
     refuse_options(args, TABLE_OPTIONS,
                    "with --engine magenta-hub" if magenta else
-                   f"with {args.model}, an arbitrary-style model (it paints with --style-image)")
+                   f"with {model_path}, an arbitrary-style model (it paints with --style-image)")
     if magenta:
         refuse_options(args, ("--model", "--hub-encoder", "--blend-weights", "--strength"),
                        "with --engine magenta-hub (it takes one --style-image at full strength)")
@@ -95,7 +96,7 @@ def run(args):
         def stylize(photo, style_images):
             return magenta_hub.magenta_hub_stylize(photo, style_images[0], handle)
     else:
-        model = arbitrary.load_arbitrary_model(args.model, hub_encoder=args.hub_encoder)
+        model = arbitrary.load_arbitrary_model(model_path, hub_encoder=args.hub_encoder)
 
         def stylize(photo, style_images):
             return arbitrary.stylize_arbitrary(model, photo, style_images, blend_weights,
@@ -104,9 +105,9 @@ def run(args):
     label = Path(args.style_image[0]).stem if len(args.style_image) == 1 else "blend"
     label = f"magenta-{label}" if magenta else label
     targets = stylize_files.output_paths(args, photos, [label],
-                                         [args.model, *args.style_image])
+                                         [model_path, *args.style_image])
     style_images = [images.load_image(path) for path in args.style_image]
-    return stylize_files.paint_photos(args, photos, targets,
+    return stylize_files.paint_photos(args, photos, targets, args.max_size,
                                       lambda photo: [stylize(photo, style_images)])
 
 

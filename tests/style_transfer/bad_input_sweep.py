@@ -40,8 +40,8 @@ STYLES = ["wave", "scream", "udnie"]
 TRAINING = ["--steps", "1", "--batch-size", "1", "--image-size", "16", "--vgg-weights",
             "random", "--style-size", "16", "--quiet"]  # If a case is not refused: a short run.
 # Every command of `style_transfer.commands.COMMANDS` (a test checks that they agree).
-COMMAND_NAMES = ("train", "demo", "train-arbitrary", "stylize", "export", "add-style",
-                 "remove-style", "rename-style")
+COMMAND_NAMES = ("demo", "stylize", "pretrained", "train", "train-arbitrary", "export",
+                 "add-style", "remove-style", "rename-style")
 ISSUE_14 = "issue 14 (run framework: the training commands)"
 CASE_TIMEOUT_S = 300
 CBN = "cbn-family (the layers' argument checks)"
@@ -352,7 +352,8 @@ EXPORT = ("export", "--model", "W/styles.keras")
 TRAIN = ("train", "--content", "W/content", "--styles", "W/style.png")
 ADD_STYLE = ("add-style", "--model", "W/styles.keras", "--styles", "W/style.png",
              "--content", "W/content")
-DEMO = ("demo", "--quick", "--steps", "1", "--vgg-weights", "random", "--quiet")
+TRAINING_DEMO = ("demo", "--train", "--quick", "--steps", "1", "--vgg-weights", "random",
+                 "--quiet")
 
 CASES = [
     # The command line itself.
@@ -367,6 +368,9 @@ CASES = [
     # Model files.
     Case("missing model", ("stylize", "--model", "W/none.keras", "W/photo.png", "--out", "W/out"),
          "does not exist"),
+    Case("model neither a file nor a pretrained name", ("stylize", "--model", "monet",
+                                                        "W/photo.png", "--out", "W/out"),
+         "neither a model file nor a pretrained model"),
     Case("model is /dev/zero", ("stylize", "--model", "/dev/zero", "W/photo.png", "--out",
                                 "W/out"), "not a regular file"),
     Case("model is a pipe", ("stylize", "--model", "W/pipe.keras", "W/photo.png", "--out",
@@ -533,14 +537,24 @@ CASES = [
           "W/styles.keras", "--overwrite"), "never overwritten"),
     Case("edited model not ending in .keras", ("remove-style", "--model", "W/styles.keras",
                                                "--style", "wave", "--out", "W/r.h5"), ".keras"),
+    # pretrained
+    Case("pretrained get of an unknown name", ("pretrained", "get", "monet", "--out",
+                                               "W/monet.keras"), "unknown pretrained model"),
+    Case("pretrained get into a file that is not .keras",
+         ("pretrained", "get", "android-26", "--out", "W/android.h5"), "end in .keras"),
+    Case("pretrained get from a file that is not a checkpoint",
+         ("pretrained", "get", "magenta-monet", "--from", "W/photo.png", "--out",
+          "W/monet.keras"), "photo.png"),
+    Case("pretrained without an action", ("pretrained",), "required"),
     # demo
-    Case("demo without the demo extra", (*DEMO, "--out", "W/demo"),
+    Case("demo without the demo extra", (*TRAINING_DEMO, "--out", "W/demo"),
          "pip install 'cbn-style[demo]'", fault=lambda work: missing_module("matplotlib")),
     Case("demo over its own style inputs, with --overwrite",
-         (*DEMO, "--out", "W/demo", "--overwrite", "--styles", "W/demo/styles/s.png"),
+         (*TRAINING_DEMO, "--out", "W/demo", "--overwrite", "--styles", "W/demo/styles/s.png"),
          "would replace the input",
          prepare=_copy("style.png", "demo/styles/s.png")),
-    Case("demo into a file", (*DEMO, "--out", "W/photo.png"), "a file of that name"),
+    Case("demo into a file", (*TRAINING_DEMO, "--out", "W/photo.png"), "a file of that name"),
+    Case("pretrained demo into a file", ("demo", "--out", "W/photo.png"), "a file of that name"),
     # train, train-arbitrary, add-style
     Case("train without content", ("train", "--content", "W/none", "--styles", "W/style.png",
                                    "--out", "W/run", *TRAINING), "none"),
