@@ -20,7 +20,6 @@ artistic stylization network", BMVC 2017, https://arxiv.org/abs/1705.06830.
 """
 
 import json
-import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -30,8 +29,9 @@ import numpy as np
 from keras import ops
 
 from style_transfer import images
+from style_transfer.config import HUB_ENCODER
 from style_transfer.downloads import download_failure
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, RandomWeightsWarning
 from style_transfer.hub import HubModule
 from style_transfer.network import StyleTransferNetwork
 
@@ -43,12 +43,11 @@ ENCODERS = {
     "mobilenet_v2": (keras.applications.MobileNetV2, "out_relu", 32),
     "inception_v3": (keras.applications.InceptionV3, "mixed7", 75),
 }
-HUB_ENCODER = "hub"
 
 RANDOM_ENCODER_WARNING = (
-    "WARNING: the style encoder has RANDOM weights (encoder_weights='random'). It trains "
-    "and runs, but its embeddings do not describe styles the way ImageNet features do; use "
-    "it for tests and smoke runs only."
+    "the style encoder has RANDOM weights (encoder_weights='random'): it trains and runs, "
+    "but its embeddings do not describe styles the way ImageNet features do; use it for "
+    "tests and smoke runs only."
 )
 
 
@@ -157,7 +156,7 @@ class ArbitraryStyleModel(keras.Model):
             raise BadInput("a TF Hub encoder comes with its own weights; encoder_weights "
                            "applies to keras.applications encoders only.")
         if weights == "random":
-            print(RANDOM_ENCODER_WARNING, file=sys.stderr)
+            warnings.warn(RANDOM_ENCODER_WARNING, RandomWeightsWarning, stacklevel=2)
             _seed_kernels(self.encoder, seed)
             return
         constructor = ENCODERS[self.encoder_name][0]
@@ -228,13 +227,15 @@ def create_arbitrary_model(encoder="mobilenet_v2", encoder_weights="imagenet", h
 
     `seed` fixes the initial weights of the bottleneck and the style network (and
     of a `"random"` encoder). The style network's gamma/beta heads start at zero,
-    so a new model ignores the style until it is trained.
+    so a new model ignores the style until it is trained. The model's name is
+    fixed, not numbered as Keras numbers repeated names, because checkpoints key
+    its variables by their paths, which start with it.
     """
     keras.utils.set_random_seed(seed)
     model = ArbitraryStyleModel(
         encoder=encoder, hub_handle=hub_handle, train_encoder=train_encoder,
         embedding_dim=embedding_dim, alpha=alpha, style_image_size=style_image_size,
-        training_config=training_config,
+        training_config=training_config, name="arbitrary_style_model",
     )
     model.build()
     if encoder != HUB_ENCODER:

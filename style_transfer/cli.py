@@ -7,7 +7,9 @@ and exits with code 2; anything else is a bug and shows its traceback.
 
 import argparse
 import os
+import signal
 import sys
+import warnings
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -36,14 +38,28 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args) or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            return args.run(args) or 0
     except (BadInput, FileExistsError, FileNotFoundError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         print(f"style-transfer {args.command}: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        # A training run stopped by SIGTERM says so (`run.RunInterrupted`): exit 143.
+        signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
         print(f"style-transfer {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return 128 + signal_number
+
+
+def _one_line_warning(command):
+    """Shows a library warning as one line of the command's, without the source line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = (str(message).strip().splitlines() or [category.__name__])[0]
+        print(f"style-transfer {command}: warning: {text}", file=sys.stderr)
+
+    return show
 
 
 if __name__ == "__main__":

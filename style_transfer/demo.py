@@ -34,10 +34,11 @@ from PIL import Image  # noqa: E402
 
 from style_transfer import images  # noqa: E402
 from style_transfer.errors import BadInput  # noqa: E402
-from style_transfer.losses import LossConfig  # noqa: E402
+from style_transfer.config import LossConfig, TrainConfig  # noqa: E402
 from style_transfer.losses import vgg_weights_path  # noqa: E402
+from style_transfer.run import RUN_FILE, read_history  # noqa: E402
 from style_transfer.training import (  # noqa: E402
-    MODEL_FILE, RUN_FILE, read_history, train,
+    MODEL_FILE, train,
 )
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
@@ -154,12 +155,11 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
         write_content_photos(content_dir)
         if style_images is None:
             style_images = write_generated_styles(out_dir / "styles")
-        model = train(
-            content_dir, style_images, out_dir / "run",
-            loss_config=loss_config,
-            checkpoint_every=settings["steps"], sample_every=0, seed=seed,
-            progress=progress, **settings,
+        config = TrainConfig(
+            content_dir=content_dir, style_images=style_images, loss=loss_config,
+            checkpoint_every=settings["steps"], sample_every=0, seed=seed, **settings,
         )
+        model = train(config, out_dir / "run", progress=progress)
     photos = np.stack([images.center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
     grid_path = out_dir / "grid.png"
     loss_path = out_dir / "losses.png"

@@ -11,24 +11,16 @@ from PIL import Image
 
 from cbn import conditional_layers
 from style_transfer import add_style, cli
-from style_transfer.losses import LossConfig
+from style_transfer.config import AddStyleConfig
 from style_transfer.model_file import load_style_model, save_model
-from style_transfer.network import StyleTransferNetwork
+
+from training_inputs import FAST_LOSS, write_style_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Blocks 1-2 of a random VGG-16: the full code path, fast enough for a test.
-FAST_LOSS = LossConfig(
-    vgg_weights="random",
-    content_layer="block2_conv2",
-    style_layers=("block1_conv2", "block2_conv2"),
-    style_layer_weights=(1e-3, 1e-3),
-    style_size=32,
-)
 OLD_NAMES = ["stripes", "speckles"]
 STEPS = 4
-SETTINGS = {"steps": STEPS, "learning_rate": 5e-2, "checkpoint_every": 2, "seed": 1,
-            "progress": False}
+SETTINGS = {"steps": STEPS, "learning_rate": 5e-2, "checkpoint_every": 2, "seed": 1}
 
 
 def _outputs(model, photos, style_id):
@@ -56,18 +48,7 @@ def folder(tmp_path_factory):
         Image.fromarray((photo * 255).astype(np.uint8)).save(folder / "content" / f"p{index}.png")
     checks = (np.indices((32, 32)).sum(0) // 4 % 2)[..., None] * np.array([0.9, 0.2, 0.1])
     Image.fromarray((checks * 255).astype(np.uint8)).save(folder / "checks.png")
-    keras.utils.set_random_seed(0)
-    model = StyleTransferNetwork(
-        2, alpha=0.25, style_names=OLD_NAMES,
-        training_config={"loss": FAST_LOSS.to_dict(), "image_size": 32, "batch_size": 2,
-                         "style_images": ["stripes.png", "speckles.png"]},
-    )
-    model.build()
-    # Trained styles have different rows; fresh tables (all ones/zeros) would not.
-    for layer in conditional_layers(model):
-        layer.gamma.assign(1 + 0.3 * rng.standard_normal(layer.gamma.shape))
-        layer.beta.assign(0.3 * rng.standard_normal(layer.beta.shape))
-    save_model(model, folder / "model.keras")
+    write_style_model(folder / "model.keras", OLD_NAMES)
     return folder
 
 
@@ -78,8 +59,9 @@ def base(folder):
 
 @pytest.fixture(scope="module")
 def grown(folder):
-    return add_style.add_styles(folder / "model.keras", [folder / "checks.png"],
-                                folder / "content", folder / "grown.keras", **SETTINGS)
+    config = AddStyleConfig(model=folder / "model.keras", style_images=[folder / "checks.png"],
+                            content_dir=folder / "content", **SETTINGS)
+    return add_style.add_styles(config, folder / "grown.keras", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -132,19 +114,6 @@ def test_blends_of_the_grown_model_use_the_new_style(grown, photos):
     blend = keras.ops.convert_to_numpy(grown(photos, half))
     assert np.abs(blend - _outputs(grown, photos, 0)).max() > 1e-3
     assert np.abs(blend - _outputs(grown, photos, 2)).max() > 1e-3
-
-
-def test_a_resumed_run_ends_where_a_straight_one_does(folder, grown):
-    arguments = ["add-style", "--model", str(folder / "model.keras"), "--styles",
-                 str(folder / "checks.png"), "--content", str(folder / "content"),
-                 "--out", str(folder / "resumed.keras"), "--learning-rate", "5e-2",
-                 "--checkpoint-every", "2", "--seed", "1", "--quiet"]
-    assert cli.main([*arguments, "--steps", "2"]) == 0
-    assert (folder / "resumed.run" / "checkpoint.npz").is_file()
-    assert cli.main([*arguments, "--steps", str(STEPS), "--resume", "--overwrite"]) == 0
-    resumed = _weights(load_style_model(folder / "resumed.keras"))
-    for path, value in _weights(grown).items():
-        assert np.array_equal(resumed[path], value), path
 
 
 def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path):

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from style_transfer import cli
+from style_transfer.run import RUN_FILE, RUN_FORMAT
 
 STYLE_NAMES = ("red", "blue")
 
@@ -96,7 +97,9 @@ def test_non_positive_sizes_and_counts_are_refused(inputs, capsys, option, value
 def _other_run(out):
     """An output folder holding another run: settings and a checkpoint to protect."""
     out.mkdir()
-    (out / "run.json").write_text(json.dumps({"image_size": 64, "style_names": ["x"]}))
+    (out / RUN_FILE).write_text(json.dumps({
+        "format": RUN_FORMAT, "command": "train",
+        "config": {"image_size": 64, "style_names": ["x"]}, "inputs": {}}))
     np.savez(out / "checkpoint.npz", step=np.array(5))
 
 
