@@ -38,7 +38,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from style_transfer import arbitrary, arbitrary_training, images, training  # noqa: E402
-from style_transfer.losses import LossConfig  # noqa: E402
+from style_transfer.config import ArbitraryConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.losses import PerceptualLoss  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HELD_OUT_STYLES = ("the_scream.jpg", "udnie.jpg", "wave.jpg")
@@ -65,19 +66,21 @@ def main(argv=None):
         work = Path(work)
         train_styles, held_out = _split_styles(data / "styles", work)
         common = {key: setup[key] for key in ("image_size", "batch_size", "steps", "alpha")}
+        common.update(content_dir=data / "content", loss=loss_config,
+                      checkpoint_every=setup["steps"])
         start = time.perf_counter()
         arbitrary_model = arbitrary_training.train_arbitrary(
-            data / "content", train_styles, work / "arbitrary", loss_config=loss_config,
-            encoder_weights=args.encoder_weights, checkpoint_every=setup["steps"],
-            progress=False, **common)
+            ArbitraryConfig(style_dir=train_styles, encoder_weights=args.encoder_weights,
+                            **common),
+            work / "arbitrary", progress=False)
         arbitrary_s = time.perf_counter() - start
         start = time.perf_counter()
         n_style_model = training.train(
-            data / "content", held_out, work / "n_style", loss_config=loss_config,
-            checkpoint_every=setup["steps"], sample_every=0, progress=False, **common)
+            TrainConfig(style_images=held_out, sample_every=0, **common), work / "n_style",
+            progress=False)
         n_style_s = time.perf_counter() - start
 
-        loss = arbitrary_training.StyleImageLoss(loss_config)
+        loss = PerceptualLoss(config=loss_config)
         photos = _centre_crops(data / "content", setup["image_size"])
         held_out_images = [arbitrary.load_style_image(path, setup["style_size"])
                            for path in held_out]
