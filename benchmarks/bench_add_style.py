@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 from style_transfer import add_style, images, pretrained, training  # noqa: E402
 from style_transfer.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
 from style_transfer.losses import PerceptualLoss  # noqa: E402
-from style_transfer.run import read_history  # noqa: E402
+from style_transfer.run_logs import read_history  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"

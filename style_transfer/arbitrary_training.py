@@ -19,8 +19,7 @@ from style_transfer.config import ArbitraryConfig
 from style_transfer.errors import BadInput
 from style_transfer.losses import PerceptualLoss
 from style_transfer.model_file import save_model
-from style_transfer.run import Run, file_sha256
-from style_transfer.training import MODEL_FILE
+from style_transfer.run import MODEL_FILE, Run, file_sha256
 from style_transfer.training_step import TrainingStep
 
 COMMAND = "train-arbitrary"

@@ -36,10 +36,9 @@ from style_transfer import images  # noqa: E402
 from style_transfer.errors import BadInput  # noqa: E402
 from style_transfer.config import LossConfig, TrainConfig  # noqa: E402
 from style_transfer.losses import vgg_weights_path  # noqa: E402
-from style_transfer.run import RUN_FILE, read_history  # noqa: E402
-from style_transfer.training import (  # noqa: E402
-    MODEL_FILE, train,
-)
+from style_transfer.run import MODEL_FILE, RUN_FILE  # noqa: E402
+from style_transfer.run_logs import read_history  # noqa: E402
+from style_transfer.training import train  # noqa: E402
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
 GRID_PHOTOS = ("chelsea", "astronaut")

@@ -18,11 +18,10 @@ from style_transfer.errors import BadInput
 from style_transfer.losses import PerceptualLoss
 from style_transfer.model_file import save_model
 from style_transfer.network import StyleTransferNetwork
-from style_transfer.run import Run, file_sha256
+from style_transfer.run import MODEL_FILE, Run, file_sha256
 from style_transfer.training_step import TrainingStep
 
 COMMAND = "train"
-MODEL_FILE = "model.keras"
 # The sample grid shows this many content images and at most this many styles.
 GRID_CONTENT_IMAGES = 3
 GRID_MAX_STYLES = 8

@@ -33,7 +33,8 @@ def register(subparsers):
 
 def run(args):
     config = config_from_args(TrainConfig, args)
-    from style_transfer.training import MODEL_FILE, train
+    from style_transfer.run import MODEL_FILE
+    from style_transfer.training import train
 
     train(config, args.out, resume=args.resume, progress=not args.quiet)
     print(f"Trained model written to {args.out}/{MODEL_FILE}")

@@ -33,7 +33,7 @@ def run(args):
     config = config_from_args(ArbitraryConfig, args,
                               encoder=HUB_ENCODER if args.hub_handle else args.encoder)
     from style_transfer.arbitrary_training import train_arbitrary
-    from style_transfer.training import MODEL_FILE
+    from style_transfer.run import MODEL_FILE
 
     train_arbitrary(config, args.out, resume=args.resume, progress=not args.quiet)
     print(f"wrote {args.out}/{MODEL_FILE}")

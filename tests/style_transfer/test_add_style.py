@@ -14,6 +14,7 @@ from style_transfer import add_style, cli
 from style_transfer.config import AddStyleConfig
 from style_transfer.model_file import load_style_model, save_model
 
+from refusals import assert_refused
 from training_inputs import FAST_LOSS, write_style_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -154,22 +155,6 @@ def test_remove_and_rename_commands_write_the_edited_model(folder, grown, tmp_pa
 # ---------------------------------------------------------------- bad input
 
 
-def _snapshot(folder):
-    return {path: (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def _assert_refused(capsys, folder, arguments, expected_words):
-    before = _snapshot(folder)
-    assert cli.main(arguments) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1, error
-    assert error.startswith(f"style-transfer {arguments[0]}: error:"), error
-    for word in expected_words:
-        assert word in error, error
-    assert _snapshot(folder) == before
-
-
 def _add_arguments(folder, model, styles, out, *extra):
     return ["add-style", "--model", str(model), "--styles", *map(str, styles),
             "--content", str(folder / "content"), "--out", str(out), "--steps", "1",
@@ -181,53 +166,53 @@ def test_a_file_that_is_not_a_style_model_is_refused(folder, capsys, tmp_path):
     other.save(tmp_path / "dense.keras")
     arguments = _add_arguments(folder, tmp_path / "dense.keras", [folder / "checks.png"],
                                tmp_path / "out.keras")
-    _assert_refused(capsys, tmp_path, arguments, ["dense.keras", "not a style model"])
+    assert_refused(capsys, arguments, tmp_path, ["dense.keras", "not a style model"])
 
 
 def test_a_new_name_the_model_already_has_is_refused(folder, capsys, tmp_path):
     arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
                                tmp_path / "out.keras", "--style-names", "speckles")
-    _assert_refused(capsys, folder, arguments, ["already has a style named 'speckles'"])
+    assert_refused(capsys, arguments, folder, ["already has a style named 'speckles'"])
 
 
 def test_an_unreadable_style_image_is_refused(folder, capsys, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_text("not an image")
     arguments = _add_arguments(folder, folder / "model.keras", [broken], tmp_path / "out.keras")
-    _assert_refused(capsys, tmp_path, arguments, ["style image", "broken.png"])
+    assert_refused(capsys, arguments, tmp_path, ["style image", "broken.png"])
 
 
 def test_out_equal_to_the_model_without_overwrite_is_refused(folder, capsys):
     model = folder / "model.keras"
     arguments = _add_arguments(folder, model, [folder / "checks.png"], model)
-    _assert_refused(capsys, folder, arguments, ["is the input model", "--overwrite"])
+    assert_refused(capsys, arguments, folder, ["is the input model", "--overwrite"])
 
 
 def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
     arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
                                folder / "grown.keras", "--style-names", "other")
-    _assert_refused(capsys, folder, arguments, ["grown.keras", "already exists"])
+    assert_refused(capsys, arguments, folder, ["grown.keras", "already exists"])
 
 
 def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_path):
-    _assert_refused(capsys, folder, ["remove-style", "--model", str(folder / "model.keras"),
-                                     "--style", "waves", "--out", str(tmp_path / "o.keras")],
-                    ["no style named 'waves'", "stripes, speckles"])
+    unknown = ["remove-style", "--model", str(folder / "model.keras"), "--style", "waves",
+               "--out", str(tmp_path / "o.keras")]
+    assert_refused(capsys, unknown, folder, ["no style named 'waves'", "stripes, speckles"])
     single = add_style.remove_style(load_style_model(folder / "model.keras"), "stripes")
     save_model(single, tmp_path / "single.keras")
-    _assert_refused(capsys, tmp_path, ["remove-style", "--model", str(tmp_path / "single.keras"),
-                                       "--style", "speckles", "--out", str(tmp_path / "o.keras")],
-                    ["only style"])
+    last = ["remove-style", "--model", str(tmp_path / "single.keras"), "--style", "speckles",
+            "--out", str(tmp_path / "o.keras")]
+    assert_refused(capsys, last, tmp_path, ["only style"])
 
 
 def test_renaming_to_a_taken_name_or_onto_the_model_is_refused(folder, capsys):
     model = str(folder / "model.keras")
-    _assert_refused(capsys, folder, ["rename-style", "--model", model, "--style", "stripes",
-                                     "--to", "speckles", "--out", str(folder / "r.keras")],
-                    ["already has a style named 'speckles'"])
-    _assert_refused(capsys, folder, ["rename-style", "--model", model, "--style", "stripes",
-                                     "--to", "lines", "--out", model],
-                    ["is the input model"])
+    taken = ["rename-style", "--model", model, "--style", "stripes", "--to", "speckles",
+             "--out", str(folder / "r.keras")]
+    assert_refused(capsys, taken, folder, ["already has a style named 'speckles'"])
+    onto_model = ["rename-style", "--model", model, "--style", "stripes", "--to", "lines",
+                  "--out", model]
+    assert_refused(capsys, onto_model, folder, ["is the input model"])
 
 
 # ----------------------------------------------------------------- evidence

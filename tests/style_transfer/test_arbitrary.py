@@ -17,7 +17,7 @@ from style_transfer.cli import main
 from style_transfer.model_file import save_model
 from style_transfer.errors import BadInput, RandomWeightsWarning
 from style_transfer.hub import load_hub_model
-from style_transfer.run import read_history
+from style_transfer.run_logs import read_history
 
 from hub_stand_ins import save_feature_vector_model, save_magenta_stand_in
 

@@ -9,6 +9,8 @@ from PIL import Image
 from style_transfer import cli
 from style_transfer.run import RUN_FILE, RUN_FORMAT
 
+from refusals import assert_refused
+
 STYLE_NAMES = ("red", "blue")
 
 
@@ -32,27 +34,9 @@ def _arguments(content, styles, out, *extra):
             "--vgg-weights", "random", "--quiet", *extra]
 
 
-def _snapshot(folder):
-    if not folder.exists():
-        return None
-    return {path.relative_to(folder): (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def _assert_refused(capsys, arguments, folder, expected_words):
-    before = _snapshot(folder)
-    assert cli.main(arguments) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1, error
-    assert error.startswith("style-transfer train: error:")
-    for word in expected_words:
-        assert word in error, error
-    assert _snapshot(folder) == before
-
-
 def test_a_missing_content_folder_is_refused(inputs, capsys):
     content, styles, out = inputs
-    _assert_refused(capsys, _arguments(content / "missing", styles, out), out,
+    assert_refused(capsys, _arguments(content / "missing", styles, out), out,
                     ["content folder", "missing"])
 
 
@@ -60,18 +44,18 @@ def test_a_style_file_that_is_not_an_image_is_refused(inputs, capsys):
     content, styles, out = inputs
     text = styles[0].parent / "notes.png"
     text.write_text("not an image")
-    _assert_refused(capsys, _arguments(content, [styles[0], text], out), out, ["notes.png"])
+    assert_refused(capsys, _arguments(content, [styles[0], text], out), out, ["notes.png"])
 
 
 def test_zero_styles_are_refused(inputs, capsys):
     content, _, out = inputs
-    _assert_refused(capsys, _arguments(content, [], out), out, ["no style images"])
+    assert_refused(capsys, _arguments(content, [], out), out, ["no style images"])
 
 
 def test_duplicate_style_names_are_refused(inputs, capsys):
     content, styles, out = inputs
     arguments = _arguments(content, styles, out, "--style-names", "same", "same")
-    _assert_refused(capsys, arguments, out, ["duplicate style name", "same"])
+    assert_refused(capsys, arguments, out, ["duplicate style name", "same"])
 
 
 def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
@@ -80,7 +64,7 @@ def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
     other.mkdir()
     twin = other / styles[0].name
     twin.write_bytes(styles[1].read_bytes())
-    _assert_refused(capsys, _arguments(content, [styles[0], twin], out), out,
+    assert_refused(capsys, _arguments(content, [styles[0], twin], out), out,
                     ["duplicate style name", "--style-names"])
 
 
@@ -90,7 +74,7 @@ def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
 ])
 def test_non_positive_sizes_and_counts_are_refused(inputs, capsys, option, value):
     content, styles, out = inputs
-    _assert_refused(capsys, _arguments(content, styles, out, option, value), out,
+    assert_refused(capsys, _arguments(content, styles, out, option, value), out,
                     [option.lstrip("-").replace("-", "_")])
 
 
@@ -106,13 +90,13 @@ def _other_run(out):
 def test_a_folder_holding_another_run_is_refused_without_resume(inputs, capsys):
     content, styles, out = inputs
     _other_run(out)
-    _assert_refused(capsys, _arguments(content, styles, out), out, ["--resume"])
+    assert_refused(capsys, _arguments(content, styles, out), out, ["--resume"])
 
 
 def test_resuming_with_different_settings_is_refused(inputs, capsys):
     content, styles, out = inputs
     _other_run(out)
-    _assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
+    assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
                     ["different settings", "image_size"])
 
 
@@ -120,7 +104,7 @@ def test_a_folder_of_other_files_is_refused(inputs, capsys):
     content, styles, out = inputs
     out.mkdir()
     (out / "holiday.jpg").write_bytes(b"precious")
-    _assert_refused(capsys, _arguments(content, styles, out), out, ["not empty"])
+    assert_refused(capsys, _arguments(content, styles, out), out, ["not empty"])
 
 
 def test_help_documents_every_option_with_its_default(capsys):

@@ -14,7 +14,8 @@ from style_transfer.config import TrainConfig
 from style_transfer.losses import PerceptualLoss
 from style_transfer.model_file import load_style_model
 from style_transfer.network import StyleTransferNetwork
-from style_transfer.run import LOG_DIR, read_history
+from style_transfer.run import MODEL_FILE
+from style_transfer.run_logs import LOG_DIR, read_history
 from style_transfer.training_step import TrainingStep, draw_style_ids
 
 from training_inputs import FAST_LOSS, STYLE_NAMES, write_training_images
@@ -89,7 +90,7 @@ def test_a_blend_equals_the_output_with_blended_gamma_beta(straight_run):
 
 def test_the_saved_model_gives_the_same_outputs_names_and_config(straight_run):
     model, run_dir = straight_run
-    loaded = load_style_model(run_dir / training.MODEL_FILE)
+    loaded = load_style_model(run_dir / MODEL_FILE)
     assert loaded.style_names == list(STYLE_NAMES)
     assert loaded.training_config["loss"] == FAST_LOSS.to_dict()
     assert loaded.training_config["steps"] == STEPS
