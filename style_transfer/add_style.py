@@ -44,11 +44,7 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
 
     Args:
         config: An `AddStyleConfig`: the model, the new style images, the photos
-            and the settings. `init="nearest"` starts each new style from a copy
-            of the old style nearest to it: the old style images are not stored
-            in the model, so it stylizes a batch of content crops in each old
-            style and picks the style whose outputs have the smallest style loss
-            (weighted Gram distance) against the new style's Gram targets.
+            and the settings (for `init="nearest"`, see `_initial_rows`).
         out_path: Where the grown model is written (.keras, atomically).
         run_dir: The run folder (default: `out_path` with the suffix ".run").
         resume: Continue the run in `run_dir` from its last checkpoint (same
@@ -82,7 +78,8 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
     style_pixels = [load_style(path, loss_config.style_size) for path in config.style_images]
     run = Run(run_dir or out_path.with_suffix(RUN_DIR_SUFFIX), COMMAND, config, resume=resume,
               inputs={"model_sha256": file_sha256(config.model),
-                      "style_sha256": [file_sha256(path) for path in config.style_images]})
+                      "style_sha256": [file_sha256(path) for path in config.style_images]},
+              outputs=[out_path])
     loss = PerceptualLoss(style_pixels, loss_config)
     num_old, old_names = base.num_styles, list(base.style_names)
     # Recomputed on resume too (a pure function of the inputs), so that the record of
@@ -254,7 +251,12 @@ def _style_index(model, name):
 
 def _initial_rows(model, loss, config):
     """The `init` of `ConditionalNormalization.append_conditions` for each new style:
-    "identity", "mean" or the id of the old style to copy."""
+    "identity", "mean" or the id of the old style to copy.
+
+    The old style images are not stored in the model, so "nearest" stylizes a batch
+    of content crops in each old style and picks the style whose outputs have the
+    smallest style loss (weighted Gram distance) against the new style's targets.
+    """
     if config.init != "nearest":
         return [config.init] * loss.num_styles
     crops = next(iter(data.content_dataset(config.content_dir, config.image_size,

@@ -28,7 +28,7 @@ last checkpoint. A loss or weight that turns NaN or infinite stops the run with
 `TrainingDiverged`, keeping the last (finite) checkpoint and writing no model.
 
 Only a process that holds the lock writes in the folder, and it first removes the
-temporary files that a killed writer left there. Under `tf.distribute` the step is
+temporary files that a killed writer left there (and those of its outputs elsewhere). Under `tf.distribute` the step is
 built under the strategy's scope and only the chief worker would write.
 """
 
@@ -85,6 +85,8 @@ class Run:
         inputs: Fingerprints of the input files that fix the result (e.g.
             {"style_sha256": [...]}); the content folder's is added here.
         resume: Continue the run the folder holds from its last checkpoint.
+        outputs: Files the command writes outside the folder (add-style's model):
+            the temporaries a killed writer left of them are removed too.
 
     Raises:
         BadInput: the folder is a file, holds other files, holds a run without
@@ -92,8 +94,9 @@ class Run:
             folder included), or an unreadable run.json. Nothing is written.
     """
 
-    def __init__(self, run_dir, command, config, inputs, *, resume):
+    def __init__(self, run_dir, command, config, inputs, *, resume, outputs=()):
         self.run_dir = Path(run_dir)
+        self.outputs = [Path(path) for path in outputs]
         self.config = config
         self.resume = resume
         self._checkpoint_step = 0
@@ -243,6 +246,8 @@ class Run:
                 raise BadInput(f"{self.run_dir} changed while this run was starting (another "
                                f"process trained in it); start again.")
             remove_stale_partials(self.run_dir)
+            for output in self.outputs:
+                remove_stale_partials(output.parent, name=output.name)
             with atomic_write(self.run_dir / RUN_FILE, "w") as file:
                 json.dump(self.settings, file, indent=2)
             yield

@@ -144,3 +144,12 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
     removed = files.remove_stale_partials(tmp_path)
     assert len(removed) == 2 and all(name.startswith(".") for name in removed)
     assert _entries(tmp_path) == ["keep.txt"]
+
+
+def test_stale_temporaries_of_one_destination_only(tmp_path):
+    unfinished = [files.atomic_path(tmp_path / name) for name in ("model.keras", "other.keras")]
+    for manager in unfinished:
+        manager.__enter__()  # Entered and never exited, as after SIGKILL.
+    removed = files.remove_stale_partials(tmp_path, name="model.keras")
+    assert len(removed) == 1 and removed[0].startswith(".model.keras.")
+    assert [entry.startswith(".other.keras.") for entry in _entries(tmp_path)] == [True]

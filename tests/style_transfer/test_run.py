@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from style_transfer import cli, run_logs
+from style_transfer.files import atomic_path
 from style_transfer.run import (
     CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, checkpoint_variables, read_checkpoint,
     restore_variables,
@@ -106,8 +107,10 @@ def _checkpoint_step(run_dir):
     return int(read_checkpoint(run_dir / CHECKPOINT_FILE)["step"])
 
 
-def _partials(run_dir):
-    return [path.name for path in run_dir.iterdir() if ".partial" in path.name]
+def _partials(folder, name=""):
+    """The temporaries in `folder` (of the file `name` only, if given)."""
+    return [path.name for path in folder.iterdir()
+            if ".partial" in path.name and path.name.startswith(f".{name}")]
 
 
 # ---------------------------------------------------------------- stopping
@@ -207,8 +210,16 @@ def test_kill_9_during_a_checkpoint_write_resumes_bit_identical_and_clears_the_t
     assert code == -signal.SIGKILL, stderr
     assert _checkpoint_step(run_dir) == EVERY
     assert _partials(run_dir)
+    # What a kill while saving add-style's model (outside its run folder) leaves, and a
+    # temporary of another program's file beside it.
+    unfinished = [atomic_path(run_dir.parent / name)
+                  for name in (f"{run_dir.name}.keras", "other.keras")]
+    for manager in unfinished:
+        manager.__enter__()  # Entered and never exited, as after SIGKILL.
     assert cli.main(arguments(command, inputs, run_dir, "--resume")) == 0
     assert _partials(run_dir) == []
+    assert _partials(run_dir.parent, "other.keras")  # Not this run's output: kept.
+    assert bool(_partials(run_dir.parent, f"{run_dir.name}.keras")) == (command != "add-style")
     _assert_same_run(run_dir, straight_run(command))
 
 
