@@ -97,7 +97,6 @@ def check_loss(loss):
         raise BadInput(f"loss must be a LossConfig; received {type(loss).__name__}.")
 
 
-
 # -------------------------------------------------------------- the configs
 
 
