@@ -119,7 +119,10 @@ def _add_option(parser, field, default):
     for key in ("metavar", "nargs", "choices"):
         if key in metadata:
             arguments[key] = metadata[key]
-    element = default[0] if isinstance(default, tuple) and default else default
+    # The type comes from the field's own default: an option that defaults to None
+    # ("keep the model's own") still parses numbers as numbers.
+    declared = _default(field)
+    element = declared[0] if isinstance(declared, tuple) and declared else declared
     if "type" in metadata:
         arguments["type"] = metadata["type"]
     elif element is not None and element is not dataclasses.MISSING:
