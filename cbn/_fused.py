@@ -4,15 +4,20 @@ Automatic differentiation of `gamma * (x - mean) / sqrt(var + eps) + beta`, with
 `mean` and `var` computed from `x`, walks the whole chain back through the
 statistics: about twice the memory passes of the closed-form gradient. Here the
 gradient is written out. With `xhat = (x - mean) * inv` and `inv = 1 / sqrt(var + eps)`,
-over the M positions that share one mean:
+and `mean_A` the mean over the M elements that share one mean:
 
-    d_beta  = sum_spatial(g)                      (per sample and channel)
-    d_gamma = sum_spatial(g * xhat)
-    d_x     = inv * (gamma * g - mean_M(gamma * g) - xhat * mean_M(gamma * g * xhat))
+    d_beta  = sum_positions(g)                    (per sample and channel)
+    d_gamma = sum_positions(g * xhat)
+    d_x     = inv * (gamma * g - mean_A(gamma * g) - xhat * mean_A(gamma * g * xhat))
 
-and both `mean_M` terms follow from `d_beta` and `d_gamma` (a sum over the batch for
-batch statistics, nothing more for instance statistics), so the backward pass
-reads `x` and `g` twice and writes `d_x` once.
+where the positions are the axes gamma and beta are constant along (the spatial
+or token axes). When the statistics span every position (batch, instance and
+group norm), both `mean_A` terms follow from `d_beta` and `d_gamma` (a sum over
+the batch for batch statistics, over the channels of a group for group
+statistics, nothing more for instance statistics), so the backward pass reads
+`x` and `g` twice and writes `d_x` once. When each position has statistics of its
+own (layer norm: over the channels of one token), the means are taken per
+position directly.
 
 The gradient function recomputes the statistics from `x` with ordinary ops rather
 than reusing the forward pass's values: that costs one reduction, and keeps the
@@ -62,29 +67,37 @@ def _squared_difference(x, mean):
     return ops.square(x - mean)
 
 
-def normalize(x, mean, variance, gamma, beta, epsilon, batch_statistics):
+def normalize(x, mean, variance, gamma, beta, epsilon, axes, position_axes):
     """`gamma * (x - mean) / sqrt(variance + epsilon) + beta` with the analytic gradient.
 
     Args:
-        x: Float tensor `(batch, *spatial, channels)` (or `(batch, channels)`).
-        mean, variance: x's statistics from `moments`, already computed for
-            the forward pass (their own gradients are not used: the gradient
-            with respect to `x` accounts for them).
-        gamma, beta: Per-sample affine parameters `(batch, 1, ..., 1, channels)`.
+        x: Float tensor, channels last, its channels possibly split into groups:
+            `(batch, *positions, channels)` or `(batch, *positions, groups,
+            channels_per_group)`.
+        mean, variance: x's statistics over `axes` from `moments`, already
+            computed for the forward pass (their own gradients are not used:
+            the gradient with respect to `x` accounts for them).
+        gamma, beta: Per-sample affine parameters, size 1 along
+            `position_axes`: `(batch, 1, ..., 1, channels)` or `(batch, 1, ...,
+            1, groups, channels_per_group)`.
         epsilon: Added to the variance.
-        batch_statistics: `True` if the statistics are over the batch and the
-            spatial axes (batch norm), `False` if over the spatial axes only
-            (instance norm).
+        axes: The axes of `x` the statistics are over.
+        position_axes: The axes of `x` that gamma and beta are constant along.
 
     Returns:
         The normalized tensor, shaped like `x`.
     """
-    rank = len(x.shape)
-    spatial = tuple(range(1, rank - 1))
-    axes = list(range(rank - 1)) if batch_statistics else list(spatial)
+    axes = list(axes)
+    position_axes = tuple(position_axes)
+    # Statistics that span every position: the means in d_x follow from d_beta and d_gamma.
+    from_sums = set(position_axes) <= set(axes)
+    beyond_positions = [axis for axis in axes if axis not in position_axes]
 
-    def sum_spatial(t):
-        return ops.sum(t, axis=spatial, keepdims=True) if spatial else t
+    def sum_positions(t):
+        return ops.sum(t, axis=position_axes, keepdims=True) if position_axes else t
+
+    def sum_beyond_positions(t):
+        return ops.sum(t, axis=beyond_positions, keepdims=True) if beyond_positions else t
 
     @ops.custom_gradient
     def forward(x, gamma, beta):
@@ -95,19 +108,23 @@ def normalize(x, mean, variance, gamma, beta, epsilon, batch_statistics):
             upstream = args[0] if upstream is None else upstream
             mean_x, variance_x = moments(x, axes)  # differentiable in x: see above
             inv = ops.rsqrt(variance_x + epsilon)
-            d_beta = sum_spatial(upstream)
-            d_gamma = (sum_spatial(upstream * x) - mean_x * d_beta) * inv
-            count = _count(x, axes)
-            if batch_statistics:
-                mean_g = ops.sum(gamma * d_beta, axis=0, keepdims=True) / count
-                mean_g_xhat = ops.sum(gamma * d_gamma, axis=0, keepdims=True) / count
+            d_beta = sum_positions(upstream)
+            if from_sums:
+                d_gamma = (sum_positions(upstream * x) - mean_x * d_beta) * inv
+                count = _count(x, axes)
+                mean_g = sum_beyond_positions(gamma * d_beta) / count
+                mean_g_xhat = sum_beyond_positions(gamma * d_gamma) / count
+                # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
+                x_coefficient = -inv * inv * mean_g_xhat
+                constant = -inv * mean_g - mean_x * x_coefficient
+                d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
             else:
-                mean_g = gamma * d_beta / count
-                mean_g_xhat = gamma * d_gamma / count
-            # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
-            x_coefficient = -inv * inv * mean_g_xhat
-            constant = -inv * mean_g - mean_x * x_coefficient
-            d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
+                xhat = (x - mean_x) * inv
+                d_gamma = sum_positions(upstream * xhat)
+                scaled = upstream * gamma
+                mean_g = ops.mean(scaled, axis=axes, keepdims=True)
+                mean_g_xhat = ops.mean(scaled * xhat, axis=axes, keepdims=True)
+                d_x = inv * (scaled - mean_g - xhat * mean_g_xhat)
             return d_x, d_gamma, d_beta
 
         return outputs, gradient

@@ -128,8 +128,8 @@ def test_out_of_range_ids_are_rejected(ids):
     [
         ({"num_conditions": 0}, "`num_conditions` must be a positive integer"),
         ({"num_conditions": 2.5}, "`num_conditions` must be a positive integer"),
-        ({"mlp_units": (4, 0)}, "`mlp_units` must be positive"),
-        ({"num_conditions": 2, "epsilon": 0.0}, "`epsilon` must be positive"),
+        ({"mlp_units": (4, 0)}, "`mlp_units` must be a tuple of positive layer sizes"),
+        ({"num_conditions": 2, "epsilon": 0.0}, "`epsilon` must be a positive finite number"),
         ({"num_conditions": 2, "trainable_rows": [2]}, "`trainable_rows` must be in \\[0, 2\\)"),
         ({"mlp_units": (), "trainable_rows": [0]}, "`trainable_rows` applies to a gamma/beta"),
     ],
