@@ -257,67 +257,30 @@ class ConditionalNormalization(keras.layers.Layer):
         return ops.cast(outputs, self.compute_dtype)
 
     def _normalize(self, x, gamma, beta, per_sample, training):
-        """The formula, on a view of `x` whose channels are split into their groups."""
         rank = len(x.shape)
-        statistics_axes = self._statistics_axes(rank, training)
-        x_groups = self._split_groups(x)
-        gamma = self._split_groups(gamma)
-        beta = self._split_groups(beta)
-        if statistics_axes is None:
-            mean, variance = (self._split_groups(s) for s in self._stored_statistics())
-        elif (per_sample and not training and self._groups == self.channels
-              and _fused.single_instance_available(x, statistics_axes)):
-            mean, variance = _fused.moments(x, statistics_axes)
+        axes = self._statistics_axes(rank, training)
+        if axes is None:
+            mean, variance = self._stored_statistics()
+        elif per_sample and not training and _fused.single_instance_available(x, axes):
+            mean, variance = _fused.moments(x, axes, self._groups)
             return _fused.normalize_single_instance(x, mean, variance, gamma, beta, self.epsilon)
+        elif per_sample and _fused.available():
+            # Statistics of x for the forward pass; the analytic gradient accounts for them.
+            mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups)
+            self._update_statistics(mean, variance)
+            return _fused.normalize(
+                x, mean, variance, gamma, beta, self.epsilon,
+                axes=axes, groups=self._groups, position_axes=range(1, rank - 1),
+            )
         else:
-            axes = list(statistics_axes) + self._group_axes(rank)
-            if per_sample and _fused.available():
-                # Statistics of x for the forward pass; the analytic gradient accounts for them.
-                mean, variance = _fused.moments(ops.stop_gradient(x_groups), axes)
-                self._update_statistics(mean, variance)
-                outputs = _fused.normalize(
-                    x_groups, mean, variance, gamma, beta, self.epsilon,
-                    axes=axes, position_axes=range(1, rank - 1),
-                )
-                return self._merge_groups(outputs, x)
-            mean, variance = _fused.moments(x_groups, axes)
+            mean, variance = _fused.moments(x, axes, self._groups)
             self._update_statistics(mean, variance)
         inv_std = ops.rsqrt(variance + self.epsilon)
         if per_sample:
             # Per-sample gamma/beta: fold everything into one multiply-add.
             scale = gamma * inv_std
-            outputs = x_groups * scale + (beta - mean * scale)
-        else:
-            outputs = (x_groups - mean) * inv_std * gamma + beta
-        return self._merge_groups(outputs, x)
-
-    def _channels_per_group(self):
-        return self.channels // self._groups
-
-    def _split_groups(self, tensor):
-        """`(..., channels)` as `(..., groups, channels_per_group)` when a group has
-        several channels and there are several groups; otherwise unchanged (one
-        channel per group, or all channels in one group, need no extra axis)."""
-        if self._groups in (1, self.channels):
-            return tensor
-        leading = [
-            ops.shape(tensor)[axis] if size is None else size
-            for axis, size in enumerate(tensor.shape[:-1])
-        ]
-        return ops.reshape(tensor, leading + [self._groups, self._channels_per_group()])
-
-    def _merge_groups(self, tensor, like):
-        if self._groups in (1, self.channels):
-            return tensor
-        return ops.reshape(tensor, ops.shape(like))
-
-    def _group_axes(self, rank):
-        """The channel axes one mean spans, in the view of `_split_groups` (input of `rank`)."""
-        if self._channels_per_group() == 1:
-            return []
-        if self._groups == 1:
-            return [rank - 1]
-        return [rank]
+            return x * scale + (beta - mean * scale)
+        return (x - mean) * inv_std * gamma + beta
 
     def compute_output_shape(self, inputs_shape, condition_shape=None):
         return tuple(inputs_shape)
