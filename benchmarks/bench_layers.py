@@ -2,6 +2,7 @@
 
     python benchmarks/bench_layers.py            # the full run (a few minutes on 2 CPU cores)
     python benchmarks/bench_layers.py --quick    # tiny shapes, 2 repetitions: a smoke test
+    python benchmarks/bench_layers.py --results-dir benchmarks/results  # also layers.json
 
 Pairs compared, on each backend:
 
@@ -28,7 +29,8 @@ then timed `--repetitions` times in interleaved rounds (see
 
 Keras picks its backend once per process, so each backend runs in a
 subprocess of this script (`--worker BACKEND`) that prints its results as
-JSON lines; the parent prints one table.
+JSON lines; the parent prints the machine and one table, and with
+`--results-dir` writes every timed sample to RESULTS_DIR/layers.json.
 """
 
 import argparse
@@ -229,6 +231,8 @@ def main(argv=None):
                              f"{QUICK_REPETITIONS})")
     parser.add_argument("--warmup", type=int, default=None,
                         help=f"untimed steps first (default {WARMUP}; --quick: {QUICK_WARMUP})")
+    parser.add_argument("--results-dir", default=None,
+                        help="also write every timed sample to RESULTS_DIR/layers.json")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
@@ -240,9 +244,17 @@ def main(argv=None):
     if args.worker:
         run_worker(args.worker, shapes, repetitions, warmup)
         return 0
+    from benchmarks.machine import print_machine
+
+    print_machine("machine (layer benchmark, before the run)")
     records = []
     for backend in args.backends.split(","):
         records += measure(backend, args.quick, repetitions, warmup)
+    print_machine("machine (after the run)")
+    if args.results_dir:
+        results_dir = Path(args.results_dir)
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / "layers.json").write_text(json.dumps(records, indent=1))
     print(f"Forward+backward step, {repetitions} repetitions after {warmup} warm-up; "
           f"ratio = median over rounds of conditional / unconditional time "
           f"({', '.join(plain for _, plain, _ in PAIRS)}) in the same round.")
