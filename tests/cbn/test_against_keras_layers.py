@@ -127,8 +127,8 @@ def test_single_condition_instance_norm_equals_group_normalization(rank):
 
 @pytest.mark.parametrize(
     "shape, groups",
-    [((5, 8), 2), ((3, 7, 6), 3), ((2, 5, 4, 6), 2), ((2, 5, 4, 6), 1), ((2, 3, 2, 4, 4), 4)],
-    ids=["features", "tokens", "image", "one-group", "volume"],
+    [((3, 7, 6), 3), ((2, 5, 4, 6), 2), ((2, 5, 4, 6), 1)],
+    ids=["tokens", "image", "one-group"],
 )
 def test_single_condition_group_norm_equals_group_normalization(shape, groups):
     epsilon = 1e-4

@@ -120,11 +120,20 @@ LAYERS = [
     cbn.ConditionalLayerNormalization,
 ]
 LAYER_IDS = ["batch", "instance", "group", "layer"]
-SHAPES = [(4, 5, 6, 4), (2, 7, 4), (3, 2, 3, 4, 6)]
+IMAGE, TOKENS, VOLUME = (4, 5, 6, 4), (2, 7, 4), (3, 2, 3, 4, 6)
+CASES = [
+    (cbn.ConditionalBatchNormalization, IMAGE), (cbn.ConditionalBatchNormalization, TOKENS),
+    (cbn.ConditionalBatchNormalization, VOLUME), (cbn.ConditionalInstanceNormalization, IMAGE),
+    (cbn.ConditionalInstanceNormalization, TOKENS), (cbn.ConditionalInstanceNormalization, VOLUME),
+    (cbn.ConditionalGroupNormalization, IMAGE), (cbn.ConditionalGroupNormalization, VOLUME),
+    (cbn.ConditionalLayerNormalization, IMAGE), (cbn.ConditionalLayerNormalization, TOKENS),
+]
 
 
-@pytest.mark.parametrize("layer_class", LAYERS, ids=LAYER_IDS)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "layer_class, shape", CASES,
+    ids=[f"{layer.__name__}-rank{len(shape)}" for layer, shape in CASES],
+)
 def test_first_order_gradients_match_autodiff_of_the_formula(layer_class, shape):
     layer_loss, reference_loss, args = layer_and_reference(layer_class, shape)
     got = differentiate(layer_loss)(*tensors(*args))

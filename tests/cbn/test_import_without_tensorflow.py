@@ -37,16 +37,9 @@ import keras
 import cbn
 
 x = np.random.default_rng(0).normal(size=(2, 4, 4, 4)).astype("float32")
-ids = np.array([0, 1], "int32")
-layers = [
-    cbn.ConditionalBatchNormalization(num_conditions=2),
-    cbn.ConditionalInstanceNormalization(num_conditions=2),
-    cbn.ConditionalGroupNormalization(groups=2, num_conditions=2),
-    cbn.ConditionalLayerNormalization(num_conditions=2),
-]
-for layer in layers:
-    outputs = keras.ops.convert_to_numpy(layer(x, ids, training=True))
-    assert outputs.shape == x.shape and np.isfinite(outputs).all(), layer.name
+layer = cbn.ConditionalGroupNormalization(groups=2, num_conditions=2)
+outputs = keras.ops.convert_to_numpy(layer(x, np.array([0, 1], "int32")))
+assert outputs.shape == x.shape and np.isfinite(outputs).all()
 assert "tensorflow" not in sys.modules
 print("ran without TensorFlow on", keras.backend.backend())
 """
