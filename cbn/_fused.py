@@ -102,8 +102,11 @@ def group_sum(t, axes, groups):
     if groups == 1:
         return ops.sum(t, axis=-1, keepdims=True)
     leading = [ops.shape(t)[axis] if size is None else size for axis, size in enumerate(t.shape[:-1])]
-    per_group = ops.sum(ops.reshape(t, leading + [groups, channels // groups]), axis=-1)
-    return ops.repeat(per_group, channels // groups, axis=-1)
+    grouped = ops.reshape(t, leading + [groups, channels // groups])
+    per_group = ops.sum(grouped, axis=-1, keepdims=True)
+    # Broadcasting rather than `ops.repeat`, which fails on PyTorch's "meta" device
+    # (Keras traces shapes there).
+    return ops.reshape(ops.broadcast_to(per_group, ops.shape(grouped)), leading + [channels])
 
 
 def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_axes):

@@ -223,9 +223,12 @@ def test_jit_compiled_fit_trains_every_condition_kind_and_predicts_like_eager_ca
         ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS),
         ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS),
         ConditionalBatchNormalization(mlp_units=(5,)),
+        ConditionalGroupNormalization(groups=2, num_conditions=NUM_CONDITIONS),
+        ConditionalLayerNormalization(mlp_units=()),
     ]
-    outputs = images
-    for norm, condition in zip(norms, [style_ids, style_weights, style_vectors]):
+    outputs = keras.layers.Conv2D(4, 1)(images)  # 4 channels: two groups of two
+    conditions = [style_ids, style_weights, style_vectors, style_ids, style_vectors]
+    for norm, condition in zip(norms, conditions):
         outputs = norm(outputs, condition)
     model = keras.Model([images, style_ids, style_weights, style_vectors], outputs)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
@@ -236,7 +239,7 @@ def test_jit_compiled_fit_trains_every_condition_kind_and_predicts_like_eager_ca
         rng.dirichlet(np.ones(NUM_CONDITIONS), size=4).astype("float32"),
         rng.normal(size=(4, CONDITION_DIM)).astype("float32"),
     ]
-    targets = random_inputs((4,) + IMAGE_SHAPE, seed=1)
+    targets = random_inputs((4,) + IMAGE_SHAPE[:-1] + (4,), seed=1)
     gammas_before = [to_numpy(norm.gamma) for norm in norms]
 
     history = model.fit(inputs, targets, batch_size=4, epochs=1, verbose=0)
