@@ -16,12 +16,16 @@ def is_real_number(value):
     )
 
 
+FLOAT32 = np.finfo(np.float32)
+
+
 def positive_number(layer, name, value):
-    """`value` as a float, if it is a positive finite number."""
-    if not is_real_number(value) or not np.isfinite(value) or value <= 0:
+    """`value` as a float, if it is a positive number that float32 holds (the statistics are
+    float32: 1e-50 would become 0 there, and a constant input would divide by zero)."""
+    if not is_real_number(value) or not FLOAT32.tiny <= value <= FLOAT32.max:
         raise ValueError(
-            f"{layer._describe()}: `{name}` must be a positive finite number; received "
-            f"{value!r}."
+            f"{layer._describe()}: `{name}` must be a positive finite number that float32 "
+            f"can hold ({FLOAT32.tiny:.2g} to {FLOAT32.max:.2g}); received {value!r}."
         )
     return float(value)
 
