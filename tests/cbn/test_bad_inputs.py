@@ -9,7 +9,6 @@ from cbn import (
     ConditionalBatchNormalization,
     ConditionalGroupNormalization,
     ConditionalInstanceNormalization,
-    ConditionalLayerNormalization,
 )
 from cbn_testing import random_inputs, to_numpy
 

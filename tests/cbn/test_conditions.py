@@ -1,28 +1,16 @@
 """Table mode: ids pick rows, weights blend them, weight maps blend them per position."""
 
-import functools
-
 import numpy as np
 import pytest
 from keras import ops
 
-from cbn import (
-    ConditionalBatchNormalization,
-    ConditionalGroupNormalization,
-    ConditionalInstanceNormalization,
-    ConditionalLayerNormalization,
+from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn_testing import (
+    LAYER_CLASSES, LAYER_IDS, gradients, random_inputs, randomize_table, to_numpy,
 )
-from cbn_testing import gradients, random_inputs, randomize_table, to_numpy
 
 NUM_CONDITIONS = 4
 SHAPE = (3, 4, 5, 4)
-LAYER_CLASSES = [
-    ConditionalBatchNormalization,
-    ConditionalInstanceNormalization,
-    functools.partial(ConditionalGroupNormalization, groups=2),
-    ConditionalLayerNormalization,
-]
-LAYER_IDS = ["batch", "instance", "group", "layer"]
 
 
 def table_layer(layer_class, normalize_weights=False):

@@ -1,6 +1,5 @@
 """Configs, `.keras` files, and use inside Functional, subclassed and Sequential models."""
 
-import functools
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from cbn import (
     ConditionalInstanceNormalization,
     ConditionalLayerNormalization,
 )
-from cbn_testing import random_inputs, randomize_table, to_numpy
+from cbn_testing import LAYER_CLASSES, LAYER_IDS, random_inputs, randomize_table, to_numpy
 
 IMAGE_SHAPE = (6, 6, 3)
 NUM_CONDITIONS = 3
@@ -86,13 +85,6 @@ def test_config_round_trip_reproduces_the_config(layer):
     assert rebuilt.get_config() == config
 
 
-LAYER_CLASSES = [
-    ConditionalBatchNormalization,
-    ConditionalInstanceNormalization,
-    functools.partial(ConditionalGroupNormalization, groups=2),
-    ConditionalLayerNormalization,
-]
-LAYER_IDS = ["batch", "instance", "group", "layer"]
 
 
 @pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
