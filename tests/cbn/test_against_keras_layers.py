@@ -144,6 +144,23 @@ def test_single_condition_group_norm_equals_group_normalization(shape, groups):
     )
 
 
+@pytest.mark.parametrize("groups", [-1, 2, 1])
+def test_one_picture_at_inference_is_group_normalization(groups):
+    """TensorFlow normalizes a single picture (1, H, W, C) outside training with its
+    fused batch-norm kernel (`cbn/_fused.py`); it must still be group norm."""
+    shape = (1, 5, 4, 6)
+    x = random_inputs(shape, scale=2.0, offset=1.5)
+    conditional = ConditionalGroupNormalization(groups=groups, num_conditions=1, epsilon=1e-4)
+    plain = keras.layers.GroupNormalization(groups=groups, epsilon=1e-4)
+    with_the_same_affine(conditional, plain, shape)
+
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, np.zeros(1, "int32"), training=False)),
+        to_numpy(plain(x)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
 @pytest.mark.parametrize("shape", [(5, 8), (3, 7, 6), (2, 5, 4, 6)], ids=["features", "tokens", "image"])
 def test_single_condition_layer_norm_equals_layer_normalization(shape):
     epsilon = 1e-4
