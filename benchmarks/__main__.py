@@ -42,7 +42,8 @@ class Section:
 
 
 SECTIONS = (
-    Section("layers", "bench_layers.py", "cbn layers against Keras BN / GN, TF and JAX"),
+    Section("layers", "bench_layers.py", "cbn layers against Keras BN / GN / LN, TF and JAX",
+            True),
     Section("stylize", "bench_stylize.py", "stylize latency and memory against PyTorch"),
     Section("training", "bench_training.py",
             "training step against PyTorch, options, conditioning, input pipeline", True, True),

@@ -36,7 +36,8 @@ from benchmarks import preamble  # noqa: E402
 import numpy as np  # noqa: E402
 
 from style_transfer import arbitrary, arbitrary_training, images, training  # noqa: E402
-from style_transfer.losses import LossConfig  # noqa: E402
+from style_transfer.config import ArbitraryConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.losses import PerceptualLoss  # noqa: E402
 
 HELD_OUT_STYLES = ("the_scream.jpg", "udnie.jpg", "wave.jpg")
 
@@ -62,19 +63,21 @@ def main(argv=None):
         work = Path(work)
         train_styles, held_out = _split_styles(styles_dir, work)
         common = {key: setup[key] for key in ("image_size", "batch_size", "steps", "alpha")}
+        common.update(content_dir=content_dir, loss=loss_config,
+                      checkpoint_every=setup["steps"])
         start = time.perf_counter()
         arbitrary_model = arbitrary_training.train_arbitrary(
-            content_dir, train_styles, work / "arbitrary", loss_config=loss_config,
-            encoder_weights=args.encoder_weights, checkpoint_every=setup["steps"],
-            progress=False, **common)
+            ArbitraryConfig(style_dir=train_styles, encoder_weights=args.encoder_weights,
+                            **common),
+            work / "arbitrary", progress=False)
         arbitrary_s = time.perf_counter() - start
         start = time.perf_counter()
         n_style_model = training.train(
-            content_dir, held_out, work / "n_style", loss_config=loss_config,
-            checkpoint_every=setup["steps"], sample_every=0, progress=False, **common)
+            TrainConfig(style_images=held_out, sample_every=0, **common), work / "n_style",
+            progress=False)
         n_style_s = time.perf_counter() - start
 
-        loss = arbitrary_training.StyleImageLoss(loss_config)
+        loss = PerceptualLoss(config=loss_config)
         photos = _centre_crops(content_dir, setup["image_size"])
         held_out_images = [arbitrary.load_style_image(path, setup["style_size"])
                            for path in held_out]

@@ -25,11 +25,10 @@ RESULTS_DIR/fidelity_blend.png, RESULTS_DIR/fidelity_bn_digits.png.
 """
 
 import argparse
-import contextlib
-import io
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -57,7 +56,7 @@ TARGET_ACCURACY = 0.95
 
 
 def loss_config():
-    from style_transfer.losses import LossConfig
+    from style_transfer.config import LossConfig
 
     return LossConfig(vgg_weights="random", random_seed=0)
 
@@ -75,24 +74,18 @@ def train_network(style_ids_in_loss, steps, config, loss):
 
     from style_transfer import data
     from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training import TrainingStep, draw_style_ids
+    from style_transfer.training_step import TrainingStep, draw_style_ids
 
-    single = len(style_ids_in_loss) == 1
-    if not single and style_ids_in_loss != list(range(len(style_ids_in_loss))):
-        raise ValueError("a multi-style network must use the loss's styles 0..N-1 in order.")
     keras.utils.set_random_seed(SEED)
     model = StyleTransferNetwork(len(style_ids_in_loss), alpha=config["alpha"])
     model.build()
-    optimizer = keras.optimizers.Adam(LEARNING_RATE)
-    optimizer.build(model.trainable_variables)
-    step = TrainingStep(model, optimizer, loss,
-                        style_id_offset=-style_ids_in_loss[0] if single else 0)
+    loss_ids = tf.constant(style_ids_in_loss, tf.int32)
+    step = TrainingStep(model, loss, lambda model_ids: (model_ids, tf.gather(loss_ids, model_ids)),
+                        num_styles=len(style_ids_in_loss), learning_rate=LEARNING_RATE)
     batches = iter(data.content_dataset(config["content_dir"], config["image_size"], BATCH_SIZE,
                                         seed=SEED))
     for index in range(steps):
-        model_ids = draw_style_ids(SEED, index, BATCH_SIZE, len(style_ids_in_loss))
-        loss_ids = tf.gather(tf.constant(style_ids_in_loss, tf.int32), model_ids)
-        step(next(batches), loss_ids)
+        step(next(batches), draw_style_ids(SEED, index, BATCH_SIZE, len(style_ids_in_loss)))
     return model
 
 
@@ -108,11 +101,13 @@ def evaluation_loss(style_paths):
     """The loss of every run: a `PerceptualLoss` over all the styles, loaded as
     `training.train` loads them."""
     from style_transfer import images
+    from style_transfer.errors import RandomWeightsWarning
     from style_transfer.losses import PerceptualLoss
 
     config = loss_config()
     pixels = [images.load_image(path, max_size=2 * config.style_size) for path in style_paths]
-    with contextlib.redirect_stderr(io.StringIO()):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomWeightsWarning)  # Said in BENCHMARKS.md.
         return PerceptualLoss(pixels, config)
 
 

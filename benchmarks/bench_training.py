@@ -8,7 +8,7 @@ Parts (all by default):
 
 - speed: one training step (forward and backward through the transformer and
   VGG-16 up to relu4_3, an Adam update) at 256 px, batch 4 and 8, alpha 1.0:
-  `style_transfer.training.TrainingStep` with a `PerceptualLoss` set up like
+  `style_transfer.training_step.TrainingStep` with a `PerceptualLoss` set up like
   pytorch/examples (max pooling, content relu2_2, Gram / (C H W)) against
   `benchmarks/torch_training_step.TorchTrainingStep`, with as many PyTorch
   threads as TensorFlow's intra-op pool, in one process, in interleaved rounds.
@@ -64,7 +64,7 @@ QUICK = {
 
 def loss_config_like_pytorch_examples(style_size):
     """pytorch/examples' loss on VGG-16 (random weights, seed 0): same layers, same formulas."""
-    from style_transfer.losses import LossConfig
+    from style_transfer.config import LossConfig
 
     return LossConfig(
         vgg="vgg16", vgg_weights="random", pooling="max", content_layer="block2_conv2",
@@ -96,7 +96,7 @@ def keras_training_step(style, num_styles, size_px, dtype_policy="float32", jit_
 
     from style_transfer.losses import PerceptualLoss, build_loss_network
     from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training import TrainingStep
+    from style_transfer.training_step import TrainingStep
 
     config = loss_config_like_pytorch_examples(size_px)
     loss = PerceptualLoss([style] * num_styles, config)
@@ -114,9 +114,9 @@ def keras_training_step(style, num_styles, size_px, dtype_policy="float32", jit_
         keras.config.set_dtype_policy("float32")
     if initial_weights is not None:
         model.set_weights(initial_weights)
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(model.trainable_variables)
-    return TrainingStep(model, optimizer, loss, jit_compile=jit_compile), model
+    step = TrainingStep(model, loss, lambda style_ids: (style_ids, style_ids),
+                        num_styles=num_styles, learning_rate=1e-3, jit_compile=jit_compile)
+    return step, model
 
 
 class _Float32Features:
@@ -264,7 +264,7 @@ def run_options(config, results):
 
 def run_conditioning(config, results):
     from benchmarks.timing import time_interleaved
-    from style_transfer.training import draw_style_ids
+    from style_transfer.training_step import draw_style_ids
 
     size, batch_size, many = config["conditioning_size_px"], 4, config["many_styles"]
     batch = content_batch(config, size, batch_size)

@@ -29,8 +29,9 @@ from keras import ops
 
 import cbn
 from style_transfer import images
+from style_transfer.config import HUB_ENCODER
 from style_transfer.downloads import download_failure
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, RandomWeightsWarning
 from style_transfer.hub import HubModule
 from style_transfer.model_file import load_model_file, read_model_config
 from style_transfer.network import StyleTransferNetwork
@@ -43,12 +44,11 @@ ENCODERS = {
     "mobilenet_v2": (keras.applications.MobileNetV2, "out_relu", 32),
     "inception_v3": (keras.applications.InceptionV3, "mixed7", 75),
 }
-HUB_ENCODER = "hub"
 
 RANDOM_ENCODER_WARNING = (
-    "the style encoder has RANDOM weights (encoder_weights='random'). It trains "
-    "and runs, but its embeddings do not describe styles the way ImageNet features do; use "
-    "it for tests and smoke runs only."
+    "the style encoder has RANDOM weights (encoder_weights='random'): it trains and runs, "
+    "but its embeddings do not describe styles the way ImageNet features do; use it for "
+    "tests and smoke runs only."
 )
 
 # The TF Hub encoder the caller of `load_arbitrary_model` trusts (None: none).
@@ -159,7 +159,7 @@ class ArbitraryStyleModel(keras.Model):
             raise BadInput("a TF Hub encoder comes with its own weights; encoder_weights "
                            "applies to keras.applications encoders only.")
         if weights == "random":
-            warnings.warn(RANDOM_ENCODER_WARNING, stacklevel=2)
+            warnings.warn(RANDOM_ENCODER_WARNING, RandomWeightsWarning, stacklevel=2)
             _seed_kernels(self.encoder, seed)
             return
         constructor = ENCODERS[self.encoder_name][0]
@@ -244,13 +244,15 @@ def create_arbitrary_model(encoder="mobilenet_v2", encoder_weights="imagenet", h
 
     `seed` fixes the initial weights of the bottleneck and the style network (and
     of a `"random"` encoder). The style network's gamma/beta heads start at zero,
-    so a new model ignores the style until it is trained.
+    so a new model ignores the style until it is trained. The model's name is
+    fixed, not numbered as Keras numbers repeated names, because checkpoints key
+    its variables by their paths, which start with it.
     """
     keras.utils.set_random_seed(seed)
     model = ArbitraryStyleModel(
         encoder=encoder, hub_handle=hub_handle, train_encoder=train_encoder,
         embedding_dim=embedding_dim, alpha=alpha, style_image_size=style_image_size,
-        training_config=training_config,
+        training_config=training_config, name="arbitrary_style_model",
     )
     model.build()
     if encoder != HUB_ENCODER:

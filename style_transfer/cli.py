@@ -15,27 +15,15 @@ What it prints:
 
 import argparse
 import importlib
+import signal
 import sys
 
 from style_transfer.commands import COMMANDS
+from style_transfer.commands.options import HelpFormatter
 from style_transfer.errors import BadInput
 
 PROGRAM = "style-transfer"
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows "(default: X)" after every option that has a value to show.
-
-    Required options, flags and options whose default is `None` show none: an
-    option defaulting to `None` says in its own help what happens without it.
-    """
-
-    def _get_help_string(self, action):
-        if action.required or action.default is None or isinstance(action.default, bool):
-            return action.help
-        return super()._get_help_string(action)
 
 
 class CommandParser(argparse.ArgumentParser):
@@ -103,9 +91,11 @@ def main(argv=None):
 
         where = f"{error.filename}: " if error.filename else ""
         return _fail(program, f"{where}{describe_os_error(error)}.")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        # A training run stopped by SIGTERM says so (`run.RunInterrupted`): exit 143.
+        signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
         print(f"{program}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return 128 + signal_number
 
 
 def _fail(program, message):

@@ -136,8 +136,11 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
         BadInput: unreadable style images, ImageNet weights that cannot be
             downloaded, or an `out_dir` holding earlier outputs without `overwrite`.
     """
-    from style_transfer.losses import LossConfig, vgg_weights_path
-    from style_transfer.training import MODEL_FILE, read_history, train
+    from style_transfer.config import LossConfig, TrainConfig
+    from style_transfer.losses import vgg_weights_path
+    from style_transfer.run import MODEL_FILE
+    from style_transfer.run_logs import read_history
+    from style_transfer.training import train
 
     _pyplot()
     import_extra("skimage.data", "demo", "The demo's photos (scikit-image)")
@@ -152,12 +155,11 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
         write_content_photos(content_dir)
         if style_images is None:
             style_images = write_generated_styles(out_dir / "styles")
-        model = train(
-            content_dir, style_images, out_dir / "run",
-            loss_config=loss_config,
-            checkpoint_every=settings["steps"], sample_every=0, seed=seed,
-            progress=progress, **settings,
+        config = TrainConfig(
+            content_dir=content_dir, style_images=style_images, loss=loss_config,
+            checkpoint_every=settings["steps"], sample_every=0, seed=seed, **settings,
         )
+        model = train(config, out_dir / "run", progress=progress)
     photos = np.stack([images.center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
     grid_path = out_dir / "grid.png"
     loss_path = out_dir / "losses.png"
@@ -175,7 +177,7 @@ def _pyplot():
 
 
 def _prepare_out_dir(out_dir, overwrite, style_images):
-    from style_transfer.training import RUN_FILE
+    from style_transfer.run import RUN_FILE
 
     check_destination(out_dir, folder=True)
     # The old run/ and styles/ are removed below: no input may be among them.

@@ -21,6 +21,7 @@ destination the user asked for, never the temporary.
 """
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -104,14 +105,15 @@ def atomic_write(path, mode="wb", *, overwrite=True, newline=None, encoding=None
             yield file
 
 
-def remove_stale_partials(folder):
+def remove_stale_partials(folder, name=None):
     """Removes the temporaries that a killed writer left in `folder`; returns their names.
 
-    Call it only where no other process is writing (e.g. in a run folder its
-    owner has locked).
+    With `name`, only the temporaries of that destination (e.g. "model.keras").
+    Call it only where no other process is writing them (e.g. in a run folder
+    its owner has locked).
     """
     removed = []
-    for entry in Path(folder).glob(f".*{PARTIAL_MARKER}*"):
+    for entry in Path(folder).glob(f".{glob.escape(name) if name else '*'}.*{PARTIAL_MARKER}*"):
         _remove(entry)
         removed.append(entry.name)
     return sorted(removed)

@@ -15,6 +15,7 @@ NOTEBOOKS = [
     ("03_blending.ipynb", 600),
     ("04_add_a_style.ipynb", 600),
     ("05_arbitrary_styles.ipynb", 600),
+    ("06_normalization_from_batch_to_adaln.ipynb", 120),
 ]
 
 

@@ -1,8 +1,7 @@
 """Every case of the bad-input sweep: exit code 2, one line naming the problem, nothing lost.
 
 The cases, and how they run, are in `bad_input_sweep.py` (which also writes the
-table docs/bad_inputs.md); a case that another line of work fixes is expected
-to fail until it is merged (strict: the mark must go once it passes).
+table docs/bad_inputs.md).
 """
 
 import keras
@@ -18,14 +17,8 @@ def assets(tmp_path_factory):
     return bad_input_sweep.write_assets(tmp_path_factory.mktemp("sweep") / "assets")
 
 
-def _marks(case):
-    if case.owner is None:
-        return []
-    return [pytest.mark.xfail(strict=True, reason=f"fixed by {case.owner}")]
-
-
 @pytest.mark.parametrize(
-    "case", [pytest.param(case, id=case.name, marks=_marks(case)) for case in CASES])
+    "case", [pytest.param(case, id=case.name) for case in CASES])
 def test_bad_input_is_one_line_exit_2_and_nothing_is_lost(case, assets, tmp_path):
     result = bad_input_sweep.run_case(case, assets, tmp_path / "work")
     assert result.problems(case) == [], result.stderr

@@ -19,8 +19,6 @@ from style_transfer.model_file import save_model
 from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
 
 HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch", "h5py")
-ISSUE_14 = "issue 14 makes the training commands' modules light"
-TRAINING_COMMANDS = ("train", "train-arbitrary", "add-style")
 
 # Runs `style-transfer ARGS` for each ARGS in argv[1] (JSON) with the heavy imports
 # refused; prints {args joined: [exit code, stderr]}.
@@ -67,20 +65,17 @@ def light_runs():
     return _without_heavy_imports(HELP_ARGVS + ERROR_ARGVS)
 
 
-def _marked(argvs):
-    return [pytest.param(argv, id=" ".join(argv) or "(none)",
-                         marks=[pytest.mark.xfail(strict=True, reason=ISSUE_14)]
-                         if argv and argv[0] in TRAINING_COMMANDS else [])
-            for argv in argvs]
+def _named(argvs):
+    return [pytest.param(argv, id=" ".join(argv) or "(none)") for argv in argvs]
 
 
-@pytest.mark.parametrize("argv", _marked(HELP_ARGVS))
+@pytest.mark.parametrize("argv", _named(HELP_ARGVS))
 def test_help_needs_no_heavy_library(light_runs, argv):
     code, stderr = light_runs[" ".join(argv)]
     assert code == 0, stderr
 
 
-@pytest.mark.parametrize("argv", _marked(ERROR_ARGVS))
+@pytest.mark.parametrize("argv", _named(ERROR_ARGVS))
 def test_an_argument_error_needs_no_heavy_library_and_is_one_line(light_runs, argv):
     code, stderr = light_runs[" ".join(argv)]
     assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
@@ -99,9 +94,7 @@ def _options(command):
     return parser, [action for action in parser._actions if action.option_strings]
 
 
-@pytest.mark.parametrize("command", [
-    pytest.param(name, marks=[pytest.mark.xfail(strict=True, reason=ISSUE_14)]
-                 if name == "train-arbitrary" else []) for name in COMMANDS])
+@pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_option_has_help_and_its_default_is_shown_once(command):
     parser, options = _options(command)
     assert parser.formatter_class is HelpFormatter

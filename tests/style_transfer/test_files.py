@@ -176,3 +176,12 @@ def test_an_output_folder_that_holds_an_input_is_refused(tmp_path):
         files.check_not_an_input(tmp_path / "exported", source, folder=True)
     files.check_not_an_input(tmp_path / "exported", source)  # A file: only a same path counts.
     files.check_not_an_input(tmp_path / "elsewhere", source, folder=True)
+
+
+def test_stale_temporaries_of_one_destination_only(tmp_path):
+    unfinished = [files.atomic_path(tmp_path / name) for name in ("model.keras", "other.keras")]
+    for manager in unfinished:
+        manager.__enter__()  # Entered and never exited, as after SIGKILL.
+    removed = files.remove_stale_partials(tmp_path, name="model.keras")
+    assert len(removed) == 1 and removed[0].startswith(".model.keras.")
+    assert [entry.startswith(".other.keras.") for entry in _entries(tmp_path)] == [True]
