@@ -6,7 +6,7 @@
     python -m benchmarks --list
 
 Each section is one benchmark script, run as a subprocess with its own flags
-(`--quick` passed through). Its printed tables go to the terminal and to
+(`--quick` and `--data-dir` passed through). Its printed tables go to the terminal and to
 RESULTS_DIR/SECTION.md; the scripts that draw plots write them to RESULTS_DIR
 too. The default RESULTS_DIR is benchmarks/results/ for a full run (the files
 BENCHMARKS.md refers to) and a fresh temporary folder with --quick, so a smoke
@@ -27,6 +27,8 @@ from pathlib import Path
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPOSITORY = BENCHMARKS_DIR.parent
 
+from style_transfer.files import atomic_write  # noqa: E402  (python -m runs from the checkout)
+
 
 @dataclasses.dataclass(frozen=True)
 class Section:
@@ -36,21 +38,26 @@ class Section:
     script: str
     description: str
     takes_results_dir: bool = False
+    takes_data_dir: bool = False
 
 
 SECTIONS = (
-    Section("layers", "bench_layers.py", "cbn layers against Keras BN / GN, TF and JAX"),
+    Section("layers", "bench_layers.py", "cbn layers against Keras BN / GN / LN, TF and JAX",
+            True),
     Section("stylize", "bench_stylize.py", "stylize latency and memory against PyTorch"),
     Section("training", "bench_training.py",
-            "training step against PyTorch, options, conditioning, input pipeline", True),
+            "training step against PyTorch, options, conditioning, input pipeline", True, True),
     Section("scaling", "bench_scaling.py",
             "latency and memory against image side, model size against styles", True),
     Section("fidelity", "bench_fidelity.py",
-            "N-style against single-style networks, blends, BN on digits", True),
-    Section("add_style", "bench_add_style.py", "appending a style against training anew", True),
-    Section("arbitrary", "bench_arbitrary.py", "arbitrary-style model on unseen styles"),
+            "N-style against single-style networks, blends, BN on digits", True, True),
+    Section("add_style", "bench_add_style.py", "appending a style against training anew", True,
+            True),
+    Section("arbitrary", "bench_arbitrary.py", "arbitrary-style model on unseen styles",
+            takes_data_dir=True),
     Section("pretrained", "bench_pretrained.py",
             "imported android-26 network against onnxruntime: agreement and latency", True),
+    Section("cli", "bench_cli.py", "command-line start-up against the eager one", True),
     Section("video", "bench_video.py",
             "video flicker, deviation and frames per second of the stabilization candidates",
             True),
@@ -61,16 +68,18 @@ SECTIONS = (
 )
 
 
-def run_section(section, quick, results_dir):
+def run_section(section, quick, results_dir, data_dir):
     """Runs one script, echoing and saving its standard output; returns (exit code, seconds)."""
     command = [sys.executable, str(BENCHMARKS_DIR / section.script)]
     if quick:
         command.append("--quick")
     if section.takes_results_dir:
         command += ["--results-dir", str(results_dir)]
+    if section.takes_data_dir and data_dir is not None:
+        command += ["--data-dir", str(data_dir)]
     print(f"\n# {section.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
-    with open(results_dir / f"{section.name}.md", "w") as record:
+    with atomic_write(results_dir / f"{section.name}.md", "w") as record:
         record.write(f"<!-- {' '.join(['python'] + command[1:])} -->\n")
         process = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, text=True,
                                    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
@@ -102,6 +111,9 @@ def main(argv=None):
     parser.add_argument("--results-dir", default=None,
                         help="where tables and plots go (default: benchmarks/results, or a "
                              "temporary folder with --quick)")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder of the test images, with content/ and styles/ (default: "
+                        "../shared/data beside the checkout)")
     parser.add_argument("--list", action="store_true", help="list the sections and exit")
     args = parser.parse_args(argv)
     if args.list:
@@ -124,7 +136,7 @@ def main(argv=None):
             rows.append((section.name, "missing", 0.0, "", ""))
             continue
         load_before = os.getloadavg()[0]
-        code, seconds = run_section(section, args.quick, results_dir)
+        code, seconds = run_section(section, args.quick, results_dir, args.data_dir)
         rows.append((section.name, "ok" if code == 0 else f"exit {code}", seconds,
                      f"{load_before:.2f}", f"{os.getloadavg()[0]:.2f}"))
 

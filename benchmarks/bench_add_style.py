@@ -34,17 +34,17 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from style_transfer import add_style, images, pretrained, training  # noqa: E402
-from style_transfer.losses import LossConfig, PerceptualLoss  # noqa: E402
+from style_transfer.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.losses import PerceptualLoss  # noqa: E402
+from style_transfer.run_logs import read_history  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = Path(__file__).resolve().parent / "results"
 BASE = "android-26"
+BASE_ARCHITECTURE = "android-slim"
 NEW_STYLE = "the_scream.jpg"
 INITS = ("nearest", "identity")
 WITHIN = 0.10
@@ -56,15 +56,15 @@ QUICK = {"image_size": 32, "style_size": 32, "batch_size": 2, "new_steps": 2, "s
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps")
-    parser.add_argument("--data", default=str(DATA), help="folder with content/ and styles/")
-    parser.add_argument("--results-dir", default=str(RESULTS),
-                        help="where add_style_curves.png and add_style.json are written")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "add_style_curves.png and add_style.json")
     args = parser.parse_args(argv)
     setup = dict(QUICK if args.quick else FULL)
-    content_dir = Path(args.data) / "content"
-    styles_dir = Path(args.data) / "styles"
+    content_dir, styles_dir = preamble.data_folders(parser, args)
     loss_config = LossConfig(vgg_weights="random", random_seed=0,
                              style_layer_weights=(1e-3,) * 4, style_size=setup["style_size"])
+    common = {"content_dir": content_dir, "image_size": setup["image_size"],
+              "batch_size": setup["batch_size"], "learning_rate": 1e-3, "seed": 0}
     new_steps = setup["new_steps"]
     print(f"set-up: {json.dumps(setup)}; base {BASE}; random VGG-16 (seed 0)", flush=True)
 
@@ -78,27 +78,26 @@ def main(argv=None):
         runs, added = {}, {}
         for init in INITS:
             start = time.perf_counter()
-            added[init] = add_style.add_styles(
-                base_path, [styles_dir / NEW_STYLE], content_dir,
-                work / f"added_{init}.keras", steps=new_steps, learning_rate=1e-3, init=init,
-                batch_size=setup["batch_size"], image_size=setup["image_size"],
-                loss_overrides=loss_config.to_dict(), checkpoint_every=new_steps, seed=0,
-                progress=False,
+            config = AddStyleConfig(
+                model=base_path, style_images=[styles_dir / NEW_STYLE], steps=new_steps,
+                init=init, checkpoint_every=new_steps, loss_overrides=loss_config.to_dict(),
+                **common,
             )
+            added[init] = add_style.add_styles(config, work / f"added_{init}.keras",
+                                               progress=False)
             wall[f"added ({init})"] = time.perf_counter() - start
-            runs[f"added ({init})"] = training.read_history(work / f"added_{init}.run")
+            runs[f"added ({init})"] = read_history(work / f"added_{init}.run")
             print(f"added ({init}): {new_steps} steps in {wall[f'added ({init})']:.0f} s",
                   flush=True)
 
         start = time.perf_counter()
         scratch = training.train(
-            content_dir, [styles_dir / NEW_STYLE], work / "scratch", steps=4 * new_steps,
-            checkpoint_every=4 * new_steps, image_size=setup["image_size"],
-            batch_size=setup["batch_size"], learning_rate=1e-3,
-            architecture=base.architecture, loss_config=loss_config, sample_every=0, seed=0,
-            progress=False)
+            TrainConfig(style_images=[styles_dir / NEW_STYLE], steps=4 * new_steps,
+                        checkpoint_every=4 * new_steps, architecture=BASE_ARCHITECTURE,
+                        loss=loss_config, sample_every=0, **common),
+            work / "scratch", progress=False)
         wall["scratch"] = time.perf_counter() - start
-        runs["scratch"] = training.read_history(work / "scratch")
+        runs["scratch"] = read_history(work / "scratch")
         print(f"scratch: {4 * new_steps} steps in {wall['scratch']:.0f} s", flush=True)
 
         evaluation = _evaluate(added, scratch, content_dir, styles_dir, loss_config,
@@ -112,9 +111,8 @@ def main(argv=None):
                "wall_s": wall, "scratch_final_style": float(curves["scratch"][-1]),
                "target_style": float(target), "steps_to_target": reach,
                "evaluation": evaluation}
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "add_style.json").write_text(json.dumps(results, indent=2))
+    results_dir = preamble.results_folder(args)
+    preamble.write_json(results_dir / "add_style.json", results)
     _plot(curves, target, setup, results_dir / "add_style_curves.png")
     _print_tables(results, new_steps)
     return 0
@@ -178,8 +176,7 @@ def _plot(curves, target, setup, path):
                    f"android-slim architecture, random VGG-16 (seed 0)", fontsize=9)
     axes.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    preamble.save_figure(figure, path, dpi=100)
 
 
 def _print_tables(results, new_steps):

@@ -24,7 +24,6 @@ the quality a person would see.
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -32,15 +31,14 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from style_transfer import arbitrary, arbitrary_training, images, training  # noqa: E402
-from style_transfer.losses import LossConfig  # noqa: E402
+from style_transfer.config import ArbitraryConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.losses import PerceptualLoss  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HELD_OUT_STYLES = ("the_scream.jpg", "udnie.jpg", "wave.jpg")
 
 FULL = {"image_size": 64, "style_size": 64, "batch_size": 4, "steps": 100, "alpha": 0.25}
@@ -50,7 +48,7 @@ QUICK = {"image_size": 32, "style_size": 32, "batch_size": 2, "steps": 6, "alpha
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes and steps")
-    parser.add_argument("--data", default=str(DATA), help="folder with content/ and styles/")
+    preamble.add_data_dir_argument(parser)
     parser.add_argument("--steps", type=int, default=None, help="training steps of each model")
     parser.add_argument("--vgg-weights", default="random")
     parser.add_argument("--encoder-weights", default="random")
@@ -58,27 +56,29 @@ def main(argv=None):
     setup = dict(QUICK if args.quick else FULL)
     if args.steps:
         setup["steps"] = args.steps
-    data = Path(args.data)
+    content_dir, styles_dir = preamble.data_folders(parser, args)
     loss_config = LossConfig(vgg_weights=args.vgg_weights, style_size=setup["style_size"])
 
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        train_styles, held_out = _split_styles(data / "styles", work)
+        train_styles, held_out = _split_styles(styles_dir, work)
         common = {key: setup[key] for key in ("image_size", "batch_size", "steps", "alpha")}
+        common.update(content_dir=content_dir, loss=loss_config,
+                      checkpoint_every=setup["steps"])
         start = time.perf_counter()
         arbitrary_model = arbitrary_training.train_arbitrary(
-            data / "content", train_styles, work / "arbitrary", loss_config=loss_config,
-            encoder_weights=args.encoder_weights, checkpoint_every=setup["steps"],
-            progress=False, **common)
+            ArbitraryConfig(style_dir=train_styles, encoder_weights=args.encoder_weights,
+                            **common),
+            work / "arbitrary", progress=False)
         arbitrary_s = time.perf_counter() - start
         start = time.perf_counter()
         n_style_model = training.train(
-            data / "content", held_out, work / "n_style", loss_config=loss_config,
-            checkpoint_every=setup["steps"], sample_every=0, progress=False, **common)
+            TrainConfig(style_images=held_out, sample_every=0, **common), work / "n_style",
+            progress=False)
         n_style_s = time.perf_counter() - start
 
-        loss = arbitrary_training.StyleImageLoss(loss_config)
-        photos = _centre_crops(data / "content", setup["image_size"])
+        loss = PerceptualLoss(config=loss_config)
+        photos = _centre_crops(content_dir, setup["image_size"])
         held_out_images = [arbitrary.load_style_image(path, setup["style_size"])
                            for path in held_out]
         train_images = [arbitrary.load_style_image(path, setup["style_size"])

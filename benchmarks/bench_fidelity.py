@@ -25,26 +25,18 @@ RESULTS_DIR/fidelity_blend.png, RESULTS_DIR/fidelity_bn_digits.png.
 """
 
 import argparse
-import contextlib
-import io
-import json
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
-import style_transfer  # noqa: E402,F401
+from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-CONTENT_DIR = REPOSITORY.parent / "shared" / "data" / "content"
-STYLE_DIR = REPOSITORY.parent / "shared" / "data" / "styles"
 STYLE_FILES = ("wave.jpg", "udnie.jpg", "mosaic.jpg", "red_texture_sq.jpg")
 LEARNING_RATE = 2e-3
 BATCH_SIZE = 4
@@ -64,7 +56,7 @@ TARGET_ACCURACY = 0.95
 
 
 def loss_config():
-    from style_transfer.losses import LossConfig
+    from style_transfer.config import LossConfig
 
     return LossConfig(vgg_weights="random", random_seed=0)
 
@@ -82,32 +74,26 @@ def train_network(style_ids_in_loss, steps, config, loss):
 
     from style_transfer import data
     from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training import TrainingStep, draw_style_ids
+    from style_transfer.training_step import TrainingStep, draw_style_ids
 
-    single = len(style_ids_in_loss) == 1
-    if not single and style_ids_in_loss != list(range(len(style_ids_in_loss))):
-        raise ValueError("a multi-style network must use the loss's styles 0..N-1 in order.")
     keras.utils.set_random_seed(SEED)
     model = StyleTransferNetwork(len(style_ids_in_loss), alpha=config["alpha"])
     model.build()
-    optimizer = keras.optimizers.Adam(LEARNING_RATE)
-    optimizer.build(model.trainable_variables)
-    step = TrainingStep(model, optimizer, loss,
-                        style_id_offset=-style_ids_in_loss[0] if single else 0)
-    batches = iter(data.content_dataset(CONTENT_DIR, config["image_size"], BATCH_SIZE,
+    loss_ids = tf.constant(style_ids_in_loss, tf.int32)
+    step = TrainingStep(model, loss, lambda model_ids: (model_ids, tf.gather(loss_ids, model_ids)),
+                        num_styles=len(style_ids_in_loss), learning_rate=LEARNING_RATE)
+    batches = iter(data.content_dataset(config["content_dir"], config["image_size"], BATCH_SIZE,
                                         seed=SEED))
     for index in range(steps):
-        model_ids = draw_style_ids(SEED, index, BATCH_SIZE, len(style_ids_in_loss))
-        loss_ids = tf.gather(tf.constant(style_ids_in_loss, tf.int32), model_ids)
-        step(next(batches), loss_ids)
+        step(next(batches), draw_style_ids(SEED, index, BATCH_SIZE, len(style_ids_in_loss)))
     return model
 
 
-def evaluation_photos(size):
+def evaluation_photos(content_dir, size):
     """The centre square of every content photo, `size` px: (num_photos, size, size, 3)."""
     from style_transfer import images
 
-    paths = images.find_images(CONTENT_DIR)
+    paths = images.find_images(content_dir)
     return np.stack([images.center_square(images.load_image(path), size) for path in paths])
 
 
@@ -115,11 +101,13 @@ def evaluation_loss(style_paths):
     """The loss of every run: a `PerceptualLoss` over all the styles, loaded as
     `training.train` loads them."""
     from style_transfer import images
+    from style_transfer.errors import RandomWeightsWarning
     from style_transfer.losses import PerceptualLoss
 
     config = loss_config()
     pixels = [images.load_image(path, max_size=2 * config.style_size) for path in style_paths]
-    with contextlib.redirect_stderr(io.StringIO()):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RandomWeightsWarning)  # Said in BENCHMARKS.md.
         return PerceptualLoss(pixels, config)
 
 
@@ -135,7 +123,7 @@ def losses_of(model, condition, photos, loss, style_id):
 
 
 def run_multi_against_single(config, results):
-    style_paths = [STYLE_DIR / name for name in STYLE_FILES]
+    style_paths = [config["style_dir"] / name for name in STYLE_FILES]
     steps = config["steps"]
     loss = evaluation_loss(style_paths)
     started = time.perf_counter()
@@ -145,7 +133,7 @@ def run_multi_against_single(config, results):
             [index], max(1, steps // len(style_paths)), config, loss)
         models[f"single {index} equal per style"] = train_network([index], steps, config, loss)
     training_s = time.perf_counter() - started
-    photos = evaluation_photos(config["image_size"])
+    photos = evaluation_photos(config["content_dir"], config["image_size"])
     rows = []
     for index, path in enumerate(style_paths):
         ids = np.full(len(photos), index, "int32")
@@ -237,8 +225,7 @@ def plot_blends(shares, to_first, to_second, names, path):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    preamble.save_figure(figure, path)
 
 
 def digits_classifier(batch_norm):
@@ -335,24 +322,24 @@ def plot_digits(curves, path, seed):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    preamble.save_figure(figure, path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="32 px, a few steps (smoke test)")
-    parser.add_argument("--results-dir", default=str(REPOSITORY / "benchmarks" / "results"),
-                        help="where fidelity.json and the plots are written")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "fidelity.json and the plots")
     args = parser.parse_args(argv)
-    config = QUICK if args.quick else FULL
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    content_dir, style_dir = preamble.data_folders(parser, args)
+    config = {**(QUICK if args.quick else FULL), "content_dir": content_dir,
+              "style_dir": style_dir}
+    results_dir = preamble.results_folder(args)
 
     from benchmarks.machine import print_machine
 
     print_machine("machine (fidelity benchmark)")
-    print(f"- content: {CONTENT_DIR}; styles: {', '.join(STYLE_FILES)} from {STYLE_DIR}")
+    print(f"- content: {content_dir}; styles: {', '.join(STYLE_FILES)} from {style_dir}")
     print("- loss network: VGG-16 with RANDOM weights (seed 0), not ImageNet", flush=True)
     started = time.perf_counter()
     results = {"config": config}
@@ -362,7 +349,7 @@ def main(argv=None):
     results["total_s"] = time.perf_counter() - started
     print(f"\nFidelity section: {results['total_s'] / 60:.1f} min (load average now "
           f"{os.getloadavg()[0]:.2f}).")
-    (results_dir / "fidelity.json").write_text(json.dumps(results, indent=1))
+    preamble.write_json(results_dir / "fidelity.json", results)
     return 0
 
 

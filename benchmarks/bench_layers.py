@@ -2,13 +2,22 @@
 
     python benchmarks/bench_layers.py            # the full run (a few minutes on 2 CPU cores)
     python benchmarks/bench_layers.py --quick    # tiny shapes, 2 repetitions: a smoke test
+    python benchmarks/bench_layers.py --results-dir benchmarks/results  # also layers.json
 
-Pairs compared, at each shape and on each backend:
+Pairs compared, on each backend:
 
 - `cbn.ConditionalBatchNormalization(num_conditions=8)` (training mode)
   against `keras.layers.BatchNormalization()` (training mode);
 - `cbn.ConditionalInstanceNormalization(num_conditions=8)` against
-  `keras.layers.GroupNormalization(groups=-1)` (instance normalization).
+  `keras.layers.GroupNormalization(groups=-1)` (instance normalization);
+- `cbn.ConditionalGroupNormalization(groups=32, num_conditions=8)` against
+  `keras.layers.GroupNormalization(groups=32)`;
+
+each at the feature-map shapes `IMAGE_SHAPES`, and
+
+- `cbn.ConditionalLayerNormalization(num_conditions=8)` against
+  `keras.layers.LayerNormalization()` at the transformer token shapes
+  `TOKEN_SHAPES` (batch, tokens, features).
 
 The conditional layers get per-sample integer ids `(batch,)`. One step is the
 gradient of `sum(layer(x) * upstream)` with respect to the input and the
@@ -20,7 +29,8 @@ then timed `--repetitions` times in interleaved rounds (see
 
 Keras picks its backend once per process, so each backend runs in a
 subprocess of this script (`--worker BACKEND`) that prints its results as
-JSON lines; the parent prints one table.
+JSON lines; the parent prints the machine and one table, and with
+`--results-dir` writes every timed sample to RESULTS_DIR/layers.json.
 """
 
 import argparse
@@ -36,8 +46,11 @@ if __package__ in (None, ""):
     # Run as a script: make `benchmarks` and `cbn` importable from the repository.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-SHAPES = [(16, 64, 64, 64), (4, 128, 128, 128), (64, 8, 8, 512)]
-QUICK_SHAPES = [(2, 8, 8, 4), (4, 4, 4, 8)]
+IMAGE_SHAPES = [(16, 64, 64, 64), (4, 128, 128, 128), (64, 8, 8, 512)]
+# DiT-S/2 on 256 px latents (256 tokens of 384 features) and DiT-XL/2's width (1152).
+TOKEN_SHAPES = [(32, 256, 384), (8, 256, 1152)]
+QUICK_IMAGE_SHAPES = [(2, 8, 8, 32), (4, 4, 4, 64)]
+QUICK_TOKEN_SHAPES = [(2, 8, 16)]
 BACKENDS = ("tensorflow", "jax")
 NUM_CONDITIONS = 8
 REPETITIONS = 40
@@ -45,10 +58,12 @@ WARMUP = 3
 QUICK_REPETITIONS = 2
 QUICK_WARMUP = 1
 
-# (conditional layer, the unconditional Keras layer it is compared with)
+# (conditional layer, the unconditional Keras layer it is compared with, kind of shapes)
 PAIRS = [
-    ("ConditionalBatchNormalization", "BatchNormalization"),
-    ("ConditionalInstanceNormalization", "GroupNormalization(groups=-1)"),
+    ("ConditionalBatchNormalization", "BatchNormalization", "image"),
+    ("ConditionalInstanceNormalization", "GroupNormalization(groups=-1)", "image"),
+    ("ConditionalGroupNormalization(groups=32)", "GroupNormalization(groups=32)", "image"),
+    ("ConditionalLayerNormalization", "LayerNormalization", "tokens"),
 ]
 
 RESULT_PREFIX = "RESULT "
@@ -68,10 +83,18 @@ def make_layer(name):
         return cbn.ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS), {
             "training": True
         }
+    if name == "ConditionalGroupNormalization(groups=32)":
+        return cbn.ConditionalGroupNormalization(groups=32, num_conditions=NUM_CONDITIONS), {}
+    if name == "ConditionalLayerNormalization":
+        return cbn.ConditionalLayerNormalization(num_conditions=NUM_CONDITIONS), {}
     if name == "BatchNormalization":
         return keras.layers.BatchNormalization(), {"training": True}
     if name == "GroupNormalization(groups=-1)":
         return keras.layers.GroupNormalization(groups=-1), {}
+    if name == "GroupNormalization(groups=32)":
+        return keras.layers.GroupNormalization(groups=32), {}
+    if name == "LayerNormalization":
+        return keras.layers.LayerNormalization(), {}
     raise ValueError(f"make_layer: unknown layer name {name!r}.")
 
 
@@ -118,30 +141,35 @@ def jax_grad_step(layer, inputs, condition, upstream, call_kwargs):
     )
 
 
-def run_worker(backend, shapes, repetitions, warmup):
-    """Times every layer at every shape on this process's backend; prints JSON lines."""
+def run_worker(backend, shapes_by_kind, repetitions, warmup):
+    """Times every pair at its shapes on this process's backend; prints JSON lines."""
     import keras
-
-    from benchmarks.timing import time_interleaved
 
     assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
     grad_step = {"tensorflow": tensorflow_grad_step, "jax": jax_grad_step}[backend]
     rng = np.random.default_rng(0)
-    for shape in shapes:
-        inputs = rng.normal(size=shape).astype("float32")
-        upstream = rng.normal(size=shape).astype("float32")
-        ids = (np.arange(shape[0]) % NUM_CONDITIONS).astype("int32")
-        steps = {}
-        for pair in PAIRS:
-            for name in pair:
-                layer, call_kwargs = make_layer(name)
-                condition = ids if name.startswith("Conditional") else None
-                steps[name] = grad_step(layer, inputs, condition, upstream, call_kwargs)
-        samples_ms = time_interleaved(steps, repetitions, warmup)
-        for name, samples in samples_ms.items():
-            record = {"backend": backend, "shape": list(shape), "layer": name,
-                      "samples_ms": samples}
-            print(RESULT_PREFIX + json.dumps(record), flush=True)
+    for kind, shapes in shapes_by_kind.items():
+        names = [name for *pair, pair_kind in PAIRS if pair_kind == kind for name in pair]
+        for shape in shapes:
+            for record in time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
+                print(RESULT_PREFIX + json.dumps({"backend": backend, **record}), flush=True)
+
+
+def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
+    """One record per layer: its step times at `shape`, all layers timed in interleaved rounds."""
+    from benchmarks.timing import time_interleaved
+
+    inputs = rng.normal(size=shape).astype("float32")
+    upstream = rng.normal(size=shape).astype("float32")
+    ids = (np.arange(shape[0]) % NUM_CONDITIONS).astype("int32")
+    steps = {}
+    for name in names:
+        layer, call_kwargs = make_layer(name)
+        condition = ids if name.startswith("Conditional") else None
+        steps[name] = grad_step(layer, inputs, condition, upstream, call_kwargs)
+    samples_ms = time_interleaved(steps, repetitions, warmup)
+    return [{"shape": list(shape), "layer": name, "samples_ms": samples}
+            for name, samples in samples_ms.items()]
 
 
 def measure(backend, quick, repetitions, warmup):
@@ -171,7 +199,7 @@ def format_table(records):
     """
     from benchmarks.timing import summarize
 
-    unconditional = dict(PAIRS)
+    unconditional = {conditional: plain for conditional, plain, _ in PAIRS}
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
     lines = [
         "| backend | shape | layer | median ms | IQR ms | min-max ms | ratio cond/uncond (IQR) |",
@@ -203,20 +231,33 @@ def main(argv=None):
                              f"{QUICK_REPETITIONS})")
     parser.add_argument("--warmup", type=int, default=None,
                         help=f"untimed steps first (default {WARMUP}; --quick: {QUICK_WARMUP})")
+    parser.add_argument("--results-dir", default=None,
+                        help="also write every timed sample to RESULTS_DIR/layers.json")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
     warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if args.quick else WARMUP)
-    shapes = QUICK_SHAPES if args.quick else SHAPES
+    shapes = {
+        "image": QUICK_IMAGE_SHAPES if args.quick else IMAGE_SHAPES,
+        "tokens": QUICK_TOKEN_SHAPES if args.quick else TOKEN_SHAPES,
+    }
     if args.worker:
         run_worker(args.worker, shapes, repetitions, warmup)
         return 0
+    from benchmarks.machine import print_machine
+
+    print_machine("machine (layer benchmark, before the run)")
     records = []
     for backend in args.backends.split(","):
         records += measure(backend, args.quick, repetitions, warmup)
+    print_machine("machine (after the run)")
+    if args.results_dir:
+        results_dir = Path(args.results_dir)
+        results_dir.mkdir(parents=True, exist_ok=True)
+        (results_dir / "layers.json").write_text(json.dumps(records, indent=1))
     print(f"Forward+backward step, {repetitions} repetitions after {warmup} warm-up; "
           f"ratio = median over rounds of conditional / unconditional time "
-          f"(BatchNormalization, GroupNormalization(groups=-1)) in the same round.")
+          f"({', '.join(plain for _, plain, _ in PAIRS)}) in the same round.")
     print(format_table(records))
     return 0
 

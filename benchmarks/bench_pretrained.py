@@ -1,6 +1,6 @@
 """The imported android-26 network against onnxruntime running the same ONNX file.
 
-    python benchmarks/bench_pretrained.py            # the full run (about 15 minutes on 2 CPU cores)
+    python benchmarks/bench_pretrained.py            # the full run (about 15 min on 2 CPU cores)
     python benchmarks/bench_pretrained.py --quick    # 32 px, 1 repetition: a smoke test
 
 The 26-style network of TensorFlow's Android stylize demo ships as ONNX in the
@@ -29,7 +29,6 @@ writes the raw samples to RESULTS_DIR/pretrained.json.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -37,12 +36,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import preamble  # noqa: E402
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
-import style_transfer  # noqa: E402,F401
-
-RESULTS = Path(__file__).resolve().parent / "results"
 SIZES_PX = (256, 512, 1024)
 REPETITIONS = {256: 15, 512: 9, 1024: 7}
 VARIANTS_FROM_PX = 512
@@ -55,8 +50,7 @@ MODEL = "android-26"
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="32 px, 1 repetition")
-    parser.add_argument("--results-dir", default=str(RESULTS),
-                        help="where pretrained.json (the raw samples) is written")
+    preamble.add_results_dir_argument(parser, "pretrained.json (the raw samples)")
     args = parser.parse_args(argv)
     from benchmarks.machine import print_machine
 
@@ -78,10 +72,8 @@ def main(argv=None):
         latency = latency_rows(model, onnx_path, sizes, repetitions,
                                variants_from=min(sizes) if args.quick else VARIANTS_FROM_PX)
         print_latency(latency)
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    with open(results_dir / "pretrained.json", "w") as file:
-        json.dump({"agreement": agreement, "latency": latency}, file, indent=1)
+    preamble.write_json(preamble.results_folder(args) / "pretrained.json",
+                        {"agreement": agreement, "latency": latency})
     return 0
 
 

@@ -30,14 +30,10 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
-import style_transfer  # noqa: E402,F401
+from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 RESULT_PREFIX = "RESULT "
 BASELINE_SIDE_PX = 16
 
@@ -70,7 +66,7 @@ def run_worker(side_px, repetitions):
 def measure_side(side_px, repetitions):
     command = [sys.executable, str(Path(__file__).resolve()), "--worker-side", str(side_px),
                "--repetitions", str(repetitions)]
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=REPOSITORY)
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=preamble.REPOSITORY)
     if completed.returncode != 0:
         sys.stderr.write(completed.stdout + completed.stderr)
         raise RuntimeError(f"the {side_px} px worker exited with code {completed.returncode}.")
@@ -147,8 +143,7 @@ def plot_latency(rows, baseline_mib, slope, intercept, path):
     for axis in (time_axis, memory_axis):
         axis.grid(True, which="both", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    preamble.save_figure(figure, path)
 
 
 def run_model_size(config, results, results_dir):
@@ -204,15 +199,13 @@ def plot_model_size(rows, single_bytes, path):
     axis.grid(True, which="both", alpha=0.3)
     axis.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    preamble.save_figure(figure, path)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repetition")
-    parser.add_argument("--results-dir", default=str(REPOSITORY / "benchmarks" / "results"),
-                        help="where scaling.json and the plots are written")
+    preamble.add_results_dir_argument(parser, "scaling.json and the plots")
     parser.add_argument("--worker-side", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--repetitions", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -222,14 +215,13 @@ def main(argv=None):
     from benchmarks.machine import print_machine
 
     config = QUICK if args.quick else FULL
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = preamble.results_folder(args)
     print_machine("machine (scaling benchmark)")
     print("- weights: random (the speed and size do not depend on them)")
     results = {}
     run_latency(config, results, results_dir)
     run_model_size(config, results, results_dir)
-    (results_dir / "scaling.json").write_text(json.dumps(results, indent=1))
+    preamble.write_json(results_dir / "scaling.json", results)
     return 0
 
 

@@ -46,10 +46,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
-import style_transfer  # noqa: E402,F401
+from benchmarks import preamble  # noqa: E402,F401
 
 SIZES_PX = (256, 512, 1024, 2048)
 REPETITIONS = {256: 10, 512: 6, 1024: 3, 2048: 2}

@@ -8,7 +8,7 @@ Parts (all by default):
 
 - speed: one training step (forward and backward through the transformer and
   VGG-16 up to relu4_3, an Adam update) at 256 px, batch 4 and 8, alpha 1.0:
-  `style_transfer.training.TrainingStep` with a `PerceptualLoss` set up like
+  `style_transfer.training_step.TrainingStep` with a `PerceptualLoss` set up like
   pytorch/examples (max pooling, content relu2_2, Gram / (C H W)) against
   `benchmarks/torch_training_step.TorchTrainingStep`, with as many PyTorch
   threads as TensorFlow's intra-op pool, in one process, in interleaved rounds.
@@ -29,7 +29,6 @@ writes the raw times to RESULTS_DIR/training.json.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -37,10 +36,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# What users get: the TensorFlow backend and its caching CPU allocator, set before any op.
-import style_transfer  # noqa: E402,F401
+from benchmarks import preamble  # noqa: E402
 # PyTorch's OpenMP threads busy-wait between parallel regions; on a machine shared with
 # other jobs that made its step 5-15x slower (they spin while the thread they wait
 # for is descheduled). Passive waiting is the fair setting there; on a quiet machine
@@ -49,9 +45,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-CONTENT_DIR = REPOSITORY.parent / "shared" / "data" / "content"
-STYLE_IMAGE = REPOSITORY.parent / "shared" / "data" / "styles" / "mosaic.jpg"  # pytorch/examples' own style
+STYLE_IMAGE = "mosaic.jpg"  # pytorch/examples' own style, in --data-dir's styles/
 PARTS = ("speed", "options", "conditioning", "data")
 
 FULL = {
@@ -70,7 +64,7 @@ QUICK = {
 
 def loss_config_like_pytorch_examples(style_size):
     """pytorch/examples' loss on VGG-16 (random weights, seed 0): same layers, same formulas."""
-    from style_transfer.losses import LossConfig
+    from style_transfer.config import LossConfig
 
     return LossConfig(
         vgg="vgg16", vgg_weights="random", pooling="max", content_layer="block2_conv2",
@@ -80,31 +74,32 @@ def loss_config_like_pytorch_examples(style_size):
     )
 
 
-def style_pixels(size_px):
+def style_pixels(config, size_px):
     from style_transfer import images
 
-    return images.load_image(STYLE_IMAGE, max_size=size_px)
+    return images.load_image(config["style_dir"] / STYLE_IMAGE, max_size=size_px)
 
 
-def content_batch(size_px, batch_size):
+def content_batch(config, size_px, batch_size):
     """One batch of real photo crops (batch, S, S, 3) in [0, 1], the same for every step."""
     from style_transfer import data
 
-    dataset = data.content_dataset(CONTENT_DIR, size_px, batch_size, seed=0, cache=True)
+    dataset = data.content_dataset(config["content_dir"], size_px, batch_size, seed=0,
+                                   cache=True)
     return next(iter(dataset)).numpy()
 
 
-def keras_training_step(num_styles, size_px, dtype_policy="float32", jit_compile=False,
+def keras_training_step(style, num_styles, size_px, dtype_policy="float32", jit_compile=False,
                         initial_weights=None):
     """A `TrainingStep` on a fresh network (seed 0) and its loss; returns (step, model)."""
     import keras
 
     from style_transfer.losses import PerceptualLoss, build_loss_network
     from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training import TrainingStep
+    from style_transfer.training_step import TrainingStep
 
     config = loss_config_like_pytorch_examples(size_px)
-    loss = PerceptualLoss([style_pixels(size_px)] * num_styles, config)
+    loss = PerceptualLoss([style] * num_styles, config)
     keras.config.set_dtype_policy(dtype_policy)
     try:
         keras.utils.set_random_seed(0)
@@ -119,9 +114,9 @@ def keras_training_step(num_styles, size_px, dtype_policy="float32", jit_compile
         keras.config.set_dtype_policy("float32")
     if initial_weights is not None:
         model.set_weights(initial_weights)
-    optimizer = keras.optimizers.Adam(1e-3)
-    optimizer.build(model.trainable_variables)
-    return TrainingStep(model, optimizer, loss, jit_compile=jit_compile), model
+    step = TrainingStep(model, loss, lambda style_ids: (style_ids, style_ids),
+                        num_styles=num_styles, learning_rate=1e-3, jit_compile=jit_compile)
+    return step, model
 
 
 class _Float32Features:
@@ -186,10 +181,10 @@ def run_speed(config, results):
     print("| --- | --- | ---: | --- | ---: | ---: |")
     results["speed"] = {}
     for batch_size in config["batch_sizes"]:
-        batch = content_batch(size, batch_size)
-        ours, _ = keras_training_step(1, size)
+        batch = content_batch(config, size, batch_size)
+        ours, _ = keras_training_step(style_pixels(config, size), 1, size)
         ids = np.zeros(batch_size, "int32")
-        reference = TorchTrainingStep(style_pixels(size), batch_size)
+        reference = TorchTrainingStep(style_pixels(config, size), batch_size)
         torch_batch = torch.from_numpy(batch).permute(0, 3, 1, 2).contiguous() * 255.0
         losses = {"ours": [], "pytorch": []}
         samples = time_interleaved({
@@ -216,22 +211,23 @@ def run_options(config, results):
     from style_transfer import data
 
     size, batch_size = config["options_size_px"], config["batch_sizes"][0]
-    batch = content_batch(size, batch_size)
+    batch = content_batch(config, size, batch_size)
     ids = np.zeros(batch_size, "int32")
-    baseline, model = keras_training_step(1, size)
+    style = style_pixels(config, size)
+    baseline, model = keras_training_step(style, 1, size)
     weights = model.get_weights()
     variants = {"float32 (default)": baseline}
     compile_s = {}
     if config["with_xla"]:
         variants["XLA (jit_compile=True)"], _ = keras_training_step(
-            1, size, jit_compile=True, initial_weights=weights)
+            style, 1, size, jit_compile=True, initial_weights=weights)
     variants["mixed_bfloat16"], _ = keras_training_step(
-        1, size, dtype_policy="mixed_bfloat16", initial_weights=weights)
+        style, 1, size, dtype_policy="mixed_bfloat16", initial_weights=weights)
     variants["float32, fed by content_dataset"], _ = keras_training_step(
-        1, size, initial_weights=weights)
+        style, 1, size, initial_weights=weights)
     feeds = {name: constant(batch) for name in variants}
     feeds["float32, fed by content_dataset"] = iter(
-        data.content_dataset(CONTENT_DIR, size, batch_size, seed=0, cache=False))
+        data.content_dataset(config["content_dir"], size, batch_size, seed=0, cache=False))
     losses = {name: [] for name in variants}
     steps = {}
     for name, step in variants.items():
@@ -268,13 +264,13 @@ def run_options(config, results):
 
 def run_conditioning(config, results):
     from benchmarks.timing import time_interleaved
-    from style_transfer.training import draw_style_ids
+    from style_transfer.training_step import draw_style_ids
 
     size, batch_size, many = config["conditioning_size_px"], 4, config["many_styles"]
-    batch = content_batch(size, batch_size)
+    batch = content_batch(config, size, batch_size)
     steps = {}
     for num_styles in (1, many):
-        step, _ = keras_training_step(num_styles, size)
+        step, _ = keras_training_step(style_pixels(config, size), num_styles, size)
         ids = draw_style_ids(0, 0, batch_size, num_styles).numpy()
         steps[num_styles] = recording(step, constant(batch), ids, [])
     samples = time_interleaved(steps, config["conditioning_repetitions"], config["warmup"])
@@ -309,19 +305,20 @@ def run_data(config, results):
     from style_transfer import data
 
     size, batch_size = config["size_px"], config["batch_sizes"][0]
-    num_photos = len([p for p in CONTENT_DIR.iterdir() if p.is_file()])
+    num_photos = len([p for p in config["content_dir"].iterdir() if p.is_file()])
     sources = {
         "decoded on the fly (cache=False)": data.content_dataset(
-            CONTENT_DIR, size, batch_size, seed=0, cache=False),
+            config["content_dir"], size, batch_size, seed=0, cache=False),
         "cached in memory (cache=True)": data.content_dataset(
-            CONTENT_DIR, size, batch_size, seed=0, cache=True),
+            config["content_dir"], size, batch_size, seed=0, cache=True),
         "one constant batch": tf.data.Dataset.from_tensors(
-            tf.constant(content_batch(size, batch_size))).repeat().prefetch(2),
+            tf.constant(content_batch(config, size, batch_size))).repeat().prefetch(2),
     }
     step_s = None
     if "speed" in results and batch_size in results["speed"]:
         step_s = np.median(results["speed"][batch_size]["samples_ms"]["ours"]) / 1e3
-    print(f"\n### Input pipeline, {CONTENT_DIR} ({num_photos} photos), {size} px, batch "
+    content_dir = config["content_dir"]
+    print(f"\n### Input pipeline, {content_dir} ({num_photos} photos), {size} px, batch "
           f"{batch_size}\n")
     print(f"{config['data_batches']} batches timed after 3 warm-up batches, iterating the "
           f"dataset alone (no training).\n")
@@ -342,8 +339,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="32 px, 1 repetition (smoke test)")
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"comma-separated parts to run (default {','.join(PARTS)})")
-    parser.add_argument("--results-dir", default=str(REPOSITORY / "benchmarks" / "results"),
-                        help="where training.json is written")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "training.json")
     parser.add_argument("--options-size", type=int, default=None, metavar="PX",
                         help="image side of the options part (default 256; --quick: 32)")
     args = parser.parse_args(argv)
@@ -351,7 +348,9 @@ def main(argv=None):
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
         parser.error(f"unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}.")
-    config = dict(QUICK if args.quick else FULL)
+    content_dir, style_dir = preamble.data_folders(parser, args)
+    config = {**(QUICK if args.quick else FULL), "content_dir": content_dir,
+              "style_dir": style_dir}
     if args.options_size:
         config["options_size_px"] = args.options_size
 
@@ -366,9 +365,7 @@ def main(argv=None):
         if part in parts:
             runners[part](config, results)
             print(f"(load average after {part}: {os.getloadavg()[0]:.2f})", flush=True)
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "training.json").write_text(json.dumps(results, indent=1, default=str))
+    preamble.write_json(preamble.results_folder(args) / "training.json", results)
     return 0
 
 

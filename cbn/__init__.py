@@ -1,13 +1,18 @@
-"""Conditional batch and instance normalization layers for Keras 3."""
+"""Conditional normalization layers for Keras 3: batch, instance, group and layer norm
+whose gamma and beta depend on a condition."""
 
 from cbn.conditional_batch_normalization import ConditionalBatchNormalization
+from cbn.conditional_group_normalization import ConditionalGroupNormalization
 from cbn.conditional_instance_normalization import ConditionalInstanceNormalization
+from cbn.conditional_layer_normalization import ConditionalLayerNormalization
 from cbn.conditional_normalization import ConditionalNormalization
 from cbn.fine_tuning import append_conditions, conditional_layers, train_only_conditions
 
 __all__ = [
     "ConditionalBatchNormalization",
+    "ConditionalGroupNormalization",
     "ConditionalInstanceNormalization",
+    "ConditionalLayerNormalization",
     "ConditionalNormalization",
     "append_conditions",
     "conditional_layers",

@@ -4,15 +4,23 @@ Automatic differentiation of `gamma * (x - mean) / sqrt(var + eps) + beta`, with
 `mean` and `var` computed from `x`, walks the whole chain back through the
 statistics: about twice the memory passes of the closed-form gradient. Here the
 gradient is written out. With `xhat = (x - mean) * inv` and `inv = 1 / sqrt(var + eps)`,
-over the M positions that share one mean:
+and `mean_A` the mean over the M elements that share one mean:
 
-    d_beta  = sum_spatial(g)                      (per sample and channel)
-    d_gamma = sum_spatial(g * xhat)
-    d_x     = inv * (gamma * g - mean_M(gamma * g) - xhat * mean_M(gamma * g * xhat))
+    d_beta  = sum_positions(g)                    (per sample and channel)
+    d_gamma = sum_positions(g * xhat)
+    d_x     = inv * (gamma * g - mean_A(gamma * g) - xhat * mean_A(gamma * g * xhat))
 
-and both `mean_M` terms follow from `d_beta` and `d_gamma` (a sum over the batch for
-batch statistics, nothing more for instance statistics), so the backward pass
-reads `x` and `g` twice and writes `d_x` once.
+where the positions are the axes gamma and beta are constant along (the spatial
+or token axes). When the statistics span every position (batch, instance and
+group norm), both `mean_A` terms follow from `d_beta` and `d_gamma` (a sum over
+the batch for batch statistics, over the channels of a group for group
+statistics, nothing more for instance statistics), so the backward pass reads
+`x` and `g` twice and writes `d_x` once. When each position has statistics of its
+own (layer norm: over the channels of one token), the means are taken per
+position directly.
+
+Statistics over groups of channels are pooled from per-channel statistics
+(`moments`), so no tensor of the input's size is ever reshaped into groups.
 
 The gradient function recomputes the statistics from `x` with ordinary ops rather
 than reusing the forward pass's values: that costs one reduction, and keeps the
@@ -34,8 +42,29 @@ def available():
     return keras.backend.backend() in BACKENDS
 
 
-def moments(x, axes):
-    """Mean and (biased) variance over `axes`, kept as size-1 axes; variance >= 0.
+def moments(x, axes, groups):
+    """Mean and (biased) variance of `x` over `axes` and over the channels of each of
+    `groups` channel groups, as tensors that broadcast against `x`; variance >= 0.
+
+    Group statistics are pooled from per-channel ones (every channel of a group
+    has as many elements): the group mean is the mean of its channels' means,
+    the group variance the mean of (channel variance + (channel mean - group
+    mean)^2). The input itself is never reshaped into groups, which keeps the
+    reductions over positions as fast as instance normalization's.
+    """
+    rank = len(x.shape)
+    if groups == 1:
+        return _channel_moments(x, list(axes) + [rank - 1])
+    mean, variance = _channel_moments(x, axes)
+    if groups == x.shape[-1]:
+        return mean, variance
+    group_mean = group_sum(mean, [], groups) / (x.shape[-1] // groups)
+    spread = variance + ops.square(mean - group_mean)
+    return group_mean, group_sum(spread, [], groups) / (x.shape[-1] // groups)
+
+
+def _channel_moments(x, axes):
+    """Mean and variance over `axes`, kept as size-1 axes.
 
     Two passes (the mean, then the mean squared deviation from it), each summed
     one axis at a time, last axis first. TensorFlow's float32 reduction over
@@ -62,29 +91,50 @@ def _squared_difference(x, mean):
     return ops.square(x - mean)
 
 
-def normalize(x, mean, variance, gamma, beta, epsilon, batch_statistics):
+def group_sum(t, axes, groups):
+    """`t` summed over `axes` and over the channels (last axis) of each of `groups`
+    groups; the result broadcasts against `t`, each channel holding its group's sum."""
+    if axes:
+        t = ops.sum(t, axis=axes, keepdims=True)
+    channels = t.shape[-1]
+    if groups == channels:
+        return t
+    if groups == 1:
+        return ops.sum(t, axis=-1, keepdims=True)
+    leading = [ops.shape(t)[axis] if size is None else size for axis, size in enumerate(t.shape[:-1])]
+    grouped = ops.reshape(t, leading + [groups, channels // groups])
+    per_group = ops.sum(grouped, axis=-1, keepdims=True)
+    # Broadcasting rather than `ops.repeat`, which fails on PyTorch's "meta" device
+    # (Keras traces shapes there).
+    return ops.reshape(ops.broadcast_to(per_group, ops.shape(grouped)), leading + [channels])
+
+
+def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_axes):
     """`gamma * (x - mean) / sqrt(variance + epsilon) + beta` with the analytic gradient.
 
     Args:
-        x: Float tensor `(batch, *spatial, channels)` (or `(batch, channels)`).
-        mean, variance: x's statistics from `moments`, already computed for
-            the forward pass (their own gradients are not used: the gradient
-            with respect to `x` accounts for them).
-        gamma, beta: Per-sample affine parameters `(batch, 1, ..., 1, channels)`.
+        x: Float tensor, channels last: `(batch, *positions, channels)`.
+        mean, variance: x's statistics from `moments(x, axes, groups)`, already
+            computed for the forward pass (their own gradients are not used:
+            the gradient with respect to `x` accounts for them).
+        gamma, beta: Per-sample affine parameters `(batch, 1, ..., 1, channels)`,
+            constant along `position_axes`.
         epsilon: Added to the variance.
-        batch_statistics: `True` if the statistics are over the batch and the
-            spatial axes (batch norm), `False` if over the spatial axes only
-            (instance norm).
+        axes: The batch and position axes the statistics span.
+        groups: The number of channel groups the statistics span.
+        position_axes: The axes of `x` that gamma and beta are constant along.
 
     Returns:
         The normalized tensor, shaped like `x`.
     """
-    rank = len(x.shape)
-    spatial = tuple(range(1, rank - 1))
-    axes = list(range(rank - 1)) if batch_statistics else list(spatial)
+    axes = list(axes)
+    position_axes = list(position_axes)
+    # Statistics that span every position: the means in d_x follow from d_beta and d_gamma.
+    from_sums = set(position_axes) <= set(axes)
+    beyond_positions = [axis for axis in axes if axis not in position_axes]
 
-    def sum_spatial(t):
-        return ops.sum(t, axis=spatial, keepdims=True) if spatial else t
+    def sum_positions(t):
+        return ops.sum(t, axis=position_axes, keepdims=True) if position_axes else t
 
     @ops.custom_gradient
     def forward(x, gamma, beta):
@@ -93,21 +143,25 @@ def normalize(x, mean, variance, gamma, beta, epsilon, batch_statistics):
 
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            mean_x, variance_x = moments(x, axes)  # differentiable in x: see above
+            mean_x, variance_x = moments(x, axes, groups)  # differentiable in x: see above
             inv = ops.rsqrt(variance_x + epsilon)
-            d_beta = sum_spatial(upstream)
-            d_gamma = (sum_spatial(upstream * x) - mean_x * d_beta) * inv
-            count = _count(x, axes)
-            if batch_statistics:
-                mean_g = ops.sum(gamma * d_beta, axis=0, keepdims=True) / count
-                mean_g_xhat = ops.sum(gamma * d_gamma, axis=0, keepdims=True) / count
+            count = _count(x, axes) * (x.shape[-1] // groups)
+            d_beta = sum_positions(upstream)
+            if from_sums:
+                d_gamma = (sum_positions(upstream * x) - mean_x * d_beta) * inv
+                mean_g = group_sum(gamma * d_beta, beyond_positions, groups) / count
+                mean_g_xhat = group_sum(gamma * d_gamma, beyond_positions, groups) / count
+                # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
+                x_coefficient = -inv * inv * mean_g_xhat
+                constant = -inv * mean_g - mean_x * x_coefficient
+                d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
             else:
-                mean_g = gamma * d_beta / count
-                mean_g_xhat = gamma * d_gamma / count
-            # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
-            x_coefficient = -inv * inv * mean_g_xhat
-            constant = -inv * mean_g - mean_x * x_coefficient
-            d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
+                xhat = (x - mean_x) * inv
+                d_gamma = sum_positions(upstream * xhat)
+                scaled = upstream * gamma
+                mean_g = group_sum(scaled, axes, groups) / count
+                mean_g_xhat = group_sum(scaled * xhat, axes, groups) / count
+                d_x = inv * (scaled - mean_g - xhat * mean_g_xhat)
             return d_x, d_gamma, d_beta
 
         return outputs, gradient
@@ -124,8 +178,8 @@ def single_instance_available(x, axes):
 def normalize_single_instance(x, mean, variance, gamma, beta, epsilon):
     """`normalize` for one picture `(1, H, W, C)`, by TensorFlow's fused batch-norm kernel.
 
-    For a batch of one the instance statistics are per-channel statistics, so
-    the fused kernel of batch normalization in inference mode applies them and
+    For a batch of one, the statistics of instance and group norm are
+    per-channel values (a group's repeated over its channels), so the fused kernel of batch normalization in inference mode applies them and
     the affine in one pass (and graph optimization fuses a following ReLU into
     it): on a 1024 x 1024 x 32 map with `moments`, 202 ms instead of 292 ms for
     the multiply-add and ReLU on the 2-core CPU of BENCHMARKS.md. (Its training
@@ -135,14 +189,14 @@ def normalize_single_instance(x, mean, variance, gamma, beta, epsilon):
 
     Args:
         x: Float32 tensor `(1, H, W, C)` with a static batch of one.
-        mean, variance: Its statistics from `moments` (any shape of C values).
+        mean, variance: Its statistics from `moments` (C values, or one for one group).
         gamma, beta: The sample's affine parameters, C values each.
         epsilon: Added to the variance.
     """
     import tensorflow as tf
 
     def channels(values):
-        return tf.reshape(values, [-1])
+        return tf.broadcast_to(tf.reshape(values, [-1]), x.shape[-1:])
 
     return tf.compat.v1.nn.fused_batch_norm(
         x, channels(gamma), channels(beta), mean=channels(mean), variance=channels(variance),
@@ -151,7 +205,7 @@ def normalize_single_instance(x, mean, variance, gamma, beta, epsilon):
 
 
 def _count(x, axes):
-    """Number of elements that share one mean: a Python number when shapes are static."""
+    """Number of elements over `axes`: a Python number when shapes are static."""
     dims = [x.shape[axis] for axis in axes]
     if None not in dims:
         count = 1

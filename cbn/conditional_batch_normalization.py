@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from cbn import _checks
 from cbn.conditional_normalization import ConditionalNormalization
 
 
@@ -83,11 +84,19 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             normalize_weights=normalize_weights,
             **kwargs,
         )
+        if not _checks.is_real_number(momentum) or not 0.0 <= momentum <= 1.0:
+            raise ValueError(
+                f"{self._describe()}: `momentum` must be a number in [0, 1] (the weight of "
+                f"the old moving average); received {momentum!r}."
+            )
         self.momentum = float(momentum)
-        self.freeze_statistics = bool(freeze_statistics)
-        self.moving_mean_initializer = keras.initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = keras.initializers.get(
-            moving_variance_initializer
+        self.freeze_statistics = _checks.boolean(self, "freeze_statistics", freeze_statistics)
+        self.moving_mean_initializer = _checks.lookup(
+            self, "moving_mean_initializer", moving_mean_initializer, keras.initializers.get
+        )
+        self.moving_variance_initializer = _checks.lookup(
+            self, "moving_variance_initializer", moving_variance_initializer,
+            keras.initializers.get,
         )
         self.moving_mean = None
         self.moving_variance = None
@@ -104,7 +113,7 @@ class ConditionalBatchNormalization(ConditionalNormalization):
 
     def _statistics_axes(self, rank, training):
         if training and self.trainable and not self.freeze_statistics:
-            return list(range(rank - 1))
+            return list(range(rank - 1))  # the batch and every position
         return None
 
     def _stored_statistics(self):

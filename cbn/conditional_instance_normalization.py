@@ -55,4 +55,4 @@ class ConditionalInstanceNormalization(ConditionalNormalization):
         )
 
     def _statistics_axes(self, rank, training):
-        return list(range(1, rank - 1))
+        return list(range(1, rank - 1))  # every position

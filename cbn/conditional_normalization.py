@@ -1,10 +1,10 @@
-"""The part both conditional layers share: where gamma and beta come from."""
+"""What every conditional layer shares: where gamma and beta come from, and one statistics path."""
 
 import numpy as np
 import keras
 from keras import ops
 
-from cbn import _concrete, _fused
+from cbn import _checks, _concrete, _fused
 
 # Weights that should be convex may miss by this much (float rounding, float16 inputs).
 WEIGHT_TOLERANCE = 1e-3
@@ -15,28 +15,37 @@ _ROW_INITS = ("identity", "mean")
 class ConditionalNormalization(keras.layers.Layer):
     """Base class of normalization layers whose gamma and beta depend on a condition.
 
-    A subclass says which statistics to use (`_statistics_axes`); this class turns the
-    condition into per-sample (or per-position) gamma and beta and applies
+    Every layer of the family computes
 
         y = gamma(c) * (x - mean) / sqrt(variance + epsilon) + beta(c)
+
+    on channels-last inputs `(batch, *positions, channels)`, and differs only in
+    which elements share one mean and variance. A subclass says so with two
+    hooks: `_channel_groups` (the channels are split into groups that share
+    statistics: each channel alone for batch and instance norm, G groups for
+    group norm, all channels together for layer norm) and `_statistics_axes`
+    (which of the batch and position axes the statistics also span: batch and
+    positions for batch norm, the positions for instance and group norm, none
+    for layer norm, or `None` for stored statistics). This class turns the
+    condition into per-sample (or per-position) gamma and beta and applies the
+    formula.
 
     gamma and beta come from one of two sources:
 
     - a table (`num_conditions=N`): gamma and beta of shape `(N, channels)`,
       initialized to ones and zeros. The condition is integer ids
       `(batch,)` (row lookup), convex weights `(batch, N)` (a blend of rows),
-      or convex weight maps `(batch, *spatial, N)` matching the input's
-      spatial shape (a blend that varies with position).
+      or convex weight maps `(batch, *positions, N)` matching the input's
+      position axes (a blend that varies with position).
     - an MLP (`mlp_units=(...)`): `gamma = gamma0 + delta_gamma(c)` and
       `beta = beta0 + delta_beta(c)` for a float conditioning vector
       `(batch, D)`. The output layer starts at zero, so a fresh layer computes
       plain (unconditional) normalization.
 
-    With statistics from the input (training-mode batch norm, instance norm)
-    and per-sample gamma/beta, TensorFlow and JAX differentiate the layer in
-    closed form rather than through the statistics (`cbn/_fused.py`): same
-    outputs and gradients, second order included, in less time than Keras's
-    own normalization layers.
+    With statistics from the input and per-sample gamma/beta, TensorFlow and
+    JAX differentiate the layer in closed form rather than through the
+    statistics (`cbn/_fused.py`): same outputs and gradients, second order
+    included, in less time than Keras's own normalization layers.
 
     Args:
         num_conditions: Number of rows of the gamma/beta table.
@@ -56,7 +65,7 @@ class ConditionalNormalization(keras.layers.Layer):
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
     """
 
-    # Inputs are (batch, *spatial, channels) with up to 3 spatial axes.
+    # Inputs are (batch, *positions, channels) with up to 3 position axes.
     MIN_RANK = 3
 
     def __init__(
@@ -79,32 +88,29 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"table) and `mlp_units` (an MLP predicting gamma/beta); received "
                 f"num_conditions={num_conditions!r}, mlp_units={mlp_units!r}."
             )
-        if num_conditions is not None:
-            if not isinstance(num_conditions, (int, np.integer)) or num_conditions < 1:
-                raise ValueError(
-                    f"{self._describe()}: `num_conditions` must be a positive integer; "
-                    f"received {num_conditions!r}."
-                )
-            num_conditions = int(num_conditions)
-        if mlp_units is not None:
-            mlp_units = tuple(int(units) for units in mlp_units)
-            if any(units < 1 for units in mlp_units):
-                raise ValueError(
-                    f"{self._describe()}: `mlp_units` must be positive layer sizes; "
-                    f"received {mlp_units!r}."
-                )
-        if epsilon <= 0:
+        if num_conditions is not None and (
+            not _checks.is_integer_value(num_conditions) or num_conditions < 1
+        ):
             raise ValueError(
-                f"{self._describe()}: `epsilon` must be positive; received {epsilon!r}."
+                f"{self._describe()}: `num_conditions` must be a positive integer; "
+                f"received {num_conditions!r}."
             )
-        self.num_conditions = num_conditions
-        self.mlp_units = mlp_units
-        self.epsilon = float(epsilon)
-        self.normalize_weights = bool(normalize_weights)
-        self.mlp_activation = keras.activations.get(mlp_activation)
-        self.gamma_initializer = keras.initializers.get(gamma_initializer)
-        self.beta_initializer = keras.initializers.get(beta_initializer)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.num_conditions = None if num_conditions is None else int(num_conditions)
+        self.mlp_units = None if mlp_units is None else self._checked_mlp_units(mlp_units)
+        self.epsilon = _checks.positive_number(self, "epsilon", epsilon)
+        self.normalize_weights = _checks.boolean(self, "normalize_weights", normalize_weights)
+        self.mlp_activation = _checks.lookup(
+            self, "mlp_activation", mlp_activation, keras.activations.get
+        )
+        self.gamma_initializer = _checks.lookup(
+            self, "gamma_initializer", gamma_initializer, keras.initializers.get
+        )
+        self.beta_initializer = _checks.lookup(
+            self, "beta_initializer", beta_initializer, keras.initializers.get
+        )
+        self.kernel_initializer = _checks.lookup(
+            self, "kernel_initializer", kernel_initializer, keras.initializers.get
+        )
         self._trainable_rows = None
         self.trainable_rows = trainable_rows
         self.channels = None
@@ -112,6 +118,20 @@ class ConditionalNormalization(keras.layers.Layer):
         self.gamma = None
         self.beta = None
         self.mlp_layers = []
+        self._groups = None
+
+    def _checked_mlp_units(self, mlp_units):
+        is_sequence = isinstance(mlp_units, (list, tuple)) or (
+            isinstance(mlp_units, np.ndarray) and mlp_units.ndim == 1
+        )
+        if not is_sequence or not all(
+            _checks.is_integer_value(units) and units >= 1 for units in mlp_units
+        ):
+            raise ValueError(
+                f"{self._describe()}: `mlp_units` must be a tuple of positive layer sizes "
+                f"(e.g. (64,), or () for a single linear map); received {mlp_units!r}."
+            )
+        return tuple(int(units) for units in mlp_units)
 
     # ------------------------------------------------------------------ build
 
@@ -127,6 +147,7 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{self._describe()}: the channel (last) axis of the input must be known "
                 f"when the layer is built; received input shape {tuple(inputs_shape)}."
             )
+        self._groups = self._channel_groups(self.channels)
         if self.uses_table:
             self._add_tables(self.num_conditions)
         else:
@@ -189,61 +210,77 @@ class ConditionalNormalization(keras.layers.Layer):
     def _build_statistics(self, inputs_shape):
         """Creates the subclass's statistics variables (none by default)."""
 
+    # ------------------------------------------------------ which statistics
+
+    def _channel_groups(self, channels):
+        """Number of groups of channels that share statistics; each channel alone by default."""
+        return channels
+
+    def _statistics_axes(self, rank, training):
+        """Batch and position axes (0 .. rank - 2) the statistics span, or `None` to
+        use `_stored_statistics`."""
+        raise NotImplementedError
+
+    def _stored_statistics(self):
+        """(mean, variance), each `(channels,)`, used when `_statistics_axes` returns `None`."""
+        raise NotImplementedError
+
+    def _update_statistics(self, mean, variance):
+        """Called with the statistics of each training batch (no-op by default)."""
+
     # ---------------------------------------------------------------- call
+
+    def __call__(self, inputs, condition, *args, **kwargs):
+        # Keras converts numpy arguments to backend tensors before `call`; JAX
+        # (without 64-bit mode) wraps int64 ids there, 2**32 + 1 becoming the
+        # valid row 1, so numpy ids are checked first.
+        if self.uses_table and isinstance(condition, np.ndarray) and _is_integer(condition):
+            self._check_id_values(condition)
+        return super().__call__(inputs, condition, *args, **kwargs)
 
     def call(self, inputs, condition, training=None):
         self._check_rank(inputs.shape)
         self._check_channels(inputs.shape)
-        condition = ops.convert_to_tensor(condition)
+        rank = len(inputs.shape)
         compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
         # Statistics overflow in float16/bfloat16: work in float32 and cast back.
         x = ops.cast(inputs, compute_dtype)
-        gamma, beta = self._affine(condition, len(inputs.shape), inputs.shape)
+        gamma, beta = self._affine(condition, rank, inputs.shape)
         gamma = ops.cast(gamma, compute_dtype)
         beta = ops.cast(beta, compute_dtype)
-        axes = self._statistics_axes(len(inputs.shape), training)
         per_sample = len(gamma.shape) == 2
         if per_sample:
-            broadcast_shape = [-1] + [1] * (len(inputs.shape) - 2) + [self.channels]
+            broadcast_shape = [-1] + [1] * (rank - 2) + [self.channels]
             gamma = ops.reshape(gamma, broadcast_shape)
             beta = ops.reshape(beta, broadcast_shape)
+        outputs = self._normalize(x, gamma, beta, per_sample, training)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def _normalize(self, x, gamma, beta, per_sample, training):
+        rank = len(x.shape)
+        axes = self._statistics_axes(rank, training)
         if axes is None:
             mean, variance = self._stored_statistics()
         elif per_sample and not training and _fused.single_instance_available(x, axes):
-            mean, variance = _fused.moments(x, axes)
-            outputs = _fused.normalize_single_instance(x, mean, variance, gamma, beta,
-                                                       self.epsilon)
-            return ops.cast(outputs, self.compute_dtype)
+            mean, variance = _fused.moments(x, axes, self._groups)
+            return _fused.normalize_single_instance(x, mean, variance, gamma, beta, self.epsilon)
         elif per_sample and _fused.available():
             # Statistics of x for the forward pass; the analytic gradient accounts for them.
-            mean, variance = _fused.moments(ops.stop_gradient(x), axes)
+            mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups)
             self._update_statistics(mean, variance)
-            outputs = _fused.normalize(
-                x, mean, variance, gamma, beta, self.epsilon, batch_statistics=0 in axes
+            return _fused.normalize(
+                x, mean, variance, gamma, beta, self.epsilon,
+                axes=axes, groups=self._groups, position_axes=range(1, rank - 1),
             )
-            return ops.cast(outputs, self.compute_dtype)
         else:
-            mean, variance = _fused.moments(x, axes)
+            mean, variance = _fused.moments(x, axes, self._groups)
             self._update_statistics(mean, variance)
         inv_std = ops.rsqrt(variance + self.epsilon)
         if per_sample:
             # Per-sample gamma/beta: fold everything into one multiply-add.
             scale = gamma * inv_std
-            outputs = x * scale + (beta - mean * scale)
-        else:
-            outputs = (x - mean) * inv_std * gamma + beta
-        return ops.cast(outputs, self.compute_dtype)
-
-    def _statistics_axes(self, rank, training):
-        """Axes of `x` to take the mean and variance over, or `None` for stored statistics."""
-        raise NotImplementedError
-
-    def _stored_statistics(self):
-        """(mean, variance) to use when `_statistics_axes` returns `None`."""
-        raise NotImplementedError
-
-    def _update_statistics(self, mean, variance):
-        """Called with the statistics of each training batch (no-op by default)."""
+            return x * scale + (beta - mean * scale)
+        return (x - mean) * inv_std * gamma + beta
 
     def compute_output_shape(self, inputs_shape, condition_shape=None):
         return tuple(inputs_shape)
@@ -255,11 +292,11 @@ class ConditionalNormalization(keras.layers.Layer):
 
         Args:
             condition: Ids `(batch,)`, weights `(batch, N)` or weight maps
-                `(batch, *spatial, N)` (table mode), or a float vector
+                `(batch, *positions, N)` (table mode), or a float vector
                 `(batch, D)` (MLP mode).
 
         Returns:
-            `(gamma, beta)`, each `(batch, channels)` (`(batch, *spatial,
+            `(gamma, beta)`, each `(batch, channels)` (`(batch, *positions,
             channels)` for weight maps), float32.
         """
         if not self.built:
@@ -267,16 +304,21 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{self._describe()}: build the layer (call it once) before asking for "
                 f"its gamma and beta."
             )
-        condition = ops.convert_to_tensor(condition)
+        condition = _with_dtype(condition)
         shape = tuple(condition.shape)
         rank = max(len(shape), self.MIN_RANK)
         inputs_shape = (shape[0],) + (None,) * (rank - 2) + (self.channels,)
         return self._affine(condition, rank, inputs_shape)
 
     def _affine(self, condition, rank, inputs_shape):
-        """gamma and beta for `condition`: (batch, C), (1, C) or (batch, *spatial, C)."""
+        """gamma and beta for `condition`: (batch, C) or (batch, *positions, C).
+
+        `condition` may be a numpy array or a list (from `gamma_beta`): integer
+        ids are range-checked before they become a backend tensor (see `__call__`).
+        """
         if not self.uses_table:
-            return self._predicted_affine(condition)
+            return self._predicted_affine(ops.convert_to_tensor(condition))
+        condition = _with_dtype(condition)
         table = ops.concatenate([self.gamma, self.beta], axis=-1)
         if self._trainable_rows is not None:
             row_is_trainable = np.zeros((self.num_conditions, 1), dtype=bool)
@@ -350,21 +392,28 @@ class ConditionalNormalization(keras.layers.Layer):
         return "weights"
 
     def _gather_rows(self, table, ids):
-        ids = ops.reshape(ops.cast(ids, "int32"), (-1,))
+        # Range checks in the ids' own dtype: a cast to int32 first would wrap
+        # 2**32 + 1 to the valid row 1.
         n = self.num_conditions
         values = _concrete.to_numpy(ids)
         if values is not None:
-            if values.size and (values.min() < 0 or values.max() >= n):
-                raise ValueError(
-                    f"{self._describe()}: condition ids must be in [0, {n}); received "
-                    f"ids from {values.min()} to {values.max()}."
-                )
-            return ops.take(table, ids, axis=0)
+            self._check_id_values(values)
+            return ops.take(table, ops.cast(ops.reshape(ids, (-1,)), "int32"), axis=0)
         # Traced: ids cannot be checked here, so an out-of-range id yields NaN
         # (a visibly wrong result) instead of a silently clamped row.
+        ids = ops.reshape(ids, (-1,))
         in_range = ops.logical_and(ids >= 0, ids < n)
-        rows = ops.take(table, ops.clip(ids, 0, n - 1), axis=0)
+        safe_ids = ops.cast(ops.where(in_range, ids, 0), "int32")
+        rows = ops.take(table, safe_ids, axis=0)
         return ops.where(in_range[:, None], rows, float("nan"))
+
+    def _check_id_values(self, values):
+        n = self.num_conditions
+        if values.size and (values.min() < 0 or values.max() >= n):
+            raise ValueError(
+                f"{self._describe()}: condition ids must be in [0, {n}); received "
+                f"ids from {values.min()} to {values.max()}."
+            )
 
     def _checked_weights(self, weights):
         weights = ops.cast(weights, "float32")
@@ -431,7 +480,13 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{self._describe()}: `trainable_rows` applies to a gamma/beta table; this "
                 f"layer predicts gamma/beta with an MLP."
             )
-        rows = tuple(sorted({int(row) for row in np.atleast_1d(rows)}))
+        values = np.atleast_1d(np.asarray(rows))
+        if values.ndim != 1 or (values.size and values.dtype.kind not in "iu"):
+            raise ValueError(
+                f"{self._describe()}: `trainable_rows` must be integer row ids; received "
+                f"{rows!r}."
+            )
+        rows = tuple(sorted({int(row) for row in values}))
         bad = [row for row in rows if not 0 <= row < self.num_conditions]
         if bad:
             raise ValueError(
@@ -463,7 +518,7 @@ class ConditionalNormalization(keras.layers.Layer):
             raise ValueError(
                 f"{self._describe()}: build the layer (call it once) before appending rows."
             )
-        if not isinstance(count, (int, np.integer)) or count < 1:
+        if not _checks.is_integer_value(count) or count < 1:
             raise ValueError(
                 f"{self._describe()}: `count` must be a positive integer; received {count!r}."
             )
@@ -498,7 +553,7 @@ class ConditionalNormalization(keras.layers.Layer):
         if isinstance(init, str) and init == "mean":
             return (np.repeat(gamma.mean(0, keepdims=True), count, 0),
                     np.repeat(beta.mean(0, keepdims=True), count, 0))
-        if isinstance(init, (int, np.integer)) and not isinstance(init, bool):
+        if _checks.is_integer_value(init):
             if not 0 <= init < len(gamma):
                 raise ValueError(
                     f"{self._describe()}: cannot copy row {init}: the table has rows "
@@ -557,6 +612,11 @@ class ConditionalNormalization(keras.layers.Layer):
             }
         )
         return config
+
+
+def _with_dtype(condition):
+    """Tensors and arrays as they are; a Python list as a numpy array."""
+    return condition if hasattr(condition, "dtype") else np.asarray(condition)
 
 
 def _is_integer(tensor):

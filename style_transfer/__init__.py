@@ -12,6 +12,9 @@ for reuse. How much that saves depends on the host's kernel and C library: from 
 third of the time at 1024 px to nothing (BENCHMARKS.md, "Allocator"). The setting
 takes effect only if TensorFlow has not allocated anything yet, so import this
 package (or set the variable) before running TensorFlow ops.
+
+Importing the package imports neither TensorFlow nor Keras (the command line
+starts without them); `style_transfer.StyleTransferNetwork` imports them on first use.
 """
 
 import os
@@ -23,8 +26,6 @@ __all__ = ["StyleTransferNetwork"]
 
 
 def __getattr__(name):
-    # Imported on first use, not with the package: the command line parses its
-    # arguments (and answers --help) without loading TensorFlow.
     if name == "StyleTransferNetwork":
         from style_transfer.network import StyleTransferNetwork
 

@@ -11,9 +11,8 @@ and only they receive gradients (`cbn.train_only_conditions`), so every shared
 weight and every old row stays bit-identical and the old styles stylize exactly
 as before.
 
-A run folder holds run.json, checkpoint.npz, history.csv and logs/ as in
-`style_transfer.training`, and resumes the same way (every random choice is a
-function of (seed, step)).
+The run folder (default: the output's name with the suffix ".run") is a
+`style_transfer.run` folder and resumes the same way.
 """
 
 import dataclasses
@@ -23,71 +22,37 @@ import keras
 import numpy as np
 
 import cbn
-from style_transfer import data, training
+from style_transfer import data
+from style_transfer.conditions import check_style_name, style_index
+from style_transfer.config import AddStyleConfig, LossConfig, TrainConfig, field_default
 from style_transfer.errors import BadInput
-from style_transfer.losses import LossConfig, PerceptualLoss
+from style_transfer.files import check_destination, check_not_an_input
+from style_transfer.losses import PerceptualLoss
 from style_transfer.model_file import load_style_model, save_model
 from style_transfer.network import StyleTransferNetwork
+from style_transfer.run import Run, file_sha256
+from style_transfer.training import checked_style_names, load_style
+from style_transfer.training_step import TrainingStep
 
-INITS = ("identity", "mean", "nearest")
+COMMAND = "add-style"
 # Content crops stylized in every old style to pick the nearest one (`init="nearest"`).
 NEAREST_BATCH_SIZE = 4
-DEFAULT_IMAGE_SIZE_PX = 256
-DEFAULT_BATCH_SIZE = 4
 RUN_DIR_SUFFIX = ".run"
 
 
-def add_styles(
-    model_path,
-    style_images,
-    content_dir,
-    out_path,
-    *,
-    style_names=None,
-    steps=2000,
-    learning_rate=1e-3,
-    batch_size=None,
-    image_size=None,
-    loss_overrides=None,
-    init="nearest",
-    run_dir=None,
-    checkpoint_every=500,
-    seed=0,
-    resume=False,
-    overwrite=False,
-    progress=True,
-    jit_compile=False,
-):
+def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
+               progress=True):
     """Adds styles to a trained model, training only their gamma/beta rows.
 
     Args:
-        model_path: The trained model (.keras, a `StyleTransferNetwork` with a
-            style table).
-        style_images: Paths of the new style images, one per new style.
-        content_dir: Folder of content photos (searched recursively).
+        config: An `AddStyleConfig`: the model, the new style images, the photos
+            and the settings (for `init="nearest"`, see `_initial_rows`).
         out_path: Where the grown model is written (.keras, atomically).
-        style_names: One name per new style (default: the file names without
-            extension); none may be a name the model already has.
-        steps: Training steps (each sample draws one of the new styles).
-        learning_rate: Learning rate of a fresh Adam.
-        batch_size: Samples per step (default: the model's training batch size).
-        image_size: Side of the training crops, pixels (default: the model's).
-        loss_overrides: `LossConfig` fields to change from the loss the model was
-            trained with (e.g. `{"vgg_weights": "random"}`).
-        init: Starting rows: `"identity"` (gamma ones, beta zeros), `"mean"` (the
-            mean of the old rows) or `"nearest"` (a copy of the old style nearest
-            to the new one). The old style images are not stored in the model,
-            so "nearest" stylizes a batch of content crops in each old style and
-            picks the style whose outputs have the smallest style loss
-            (weighted Gram distance) against the new style's Gram targets.
         run_dir: The run folder (default: `out_path` with the suffix ".run").
-        checkpoint_every: Write a checkpoint every this many steps (and at the end).
-        seed: Fixes the crops and the style draws.
         resume: Continue the run in `run_dir` from its last checkpoint (same
-            settings; `steps` and `checkpoint_every` may change).
-        overwrite: Allow `out_path` to replace an existing file (`model_path` too).
+            config, model and files; `steps` and `checkpoint_every` may change).
+        overwrite: Allow `out_path` to replace an existing file (the model too).
         progress: Show a progress bar with the losses and the time left.
-        jit_compile: Compile the training step with XLA.
 
     Returns:
         The grown `StyleTransferNetwork` (old styles first, then the new ones),
@@ -98,104 +63,83 @@ def add_styles(
         BadInput: a file that is not a style model, a style name the model
             already has, an unreadable style image, a missing content folder,
             an existing `out_path` (the model's own path included) without
-            `overwrite`, or a run folder holding another run. Nothing is
-            written in that case.
+            `overwrite`, or a run folder that is not this run's. Nothing is
+            written in that case. `TrainingDiverged` (a `BadInput`) if the
+            losses or rows turn NaN or infinite.
+        RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint.
     """
-    model_path, out_path = Path(model_path), Path(out_path)
-    check_output_path(model_path, out_path, overwrite)
-    base = _load_table_model(model_path)
-    style_paths = [Path(path) for path in style_images]
-    new_names = training.checked_style_names(style_paths, style_names)
+    if not isinstance(config, AddStyleConfig):
+        raise BadInput(f"config must be an AddStyleConfig; received {type(config).__name__}.")
+    out_path = Path(out_path)
+    check_output_path(config.model, out_path, overwrite)
+    base = _load_table_model(config.model)
+    new_names = checked_style_names(config.style_images, config.style_names)
     _check_new_names(base, new_names)
-    if init not in INITS:
-        raise BadInput(f"init must be one of {', '.join(INITS)}; received {init!r}.")
-    trained_with = base.training_config
-    if image_size is None:
-        image_size = trained_with.get("image_size", DEFAULT_IMAGE_SIZE_PX)
-    if batch_size is None:
-        batch_size = trained_with.get("batch_size", DEFAULT_BATCH_SIZE)
-    training.check_positive_integer("image_size", image_size,
-                                     minimum=training.MIN_IMAGE_SIZE_PX)
-    for name, value in (("batch_size", batch_size), ("steps", steps),
-                        ("checkpoint_every", checkpoint_every)):
-        training.check_positive_integer(name, value, minimum=1)
-    if not learning_rate > 0:
-        raise BadInput(f"learning_rate must be positive; received {learning_rate!r}.")
-    loss_config = model_loss_config(base, loss_overrides)
-    style_pixels = [training.load_style(path, loss_config.style_size) for path in style_paths]
-
-    content_dir = Path(content_dir)
-    settings = {
-        "model": str(model_path.resolve()),
-        "model_sha256": training.file_sha256(model_path),
-        "content_dir": str(content_dir.resolve()),
-        "style_images": [str(path.resolve()) for path in style_paths],
-        "style_sha256": [training.file_sha256(path) for path in style_paths],
-        "style_names": new_names,
-        "init": init,
-        "image_size": image_size,
-        "batch_size": batch_size,
-        "learning_rate": float(learning_rate),
-        "seed": seed,
-        "loss": loss_config.to_dict(),
-        "steps": steps,
-        "checkpoint_every": checkpoint_every,
-    }
-    run_dir = Path(run_dir) if run_dir else out_path.with_suffix(RUN_DIR_SUFFIX)
-    training.check_run_dir(run_dir, settings, resume)
-    checkpoint = training.read_checkpoint(run_dir) if resume else None
-    start_step = checkpoint["step"] if checkpoint else 0
-    if start_step > steps:
-        raise BadInput(
-            f"{run_dir} has already trained {start_step} steps; pass --steps {start_step} "
-            f"or more to resume it."
-        )
-    batches = iter(training.content_batches(content_dir, image_size, batch_size, seed,
-                                             start_step))
+    config = _with_model_sizes(config, base)
+    loss_config = model_loss_config(base, config.loss_overrides)
+    style_pixels = [load_style(path, loss_config.style_size) for path in config.style_images]
+    run = Run(run_dir or out_path.with_suffix(RUN_DIR_SUFFIX), COMMAND, config, resume=resume,
+              inputs={"model_sha256": file_sha256(config.model),
+                      "style_sha256": [file_sha256(path) for path in config.style_images]},
+              outputs=[out_path])
     loss = PerceptualLoss(style_pixels, loss_config)
-
     num_old, old_names = base.num_styles, list(base.style_names)
-    style_names = [*old_names, *new_names]
     # Recomputed on resume too (a pure function of the inputs), so that the record of
     # how each row started is the same; the checkpoint then replaces the rows.
-    init_rows = _initial_rows(base, loss, init, content_dir, image_size, seed)
+    init_rows = _initial_rows(base, loss, config)
     model = _append_rows(base, init_rows)
-    cbn.train_only_conditions(model, rows=list(range(num_old, len(style_names))))
-    optimizer = training.start_run(run_dir, model, learning_rate, settings, checkpoint)
-    train_step = training.TrainingStep(model, optimizer, loss, jit_compile,
-                                       style_id_offset=num_old)
-    history = training.History(run_dir / training.HISTORY_FILE, new_names, start_step)
-    logger = training.Logger(run_dir / training.LOG_DIR, new_names)
-    step = training.run_steps(
-        lambda style_ids: train_step(next(batches), style_ids),
-        model=model, optimizer=optimizer, run_dir=run_dir, history=history,
-        start_step=start_step, steps=steps, seed=seed, batch_size=batch_size,
-        num_styles=len(new_names), checkpoint_every=checkpoint_every, progress=progress,
-        on_step=lambda step, style_ids, losses, recent_means: logger.add(step, style_ids, losses),
-        on_close=logger.close,
-    )
+    cbn.train_only_conditions(model, rows=list(range(num_old, num_old + len(new_names))))
+    step = TrainingStep(model, loss, styles=lambda style_ids: (style_ids + num_old, style_ids),
+                        num_styles=len(new_names), learning_rate=config.learning_rate,
+                        jit_compile=config.jit_compile)
+    grown = None
 
-    training_config = dict(base.training_config)
-    if len(training_config.get("style_images", [])) == num_old:
-        training_config["style_images"] = [*training_config["style_images"],
-                                           *(path.name for path in style_paths)]
-    training_config["added_styles"] = [*training_config.get("added_styles", []), *(
+    def save(steps):
+        nonlocal grown
+        added = _added_styles(config, loss_config, new_names, old_names, init_rows, steps)
+        training_config = _grown_training_config(base.training_config, num_old, config, added)
+        grown = _rebuilt(model, range(num_old + len(new_names)), [*old_names, *new_names],
+                         training_config)
+        save_model(grown, out_path, overwrite=overwrite)
+
+    run.train(step, save=save, style_names=new_names, progress=progress)
+    return grown
+
+
+def _with_model_sizes(config, model):
+    """`config` with the image size and batch size the model was trained with where unset."""
+    # A model that records none was trained with `train`'s defaults.
+    sizes = {name: getattr(config, name) or model.training_config.get(
+                 name, field_default(TrainConfig, name))
+             for name in ("image_size", "batch_size")}
+    return dataclasses.replace(config, **sizes)
+
+
+def _added_styles(config, loss_config, new_names, old_names, init_rows, steps):
+    """The `training_config["added_styles"]` entries of the new styles."""
+    return [
         {
             "name": name,
-            "style_image": path.name,
-            "init": init if isinstance(row, str) else f"nearest: {old_names[row]}",
-            "steps": step,
-            "learning_rate": float(learning_rate),
-            "batch_size": batch_size,
-            "image_size": image_size,
-            "seed": seed,
+            "style_image": Path(path).name,
+            "init": config.init if isinstance(row, str) else f"nearest: {old_names[row]}",
+            "steps": steps,
+            "learning_rate": config.learning_rate,
+            "batch_size": config.batch_size,
+            "image_size": config.image_size,
+            "seed": config.seed,
             "loss": loss_config.to_dict(),
         }
-        for name, path, row in zip(new_names, style_paths, init_rows)
-    )]
-    result = _rebuilt(model, range(len(style_names)), style_names, training_config)
-    save_model(result, out_path, overwrite=overwrite)
-    return result
+        for name, path, row in zip(new_names, config.style_images, init_rows)
+    ]
+
+
+def _grown_training_config(training_config, num_old, config, added):
+    training_config = dict(training_config)
+    if len(training_config.get("style_images", [])) == num_old:
+        training_config["style_images"] = [*training_config["style_images"],
+                                           *(Path(path).name for path in config.style_images)]
+    training_config["added_styles"] = [*training_config.get("added_styles", []), *added]
+    return training_config
 
 
 def remove_style(model, name):
@@ -205,11 +149,16 @@ def remove_style(model, name):
     remaining styles stylize exactly as before (their ids after `name` shift
     down by one).
 
+    Args:
+        model: A table-of-styles `StyleTransferNetwork`.
+        name: The style's name or index.
+
     Raises:
-        BadInput: an unknown name, or the model's only style.
+        BadInput: an unknown style, or the model's only style.
     """
     _check_table_model(model)
-    index = _style_index(model, name)
+    index = style_index(name, model.style_names)
+    name = model.style_names[index]
     if model.num_styles == 1:
         raise BadInput(f"cannot remove {name!r}: it is the model's only style.")
     kept = [row for row in range(model.num_styles) if row != index]
@@ -227,14 +176,19 @@ def remove_style(model, name):
 def rename_style(model, name, new_name):
     """A copy of `model` in which the style `name` is called `new_name`; weights unchanged.
 
+    Args:
+        model: A table-of-styles `StyleTransferNetwork`.
+        name: The style's name or index.
+        new_name: Its new name (see `conditions.check_style_name`).
+
     Raises:
-        BadInput: an unknown `name`, or a `new_name` that is empty or taken.
+        BadInput: an unknown style, or a `new_name` that breaks the naming rules
+            or is taken.
     """
     _check_table_model(model)
-    index = _style_index(model, name)
-    new_name = str(new_name)
-    if not new_name.strip():
-        raise BadInput("the new style name must not be empty.")
+    index = style_index(name, model.style_names)
+    name = model.style_names[index]
+    check_style_name(new_name)
     _check_new_names(model, [new_name])
     style_names = list(model.style_names)
     style_names[index] = new_name
@@ -249,40 +203,20 @@ def rename_style(model, name, new_name):
 
 def model_loss_config(model, overrides=None):
     """The `LossConfig` `model` was trained with (defaults if it records none), with
-    the fields in `overrides` changed.
-
-    A single number for `style_layer_weights` weights every style layer the same;
-    new `style_layers` without weights keep the first recorded layer weight for each.
-    """
+    the fields in `overrides` changed (see `LossConfig.with_overrides`)."""
     recorded = model.training_config.get("loss")
     config = LossConfig.from_dict(recorded) if recorded else LossConfig()
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - {field.name for field in dataclasses.fields(LossConfig)})
-    if unknown:
-        raise BadInput(f"loss_overrides: LossConfig has no field {unknown[0]!r}.")
-    layers = overrides.get("style_layers", config.style_layers)
-    weights = overrides.get("style_layer_weights")
-    if weights is not None and np.ndim(weights) == 0:
-        overrides["style_layer_weights"] = (float(weights),) * len(layers)
-    elif "style_layers" in overrides and "style_layer_weights" not in overrides:
-        overrides["style_layer_weights"] = (config.style_layer_weights[0],) * len(layers)
-    return dataclasses.replace(config, **overrides)
+    return config.with_overrides(overrides or {})
 
 
 def check_output_path(model_path, out_path, overwrite):
-    """Refuses an output that is not .keras, or that exists (the model itself included)
-    without `overwrite`."""
-    model_path, out_path = Path(model_path), Path(out_path)
+    """Refuses an output that is not .keras, that is the input model (even with
+    `overwrite`), or that exists without `overwrite`."""
+    out_path = Path(out_path)
     if out_path.suffix != ".keras":
         raise BadInput(f"model files end in .keras; received --out {str(out_path)!r}.")
-    if overwrite:
-        return
-    if out_path.resolve() == model_path.resolve():
-        raise BadInput(
-            f"--out {str(out_path)!r} is the input model; pass --overwrite to replace it."
-        )
-    if out_path.exists():
-        raise BadInput(f"{out_path} already exists; pass --overwrite to replace it.")
+    check_not_an_input(out_path, model_path)
+    check_destination(out_path, overwrite)
 
 
 # --------------------------------------------------------------- the tables
@@ -312,22 +246,18 @@ def _check_new_names(model, names):
         )
 
 
-def _style_index(model, name):
-    if name not in model.style_names:
-        raise BadInput(
-            f"the model has no style named {name!r}; its styles are "
-            f"{', '.join(model.style_names)}."
-        )
-    return model.style_names.index(name)
-
-
-def _initial_rows(model, loss, init, content_dir, image_size, seed):
+def _initial_rows(model, loss, config):
     """The `init` of `ConditionalNormalization.append_conditions` for each new style:
-    "identity", "mean" or the id of the old style to copy."""
-    if init != "nearest":
-        return [init] * loss.num_styles
-    crops = next(iter(data.content_dataset(content_dir, image_size, NEAREST_BATCH_SIZE,
-                                           seed=seed + 1)))
+    "identity", "mean" or the id of the old style to copy.
+
+    The old style images are not stored in the model, so "nearest" stylizes a batch
+    of content crops in each old style and picks the style whose outputs have the
+    smallest style loss (weighted Gram distance) against the new style's targets.
+    """
+    if config.init != "nearest":
+        return [config.init] * loss.num_styles
+    crops = next(iter(data.content_dataset(config.content_dir, config.image_size,
+                                           NEAREST_BATCH_SIZE, seed=config.seed + 1)))
     batch = len(crops)
     distances = np.zeros((model.num_styles, loss.num_styles))
     for old in range(model.num_styles):

@@ -19,20 +19,21 @@ Reference: Ghiasi et al., "Exploring the structure of a real-time, arbitrary neu
 artistic stylization network", BMVC 2017, https://arxiv.org/abs/1705.06830.
 """
 
-import json
-import sys
+import contextvars
 import warnings
-import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 from keras import ops
 
+import cbn
 from style_transfer import images, photo_options
+from style_transfer.config import HUB_ENCODER
 from style_transfer.downloads import download_failure
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, RandomWeightsWarning
 from style_transfer.hub import HubModule
+from style_transfer.model_file import load_model_file, read_model_config
 from style_transfer.network import StyleTransferNetwork
 
 DEFAULT_EMBEDDING_DIM = 100
@@ -43,14 +44,15 @@ ENCODERS = {
     "mobilenet_v2": (keras.applications.MobileNetV2, "out_relu", 32),
     "inception_v3": (keras.applications.InceptionV3, "mixed7", 75),
 }
-HUB_ENCODER = "hub"
 
 RANDOM_ENCODER_WARNING = (
-    "WARNING: the style encoder has RANDOM weights (encoder_weights='random'). It trains "
-    "and runs, but its embeddings do not describe styles the way ImageNet features do; use "
-    "it for tests and smoke runs only."
+    "the style encoder has RANDOM weights (encoder_weights='random'): it trains and runs, "
+    "but its embeddings do not describe styles the way ImageNet features do; use it for "
+    "tests and smoke runs only."
 )
 
+# The TF Hub encoder the caller of `load_arbitrary_model` trusts (None: none).
+_trusted_hub_encoder = contextvars.ContextVar("trusted_hub_encoder", default=None)
 
 
 @keras.saving.register_keras_serializable(package="style_transfer")
@@ -157,7 +159,7 @@ class ArbitraryStyleModel(keras.Model):
             raise BadInput("a TF Hub encoder comes with its own weights; encoder_weights "
                            "applies to keras.applications encoders only.")
         if weights == "random":
-            print(RANDOM_ENCODER_WARNING, file=sys.stderr)
+            warnings.warn(RANDOM_ENCODER_WARNING, RandomWeightsWarning, stacklevel=2)
             _seed_kernels(self.encoder, seed)
             return
         constructor = ENCODERS[self.encoder_name][0]
@@ -180,6 +182,20 @@ class ArbitraryStyleModel(keras.Model):
         for layer in self.encoder.layers:
             if layer.weights:
                 layer.set_weights(pretrained.get_layer(layer.name).get_weights())
+
+    @classmethod
+    def from_config(cls, config):
+        if config.get("encoder") == HUB_ENCODER:
+            handle = _trusted_hub_encoder.get()
+            if handle is None:
+                raise BadInput(
+                    f"the model's style encoder is the TF Hub model "
+                    f"{config.get('hub_handle')!r}, and running it runs its TensorFlow graph, "
+                    f"so a model file cannot choose it: if you trust it, name it yourself "
+                    f"(--hub-encoder HANDLE, or load_arbitrary_model(path, hub_encoder=HANDLE))."
+                )
+            config = {**config, "hub_handle": handle}
+        return cls(**config)
 
     def get_config(self):
         return {
@@ -228,13 +244,15 @@ def create_arbitrary_model(encoder="mobilenet_v2", encoder_weights="imagenet", h
 
     `seed` fixes the initial weights of the bottleneck and the style network (and
     of a `"random"` encoder). The style network's gamma/beta heads start at zero,
-    so a new model ignores the style until it is trained.
+    so a new model ignores the style until it is trained. The model's name is
+    fixed, not numbered as Keras numbers repeated names, because checkpoints key
+    its variables by their paths, which start with it.
     """
     keras.utils.set_random_seed(seed)
     model = ArbitraryStyleModel(
         encoder=encoder, hub_handle=hub_handle, train_encoder=train_encoder,
         embedding_dim=embedding_dim, alpha=alpha, style_image_size=style_image_size,
-        training_config=training_config,
+        training_config=training_config, name="arbitrary_style_model",
     )
     model.build()
     if encoder != HUB_ENCODER:
@@ -242,54 +260,37 @@ def create_arbitrary_model(encoder="mobilenet_v2", encoder_weights="imagenet", h
     return model
 
 
-def load_arbitrary_model(path):
+def load_arbitrary_model(path, hub_encoder=None):
     """Loads an `ArbitraryStyleModel` saved by `train_arbitrary` (or `save_model`).
 
-    A model with a TF Hub encoder re-loads the hub model its file names (from the
-    hub cache or its local folder), which runs that SavedModel's graph: load only
-    model files you trust.
+    The file is untrusted input (`model_file`). A model whose style encoder is
+    a TF Hub model needs that hub model's TensorFlow graph, and running a graph
+    runs whatever operations it holds (it can read and write files), so the
+    graph is never taken from the handle recorded in the file: the caller names
+    it with `hub_encoder`, and the file provides only the variable values.
+
+    Args:
+        path: The `.keras` file.
+        hub_encoder: For a model trained with a TF Hub encoder: the hub model to
+            run as its encoder (its URL or a local SavedModel folder), one you
+            trust; usually the handle it was trained with or a local copy.
 
     Raises:
         BadInput: the file is missing, not a `.keras` archive, holds another
-            kind of model, or its hub encoder cannot be found.
+            kind of model, has a TF Hub encoder and no `hub_encoder` was given,
+            or the hub encoder cannot be loaded or does not fit the weights.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise BadInput(f"model file {str(path)!r} does not exist.")
-    class_name = _model_class_name(path)
-    if class_name is None:
-        raise BadInput(f"{path} is not a .keras model file.")
-    if class_name != ArbitraryStyleModel.__name__:
-        raise BadInput(f"{path} holds a {class_name}, not an arbitrary-style model made by "
-                       f"`style-transfer train-arbitrary`.")
+    encoder = read_model_config(path)["config"].get("encoder")
+    if hub_encoder is not None and encoder != HUB_ENCODER:
+        raise BadInput(f"--hub-encoder applies to a model trained with a TF Hub encoder; the "
+                       f"encoder of {path} is {encoder!r}.")
+    token = _trusted_hub_encoder.set(hub_encoder)
     try:
-        return keras.saving.load_model(path, compile=False, safe_mode=False)
-    except Exception as error:  # Keras wraps the errors of from_config in other types.
-        cause = error
-        while cause.__context__ is not None and not isinstance(cause, BadInput):
-            cause = cause.__context__
-        if isinstance(cause, BadInput):
-            raise BadInput(f"{path}: {cause}") from None
-        raise BadInput(f"{path} could not be loaded as a Keras model ({type(error).__name__}: "
-                       f"{_first_line(error)}).") from None
-
-
-def is_arbitrary_model_file(path):
-    """Whether a `.keras` file holds an `ArbitraryStyleModel` (reads its config only)."""
-    return _model_class_name(path) == ArbitraryStyleModel.__name__
-
-
-def _model_class_name(path):
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json")).get("class_name")
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""
+        return load_model_file(path, ArbitraryStyleModel,
+                               "an arbitrary-style model made by `style-transfer "
+                               "train-arbitrary`")
+    finally:
+        _trusted_hub_encoder.reset(token)
 
 
 def load_style_image(path, size):
@@ -381,13 +382,8 @@ def style_norm_parameters(model, embeddings):
     """The gamma and beta that every conditional instance norm of the style network
     predicts from style embeddings (batch, D): {layer path: (gamma, beta)}, each
     (batch, C)."""
-    from cbn import ConditionalInstanceNormalization
-
     embeddings = ops.convert_to_tensor(np.asarray(embeddings, np.float32))
     return {
         layer.path: tuple(ops.convert_to_numpy(x) for x in layer.gamma_beta(embeddings))
-        for layer in model.transformer._flatten_layers()
-        if isinstance(layer, ConditionalInstanceNormalization)
+        for layer in cbn.conditional_layers(model.transformer)
     }
-
-

@@ -20,19 +20,74 @@ from style_transfer.errors import BadInput
 
 # Weights that should be convex may miss by this much (rounding in "0.33,0.33,0.34").
 WEIGHT_TOLERANCE = 1e-3
+# A style is chosen by index with ASCII digits only (int() would also take "٣").
+INDEX = re.compile(r"[0-9]+")
+# A weight is a plain decimal number (float() would also take "0_5", as 5, or "０.5").
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                    r"|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+MAX_STYLE_NAME_LENGTH = 100
 # Masks with values all below this are label masks; above, greyscale weights.
 MAX_LABELS = 16
 
 
+def check_style_name(name):
+    """Refuses a style name that could not be chosen on the command line.
+
+    A name is 1 to `MAX_STYLE_NAME_LENGTH` printable characters without
+    surrounding spaces; it has no ',' or '=' (they separate the styles and
+    weights of --blend and --mask-styles) and is not all digits (digits choose a
+    style by index).
+
+    Raises:
+        BadInput: naming the name and the rule it breaks.
+    """
+    if not isinstance(name, str):
+        raise BadInput(f"a style name is text; received {name!r}.")
+    problem = None
+    if not name.strip():
+        problem = "it is empty"
+    elif name != name.strip():
+        problem = "it begins or ends with a space"
+    elif not name.isprintable():
+        problem = "it has a line break, tab or other control character"
+    elif "," in name or "=" in name:
+        problem = "',' and '=' separate styles and weights in --blend and --mask-styles"
+    elif INDEX.fullmatch(name):
+        problem = "it is all digits, which choose a style by index"
+    elif len(name) > MAX_STYLE_NAME_LENGTH:
+        problem = f"it is longer than {MAX_STYLE_NAME_LENGTH} characters"
+    if problem:
+        raise BadInput(f"style name {name!r} cannot be used: {problem}.")
+    return name
+
+
+def check_style_names(names, taken=()):
+    """Checks every name (`check_style_name`) and that no two, nor one and a name in
+    `taken` (the styles a model already has), are equal; returns the names as a list.
+
+    Raises:
+        BadInput: the first bad or repeated name.
+    """
+    names = [check_style_name(name) for name in names]
+    seen = set(taken)
+    for name in names:
+        if name in seen:
+            raise BadInput(f"there are two styles named {name!r}; every style needs its own "
+                           f"name.")
+        seen.add(name)
+    return names
+
+
 def style_index(style, style_names):
-    """The index of a style given by name or index (an int or a string of digits).
+    """The index of a style given by name or by index (an int, or a string of ASCII digits).
 
     Raises:
         BadInput: an unknown name (the message lists the available ones) or an
             index outside [0, num_styles).
     """
     num_styles = len(style_names)
-    if isinstance(style, (int, np.integer)) or (isinstance(style, str) and style.strip().isdigit()):
+    if isinstance(style, (int, np.integer)) or (isinstance(style, str)
+                                                and INDEX.fullmatch(style.strip())):
         index = int(style)
         if not 0 <= index < num_styles:
             raise BadInput(
@@ -72,12 +127,24 @@ def parse_blend(text, style_names, normalize=False):
         if "=" not in pair:
             raise BadInput(f"--blend takes style=weight pairs; {pair.strip()!r} has no '='.")
         style, value = pair.rsplit("=", 1)
-        try:
-            weight = float(value)
-        except ValueError:
-            raise BadInput(f"--blend weight of {style.strip()!r} is not a number: {value.strip()!r}.") from None
+        weight = parse_number(value, f"--blend weight of {style.strip()!r}")
         weights[style_index(style, style_names)] += weight
     return check_weights(weights, normalize=normalize)
+
+
+def parse_number(text, what):
+    """A decimal number ("0.5", "-1e-3", "nan"): no "0_5", no digits other than 0-9.
+
+    Args:
+        text: The text.
+        what: What the number is, for the message ("--blend weight of 'wave'").
+
+    Raises:
+        BadInput: `text` is not such a number.
+    """
+    if not NUMBER.fullmatch(str(text).strip()):
+        raise BadInput(f"{what} is not a number: {str(text).strip()!r}.")
+    return float(text)
 
 
 def check_weights(weights, normalize=False):

@@ -24,21 +24,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from PIL import Image
 
-matplotlib.use("Agg")  # Files only: no display needed.
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from style_transfer import images  # noqa: E402
-from style_transfer.errors import BadInput  # noqa: E402
-from style_transfer.losses import LossConfig  # noqa: E402
-from style_transfer.losses import vgg_weights_path  # noqa: E402
-from style_transfer.training import (  # noqa: E402
-    MODEL_FILE, RUN_FILE, read_history, train,
-)
+from style_transfer import images
+from style_transfer.errors import BadInput
+from style_transfer.extras import import_extra
+from style_transfer.files import atomic_write, check_destination, check_not_an_input
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
 GRID_PHOTOS = ("chelsea", "astronaut")
@@ -84,6 +76,7 @@ def demo(out_dir, *, model=None, overwrite=False):
     from style_transfer.pretrained import DEFAULT_MODEL
 
     out_dir = Path(out_dir)
+    check_destination(out_dir, folder=True)
     existing = [name for name in PRETRAINED_OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass "
@@ -143,23 +136,30 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
         BadInput: unreadable style images, ImageNet weights that cannot be
             downloaded, or an `out_dir` holding earlier outputs without `overwrite`.
     """
+    from style_transfer.config import LossConfig, TrainConfig
+    from style_transfer.losses import vgg_weights_path
+    from style_transfer.run import MODEL_FILE
+    from style_transfer.run_logs import read_history
+    from style_transfer.training import train
+
+    _pyplot()
+    import_extra("skimage.data", "demo", "The demo's photos (scikit-image)")
     settings = dict(QUICK_SETTINGS if quick else DEMO_SETTINGS)
     if steps is not None:
         settings["steps"] = steps
     loss_config = LossConfig(vgg_weights=vgg_weights)
     vgg_weights_path(loss_config)  # Stop before writing anything if they cannot be had.
     out_dir = Path(out_dir)
-    _prepare_out_dir(out_dir, overwrite)
+    _prepare_out_dir(out_dir, overwrite, style_images or [])
     with tempfile.TemporaryDirectory(prefix="style_transfer_demo_") as content_dir:
         write_content_photos(content_dir)
         if style_images is None:
             style_images = write_generated_styles(out_dir / "styles")
-        model = train(
-            content_dir, style_images, out_dir / "run",
-            loss_config=loss_config,
-            checkpoint_every=settings["steps"], sample_every=0, seed=seed,
-            progress=progress, **settings,
+        config = TrainConfig(
+            content_dir=content_dir, style_images=style_images, loss=loss_config,
+            checkpoint_every=settings["steps"], sample_every=0, seed=seed, **settings,
         )
+        model = train(config, out_dir / "run", progress=progress)
     photos = np.stack([images.center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
     grid_path = out_dir / "grid.png"
     loss_path = out_dir / "losses.png"
@@ -169,7 +169,21 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
             "stylized": stylized}
 
 
-def _prepare_out_dir(out_dir, overwrite):
+def _pyplot():
+    """matplotlib's pyplot, drawing to files only (no display needed)."""
+    matplotlib = import_extra("matplotlib", "demo", "The demo's figures (matplotlib)")
+    matplotlib.use("Agg")
+    return import_extra("matplotlib.pyplot", "demo", "The demo's figures (matplotlib)")
+
+
+def _prepare_out_dir(out_dir, overwrite, style_images):
+    from style_transfer.run import RUN_FILE
+
+    check_destination(out_dir, folder=True)
+    # The old run/ and styles/ are removed below: no input may be among them.
+    for name in OUTPUT_FILES:
+        for style_image in style_images:
+            check_not_an_input(out_dir / name, style_image, folder=True)
     existing = [name for name in OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise BadInput(
@@ -191,9 +205,8 @@ def _prepare_out_dir(out_dir, overwrite):
 
 def skimage_photo(name):
     """A colour photo bundled with scikit-image, float32 (H, W, 3) in [0, 1]."""
-    import skimage.data
-
-    photo = getattr(skimage.data, name)()
+    data = import_extra("skimage.data", "demo", "The demo's photos (scikit-image)")
+    photo = getattr(data, name)()
     if isinstance(photo, tuple):  # stereo_motorcycle: (left, right, disparity)
         photo = photo[0]
     return photo.astype(np.float32) / 255.0
@@ -217,6 +230,8 @@ def generated_styles(size_px=256):
     tell apart in the grid.
     """
     import skimage.data
+
+    plt = _pyplot()
 
     def colourize(texture, colour_map):
         texture = texture[:size_px, :size_px].astype(np.float32)
@@ -287,6 +302,7 @@ def plot_style_grid(model, photos, style_images, path):
         batch_weights = np.repeat(weights[None], len(photos), axis=0)
         stylized[label] = np.asarray(model(photos, batch_weights))
 
+    plt = _pyplot()
     figure, axes = plt.subplots(
         len(photos) + 1, len(columns) + 1,
         figsize=(1.9 * (len(columns) + 1), 1.9 * (len(photos) + 1)), squeeze=False,
@@ -305,13 +321,13 @@ def plot_style_grid(model, photos, style_images, path):
     figure.suptitle("Photos in each trained style, then in blends (blended gamma/beta)",
                     fontsize=9)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save_figure(plt, figure, path)
     return stylized
 
 
 def plot_losses(history, path, window=10):
     """Plots the training losses (moving means over `window` steps) to a PNG file."""
+    plt = _pyplot()
     figure, (overall, per_style) = plt.subplots(1, 2, figsize=(10, 3.6))
     steps = history["step"]
     for part in ("total", "content", "style", "tv"):
@@ -328,7 +344,12 @@ def plot_losses(history, path, window=10):
                   title="Per style")
     per_style.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    _save_figure(plt, figure, path)
+
+
+def _save_figure(plt, figure, path):
+    with atomic_write(path, overwrite=True) as file:
+        figure.savefig(file, format="png", dpi=110)
     plt.close(figure)
 
 

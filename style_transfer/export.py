@@ -22,6 +22,7 @@ from style_transfer.files import atomic_path, atomic_write, check_destination
 FORMATS = ("savedmodel", "tflite")
 SIGNATURE = "serving_default"
 DEFAULT_TFLITE_IMAGE_SIZE = 256
+MIN_IMAGE_SIZE = 8
 
 
 def inference_function(model, image_size=None, batch_size=None, frozen=False):
@@ -61,11 +62,13 @@ def export_savedmodel(model, path, overwrite=False):
 
     Also saves `style_names` (a string tensor) so that a server can show them.
     Written to a temporary folder beside `path`, then renamed (`files.atomic_path`).
+    With `overwrite`, an existing folder is replaced only if it is empty or holds
+    a SavedModel (an earlier export), never a folder of other files.
     """
     import tensorflow as tf
 
     path = Path(path)
-    check_destination(path, overwrite, folder=True)
+    check_replaceable_export(path, overwrite)
     module = tf.Module()
     module.model = model
     module.serve = inference_function(model)
@@ -75,13 +78,24 @@ def export_savedmodel(model, path, overwrite=False):
     return path
 
 
+def check_replaceable_export(path, overwrite):
+    """Refuses a SavedModel destination that exists without `overwrite`, or that is a
+    folder of something other than an earlier export."""
+    path = Path(path)
+    check_destination(path, overwrite, folder=True)
+    if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
+        raise BadInput(f"{path} is a folder of other files, not an earlier export; --overwrite "
+                       f"replaces only a SavedModel folder: choose another --out.")
+
+
 def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=False):
     """Writes a `.tflite` file for (1, image_size, image_size, 3) photos, float32."""
     import tensorflow as tf
 
     path = Path(path)
-    if not isinstance(image_size, int) or image_size < 8:
-        raise BadInput(f"--image-size must be an integer >= 8; received {image_size!r}.")
+    if not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
+        raise BadInput(f"image_size must be an integer >= {MIN_IMAGE_SIZE}; received "
+                       f"{image_size!r}.")
     check_destination(path, overwrite)
     # The converter leaves Keras 3 variables as uninitialized TFLite variables:
     # trace with the weights as constants instead (a stateless call).
@@ -89,7 +103,7 @@ def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=F
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [function.get_concrete_function()], model
     )
-    flatbuffer = converter.convert()
+    # The temporary file first: a folder that cannot be written fails before the conversion.
     with atomic_write(path, overwrite=overwrite) as file:
-        file.write(flatbuffer)
+        file.write(converter.convert())
     return path

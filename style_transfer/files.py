@@ -21,6 +21,7 @@ destination the user asked for, never the temporary.
 """
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -55,17 +56,18 @@ def atomic_path(path, *, overwrite=True, folder=False):
     """
     path = Path(path)
     check_destination(path, overwrite, folder)
-    with _reported_as(path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        prefix, suffix = f".{path.name}.", f"{PARTIAL_MARKER}{path.suffix}"
-        if folder:
-            temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=suffix))
-        else:
-            handle, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
-            os.close(handle)
-            temporary = Path(name)
+    created = [parent for parent in path.parents if not parent.exists()]
+    temporary, written = None, False
     try:
         with _reported_as(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            prefix, suffix = f".{path.name}.", f"{PARTIAL_MARKER}{path.suffix}"
+            if folder:
+                temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=suffix))
+            else:
+                handle, name = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=suffix)
+                os.close(handle)
+                temporary = Path(name)
             yield temporary
             _sync(temporary)
             # mkstemp/mkdtemp create owner-only entries; give the usual permissions.
@@ -78,8 +80,14 @@ def atomic_path(path, *, overwrite=True, folder=False):
             else:
                 _link_unless_exists(temporary, path)
             _sync_folder(path.parent)
+            written = True
     finally:
-        _remove(temporary)
+        if temporary is not None:
+            _remove(temporary)
+        if not written:  # Nothing of a failed write stays, not even the folders made for it.
+            for folder_made in created:
+                with contextlib.suppress(OSError):
+                    folder_made.rmdir()
 
 
 @contextlib.contextmanager
@@ -97,14 +105,15 @@ def atomic_write(path, mode="wb", *, overwrite=True, newline=None, encoding=None
             yield file
 
 
-def remove_stale_partials(folder):
+def remove_stale_partials(folder, name=None):
     """Removes the temporaries that a killed writer left in `folder`; returns their names.
 
-    Call it only where no other process is writing (e.g. in a run folder its
-    owner has locked).
+    With `name`, only the temporaries of that destination (e.g. "model.keras").
+    Call it only where no other process is writing them (e.g. in a run folder
+    its owner has locked).
     """
     removed = []
-    for entry in Path(folder).glob(f".*{PARTIAL_MARKER}*"):
+    for entry in Path(folder).glob(f".{glob.escape(name) if name else '*'}.*{PARTIAL_MARKER}*"):
         _remove(entry)
         removed.append(entry.name)
     return sorted(removed)
@@ -112,7 +121,44 @@ def remove_stale_partials(folder):
 
 def describe_os_error(error):
     """The operating system's reason for `error` in a few words ("Permission denied")."""
-    return error.strerror or str(error).rstrip(".") or type(error).__name__
+    reason = error.strerror or str(error) or type(error).__name__
+    return " ".join(reason.split()).rstrip(".")
+
+
+def check_not_an_input(output, inputs, folder=False):
+    """Refuses to write `output` where it would replace or remove an input.
+
+    An output is refused when it is one of `inputs` (the same path, or the
+    same file under another name: a hard or symbolic link), or, for an output
+    folder (`folder=True`: written whole, so an existing one is replaced), when
+    an input lies inside it.
+
+    Args:
+        output: The path about to be written.
+        inputs: A path or a list of paths the command reads.
+        folder: Whether `output` is written as a folder.
+
+    Raises:
+        BadInput: naming the output and the input.
+    """
+    output = Path(output)
+    target = output.resolve()
+    for source in [inputs] if isinstance(inputs, (str, os.PathLike)) else inputs:
+        source = Path(source)
+        resolved = source.resolve()
+        if resolved == target or _same_file(source, output):
+            raise BadInput(f"{output} is an input ({source}); inputs are never overwritten: "
+                           f"choose another output.")
+        if folder and target in resolved.parents:
+            raise BadInput(f"writing the folder {output} would replace the input {source} "
+                           f"inside it; choose another output.")
+
+
+def _same_file(first, second):
+    try:
+        return os.path.samefile(first, second)
+    except OSError:  # One of them does not exist (yet): not the same file.
+        return False
 
 
 @contextlib.contextmanager

@@ -11,6 +11,7 @@ URLs (downloaded once into the hub cache, `TFHUB_CACHE_DIR`) or local SavedModel
 folders, which work without internet.
 """
 
+import inspect
 import os
 import sys
 import types
@@ -18,16 +19,17 @@ import types
 import keras
 import tensorflow as tf
 from keras.src.saving import serialization_lib
-from tensorflow.python.util import tf_inspect
 
 from style_transfer.downloads import download_failure
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, first_line
+from style_transfer.extras import import_extra
 
 _URL_PREFIXES = ("http://", "https://", "gs://")
 
 
 def import_tensorflow_hub():
-    """Imports `tensorflow_hub`, also where setuptools no longer ships `pkg_resources`.
+    """Imports `tensorflow_hub` (the `hub` extra), also where setuptools no longer ships
+    `pkg_resources`.
 
     tensorflow_hub 0.16.1 (the latest release) checks the TensorFlow version with
     `pkg_resources.parse_version` when it is imported, and setuptools 82 removed
@@ -35,21 +37,20 @@ def import_tensorflow_hub():
     has the same function; it stands in for the duration of the import only.
     """
     try:
-        import tensorflow_hub
+        return import_extra("tensorflow_hub", "hub", "TF Hub models")
     except ModuleNotFoundError as error:
         if error.name != "pkg_resources":
             raise
-        from packaging.version import parse
+    from packaging.version import parse
 
-        shim = types.ModuleType("pkg_resources")
-        shim.parse_version = parse
-        sys.modules["pkg_resources"] = shim
-        try:
-            import tensorflow_hub
-        finally:
-            if sys.modules.get("pkg_resources") is shim:
-                del sys.modules["pkg_resources"]
-    return tensorflow_hub
+    shim = types.ModuleType("pkg_resources")
+    shim.parse_version = parse
+    sys.modules["pkg_resources"] = shim
+    try:
+        return import_extra("tensorflow_hub", "hub", "TF Hub models")
+    finally:
+        if sys.modules.get("pkg_resources") is shim:
+            del sys.modules["pkg_resources"]
 
 
 def is_local_handle(handle):
@@ -106,13 +107,8 @@ def load_hub_model(handle):
     except Exception as error:  # TensorFlow raises many types for a damaged SavedModel.
         raise BadInput(
             f"could not load TF Hub model {handle!r} from {path} ({type(error).__name__}: "
-            f"{_first_line(error)})."
+            f"{first_line(error)})."
         ) from None
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""
 
 
 @keras.saving.register_keras_serializable(package="style_transfer")
@@ -252,5 +248,7 @@ def _takes_training_argument(hub_model):
     call = getattr(hub_model, "__call__", None)
     if call is None:
         return False
-    argspec = tf_inspect.getfullargspec(call)
-    return "training" in argspec.args or "training" in argspec.kwonlyargs
+    try:
+        return "training" in inspect.signature(call).parameters
+    except (TypeError, ValueError):  # A callable without an inspectable signature.
+        return False

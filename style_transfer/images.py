@@ -6,13 +6,14 @@ through these functions, so an image looks the same wherever it is read.
 """
 
 import io
+import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from style_transfer.errors import BadInput
-from style_transfer.files import atomic_write
+from style_transfer.files import atomic_write, describe_os_error
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -61,7 +62,9 @@ def open_image(path):
         raise ImageReadError(f"Cannot read image {path}: it is a folder, not a file.") from None
     except UnidentifiedImageError:
         raise ImageReadError(f"Cannot read image {path}: not an image format Pillow can read.") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as error:
+    except OSError as error:
+        raise ImageReadError(f"Cannot read image {path}: {describe_os_error(error)}.") from None
+    except (ValueError, Image.DecompressionBombError) as error:
         raise ImageReadError(f"Cannot read image {path}: {_one_line(error)}") from None
     if image.width < 1 or image.height < 1:
         raise ImageReadError(f"Cannot read image {path}: its header gives an empty size {image.size}.")
@@ -279,16 +282,25 @@ def find_images(folder):
         `IMAGE_EXTENSIONS`. Files are not opened: see `open_image` for that.
 
     Raises:
-        ImageFolderError: `folder` does not exist or is not a folder.
+        ImageFolderError: `folder` does not exist, is not a folder, or it or a
+            folder inside it cannot be listed (permission denied).
     """
     folder = Path(folder)
     if not folder.exists():
         raise ImageFolderError(f"Image folder {folder} does not exist.")
     if not folder.is_dir():
         raise ImageFolderError(f"Image folder {folder} is not a folder.")
-    return sorted(
-        path for path in folder.rglob("*") if path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
-    )
+
+    def unreadable(error):
+        # A folder that cannot be listed would silently drop its images.
+        raise ImageFolderError(f"Cannot read folder {error.filename}: "
+                               f"{describe_os_error(error)}.")
+
+    found = []
+    for root, _, names in os.walk(folder, onerror=unreadable):
+        found += [Path(root) / name for name in names
+                  if Path(name).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(path for path in found if path.is_file())
 
 
 def _decode(path, max_size, shorter_side):

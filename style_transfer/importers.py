@@ -31,7 +31,7 @@ import re
 
 import numpy as np
 
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, first_line
 from style_transfer.network import Architecture, StyleTransferNetwork
 
 # verify_onnx's default check: a picture of this side in every style (and one blend).
@@ -118,7 +118,7 @@ def read_magenta_checkpoint(path, *, style_names=None, training_config=None):
         shapes = reader.get_variable_to_shape_map()
     except Exception as error:  # TensorFlow raises NotFound, DataLoss and others.
         raise BadInput(f"{path} is not a readable TensorFlow checkpoint "
-                       f"({type(error).__name__}: {_first_line(error)}).") from None
+                       f"({type(error).__name__}: {first_line(error)}).") from None
     return _network_from_tensors(
         MAGENTA, path, {name: tuple(shape) for name, shape in shapes.items()},
         reader.get_tensor, style_names, training_config,
@@ -180,14 +180,25 @@ def verify_onnx(model, path, images=None, style_weights=None):
         style_weights = np.concatenate([np.eye(n), np.full((1, n), 1 / n)]).astype("float32")
     images = np.asarray(images, "float32")
     style_weights = np.asarray(style_weights, "float32")
-    image_input, weights_input = (node.name for node in session.get_inputs()[:2])
+    inputs = [node.name for node in session.get_inputs()]
+    if len(inputs) != 2:
+        raise BadInput(f"{path} takes {len(inputs)} inputs; this network's ONNX form takes "
+                       f"two (image, style weights).")
     largest = 0.0
     for image in images:
         nchw = np.ascontiguousarray(image.transpose(2, 0, 1)[None])
         for weights in style_weights:
             # One picture at a time, as `stylize` paints photos.
             ours = stylize.run_network(model, image[None], weights[None])[0]
-            theirs = session.run(None, {image_input: nchw, weights_input: weights})[0][0]
+            try:
+                theirs = session.run(None, dict(zip(inputs, (nchw, weights))))[0][0]
+            except Exception as error:  # onnxruntime raises its own exception types.
+                raise BadInput(f"onnxruntime cannot run {path} on an image (1, 3, H, W) and "
+                               f"style weights ({len(weights)},) ({type(error).__name__}: "
+                               f"{first_line(error)}).") from None
+            if theirs.shape != (3,) + ours.shape[:2]:
+                raise BadInput(f"{path} returns shape {theirs.shape} for a {ours.shape[0]} x "
+                               f"{ours.shape[1]} picture; expected (3, H, W).")
             largest = max(largest, float(np.abs(theirs.transpose(1, 2, 0) - ours).max()))
     return largest
 
@@ -206,7 +217,7 @@ def onnx_session(path):
                                             providers=["CPUExecutionProvider"])
     except Exception as error:  # onnxruntime raises its own exception types.
         raise BadInput(f"onnxruntime cannot run {path} ({type(error).__name__}: "
-                       f"{_first_line(error)}).") from None
+                       f"{first_line(error)}).") from None
 
 
 def verification_picture(side_px):
@@ -230,7 +241,7 @@ def _load_onnx(path):
         raise BadInput(f"ONNX file {path} does not exist.") from None
     except Exception as error:  # protobuf's DecodeError and others.
         raise BadInput(f"{path} is not a readable ONNX file ({type(error).__name__}: "
-                       f"{_first_line(error)}).") from None
+                       f"{first_line(error)}).") from None
 
 
 # ------------------------------------------------------------------ mapping
@@ -334,8 +345,3 @@ def _check_nothing_left_over(path, shapes, wanted):
     if left_over:
         raise BadInput(f"{path} holds tensors this network does not have (such as "
                        f"{sorted(left_over)[0]!r}): another architecture.")
-
-
-def _first_line(error):
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else ""

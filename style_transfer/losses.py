@@ -6,23 +6,25 @@
     tv(y)         = mean |y[i+1, j] - y[i, j]|^2 + mean |y[i, j+1] - y[i, j]|^2
 
 The style Gram targets G(phi_l(s)) depend only on the style images: `PerceptualLoss`
-computes them once, stacks them per layer as (num_styles, C, C) and gathers one per
-sample by style id, so every sample of a batch can be trained on its own style.
+either computes them once, stacks them per layer as (num_styles, C, C) and gathers one
+per sample by style id, or computes them per sample from the sample's own style image;
+either way every sample of a batch can be trained on its own style. The settings of
+the loss are a `LossConfig` (`style_transfer.config`, imported here too).
 """
 
-import dataclasses
 import os
-import sys
+import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
 from style_transfer import images
+from style_transfer.config import LossConfig
 from style_transfer.downloads import download_failure
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, RandomWeightsWarning
 
-VGG_NETWORKS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}
+_VGG_CONSTRUCTORS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}
 
 # The ImageNet weights that `keras.applications` downloads (no classifier head),
 # fetched here so that a failed download becomes a clear one-line error.
@@ -45,107 +47,10 @@ _IMAGENET_WEIGHTS = {
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 
 RANDOM_WEIGHTS_WARNING = (
-    "WARNING: the loss network has RANDOM weights (--vgg-weights random). It trains and "
-    "runs, but stylizations are far worse than with ImageNet weights; use it for tests "
-    "and smoke runs only."
+    "the loss network has RANDOM weights (vgg_weights='random'): it trains and runs, but "
+    "stylizations are far worse than with ImageNet weights; use it for tests and smoke runs "
+    "only."
 )
-
-
-@dataclasses.dataclass(frozen=True)
-class LossConfig:
-    """Everything that defines the training loss, stored in the model's `training_config`.
-
-    The defaults are Magenta's `image_stylization` (Dumoulin et al. 2017, the
-    `vgg_16/conv*` end points of its `train.py` flags): VGG-16 with average
-    pooling; content at the output of the third block (relu3_3) with weight 1;
-    style at the outputs of blocks 1-4 (relu1_2, relu2_2, relu3_3, relu4_3)
-    with weight 1e-4 each; Gram matrices divided by H W (not by C); both
-    losses the mean of squared differences; no total variation.
-    pytorch/examples' fast_neural_style uses content relu2_2 and Gram / (C H W)
-    with weights 1e5 and 1e10 on sums; set `content_layer` and
-    `gram_divides_channels` to follow it instead.
-
-    One default differs from Magenta on purpose: `style_size`. Magenta computes
-    the Gram targets from each style image at its own size
-    (`image_stylization_create_dataset.py`); here the style image is first
-    resized to 256 px on its long side, the size of the training crops, so
-    that its Gram statistics describe strokes at the scale the network paints
-    at whatever the file's resolution, and a 4000 px painting does not need
-    gigabytes of VGG activations. Set `style_size` to the image's long side to
-    compute them as Magenta does.
-
-    Args:
-        vgg: `"vgg16"` or `"vgg19"` (`keras.applications`).
-        vgg_weights: `"imagenet"` (downloaded once and cached by Keras),
-            `"random"` (same architecture, seeded untrained weights: for tests;
-            far lower quality), or the path of a local weights file (.h5).
-        pooling: `"avg"` (Magenta) or `"max"` (the original VGG).
-        content_layer: Keras VGG layer name of the content features.
-        style_layers: Keras VGG layer names of the style features.
-        content_weight: Weight of the content loss.
-        style_layer_weights: One weight per style layer.
-        tv_weight: Weight of the total variation loss (0 disables it).
-        gram_divides_channels: Divide Gram matrices by C as well as H W.
-        style_size: Long side, in pixels, to which style images are resized
-            before their Gram targets are computed (see above).
-        random_seed: Seed of the `"random"` weights.
-    """
-
-    vgg: str = "vgg16"
-    vgg_weights: str = "imagenet"
-    pooling: str = "avg"
-    content_layer: str = "block3_conv3"
-    style_layers: tuple = ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3")
-    content_weight: float = 1.0
-    style_layer_weights: tuple = (1e-4, 1e-4, 1e-4, 1e-4)
-    tv_weight: float = 0.0
-    gram_divides_channels: bool = False
-    style_size: int = 256
-    random_seed: int = 0
-
-    def __post_init__(self):
-        # Lists from JSON become tuples, so that configs compare and hash.
-        object.__setattr__(self, "style_layers", tuple(self.style_layers))
-        object.__setattr__(
-            self, "style_layer_weights", tuple(float(w) for w in self.style_layer_weights)
-        )
-        if self.vgg not in VGG_NETWORKS:
-            raise BadInput(f"vgg must be one of {sorted(VGG_NETWORKS)}; received {self.vgg!r}.")
-        if self.pooling not in ("avg", "max"):
-            raise BadInput(f"pooling must be 'avg' or 'max'; received {self.pooling!r}.")
-        if not self.style_layers:
-            raise BadInput("style_layers must name at least one VGG layer.")
-        if len(self.style_layer_weights) != len(self.style_layers):
-            raise BadInput(
-                f"style_layer_weights has {len(self.style_layer_weights)} weights for "
-                f"{len(self.style_layers)} style layers."
-            )
-        for name in ("content_weight", "tv_weight"):
-            if not getattr(self, name) >= 0:
-                raise BadInput(f"{name} must be >= 0; received {getattr(self, name)!r}.")
-        if min(self.style_layer_weights) < 0:
-            raise BadInput(
-                f"style weights must be >= 0; received {list(self.style_layer_weights)}."
-            )
-        if not (isinstance(self.style_size, int) and self.style_size >= 16):
-            raise BadInput(f"style_size must be an integer >= 16; received {self.style_size!r}.")
-
-    def with_style_weight(self, weight):
-        """The same config with every style layer weighted `weight`."""
-        return dataclasses.replace(
-            self, style_layer_weights=(float(weight),) * len(self.style_layers)
-        )
-
-    def to_dict(self):
-        """A JSON-serializable dict; `LossConfig.from_dict` reverses it."""
-        config = dataclasses.asdict(self)
-        config["style_layers"] = list(self.style_layers)
-        config["style_layer_weights"] = list(self.style_layer_weights)
-        return config
-
-    @classmethod
-    def from_dict(cls, config):
-        return cls(**config)
 
 
 def preprocess_for_vgg(images):
@@ -241,11 +146,11 @@ def vgg_weights_path(config):
 
 
 def _vgg_with_weights(config):
-    constructor = VGG_NETWORKS[config.vgg]
+    constructor = _VGG_CONSTRUCTORS[config.vgg]
     path = vgg_weights_path(config)
     vgg = constructor(include_top=False, weights=None)
     if path is None:
-        print(RANDOM_WEIGHTS_WARNING, file=sys.stderr)
+        warnings.warn(RANDOM_WEIGHTS_WARNING, RandomWeightsWarning, stacklevel=3)
         _seed_weights(vgg, config.random_seed)
         return vgg
     try:
@@ -283,52 +188,81 @@ def _seed_weights(vgg, seed):
 class PerceptualLoss:
     """Content, style and total variation losses of stylized images, per sample.
 
+    The Gram targets of each sample come from one of two places:
+    - a table: `style_images` given, their Gram matrices are computed once and
+      stacked per layer as (num_styles, C, C); a sample's style is its row,
+      picked by an integer style id (multi-style training, Dumoulin et al.);
+    - the sample's own style image, (batch, S, S, 3) float in [0, 1], whose
+      Gram matrices are computed in the same call (arbitrary styles, Ghiasi et
+      al.), so a folder of style images needs no table.
+
     Args:
-        style_images: One float image (H, W, 3) in [0, 1] per style, any size;
-            each is resized to `config.style_size` on its long side.
+        style_images: One float image (H, W, 3) in [0, 1] per style of the
+            table, any size; each is resized to `config.style_size` on its
+            long side. None: no table, styles are passed as images.
         config: A `LossConfig`.
 
     Call arguments:
         content_images: The photos (batch, H, W, 3) in [0, 1].
         stylized_images: The network's outputs for them (batch, H, W, 3).
-        style_ids: Integer style of each sample (batch,).
+        styles: Integer style ids (batch,), rows of the table; or float style
+            images (batch, S, S, 3) in [0, 1].
 
     Returns:
         A dict of per-sample losses (batch,): `"total"`, `"content"`, `"style"`,
         `"tv"` (each already weighted; total = content + style + tv).
     """
 
-    def __init__(self, style_images, config=LossConfig()):
-        if len(style_images) == 0:
+    def __init__(self, style_images=None, config=LossConfig()):
+        if style_images is not None and len(style_images) == 0:
             raise BadInput("at least one style image is needed.")
         self.config = config
         self.network = build_loss_network(config)
-        self.gram_targets = self._compute_gram_targets(style_images)
+        self.gram_table = None if style_images is None else self._gram_table(style_images)
 
     @property
     def num_styles(self):
-        return self.gram_targets[self.config.style_layers[0]].shape[0]
+        """Rows of the table (None without one)."""
+        if self.gram_table is None:
+            return None
+        return self.gram_table[self.config.style_layers[0]].shape[0]
 
-    def _compute_gram_targets(self, style_images):
+    def _gram_table(self, style_images):
         """{style layer: (num_styles, C, C)}; one style at a time, each at its own size."""
         per_style = []
         for image in style_images:
             image = images.resize_long_side(image, self.config.style_size)
-            features = self.network(preprocess_for_vgg(image[None]))
             per_style.append({
-                name: ops.convert_to_numpy(self._gram(features[name]))[0]
-                for name in self.config.style_layers
+                name: ops.convert_to_numpy(gram)[0]
+                for name, gram in self.gram_matrices(image[None]).items()
             })
         return {
             name: ops.convert_to_tensor(np.stack([grams[name] for grams in per_style]))
             for name in self.config.style_layers
         }
 
+    def gram_matrices(self, style_images):
+        """{style layer: (batch, C, C)}: the Gram matrices of images (batch, S, S, 3) in [0, 1]."""
+        features = self.network(preprocess_for_vgg(style_images))
+        return {name: self._gram(features[name]) for name in self.config.style_layers}
+
     def _gram(self, features):
         return gram_matrix(features, self.config.gram_divides_channels)
 
-    def __call__(self, content_images, stylized_images, style_ids):
+    def style_targets(self, styles):
+        """{style layer: (batch, C, C)}: table rows for style ids, or the style images' Grams."""
+        styles = ops.convert_to_tensor(styles)
+        if "int" in keras.backend.standardize_dtype(styles.dtype):
+            if self.gram_table is None:
+                raise ValueError("style ids need a table: pass style_images to PerceptualLoss.")
+            styles = ops.cast(styles, "int32")
+            return {name: ops.take(table, styles, axis=0) for name, table in self.gram_table.items()}
+        return {name: ops.stop_gradient(gram)
+                for name, gram in self.gram_matrices(ops.cast(styles, "float32")).items()}
+
+    def __call__(self, content_images, stylized_images, styles):
         config = self.config
+        targets = self.style_targets(styles)
         # Two VGG passes, not one over the concatenated batch: the backward pass then
         # runs over the stylized half only. Measured on a 2-core CPU (256 px, batch 4)
         # the training step is about 1.4x faster this way.
@@ -343,11 +277,9 @@ class PerceptualLoss:
         content = config.content_weight * ops.mean(
             ops.square(features[config.content_layer] - photo_features), axis=(1, 2, 3)
         )
-        style_ids = ops.cast(style_ids, "int32")
         style = ops.zeros_like(content)
         for name, weight in zip(config.style_layers, config.style_layer_weights):
-            target = ops.take(self.gram_targets[name], style_ids, axis=0)
-            difference = self._gram(features[name]) - target
+            difference = self._gram(features[name]) - targets[name]
             style = style + weight * ops.mean(ops.square(difference), axis=(1, 2))
         if config.tv_weight > 0:
             tv = config.tv_weight * total_variation(stylized_images)

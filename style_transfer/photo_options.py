@@ -10,7 +10,7 @@
   table has no row that paints the photo itself, and moving every gamma/beta
   toward the values that make each normalization an identity (gamma = std,
   beta = mean of its input) ends, at s = 0, in an unnormalized network's
-  picture, not the photo (notebooks/06_video_and_photo_options.ipynb shows
+  picture, not the photo (notebooks/07_video_and_photo_options.ipynb shows
   both). Arbitrary-style models interpolate their style embedding instead
   (`style_transfer.arbitrary.conditioning_embedding`).
 

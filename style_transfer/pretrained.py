@@ -132,7 +132,9 @@ def load_pretrained(model, source_file=None):
         model: A name in `REGISTRY`, or a `PretrainedModel`.
         source_file: Convert this local file instead of the registered source
             (a checkpoint downloaded on another machine, or an ONNX file of the
-            same network); it replaces the cached conversion.
+            same network); it replaces the cached conversion. (For a package
+            source, a later load without it converts the installed file again,
+            since the cache then no longer matches it.)
 
     Raises:
         BadInput: an unknown name, a missing extra, a failed download, or a
@@ -263,10 +265,10 @@ def _check_shape(entry, network, where):
 
     expected = ARCHITECTURES[entry.architecture]
     if network.architecture != expected or network.num_styles != entry.num_styles:
+        found = network.architecture.describe()
         raise BadInput(
-            f"{where} holds a {network.num_styles}-style network ({network.architecture.describe()}); "
-            f"{entry.name} is a {entry.num_styles}-style {entry.architecture} network "
-            f"({expected.describe()})."
+            f"{where} holds a {network.num_styles}-style network ({found}); {entry.name} is "
+            f"a {entry.num_styles}-style {entry.architecture} network ({expected.describe()})."
         )
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from style_transfer.errors import BadInput
-from style_transfer.files import atomic_path, check_destination
+from style_transfer.files import atomic_path, check_destination, check_not_an_input
 
 INSTALL_HINT = "pip install 'cbn-style[video]'"
 STABILIZE_METHODS = ("flow", "none")
@@ -334,8 +334,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
     started = time.perf_counter()
     source, destination = Path(source), Path(destination)
     codec = video_codec(destination)
-    if destination.exists() and source.exists() and destination.samefile(source):
-        raise BadInput(f"{destination} is the input; inputs are never overwritten.")
+    check_not_an_input(destination, [source])
     check_destination(destination, overwrite)
     with _open_input(source) as container:
         video = container.streams.video[0]

@@ -18,7 +18,9 @@ def test_bench_layers_quick_prints_a_table_with_every_pair_on_every_backend():
     assert rows[0].startswith("| backend | shape | layer | median ms")
     for backend in ("tensorflow", "jax"):
         for layer in ("ConditionalBatchNormalization", "BatchNormalization",
-                      "ConditionalInstanceNormalization", "GroupNormalization(groups=-1)"):
+                      "ConditionalInstanceNormalization", "GroupNormalization(groups=-1)",
+                      "ConditionalGroupNormalization(groups=32)", "GroupNormalization(groups=32)",
+                      "ConditionalLayerNormalization", "LayerNormalization"):
             assert any(f"| {backend} |" in row and f"| {layer} |" in row for row in rows), (
                 backend, layer, completed.stdout)
 

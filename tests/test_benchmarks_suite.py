@@ -83,7 +83,8 @@ def test_list_names_every_section_and_its_script():
                             ("fidelity", "bench_fidelity.py"),
                             ("add_style", "bench_add_style.py"),
                             ("arbitrary", "bench_arbitrary.py"),
-                            ("pretrained", "bench_pretrained.py"), ("web", "bench_web.py"),
+                            ("pretrained", "bench_pretrained.py"), ("cli", "bench_cli.py"),
+                            ("video", "bench_video.py"), ("web", "bench_web.py"),
                             ("web_libraries", "bench_web_libraries.py")):
         assert any(line.split()[:2] == [section, f"benchmarks/{script}"]
                    for line in completed.stdout.splitlines()), (section, completed.stdout)
@@ -94,3 +95,17 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
     assert completed.returncode == 2
     assert "unknown section 'nonsense'" in completed.stderr
     assert "training" in completed.stderr
+
+
+@pytest.mark.parametrize("script, writes_results", [
+    ("bench_training.py", True), ("bench_fidelity.py", True), ("bench_add_style.py", True),
+    ("bench_arbitrary.py", False)])
+def test_a_data_dir_without_the_test_images_is_refused_in_one_line(script, writes_results,
+                                                                   tmp_path):
+    results = ["--results-dir", str(tmp_path / "results")] if writes_results else []
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / script), "--quick",
+         "--data-dir", str(tmp_path), *results],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY)
+    assert completed.returncode == 2, completed.stderr[-2000:]
+    assert f"--data-dir {tmp_path} has no folder content/" in completed.stderr

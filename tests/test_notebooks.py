@@ -15,7 +15,8 @@ NOTEBOOKS = [
     ("03_blending.ipynb", 600),
     ("04_add_a_style.ipynb", 600),
     ("05_arbitrary_styles.ipynb", 600),
-    ("06_video_and_photo_options.ipynb", 600),
+    ("06_normalization_from_batch_to_adaln.ipynb", 120),
+    ("07_video_and_photo_options.ipynb", 600),
 ]
 
 

@@ -1,33 +1,39 @@
-"""The subcommands of `style-transfer`, each a module with `register(subparsers)`.
+"""The subcommands of `style-transfer`: each name, the module that implements it, its summary.
 
-A module's `register` adds its parser (every option with help and default) and
-sets `run=<function(args) -> exit code>` as the parser's default.
+The command line imports a command's module only when that command is given
+(`style_transfer.cli.build_parser`), and `style-transfer --help` shows the
+summaries below without importing any. A command module therefore imports
+nothing heavy at module level (no TensorFlow, Keras, matplotlib, nor a module
+of this package that imports them) and provides:
 
-`COMMAND_MODULES` maps each command's name to the module that registers it, so
-that the command line imports only the module of the command it runs: some
-modules read defaults from modules that load TensorFlow, and `serve --help` or
-`stylize --help` should not wait for that.
+- `register(subparsers)`: adds its command's parser (several, for a module that
+  implements several commands) with every option, its help and its default,
+  and sets `run=<function(args) -> exit code>` as the parser's default;
+- the `run` function, which imports what it needs.
 """
 
-import importlib
-
-COMMAND_MODULES = {
-    "demo": "demo",
-    "stylize": "stylize",
-    "video": "video",
-    "serve": "serve",
-    "pretrained": "pretrained",
-    "train": "train",
-    "train-arbitrary": "train_arbitrary",
-    "export": "export",
-    "add-style": "add_style",
-    "remove-style": "add_style",
-    "rename-style": "add_style",
+COMMANDS = {
+    "demo": ("style_transfer.commands.demo",
+             "paint photos in pretrained styles and blends in seconds, or (--train) train a "
+             "small model first"),
+    "stylize": ("style_transfer.commands.stylize",
+                "paint photos in a trained model's styles, blends or spatial blends"),
+    "video": ("style_transfer.commands.video",
+              "paint a video file or a camera in a style, with flicker stabilization"),
+    "serve": ("style_transfer.commands.serve",
+              "a local web page to paint photos: blend styles with sliders, paint regions"),
+    "pretrained": ("style_transfer.commands.pretrained",
+                   "list the pretrained style networks, or write one to a .keras file"),
+    "train": ("style_transfer.commands.train",
+              "train a multi-style network on a folder of photos and a few style images"),
+    "train-arbitrary": ("style_transfer.commands.train_arbitrary",
+                        "train a model that stylizes with any style image (style encoder + "
+                        "embedding)"),
+    "export": ("style_transfer.commands.export",
+               "export a style model as a SavedModel or TFLite file"),
+    "add-style": ("style_transfer.commands.add_style",
+                  "add styles to a trained model, training only their gamma/beta"),
+    "remove-style": ("style_transfer.commands.edit_styles",
+                     "drop a style from a trained model (the others stay bit-identical)"),
+    "rename-style": ("style_transfer.commands.edit_styles", "rename a style of a trained model"),
 }
-
-
-def command_modules(names=None):
-    """The modules registering `names` (default: every command), each once, in listed order."""
-    wanted = COMMAND_MODULES if names is None else names
-    modules = dict.fromkeys(COMMAND_MODULES[name] for name in COMMAND_MODULES if name in wanted)
-    return [importlib.import_module(f"style_transfer.commands.{module}") for module in modules]

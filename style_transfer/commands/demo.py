@@ -1,7 +1,5 @@
-"""`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a small model."""
+"""`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a model."""
 
-
-from style_transfer.commands.help_formatter import HelpFormatter
 from style_transfer.demo import DEMO_SETTINGS, QUICK_SETTINGS
 from style_transfer.errors import BadInput
 
@@ -13,8 +11,6 @@ TRAINING_OPTIONS = {"styles": None, "vgg_weights": "imagenet", "steps": None, "q
 def register(subparsers):
     parser = subparsers.add_parser(
         "demo",
-        help="paint a bundled photo in every pretrained style, blends and a spatial blend "
-        "(seconds, offline); --train trains a small model instead",
         description="Paint scikit-image's photo of a cat with the pretrained android-26 "
         "network (no training, no download; needs the [pretrained] extra): "
         "OUT/contact_sheet.png (each of the 26 styles), OUT/blends.png (three styles and "
@@ -23,7 +19,6 @@ def register(subparsers):
         "on a laptop CPU) and write OUT/grid.png and OUT/losses.png; its loss network is "
         "VGG-16 with ImageNet weights, downloaded once by Keras (offline: --vgg-weights "
         "random, much lower quality, or a local weights file).",
-        formatter_class=HelpFormatter,
     )
     parser.add_argument("--out", default="style_transfer_demo", metavar="DIR",
                         help="output folder")

@@ -2,29 +2,25 @@
 
     style-transfer pretrained list
     style-transfer pretrained get android-26 --out android26.keras
-    style-transfer pretrained get magenta-monet --from ~/Downloads/multistyle-pastiche-generator-monet.ckpt \
-        --out monet.keras
+    style-transfer pretrained get magenta-monet \
+        --from ~/Downloads/multistyle-pastiche-generator-monet.ckpt --out monet.keras
 
 A thin layer over `style_transfer.pretrained`. Any command that takes
 `--model FILE.keras` also takes a pretrained model's name; `get` writes the
 converted model to a file of your own (to rename its styles, add styles, export it).
 """
 
-from style_transfer.commands.help_formatter import HelpFormatter
 from style_transfer.errors import BadInput
 
 
 def register(subparsers):
     parser = subparsers.add_parser(
         "pretrained",
-        help="list the pretrained style networks, or write one to a .keras file",
         description=__doc__.split("\n\n")[0],
-        formatter_class=HelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser(
         "list", help="name, styles, architecture, source, licence, and whether it is cached",
-        formatter_class=HelpFormatter,
     )
     listing.set_defaults(run=_run_list)
     get = actions.add_parser(
@@ -34,7 +30,6 @@ def register(subparsers):
         "(see `style_transfer.pretrained`), cache it, and write a copy to --out. Magenta's "
         "checkpoints are downloaded on first use; --from converts a copy you downloaded "
         "yourself (e.g. on a machine with internet access) instead.",
-        formatter_class=HelpFormatter,
     )
     get.add_argument("name", metavar="NAME", help="a name from `style-transfer pretrained list`")
     get.add_argument("--out", required=True, metavar="MODEL.keras", help="where to write it")
@@ -65,10 +60,12 @@ def _run_get(args):
     import shutil
 
     from style_transfer import pretrained
-    from style_transfer.files import atomic_path
+    from style_transfer.files import atomic_path, check_not_an_input
 
     if not args.out.endswith(".keras"):
         raise BadInput(f"model files end in .keras; received --out {args.out!r}.")
+    if args.source_file:
+        check_not_an_input(args.out, args.source_file)
     cached = pretrained.ensure_cached(args.name, args.source_file)
     with atomic_path(args.out, overwrite=args.overwrite) as temporary:
         shutil.copyfile(cached, temporary)

@@ -11,11 +11,12 @@ so nothing a visitor sends names a file. It listens on 127.0.0.1 (this
 computer only) unless --host says otherwise. Needs the [web] extra.
 """
 
+import math
 import socket
 import sys
 from pathlib import Path
 
-from style_transfer.commands.help_formatter import HelpFormatter
+from style_transfer.commands.options import decimal_number, integer_at_least
 from style_transfer.errors import BadInput
 from style_transfer.pretrained import DEFAULT_MODEL
 from style_transfer.web.settings import ServerSettings
@@ -26,30 +27,25 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def register(subparsers):
     defaults = ServerSettings()
-    parser = subparsers.add_parser(
-        "serve",
-        help="a local web page to paint photos: blend styles with sliders, paint regions",
-        description=__doc__.split("\n\n")[0],
-        formatter_class=HelpFormatter,
-    )
+    parser = subparsers.add_parser("serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", action="append", default=None, metavar="MODEL.keras|NAME",
                         help="a style model file or a pretrained model's name; repeat to offer "
                         f"several (default: {DEFAULT_MODEL})")
     parser.add_argument("--host", default=defaults.host,
                         help="address to listen on; anything but 127.0.0.1 lets other computers "
                         "use the page")
-    parser.add_argument("--port", type=int, default=defaults.port, help="TCP port (0: any free one)")
+    parser.add_argument("--port", type=integer_at_least(0), default=defaults.port, help="TCP port (0: any free one)")
     limits = parser.add_argument_group("limits")
-    limits.add_argument("--preview-size", type=int, default=defaults.preview_px, metavar="PX",
+    limits.add_argument("--preview-size", type=integer_at_least(), default=defaults.preview_px, metavar="PX",
                         help="long side of the preview painted while sliders move")
-    limits.add_argument("--max-upload-mib", type=float, default=defaults.max_upload_mib,
+    limits.add_argument("--max-upload-mib", type=decimal_number, default=defaults.max_upload_mib,
                         metavar="MIB", help="largest photo or style image file accepted")
-    limits.add_argument("--max-megapixels", type=float, default=defaults.max_megapixels,
+    limits.add_argument("--max-megapixels", type=decimal_number, default=defaults.max_megapixels,
                         metavar="MP", help="largest photo accepted (width x height, read from the "
                         "file's header before decoding)")
-    limits.add_argument("--max-sessions", type=int, default=defaults.max_sessions, metavar="N",
+    limits.add_argument("--max-sessions", type=integer_at_least(), default=defaults.max_sessions, metavar="N",
                         help="browser tabs kept at once (the one idle longest gives way)")
-    limits.add_argument("--session-minutes", type=float, default=defaults.session_minutes,
+    limits.add_argument("--session-minutes", type=decimal_number, default=defaults.session_minutes,
                         metavar="MIN", help="forget a tab's pictures after this long unused")
     parser.set_defaults(run=run)
 
@@ -84,7 +80,7 @@ def _settings(args):
                                ("--max-megapixels", args.max_megapixels, 0.001),
                                ("--max-sessions", args.max_sessions, 1),
                                ("--session-minutes", args.session_minutes, 0.1)):
-        if not value >= least:
+        if not (value >= least and math.isfinite(value)):
             raise BadInput(f"{name} must be at least {least}; received {value}.")
     if args.port > 65535:
         raise BadInput(f"--port must be at most 65535; received {args.port}.")
@@ -116,10 +112,11 @@ def _shown_name(name):
 
 
 def _load(name):
-    from style_transfer.arbitrary import is_arbitrary_model_file, load_arbitrary_model
-    from style_transfer.model_file import load_style_model, model_path
+    from style_transfer.arbitrary import load_arbitrary_model
+    from style_transfer.commands.stylize_arbitrary import MODEL_CLASS
+    from style_transfer.model_file import load_style_model, model_path, read_model_config
 
     path = model_path(name)
-    if is_arbitrary_model_file(path):
+    if read_model_config(path).get("class_name") == MODEL_CLASS:
         return load_arbitrary_model(path)
     return load_style_model(path)

@@ -3,119 +3,120 @@
     style-transfer stylize --model arbitrary.keras --style-image wave.jpg photo.jpg --out out/
     style-transfer stylize --model arbitrary.keras --style-image a.jpg --style-image b.jpg \
         --blend-weights 0.3,0.7 --strength 0.8 photo.jpg --out out/
+    style-transfer stylize --model hub_arbitrary.keras --hub-encoder ~/models/encoder/ ...
     style-transfer stylize --engine magenta-hub --style-image wave.jpg photo.jpg --out out/
 
-Not a subcommand of its own: `commands/stylize.py` calls `add_options(parser)` and
-hands over to `run(args)` when `uses_style_images(args)`.
+Not a subcommand of its own: `commands/stylize.py` calls `add_options(parser)`
+and hands over to `run(args)` for an arbitrary-style model or the hub engine.
+Outputs follow `stylize_files`.
 """
 
-import time
 from pathlib import Path
 
-from style_transfer import images
+from style_transfer.commands import stylize_files
 from style_transfer.errors import BadInput
 
-ENGINES = ("network", "magenta-hub")
+NETWORK_ENGINE = "network"
+MAGENTA_ENGINE = "magenta-hub"
+MODEL_CLASS = "ArbitraryStyleModel"
+# The options of this mode, refused with a model of trained styles (default: unset).
+STYLE_IMAGE_OPTIONS = ("--style-image", "--blend-weights", "--hub-encoder", "--hub-handle")
 
 
 def add_options(parser):
     group = parser.add_argument_group(
-        "arbitrary styles",
-        "with a model made by `train-arbitrary` (or --engine magenta-hub): style images "
-        "instead of trained style ids",
+        "style images",
+        "with a model made by `train-arbitrary`, or --engine magenta-hub: paint in the style "
+        "of any image",
     )
-    group.add_argument("--style-image", action="append", default=[], metavar="IMAGE",
+    group.add_argument("--style-image", action="append", default=None, metavar="IMAGE",
                        help="a style image; repeat to blend several")
     group.add_argument("--blend-weights", default=None, metavar="W1,W2,...",
                        help="convex weights of the style images (default: equal)")
-    group.add_argument("--engine", choices=ENGINES, default="network",
+    group.add_argument("--hub-encoder", default=None, metavar="HANDLE",
+                       help="for a model trained with --encoder-hub: the TF Hub model to run "
+                       "as its encoder (URL or local SavedModel folder). Running a hub model "
+                       "runs its TensorFlow graph, so name only one you trust; the model file's "
+                       "own record of its encoder is never followed")
+    group.add_argument("--engine", choices=(NETWORK_ENGINE, MAGENTA_ENGINE),
+                       default=NETWORK_ENGINE,
                        help="'network': the --model file; 'magenta-hub': Magenta's published "
-                       "TF Hub model (comparison; one style image, strength 1)")
+                       "TF Hub model (comparison; one style image, strength 1; needs the hub "
+                       "extra)")
     group.add_argument("--hub-handle", default=None, metavar="HANDLE",
                        help="with --engine magenta-hub: its URL or local SavedModel folder "
                        "(default: its Kaggle Models URL, "
                        "arbitrary-image-stylization-v1/TensorFlow1/256/2)")
 
 
-def uses_style_images(args):
-    """Whether `stylize` should hand over: style images, the hub engine, or an arbitrary model."""
-    from style_transfer.arbitrary import is_arbitrary_model_file
+def refuse_options(args, options, reason):
+    """Refuses any of `options` ("--grid", ...) that was given: it does not apply `reason`."""
+    for option in options:
+        if getattr(args, option.lstrip("-").replace("-", "_")) not in (None, False, []):
+            raise BadInput(f"{option} does not apply {reason}.")
 
-    return (bool(args.style_image) or args.engine != "network"
-            or bool(args.model and is_arbitrary_model_file(args.model)))
 
+def run(args, model_path=None):
+    """Stylizes `args.inputs` with `args.style_image` into `args.out`, as `stylize` does:
+    with the arbitrary-style model at `model_path`, or with --engine magenta-hub."""
+    from style_transfer.commands.stylize import TABLE_OPTIONS
 
-def run(args):
-    """Stylizes `args.inputs` with `args.style_image` into `args.out` (a folder, or a file
-    name for one picture), following the `stylize` command's output conventions."""
-    from style_transfer import arbitrary, photo_options
-    from style_transfer.commands.stylize import output_record, report_outputs
-
-    photo_options.check_strength(args.strength)
+    magenta = args.engine == MAGENTA_ENGINE
+    refuse_options(args, TABLE_OPTIONS,
+                   "with --engine magenta-hub" if magenta else
+                   f"with {model_path}, an arbitrary-style model (it paints with --style-image)")
+    if magenta:
+        refuse_options(args, ("--model", "--hub-encoder", "--blend-weights"),
+                       "with --engine magenta-hub (it takes one --style-image at full strength)")
+        if args.strength != 1.0:
+            raise BadInput("--strength does not apply with --engine magenta-hub (it takes one "
+                           "--style-image at full strength).")
+    elif args.hub_handle:
+        raise BadInput("--hub-handle applies to --engine magenta-hub; the encoder of a model "
+                       "trained with --encoder-hub is given with --hub-encoder.")
     if not args.style_image:
         raise BadInput("pass at least one --style-image (an arbitrary-style model paints with "
                        "style images).")
-    if not args.out:
-        raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
-    style_images = [images.load_image(path) for path in args.style_image]
-    blend_weights = parse_blend_weights(args.blend_weights)
-    if args.engine == "magenta-hub":
-        if len(style_images) != 1 or args.strength != 1.0 or blend_weights is not None:
-            raise BadInput("--engine magenta-hub takes one --style-image, and no "
-                           "--strength or --blend-weights (its hub signature takes images).")
-        from style_transfer import magenta_hub
+    if magenta and len(args.style_image) != 1:
+        raise BadInput("--engine magenta-hub takes one --style-image.")
+    blend_weights = parse_blend_weights(args.blend_weights, len(args.style_image))
 
+    from style_transfer import arbitrary, images, photo_options
+
+    if magenta:
+        from style_transfer import magenta_hub
+        from style_transfer.hub import import_tensorflow_hub
+
+        import_tensorflow_hub()  # Before any work: the hub extra may be missing.
         handle = args.hub_handle or magenta_hub.MAGENTA_HUB_HANDLE
 
-        def stylize(photo):
+        def stylize(photo, style_images):
             painted = magenta_hub.magenta_hub_stylize(photo, style_images[0], handle)
             return photo_options.preserve_color(photo, painted) if args.preserve_color else painted
     else:
-        if not args.model:
-            raise BadInput("pass --model ARBITRARY.keras (made by train-arbitrary), or "
-                           "--engine magenta-hub.")
-        model = arbitrary.load_arbitrary_model(args.model)
+        model = arbitrary.load_arbitrary_model(model_path, hub_encoder=args.hub_encoder)
 
-        def stylize(photo):
+        def stylize(photo, style_images):
             return arbitrary.stylize_arbitrary(model, photo, style_images, blend_weights,
                                                args.strength, args.preserve_color)
-    files = _input_files(args.inputs)
-    out = Path(args.out)
-    single_file = out.suffix.lower() in images.SAVE_FORMATS
-    if single_file and len(files) != 1:
-        raise BadInput(f"--out {out} is a file name, but {len(files)} pictures would result; "
-                       f"give a folder.")
-    label = Path(args.style_image[0]).stem if len(style_images) == 1 else "blend"
-    if args.engine == "magenta-hub":
-        label = f"magenta-{label}"
-    extension = "." + (getattr(args, "format", None) or "png")
-    (out.parent if single_file else out).mkdir(parents=True, exist_ok=True)
-    for path in files:
-        started = time.perf_counter()
-        target = out if single_file else out / f"{path.stem}__{label}{extension}"
-        photo = images.load_image(path, max_size=args.max_size)
-        painted = stylize(photo)
-        images.save_image(painted, target, overwrite=args.overwrite)
-        report_outputs(args, [output_record(path, target, label, painted,
-                                            time.perf_counter() - started)])
-    return 0
+    photos = stylize_files.find_photos(args.inputs)
+    label = Path(args.style_image[0]).stem if len(args.style_image) == 1 else "blend"
+    label = f"magenta-{label}" if magenta else label
+    targets = stylize_files.output_paths(args, photos, [label],
+                                         [model_path, *args.style_image])
+    style_images = [images.load_image(path) for path in args.style_image]
+    return stylize_files.paint_photos(args, photos, targets, [label], args.max_size,
+                                      lambda photo: [stylize(photo, style_images)])
 
 
-def parse_blend_weights(text):
+def parse_blend_weights(text, count):
+    """The --blend-weights of `count` style images (None: equal), as numbers."""
+    from style_transfer.conditions import parse_number
+
     if text is None:
         return None
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise BadInput(f"--blend-weights must be numbers separated by commas; received "
-                       f"{text!r}.") from None
-
-
-def _input_files(inputs):
-    files = []
-    for name in inputs:
-        path = Path(name)
-        files.extend(images.find_images(path) if path.is_dir() else [path])
-    if not files:
-        raise BadInput("pass at least one INPUT photo or folder.")
-    return files
+    weights = [parse_number(part, "--blend-weights weight") for part in text.split(",")]
+    if len(weights) != count:
+        raise BadInput(f"--blend-weights gives {len(weights)} weights for {count} "
+                       f"--style-image; give one per style image.")
+    return weights

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from style_transfer.commands import photo_options
+from style_transfer.commands.options import decimal_number, integer_at_least
+from style_transfer.commands.stylize_files import MIN_PHOTO_PX
 from style_transfer.errors import BadInput
 from style_transfer.pretrained import DEFAULT_MODEL
 
@@ -26,19 +28,15 @@ from style_transfer.pretrained import DEFAULT_MODEL
 def register(subparsers):
     from style_transfer.video import DEFAULT_STABILIZE_WEIGHT, STABILIZE_METHODS, VIDEO_CODECS
 
-    parser = subparsers.add_parser(
-        "video",
-        help="paint a video (or a camera) in a style, without flicker, keeping its sound",
-        description=__doc__.split("\n\n")[0],
-    )
+    parser = subparsers.add_parser("video", description=__doc__.split("\n\n")[0])
     parser.add_argument("input", nargs="?", metavar="INPUT",
                         help="a video file (anything FFmpeg reads)")
     parser.add_argument("--out", required=True, metavar="OUT",
                         help=f"the output video ({', '.join(VIDEO_CODECS)})")
-    parser.add_argument("--camera", type=int, default=None, metavar="INDEX",
+    parser.add_argument("--camera", type=integer_at_least(0), default=None, metavar="INDEX",
                         help="paint what camera INDEX sees (OpenCV) instead of INPUT, until "
                         "Ctrl-C or --frames")
-    parser.add_argument("--frames", type=int, default=None, metavar="N",
+    parser.add_argument("--frames", type=integer_at_least(1), default=None, metavar="N",
                         help="with --camera: stop after N frames")
     parser.add_argument("--model", default=DEFAULT_MODEL, metavar="MODEL.keras|NAME",
                         help="a style model file, or the name of a pretrained one "
@@ -52,13 +50,18 @@ def register(subparsers):
                         help="with an arbitrary-style model: a style image (repeat to blend)")
     parser.add_argument("--blend-weights", default=None, metavar="W1,W2,...",
                         help="convex weights of the style images (default: equal)")
+    parser.add_argument("--hub-encoder", default=None, metavar="HANDLE",
+                        help="for an arbitrary-style model trained with --encoder-hub: the TF "
+                        "Hub model to run as its encoder (only one you trust; see stylize)")
     photo_options.add_options(parser)
     parser.add_argument("--stabilize", choices=STABILIZE_METHODS, default="flow",
                         help="flow: blend each frame with the previous one, warped by optical "
                         "flow where it is reliable; none: every frame painted alone (flickers)")
-    parser.add_argument("--stabilize-weight", type=float, default=DEFAULT_STABILIZE_WEIGHT,
+    parser.add_argument("--stabilize-weight", type=decimal_number,
+                        default=DEFAULT_STABILIZE_WEIGHT,
                         metavar="W", help="weight of the warped previous frame, in [0, 1)")
-    parser.add_argument("--max-size", type=int, default=None, metavar="PX",
+    parser.add_argument("--max-size", type=integer_at_least(MIN_PHOTO_PX), default=None,
+                        metavar="PX",
                         help="downsize frames whose long side is larger")
     parser.add_argument("--xla", action="store_true",
                         help="compile the network with XLA (one compilation of a few seconds; "
@@ -74,23 +77,22 @@ def register(subparsers):
 def run(args):
     from style_transfer import stylize, video
     from style_transfer.commands.stylize_arbitrary import parse_blend_weights
-    from style_transfer.photo_options import check_strength
 
     if (args.input is None) == (args.camera is None):
         raise BadInput("give either an INPUT video or --camera INDEX.")
-    if args.frames is not None and (args.camera is None or args.frames < 1):
-        raise BadInput("--frames N (N >= 1) goes with --camera.")
+    if args.frames is not None and args.camera is None:
+        raise BadInput("--frames N goes with --camera.")
     out = Path(args.out)
     video.video_codec(out)
-    check_strength(args.strength)
     if args.input is not None:
         video.probe(args.input)  # an unreadable input fails before the model loads
-    model = _load_model(args.model)
+    model = _load_model(args.model, args.hub_encoder)
     if args.xla and not args.style_image:
         stylize.use_xla(model)
     style, style_images, label = _style_choice(args, model)
     paint = stylize.painter(model, style, style_images=style_images,
-                            blend_weights=parse_blend_weights(args.blend_weights),
+                            blend_weights=parse_blend_weights(args.blend_weights,
+                                                              len(args.style_image)),
                             normalize=args.normalize, strength=args.strength,
                             preserve_color=args.preserve_color)
     stabilizer = video.make_stabilizer(args.stabilize, args.stabilize_weight)
@@ -111,14 +113,18 @@ def run(args):
     return 0
 
 
-def _load_model(name_or_path):
+def _load_model(name_or_path, hub_encoder):
     """A model file (a table of styles or arbitrary styles), or a pretrained model's name."""
-    from style_transfer.arbitrary import is_arbitrary_model_file, load_arbitrary_model
-    from style_transfer.model_file import load_style_model, model_path
+    from style_transfer.arbitrary import load_arbitrary_model
+    from style_transfer.commands.stylize_arbitrary import MODEL_CLASS
+    from style_transfer.model_file import load_style_model, model_path, read_model_config
 
     path = model_path(name_or_path)
-    if path.is_file() and is_arbitrary_model_file(path):
-        return load_arbitrary_model(path)
+    if read_model_config(path).get("class_name") == MODEL_CLASS:
+        return load_arbitrary_model(path, hub_encoder=hub_encoder)
+    if hub_encoder is not None:
+        raise BadInput(f"--hub-encoder applies to arbitrary-style models; {path} has a table "
+                       f"of styles.")
     return load_style_model(path)
 
 

@@ -1,7 +1,26 @@
 """Helpers shared by the `cbn` tests: inputs, tables and gradients on every backend."""
 
+import functools
+
 import numpy as np
 import keras
+
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+    ConditionalLayerNormalization,
+)
+
+# Every layer of the family, for tests that apply to all; group norm with two groups
+# (inputs with 4 channels: two channels per group).
+LAYER_CLASSES = [
+    ConditionalBatchNormalization,
+    ConditionalInstanceNormalization,
+    functools.partial(ConditionalGroupNormalization, groups=2),
+    ConditionalLayerNormalization,
+]
+LAYER_IDS = ["batch", "instance", "group", "layer"]
 
 
 def to_numpy(tensor):

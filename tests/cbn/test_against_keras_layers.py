@@ -4,7 +4,12 @@ import numpy as np
 import keras
 import pytest
 
-from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+    ConditionalLayerNormalization,
+)
 from cbn_testing import random_inputs, randomize_table, to_numpy
 
 SHAPES_BY_RANK = {2: (6, 3), 3: (4, 6, 3), 4: (3, 5, 4, 3), 5: (2, 3, 4, 2, 3)}
@@ -19,17 +24,22 @@ def instance_norm_reference(x, gamma, beta, epsilon):
     return (x - mean) / np.sqrt(variance + epsilon) * gamma + beta
 
 
+def with_the_same_affine(conditional, plain, shape):
+    """Builds both layers; gives `plain` the gamma/beta of the conditional layer's row 0."""
+    conditional.build(shape, (shape[0],))
+    randomize_table(conditional)
+    plain.build(shape)
+    plain.gamma.assign(to_numpy(conditional.gamma)[0])
+    plain.beta.assign(to_numpy(conditional.beta)[0])
+
+
 def batch_norm_pair(shape, epsilon=1e-3, momentum=0.9):
     """A one-condition CBN and a BatchNormalization with the same gamma and beta."""
     conditional = ConditionalBatchNormalization(
         num_conditions=1, epsilon=epsilon, momentum=momentum
     )
-    conditional.build(shape, (shape[0],))
-    randomize_table(conditional)
     plain = keras.layers.BatchNormalization(epsilon=epsilon, momentum=momentum)
-    plain.build(shape)
-    plain.gamma.assign(to_numpy(conditional.gamma)[0])
-    plain.beta.assign(to_numpy(conditional.beta)[0])
+    with_the_same_affine(conditional, plain, shape)
     return conditional, plain
 
 
@@ -105,17 +115,78 @@ def test_single_condition_instance_norm_equals_group_normalization(rank):
     epsilon = 1e-4
     x = random_inputs(shape, scale=2.0, offset=1.5)
     conditional = ConditionalInstanceNormalization(num_conditions=1, epsilon=epsilon)
-    conditional.build(shape, (shape[0],))
-    randomize_table(conditional)
     plain = keras.layers.GroupNormalization(groups=-1, epsilon=epsilon)
-    plain.build(shape)
-    plain.gamma.assign(to_numpy(conditional.gamma)[0])
-    plain.beta.assign(to_numpy(conditional.beta)[0])
+    with_the_same_affine(conditional, plain, shape)
 
     np.testing.assert_allclose(
         to_numpy(conditional(x, np.zeros(shape[0], "int32"))),
         to_numpy(plain(x)),
         rtol=1e-5, atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "shape, groups",
+    [((3, 7, 6), 3), ((2, 5, 4, 6), 2), ((2, 5, 4, 6), 1)],
+    ids=["tokens", "image", "one-group"],
+)
+def test_single_condition_group_norm_equals_group_normalization(shape, groups):
+    epsilon = 1e-4
+    x = random_inputs(shape, scale=2.0, offset=1.5)
+    conditional = ConditionalGroupNormalization(groups=groups, num_conditions=1, epsilon=epsilon)
+    plain = keras.layers.GroupNormalization(groups=groups, epsilon=epsilon)
+    with_the_same_affine(conditional, plain, shape)
+
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, np.zeros(shape[0], "int32"))),
+        to_numpy(plain(x)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("groups", [-1, 2, 1])
+def test_one_picture_at_inference_is_group_normalization(groups):
+    """TensorFlow normalizes a single picture (1, H, W, C) outside training with its
+    fused batch-norm kernel (`cbn/_fused.py`); it must still be group norm."""
+    shape = (1, 5, 4, 6)
+    x = random_inputs(shape, scale=2.0, offset=1.5)
+    conditional = ConditionalGroupNormalization(groups=groups, num_conditions=1, epsilon=1e-4)
+    plain = keras.layers.GroupNormalization(groups=groups, epsilon=1e-4)
+    with_the_same_affine(conditional, plain, shape)
+
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, np.zeros(1, "int32"), training=False)),
+        to_numpy(plain(x)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (3, 7, 6), (2, 5, 4, 6)], ids=["features", "tokens", "image"])
+def test_single_condition_layer_norm_equals_layer_normalization(shape):
+    epsilon = 1e-4
+    x = random_inputs(shape, scale=2.0, offset=1.5)
+    conditional = ConditionalLayerNormalization(num_conditions=1, epsilon=epsilon)
+    plain = keras.layers.LayerNormalization(epsilon=epsilon)
+    with_the_same_affine(conditional, plain, shape)
+
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, np.zeros(shape[0], "int32"))),
+        to_numpy(plain(x)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+def test_group_norm_with_one_channel_per_group_is_instance_norm():
+    x = random_inputs((2, 4, 5, 3), scale=2.0, offset=1.5)
+    ids = np.array([1, 0], "int32")
+    group_norm = ConditionalGroupNormalization(groups=-1, num_conditions=2)
+    instance_norm = ConditionalInstanceNormalization(num_conditions=2, epsilon=1e-3)
+    group_norm.build(x.shape, ids.shape)
+    instance_norm.build(x.shape, ids.shape)
+    randomize_table(group_norm)
+    instance_norm.set_weights(group_norm.get_weights())
+    np.testing.assert_allclose(
+        to_numpy(group_norm(x, ids)), to_numpy(instance_norm(x, ids)), rtol=1e-6, atol=1e-6
     )
 
 
@@ -137,9 +208,17 @@ def test_instance_norm_matches_numpy_reference(rank):
     )
 
 
-def test_instance_norm_ignores_training_flag():
-    x = random_inputs((2, 4, 4, 3))
-    layer = ConditionalInstanceNormalization(num_conditions=2)
+@pytest.mark.parametrize(
+    "layer",
+    [
+        ConditionalInstanceNormalization(num_conditions=2),
+        ConditionalGroupNormalization(groups=3, num_conditions=2),
+        ConditionalLayerNormalization(num_conditions=2),
+    ],
+    ids=["instance", "group", "layer"],
+)
+def test_norms_without_moving_statistics_ignore_training_flag(layer):
+    x = random_inputs((2, 4, 4, 6))
     ids = np.array([0, 1], "int32")
     assert np.array_equal(
         to_numpy(layer(x, ids, training=True)), to_numpy(layer(x, ids, training=False))

@@ -5,7 +5,11 @@ import numpy as np
 import keras
 import pytest
 
-from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+)
 from cbn_testing import random_inputs, to_numpy
 
 SHAPE = (2, 4, 4, 3)
@@ -128,8 +132,8 @@ def test_out_of_range_ids_are_rejected(ids):
     [
         ({"num_conditions": 0}, "`num_conditions` must be a positive integer"),
         ({"num_conditions": 2.5}, "`num_conditions` must be a positive integer"),
-        ({"mlp_units": (4, 0)}, "`mlp_units` must be positive"),
-        ({"num_conditions": 2, "epsilon": 0.0}, "`epsilon` must be positive"),
+        ({"mlp_units": (4, 0)}, "`mlp_units` must be a tuple of positive layer sizes"),
+        ({"num_conditions": 2, "epsilon": 0.0}, "`epsilon` must be a positive finite number"),
         ({"num_conditions": 2, "trainable_rows": [2]}, "`trainable_rows` must be in \\[0, 2\\)"),
         ({"mlp_units": (), "trainable_rows": [0]}, "`trainable_rows` applies to a gamma/beta"),
     ],
@@ -140,13 +144,89 @@ def test_bad_constructor_arguments_are_rejected(arguments, message):
 
 
 @pytest.mark.parametrize(
+    "layer_class, arguments, message",
+    [
+        (ConditionalInstanceNormalization, {"num_conditions": True},
+         "`num_conditions` must be a positive integer; received True"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "epsilon": float("nan")},
+         "`epsilon` must be a positive finite number.*; received nan"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "epsilon": float("inf")},
+         "`epsilon` must be a positive finite number.*; received inf"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "epsilon": "1e-5"},
+         "`epsilon` must be a positive finite number.*; received '1e-5'"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "epsilon": True},
+         "`epsilon` must be a positive finite number.*; received True"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "epsilon": 1e-50},
+         "`epsilon` must be a positive finite number that float32 can hold.*; received 1e-50"),
+        (ConditionalBatchNormalization, {"num_conditions": 2, "momentum": 5},
+         "`momentum` must be a number in \\[0, 1\\].*received 5"),
+        (ConditionalBatchNormalization, {"num_conditions": 2, "momentum": -0.1},
+         "`momentum` must be a number in \\[0, 1\\].*received -0.1"),
+        (ConditionalBatchNormalization, {"num_conditions": 2, "momentum": float("nan")},
+         "`momentum` must be a number in \\[0, 1\\].*received nan"),
+        (ConditionalBatchNormalization, {"num_conditions": 2, "momentum": "0.9"},
+         "`momentum` must be a number in \\[0, 1\\].*received '0.9'"),
+        (ConditionalInstanceNormalization, {"mlp_units": 16},
+         "`mlp_units` must be a tuple of positive layer sizes.*received 16"),
+        (ConditionalInstanceNormalization, {"mlp_units": "16"},
+         "`mlp_units` must be a tuple of positive layer sizes.*received '16'"),
+        (ConditionalInstanceNormalization, {"mlp_units": (2.5,)},
+         "`mlp_units` must be a tuple of positive layer sizes.*received \\(2.5,\\)"),
+        (ConditionalInstanceNormalization, {"mlp_units": (True,)},
+         "`mlp_units` must be a tuple of positive layer sizes.*received \\(True,\\)"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "normalize_weights": "no"},
+         "`normalize_weights` must be True or False; received 'no'"),
+        (ConditionalBatchNormalization, {"num_conditions": 2, "freeze_statistics": "no"},
+         "`freeze_statistics` must be True or False; received 'no'"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "trainable_rows": [True]},
+         "`trainable_rows` must be integer row ids; received \\[True\\]"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "trainable_rows": [1.5]},
+         "`trainable_rows` must be integer row ids; received \\[1.5\\]"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "trainable_rows": "0"},
+         "`trainable_rows` must be integer row ids; received '0'"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "mlp_activation": "nope"},
+         "`mlp_activation`: .*nope"),
+        (ConditionalInstanceNormalization, {"num_conditions": 2, "gamma_initializer": "nope"},
+         "`gamma_initializer`: .*nope"),
+        (ConditionalBatchNormalization,
+         {"num_conditions": 2, "moving_variance_initializer": "nope"},
+         "`moving_variance_initializer`: .*nope"),
+        (ConditionalGroupNormalization, {"groups": 0, "num_conditions": 2},
+         "`groups` must be a positive integer \\(or -1 .*received 0"),
+        (ConditionalGroupNormalization, {"groups": -2, "num_conditions": 2},
+         "`groups` must be a positive integer \\(or -1 .*received -2"),
+        (ConditionalGroupNormalization, {"groups": 2.0, "num_conditions": 2},
+         "`groups` must be a positive integer \\(or -1 .*received 2.0"),
+        (ConditionalGroupNormalization, {"groups": True, "num_conditions": 2},
+         "`groups` must be a positive integer \\(or -1 .*received True"),
+    ],
+    ids=lambda value: value.__name__ if isinstance(value, type) else None,
+)
+def test_argument_of_wrong_type_or_range_is_rejected_by_name(layer_class, arguments, message):
+    with pytest.raises(ValueError, match=f"{layer_class.__name__} 'norm': {message}"):
+        layer_class(name="norm", **arguments)
+
+
+@pytest.mark.parametrize("groups", [3, 8])
+def test_groups_that_do_not_divide_the_channels_are_rejected_when_built(groups):
+    layer = ConditionalGroupNormalization(groups=groups, num_conditions=2, name="norm")
+    with pytest.raises(
+        ValueError,
+        match=f"'norm': `groups` must divide the number of channels; received groups={groups} "
+              f"for an input with 4 channels",
+    ):
+        layer(np.zeros((2, 3, 4), "float32"), np.zeros(2, "int32"))
+
+
+@pytest.mark.parametrize(
     "call",
     [
+        lambda layer: layer.append_conditions(count=True),
         lambda layer: layer.append_conditions(count=0),
         lambda layer: layer.append_conditions(init="random"),
         lambda layer: layer.append_conditions(init=NUM_CONDITIONS),
     ],
-    ids=["count", "init", "copy-row"],
+    ids=["bool-count", "count", "init", "copy-row"],
 )
 def test_bad_append_arguments_are_rejected(call):
     with pytest.raises(ValueError, match="ConditionalInstanceNormalization 'norm'"):
@@ -176,6 +256,32 @@ def assert_error_or_nan_for_second_sample(outputs):
     if outputs is not None:
         assert np.all(np.isfinite(outputs[0]))
         assert np.all(np.isnan(outputs[1]))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint64"])
+@pytest.mark.parametrize("use", ["call", "gamma_beta"])
+def test_64_bit_ids_beyond_int32_are_rejected_not_wrapped(dtype, use):
+    """2**32 + 1 in int32 is 1, a valid row: it must be refused, not wrapped."""
+    layer = built_table_layer()
+    ids = np.array([0, 2**32 + 1], dtype)
+    with pytest.raises(ValueError, match="'norm'.*ids must be in \\[0, 3\\); received ids from "
+                                         "0 to 4294967297"):
+        if use == "call":
+            layer(random_inputs(SHAPE), ids)
+        else:
+            layer.gamma_beta(ids)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() == "jax",
+    reason="JAX holds no 64-bit integers unless jax_enable_x64 is set: Keras's data "
+           "adapter truncates int64 inputs to int32 before any layer sees them",
+)
+def test_traced_int64_id_beyond_int32_gives_error_or_nan():
+    outputs = predict_or_error(
+        np.array([1, 2**32 + 1], "int64"), keras.Input((), dtype="int64")
+    )
+    assert_error_or_nan_for_second_sample(outputs)
 
 
 @pytest.mark.parametrize("bad_id", [NUM_CONDITIONS, -1])

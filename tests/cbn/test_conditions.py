@@ -5,11 +5,12 @@ import pytest
 from keras import ops
 
 from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
-from cbn_testing import gradients, random_inputs, randomize_table, to_numpy
+from cbn_testing import (
+    LAYER_CLASSES, LAYER_IDS, gradients, random_inputs, randomize_table, to_numpy,
+)
 
 NUM_CONDITIONS = 4
-SHAPE = (3, 4, 5, 2)
-LAYER_CLASSES = [ConditionalBatchNormalization, ConditionalInstanceNormalization]
+SHAPE = (3, 4, 5, 4)
 
 
 def table_layer(layer_class, normalize_weights=False):
@@ -18,8 +19,8 @@ def table_layer(layer_class, normalize_weights=False):
     layer.build(SHAPE, (SHAPE[0],))
     randomize_table(layer)
     if layer_class is ConditionalBatchNormalization:
-        layer.moving_mean.assign(np.array([0.5, -1.0], "float32"))
-        layer.moving_variance.assign(np.array([2.0, 0.25], "float32"))
+        layer.moving_mean.assign(np.array([0.5, -1.0, 0.0, 2.0], "float32"))
+        layer.moving_variance.assign(np.array([2.0, 0.25, 1.0, 0.5], "float32"))
     return layer
 
 
@@ -35,7 +36,7 @@ def random_convex_weights(shape, seed=0):
     return weights / weights.sum(axis=-1, keepdims=True)
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_ids_equal_one_hot_weights(layer_class):
     layer = table_layer(layer_class)
     x = random_inputs(SHAPE)
@@ -53,7 +54,7 @@ def test_ids_of_shape_batch_by_one_equal_flat_ids():
     assert np.array_equal(to_numpy(layer(x, ids)), to_numpy(layer(x, ids[:, None])))
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_blend_equals_same_blend_of_per_condition_outputs(layer_class):
     layer = table_layer(layer_class)
     x = random_inputs(SHAPE)
@@ -73,7 +74,7 @@ def test_blend_of_one_style_equals_that_style():
     )
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_uniform_weight_map_equals_weight_vector(layer_class):
     layer = table_layer(layer_class)
     x = random_inputs(SHAPE)
@@ -86,7 +87,7 @@ def test_uniform_weight_map_equals_weight_vector(layer_class):
     )
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_two_region_weight_map_gives_each_region_its_condition(layer_class):
     layer = table_layer(layer_class)
     x = random_inputs(SHAPE)
@@ -108,7 +109,7 @@ def test_two_region_weight_map_gives_each_region_its_condition(layer_class):
     )
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_per_sample_ids_route_each_sample_to_its_row(layer_class):
     layer = table_layer(layer_class)
     x = random_inputs(SHAPE)
@@ -121,7 +122,7 @@ def test_per_sample_ids_route_each_sample_to_its_row(layer_class):
         )
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_gradients_reach_only_the_rows_used(layer_class):
     layer = table_layer(layer_class)
     x = random_inputs((2,) + SHAPE[1:])
@@ -135,7 +136,7 @@ def test_gradients_reach_only_the_rows_used(layer_class):
         assert np.all(np.any(grad[[0, 2]] != 0.0, axis=-1)), name
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_weights_are_normalized_when_asked(layer_class):
     layer = table_layer(layer_class, normalize_weights=True)
     x = random_inputs(SHAPE)
@@ -145,7 +146,7 @@ def test_weights_are_normalized_when_asked(layer_class):
     )
 
 
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_gamma_beta_returns_the_rows_blends_and_maps_the_layer_applies(layer_class):
     layer = layer_class(num_conditions=3)
     layer(random_inputs((2, 4, 4, 2)), np.array([0, 1]))

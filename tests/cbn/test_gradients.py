@@ -15,6 +15,7 @@ import cbn
 from cbn_testing import random_inputs, randomize_table, to_numpy
 
 NUM_CONDITIONS = 3
+GROUPS = 2
 
 
 def differentiate(fn):
@@ -52,24 +53,50 @@ def tensors(*arrays):
     return [ops.convert_to_tensor(array) for array in arrays]
 
 
-def reference(x, gamma, beta, axes, epsilon):
-    """The textbook formula; gamma/beta broadcast against x."""
+def standardized(x, layer_class, epsilon):
+    """(x - mean) / sqrt(variance + epsilon) with the statistics of `layer_class`, from the
+    definitions: batch norm over the batch and positions, instance norm over the
+    positions, group norm over the positions and the channels of a group of
+    GROUPS, layer norm over the channels of each position."""
+    rank = len(x.shape)
+    positions = list(range(1, rank - 1))
+    if layer_class is cbn.ConditionalLayerNormalization:
+        return _standardized(x, [rank - 1], epsilon)
+    if layer_class is cbn.ConditionalBatchNormalization:
+        return _standardized(x, [0] + positions, epsilon)
+    if layer_class is cbn.ConditionalInstanceNormalization:
+        return _standardized(x, positions, epsilon)
+    channels = x.shape[-1]
+    grouped = ops.reshape(x, tuple(x.shape[:-1]) + (GROUPS, channels // GROUPS))
+    return ops.reshape(_standardized(grouped, positions + [rank], epsilon), x.shape)
+
+
+def _standardized(x, axes, epsilon):
     mean = ops.mean(x, axis=axes, keepdims=True)
     variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
-    return gamma * (x - mean) / ops.sqrt(variance + epsilon) + beta
+    return (x - mean) / ops.sqrt(variance + epsilon)
+
+
+def reference(x, gamma, beta, layer_class, epsilon):
+    """The textbook formula; gamma/beta broadcast against x."""
+    return gamma * standardized(x, layer_class, epsilon) + beta
+
+
+def make_layer(layer_class, **kwargs):
+    if layer_class is cbn.ConditionalGroupNormalization:
+        return layer_class(groups=GROUPS, **kwargs)
+    return layer_class(**kwargs)
 
 
 def layer_and_reference(layer_class, shape):
     """A built table-mode layer, its loss as a function of (x, gamma table, beta
     table), the same loss from `reference`, and the inputs."""
-    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    layer = make_layer(layer_class, num_conditions=NUM_CONDITIONS)
     x = random_inputs(shape, offset=3.0, scale=2.0)
     ids = np.arange(shape[0]) % NUM_CONDITIONS
     layer(x, ids, training=True)
     randomize_table(layer)
     upstream = ops.convert_to_tensor(random_inputs(shape, seed=7))
-    batch_statistics = layer_class is cbn.ConditionalBatchNormalization
-    axes = list(range(len(shape) - 1)) if batch_statistics else list(range(1, len(shape) - 1))
     non_trainable = [variable.value for variable in layer.non_trainable_variables]
     rows_shape = (shape[0],) + (1,) * (len(shape) - 2) + (shape[-1],)
 
@@ -80,18 +107,33 @@ def layer_and_reference(layer_class, shape):
     def reference_loss(x, gamma, beta):
         rows_gamma = ops.reshape(ops.take(gamma, ids, axis=0), rows_shape)
         rows_beta = ops.reshape(ops.take(beta, ids, axis=0), rows_shape)
-        return ops.sum(reference(x, rows_gamma, rows_beta, axes, layer.epsilon) * upstream)
+        return ops.sum(reference(x, rows_gamma, rows_beta, layer_class, layer.epsilon) * upstream)
 
     args = (x, to_numpy(layer.gamma), to_numpy(layer.beta))
     return layer_loss, reference_loss, args
 
 
-LAYERS = [cbn.ConditionalBatchNormalization, cbn.ConditionalInstanceNormalization]
-SHAPES = [(4, 5, 6, 3), (2, 7, 4), (3, 2, 3, 4, 2)]
+LAYERS = [
+    cbn.ConditionalBatchNormalization,
+    cbn.ConditionalInstanceNormalization,
+    cbn.ConditionalGroupNormalization,
+    cbn.ConditionalLayerNormalization,
+]
+LAYER_IDS = ["batch", "instance", "group", "layer"]
+IMAGE, TOKENS, VOLUME = (4, 5, 6, 4), (2, 7, 4), (3, 2, 3, 4, 6)
+CASES = [
+    (cbn.ConditionalBatchNormalization, IMAGE), (cbn.ConditionalBatchNormalization, TOKENS),
+    (cbn.ConditionalBatchNormalization, VOLUME), (cbn.ConditionalInstanceNormalization, IMAGE),
+    (cbn.ConditionalInstanceNormalization, TOKENS), (cbn.ConditionalInstanceNormalization, VOLUME),
+    (cbn.ConditionalGroupNormalization, IMAGE), (cbn.ConditionalGroupNormalization, VOLUME),
+    (cbn.ConditionalLayerNormalization, IMAGE), (cbn.ConditionalLayerNormalization, TOKENS),
+]
 
 
-@pytest.mark.parametrize("layer_class", LAYERS)
-@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(
+    "layer_class, shape", CASES,
+    ids=[f"{layer.__name__}-rank{len(shape)}" for layer, shape in CASES],
+)
 def test_first_order_gradients_match_autodiff_of_the_formula(layer_class, shape):
     layer_loss, reference_loss, args = layer_and_reference(layer_class, shape)
     got = differentiate(layer_loss)(*tensors(*args))
@@ -100,20 +142,23 @@ def test_first_order_gradients_match_autodiff_of_the_formula(layer_class, shape)
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
 
 
-def test_first_order_gradients_of_batch_norm_after_a_dense_layer():
-    layer_loss, reference_loss, args = layer_and_reference(
-        cbn.ConditionalBatchNormalization, (6, 5)
-    )
+@pytest.mark.parametrize("layer_class", [
+    cbn.ConditionalBatchNormalization,
+    cbn.ConditionalGroupNormalization,
+    cbn.ConditionalLayerNormalization,
+], ids=["batch", "group", "layer"])
+def test_first_order_gradients_after_a_dense_layer(layer_class):
+    layer_loss, reference_loss, args = layer_and_reference(layer_class, (6, 4))
     got = differentiate(layer_loss)(*tensors(*args))
     want = differentiate(reference_loss)(*tensors(*args))
     for name, g, w in zip(("x", "gamma", "beta"), got, want):
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("layer_class", LAYERS)
+@pytest.mark.parametrize("layer_class", LAYERS, ids=LAYER_IDS)
 def test_second_order_gradients_match_autodiff_of_the_formula(layer_class):
     """The gradient of a gradient penalty, |dL/dx|^2, w.r.t. x and the table."""
-    layer_loss, reference_loss, args = layer_and_reference(layer_class, (4, 3, 5, 2))
+    layer_loss, reference_loss, args = layer_and_reference(layer_class, (4, 3, 5, 4))
 
     def penalty(loss):
         first = differentiate(loss)
@@ -132,19 +177,17 @@ def test_second_order_gradients_match_autodiff_of_the_formula(layer_class):
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=1e-3, atol=1e-4, err_msg=name)
 
 
-@pytest.mark.parametrize("layer_class", LAYERS)
-def test_gradients_of_blends_and_mlp_mode_match_the_formula(layer_class):
-    """Weights and MLP conditions reach the same per-sample gamma/beta code path."""
-    shape = (4, 3, 3, 2)
+@pytest.mark.parametrize("layer_class", LAYERS, ids=LAYER_IDS)
+def test_gradients_of_blends_match_the_formula(layer_class):
+    """Weights reach the same per-sample gamma/beta code path as ids."""
+    shape = (4, 3, 3, 4)
     x = random_inputs(shape, offset=-1.0)
     weights = np.random.default_rng(3).dirichlet(np.ones(NUM_CONDITIONS), size=4)
     weights = weights.astype("float32")
-    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    layer = make_layer(layer_class, num_conditions=NUM_CONDITIONS)
     layer(x, weights, training=True)
     randomize_table(layer)
     non_trainable = [variable.value for variable in layer.non_trainable_variables]
-    batch_statistics = layer_class is cbn.ConditionalBatchNormalization
-    axes = [0, 1, 2] if batch_statistics else [1, 2]
 
     def layer_loss(x, gamma, beta):
         outputs, _ = layer.stateless_call(
@@ -153,9 +196,11 @@ def test_gradients_of_blends_and_mlp_mode_match_the_formula(layer_class):
         return ops.sum(ops.square(outputs))
 
     def reference_loss(x, gamma, beta):
-        rows_gamma = ops.reshape(ops.matmul(weights, gamma), (4, 1, 1, 2))
-        rows_beta = ops.reshape(ops.matmul(weights, beta), (4, 1, 1, 2))
-        return ops.sum(ops.square(reference(x, rows_gamma, rows_beta, axes, layer.epsilon)))
+        rows_gamma = ops.reshape(ops.matmul(weights, gamma), (4, 1, 1, 4))
+        rows_beta = ops.reshape(ops.matmul(weights, beta), (4, 1, 1, 4))
+        return ops.sum(ops.square(
+            reference(x, rows_gamma, rows_beta, layer_class, layer.epsilon)
+        ))
 
     args = tensors(x, to_numpy(layer.gamma), to_numpy(layer.beta))
     got = differentiate(layer_loss)(*args)
@@ -164,31 +209,37 @@ def test_gradients_of_blends_and_mlp_mode_match_the_formula(layer_class):
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
 
 
-def test_gradients_with_an_unknown_batch_size_in_a_compiled_function():
-    """The closed-form gradient counts positions from the runtime shape when the
-    static one is unknown (TensorFlow `tf.function` with a `None` batch)."""
+@pytest.mark.parametrize("layer_class", [
+    cbn.ConditionalBatchNormalization, cbn.ConditionalGroupNormalization,
+], ids=["batch", "group"])
+def test_gradients_with_unknown_shapes_in_a_compiled_function(layer_class):
+    """The closed-form gradient counts positions, and group norm splits the channels,
+    from the runtime shape when the static one is unknown (TensorFlow `tf.function`
+    with `None` batch and spatial sizes)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("static shapes are always known on this backend")
     import tensorflow as tf
 
-    layer = cbn.ConditionalBatchNormalization(num_conditions=2)
-    x = random_inputs((3, 4, 4, 2), offset=1.0)
+    layer = make_layer(layer_class, num_conditions=2)
+    x = random_inputs((3, 4, 4, 4), offset=1.0)
     ids = np.array([0, 1, 1])
     layer(x, ids, training=True)
     randomize_table(layer)
 
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 2))])
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 4))])
     def input_gradient(x):
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = tf.reduce_sum(tf.square(layer(x, ids, training=True)))
         return tape.gradient(loss, x)
 
-    rows_gamma = np.asarray(layer.gamma)[ids].reshape(3, 1, 1, 2)
-    rows_beta = np.asarray(layer.beta)[ids].reshape(3, 1, 1, 2)
+    rows_gamma = np.asarray(layer.gamma)[ids].reshape(3, 1, 1, 4)
+    rows_beta = np.asarray(layer.beta)[ids].reshape(3, 1, 1, 4)
 
     def reference_loss_of_x(x):
-        return ops.sum(ops.square(reference(x, rows_gamma, rows_beta, [0, 1, 2], layer.epsilon)))
+        return ops.sum(ops.square(
+            reference(x, rows_gamma, rows_beta, layer_class, layer.epsilon)
+        ))
 
     want = differentiate(reference_loss_of_x)(tf.constant(x))[0]
     np.testing.assert_allclose(input_gradient(tf.constant(x)).numpy(), want.numpy(),

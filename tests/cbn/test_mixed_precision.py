@@ -4,7 +4,12 @@ import numpy as np
 import keras
 import pytest
 
-from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+    ConditionalLayerNormalization,
+)
 from cbn_testing import random_inputs, to_numpy
 
 POLICIES = ["mixed_float16", "mixed_bfloat16"]
@@ -23,6 +28,10 @@ def layers_with_conditions():
         (ConditionalInstanceNormalization(num_conditions=2), ids),
         (ConditionalInstanceNormalization(num_conditions=2), weights),
         (ConditionalInstanceNormalization(mlp_units=(4,)), vectors),
+        (ConditionalGroupNormalization(groups=1, num_conditions=2), weights),
+        (ConditionalGroupNormalization(groups=3, mlp_units=(4,)), vectors),
+        (ConditionalLayerNormalization(num_conditions=2), ids),
+        (ConditionalLayerNormalization(mlp_units=()), vectors),
     ]
 
 

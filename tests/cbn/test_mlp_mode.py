@@ -4,7 +4,12 @@ import numpy as np
 import keras
 import pytest
 
-from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+    ConditionalLayerNormalization,
+)
 from cbn_testing import random_inputs, to_numpy
 
 SHAPE = (4, 5, 5, 3)
@@ -37,6 +42,42 @@ def test_fresh_mlp_instance_norm_equals_group_normalization():
         to_numpy(conditional(x, conditioning_vectors(SHAPE[0]))),
         to_numpy(plain(x)),
         rtol=1e-5, atol=1e-5,
+    )
+
+
+@pytest.mark.parametrize(
+    "conditional, plain",
+    [
+        (ConditionalGroupNormalization(groups=3, mlp_units=(8,)),
+         keras.layers.GroupNormalization(groups=3)),
+        (ConditionalLayerNormalization(mlp_units=()), keras.layers.LayerNormalization()),
+    ],
+    ids=["group", "layer"],
+)
+def test_fresh_mlp_group_and_layer_norm_equal_the_keras_layers(conditional, plain):
+    x = random_inputs((4, 5, 6), scale=2.0, offset=1.0)  # (batch, tokens, features)
+    np.testing.assert_allclose(
+        to_numpy(conditional(x, conditioning_vectors(4))),
+        to_numpy(plain(x)),
+        rtol=1e-5, atol=1e-5,
+    )
+
+
+def test_layer_norm_gives_every_token_its_samples_gamma_and_beta():
+    """Transformer inputs (batch, tokens, features), one conditioning vector per sample."""
+    x = random_inputs((3, 7, 4), scale=2.0, offset=-1.0)
+    vectors = conditioning_vectors(3)
+    layer = ConditionalLayerNormalization(mlp_units=(5,), epsilon=1e-5)
+    layer(x, vectors)
+    head = layer.mlp_layers[-1]
+    head.kernel.assign(np.random.default_rng(4).normal(size=head.kernel.shape).astype("float32"))
+
+    gamma, beta = (to_numpy(t)[:, None, :] for t in layer.gamma_beta(vectors))
+    standardized = (x - x.mean(axis=-1, keepdims=True)) / np.sqrt(
+        x.var(axis=-1, keepdims=True) + 1e-5
+    )
+    np.testing.assert_allclose(
+        to_numpy(layer(x, vectors)), gamma * standardized + beta, rtol=1e-5, atol=1e-5
     )
 
 

@@ -1,15 +1,25 @@
 """Property-based checks: any shape, constant inputs and large magnitudes give finite outputs."""
 
+import functools
+
 import numpy as np
 from hypothesis import example, given, settings, strategies as st
 
-from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+    ConditionalLayerNormalization,
+)
 from cbn_testing import to_numpy
 
 NUM_CONDITIONS = 3
 LAYER_CLASSES = {
     "batch": ConditionalBatchNormalization,
     "instance": ConditionalInstanceNormalization,
+    # One group divides any number of channels.
+    "group": functools.partial(ConditionalGroupNormalization, groups=1),
+    "layer": ConditionalLayerNormalization,
 }
 
 

@@ -1,12 +1,19 @@
 """Configs, `.keras` files, and use inside Functional, subclassed and Sequential models."""
 
+from pathlib import Path
+
 import numpy as np
 import keras
 import pytest
 
 import cbn
-from cbn import ConditionalBatchNormalization, ConditionalInstanceNormalization
-from cbn_testing import random_inputs, randomize_table, to_numpy
+from cbn import (
+    ConditionalBatchNormalization,
+    ConditionalGroupNormalization,
+    ConditionalInstanceNormalization,
+    ConditionalLayerNormalization,
+)
+from cbn_testing import LAYER_CLASSES, LAYER_IDS, random_inputs, randomize_table, to_numpy
 
 IMAGE_SHAPE = (6, 6, 3)
 NUM_CONDITIONS = 3
@@ -64,8 +71,13 @@ def assert_same_predictions_after_reload(model, inputs, tmp_path):
         ConditionalInstanceNormalization(
             mlp_units=(), kernel_initializer="he_normal", dtype="mixed_bfloat16"
         ),
+        ConditionalGroupNormalization(groups=-1, num_conditions=3, epsilon=1e-5),
+        ConditionalGroupNormalization(groups=4, mlp_units=(6,), mlp_activation="silu"),
+        ConditionalLayerNormalization(num_conditions=4, normalize_weights=True),
+        ConditionalLayerNormalization(mlp_units=(), epsilon=1e-6),
     ],
-    ids=["cbn-table", "cbn-mlp", "cin-table", "cin-mlp"],
+    ids=["cbn-table", "cbn-mlp", "cin-table", "cin-mlp", "cgn-table", "cgn-mlp", "cln-table",
+         "cln-mlp"],
 )
 def test_config_round_trip_reproduces_the_config(layer):
     config = layer.get_config()
@@ -73,18 +85,16 @@ def test_config_round_trip_reproduces_the_config(layer):
     assert rebuilt.get_config() == config
 
 
-@pytest.mark.parametrize(
-    "layer_class", [ConditionalBatchNormalization, ConditionalInstanceNormalization]
-)
+
+
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_table_model_survives_keras_file(layer_class, tmp_path):
     model = table_model(layer_class)
     inputs = [random_inputs((3,) + IMAGE_SHAPE), np.array([2, 0, 1], "int32")]
     assert_same_predictions_after_reload(model, inputs, tmp_path)
 
 
-@pytest.mark.parametrize(
-    "layer_class", [ConditionalBatchNormalization, ConditionalInstanceNormalization]
-)
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_mlp_model_survives_keras_file(layer_class, tmp_path):
     model = mlp_model(layer_class)
     conditions = np.random.default_rng(1).normal(size=(3, CONDITION_DIM)).astype("float32")
@@ -205,9 +215,12 @@ def test_jit_compiled_fit_trains_every_condition_kind_and_predicts_like_eager_ca
         ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS),
         ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS),
         ConditionalBatchNormalization(mlp_units=(5,)),
+        ConditionalGroupNormalization(groups=2, num_conditions=NUM_CONDITIONS),
+        ConditionalLayerNormalization(mlp_units=()),
     ]
-    outputs = images
-    for norm, condition in zip(norms, [style_ids, style_weights, style_vectors]):
+    outputs = keras.layers.Conv2D(4, 1)(images)  # 4 channels: two groups of two
+    conditions = [style_ids, style_weights, style_vectors, style_ids, style_vectors]
+    for norm, condition in zip(norms, conditions):
         outputs = norm(outputs, condition)
     model = keras.Model([images, style_ids, style_weights, style_vectors], outputs)
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", jit_compile=True)
@@ -218,7 +231,7 @@ def test_jit_compiled_fit_trains_every_condition_kind_and_predicts_like_eager_ca
         rng.dirichlet(np.ones(NUM_CONDITIONS), size=4).astype("float32"),
         rng.normal(size=(4, CONDITION_DIM)).astype("float32"),
     ]
-    targets = random_inputs((4,) + IMAGE_SHAPE, seed=1)
+    targets = random_inputs((4,) + IMAGE_SHAPE[:-1] + (4,), seed=1)
     gammas_before = [to_numpy(norm.gamma) for norm in norms]
 
     history = model.fit(inputs, targets, batch_size=4, epochs=1, verbose=0)
@@ -230,4 +243,17 @@ def test_jit_compiled_fit_trains_every_condition_kind_and_predicts_like_eager_ca
         to_numpy(model.predict(inputs, verbose=0)),
         to_numpy(model(inputs, training=False)),
         rtol=1e-5, atol=1e-5,
+    )
+
+
+def test_keras_file_saved_before_group_and_layer_norm_existed_predicts_the_same():
+    """A model of CBN (table) and CIN (MLP) layers saved by the layers as of commit
+    e3a3d0d, with the inputs it was given and its predictions then: the base class's
+    restructuring renamed no weight and changed no output."""
+    saved = Path(__file__).parent / "data" / "saved_before_group_and_layer_norm"
+    model = keras.saving.load_model(saved.with_suffix(".keras"))
+    recorded = np.load(saved.with_suffix(".npz"))
+    inputs = [recorded["images"], recorded["ids"], recorded["vectors"]]
+    np.testing.assert_allclose(
+        to_numpy(model.predict(inputs, verbose=0)), recorded["outputs"], rtol=1e-5, atol=1e-5
     )

@@ -7,13 +7,16 @@ They are loaded through the same `tensorflow_hub` code path as real hub models
 import tensorflow as tf
 
 
-def save_feature_vector_model(path, feature_dim=8, seed=0):
+def save_feature_vector_model(path, feature_dim=8, seed=0, writes=None):
     """An image feature-vector model following the Reusable SavedModel API of TF Hub.
 
     images (batch, H, W, 3) in [0, 1] -> (batch, feature_dim): a 3x3 convolution, a
     batch-norm-like shift (a non-trainable variable, used only when training=False,
     like moving statistics), ReLU, mean pooling. It lists `variables` and
     `trainable_variables` and takes `training`, as hub models do.
+
+    With `writes` (a path), each call also writes that file, as a hostile graph
+    could: running a SavedModel runs whatever operations it holds.
     """
     kernel = tf.Variable(tf.random.stateless_normal((3, 3, 3, feature_dim), (seed, 1)),
                          name="conv/kernel")
@@ -23,6 +26,8 @@ def save_feature_vector_model(path, feature_dim=8, seed=0):
     @tf.function(input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32),
                                   tf.TensorSpec((), tf.bool)])
     def call(images, training=False):
+        if writes is not None:
+            tf.io.write_file(str(writes), "the hub graph ran")
         features = tf.nn.conv2d(images, kernel, 1, "SAME")
         batch_mean = tf.reduce_mean(features, axis=(0, 1, 2))
         features = features - tf.cond(training, lambda: batch_mean, lambda: moving_mean)

@@ -11,24 +11,17 @@ from PIL import Image
 
 from cbn import conditional_layers
 from style_transfer import add_style, cli
-from style_transfer.losses import LossConfig
+from style_transfer.config import AddStyleConfig
 from style_transfer.model_file import load_style_model, save_model
-from style_transfer.network import StyleTransferNetwork
+
+from refusals import assert_refused
+from training_inputs import FAST_LOSS, write_style_model
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Blocks 1-2 of a random VGG-16: the full code path, fast enough for a test.
-FAST_LOSS = LossConfig(
-    vgg_weights="random",
-    content_layer="block2_conv2",
-    style_layers=("block1_conv2", "block2_conv2"),
-    style_layer_weights=(1e-3, 1e-3),
-    style_size=32,
-)
 OLD_NAMES = ["stripes", "speckles"]
 STEPS = 4
-SETTINGS = {"steps": STEPS, "learning_rate": 5e-2, "checkpoint_every": 2, "seed": 1,
-            "progress": False}
+SETTINGS = {"steps": STEPS, "learning_rate": 5e-2, "checkpoint_every": 2, "seed": 1}
 
 
 def _outputs(model, photos, style_id):
@@ -56,18 +49,7 @@ def folder(tmp_path_factory):
         Image.fromarray((photo * 255).astype(np.uint8)).save(folder / "content" / f"p{index}.png")
     checks = (np.indices((32, 32)).sum(0) // 4 % 2)[..., None] * np.array([0.9, 0.2, 0.1])
     Image.fromarray((checks * 255).astype(np.uint8)).save(folder / "checks.png")
-    keras.utils.set_random_seed(0)
-    model = StyleTransferNetwork(
-        2, alpha=0.25, style_names=OLD_NAMES,
-        training_config={"loss": FAST_LOSS.to_dict(), "image_size": 32, "batch_size": 2,
-                         "style_images": ["stripes.png", "speckles.png"]},
-    )
-    model.build()
-    # Trained styles have different rows; fresh tables (all ones/zeros) would not.
-    for layer in conditional_layers(model):
-        layer.gamma.assign(1 + 0.3 * rng.standard_normal(layer.gamma.shape))
-        layer.beta.assign(0.3 * rng.standard_normal(layer.beta.shape))
-    save_model(model, folder / "model.keras")
+    write_style_model(folder / "model.keras", OLD_NAMES)
     return folder
 
 
@@ -78,8 +60,9 @@ def base(folder):
 
 @pytest.fixture(scope="module")
 def grown(folder):
-    return add_style.add_styles(folder / "model.keras", [folder / "checks.png"],
-                                folder / "content", folder / "grown.keras", **SETTINGS)
+    config = AddStyleConfig(model=folder / "model.keras", style_images=[folder / "checks.png"],
+                            content_dir=folder / "content", **SETTINGS)
+    return add_style.add_styles(config, folder / "grown.keras", progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -134,19 +117,6 @@ def test_blends_of_the_grown_model_use_the_new_style(grown, photos):
     assert np.abs(blend - _outputs(grown, photos, 2)).max() > 1e-3
 
 
-def test_a_resumed_run_ends_where_a_straight_one_does(folder, grown):
-    arguments = ["add-style", "--model", str(folder / "model.keras"), "--styles",
-                 str(folder / "checks.png"), "--content", str(folder / "content"),
-                 "--out", str(folder / "resumed.keras"), "--learning-rate", "5e-2",
-                 "--checkpoint-every", "2", "--seed", "1", "--quiet"]
-    assert cli.main([*arguments, "--steps", "2"]) == 0
-    assert (folder / "resumed.run" / "checkpoint.npz").is_file()
-    assert cli.main([*arguments, "--steps", str(STEPS), "--resume", "--overwrite"]) == 0
-    resumed = _weights(load_style_model(folder / "resumed.keras"))
-    for path, value in _weights(grown).items():
-        assert np.array_equal(resumed[path], value), path
-
-
 def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path):
     smaller = add_style.remove_style(grown, "stripes")
     assert smaller.style_names == ["speckles", "checks"]
@@ -185,22 +155,6 @@ def test_remove_and_rename_commands_write_the_edited_model(folder, grown, tmp_pa
 # ---------------------------------------------------------------- bad input
 
 
-def _snapshot(folder):
-    return {path: (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def _assert_refused(capsys, folder, arguments, expected_words):
-    before = _snapshot(folder)
-    assert cli.main(arguments) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1, error
-    assert error.startswith(f"style-transfer {arguments[0]}: error:"), error
-    for word in expected_words:
-        assert word in error, error
-    assert _snapshot(folder) == before
-
-
 def _add_arguments(folder, model, styles, out, *extra):
     return ["add-style", "--model", str(model), "--styles", *map(str, styles),
             "--content", str(folder / "content"), "--out", str(out), "--steps", "1",
@@ -212,53 +166,55 @@ def test_a_file_that_is_not_a_style_model_is_refused(folder, capsys, tmp_path):
     other.save(tmp_path / "dense.keras")
     arguments = _add_arguments(folder, tmp_path / "dense.keras", [folder / "checks.png"],
                                tmp_path / "out.keras")
-    _assert_refused(capsys, tmp_path, arguments, ["dense.keras", "not a style model"])
+    assert_refused(capsys, arguments, tmp_path, ["dense.keras", "not a style model"])
 
 
 def test_a_new_name_the_model_already_has_is_refused(folder, capsys, tmp_path):
     arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
                                tmp_path / "out.keras", "--style-names", "speckles")
-    _assert_refused(capsys, folder, arguments, ["already has a style named 'speckles'"])
+    assert_refused(capsys, arguments, folder, ["already has a style named 'speckles'"])
 
 
 def test_an_unreadable_style_image_is_refused(folder, capsys, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_text("not an image")
     arguments = _add_arguments(folder, folder / "model.keras", [broken], tmp_path / "out.keras")
-    _assert_refused(capsys, tmp_path, arguments, ["style image", "broken.png"])
+    assert_refused(capsys, arguments, tmp_path, ["style image", "broken.png"])
 
 
-def test_out_equal_to_the_model_without_overwrite_is_refused(folder, capsys):
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["", "overwrite"])
+def test_out_equal_to_the_model_is_refused_even_with_overwrite(folder, capsys, overwrite):
     model = folder / "model.keras"
-    arguments = _add_arguments(folder, model, [folder / "checks.png"], model)
-    _assert_refused(capsys, folder, arguments, ["is the input model", "--overwrite"])
+    arguments = _add_arguments(folder, model, [folder / "checks.png"], model, *overwrite)
+    assert_refused(capsys, arguments, folder, ["is an input", "never overwritten"])
 
 
 def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
     arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
                                folder / "grown.keras", "--style-names", "other")
-    _assert_refused(capsys, folder, arguments, ["grown.keras", "already exists"])
+    assert_refused(capsys, arguments, folder, ["grown.keras", "already exists"])
 
 
 def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_path):
-    _assert_refused(capsys, folder, ["remove-style", "--model", str(folder / "model.keras"),
-                                     "--style", "waves", "--out", str(tmp_path / "o.keras")],
-                    ["no style named 'waves'", "stripes, speckles"])
+    unknown = ["remove-style", "--model", str(folder / "model.keras"), "--style", "waves",
+               "--out", str(tmp_path / "o.keras")]
+    assert_refused(capsys, unknown, folder, ["unknown style 'waves'", "stripes, speckles"])
     single = add_style.remove_style(load_style_model(folder / "model.keras"), "stripes")
     save_model(single, tmp_path / "single.keras")
-    _assert_refused(capsys, tmp_path, ["remove-style", "--model", str(tmp_path / "single.keras"),
-                                       "--style", "speckles", "--out", str(tmp_path / "o.keras")],
-                    ["only style"])
+    last = ["remove-style", "--model", str(tmp_path / "single.keras"), "--style", "speckles",
+            "--out", str(tmp_path / "o.keras")]
+    assert_refused(capsys, last, tmp_path, ["only style"])
 
 
-def test_renaming_to_a_taken_name_or_onto_the_model_is_refused(folder, capsys):
+def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, capsys):
     model = str(folder / "model.keras")
-    _assert_refused(capsys, folder, ["rename-style", "--model", model, "--style", "stripes",
-                                     "--to", "speckles", "--out", str(folder / "r.keras")],
-                    ["already has a style named 'speckles'"])
-    _assert_refused(capsys, folder, ["rename-style", "--model", model, "--style", "stripes",
-                                     "--to", "lines", "--out", model],
-                    ["is the input model"])
+    taken = ["rename-style", "--model", model, "--style", "stripes", "--to", "speckles",
+             "--out", str(folder / "r.keras")]
+    assert_refused(capsys, taken, folder, ["already has a style named 'speckles'"])
+    for command in (["rename-style", "--to", "lines"], ["remove-style"]):
+        onto_model = [*command, "--model", model, "--style", "stripes", "--out", model,
+                      "--overwrite"]
+        assert_refused(capsys, onto_model, folder, ["is an input", "never overwritten"])
 
 
 # ----------------------------------------------------------------- evidence

@@ -70,3 +70,21 @@ def test_export_of_a_missing_model_is_a_one_line_error(tmp_path, capsys):
                  "--out", str(tmp_path / "served")])
     assert code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
     assert not (tmp_path / "served").exists()
+
+
+def test_overwrite_replaces_an_earlier_export_but_not_a_folder_of_other_files(model, tmp_path,
+                                                                              capsys):
+    model_file = tmp_path / "styles.keras"
+    save_model(model, model_file)
+    served, photos = tmp_path / "served", tmp_path / "photos"
+    photos.mkdir()
+    (photos / "holiday.jpg").write_bytes(b"a photo")
+    base = ["export", "--model", str(model_file), "--format", "savedmodel", "--overwrite"]
+    assert main([*base, "--out", str(served)]) == 0
+    (served / "stale.txt").write_text("from before")
+    assert main([*base, "--out", str(served)]) == 0
+    assert not (served / "stale.txt").exists() and (served / "saved_model.pb").is_file()
+    capsys.readouterr()
+    assert main([*base, "--out", str(photos)]) == 2
+    assert "not an earlier export" in capsys.readouterr().err
+    assert (photos / "holiday.jpg").read_bytes() == b"a photo"

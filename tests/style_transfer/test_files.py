@@ -144,3 +144,44 @@ def test_stale_temporaries_of_a_killed_writer_are_removed(tmp_path):
     removed = files.remove_stale_partials(tmp_path)
     assert len(removed) == 2 and all(name.startswith(".") for name in removed)
     assert _entries(tmp_path) == ["keep.txt"]
+
+
+def test_a_failed_write_removes_the_folders_it_made(tmp_path):
+    path = tmp_path / "new" / "deeper" / "photo.png"
+    with pytest.raises(BadInput, match="No space left"):
+        with files.atomic_write(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert _entries(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["same path", "another spelling", "hard link", "symbolic link"])
+def test_an_output_that_is_an_input_is_refused(tmp_path, kind):
+    source = tmp_path / "photo.png"
+    source.write_bytes(b"photo")
+    output = {"same path": source, "another spelling": tmp_path / "." / "photo.png",
+              "hard link": tmp_path / "hard.png", "symbolic link": tmp_path / "soft.png"}[kind]
+    if kind == "hard link":
+        os.link(source, output)
+    if kind == "symbolic link":
+        output.symlink_to(source)
+    with pytest.raises(BadInput, match="inputs are never overwritten"):
+        files.check_not_an_input(output, [tmp_path / "other.png", source])
+
+
+def test_an_output_folder_that_holds_an_input_is_refused(tmp_path):
+    source = tmp_path / "exported" / "model.keras"
+    source.parent.mkdir()
+    source.write_bytes(b"model")
+    with pytest.raises(BadInput, match="would replace the input"):
+        files.check_not_an_input(tmp_path / "exported", source, folder=True)
+    files.check_not_an_input(tmp_path / "exported", source)  # A file: only a same path counts.
+    files.check_not_an_input(tmp_path / "elsewhere", source, folder=True)
+
+
+def test_stale_temporaries_of_one_destination_only(tmp_path):
+    unfinished = [files.atomic_path(tmp_path / name) for name in ("model.keras", "other.keras")]
+    for manager in unfinished:
+        manager.__enter__()  # Entered and never exited, as after SIGKILL.
+    removed = files.remove_stale_partials(tmp_path, name="model.keras")
+    assert len(removed) == 1 and removed[0].startswith(".model.keras.")
+    assert [entry.startswith(".other.keras.") for entry in _entries(tmp_path)] == [True]

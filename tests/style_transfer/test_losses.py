@@ -1,5 +1,6 @@
 """The perceptual losses: Gram matrices, per-sample style targets, the VGG loss network."""
 
+import dataclasses
 import json
 
 import keras
@@ -7,17 +8,13 @@ import numpy as np
 import pytest
 
 from style_transfer import images, losses
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, RandomWeightsWarning
 from style_transfer.losses import LossConfig, PerceptualLoss, gram_matrix
 
-# Blocks 1-2 of a random VGG-16: the same code paths as the full network, built fast.
-SMALL_CONFIG = LossConfig(
-    vgg_weights="random",
-    content_layer="block2_conv2",
-    style_layers=("block1_conv2", "block2_conv2"),
-    style_layer_weights=(1e-4, 2e-4),
-    style_size=32,
-)
+from training_inputs import FAST_LOSS
+
+# Blocks 1-2 of a random VGG-16, each style layer weighted differently.
+SMALL_CONFIG = dataclasses.replace(FAST_LOSS, style_layer_weights=(1e-4, 2e-4))
 
 
 def _random_images(shape, seed):
@@ -68,7 +65,7 @@ def test_style_targets_are_grams_of_the_style_resized_to_style_size(two_style_lo
     assert resized.shape == (32, 27, 3)
     features = two_style_loss.network(losses.preprocess_for_vgg(resized[None]))
     for name in SMALL_CONFIG.style_layers:
-        target = keras.ops.convert_to_numpy(two_style_loss.gram_targets[name])
+        target = keras.ops.convert_to_numpy(two_style_loss.gram_table[name])
         channels = features[name].shape[-1]
         assert target.shape == (2, channels, channels)
         np.testing.assert_allclose(
@@ -86,11 +83,22 @@ def test_style_targets_are_gathered_per_sample(two_style_loss):
     expected = np.zeros(3)
     for name, weight in zip(SMALL_CONFIG.style_layers, SMALL_CONFIG.style_layer_weights):
         grams = _numpy_gram(keras.ops.convert_to_numpy(features[name]))
-        targets = keras.ops.convert_to_numpy(two_style_loss.gram_targets[name])[style_ids]
+        targets = keras.ops.convert_to_numpy(two_style_loss.gram_table[name])[style_ids]
         expected += weight * np.square(grams - targets).mean(axis=(1, 2))
     np.testing.assert_allclose(style, expected, rtol=1e-4)
     swapped = two_style_loss(photos, stylized, 1 - style_ids)["style"]
     assert not np.allclose(keras.ops.convert_to_numpy(swapped), style)
+
+
+def test_the_loss_of_style_images_equals_the_loss_of_their_table_rows():
+    """Per-sample Gram targets from style images (arbitrary styles) equal the table's."""
+    styles = _random_images((2, 32, 32, 3), 7)
+    photos = _random_images((2, 32, 32, 3), 8)
+    stylized = _random_images((2, 32, 32, 3), 9)
+    expected = PerceptualLoss(list(styles), SMALL_CONFIG)(photos, stylized, np.array([1, 0]))
+    actual = PerceptualLoss(config=SMALL_CONFIG)(photos, stylized, styles[[1, 0]])
+    for part in ("total", "content", "style", "tv"):
+        np.testing.assert_allclose(actual[part], expected[part], rtol=1e-4, atol=1e-7)
 
 
 def test_content_loss_is_the_mean_squared_feature_difference(two_style_loss):
@@ -128,9 +136,10 @@ def test_max_pooling_shares_the_same_convolution_weights():
                                       keras.ops.convert_to_numpy(right))
 
 
-def test_random_weights_print_a_loud_warning(capsys):
-    losses.build_loss_network(SMALL_CONFIG)
-    assert "RANDOM weights" in capsys.readouterr().err
+def test_random_weights_warn_loudly_and_print_nothing(capsys):
+    with pytest.warns(RandomWeightsWarning, match="RANDOM weights"):
+        losses.build_loss_network(SMALL_CONFIG)
+    assert capsys.readouterr() == ("", "")
 
 
 def test_loss_config_round_trips_through_json():

@@ -24,7 +24,8 @@ def cache(shared_cache, monkeypatch):
 def photo(tmp_path):
     rng = np.random.default_rng(0)
     rows, columns = np.mgrid[0:40, 0:56]
-    picture = np.stack([rows * 6, columns * 4, (rows + columns) * 2], -1) + rng.integers(0, 30, (40, 56, 3))
+    picture = np.stack([rows * 6, columns * 4, (rows + columns) * 2], -1)
+    picture = picture + rng.integers(0, 30, (40, 56, 3))
     path = tmp_path / "photo.png"
     Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8)).save(path)
     return path

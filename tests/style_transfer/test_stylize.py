@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,7 +18,11 @@ NAMES = ["wave", "scream", "udnie"]
 
 
 def untrained_model_with_distinct_styles(seed=0):
-    """An untrained network whose gamma/beta rows are random, so that styles differ."""
+    """An untrained network whose gamma/beta rows are random, so that styles differ.
+
+    Every weight follows from `seed`, whatever other tests drew from Keras's generator before.
+    """
+    keras.utils.set_random_seed(seed)
     model = StyleTransferNetwork(len(NAMES), alpha=0.25, style_names=NAMES)
     model.build()
     rng = np.random.default_rng(seed)
@@ -104,10 +109,41 @@ def test_parse_blend_normalize_divides_by_the_sum():
     ("7=1", "out of range"),
     ("wave:1", "no '='"),
     ("wave=lots", "not a number"),
+    ("wave=0_5,scream=0.5", "not a number"),  # float() would read 5
+    ("wave=０.5,scream=0.5", "not a number"),  # a full-width digit: float() reads 0.5
+    ("¹=1", "unknown style"),  # str.isdigit() is true, int() fails
 ])
 def test_parse_blend_rejects_bad_weights_naming_the_problem(text, words):
     with pytest.raises(BadInput, match=words):
         conditions.parse_blend(text, NAMES)
+
+
+@pytest.mark.parametrize("name", ["wave", "Starry Night", "no. 5", "été", "a+b", "1a", "x" * 100])
+def test_style_names_that_can_be_chosen_are_accepted(name):
+    assert conditions.check_style_name(name) == name
+    assert conditions.style_index(name, ["other", name]) == 1
+
+
+@pytest.mark.parametrize("name, words", [
+    ("", "empty"), ("   ", "empty"), (" wave", "space"), ("a\nb", "line break"),
+    ("a\tb", "control"), ("a,b", "','"), ("a=b", "'='"), ("12", "digits"), ("x" * 101, "longer"),
+])
+def test_style_names_that_could_not_be_chosen_are_refused(name, words):
+    with pytest.raises(BadInput, match=words):
+        conditions.check_style_name(name)
+
+
+def test_repeated_or_taken_style_names_are_refused():
+    with pytest.raises(BadInput, match="two styles named 'a'"):
+        conditions.check_style_names(["a", "b", "a"])
+    with pytest.raises(BadInput, match="two styles named 'wave'"):
+        conditions.check_style_names(["new", "wave"], taken=NAMES)
+
+
+@pytest.mark.parametrize("style", ["²", "١", "٣"])
+def test_only_ascii_digits_choose_a_style_by_index(style):
+    with pytest.raises(BadInput, match="unknown style"):
+        conditions.style_index(style, NAMES)
 
 
 def test_stylize_takes_and_returns_pil_images(model, photo):

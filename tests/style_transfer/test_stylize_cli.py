@@ -152,58 +152,31 @@ def test_an_input_is_never_overwritten(capsys, model_file, photo):
     assert code == 2 and open(photo, "rb").read() == before
 
 
-def _not_a_style_model(tmp_path):
-    import keras
-
-    path = tmp_path / "dense.keras"
-    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]).save(path)
-    return str(path)
+# Bad inputs of every command, this one's included, are the cases of bad_input_sweep.py.
 
 
-BAD_INPUTS = {
-    "missing model": (lambda t, m, p: ["--model", str(t / "none.keras"), p], "does not exist"),
-    "corrupt model": (lambda t, m, p: ["--model", _write(t / "bad.keras", b"PK\x03\x04junk"), p],
-                      "model"),
-    "not a style model": (lambda t, m, p: ["--model", _not_a_style_model(t), p], "not a style model"),
-    "unknown style": (lambda t, m, p: ["--model", m, p, "--style", "monet"], "wave, scream, udnie"),
-    "index out of range": (lambda t, m, p: ["--model", m, p, "--style", "3"], "out of range"),
-    "negative weight": (lambda t, m, p: ["--model", m, p, "--blend", "wave=-1,scream=2"], "non-negative"),
-    "zero-sum weights": (lambda t, m, p: ["--model", m, p, "--blend", "wave=0"], "zero"),
-    "NaN weight": (lambda t, m, p: ["--model", m, p, "--blend", "wave=nan"], "finite"),
-    "weights not summing to 1": (lambda t, m, p: ["--model", m, p, "--blend", "wave=0.5"], "sum to 1"),
-    "mask labels": (lambda t, m, p: ["--model", m, p, "--mask", _label_mask(t, [0, 1, 2]),
-                                     "--mask-styles", "wave,scream"], "do not match"),
-    "unreadable image": (lambda t, m, p: ["--model", m, _write(t / "x.jpg", b"\xff\xd8junk")], "x.jpg"),
-    "missing image": (lambda t, m, p: ["--model", m, str(t / "gone.png")], "gone.png"),
-    "several pictures into one file": (lambda t, m, p: ["--model", m, p, "--out-file"], "file name"),
-}
+def test_photos_of_a_folder_keep_their_sub_folders(capsys, model_file, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / "album" / folder).mkdir(parents=True)
+        write_photo(tmp_path / "album" / folder / "photo.png")
+    write_photo(tmp_path / "album" / "top.png")
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "album"), "--style", "wave",
+                  "--out", str(tmp_path / "out"))
+    assert code == 0
+    written = sorted(str(path.relative_to(tmp_path / "out"))
+                     for path in (tmp_path / "out").rglob("*.png"))
+    assert written == ["a/photo__wave.png", "b/photo__wave.png", "top__wave.png"]
 
 
-def _write(path, data):
-    path.write_bytes(data)
-    return str(path)
-
-
-def _label_mask(tmp_path, labels):
-    Image.fromarray(np.array([labels] * 3, np.uint8)).save(tmp_path / "mask.png")
-    return str(tmp_path / "mask.png")
-
-
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_is_a_one_line_error_with_exit_2_and_nothing_written(
-        capsys, model_file, photo, tmp_path, case):
-    make_argv, words = BAD_INPUTS[case]
-    argv = make_argv(tmp_path, model_file, photo)
-    out = tmp_path / "out"
-    argv = [*argv[:-1], "--out", str(tmp_path / "one.png")] if argv[-1] == "--out-file" else [
-        *argv, "--out", str(out)]
-    code, captured = run(capsys, *argv)
-    assert code == 2
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("style-transfer stylize: error:"), captured.err
-    assert words in lines[0]
-    assert not out.exists() or not any(out.iterdir())
-    assert not (tmp_path / "one.png").exists()
+def test_an_existing_output_stops_the_run_before_any_picture(capsys, model_file, tmp_path):
+    for name in ("a", "b"):
+        write_photo(tmp_path / f"{name}.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "b__wave.png").write_bytes(b"keep me")
+    code, captured = run(capsys, "--model", model_file, str(tmp_path / "a.png"),
+                         str(tmp_path / "b.png"), "--style", "wave", "--out", str(tmp_path / "out"))
+    assert code == 2 and "b__wave.png" in captured.err
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["b__wave.png"]
 
 
 # ------------------------------------------------------------------ photo options, --json, -
@@ -227,10 +200,12 @@ def test_strength_0_writes_the_photo(capsys, model_file, photo, tmp_path):
 
 
 @pytest.mark.parametrize("strength", ["-0.5", "2"])
-def test_strength_outside_0_1_is_exit_2(capsys, model_file, photo, tmp_path, strength):
-    code, captured = run(capsys, "--model", model_file, photo, "--style", "wave", "--strength",
-                         strength, "--out", str(tmp_path / "o.png"))
-    assert code == 2 and "strength" in captured.err
+def test_strength_outside_0_1_is_an_argument_error(capsys, model_file, photo, tmp_path,
+                                                   strength):
+    with pytest.raises(SystemExit) as exit:
+        run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", strength,
+            "--out", str(tmp_path / "o.png"))
+    assert exit.value.code == 2 and "--strength" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
 
 

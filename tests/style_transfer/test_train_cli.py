@@ -7,6 +7,9 @@ import pytest
 from PIL import Image
 
 from style_transfer import cli
+from style_transfer.run import RUN_FILE, RUN_FORMAT
+
+from refusals import assert_refused
 
 STYLE_NAMES = ("red", "blue")
 
@@ -31,27 +34,9 @@ def _arguments(content, styles, out, *extra):
             "--vgg-weights", "random", "--quiet", *extra]
 
 
-def _snapshot(folder):
-    if not folder.exists():
-        return None
-    return {path.relative_to(folder): (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def _assert_refused(capsys, arguments, folder, expected_words):
-    before = _snapshot(folder)
-    assert cli.main(arguments) == 2
-    error = capsys.readouterr().err.strip()
-    assert len(error.splitlines()) == 1, error
-    assert error.startswith("style-transfer train: error:")
-    for word in expected_words:
-        assert word in error, error
-    assert _snapshot(folder) == before
-
-
 def test_a_missing_content_folder_is_refused(inputs, capsys):
     content, styles, out = inputs
-    _assert_refused(capsys, _arguments(content / "missing", styles, out), out,
+    assert_refused(capsys, _arguments(content / "missing", styles, out), out,
                     ["content folder", "missing"])
 
 
@@ -59,18 +44,24 @@ def test_a_style_file_that_is_not_an_image_is_refused(inputs, capsys):
     content, styles, out = inputs
     text = styles[0].parent / "notes.png"
     text.write_text("not an image")
-    _assert_refused(capsys, _arguments(content, [styles[0], text], out), out, ["notes.png"])
+    assert_refused(capsys, _arguments(content, [styles[0], text], out), out, ["notes.png"])
 
 
 def test_zero_styles_are_refused(inputs, capsys):
     content, _, out = inputs
-    _assert_refused(capsys, _arguments(content, [], out), out, ["no style images"])
+    assert_refused(capsys, _arguments(content, [], out), out, ["no style images"])
 
 
 def test_duplicate_style_names_are_refused(inputs, capsys):
     content, styles, out = inputs
     arguments = _arguments(content, styles, out, "--style-names", "same", "same")
-    _assert_refused(capsys, arguments, out, ["duplicate style name", "same"])
+    assert_refused(capsys, arguments, out, ["two styles named 'same'"])
+
+
+def test_a_style_name_stylize_could_not_choose_is_refused(inputs, capsys):
+    content, styles, out = inputs
+    arguments = _arguments(content, styles, out, "--style-names", "wave", "a,b")
+    assert_refused(capsys, arguments, out, ["'a,b' cannot be used", "--style-names"])
 
 
 def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
@@ -79,8 +70,8 @@ def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
     other.mkdir()
     twin = other / styles[0].name
     twin.write_bytes(styles[1].read_bytes())
-    _assert_refused(capsys, _arguments(content, [styles[0], twin], out), out,
-                    ["duplicate style name", "--style-names"])
+    assert_refused(capsys, _arguments(content, [styles[0], twin], out), out,
+                    ["two styles named", "--style-names"])
 
 
 @pytest.mark.parametrize("option, value", [
@@ -89,27 +80,29 @@ def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
 ])
 def test_non_positive_sizes_and_counts_are_refused(inputs, capsys, option, value):
     content, styles, out = inputs
-    _assert_refused(capsys, _arguments(content, styles, out, option, value), out,
+    assert_refused(capsys, _arguments(content, styles, out, option, value), out,
                     [option.lstrip("-").replace("-", "_")])
 
 
 def _other_run(out):
     """An output folder holding another run: settings and a checkpoint to protect."""
     out.mkdir()
-    (out / "run.json").write_text(json.dumps({"image_size": 64, "style_names": ["x"]}))
+    (out / RUN_FILE).write_text(json.dumps({
+        "format": RUN_FORMAT, "command": "train",
+        "config": {"image_size": 64, "style_names": ["x"]}, "inputs": {}}))
     np.savez(out / "checkpoint.npz", step=np.array(5))
 
 
 def test_a_folder_holding_another_run_is_refused_without_resume(inputs, capsys):
     content, styles, out = inputs
     _other_run(out)
-    _assert_refused(capsys, _arguments(content, styles, out), out, ["--resume"])
+    assert_refused(capsys, _arguments(content, styles, out), out, ["--resume"])
 
 
 def test_resuming_with_different_settings_is_refused(inputs, capsys):
     content, styles, out = inputs
     _other_run(out)
-    _assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
+    assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
                     ["different settings", "image_size"])
 
 
@@ -117,7 +110,7 @@ def test_a_folder_of_other_files_is_refused(inputs, capsys):
     content, styles, out = inputs
     out.mkdir()
     (out / "holiday.jpg").write_bytes(b"precious")
-    _assert_refused(capsys, _arguments(content, styles, out), out, ["not empty"])
+    assert_refused(capsys, _arguments(content, styles, out), out, ["not empty"])
 
 
 def test_help_documents_every_option_with_its_default(capsys):

@@ -1,0 +1,74 @@
+"""The training step that `train`, `add-style` and `train-arbitrary` share, and its style draws.
+
+    style ids (batch,) --styles()--> what the model is conditioned on,
+                                     what the loss takes as the samples' styles
+    photos --model--> stylized --PerceptualLoss--> per-sample losses
+    mean loss --gradient--> Adam update of the model's trainable variables
+
+The commands differ only in `styles`: a style table maps ids to table rows in
+both the model and the loss (`add-style` shifts the model's by the number of old
+styles); a folder of style images maps them to the drawn images, which the
+arbitrary model encodes and the loss turns into Gram targets.
+"""
+
+import keras
+import tensorflow as tf
+
+
+class TrainingStep:
+    """One compiled training step: condition on the drawn styles, stylize, measure, update.
+
+    Build it (model, loss and all) under a `tf.distribute` strategy's scope to
+    distribute it; it owns its optimizer so that the optimizer's variables live
+    where the model's do.
+
+    Args:
+        model: The Keras model to train; its `trainable_variables` are updated.
+        loss: A `PerceptualLoss`.
+        styles: Maps the style ids of a batch (batch,) int32 to `(condition,
+            loss_styles)`: what `model(photos, condition)` takes and what
+            `loss(photos, stylized, loss_styles)` takes. Traced into the step.
+        num_styles: Style ids are drawn from [0, num_styles).
+        learning_rate: Adam's learning rate.
+        jit_compile: Compile with XLA.
+
+    Call arguments:
+        content_images: Photos (batch, S, S, 3) float32 in [0, 1].
+        style_ids: The style of each sample (batch,), integers: a batch may mix
+            styles, and each style learns from its own samples only.
+
+    Returns:
+        The per-sample losses, a dict of (batch,) tensors (see `PerceptualLoss`).
+    """
+
+    def __init__(self, model, loss, styles, num_styles, learning_rate, jit_compile=False):
+        self.model = model
+        self.loss = loss
+        self.styles = styles
+        self.num_styles = num_styles
+        # A fixed name: checkpoints key the optimizer's variables by their paths.
+        self.optimizer = keras.optimizers.Adam(learning_rate, name="adam")
+        self.optimizer.build(model.trainable_variables)
+        self._step = tf.function(self._train_step, jit_compile=jit_compile)
+
+    def __call__(self, content_images, style_ids):
+        return self._step(content_images, tf.cast(style_ids, tf.int32))
+
+    def _train_step(self, content_images, style_ids):
+        condition, loss_styles = self.styles(style_ids)
+        variables = self.model.trainable_variables
+        with tf.GradientTape() as tape:
+            stylized = self.model(content_images, condition, training=True)
+            losses = self.loss(content_images, stylized, loss_styles)
+            mean_loss = tf.reduce_mean(losses["total"])
+        self.optimizer.apply(tape.gradient(mean_loss, variables), variables)
+        return losses
+
+
+def draw_style_ids(seed, step, batch_size, num_styles):
+    """The style of each sample of step `step` (batch_size,): uniform, a pure function
+    of (seed, step), so a resumed run draws what an uninterrupted one would."""
+    return tf.random.stateless_uniform(
+        (batch_size,), seed=tf.constant([seed, step], tf.int64), minval=0,
+        maxval=num_styles, dtype=tf.int32,
+    )
