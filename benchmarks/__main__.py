@@ -60,7 +60,7 @@ SECTIONS = (
     Section("cli", "bench_cli.py", "command-line start-up against the eager one", True),
     Section("video", "bench_video.py",
             "video flicker, deviation and frames per second of the stabilization candidates",
-            True),
+            True, True),
     Section("web", "bench_web.py", "the web page: server start-up and preview latency", True),
     Section("web_libraries", "bench_web_libraries.py",
             "Gradio against Starlette: what each installs, how fast each starts (pip installs "

@@ -35,28 +35,23 @@ at 320 and 640 px, frame by frame and stabilized, interleaved.
 """
 
 import argparse
-import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import style_transfer  # noqa: E402, F401  (the allocator setting, before TensorFlow)
 from benchmarks.machine import print_machine  # noqa: E402
 from style_transfer import stylize, video  # noqa: E402
+from style_transfer.files import atomic_write  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-RESULTS = Path(__file__).resolve().parent / "results"
 STYLE = 19
 OPENCV_DOC_FILES = {"vtest": "usr/share/doc/opencv-doc/examples/data/vtest.avi",
                     "cup": "usr/share/doc/opencv-doc/opencv4/html/cup.mp4.gz"}
@@ -75,15 +70,16 @@ def main(argv=None):
                         help="tiny clips and an untrained network (no peer, no real clips)")
     parser.add_argument("--opencv-doc", default=None, metavar="DEB",
                         help="Debian's opencv-doc package file (default: apt-get download)")
-    parser.add_argument("--results-dir", default=str(RESULTS))
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "video.json and video_frames.png")
     args = parser.parse_args(argv)
     setup = QUICK if args.quick else FULL
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    content_dir, _ = preamble.data_folders(parser, args)
+    results_dir = preamble.results_folder(args)
     print_machine()
     model = _model(args.quick)
     workdir = Path(tempfile.mkdtemp(prefix="bench-video-"))
-    clips = {"pan": _pan_clip(**setup["pan"])}
+    clips = {"pan": _pan_clip(content_dir / "chicago.jpg", **setup["pan"])}
     sources = {}
     if not args.quick:
         sources = _opencv_doc_clips(args.opencv_doc, workdir)
@@ -105,7 +101,7 @@ def main(argv=None):
     _print_throughput(results["throughput"])
     if not args.quick:
         _figure(model, clips, results_dir / "video_frames.png")
-    (results_dir / "video.json").write_text(json.dumps(results, indent=1))
+    preamble.write_json(results_dir / "video.json", results)
     return 0
 
 
@@ -124,8 +120,8 @@ def _model(quick):
     return load_pretrained("android-26")
 
 
-def _pan_clip(frames, size, velocity):
-    photo = Image.open(DATA / "content" / "chicago.jpg").convert("RGB")
+def _pan_clip(photo_path, frames, size, velocity):
+    photo = Image.open(photo_path).convert("RGB")
     clip, flow = video.pan_clip(photo, frames, size, velocity, start=(10, 150))
     return clip, [(flow, video.inside_frame(flow))] * (frames - 1)
 
@@ -393,7 +389,8 @@ def _figure(model, clips, path):
     buffer = io.BytesIO()
     figure.savefig(buffer, dpi=72, format="png")
     plt.close(figure)
-    Image.open(buffer).convert("RGB").quantize(256).save(path, optimize=True)
+    with atomic_write(path) as file:
+        Image.open(buffer).convert("RGB").quantize(256).save(file, format="PNG", optimize=True)
 
 
 if __name__ == "__main__":

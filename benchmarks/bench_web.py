@@ -33,15 +33,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 
 import numpy as np  # noqa: E402
 
 from benchmarks.machine import print_machine  # noqa: E402
 from benchmarks.timing import summarize, time_interleaved  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 MODEL = "android-26"
 PREVIEW_PX = 384
 QUICK_PREVIEW_PX = 64
@@ -79,8 +79,7 @@ CASES = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 px previews, 2 rounds")
-    parser.add_argument("--results-dir", default=str(RESULTS),
-                        help="where web.json (the raw samples) is written")
+    preamble.add_results_dir_argument(parser, "web.json (the raw samples)")
     args = parser.parse_args(argv)
     preview_px = QUICK_PREVIEW_PX if args.quick else PREVIEW_PX
     repetitions = 2 if args.quick else REPETITIONS
@@ -147,11 +146,9 @@ def main(argv=None):
               f"{summary['q3_ms']:.0f} | {summary['min_ms']:.0f} | {summary['repetitions']} |")
     over = [name for name, times in samples.items() if statistics.median(times) >= TARGET_MS]
     print(f"\nMedians over the {TARGET_MS} ms target: {', '.join(over) or 'none'}.")
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "web.json").write_text(json.dumps({
+    preamble.write_json(preamble.results_folder(args) / "web.json", {
         "model": MODEL, "preview_size": [size[1], size[0]], "startup_s": startup_s,
-        "preview_ms": samples}, indent=1))
+        "preview_ms": samples})
 
 
 def _request(url, body=None, session=None, method=None):

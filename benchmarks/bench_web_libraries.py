@@ -33,12 +33,12 @@ import time
 import urllib.request
 from pathlib import Path
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks import preamble  # noqa: E402
 
 from benchmarks.machine import print_machine  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 ROUNDS = 5
 FIRST_RESPONSE_TIMEOUT_S = 120
 
@@ -90,8 +90,7 @@ CANDIDATES = {
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="Starlette only, one round")
-    parser.add_argument("--results-dir", default=str(RESULTS),
-                        help="where web_libraries.json (the raw samples) is written")
+    preamble.add_results_dir_argument(parser, "web_libraries.json (the raw samples)")
     args = parser.parse_args(argv)
     names = ["starlette"] if args.quick else list(CANDIDATES)
     rounds = 1 if args.quick else ROUNDS
@@ -134,9 +133,7 @@ def main(argv=None):
               f"| {import_s:.2f} | {first_s:.2f} |")
     for name, result in results.items():
         print(f"\n{name} adds: {', '.join(result['distributions'])}")
-    results_dir = Path(args.results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / "web_libraries.json").write_text(json.dumps(results, indent=1))
+    preamble.write_json(preamble.results_folder(args) / "web_libraries.json", results)
 
 
 def _make_environment(path):

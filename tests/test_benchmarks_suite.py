@@ -99,7 +99,7 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
 
 @pytest.mark.parametrize("script, writes_results", [
     ("bench_training.py", True), ("bench_fidelity.py", True), ("bench_add_style.py", True),
-    ("bench_arbitrary.py", False)])
+    ("bench_arbitrary.py", False), ("bench_video.py", True)])
 def test_a_data_dir_without_the_test_images_is_refused_in_one_line(script, writes_results,
                                                                    tmp_path):
     results = ["--results-dir", str(tmp_path / "results")] if writes_results else []
