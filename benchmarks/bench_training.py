@@ -136,7 +136,7 @@ def recording(step, batches, style_ids, losses):
     """A callable running `step` on the next of `batches`, appending the mean total loss."""
 
     def run():
-        result = step(next(batches), style_ids)
+        _, result = step(next(batches), style_ids)
         losses.append(float(np.mean(result["total"].numpy())))
 
     return run

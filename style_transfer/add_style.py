@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 import cbn
-from style_transfer import data
+from style_transfer import data, distribution
 from style_transfer.conditions import check_style_name, style_index
 from style_transfer.config import AddStyleConfig, LossConfig, TrainConfig, field_default
 from style_transfer.errors import BadInput
@@ -41,7 +41,7 @@ RUN_DIR_SUFFIX = ".run"
 
 
 def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
-               progress=True):
+               progress=True, strategy=None):
     """Adds styles to a trained model, training only their gamma/beta rows.
 
     Args:
@@ -53,6 +53,9 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
             config, model and files; `steps` and `checkpoint_every` may change).
         overwrite: Allow `out_path` to replace an existing file (the model too).
         progress: Show a progress bar with the losses and the time left.
+        strategy: Any `tf.distribute.Strategy` to train under (then
+            `config.distribute` must be "none"); default: the one
+            `config.distribute` names (`style_transfer.distribution`).
 
     Returns:
         The grown `StyleTransferNetwork` (old styles first, then the new ones),
@@ -63,35 +66,43 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
         BadInput: a file that is not a style model, a style name the model
             already has, an unreadable style image, a missing content folder,
             an existing `out_path` (the model's own path included) without
-            `overwrite`, or a run folder that is not this run's. Nothing is
-            written in that case. `TrainingDiverged` (a `BadInput`) if the
+            `overwrite`, a run folder that is not this run's, or a distributed
+            set-up that cannot work (see `distribution.strategy_for`). Nothing
+            is written in that case. `TrainingDiverged` (a `BadInput`) if the
             losses or rows turn NaN or infinite.
         RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint.
     """
     if not isinstance(config, AddStyleConfig):
         raise BadInput(f"config must be an AddStyleConfig; received {type(config).__name__}.")
     out_path = Path(out_path)
-    check_output_path(config.model, out_path, overwrite)
-    base = _load_table_model(config.model)
+    strategy = distribution.strategy_for(config, strategy)
+    chief = distribution.is_chief(strategy)
+    if chief:
+        check_output_path(config.model, out_path, overwrite)
+    with strategy.scope():
+        base = _load_table_model(config.model)
     new_names = checked_style_names(config.style_images, config.style_names)
     _check_new_names(base, new_names)
     config = _with_model_sizes(config, base)
+    distribution.check_batch_split(strategy, config.batch_size)
     loss_config = model_loss_config(base, config.loss_overrides)
     style_pixels = [load_style(path, loss_config.style_size) for path in config.style_images]
     run = Run(run_dir or out_path.with_suffix(RUN_DIR_SUFFIX), COMMAND, config, resume=resume,
               inputs={"model_sha256": file_sha256(config.model),
                       "style_sha256": [file_sha256(path) for path in config.style_images]},
-              outputs=[out_path])
-    loss = PerceptualLoss(style_pixels, loss_config)
+              outputs=[out_path], chief=chief)
     num_old, old_names = base.num_styles, list(base.style_names)
-    # Recomputed on resume too (a pure function of the inputs), so that the record of
-    # how each row started is the same; the checkpoint then replaces the rows.
-    init_rows = _initial_rows(base, loss, config)
-    model = _append_rows(base, init_rows)
-    cbn.train_only_conditions(model, rows=list(range(num_old, num_old + len(new_names))))
-    step = TrainingStep(model, loss, styles=lambda style_ids: (style_ids + num_old, style_ids),
-                        num_styles=len(new_names), learning_rate=config.learning_rate,
-                        jit_compile=config.jit_compile)
+    with strategy.scope():
+        loss = PerceptualLoss(style_pixels, loss_config)
+        # Recomputed on resume too (a pure function of the inputs), so that the record of
+        # how each row started is the same; the checkpoint then replaces the rows.
+        init_rows = _initial_rows(base, loss, config)
+        model = _append_rows(base, init_rows)
+        cbn.train_only_conditions(model, rows=list(range(num_old, num_old + len(new_names))))
+        step = TrainingStep(model, loss,
+                            styles=lambda style_ids: (style_ids + num_old, style_ids),
+                            num_styles=len(new_names), learning_rate=config.learning_rate,
+                            jit_compile=config.jit_compile)
     grown = None
 
     def save(steps):

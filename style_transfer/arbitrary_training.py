@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from style_transfer import images
+from style_transfer import distribution, images
 from style_transfer.arbitrary import create_arbitrary_model, load_style_image
 from style_transfer.config import ArbitraryConfig
 from style_transfer.errors import BadInput
@@ -25,7 +25,7 @@ from style_transfer.training_step import TrainingStep
 COMMAND = "train-arbitrary"
 
 
-def train_arbitrary(config, out_dir, *, resume=False, progress=True):
+def train_arbitrary(config, out_dir, *, resume=False, progress=True, strategy=None):
     """Trains an `ArbitraryStyleModel` on a folder of style images; returns it.
 
     Each sample of each batch is a random crop of a content photo paired with a
@@ -41,19 +41,39 @@ def train_arbitrary(config, out_dir, *, resume=False, progress=True):
         resume: Continue the run in `out_dir` from its last checkpoint (same
             config and files; `steps` and `checkpoint_every` may change).
         progress: Show a progress bar with the losses and the time left.
+        strategy: Any `tf.distribute.Strategy` to train under (then
+            `config.distribute` must be "none"); default: the one
+            `config.distribute` names (`style_transfer.distribution`).
 
     Raises:
         BadInput: a missing or empty folder, an encoder that cannot be loaded,
-            or an `out_dir` that is not this run's (see `Run`). `TrainingDiverged`
+            an `out_dir` that is not this run's (see `Run`), or a distributed
+            set-up that cannot work (see `distribution.strategy_for`). `TrainingDiverged`
             (a `BadInput`) if the losses or weights turn NaN or infinite.
         RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint.
     """
     if not isinstance(config, ArbitraryConfig):
         raise BadInput(f"config must be an ArbitraryConfig; received {type(config).__name__}.")
+    strategy = distribution.strategy_for(config, strategy)
+    distribution.check_batch_split(strategy, config.batch_size)
     style_paths, style_pixels = load_style_folder(config.style_dir, config.loss.style_size)
     run = Run(out_dir, COMMAND, config, resume=resume,
-              inputs={"style_sha256": [file_sha256(path) for path in style_paths]})
+              inputs={"style_sha256": [file_sha256(path) for path in style_paths]},
+              chief=distribution.is_chief(strategy))
     recorded = config.to_dict()
+    with strategy.scope():
+        model, step = _model_and_step(config, recorded, style_paths, style_pixels)
+
+    def save(steps):
+        model.training_config["steps"] = steps
+        save_model(model, Path(out_dir) / MODEL_FILE)
+
+    run.train(step, save=save, progress=progress)
+    return model
+
+
+def _model_and_step(config, recorded, style_paths, style_pixels):
+    """The arbitrary-style model and its `TrainingStep` (under the caller's strategy)."""
     model = create_arbitrary_model(
         encoder=config.encoder, encoder_weights=config.encoder_weights,
         hub_handle=config.hub_handle, train_encoder=config.train_encoder,
@@ -73,13 +93,7 @@ def train_arbitrary(config, out_dir, *, resume=False, progress=True):
     step = TrainingStep(model, PerceptualLoss(config=config.loss), styles,
                         num_styles=len(style_paths), learning_rate=config.learning_rate,
                         jit_compile=config.jit_compile)
-
-    def save(steps):
-        model.training_config["steps"] = steps
-        save_model(model, Path(out_dir) / MODEL_FILE)
-
-    run.train(step, save=save, progress=progress)
-    return model
+    return model, step
 
 
 def load_style_folder(folder, size):

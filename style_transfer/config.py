@@ -34,6 +34,8 @@ ARCHITECTURES = ("magenta", "android-slim")
 # Style encoders of the arbitrary-style model: keras.applications backbones, or a TF Hub model.
 APPLICATION_ENCODERS = ("mobilenet_v2", "inception_v3")
 HUB_ENCODER = "hub"
+# How a run uses its devices (`style_transfer.distribution`).
+DISTRIBUTE = ("none", "mirrored", "multi-worker")
 
 
 def option(default=dataclasses.MISSING, help=None, **command_line):
@@ -238,6 +240,13 @@ class _RunConfig:
                 minimum = MIN_IMAGE_SIZE_PX if name == "image_size" else 1
                 self._set(name, check_integer(name, getattr(self, name), minimum=minimum))
         check_flag("jit_compile", self.jit_compile)
+        check_choice("distribute", self.distribute, DISTRIBUTE)
+        if self.cpu_replicas is not None:
+            self._set("cpu_replicas", check_integer("cpu_replicas", self.cpu_replicas, 1))
+            if self.distribute != "mirrored":
+                raise BadInput(f"cpu_replicas splits one CPU for distribute='mirrored'; "
+                               f"received distribute={self.distribute!r}.")
+        check_flag("mixed_precision", self.mixed_precision)
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)
@@ -281,6 +290,17 @@ _CHECKPOINT_EVERY = dict(help="write a checkpoint every this many steps", metava
                          resumable=True)
 _JIT_COMPILE_HELP = ("compile the training step with XLA (on a 2-core CPU no faster, and "
                      "minutes to compile; try it on a GPU)")
+# Where a run trains changes its result only by float summation order, so a run may
+# resume on other devices.
+_DISTRIBUTE = dict(help="devices: one; every local GPU (mirrored); or the machines of the "
+                   "TF_CONFIG environment variable (multi-worker). --batch-size is the "
+                   "global batch, split over the replicas", choices=DISTRIBUTE,
+                   resumable=True)
+_CPU_REPLICAS = dict(help="with --distribute mirrored: split the CPU into N logical "
+                     "devices (to try a distributed run without GPUs; no faster)",
+                     metavar="N", type=int, resumable=True)
+_MIXED_PRECISION_HELP = ("compute in mixed precision (float16 with loss scaling on a GPU, "
+                         "bfloat16 on a CPU); variables and losses stay float32")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -311,6 +331,9 @@ class TrainConfig(_RunConfig):
                                "steps (0: never)", metavar="STEPS", resumable=True)
     seed: int = option(0, "fixes the initial weights, the crops and the style draws")
     jit_compile: bool = option(False, _JIT_COMPILE_HELP)
+    distribute: str = option("none", **_DISTRIBUTE)
+    cpu_replicas: int = option(None, **_CPU_REPLICAS)
+    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP)
 
     def __post_init__(self):
         super().__post_init__()
@@ -350,6 +373,9 @@ class AddStyleConfig(_RunConfig):
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
     seed: int = option(0, "fixes the crops and the style draws")
     jit_compile: bool = option(False, _JIT_COMPILE_HELP)
+    distribute: str = option("none", **_DISTRIBUTE)
+    cpu_replicas: int = option(None, **_CPU_REPLICAS)
+    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP)
 
     def __post_init__(self):
         super().__post_init__()
@@ -389,6 +415,9 @@ class ArbitraryConfig(_RunConfig):
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
     seed: int = option(0, "fixes the initial weights, the crops and the style draws")
     jit_compile: bool = option(False, _JIT_COMPILE_HELP)
+    distribute: str = option("none", **_DISTRIBUTE)
+    cpu_replicas: int = option(None, **_CPU_REPLICAS)
+    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP)
 
     def __post_init__(self):
         super().__post_init__()

@@ -34,7 +34,8 @@ class UnreadableImageWarning(UserWarning):
 
 
 def content_dataset(
-    folder, image_size, batch_size, seed=0, start_sample=0, *, random_flip=True, cache=None
+    folder, image_size, batch_size, seed=0, start_sample=0, *, random_flip=True, cache=None,
+    keep=None, with_sample_index=False,
 ):
     """An endless `tf.data.Dataset` of random square crops of the photos in a folder.
 
@@ -64,6 +65,10 @@ def content_dataset(
         cache: True to decode every image once and keep it in memory, False to
             decode on the fly, None to cache when the resized images fit in
             `CACHE_BUDGET_BYTES`.
+        keep: `(count, period)`: from `start_sample` on, only the first `count`
+            samples of every `period` (a worker's share of each global batch under
+            `tf.distribute`); the others are skipped before they are decoded.
+        with_sample_index: Yield `(sample indices (batch_size,) int64, crops)`.
 
     Returns:
         A dataset of float32 batches `(batch_size, image_size, image_size, 3)` with
@@ -90,6 +95,10 @@ def content_dataset(
 
     order_key, sample_key = _stream_keys(seed)
     samples = _sample_files(len(files), order_key, start_sample)
+    if keep is not None:
+        count, period = keep
+        samples = samples.filter(lambda sample, file_index:
+                                 (sample - start_sample) % period < count)
 
     # The mapped functions are plain graph code; skipping AutoGraph's conversion
     # makes building the dataset faster.
@@ -97,7 +106,8 @@ def content_dataset(
     def crop(sample, file_index):
         image = load(file_index)
         sample_seed = tf.stack([sample_key, sample])
-        return _random_crop(image, image_size, sample_seed, random_flip)
+        cropped = _random_crop(image, image_size, sample_seed, random_flip)
+        return (sample, cropped) if with_sample_index else cropped
 
     return (
         samples.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

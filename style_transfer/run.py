@@ -28,8 +28,13 @@ last checkpoint. A loss or weight that turns NaN or infinite stops the run with
 `TrainingDiverged`, keeping the last (finite) checkpoint and writing no model.
 
 Only a process that holds the lock writes in the folder, and it first removes the
-temporary files that a killed writer left there (and those of its outputs elsewhere). Under `tf.distribute` the step is
-built under the strategy's scope and only the chief worker would write.
+temporary files that a killed writer left there (and those of its outputs elsewhere).
+
+Under `tf.distribute` (`style_transfer.distribution`) the step is built under the
+strategy's scope and every worker runs this loop, but only the chief checks, locks
+and writes the folder; the other workers read the checkpoint to resume (the folder
+must then be on storage they share) and write nothing. Samples, styles and
+checkpoints do not depend on the number of devices, so a run may resume on another.
 """
 
 import contextlib
@@ -45,13 +50,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from style_transfer import data, images
+from style_transfer import distribution, images
 from style_transfer.errors import BadInput, TrainingDiverged
 from style_transfer.files import PARTIAL_MARKER, atomic_write, remove_stale_partials
 from style_transfer.run_logs import (
     HISTORY_FILE, LOG_DIR, LOSS_PARTS, History, TensorBoard, progress_bar,
 )
-from style_transfer.training_step import draw_style_ids
 
 RUN_FILE = "run.json"
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -87,6 +91,8 @@ class Run:
         resume: Continue the run the folder holds from its last checkpoint.
         outputs: Files the command writes outside the folder (add-style's model):
             the temporaries a killed writer left of them are removed too.
+        chief: Whether this process writes the folder (`distribution.is_chief`);
+            a worker that does not only reads the checkpoint to resume.
 
     Raises:
         BadInput: the folder is a file, holds other files, holds a run without
@@ -94,11 +100,12 @@ class Run:
             folder included), or an unreadable run.json. Nothing is written.
     """
 
-    def __init__(self, run_dir, command, config, inputs, *, resume, outputs=()):
+    def __init__(self, run_dir, command, config, inputs, *, resume, outputs=(), chief=True):
         self.run_dir = Path(run_dir)
         self.outputs = [Path(path) for path in outputs]
         self.config = config
         self.resume = resume
+        self.chief = chief
         self._checkpoint_step = 0
         self.settings = {
             "format": RUN_FORMAT,
@@ -106,6 +113,10 @@ class Run:
             "config": config.resolved().to_dict(),
             "inputs": {"content_files": folder_fingerprint(config.content_dir), **inputs},
         }
+        if not chief:
+            # The chief checks the folder (and may be writing run.json right now).
+            self._saved = self._read_checkpoint() if resume else None
+            return
         _refuse_if_in_use(self.run_dir)
         self._found = self._check_folder()
         # Read now, so that a damaged file is refused before the model is built.
@@ -122,7 +133,8 @@ class Run:
         Args:
             step: The command's `TrainingStep` (model, optimizer, loss, styles).
             save: Called as `save(steps_trained)` once training ends, while the
-                folder is still owned and its variables are known to be finite.
+                folder is still owned and its variables are known to be finite
+                (on the chief only).
             style_names: Names of the styles drawn (history and TensorBoard have
                 a loss column per style); empty for a folder of style images.
             sample_grid: Returns a picture (H, W, 3) logged every `sample_every`
@@ -142,18 +154,17 @@ class Run:
         config = self.config
         history = History(style_names)
         start = self._restore(step, history)
-        batches = iter(data.content_dataset(config.content_dir, config.image_size,
-                                            config.batch_size, seed=config.seed,
-                                            start_sample=start * config.batch_size))
+        batches = distribution.batches(step.strategy, config, start, step.num_styles)
         with self._owned():
-            logs = TensorBoard(self.run_dir / LOG_DIR, style_names)
-            progbar = progress_bar(config.steps, start) if progress else None
+            logs = TensorBoard(self.run_dir / LOG_DIR, style_names) if self.chief else None
+            progbar = progress_bar(config.steps, start) if progress and self.chief else None
             try:
                 with _StopRequests() as stop:
                     for number in range(start + 1, config.steps + 1):
                         style_ids, losses = self._one_step(step, batches, number, history)
-                        logs.add(number, style_ids, losses)
-                        if sample_every and number % sample_every == 0:
+                        if logs:
+                            logs.add(number, style_ids, losses)
+                        if logs and sample_every and number % sample_every == 0:
                             logs.image("samples", number, sample_grid())
                         if progbar:
                             progbar.update(number, list(zip(LOSS_PARTS, history.recent_means())))
@@ -163,15 +174,16 @@ class Run:
                         if stop.received:
                             raise RunInterrupted(stop.received)
             finally:
-                logs.close()
-            save(config.steps)
+                if logs:
+                    logs.close()
+            if self.chief:
+                save(config.steps)
         return config.steps
 
     def _one_step(self, step, batches, number, history):
-        """Step `number` (from 1): draws its styles, trains, checks and records the losses."""
-        config = self.config
-        style_ids = draw_style_ids(config.seed, number - 1, config.batch_size, step.num_styles)
-        losses = {part: value.numpy() for part, value in step(next(batches), style_ids).items()}
+        """Step `number` (from 1): trains on its batch, checks and records the losses."""
+        style_ids, losses = step(*next(batches))
+        losses = {part: value.numpy() for part, value in losses.items()}
         if not np.all(np.isfinite(losses["total"])):
             raise TrainingDiverged(
                 f"training diverged at step {number}: the loss is "
@@ -240,7 +252,10 @@ class Run:
     @contextlib.contextmanager
     def _owned(self):
         """Locks the folder, checks nobody changed it meanwhile, clears stale temporaries
-        and writes run.json; unlocks on leaving."""
+        and writes run.json; unlocks on leaving. Does nothing on a non-chief worker."""
+        if not self.chief:
+            yield
+            return
         with _folder_lock(self.run_dir):
             if self._check_folder() != self._found:
                 raise BadInput(f"{self.run_dir} changed while this run was starting (another "
@@ -279,7 +294,11 @@ class Run:
         return start
 
     def _write_checkpoint(self, step, history, number):
-        """Writes step `number`'s state, then history.csv; refuses non-finite values."""
+        """Writes step `number`'s state, then history.csv; refuses non-finite values.
+
+        Every worker checks (they hold the same values, so all stop together); only
+        the chief writes.
+        """
         arrays = {key: keras.ops.convert_to_numpy(variable)
                   for key, variable in checkpoint_variables(step).items()}
         bad = [key for key, value in arrays.items() if not np.all(np.isfinite(value))]
@@ -288,6 +307,8 @@ class Run:
                 f"training diverged by step {number}: {bad[0]} holds NaN or infinite values; "
                 f"{self._kept()} Lower the learning rate or the loss weights and start a new "
                 f"run.")
+        if not self.chief:
+            return
         arrays["step"] = np.array(number, np.int64)
         arrays.update({f"history/{name}": column for name, column in history.arrays().items()})
         with atomic_write(self.checkpoint_path) as file:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from style_transfer import data, figures, images
+from style_transfer import data, distribution, figures, images
 from style_transfer.conditions import check_style_names
 from style_transfer.config import TrainConfig
 from style_transfer.errors import BadInput
@@ -28,7 +28,7 @@ GRID_CONTENT_IMAGES = 3
 GRID_MAX_STYLES = 8
 
 
-def train(config, out_dir, *, resume=False, progress=True):
+def train(config, out_dir, *, resume=False, progress=True, strategy=None):
     """Trains one network on several styles; returns the trained `StyleTransferNetwork`.
 
     Args:
@@ -39,6 +39,9 @@ def train(config, out_dir, *, resume=False, progress=True):
             config must be the same, except `steps`, `checkpoint_every` and
             `sample_every`, and so must the photos and style images.
         progress: Show a progress bar with the losses and the time left.
+        strategy: Any `tf.distribute.Strategy` to train under (then
+            `config.distribute` must be "none"); default: the one
+            `config.distribute` names (`style_transfer.distribution`).
 
     Returns:
         The trained model, also saved to `out_dir/model.keras` with its style
@@ -47,27 +50,33 @@ def train(config, out_dir, *, resume=False, progress=True):
     Raises:
         BadInput: a missing or empty content folder, a style file that is not an
             image, duplicate style names, or an `out_dir` that is not this run's
-            (see `Run`); nothing is written then. `TrainingDiverged` (a
-            `BadInput`) if the losses or weights turn NaN or infinite.
+            (see `Run`), or a distributed set-up that cannot work (see
+            `distribution.strategy_for`); nothing is written then.
+            `TrainingDiverged` (a `BadInput`) if the losses or weights turn NaN
+            or infinite.
         RunInterrupted: Ctrl-C or SIGTERM, after writing a checkpoint.
     """
     if not isinstance(config, TrainConfig):
         raise BadInput(f"config must be a TrainConfig; received {type(config).__name__}.")
+    strategy = distribution.strategy_for(config, strategy)
+    distribution.check_batch_split(strategy, config.batch_size)
     style_names = checked_style_names(config.style_images, config.style_names)
     style_pixels = [load_style(path, config.loss.style_size) for path in config.style_images]
     run = Run(out_dir, COMMAND, config, resume=resume,
-              inputs={"style_sha256": [file_sha256(path) for path in config.style_images]})
-    loss = PerceptualLoss(style_pixels, config.loss)
-    keras.utils.set_random_seed(config.seed)
-    # A fixed name: checkpoints key the variables by their paths, which start with it.
-    model = StyleTransferNetwork(len(style_names), alpha=config.alpha,
-                                 architecture=config.architecture, style_names=style_names,
-                                 training_config=_training_config(config),
-                                 name="style_transfer_network")
-    model.build()
-    step = TrainingStep(model, loss, styles=lambda style_ids: (style_ids, style_ids),
-                        num_styles=len(style_names), learning_rate=config.learning_rate,
-                        jit_compile=config.jit_compile)
+              inputs={"style_sha256": [file_sha256(path) for path in config.style_images]},
+              chief=distribution.is_chief(strategy))
+    with strategy.scope():
+        loss = PerceptualLoss(style_pixels, config.loss)
+        keras.utils.set_random_seed(config.seed)
+        # A fixed name: checkpoints key the variables by their paths, which start with it.
+        model = StyleTransferNetwork(len(style_names), alpha=config.alpha,
+                                     architecture=config.architecture, style_names=style_names,
+                                     training_config=_training_config(config),
+                                     name="style_transfer_network")
+        model.build()
+        step = TrainingStep(model, loss, styles=lambda style_ids: (style_ids, style_ids),
+                            num_styles=len(style_names), learning_rate=config.learning_rate,
+                            jit_compile=config.jit_compile)
 
     def save(steps):
         model.training_config["steps"] = steps

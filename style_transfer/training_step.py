@@ -19,8 +19,11 @@ class TrainingStep:
     """One compiled training step: condition on the drawn styles, stylize, measure, update.
 
     Build it (model, loss and all) under a `tf.distribute` strategy's scope to
-    distribute it; it owns its optimizer so that the optimizer's variables live
-    where the model's do.
+    distribute it: each replica then trains on its share of the global batch, the
+    optimizer sums the gradients of all replicas (their losses are divided by the
+    global batch size, so the sum is the gradient of the global batch mean), and
+    the per-sample losses of every replica are gathered. It owns its optimizer so
+    that the optimizer's variables live where the model's do.
 
     Args:
         model: The Keras model to train; its `trainable_variables` are updated.
@@ -33,12 +36,17 @@ class TrainingStep:
         jit_compile: Compile with XLA.
 
     Call arguments:
-        content_images: Photos (batch, S, S, 3) float32 in [0, 1].
+        content_images: Photos (batch, S, S, 3) float32 in [0, 1]; under a
+            strategy, the distributed per-replica batches
+            (`distribution.batches`).
         style_ids: The style of each sample (batch,), integers: a batch may mix
-            styles, and each style learns from its own samples only.
+            styles, and each style learns from its own samples only (distributed
+            like `content_images`).
 
     Returns:
-        The per-sample losses, a dict of (batch,) tensors (see `PerceptualLoss`).
+        `(style_ids, losses)` of the whole global batch: the style ids (batch,)
+        and the per-sample losses, a dict of (batch,) tensors (see
+        `PerceptualLoss`), in the same sample order.
     """
 
     def __init__(self, model, loss, styles, num_styles, learning_rate, jit_compile=False):
@@ -46,29 +54,37 @@ class TrainingStep:
         self.loss = loss
         self.styles = styles
         self.num_styles = num_styles
+        self.strategy = tf.distribute.get_strategy()
         # A fixed name: checkpoints key the optimizer's variables by their paths.
         self.optimizer = keras.optimizers.Adam(learning_rate, name="adam")
         self.optimizer.build(model.trainable_variables)
         self._step = tf.function(self._train_step, jit_compile=jit_compile)
 
     def __call__(self, content_images, style_ids):
-        return self._step(content_images, tf.cast(style_ids, tf.int32))
+        return self._step(content_images, style_ids)
 
     def _train_step(self, content_images, style_ids):
+        per_replica = self.strategy.run(self._replica_step, args=(content_images, style_ids))
+        return self.strategy.gather(per_replica, axis=0)
+
+    def _replica_step(self, content_images, style_ids):
+        style_ids = tf.cast(style_ids, tf.int32)
         condition, loss_styles = self.styles(style_ids)
         variables = self.model.trainable_variables
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        global_batch_size = tf.cast(tf.shape(style_ids)[0] * replicas, tf.float32)
         with tf.GradientTape() as tape:
             stylized = self.model(content_images, condition, training=True)
             losses = self.loss(content_images, stylized, loss_styles)
-            mean_loss = tf.reduce_mean(losses["total"])
-        self.optimizer.apply(tape.gradient(mean_loss, variables), variables)
-        return losses
+            batch_mean_share = tf.reduce_sum(losses["total"]) / global_batch_size
+        self.optimizer.apply(tape.gradient(batch_mean_share, variables), variables)
+        return style_ids, losses
 
 
 def draw_style_ids(seed, step, batch_size, num_styles):
     """The style of each sample of step `step` (batch_size,): uniform, a pure function
     of (seed, step), so a resumed run draws what an uninterrupted one would."""
     return tf.random.stateless_uniform(
-        (batch_size,), seed=tf.constant([seed, step], tf.int64), minval=0,
+        (batch_size,), seed=tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)]), minval=0,
         maxval=num_styles, dtype=tf.int32,
     )
