@@ -65,7 +65,8 @@ class TrainingStep:
 
     def _train_step(self, content_images, style_ids):
         per_replica = self.strategy.run(self._replica_step, args=(content_images, style_ids))
-        return self.strategy.gather(per_replica, axis=0)
+        return tf.nest.map_structure(lambda value: self.strategy.gather(value, axis=0),
+                                     per_replica)
 
     def _replica_step(self, content_images, style_ids):
         style_ids = tf.cast(style_ids, tf.int32)
