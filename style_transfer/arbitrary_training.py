@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from style_transfer import distribution, images
 from style_transfer.arbitrary import create_arbitrary_model, load_style_image
-from style_transfer.config import ArbitraryConfig
+from style_transfer.config import HUB_ENCODER, ArbitraryConfig
 from style_transfer.errors import BadInput
 from style_transfer.losses import PerceptualLoss
 from style_transfer.model_file import save_model
@@ -56,6 +56,11 @@ def train_arbitrary(config, out_dir, *, resume=False, progress=True, strategy=No
         raise BadInput(f"config must be an ArbitraryConfig; received {type(config).__name__}.")
     strategy = distribution.strategy_for(config, strategy)
     distribution.check_batch_split(strategy, config.batch_size)
+    if config.encoder == HUB_ENCODER and distribution.is_distributed(strategy):
+        # A SavedModel restored under a strategy's scope cannot be called outside
+        # `strategy.run`, which building the model does.
+        raise BadInput("a TF Hub encoder does not train under a tf.distribute strategy yet; "
+                       "use a keras.applications encoder (--encoder) or --distribute none.")
     style_paths, style_pixels = load_style_folder(config.style_dir, config.loss.style_size)
     run = Run(out_dir, COMMAND, config, resume=resume,
               inputs={"style_sha256": [file_sha256(path) for path in style_paths]},

@@ -131,6 +131,11 @@ def check_batch_split(strategy, batch_size):
                        f"pass a multiple of {replicas} (--batch-size is the global batch).")
 
 
+def is_distributed(strategy):
+    """Whether `strategy` is another than TensorFlow's default (one device, no scope)."""
+    return strategy is not tf.distribute.get_strategy()
+
+
 def is_chief(strategy):
     """Whether this process writes the run folder: True except on a non-chief worker."""
     return strategy.extended.should_checkpoint

@@ -1,0 +1,263 @@
+"""Training under `tf.distribute`: R replicas compute the updates of one device.
+
+A distributed run (two logical CPUs with `mirrored`, or two worker processes on
+127.0.0.1 with `multi-worker`) starts in a child process, since TensorFlow fixes
+its devices when it starts; the one-device run it is compared with trains in this
+process. Both train on the same samples and styles with the same global batch, so
+they may differ only by float summation order (each replica sums its own half of
+the batch; the gradients are then added).
+
+What that order changes, and so the tolerances (measured on these tiny runs):
+  - the losses of step 1 (same weights, same samples): about 1e-7 relative;
+  - the gradients of step 1: instance normalization's backward pass subtracts
+    means, so a rounding difference in one kernel comes out about 1e-3 relative
+    (the one-device step compiled by tf.function and the same gradient computed
+    eagerly differ by 6e-4 already);
+  - the weights: Adam divides each gradient element by its own magnitude, so an
+    element whose gradient is rounding noise (the beta of a normalization that
+    the next instance norm cancels) moves by +-lr either way: element-wise the
+    weights differ by up to 2 lr after a step (for ~0.3% of them; 1% differ by
+    more than 0.3 lr after 3 steps), so they are not compared element by element;
+  - the gradients of later steps are taken at those weights: Adam's first
+    moments (running means of the gradients, all variables together) differ
+    by about 2e-2 relative after 2 steps and 8e-2 after 3, compared with 0.15.
+    A run that dropped a replica's gradient, or scaled the loss by the
+    per-replica batch, is off by 50-100%;
+  - the losses of later steps: about 2e-5 relative, compared with 1e-3.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from style_transfer import cli
+from style_transfer.run import CHECKPOINT_FILE, MODEL_FILE, read_checkpoint
+
+from refusals import assert_refused
+from training_inputs import FAST_LOSS_OPTIONS, write_style_model, write_training_images
+
+STEPS = 2
+FIRST_STEP_LOSS_RTOL = 1e-5
+LOSS_RTOL = 1e-3
+MOMENTUM_RTOL = 0.15
+CHILD_TIMEOUT_S = 300
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("inputs")
+    _, styles = write_training_images(root)
+    (root / "style_folder").mkdir()
+    for path in styles:
+        shutil.copy(path, root / "style_folder")
+    write_style_model(root / "model.keras")
+    return root
+
+
+def arguments(command, inputs, run_dir, *extra, steps=STEPS):
+    """A tiny run of `command` in `run_dir` (global batch 4); `extra` options win."""
+    common = ["--content", str(inputs / "content"), "--steps", str(steps), "--batch-size",
+              "4", "--quiet"]
+    if command == "train":
+        specific = ["--styles", str(inputs / "stripes.png"), str(inputs / "speckles.png"),
+                    "--out", str(run_dir), "--image-size", "32", "--alpha", "0.25",
+                    "--sample-every", "0", "--seed", "3", *FAST_LOSS_OPTIONS]
+    elif command == "add-style":
+        specific = ["--model", str(inputs / "model.keras"), "--styles",
+                    str(inputs / "checks.png"), "--out", f"{run_dir}.keras", "--run-dir",
+                    str(run_dir), "--learning-rate", "1e-2", "--seed", "1"]
+    else:
+        specific = ["--styles", str(inputs / "style_folder"), "--out", str(run_dir),
+                    "--image-size", "32", "--alpha", "0.25", "--embedding-dim", "16",
+                    "--encoder-weights", "random", "--seed", "2", *FAST_LOSS_OPTIONS]
+    return [command, *common, *specific, *extra]
+
+
+def run_child(command_line, env=None):
+    """Starts `style-transfer COMMAND_LINE` in a new process (its own TensorFlow)."""
+    return subprocess.Popen([sys.executable, "-m", "style_transfer.cli", *command_line],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def finish(child):
+    stdout, stderr = child.communicate(timeout=CHILD_TIMEOUT_S)
+    return child.returncode, stdout, stderr
+
+
+def assert_same_training(run_dir, reference_dir, steps=STEPS):
+    """Two run folders trained the same samples to `steps` up to summation order."""
+    run, reference = (read_checkpoint(Path(folder) / CHECKPOINT_FILE)
+                      for folder in (run_dir, reference_dir))
+    assert run.keys() == reference.keys()
+    assert int(run["step"]) == int(reference["step"]) == steps
+    for key, value in reference.items():
+        assert (run[key].shape, run[key].dtype) == (value.shape, value.dtype), key
+    np.testing.assert_allclose(run["history/total"][0], reference["history/total"][0],
+                               rtol=FIRST_STEP_LOSS_RTOL)
+    for column in ("total", "content", "style"):
+        np.testing.assert_allclose(run[f"history/{column}"], reference[f"history/{column}"],
+                                   rtol=LOSS_RTOL)
+    momenta = sorted(key for key in reference if key.endswith("_momentum"))
+    assert momenta
+    moment, expected = (np.concatenate([values[key].ravel() for key in momenta])
+                        for values in (run, reference))
+    assert np.linalg.norm(moment - expected) <= MOMENTUM_RTOL * np.linalg.norm(expected)
+
+
+@pytest.fixture(scope="module")
+def one_device(inputs, tmp_path_factory):
+    """The run folder of each command on one device, trained to `steps` (made on first use)."""
+    folders = {}
+
+    def folder(command, steps=STEPS):
+        if (command, steps) not in folders:
+            run_dir = tmp_path_factory.mktemp(f"one-{command}") / "run"
+            assert cli.main(arguments(command, inputs, run_dir, steps=steps)) == 0
+            folders[command, steps] = run_dir
+        return folders[command, steps]
+
+    return folder
+
+
+@pytest.fixture(scope="module")
+def mirrored(inputs, tmp_path_factory):
+    """The run folder of each command on two logical CPUs (made on first use)."""
+    folders = {}
+
+    def folder(command):
+        if command not in folders:
+            run_dir = tmp_path_factory.mktemp(f"mirrored-{command}") / "run"
+            code, _, stderr = finish(run_child(arguments(
+                command, inputs, run_dir, "--distribute", "mirrored", "--cpu-replicas", "2")))
+            assert code == 0, stderr
+            folders[command] = run_dir
+        return folders[command]
+
+    return folder
+
+
+@pytest.mark.parametrize("command", ["train", "add-style", "train-arbitrary"])
+def test_two_logical_cpus_train_as_one_device(command, one_device, mirrored):
+    assert_same_training(mirrored(command), one_device(command))
+
+
+def test_a_run_from_two_devices_resumes_on_one(mirrored, one_device, tmp_path, inputs):
+    run_dir = tmp_path / "run"
+    shutil.copytree(mirrored("train"), run_dir)
+
+    assert cli.main(arguments("train", inputs, run_dir, "--resume", steps=STEPS + 1)) == 0
+
+    assert_same_training(run_dir, one_device("train", steps=STEPS + 1), steps=STEPS + 1)
+
+
+def _free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for each in sockets:
+        each.bind(("127.0.0.1", 0))
+    ports = [each.getsockname()[1] for each in sockets]
+    for each in sockets:
+        each.close()
+    return ports
+
+
+def test_two_workers_train_as_one_device_and_only_the_chief_writes(
+        inputs, one_device, tmp_path):
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    # The second worker's folder stands for a machine without shared storage.
+    run_dirs = [tmp_path / "chief", tmp_path / "worker"]
+    children = [
+        run_child(arguments("train", inputs, run_dir, "--distribute", "multi-worker"),
+                  env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                                "task": {"type": "worker", "index": index}})})
+        for index, run_dir in enumerate(run_dirs)
+    ]
+    results = [finish(child) for child in children]
+
+    assert [code for code, _, _ in results] == [0, 0], [stderr for _, _, stderr in results]
+    assert (run_dirs[0] / MODEL_FILE).is_file()
+    assert not run_dirs[1].exists()
+    assert_same_training(run_dirs[0], one_device("train"))
+
+
+# ---------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize("tf_config, expected", [
+    (None, ["TF_CONFIG", "not set"]),
+    ("{not json", ["TF_CONFIG", "not JSON"]),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}}', ["TF_CONFIG", "\"task\""]),
+    ('{"cluster": {"worker": "127.0.0.1:1"}, "task": {"type": "worker", "index": 0}}',
+     ["cluster['worker']", "host:port"]),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}',
+     ["task index 1"]),
+    ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
+     ["task type 'ps'"]),
+])
+def test_multi_worker_refuses_a_missing_or_malformed_tf_config(
+        tf_config, expected, inputs, tmp_path, monkeypatch, capsys):
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", tf_config)
+    assert_refused(capsys, arguments("train", inputs, tmp_path / "run", "--distribute",
+                                     "multi-worker"), tmp_path / "run", expected)
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["--distribute", "mirrored", "--cpu-replicas", "0"], ["cpu_replicas", ">= 1"]),
+    (["--cpu-replicas", "2"], ["cpu_replicas", "mirrored"]),
+])
+def test_bad_cpu_replicas_are_refused(options, expected, inputs, tmp_path, capsys):
+    assert_refused(capsys, arguments("train", inputs, tmp_path / "run", *options),
+                   tmp_path / "run", expected)
+
+
+def test_cpu_replicas_are_refused_where_tensorflow_uses_gpus(
+        inputs, tmp_path, monkeypatch, capsys):
+    import tensorflow as tf
+
+    physical = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: (
+        [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU")] if kind == "GPU"
+        else physical(kind)))
+    assert_refused(capsys, arguments("train", inputs, tmp_path / "run", "--distribute",
+                                     "mirrored", "--cpu-replicas", "2"),
+                   tmp_path / "run", ["--cpu-replicas", "GPUs"])
+
+
+def test_a_batch_that_does_not_split_over_the_replicas_is_refused(inputs, tmp_path):
+    code, _, stderr = finish(run_child(arguments(
+        "train", inputs, tmp_path / "run", "--distribute", "mirrored", "--cpu-replicas", "2",
+        "--batch-size", "3")))
+
+    ours = [line for line in stderr.splitlines() if line.startswith("style-transfer")]
+    assert code == 2
+    assert len(ours) == 1 and ours[0].startswith("style-transfer train: error: batch_size 3"), \
+        stderr
+    assert "multiple of 2" in ours[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_hub_encoder_is_refused_under_a_strategy(inputs, tmp_path):
+    import tensorflow as tf
+
+    from hub_stand_ins import save_feature_vector_model
+    from style_transfer.arbitrary_training import train_arbitrary
+    from style_transfer.config import ArbitraryConfig
+    from style_transfer.errors import BadInput
+
+    config = ArbitraryConfig(content_dir=inputs / "content", style_dir=inputs / "style_folder",
+                             encoder="hub", hub_handle=str(save_feature_vector_model(
+                                 tmp_path / "encoder")), steps=1)
+    with pytest.raises(BadInput, match="TF Hub encoder"):
+        train_arbitrary(config, tmp_path / "run",
+                        strategy=tf.distribute.MirroredStrategy(["/cpu:0"]))
+    assert not (tmp_path / "run").exists()
