@@ -28,7 +28,10 @@ class ConditionalBatchNormalization(ConditionalNormalization):
     batch normalization).
 
     As with `keras.layers.BatchNormalization`, `trainable = False` means
-    inference mode: the moving statistics are used and not updated.
+    inference mode: the moving statistics are used and not updated, and
+    `synchronized=True` (TensorFlow backend) computes the training statistics
+    over the global batch of a `tf.distribute` strategy: the sums of every
+    replica are added before the mean and variance are taken.
 
     Args:
         num_conditions: Number of rows of the gamma/beta table.
@@ -42,6 +45,10 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             never update them, even in training (set by
             `cbn.train_only_conditions` so that fine-tuning some conditions
             leaves the others' outputs unchanged).
+        synchronized: TensorFlow backend only: batch statistics over all the
+            replicas of a `tf.distribute` strategy (as
+            `keras.layers.BatchNormalization(synchronized=True)`); `False`:
+            each replica's own.
         mlp_activation, gamma_initializer, beta_initializer,
         kernel_initializer, trainable_rows: see `ConditionalNormalization`.
         moving_mean_initializer: Initializer of the moving mean.
@@ -75,6 +82,7 @@ class ConditionalBatchNormalization(ConditionalNormalization):
         freeze_statistics=False,
         moving_mean_initializer="zeros",
         moving_variance_initializer="ones",
+        synchronized=False,
         **kwargs,
     ):
         super().__init__(
@@ -91,6 +99,12 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             )
         self.momentum = float(momentum)
         self.freeze_statistics = _checks.boolean(self, "freeze_statistics", freeze_statistics)
+        self.synchronized = _checks.boolean(self, "synchronized", synchronized)
+        if self.synchronized and keras.backend.backend() != "tensorflow":
+            raise ValueError(
+                f"{self._describe()}: `synchronized=True` needs the TensorFlow backend "
+                f"(tf.distribute); the backend is {keras.backend.backend()!r}."
+            )
         self.moving_mean_initializer = _checks.lookup(
             self, "moving_mean_initializer", moving_mean_initializer, keras.initializers.get
         )
@@ -119,6 +133,15 @@ class ConditionalBatchNormalization(ConditionalNormalization):
     def _stored_statistics(self):
         return self.moving_mean, self.moving_variance
 
+    def _normalize(self, x, gamma, beta, per_sample, training):
+        axes = self._statistics_axes(len(x.shape), training)
+        if not self.synchronized or axes is None:
+            return super()._normalize(x, gamma, beta, per_sample, training)
+        # Keras's moments all-reduce the sums over the replicas (Keras BN does the same).
+        mean, variance = ops.moments(x, axes, keepdims=True, synchronized=True)
+        self._update_statistics(mean, variance)
+        return self._scale_and_shift(x, mean, variance, gamma, beta, per_sample)
+
     def _update_statistics(self, mean, variance):
         mean = ops.reshape(mean, (self.channels,))
         variance = ops.reshape(variance, (self.channels,))
@@ -135,6 +158,7 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             {
                 "momentum": self.momentum,
                 "freeze_statistics": self.freeze_statistics,
+                "synchronized": self.synchronized,
                 "moving_mean_initializer": keras.initializers.serialize(
                     self.moving_mean_initializer
                 ),

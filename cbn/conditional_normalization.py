@@ -275,6 +275,10 @@ class ConditionalNormalization(keras.layers.Layer):
         else:
             mean, variance = _fused.moments(x, axes, self._groups)
             self._update_statistics(mean, variance)
+        return self._scale_and_shift(x, mean, variance, gamma, beta, per_sample)
+
+    def _scale_and_shift(self, x, mean, variance, gamma, beta, per_sample):
+        """gamma * (x - mean) / sqrt(variance + epsilon) + beta."""
         inv_std = ops.rsqrt(variance + self.epsilon)
         if per_sample:
             # Per-sample gamma/beta: fold everything into one multiply-add.
