@@ -66,7 +66,7 @@ def train_arbitrary(config, out_dir, *, resume=False, progress=True, strategy=No
               inputs={"style_sha256": [file_sha256(path) for path in style_paths]},
               chief=distribution.is_chief(strategy))
     recorded = config.to_dict()
-    with strategy.scope():
+    with strategy.scope(), distribution.dtype_policy(config.mixed_precision):
         model, step = _model_and_step(config, recorded, style_paths, style_pixels)
 
     def save(steps):

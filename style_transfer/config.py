@@ -246,7 +246,6 @@ class _RunConfig:
             if self.distribute != "mirrored":
                 raise BadInput(f"cpu_replicas splits one CPU for distribute='mirrored'; "
                                f"received distribute={self.distribute!r}.")
-        check_flag("mixed_precision", self.mixed_precision)
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)
@@ -269,6 +268,14 @@ class _RunConfig:
             for field in dataclasses.fields(self)
             if field.metadata.get("path") and getattr(self, field.name) is not None
         })
+
+    @classmethod
+    def default_values(cls):
+        """{field: default} of the fields that have one, as run.json stores them."""
+        defaults = {field.name: field.default for field in dataclasses.fields(cls)
+                    if field.default is not dataclasses.MISSING}
+        return _json_ready({name: value.to_dict() if isinstance(value, LossConfig) else value
+                            for name, value in defaults.items()})
 
     @classmethod
     def resumable_fields(cls):
@@ -340,6 +347,7 @@ class TrainConfig(_RunConfig):
         self._set("alpha", check_number("alpha", self.alpha, minimum=0.0, inclusive=False))
         self._set("sample_every", check_integer("sample_every", self.sample_every, minimum=0))
         check_choice("architecture", self.architecture, ARCHITECTURES)
+        check_flag("mixed_precision", self.mixed_precision)
         check_loss(self.loss)
 
 
@@ -375,7 +383,6 @@ class AddStyleConfig(_RunConfig):
     jit_compile: bool = option(False, _JIT_COMPILE_HELP)
     distribute: str = option("none", **_DISTRIBUTE)
     cpu_replicas: int = option(None, **_CPU_REPLICAS)
-    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP)
 
     def __post_init__(self):
         super().__post_init__()
@@ -430,6 +437,7 @@ class ArbitraryConfig(_RunConfig):
         if self.encoder == HUB_ENCODER:
             self._set("encoder_weights", None)  # A hub model comes with its own.
         check_flag("train_encoder", self.train_encoder)
+        check_flag("mixed_precision", self.mixed_precision)
         check_loss(self.loss)
 
 

@@ -15,11 +15,19 @@ each worker decodes only its own samples of each global batch (`batches`).
 
 Only the chief (`is_chief`) writes the run folder; the others train the same
 variables and write nothing.
+
+`--mixed-precision` builds the networks under a Keras mixed dtype policy
+(`dtype_policy`): float16 on GPUs, whose tensor cores it speeds up (the training
+step then scales the loss, `TrainingStep`), bfloat16 on CPUs, which have no
+float16 arithmetic and need no loss scaling. Variables, normalization statistics
+and losses stay float32.
 """
 
+import contextlib
 import json
 import os
 
+import keras
 import tensorflow as tf
 
 from style_transfer import data
@@ -162,6 +170,25 @@ def batches(strategy, config, start_step, num_styles):
             images, _style_ids(sample_index, config.seed, global_batch, num_styles)))
 
     return iter(strategy.distribute_datasets_from_function(worker_dataset))
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision):
+    """Keras's global dtype policy while the run's networks are built, then float32 again.
+
+    Yields the policy's name: "float32", "mixed_float16" (a GPU is visible) or
+    "mixed_bfloat16".
+    """
+    if not mixed_precision:
+        yield "float32"
+        return
+    name = "mixed_float16" if tf.config.list_logical_devices("GPU") else "mixed_bfloat16"
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield name
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def _style_ids(sample_index, seed, global_batch, num_styles):

@@ -234,7 +234,8 @@ class Run:
             raise BadInput(f"cannot resume {run_dir}: it holds a `{found.get('command')}` run, "
                            f"not a `{expected['command']}` run.")
         resumable = self.config.resumable_fields()
-        config, previous = expected["config"], found["config"]
+        # A setting added since the run started ran with its default.
+        config, previous = expected["config"], {**self.config.default_values(), **found["config"]}
         changed = sorted(key for key in set(config) | set(previous)
                          if key not in resumable and config.get(key) != previous.get(key))
         if changed:

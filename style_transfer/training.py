@@ -65,7 +65,7 @@ def train(config, out_dir, *, resume=False, progress=True, strategy=None):
     run = Run(out_dir, COMMAND, config, resume=resume,
               inputs={"style_sha256": [file_sha256(path) for path in config.style_images]},
               chief=distribution.is_chief(strategy))
-    with strategy.scope():
+    with strategy.scope(), distribution.dtype_policy(config.mixed_precision):
         loss = PerceptualLoss(style_pixels, config.loss)
         keras.utils.set_random_seed(config.seed)
         # A fixed name: checkpoints key the variables by their paths, which start with it.

@@ -23,7 +23,9 @@ class TrainingStep:
     optimizer sums the gradients of all replicas (their losses are divided by the
     global batch size, so the sum is the gradient of the global batch mean), and
     the per-sample losses of every replica are gathered. It owns its optimizer so
-    that the optimizer's variables live where the model's do.
+    that the optimizer's variables live where the model's do. A model that
+    computes in float16 gets dynamic loss scaling (`keras.optimizers.
+    LossScaleOptimizer`), so that small gradients do not underflow.
 
     Args:
         model: The Keras model to train; its `trainable_variables` are updated.
@@ -57,6 +59,9 @@ class TrainingStep:
         self.strategy = tf.distribute.get_strategy()
         # A fixed name: checkpoints key the optimizer's variables by their paths.
         self.optimizer = keras.optimizers.Adam(learning_rate, name="adam")
+        if model.dtype_policy.compute_dtype == "float16":
+            self.optimizer = keras.optimizers.LossScaleOptimizer(
+                self.optimizer, name="loss_scale_optimizer")
         self.optimizer.build(model.trainable_variables)
         self._step = tf.function(self._train_step, jit_compile=jit_compile)
 
@@ -78,6 +83,8 @@ class TrainingStep:
             stylized = self.model(content_images, condition, training=True)
             losses = self.loss(content_images, stylized, loss_styles)
             batch_mean_share = tf.reduce_sum(losses["total"]) / global_batch_size
+            if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
+                batch_mean_share = self.optimizer.scale_loss(batch_mean_share)
         self.optimizer.apply(tape.gradient(batch_mean_share, variables), variables)
         return style_ids, losses
 
