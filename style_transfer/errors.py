@@ -24,5 +24,13 @@ class TrainingDiverged(BadInput):
     """
 
 
+class WorkerLost(BadInput):
+    """Another worker of a multi-worker run stopped (killed, crashed, unreachable).
+
+    The run stops; its last checkpoint is kept, and every worker resumes from it
+    when started again with --resume.
+    """
+
+
 class RandomWeightsWarning(UserWarning):
     """A network runs with seeded random weights: it trains, but far worse than with ImageNet's."""

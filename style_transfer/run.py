@@ -49,9 +49,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from style_transfer import distribution, images
-from style_transfer.errors import BadInput, TrainingDiverged
+from style_transfer.errors import BadInput, TrainingDiverged, WorkerLost
 from style_transfer.files import PARTIAL_MARKER, atomic_write, remove_stale_partials
 from style_transfer.run_logs import (
     HISTORY_FILE, LOG_DIR, LOSS_PARTS, History, TensorBoard, progress_bar,
@@ -149,6 +150,7 @@ class Run:
                 more steps already trained than `config.steps`, a content folder
                 without a readable image, or a folder that another process owns.
             TrainingDiverged: a loss or a variable turned NaN or infinite.
+            WorkerLost: another worker of a multi-worker run is gone.
             RunInterrupted: Ctrl-C or SIGTERM (after writing a checkpoint).
         """
         config = self.config
@@ -182,7 +184,15 @@ class Run:
 
     def _one_step(self, step, batches, number, history):
         """Step `number` (from 1): trains on its batch, checks and records the losses."""
-        style_ids, losses = step(*next(batches))
+        try:
+            style_ids, losses = step(*next(batches))
+        except tf.errors.UnavailableError as error:
+            # What TensorFlow's collectives raise when a peer's connection drops.
+            reason = (str(error).strip().splitlines() or [""])[-1][:160]
+            raise WorkerLost(f"training stopped at step {number}: another worker of the "
+                             f"cluster is gone ({reason}); the last checkpoint is step "
+                             f"{self._checkpoint_step}: start every worker again with "
+                             f"--resume.") from None
         losses = {part: value.numpy() for part, value in losses.items()}
         if not np.all(np.isfinite(losses["total"])):
             raise TrainingDiverged(
@@ -308,14 +318,14 @@ class Run:
                 f"training diverged by step {number}: {bad[0]} holds NaN or infinite values; "
                 f"{self._kept()} Lower the learning rate or the loss weights and start a new "
                 f"run.")
-        if not self.chief:
-            return
-        arrays["step"] = np.array(number, np.int64)
-        arrays.update({f"history/{name}": column for name, column in history.arrays().items()})
-        with atomic_write(self.checkpoint_path) as file:
-            np.savez(file, **arrays)
+        if self.chief:
+            arrays["step"] = np.array(number, np.int64)
+            arrays.update({f"history/{name}": column
+                           for name, column in history.arrays().items()})
+            with atomic_write(self.checkpoint_path) as file:
+                np.savez(file, **arrays)
+            history.write_csv(self.run_dir / HISTORY_FILE)
         self._checkpoint_step = number
-        history.write_csv(self.run_dir / HISTORY_FILE)
 
 
 def read_checkpoint(path):

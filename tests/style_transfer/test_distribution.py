@@ -32,6 +32,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -168,23 +169,66 @@ def _free_ports(count):
     return ports
 
 
-def test_two_workers_train_as_one_device_and_only_the_chief_writes(
-        inputs, one_device, tmp_path):
+@pytest.fixture(scope="module")
+def killed_cluster(inputs, tmp_path_factory):
+    """Two workers on 127.0.0.1 training a long run; the second is killed (SIGKILL) once the
+    chief has written a checkpoint. Returns the chief's (exit code, stderr) and folders."""
+    root = tmp_path_factory.mktemp("cluster")
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     # The second worker's folder stands for a machine without shared storage.
-    run_dirs = [tmp_path / "chief", tmp_path / "worker"]
+    run_dirs = [root / "chief", root / "worker"]
     children = [
-        run_child(arguments("train", inputs, run_dir, "--distribute", "multi-worker"),
+        run_child(arguments("train", inputs, run_dir, "--distribute", "multi-worker",
+                            "--checkpoint-every", str(STEPS), steps=1000),
                   env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
                                                 "task": {"type": "worker", "index": index}})})
         for index, run_dir in enumerate(run_dirs)
     ]
-    results = [finish(child) for child in children]
+    checkpoint = run_dirs[0] / CHECKPOINT_FILE
+    deadline = time.monotonic() + CHILD_TIMEOUT_S
+    while not checkpoint.exists() and children[0].poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    children[1].kill()
+    children[1].communicate()
+    code, _, stderr = finish(children[0])
+    return code, stderr, run_dirs
 
-    assert [code for code, _, _ in results] == [0, 0], [stderr for _, _, stderr in results]
-    assert (run_dirs[0] / MODEL_FILE).is_file()
-    assert not run_dirs[1].exists()
-    assert_same_training(run_dirs[0], one_device("train"))
+
+def test_two_workers_train_as_one_device(killed_cluster, one_device):
+    _, _, (chief_dir, _) = killed_cluster
+    steps = int(read_checkpoint(chief_dir / CHECKPOINT_FILE)["step"])
+
+    assert_same_training(chief_dir, one_device("train", steps=steps), steps=steps)
+
+
+def test_only_the_chief_writes(killed_cluster):
+    _, _, (chief_dir, worker_dir) = killed_cluster
+
+    assert (chief_dir / CHECKPOINT_FILE).is_file()
+    assert not worker_dir.exists()
+
+
+def test_a_killed_worker_stops_the_run_with_one_line(killed_cluster):
+    code, stderr, _ = killed_cluster
+
+    ours = [line for line in stderr.splitlines() if line.startswith("style-transfer")]
+    assert code == 2, stderr
+    assert [line for line in ours if "error" in line] == ours[-1:], stderr
+    assert "another worker of the cluster is gone" in ours[-1]
+    assert "--resume" in ours[-1]
+
+
+def test_a_run_whose_worker_was_killed_resumes_from_its_checkpoint(
+        killed_cluster, one_device, inputs, tmp_path):
+    _, _, (chief_dir, _) = killed_cluster
+    run_dir = tmp_path / "run"
+    shutil.copytree(chief_dir, run_dir)
+    steps = int(read_checkpoint(run_dir / CHECKPOINT_FILE)["step"]) + 1
+
+    assert cli.main(arguments("train", inputs, run_dir, "--resume", "--checkpoint-every",
+                              str(STEPS), steps=steps)) == 0
+
+    assert_same_training(run_dir, one_device("train", steps=steps), steps=steps)
 
 
 # ---------------------------------------------------------------- refusals
