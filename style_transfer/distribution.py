@@ -139,6 +139,16 @@ def check_batch_split(strategy, batch_size):
                        f"pass a multiple of {replicas} (--batch-size is the global batch).")
 
 
+def check_same_start(strategy, start_step):
+    """Refuses workers that resume from different steps: a worker that cannot see the
+    chief's checkpoint would otherwise train other weights without an error."""
+    steps = tf.function(lambda: strategy.gather(
+        strategy.run(lambda: tf.constant([start_step], tf.int64)), axis=0))().numpy()
+    if len(set(steps.tolist())) > 1:
+        raise BadInput(f"the workers resume from different steps ({sorted(set(steps.tolist()))});"
+                       f" every worker must see the run folder (put it on storage they share).")
+
+
 def is_distributed(strategy):
     """Whether `strategy` is another than TensorFlow's default (one device, no scope)."""
     return strategy is not tf.distribute.get_strategy()

@@ -156,6 +156,7 @@ class Run:
         config = self.config
         history = History(style_names)
         start = self._restore(step, history)
+        distribution.check_same_start(step.strategy, start)
         batches = distribution.batches(step.strategy, config, start, step.num_styles)
         with self._owned():
             logs = TensorBoard(self.run_dir / LOG_DIR, style_names) if self.chief else None

@@ -231,6 +231,28 @@ def test_a_run_whose_worker_was_killed_resumes_from_its_checkpoint(
     assert_same_training(run_dir, one_device("train", steps=steps), steps=steps)
 
 
+def test_workers_that_resume_from_different_checkpoints_are_refused(
+        killed_cluster, inputs, tmp_path):
+    _, _, (chief_dir, _) = killed_cluster
+    run_dirs = [tmp_path / "chief", tmp_path / "unshared"]
+    shutil.copytree(chief_dir, run_dirs[0])
+    steps = int(read_checkpoint(chief_dir / CHECKPOINT_FILE)["step"]) + 2
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    children = [
+        run_child(arguments("train", inputs, run_dir, "--distribute", "multi-worker",
+                            "--resume", steps=steps),
+                  env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
+                                                "task": {"type": "worker", "index": index}})})
+        for index, run_dir in enumerate(run_dirs)
+    ]
+    results = [finish(child) for child in children]
+
+    for code, _, stderr in results:
+        ours = [line for line in stderr.splitlines() if line.startswith("style-transfer")]
+        assert code == 2, stderr
+        assert "resume from different steps" in ours[-1], stderr
+
+
 # ---------------------------------------------------------------- refusals
 
 
