@@ -1,0 +1,156 @@
+"""Training on two logical CPUs (`--distribute mirrored --cpu-replicas 2`) and in mixed precision.
+
+    python benchmarks/bench_distribute.py            # the full run (about 5 minutes on 2 busy cores)
+    python benchmarks/bench_distribute.py --quick    # tiny sizes, 2 repetitions: a smoke test
+
+Three training steps of `style_transfer.training_step.TrainingStep`, each on the same
+network (seed 0, two styles), the same loss (Magenta's VGG-16 layers, random weights:
+the arithmetic of ImageNet's) and the same global batches (`distribution.batches`
+from the shared content photos):
+
+    one device, float32                  the baseline
+    2 logical CPUs (mirrored), float32   `MirroredStrategy` over the CPU split in two
+    one device, mixed_bfloat16           `--mixed-precision` on a CPU
+
+The steps run interleaved (one step of each per round, `timing.time_interleaved`),
+so a busy phase of the shared machine falls on all three. They also train: every
+variant takes the same number of steps from the same weights on the same batches,
+and the table gives the mean loss over the last steps and the largest relative
+difference of its per-step loss from the float32 one-device run.
+
+On a CPU the two logical devices share the same cores: no speed-up is expected,
+only the overhead of running the replicas and adding their gradients. On a GPU,
+mixed precision uses float16 with loss scaling instead (not measured here).
+
+Prints a markdown table and writes RESULTS_DIR/distribute.json.
+"""
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import style_transfer  # noqa: E402,F401  (the TensorFlow backend, set before any op)
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+DATA = REPOSITORY.parent / "shared" / "data"
+CONTENT_DIR = DATA / "content"
+STYLE_IMAGES = (DATA / "styles" / "mosaic.jpg", DATA / "styles" / "udnie.jpg")
+REPLICAS = 2
+LAST_STEPS = 10
+
+FULL = {"image_size": 128, "batch_size": 4, "alpha": 1.0, "repetitions": 30, "warmup": 3}
+QUICK = {"image_size": 32, "batch_size": 2, "alpha": 0.25, "repetitions": 2, "warmup": 1}
+
+
+def training_step(strategy, settings, mixed_precision):
+    """A fresh `TrainingStep` (seed 0) under `strategy`, and its endless batches."""
+    import keras
+
+    from style_transfer import distribution
+    from style_transfer.config import LossConfig, TrainConfig
+    from style_transfer.losses import PerceptualLoss
+    from style_transfer.network import StyleTransferNetwork
+    from style_transfer.training import load_style
+    from style_transfer.training_step import TrainingStep
+
+    loss_config = LossConfig(vgg_weights="random", style_size=settings["image_size"])
+    config = TrainConfig(content_dir=CONTENT_DIR, style_images=STYLE_IMAGES,
+                         image_size=settings["image_size"], batch_size=settings["batch_size"],
+                         alpha=settings["alpha"], loss=loss_config, seed=0)
+    styles = [load_style(path, loss_config.style_size) for path in STYLE_IMAGES]
+    with strategy.scope(), distribution.dtype_policy(mixed_precision):
+        loss = PerceptualLoss(styles, loss_config)
+        keras.utils.set_random_seed(0)
+        model = StyleTransferNetwork(len(styles), alpha=settings["alpha"])
+        model.build()
+        step = TrainingStep(model, loss, lambda ids: (ids, ids), num_styles=len(styles),
+                            learning_rate=1e-3)
+    return step, distribution.batches(strategy, config, 0, len(styles))
+
+
+def recording(step, batches, losses):
+    """Runs one step on the next batch and appends its mean total loss."""
+
+    def run():
+        _, result = step(*next(batches))
+        losses.append(float(np.mean(result["total"].numpy())))
+
+    return run
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 repetitions")
+    parser.add_argument("--results-dir", type=Path, default=REPOSITORY / "benchmarks" / "results")
+    args = parser.parse_args(argv)
+    settings = QUICK if args.quick else FULL
+
+    from style_transfer import distribution
+    from style_transfer.errors import RandomWeightsWarning
+
+    warnings.simplefilter("ignore", RandomWeightsWarning)  # Random VGG weights on purpose.
+    devices = distribution.split_cpu(REPLICAS)  # Before TensorFlow starts.
+    from benchmarks.machine import print_machine
+    from benchmarks.timing import summarize, time_interleaved
+
+    variants = {
+        "one device, float32": (tf.distribute.get_strategy(), False),
+        f"{REPLICAS} logical CPUs (mirrored), float32": (
+            tf.distribute.MirroredStrategy(devices), False),
+        "one device, mixed_bfloat16": (tf.distribute.get_strategy(), True),
+    }
+    losses = {name: [] for name in variants}
+    steps = {}
+    for name, (strategy, mixed_precision) in variants.items():
+        step, batches = training_step(strategy, settings, mixed_precision)
+        steps[name] = recording(step, batches, losses[name])
+    samples_ms = time_interleaved(steps, settings["repetitions"], settings["warmup"])
+
+    baseline = next(iter(variants))
+    reference = np.array(losses[baseline])
+    rows = []
+    for name in variants:
+        summary = summarize(samples_ms[name])
+        history = np.array(losses[name])
+        rows.append({
+            "variant": name, **summary,
+            "steps_per_s": 1e3 / summary["median_ms"],
+            "time_ratio": summary["median_ms"] / summarize(samples_ms[baseline])["median_ms"],
+            "steps_trained": len(history),
+            "mean_loss_last_steps": float(history[-LAST_STEPS:].mean()),
+            "max_relative_loss_difference": float(np.max(np.abs(history - reference)
+                                                         / np.abs(reference))),
+            "losses": history.tolist(),
+        })
+
+    print_machine()
+    print(f"\n## training step: {settings['image_size']} px, global batch "
+          f"{settings['batch_size']}, alpha {settings['alpha']}, 2 styles, VGG-16 loss "
+          f"(median of {settings['repetitions']} interleaved steps after "
+          f"{settings['warmup']} warm-up)\n")
+    print(f"| variant | median ms | q1-q3 ms | steps/s | time vs one device float32 | "
+          f"steps trained | mean loss, last {LAST_STEPS} steps | max relative loss "
+          f"difference per step |")
+    print("|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print(f"| {row['variant']} | {row['median_ms']:.0f} | {row['q1_ms']:.0f}-"
+              f"{row['q3_ms']:.0f} | {row['steps_per_s']:.2f} | {row['time_ratio']:.2f}x | "
+              f"{row['steps_trained']} | {row['mean_loss_last_steps']:.4g} | "
+              f"{row['max_relative_loss_difference']:.1e} |")
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / "distribute.json").write_text(json.dumps(
+        {"settings": settings, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
