@@ -42,7 +42,7 @@ from style_transfer import cli
 from style_transfer.run import CHECKPOINT_FILE, MODEL_FILE, read_checkpoint
 
 from refusals import assert_refused
-from training_inputs import FAST_LOSS_OPTIONS, write_style_model, write_training_images
+from training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
 STEPS = 2
 FIRST_STEP_LOSS_RTOL = 1e-5
@@ -53,13 +53,7 @@ CHILD_TIMEOUT_S = 300
 
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("inputs")
-    _, styles = write_training_images(root)
-    (root / "style_folder").mkdir()
-    for path in styles:
-        shutil.copy(path, root / "style_folder")
-    write_style_model(root / "model.keras")
-    return root
+    return write_command_inputs(tmp_path_factory.mktemp("inputs"))
 
 
 def arguments(command, inputs, run_dir, *extra, steps=STEPS):

@@ -33,7 +33,7 @@ from style_transfer.training_step import TrainingStep
 
 from hub_stand_ins import save_feature_vector_model
 from refusals import assert_refused
-from training_inputs import FAST_LOSS_OPTIONS, write_style_model, write_training_images
+from training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STEPS = 8
@@ -44,13 +44,8 @@ COMMANDS = ("train", "add-style", "train-arbitrary")
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     """Photos, three style images (also as a folder), a 2-style model, a hub encoder."""
-    root = tmp_path_factory.mktemp("inputs")
-    _, styles = write_training_images(root)
-    (root / "style_folder").mkdir()
-    for path in styles:
-        shutil.copy(path, root / "style_folder")
+    root = write_command_inputs(tmp_path_factory.mktemp("inputs"))
     save_feature_vector_model(root / "encoder")
-    write_style_model(root / "model.keras")
     return root
 
 

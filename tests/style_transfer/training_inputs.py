@@ -3,6 +3,8 @@
 Blocks 1-2 of a random VGG-16 exercise the whole code path at a fraction of the cost.
 """
 
+import shutil
+
 import keras
 import numpy as np
 from PIL import Image
@@ -45,6 +47,17 @@ def write_training_images(folder):
         Image.fromarray((image * 255).astype(np.uint8)).save(path)
         styles.append(path)
     return content, styles
+
+
+def write_command_inputs(folder):
+    """The inputs of the three training commands: `write_training_images`, the style
+    images also as a folder (style_folder/) and a 2-style model (model.keras)."""
+    _, styles = write_training_images(folder)
+    (folder / "style_folder").mkdir()
+    for path in styles:
+        shutil.copy(path, folder / "style_folder")
+    write_style_model(folder / "model.keras")
+    return folder
 
 
 def write_style_model(path, style_names=("stripes", "speckles")):
