@@ -11,15 +11,16 @@ summed across replicas by the Keras optimizer, collectives between machines. Thi
 module only picks the strategy from a config, checks the set-up before any work
 (one line each: a malformed TF_CONFIG, multi-worker without one, a batch that does
 not split evenly, logical CPUs on a machine that uses its GPUs) and shards the input:
-each worker decodes only its own samples of each global batch (`batches`).
+each worker crops only its own samples of each global batch (`batches`), and, from a
+folder too large to keep decoded in memory, decodes only their photos.
 
 Only the chief (`is_chief`) writes the run folder; the others train the same
 variables and write nothing.
 
 `--mixed-precision` builds the networks under a Keras mixed dtype policy
 (`dtype_policy`): float16 on GPUs, whose tensor cores it speeds up (the training
-step then scales the loss, `TrainingStep`), bfloat16 on CPUs, which have no
-float16 arithmetic and need no loss scaling. Variables, normalization statistics
+step then scales the loss, `TrainingStep`), bfloat16 on CPUs, where float16 is
+slow; bfloat16 has float32's range and needs no loss scaling. Variables, normalization statistics
 and losses stay float32.
 """
 
