@@ -26,25 +26,18 @@ Prints a markdown table and writes RESULTS_DIR/distribute.json.
 """
 
 import argparse
-import json
-import os
 import sys
 import warnings
 from pathlib import Path
 
-if __package__ in (None, ""):
+if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-import style_transfer  # noqa: E402,F401  (the TensorFlow backend, set before any op)
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-DATA = REPOSITORY.parent / "shared" / "data"
-CONTENT_DIR = DATA / "content"
-STYLE_IMAGES = (DATA / "styles" / "mosaic.jpg", DATA / "styles" / "udnie.jpg")
+STYLE_NAMES = ("mosaic.jpg", "udnie.jpg")
 REPLICAS = 2
 LAST_STEPS = 10
 
@@ -52,7 +45,7 @@ FULL = {"image_size": 128, "batch_size": 4, "alpha": 1.0, "repetitions": 30, "wa
 QUICK = {"image_size": 32, "batch_size": 2, "alpha": 0.25, "repetitions": 2, "warmup": 1}
 
 
-def training_step(strategy, settings, mixed_precision):
+def training_step(strategy, settings, mixed_precision, content_dir, style_images):
     """A fresh `TrainingStep` (seed 0) under `strategy`, and its endless batches."""
     import keras
 
@@ -64,10 +57,10 @@ def training_step(strategy, settings, mixed_precision):
     from style_transfer.training_step import TrainingStep
 
     loss_config = LossConfig(vgg_weights="random", style_size=settings["image_size"])
-    config = TrainConfig(content_dir=CONTENT_DIR, style_images=STYLE_IMAGES,
+    config = TrainConfig(content_dir=content_dir, style_images=style_images,
                          image_size=settings["image_size"], batch_size=settings["batch_size"],
                          alpha=settings["alpha"], loss=loss_config, seed=0)
-    styles = [load_style(path, loss_config.style_size) for path in STYLE_IMAGES]
+    styles = [load_style(path, loss_config.style_size) for path in style_images]
     with strategy.scope(), distribution.dtype_policy(mixed_precision):
         loss = PerceptualLoss(styles, loss_config)
         keras.utils.set_random_seed(0)
@@ -91,9 +84,12 @@ def recording(step, batches, losses):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, 2 repetitions")
-    parser.add_argument("--results-dir", type=Path, default=REPOSITORY / "benchmarks" / "results")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "distribute.json (every step's time and loss)")
     args = parser.parse_args(argv)
     settings = QUICK if args.quick else FULL
+    content_dir, styles_dir = preamble.data_folders(parser, args)
+    style_images = [styles_dir / name for name in STYLE_NAMES]
 
     from style_transfer import distribution
     from style_transfer.errors import RandomWeightsWarning
@@ -112,7 +108,8 @@ def main(argv=None):
     losses = {name: [] for name in variants}
     steps = {}
     for name, (strategy, mixed_precision) in variants.items():
-        step, batches = training_step(strategy, settings, mixed_precision)
+        step, batches = training_step(strategy, settings, mixed_precision, content_dir,
+                                      style_images)
         steps[name] = recording(step, batches, losses[name])
     samples_ms = time_interleaved(steps, settings["repetitions"], settings["warmup"])
 
@@ -151,9 +148,8 @@ def main(argv=None):
               f"{row['steps_trained']} | {row['mean_loss_last_steps']:.4g} | "
               f"{difference['step_1']:.1e} / {difference['median']:.1e} / "
               f"{difference['max']:.1e} |")
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / "distribute.json").write_text(json.dumps(
-        {"settings": settings, "rows": rows}, indent=2))
+    preamble.write_json(preamble.results_folder(args) / "distribute.json",
+                        {"settings": settings, "rows": rows})
 
 
 if __name__ == "__main__":
