@@ -65,6 +65,8 @@ SECTIONS = (
     Section("web_libraries", "bench_web_libraries.py",
             "Gradio against Starlette: what each installs, how fast each starts (pip installs "
             "both into temporary environments)", True),
+    Section("distribute", "bench_distribute.py",
+            "2 logical CPUs and mixed precision against one device in float32", True, True),
 )
 
 

@@ -85,7 +85,8 @@ def test_list_names_every_section_and_its_script():
                             ("arbitrary", "bench_arbitrary.py"),
                             ("pretrained", "bench_pretrained.py"), ("cli", "bench_cli.py"),
                             ("video", "bench_video.py"), ("web", "bench_web.py"),
-                            ("web_libraries", "bench_web_libraries.py")):
+                            ("web_libraries", "bench_web_libraries.py"),
+                            ("distribute", "bench_distribute.py")):
         assert any(line.split()[:2] == [section, f"benchmarks/{script}"]
                    for line in completed.stdout.splitlines()), (section, completed.stdout)
 

@@ -10,6 +10,7 @@ with --overwrite.
 """
 
 import dataclasses
+from pathlib import Path
 
 from style_transfer.commands.options import add_config_options, add_run_options, config_from_args
 from style_transfer.config import AddStyleConfig
@@ -43,5 +44,6 @@ def _run_add(args):
     config = dataclasses.replace(config, model=str(model_path(config.model)))
     add_styles(config, args.out, run_dir=args.run_dir, resume=args.resume,
                overwrite=args.overwrite, progress=not args.quiet)
-    print(f"Model with the new styles written to {args.out}")
+    if Path(args.out).is_file():  # Not on a worker other than the chief.
+        print(f"Model with the new styles written to {args.out}")
     return 0

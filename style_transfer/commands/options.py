@@ -174,7 +174,7 @@ def _add_option(parser, field, default):
     declared = _default(field)
     element = declared[0] if isinstance(declared, tuple) and declared else declared
     if "type" in metadata:
-        arguments["type"] = metadata["type"]
+        arguments["type"] = _STRICT_TYPES.get(metadata["type"], metadata["type"])
     elif element is not None and element is not dataclasses.MISSING:
         arguments["type"] = _STRICT_TYPES.get(type(element), type(element))
     parser.add_argument(flag, **arguments)

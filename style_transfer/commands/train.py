@@ -3,6 +3,8 @@
 Its options are `TrainConfig`'s fields.
 """
 
+from pathlib import Path
+
 from style_transfer.commands.options import (
     add_config_options, add_run_options, config_from_args,
 )
@@ -33,5 +35,6 @@ def run(args):
     from style_transfer.training import train
 
     train(config, args.out, resume=args.resume, progress=not args.quiet)
-    print(f"Trained model written to {args.out}/{MODEL_FILE}")
+    if (Path(args.out) / MODEL_FILE).is_file():  # Not on a worker other than the chief.
+        print(f"Trained model written to {args.out}/{MODEL_FILE}")
     return 0

@@ -4,6 +4,8 @@ A thin layer over `arbitrary_training.train_arbitrary`; its options are
 `ArbitraryConfig`'s fields.
 """
 
+from pathlib import Path
+
 from style_transfer.commands.options import (
     add_config_options, add_run_options, config_from_args,
 )
@@ -35,5 +37,6 @@ def run(args):
     from style_transfer.run import MODEL_FILE
 
     train_arbitrary(config, args.out, resume=args.resume, progress=not args.quiet)
-    print(f"wrote {args.out}/{MODEL_FILE}")
+    if (Path(args.out) / MODEL_FILE).is_file():  # Not on a worker other than the chief.
+        print(f"Trained model written to {args.out}/{MODEL_FILE}")
     return 0

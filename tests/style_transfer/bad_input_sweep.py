@@ -163,6 +163,20 @@ def refuses_writing(target, code):
 
 
 @contextlib.contextmanager
+def environment(name, value):
+    """The environment variable `name` set to `value` (a cluster's TF_CONFIG)."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous
+
+
+@contextlib.contextmanager
 def disk_full():
     """Every fsync fails with "No space left on device" (as a full disk reports it)."""
 
@@ -609,6 +623,20 @@ CASES = [
                                                  "W/run", *TRAINING), "'='"),
     Case("train with a style name of digits", (*TRAIN, "--style-names", "7", "--out", "W/run",
                                                *TRAINING), "digits"),
+    Case("train on a cluster without TF_CONFIG", (*TRAIN, "--out", "W/run", *TRAINING,
+                                                  "--distribute", "multi-worker"), "TF_CONFIG"),
+    Case("train on a cluster whose TF_CONFIG is not JSON",
+         (*TRAIN, "--out", "W/run", *TRAINING, "--distribute", "multi-worker"), "not JSON",
+         fault=lambda work: environment("TF_CONFIG", "{cluster: workers")),
+    Case("train with a TF_CONFIG task outside its cluster",
+         (*TRAIN, "--out", "W/run", *TRAINING, "--distribute", "multi-worker"), "index 2",
+         fault=lambda work: environment("TF_CONFIG", json.dumps(
+             {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
+              "task": {"type": "worker", "index": 2}}))),
+    Case("train on 0 logical CPUs", (*TRAIN, "--out", "W/run", *TRAINING, "--distribute",
+                                     "mirrored", "--cpu-replicas", "0"), "cpu_replicas"),
+    Case("train on logical CPUs without mirrored", (*TRAIN, "--out", "W/run", *TRAINING,
+                                                    "--cpu-replicas", "2"), "mirrored"),
     Case("train for 0 steps", ("train", "--content", "W/content", "--styles", "W/style.png",
                                "--out", "W/run", *TRAINING, "--steps", "0"), "steps"),
     Case("train with learning rate NaN", (*TRAIN, "--out", "W/run", *TRAINING,
