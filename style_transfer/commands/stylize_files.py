@@ -29,6 +29,7 @@ EXIT_SOME_FILES_FAILED = 1
 # The network's two stride-2 convolutions and 9x9 reflection padding need this much.
 MIN_PHOTO_PX = 8
 STANDARD_STREAM = "-"
+STANDARD_STREAM_NAMES = {False: "standard input", True: "standard output"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +60,8 @@ def standard_streams(args):
     """`-` as input or output: the photo from standard input goes through a temporary
     file, and the picture for standard output is written to one and copied out at the
     end, so that everything else works on files. `args.shown` maps those temporary
-    names back to `-` for messages and records."""
+    names back to `-` for records; an error names them as the user gave them, never
+    as the temporary files."""
     args.shown = {}
     if STANDARD_STREAM not in args.inputs and args.out != STANDARD_STREAM:
         yield
@@ -83,7 +85,13 @@ def standard_streams(args):
             args.out = str(stdout_file)
             args.shown[args.out] = STANDARD_STREAM
             args.quiet = True
-        yield
+        try:
+            yield
+        except BadInput as error:
+            message = str(error)
+            for temporary in args.shown:
+                message = message.replace(temporary, STANDARD_STREAM_NAMES[temporary == args.out])
+            raise type(error)(message) from None
         if stdout_file is not None and stdout_file.exists():
             sys.stdout.buffer.write(stdout_file.read_bytes())
             sys.stdout.buffer.flush()

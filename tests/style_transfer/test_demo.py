@@ -8,7 +8,7 @@ from PIL import Image
 
 from style_transfer import cli
 from style_transfer.demo import (
-    BLEND_STYLES, blend_weights, demo, ellipse_mask, generated_styles, training_demo)
+    BLEND_STYLES, blend_weights, ellipse_mask, generated_styles, training_demo)
 
 
 @pytest.mark.slow

@@ -237,6 +237,15 @@ def test_dash_reads_standard_input_and_writes_standard_output(model, model_file,
     assert np.abs(painted - expected).max() <= 1
 
 
+def test_an_unreadable_standard_input_is_named_as_such_not_as_a_temporary_file(model_file):
+    completed = _cli("--model", model_file, "-", "--style", "wave", "--out", "-",
+                     stdin=b"not a picture")
+    error = completed.stderr.decode()
+    assert completed.returncode == 2 and completed.stdout == b""
+    assert error.startswith("style-transfer stylize: error: Cannot read image standard input")
+    assert len(error.strip().splitlines()) == 1 and "style-transfer-" not in error, error
+
+
 def test_standard_output_takes_one_picture_only(capsys, model_file, photo):
     code, captured = run(capsys, "--model", model_file, photo, "--out", "-")
     assert code == 2 and "--out -" in captured.err and "3 pictures" in captured.err
