@@ -38,10 +38,12 @@ from benchmarks import preamble  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from style_transfer import add_style, images, pretrained, training  # noqa: E402
-from style_transfer.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
-from style_transfer.losses import PerceptualLoss  # noqa: E402
-from style_transfer.run_logs import read_history  # noqa: E402
+from style_transfer.base import images  # noqa: E402
+from style_transfer.models import pretrained  # noqa: E402
+from style_transfer.training import add_style, multi_style as training  # noqa: E402
+from style_transfer.training.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.training.losses import PerceptualLoss  # noqa: E402
+from style_transfer.training.logs import read_history  # noqa: E402
 
 BASE = "android-26"
 BASE_ARCHITECTURE = "android-slim"

@@ -87,7 +87,7 @@ def main(argv=None):
     print_machine()
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "style_transfer.cli", "serve", "--model", MODEL, "--port", "0",
+        [sys.executable, "-m", "style_transfer.cli.main", "serve", "--model", MODEL, "--port", "0",
          "--preview-size", str(preview_px)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))

@@ -27,7 +27,7 @@ __all__ = ["StyleTransferNetwork"]
 
 def __getattr__(name):
     if name == "StyleTransferNetwork":
-        from style_transfer.network import StyleTransferNetwork
+        from style_transfer.models.network import StyleTransferNetwork
 
         return StyleTransferNetwork
     raise AttributeError(f"module 'style_transfer' has no attribute {name!r}")

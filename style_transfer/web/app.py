@@ -37,8 +37,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from style_transfer import images
-from style_transfer.errors import BadInput
+from style_transfer.base import images
+from style_transfer.base.errors import BadInput
 from style_transfer.web import painting
 from style_transfer.web.sessions import FullPicture, ServerBusy, SessionStore, UnknownSession
 from style_transfer.web.settings import ServerSettings
@@ -126,9 +126,7 @@ def create_app(models, settings=ServerSettings()):
         if name not in painting.BUNDLED_PHOTOS:
             raise BadInput(f"unknown bundled photo {name!r}; the bundled photos are "
                            f"{', '.join(painting.BUNDLED_PHOTOS)}.")
-        from style_transfer.demo import skimage_photo
-
-        return JSONResponse(_set_photo(session, skimage_photo(name), settings))
+        return JSONResponse(_set_photo(session, images.sample_photo(name), settings))
 
     async def regions(request):
         session = _session(sessions, request)

@@ -16,8 +16,9 @@ import threading
 
 import numpy as np
 
-from style_transfer import conditions, images, stylize
-from style_transfer.errors import BadInput
+from style_transfer.base import images
+from style_transfer.painting import conditions, stylize
+from style_transfer.base.errors import BadInput
 
 # The photo the style thumbnails are painted on (bundled with scikit-image), and their size.
 THUMBNAIL_PHOTO = "chelsea"
@@ -33,7 +34,7 @@ class ServedModel:
     """A model the server was started with: a table of styles or an arbitrary-style model."""
 
     def __init__(self, name, model):
-        from style_transfer.arbitrary import ArbitraryStyleModel
+        from style_transfer.models.arbitrary import ArbitraryStyleModel
 
         self.name = name
         self.model = model
@@ -55,9 +56,7 @@ class ServedModel:
             raise BadInput(f"{self.name} paints with style images; it has no styles of its own.")
         with self._lock:
             if self._thumbnails is None:
-                from style_transfer.demo import skimage_photo
-
-                photo = images.resize_long_side(skimage_photo(THUMBNAIL_PHOTO), THUMBNAIL_PX)
+                photo = images.resize_long_side(images.sample_photo(THUMBNAIL_PHOTO), THUMBNAIL_PX)
                 pictures = stylize.stylize_many(self.model, photo, range(self.model.num_styles))
                 self._thumbnails = [images.image_bytes(picture) for picture in pictures]
         if not 0 <= style < len(self._thumbnails):
@@ -205,7 +204,9 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
 
 def _paint_arbitrary(model, photo, styles, request, style_images, embeddings, report):
     """One picture per blend of the style images' embeddings; (pictures, embeddings)."""
-    from style_transfer import arbitrary, photo_options
+    from style_transfer.models import arbitrary
+    from style_transfer.painting import style_images
+    from style_transfer.painting import photo_options
 
     strength = photo_options.check_strength(request.strength)
     if embeddings is None:
@@ -214,7 +215,7 @@ def _paint_arbitrary(model, photo, styles, request, style_images, embeddings, re
     for done, weights in enumerate(styles, start=1):
         embedding = arbitrary.blend_embeddings(embeddings, weights)
         embedding = arbitrary.toward_photo_embedding(model, photo, embedding, strength)
-        pictures.append(arbitrary.paint_with_embedding(model, photo, embedding,
+        pictures.append(style_images.paint_with_embedding(model, photo, embedding,
                                                        request.preserve_color))
         report(done, len(styles))
     return pictures, embeddings

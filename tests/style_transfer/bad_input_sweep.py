@@ -39,7 +39,7 @@ ASSETS = "ASSETS"  # Stands for the shared assets (the hub models) in the table'
 STYLES = ["wave", "scream", "udnie"]
 TRAINING = ["--steps", "1", "--batch-size", "1", "--image-size", "16", "--vgg-weights",
             "random", "--style-size", "16", "--quiet"]  # If a case is not refused: a short run.
-# Every command of `style_transfer.commands.COMMANDS` (a test checks that they agree).
+# Every command of `style_transfer.cli.commands.COMMANDS` (a test checks that they agree).
 COMMAND_NAMES = ("demo", "stylize", "video", "serve", "pretrained", "train", "train-arbitrary",
                  "export", "add-style", "remove-style", "rename-style")
 CASE_TIMEOUT_S = 300
@@ -209,8 +209,8 @@ def missing_module(name):
 
 def write_assets(folder):
     """Everything the cases read: models, photos, masks, folders, hub stand-ins."""
-    from style_transfer.arbitrary import create_arbitrary_model
-    from style_transfer.model_file import save_model
+    from style_transfer.models.arbitrary import create_arbitrary_model
+    from style_transfer.models.saving import save_model
     from tests.style_transfer.hub_stand_ins import save_feature_vector_model
     from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
 
@@ -721,7 +721,7 @@ def time_limit(seconds):
 
 def run_case(case, assets, work, timeout_s=CASE_TIMEOUT_S):
     """Runs `case` in a fresh copy of `assets` at `work`; returns its `Result`."""
-    from style_transfer.cli import main
+    from style_transfer.cli.main import main
 
     shutil.copytree(assets, work)
     work = Path(work)
@@ -846,7 +846,7 @@ def main(argv=None):
     open_cases = sum(bool(result.problems(case)) for case, result in results)
     summary = (f"{len(results)} cases; {len(results) - open_cases} behave as they must, "
                f"{open_cases} open.\n\n")
-    from style_transfer.files import atomic_write
+    from style_transfer.base.files import atomic_write
 
     with atomic_write(args.table, "w") as file:
         file.write(HEADER + summary + table(results) + "\n")

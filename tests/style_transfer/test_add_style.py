@@ -10,9 +10,12 @@ import pytest
 from PIL import Image
 
 from cbn import conditional_layers
-from style_transfer import add_style, cli
-from style_transfer.config import AddStyleConfig
-from style_transfer.model_file import load_style_model, save_model
+from style_transfer.cli import main as cli
+from style_transfer.training import add_style
+from style_transfer.models import editing
+from style_transfer.training.config import AddStyleConfig
+from style_transfer.models.loading import load_style_model
+from style_transfer.models.saving import save_model
 
 from refusals import assert_refused
 from training_inputs import FAST_LOSS, write_style_model
@@ -118,7 +121,7 @@ def test_blends_of_the_grown_model_use_the_new_style(grown, photos):
 
 
 def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path):
-    smaller = add_style.remove_style(grown, "stripes")
+    smaller = editing.remove_style(grown, "stripes")
     assert smaller.style_names == ["speckles", "checks"]
     assert smaller.training_config["style_images"] == ["speckles.png", "checks.png"]
     save_model(smaller, tmp_path / "smaller.keras")
@@ -128,7 +131,7 @@ def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path
 
 
 def test_removing_an_added_style_gives_back_the_original_weights(base, grown):
-    original = add_style.remove_style(grown, "checks")
+    original = editing.remove_style(grown, "checks")
     assert original.style_names == OLD_NAMES
     assert original.training_config["added_styles"] == []
     before, after = _weights(base), _weights(original)
@@ -136,7 +139,7 @@ def test_removing_an_added_style_gives_back_the_original_weights(base, grown):
 
 
 def test_renaming_a_style_changes_only_its_name(grown):
-    renamed = add_style.rename_style(grown, "checks", "tiles")
+    renamed = editing.rename_style(grown, "checks", "tiles")
     assert renamed.style_names == [*OLD_NAMES, "tiles"]
     assert renamed.training_config["added_styles"][0]["name"] == "tiles"
     before, after = _weights(grown), _weights(renamed)
@@ -199,7 +202,7 @@ def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_pa
     unknown = ["remove-style", "--model", str(folder / "model.keras"), "--style", "waves",
                "--out", str(tmp_path / "o.keras")]
     assert_refused(capsys, unknown, folder, ["unknown style 'waves'", "stripes, speckles"])
-    single = add_style.remove_style(load_style_model(folder / "model.keras"), "stripes")
+    single = editing.remove_style(load_style_model(folder / "model.keras"), "stripes")
     save_model(single, tmp_path / "single.keras")
     last = ["remove-style", "--model", str(tmp_path / "single.keras"), "--style", "speckles",
             "--out", str(tmp_path / "o.keras")]

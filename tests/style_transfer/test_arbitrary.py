@@ -8,16 +8,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import images
-from style_transfer.arbitrary import (
-    blend_embeddings, conditioning_embedding, create_arbitrary_model,
-    load_arbitrary_model, style_embeddings, style_norm_parameters, stylize_arbitrary,
+from style_transfer.base import images
+from style_transfer.models.arbitrary import (
+    blend_embeddings, create_arbitrary_model, style_embeddings, style_norm_parameters,
 )
-from style_transfer.cli import main
-from style_transfer.model_file import read_model_config, save_model
-from style_transfer.errors import BadInput, RandomWeightsWarning
-from style_transfer.hub import load_hub_model
-from style_transfer.run_logs import read_history
+from style_transfer.models.loading import load_arbitrary_model
+from style_transfer.painting.style_images import conditioning_embedding, stylize_arbitrary
+from style_transfer.cli.main import main
+from style_transfer.models.saving import read_model_config, save_model
+from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.models.hub import load_hub_model
+from style_transfer.training.logs import read_history
 
 from hub_stand_ins import save_feature_vector_model, save_magenta_stand_in
 
@@ -200,7 +201,7 @@ def test_magenta_hub_engine_runs_the_hub_model_through_the_cli(run, tmp_path):
 
 
 def test_magenta_hub_output_is_cropped_to_a_photo_whose_sides_are_not_multiples_of_4(tmp_path):
-    from style_transfer.magenta_hub import magenta_hub_stylize
+    from style_transfer.models.magenta_hub import magenta_hub_stylize
 
     stand_in = save_magenta_stand_in(tmp_path / "magenta")
     photo = np.random.default_rng(0).uniform(size=(45, 42, 3)).astype("float32")
@@ -220,7 +221,7 @@ def test_magenta_hub_engine_takes_a_single_style_at_full_strength(run, tmp_path,
 
 
 def test_a_style_model_file_of_another_kind_is_refused(tmp_path):
-    from style_transfer.network import StyleTransferNetwork
+    from style_transfer.models.network import StyleTransferNetwork
 
     network = StyleTransferNetwork(2, alpha=0.25)
     network.build()

@@ -25,7 +25,7 @@ def test_bad_input_is_one_line_exit_2_and_nothing_is_lost(case, assets, tmp_path
 
 
 def test_the_sweep_covers_every_command_and_the_layers():
-    from style_transfer.commands import COMMANDS
+    from style_transfer.cli.commands import COMMANDS
 
     assert len(CASES) >= 50
     assert set(bad_input_sweep.COMMAND_NAMES) == set(COMMANDS)

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer.cli import HelpFormatter, build_parser
-from style_transfer.commands import COMMANDS
-from style_transfer.model_file import save_model
+from style_transfer.cli.main import build_parser
+from style_transfer.cli.options import HelpFormatter
+from style_transfer.cli.commands import COMMANDS
+from style_transfer.models.saving import save_model
 from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
 
 HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch", "h5py")
@@ -31,7 +32,7 @@ class RefuseHeavy(importlib.abc.MetaPathFinder):
             raise ImportError(f"the command line imported {name}")
 
 sys.meta_path.insert(0, RefuseHeavy())
-from style_transfer.cli import main
+from style_transfer.cli.main import main
 
 results = {}
 for argv in json.loads(sys.argv[1]):
@@ -119,7 +120,7 @@ def real_run(tmp_path_factory):
         env = {key: value for key, value in os.environ.items()
                if not key.startswith(("TF_CPP", "KERAS_BACKEND"))}
         return subprocess.run(
-            [sys.executable, "-m", "style_transfer.cli", "stylize", "--model",
+            [sys.executable, "-m", "style_transfer.cli.main", "stylize", "--model",
              str(folder / "styles.keras"), str(folder / "photo.png"), "--style", "wave",
              "--overwrite", "--out", str(folder / "out.png"), *extra],
             capture_output=True, text=True, timeout=300, env=env)

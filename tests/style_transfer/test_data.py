@@ -1,4 +1,4 @@
-"""The content-image input pipeline (`style_transfer.data.content_dataset`)."""
+"""The content-image input pipeline (`style_transfer.training.data.content_dataset`)."""
 
 import io
 import itertools
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import data, images
+from style_transfer.base import images
+from style_transfer.training import data
 
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
 

@@ -38,8 +38,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from style_transfer import cli
-from style_transfer.run import CHECKPOINT_FILE, MODEL_FILE, read_checkpoint
+from style_transfer.cli import main as cli
+from style_transfer.training.run import CHECKPOINT_FILE, MODEL_FILE, read_checkpoint
 
 from refusals import assert_refused
 from training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
@@ -77,7 +77,7 @@ def arguments(command, inputs, run_dir, *extra, steps=STEPS):
 
 def run_child(command_line, env=None):
     """Starts `style-transfer COMMAND_LINE` in a new process (its own TensorFlow)."""
-    return subprocess.Popen([sys.executable, "-m", "style_transfer.cli", *command_line],
+    return subprocess.Popen([sys.executable, "-m", "style_transfer.cli.main", *command_line],
                             env={**os.environ, **(env or {})}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -310,9 +310,9 @@ def test_a_hub_encoder_is_refused_under_a_strategy(inputs, tmp_path):
     import tensorflow as tf
 
     from hub_stand_ins import save_feature_vector_model
-    from style_transfer.arbitrary_training import train_arbitrary
-    from style_transfer.config import ArbitraryConfig
-    from style_transfer.errors import BadInput
+    from style_transfer.training.arbitrary import train_arbitrary
+    from style_transfer.training.config import ArbitraryConfig
+    from style_transfer.base.errors import BadInput
 
     config = ArbitraryConfig(content_dir=inputs / "content", style_dir=inputs / "style_folder",
                              encoder="hub", hub_handle=str(save_feature_vector_model(
@@ -344,7 +344,7 @@ def test_mixed_precision_trains_in_bfloat16_on_a_cpu_with_float32_variables(
 
     assert cli.main(arguments("train", inputs, run_dir, "--mixed-precision")) == 0
 
-    from style_transfer.model_file import load_style_model
+    from style_transfer.models.loading import load_style_model
 
     assert load_style_model(run_dir / MODEL_FILE).dtype_policy.name == "mixed_bfloat16"
     mixed, full = (read_checkpoint(folder / CHECKPOINT_FILE)
@@ -358,9 +358,9 @@ def test_mixed_precision_trains_in_bfloat16_on_a_cpu_with_float32_variables(
 def test_a_float16_network_trains_with_loss_scaling():
     import keras
 
-    from style_transfer.losses import PerceptualLoss
-    from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training_step import TrainingStep
+    from style_transfer.training.losses import PerceptualLoss
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training.step import TrainingStep
     from training_inputs import FAST_LOSS
 
     keras.config.set_dtype_policy("mixed_float16")

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from style_transfer import export, stylize
-from style_transfer.cli import main
-from style_transfer.model_file import save_model
+from style_transfer.models import export
+from style_transfer.painting import stylize
+from style_transfer.cli.main import main
+from style_transfer.models.saving import save_model
 from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
 
 ONE_STYLE = np.array([[0.0, 1.0, 0.0]], np.float32)

@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from style_transfer import files
-from style_transfer.errors import BadInput
+from style_transfer.base import files
+from style_transfer.base.errors import BadInput
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ import pytest
 import tensorflow as tf
 
 import keras
-from style_transfer import images
-from style_transfer.cli import main
-from style_transfer.errors import BadInput
-from style_transfer.hub import HubModule, load_hub_model, resolve_handle
+from style_transfer.base import images
+from style_transfer.cli.main import main
+from style_transfer.base.errors import BadInput
+from style_transfer.models.hub import HubModule, load_hub_model, resolve_handle
 
 from hub_stand_ins import save_feature_vector_model, save_plain_module
 

@@ -1,4 +1,4 @@
-"""Reading, saving and listing image files (`style_transfer.images`)."""
+"""Reading, saving and listing image files (`style_transfer.base.images`)."""
 
 import io
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import images
-from style_transfer.errors import BadInput
+from style_transfer.base import images
+from style_transfer.base.errors import BadInput
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 

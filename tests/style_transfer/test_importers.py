@@ -11,9 +11,9 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from style_transfer import importers
-from style_transfer.errors import BadInput
-from style_transfer.network import ARCHITECTURES
+from style_transfer.models import importers
+from style_transfer.base.errors import BadInput
+from style_transfer.models.network import ARCHITECTURES
 from tests.style_transfer.magenta_checkpoints import (
     magenta_shapes, magenta_transform, random_tensors, write_checkpoint)
 

@@ -7,9 +7,10 @@ import keras
 import numpy as np
 import pytest
 
-from style_transfer import images, losses
-from style_transfer.errors import BadInput, RandomWeightsWarning
-from style_transfer.losses import LossConfig, PerceptualLoss, gram_matrix
+from style_transfer.base import images
+from style_transfer.training import losses
+from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.training.losses import LossConfig, PerceptualLoss, gram_matrix
 
 from training_inputs import FAST_LOSS
 

@@ -14,12 +14,14 @@ import keras
 import numpy as np
 import pytest
 
-from style_transfer import model_file
-from style_transfer.arbitrary import create_arbitrary_model, load_arbitrary_model
-from style_transfer.cli import main
-from style_transfer.errors import BadInput
-from style_transfer.model_file import load_style_model, read_model_config, save_model
-from style_transfer.network import StyleTransferNetwork
+from style_transfer.models import saving as model_file
+from style_transfer.models.arbitrary import create_arbitrary_model
+from style_transfer.models.loading import load_arbitrary_model
+from style_transfer.cli.main import main
+from style_transfer.base.errors import BadInput
+from style_transfer.models.loading import load_style_model
+from style_transfer.models.saving import read_model_config, save_model
+from style_transfer.models.network import StyleTransferNetwork
 
 from hub_stand_ins import save_feature_vector_model
 

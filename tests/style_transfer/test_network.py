@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from style_transfer.network import StyleTransferNetwork, UpsampleConvBlock
+from style_transfer.models.network import StyleTransferNetwork, UpsampleConvBlock
 
 
 def upsample_then_convolve(x, kernel):
@@ -62,7 +62,7 @@ def test_upsample_blocks_keep_their_3x3_kernel_variables():
 
 
 def test_executed_flops_count_the_upsampling_convolutions_at_low_resolution():
-    from style_transfer import stylize
+    from style_transfer.painting import stylize
 
     model = StyleTransferNetwork(num_styles=1)
     nominal = stylize.network_flops(model, 512, 512)
@@ -74,7 +74,7 @@ def test_executed_flops_count_the_upsampling_convolutions_at_low_resolution():
 
 @pytest.mark.parametrize("kernel_size, filters", [(9, 3), (3, 4)])
 def test_row_convolution_of_few_filter_blocks_equals_the_convolution(kernel_size, filters):
-    from style_transfer.network import ConvBlock
+    from style_transfer.models.network import ConvBlock
 
     rng = np.random.default_rng(2)
     block = ConvBlock(filters, kernel_size, num_styles=1)
@@ -92,7 +92,7 @@ def test_row_convolution_of_few_filter_blocks_equals_the_convolution(kernel_size
 
 
 def test_a_model_saved_before_explicit_architectures_loads_and_paints_the_same():
-    from style_transfer.model_file import load_style_model
+    from style_transfer.models.loading import load_style_model
 
     fixtures = Path(__file__).parent / "fixtures"
     model = load_style_model(fixtures / "main_e3a3d0d_alpha0.125_2styles.keras")
@@ -119,8 +119,9 @@ def test_the_android_slim_architecture_has_the_widths_of_tensorflows_stylize_dem
 
 
 def test_a_network_with_an_architecture_saves_and_loads_it(tmp_path):
-    from style_transfer.model_file import load_style_model, save_model
-    from style_transfer.network import Architecture
+    from style_transfer.models.loading import load_style_model
+    from style_transfer.models.saving import save_model
+    from style_transfer.models.network import Architecture
 
     plan = Architecture(contract=(8, 8, 16), residual_blocks=2, residual_filters=16,
                         expand=(8, 4))
@@ -135,7 +136,7 @@ def test_a_network_with_an_architecture_saves_and_loads_it(tmp_path):
 
 
 def test_residual_blocks_must_be_as_wide_as_the_last_contracting_convolution():
-    from style_transfer.network import Architecture
+    from style_transfer.models.network import Architecture
 
     with pytest.raises(ValueError, match="residual_filters"):
         Architecture(contract=(8, 8, 16), residual_blocks=2, residual_filters=8, expand=(8, 4))

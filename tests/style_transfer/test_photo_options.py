@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import photo_options, stylize
-from style_transfer.errors import BadInput
+from style_transfer.painting import photo_options, stylize
+from style_transfer.base.errors import BadInput
 from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
 
 

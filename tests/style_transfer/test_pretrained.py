@@ -11,8 +11,8 @@ import threading
 import numpy as np
 import pytest
 
-from style_transfer import pretrained
-from style_transfer.errors import BadInput
+from style_transfer.models import pretrained
+from style_transfer.base.errors import BadInput
 from tests.style_transfer.magenta_checkpoints import (
     magenta_shapes, random_tensors, write_checkpoint)
 

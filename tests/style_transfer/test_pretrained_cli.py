@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import cli, pretrained
-from style_transfer.model_file import load_style_model
+from style_transfer.cli import main as cli
+from style_transfer.models import pretrained
+from style_transfer.models.loading import load_style_model
 
 
 @pytest.fixture(scope="module")

@@ -22,14 +22,14 @@ import keras
 import numpy as np
 import pytest
 
-from style_transfer import cli, run_logs
-from style_transfer.files import atomic_path
-from style_transfer.run import (
-    CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, checkpoint_variables, read_checkpoint,
-    restore_variables,
+from style_transfer.cli import main as cli
+from style_transfer.training import logs as run_logs
+from style_transfer.base.files import atomic_path
+from style_transfer.training.run import (
+    CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, checkpoint_variables, read_checkpoint, restore_variables,
 )
-from style_transfer.run_logs import HISTORY_FILE, LOG_DIR
-from style_transfer.training_step import TrainingStep
+from style_transfer.training.logs import HISTORY_FILE, LOG_DIR
+from style_transfer.training.step import TrainingStep
 
 from hub_stand_ins import save_feature_vector_model
 from refusals import assert_refused
@@ -151,8 +151,8 @@ def test_ctrl_c_after_any_step_resumes_bit_identical_to_a_straight_run(
 _CHILD = """
 import os, signal, sys, time
 import numpy as np
-from style_transfer import cli
-from style_transfer.training_step import TrainingStep
+from style_transfer.cli import main as cli
+from style_transfer.training.step import TrainingStep
 
 when, what, step_number, marker = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 
@@ -420,13 +420,13 @@ class RefuseHeavy(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, RefuseHeavy())
 # The package faces (style_transfer/__init__.py, commands/__init__.py) are left out: this
 # checks the training commands' own modules and what they import.
-for name in ("style_transfer", "style_transfer.commands"):
+for name in ("style_transfer", "style_transfer.cli.commands"):
     package = types.ModuleType(name)
     package.__path__ = [sys.argv[1] + "/" + name.replace(".", "/")]
     sys.modules[name] = package
 import argparse
-from style_transfer.commands import add_style, train, train_arbitrary
-from style_transfer.errors import BadInput
+from style_transfer.cli.commands import add_style, train, train_arbitrary
+from style_transfer.base.errors import BadInput
 
 parser = argparse.ArgumentParser()
 subparsers = parser.add_subparsers()

@@ -13,8 +13,8 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from style_transfer.cli import main  # noqa: E402
-from style_transfer.model_file import save_model  # noqa: E402
+from style_transfer.cli.main import main  # noqa: E402
+from style_transfer.models.saving import save_model  # noqa: E402
 from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ def model_file(tmp_path_factory):
 
 
 def test_help_shows_the_defaults_without_loading_tensorflow():
-    program = ("import sys\nfrom style_transfer.cli import main\n"
+    program = ("import sys\nfrom style_transfer.cli.main import main\n"
                "try:\n    main(['serve', '--help'])\nexcept SystemExit:\n    pass\n"
                "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
@@ -65,7 +65,7 @@ def test_a_port_in_use_is_a_one_line_error(capsys, model_file):
 def test_the_server_process_serves_the_page_and_its_models(model_file):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen(
-        [sys.executable, "-m", "style_transfer.cli", "serve", "--model", model_file,
+        [sys.executable, "-m", "style_transfer.cli.main", "serve", "--model", model_file,
          "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         cwd=REPOSITORY)
     try:

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import conditions, figures, stylize
-from style_transfer.errors import BadInput
-from style_transfer.network import StyleTransferNetwork
+from style_transfer.painting import conditions, figures, stylize
+
+from style_transfer.models import style_names
+from style_transfer.base.errors import BadInput
+from style_transfer.models.network import StyleTransferNetwork
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NAMES = ["wave", "scream", "udnie"]
@@ -120,8 +122,8 @@ def test_parse_blend_rejects_bad_weights_naming_the_problem(text, words):
 
 @pytest.mark.parametrize("name", ["wave", "Starry Night", "no. 5", "été", "a+b", "1a", "x" * 100])
 def test_style_names_that_can_be_chosen_are_accepted(name):
-    assert conditions.check_style_name(name) == name
-    assert conditions.style_index(name, ["other", name]) == 1
+    assert style_names.check_style_name(name) == name
+    assert style_names.style_index(name, ["other", name]) == 1
 
 
 @pytest.mark.parametrize("name, words", [
@@ -130,20 +132,20 @@ def test_style_names_that_can_be_chosen_are_accepted(name):
 ])
 def test_style_names_that_could_not_be_chosen_are_refused(name, words):
     with pytest.raises(BadInput, match=words):
-        conditions.check_style_name(name)
+        style_names.check_style_name(name)
 
 
 def test_repeated_or_taken_style_names_are_refused():
     with pytest.raises(BadInput, match="two styles named 'a'"):
-        conditions.check_style_names(["a", "b", "a"])
+        style_names.check_style_names(["a", "b", "a"])
     with pytest.raises(BadInput, match="two styles named 'wave'"):
-        conditions.check_style_names(["new", "wave"], taken=NAMES)
+        style_names.check_style_names(["new", "wave"], taken=NAMES)
 
 
 @pytest.mark.parametrize("style", ["²", "١", "٣"])
 def test_only_ascii_digits_choose_a_style_by_index(style):
     with pytest.raises(BadInput, match="unknown style"):
-        conditions.style_index(style, NAMES)
+        style_names.style_index(style, NAMES)
 
 
 def test_stylize_takes_and_returns_pil_images(model, photo):

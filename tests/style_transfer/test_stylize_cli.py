@@ -1,4 +1,4 @@
-"""`style-transfer stylize` through `style_transfer.cli.main`: outputs, names, errors, exit codes."""
+"""`style-transfer stylize` through `style_transfer.cli.main.main`: outputs, names, errors, exit codes."""
 
 import io
 import json
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import stylize
-from style_transfer.cli import main
-from style_transfer.images import load_image
-from style_transfer.model_file import save_model
+from style_transfer.painting import stylize
+from style_transfer.cli.main import main
+from style_transfer.base.images import load_image
+from style_transfer.models.saving import save_model
 from tests.style_transfer.test_stylize import NAMES, untrained_model_with_distinct_styles
 
 
@@ -223,7 +223,7 @@ def test_json_prints_one_record_per_output(capsys, model_file, photo, tmp_path):
 
 def _cli(*argv, stdin=b""):
     """The installed command in a subprocess, for real standard input and output."""
-    return subprocess.run([sys.executable, "-m", "style_transfer.cli", "stylize", *argv],
+    return subprocess.run([sys.executable, "-m", "style_transfer.cli.main", "stylize", *argv],
                           input=stdin, capture_output=True, timeout=300,
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import cli
-from style_transfer.run import RUN_FILE, RUN_FORMAT
+from style_transfer.cli import main as cli
+from style_transfer.training.run import RUN_FILE, RUN_FORMAT
 
 from refusals import assert_refused
 

@@ -9,10 +9,12 @@ import pytest
 av = pytest.importorskip("av", reason="the [video] extra is not installed")
 pytest.importorskip("cv2", reason="the [video] extra is not installed")
 
-from style_transfer import stylize, video  # noqa: E402
-from style_transfer.cli import main  # noqa: E402
-from style_transfer.errors import BadInput  # noqa: E402
-from style_transfer.photo_options import rgb_to_ycbcr  # noqa: E402
+from style_transfer.painting import stylize, video  # noqa: E402
+
+from style_transfer.painting import stabilize
+from style_transfer.cli.main import main  # noqa: E402
+from style_transfer.base.errors import BadInput  # noqa: E402
+from style_transfer.painting.photo_options import rgb_to_ycbcr  # noqa: E402
 from tests.style_transfer.test_stylize_cli import model, model_file  # noqa: E402, F401  (fixtures)
 
 FPS = 12
@@ -159,7 +161,7 @@ def test_frames_without_times_in_display_order_get_sorted_times():
 
 def test_pan_clip_frames_are_shifted_copies_with_the_exact_flow():
     photo = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
-    frames, flow = video.pan_clip(photo, 4, (30, 20), velocity=(3, 2), start=(1, 1))
+    frames, flow = stabilize.pan_clip(photo, 4, (30, 20), velocity=(3, 2), start=(1, 1))
     assert frames.shape == (4, 20, 30, 3) and np.all(flow == [3, 2])
     np.testing.assert_array_equal(frames[2], photo[1 + 4: 1 + 4 + 20, 1 + 6: 1 + 6 + 30])
     # Pixel x of frame t is pixel x + flow of frame t-1.
@@ -168,22 +170,22 @@ def test_pan_clip_frames_are_shifted_copies_with_the_exact_flow():
 
 def test_warping_error_of_a_pan_is_zero_and_measures_flicker_exactly():
     photo = np.random.default_rng(1).random((50, 70, 3)) * 0.5 + 0.25
-    frames, flow = video.pan_clip((photo * 255).astype(np.uint8), 5, (40, 30), velocity=(2, 1))
-    valid = video.inside_frame(flow)
+    frames, flow = stabilize.pan_clip((photo * 255).astype(np.uint8), 5, (40, 30), velocity=(2, 1))
+    valid = stabilize.inside_frame(flow)
     flows = [(flow, valid)] * 4
     clean = frames.astype(np.float32) / 255
-    assert video.temporal_warping_error(clean, flows) == pytest.approx(0, abs=1e-4)
+    assert stabilize.temporal_warping_error(clean, flows) == pytest.approx(0, abs=1e-4)
     offsets = np.array([0.0, 0.1, -0.05, 0.0, 0.2], np.float32)
     flickering = clean + offsets[:, None, None, None]
     expected = 255 * np.abs(np.diff(offsets)).mean()
-    assert video.temporal_warping_error(flickering, flows) == pytest.approx(expected, rel=1e-4)
-    assert video.mean_deviation(flickering, clean) == pytest.approx(
+    assert stabilize.temporal_warping_error(flickering, flows) == pytest.approx(expected, rel=1e-4)
+    assert stabilize.mean_deviation(flickering, clean) == pytest.approx(
         255 * np.abs(offsets).mean(), rel=1e-4)
 
 
 def test_the_pan_leaving_the_photo_is_refused():
     with pytest.raises(BadInput, match="leaves"):
-        video.pan_clip(np.zeros((20, 20, 3), np.uint8), 10, (16, 16), velocity=(1, 0))
+        stabilize.pan_clip(np.zeros((20, 20, 3), np.uint8), 10, (16, 16), velocity=(1, 0))
 
 
 def test_pixels_uncovered_by_a_moving_square_are_unreliable():
@@ -192,18 +194,18 @@ def test_pixels_uncovered_by_a_moving_square_are_unreliable():
     forward = np.zeros((12, 16, 2), np.float32)
     backward[4:8, 7:11] = (-3, 0)  # the square at frame t came from 3 px left
     forward[4:8, 4:8] = (3, 0)     # the square at frame t-1 goes 3 px right
-    reliable = video.flow_reliability(backward, forward)
+    reliable = stabilize.flow_reliability(backward, forward)
     assert reliable[4:8, 7:11].all()           # the square itself
     assert not reliable[4:8, 4:7].any()        # where it was: the background reappears
     assert reliable[:4].all() and reliable[8:].all()
-    assert not video.flow_reliability(np.full((4, 4, 2), 5, np.float32),
+    assert not stabilize.flow_reliability(np.full((4, 4, 2), 5, np.float32),
                                       np.full((4, 4, 2), -5, np.float32)).any()  # outside
 
 
 def test_stabilizer_on_a_still_scene_is_the_exponential_average_of_the_paintings():
     frame = np.random.default_rng(2).integers(0, 256, (24, 32, 3), dtype=np.uint8)
     paintings = np.random.default_rng(3).random((4, 24, 32, 3)).astype(np.float32)
-    stabilizer = video.FlowStabilizer(weight=0.6)
+    stabilizer = stabilize.FlowStabilizer(weight=0.6)
     expected = paintings[0]
     for index, painting in enumerate(paintings):
         if index > 0:
@@ -213,22 +215,22 @@ def test_stabilizer_on_a_still_scene_is_the_exponential_average_of_the_paintings
 
 def test_stabilizer_halves_the_flicker_of_a_pan_and_keeps_new_pixels():
     photo = np.random.default_rng(4).integers(0, 256, (60, 90, 3), dtype=np.uint8)
-    frames, flow = video.pan_clip(photo, 8, (48, 36), velocity=(2, 1))
+    frames, flow = stabilize.pan_clip(photo, 8, (48, 36), velocity=(2, 1))
     noise = np.random.default_rng(5).normal(0, 0.1, frames.shape).astype(np.float32)
     painted = np.clip(frames / 255 * 0.6 + 0.2 + noise, 0, 1).astype(np.float32)
-    stabilizer = video.FlowStabilizer(weight=0.6)
+    stabilizer = stabilize.FlowStabilizer(weight=0.6)
     stabilized = np.stack([stabilizer(frame, paint) for frame, paint in zip(frames, painted)])
-    flows = [(flow, video.inside_frame(flow))] * 7
-    before = video.temporal_warping_error(painted, flows)
-    assert video.temporal_warping_error(stabilized, flows) < 0.5 * before
+    flows = [(flow, stabilize.inside_frame(flow))] * 7
+    before = stabilize.temporal_warping_error(painted, flows)
+    assert stabilize.temporal_warping_error(stabilized, flows) < 0.5 * before
     # The column and row that enter the picture have no past: they are painted alone.
     np.testing.assert_allclose(stabilized[1:, :, -2:], painted[1:, :, -2:])
-    assert video.make_stabilizer("none") is None
+    assert stabilize.make_stabilizer("none") is None
 
 
 def test_stabilizer_weight_outside_0_1_is_refused():
     with pytest.raises(BadInput, match="weight"):
-        video.FlowStabilizer(weight=1.0)
+        stabilize.FlowStabilizer(weight=1.0)
 
 
 def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypatch, tmp_path):
@@ -254,7 +256,7 @@ def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypa
 
     monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
     record = video.stylize_camera(stylize.painter(model, "wave"), 0, tmp_path / "live.mp4",
-                                  stabilizer=video.FlowStabilizer(), max_frames=4)
+                                  stabilizer=stabilize.FlowStabilizer(), max_frames=4)
     painted = video.probe(tmp_path / "live.mp4")
     assert record["frames"] == 4 and (painted.frame_count, painted.fps) == (4, 10.0)
     assert painted.duration_s == pytest.approx(0.4)
@@ -263,7 +265,7 @@ def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypa
 def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
     texture = np.random.default_rng(6).integers(0, 256, (40, 50, 3), dtype=np.uint8)
     shifted = np.roll(texture, 2, axis=1)  # every pixel moves 2 px right
-    backward, reliable = video.optical_flow(texture, shifted)
+    backward, reliable = stabilize.optical_flow(texture, shifted)
     inner = (slice(8, -8), slice(8, -8))
     np.testing.assert_allclose(np.median(backward[inner], axis=(0, 1)), [-2, 0], atol=0.1)
     assert reliable[inner].mean() > 0.9

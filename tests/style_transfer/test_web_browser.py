@@ -20,7 +20,8 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 playwright = pytest.importorskip("playwright.sync_api")
 
-from style_transfer import conditions, images, stylize  # noqa: E402
+from style_transfer.base import images  # noqa: E402
+from style_transfer.painting import conditions, stylize  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
 from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles  # noqa: E402

@@ -14,7 +14,10 @@ import pytest
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
-from style_transfer import arbitrary, conditions, images, stylize  # noqa: E402
+from style_transfer.base import images  # noqa: E402
+from style_transfer.models import arbitrary  # noqa: E402
+from style_transfer.painting import style_images
+from style_transfer.painting import conditions, stylize  # noqa: E402
 from style_transfer.web import painting  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
@@ -72,10 +75,10 @@ def test_config_lists_the_models_styles_and_limits(url):
 
 
 def test_style_thumbnail_is_the_bundled_photo_in_that_style(url, model):
-    from style_transfer.demo import skimage_photo
+    from style_transfer.base.images import sample_photo
 
     status, _, data = Client(url, session=False).request("GET", "/api/models/0/styles/2.png")
-    photo = images.resize_long_side(skimage_photo(painting.THUMBNAIL_PHOTO),
+    photo = images.resize_long_side(sample_photo(painting.THUMBNAIL_PHOTO),
                                      painting.THUMBNAIL_PX)
     assert status == 200
     assert np.abs(decoded(data) - stylize.stylize(model, photo, 2)).max() <= TOLERANCE
@@ -137,13 +140,13 @@ def test_the_painted_regions_come_back_as_a_label_mask(url):
 
 
 def test_bundled_photo_is_painted_without_an_upload(url, model):
-    from style_transfer.demo import skimage_photo
+    from style_transfer.base.images import sample_photo
 
     client = Client(url)
     status, sizes = client.post_json("/api/photo/bundled/coffee", None)
     assert status == 200 and sizes["width"] == 600
     status, data = client.preview({"model": 0, "weights": [0, 1, 0]})
-    expected = stylize.stylize(model, images.resize_long_side(skimage_photo("coffee"),
+    expected = stylize.stylize(model, images.resize_long_side(sample_photo("coffee"),
                                                               PREVIEW_PX), 1)
     assert np.abs(decoded(data) - expected).max() <= TOLERANCE
 
@@ -346,7 +349,7 @@ def test_arbitrary_model_paints_the_blend_of_the_visitors_style_images():
         status, data = client.preview({"model": 0, "weights": [1, 3], "strength": 0.5})
         squares = [images.center_square(as_float(style), painting.STYLE_IMAGE_PX)
                    for style in styles]
-        expected = arbitrary.stylize_arbitrary(model, preview_of(photo_array()), squares,
+        expected = style_images.stylize_arbitrary(model, preview_of(photo_array()), squares,
                                                [0.25, 0.75], strength=0.5)
         assert status == 200 and np.abs(decoded(data) - expected).max() <= 2 * TOLERANCE
         status, _, _ = client.request("GET", "/api/models/0/styles/0.png")

@@ -1,0 +1,188 @@
+"""The options of the commands: strict number types, and the training commands' options
+built from their config dataclasses.
+
+Every field of a config (`style_transfer.training.config`) that has a `help` becomes an
+option whose default is the field's default, so `--help`, the Python API and
+run.json read each default from one place. A `LossConfig` field becomes the group
+of loss options; `--style-weight` is one weight for every style layer.
+
+Python's int() and float() accept more than a user means: "1_000", "٣" (an
+Arabic-Indic three) and, for float(), "0_5" read as 5. Every number option takes
+ASCII decimal numbers only, so a bad value is an argument error (one line, exit
+2) before anything runs. Light: no TensorFlow, no Keras, so that `--help` and bad
+arguments answer at once.
+"""
+
+import argparse
+import dataclasses
+import math
+import re
+
+from style_transfer.training.config import LossConfig
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows "(default: ...)" for options that have a default to show."""
+
+    def _get_help_string(self, action):
+        if action.required or action.default is None or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def integer_at_least(minimum=None):
+    """An argparse type: a whole number >= `minimum` (any whole number if None)."""
+
+    def parse(text):
+        if not _INTEGER.fullmatch(text.strip()):
+            raise argparse.ArgumentTypeError(f"expected a whole number; received {text!r}")
+        value = int(text)
+        if minimum is not None and value < minimum:
+            raise argparse.ArgumentTypeError(f"expected at least {minimum}; received {value}")
+        return value
+
+    parse.__name__ = "whole number" if minimum is None else f"whole number >= {minimum}"
+    return parse
+
+
+def decimal_number(text):
+    """An argparse type: a decimal number ("0.5", "-1e-3", "inf"; the configs check ranges)."""
+    from style_transfer.base.settings import parse_number
+    from style_transfer.base.errors import BadInput
+
+    try:
+        return parse_number(text, "the value")
+    except BadInput:
+        raise argparse.ArgumentTypeError(f"expected a decimal number; received {text!r}") from None
+
+
+def number_between(low, high):
+    """An argparse type: a decimal number in [low, high] (finite)."""
+
+    def parse(text):
+        value = decimal_number(text)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}; "
+                                             f"received {text!r}")
+        return value
+
+    parse.__name__ = f"number from {low:g} to {high:g}"
+    return parse
+
+
+def add_config_options(parser, config_class):
+    """Adds an option for each field of `config_class` that has a `help`.
+
+    Fields that share an `exclusive` name go into one mutually exclusive group.
+    """
+    exclusive_groups = {}
+    for field in _option_fields(config_class):
+        metadata = field.metadata
+        if metadata.get("loss_options"):
+            group = parser.add_argument_group(metadata["help"])
+            add_loss_options(group, field.default if metadata["loss_options"] == "defaults"
+                             else None)
+            continue
+        target = parser
+        if metadata.get("exclusive"):
+            if metadata["exclusive"] not in exclusive_groups:
+                exclusive_groups[metadata["exclusive"]] = parser.add_mutually_exclusive_group()
+            target = exclusive_groups[metadata["exclusive"]]
+        _add_option(target, field, _default(field))
+
+
+def add_loss_options(parser, defaults):
+    """Adds the loss options (the `LossConfig` fields that have a `help`) to `parser`.
+
+    Args:
+        parser: A parser or an argument group.
+        defaults: The `LossConfig` holding the defaults, or None: every option
+            then defaults to None, meaning "keep the model's own" (see
+            `config_from_args`).
+    """
+    for field in _option_fields(LossConfig):
+        default = None if defaults is None else getattr(defaults, field.name)
+        if field.name == "style_layer_weights" and default is not None:
+            default = default[0]
+        _add_option(parser, field, default)
+
+
+def config_from_args(config_class, args, **values):
+    """The `config_class` of parsed arguments; `values` set fields the options do not.
+
+    Raises:
+        BadInput: a value the config refuses (before anything heavy is imported).
+    """
+    for field in _option_fields(config_class):
+        if field.name in values:
+            continue
+        kind = field.metadata.get("loss_options")
+        if kind == "defaults":
+            loss = _loss_values(args)
+            loss["style_layer_weights"] = ((loss["style_layer_weights"],)
+                                           * len(loss["style_layers"]))
+            values[field.name] = LossConfig(**loss)
+        elif kind == "overrides":
+            # One --style-weight stays one number: the model's layers decide how many.
+            values[field.name] = {name: value for name, value in _loss_values(args).items()
+                                  if value is not None}
+        else:
+            values[field.name] = getattr(args, field.name)
+    return config_class(**values)
+
+
+def add_run_options(parser, out_metavar, out_help):
+    """--out, --resume and --quiet: where the run goes and how it runs, not what it is."""
+    parser.add_argument("--out", required=True, metavar=out_metavar, help=out_help)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run from its last checkpoint (same settings and "
+                        "files; --steps may grow)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _option_fields(config_class):
+    return [field for field in dataclasses.fields(config_class) if field.metadata.get("help")]
+
+
+def _default(field):
+    if field.default is not dataclasses.MISSING:
+        return field.default
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return dataclasses.MISSING
+
+
+def _add_option(parser, field, default):
+    metadata = field.metadata
+    flag = metadata.get("flag", "--" + field.name.replace("_", "-"))
+    arguments = {"dest": field.name, "help": metadata["help"]}
+    if default is dataclasses.MISSING:
+        arguments["required"] = True
+    else:
+        # Lists print as lists in --help; the config turns them back into tuples.
+        arguments["default"] = list(default) if isinstance(default, tuple) else default
+    if isinstance(default, bool):
+        parser.add_argument(flag, action="store_true", **arguments)
+        return
+    for key in ("metavar", "nargs", "choices"):
+        if key in metadata:
+            arguments[key] = metadata[key]
+    # The type comes from the field's own default: an option that defaults to None
+    # ("keep the model's own") still parses numbers as numbers.
+    declared = _default(field)
+    element = declared[0] if isinstance(declared, tuple) and declared else declared
+    if "type" in metadata:
+        arguments["type"] = _STRICT_TYPES.get(metadata["type"], metadata["type"])
+    elif element is not None and element is not dataclasses.MISSING:
+        arguments["type"] = _STRICT_TYPES.get(type(element), type(element))
+    parser.add_argument(flag, **arguments)
+
+
+def _loss_values(args):
+    """The loss options of `args` as `LossConfig` fields (--style-weight: one number)."""
+    return {field.name: getattr(args, field.name) for field in _option_fields(LossConfig)}
+
+
+_STRICT_TYPES = {int: integer_at_least(), float: decimal_number}
