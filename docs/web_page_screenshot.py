@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from style_transfer.models.pretrained import load_pretrained  # noqa: E402
+from style_transfer.models.loading import load_pretrained  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from tests.style_transfer.test_web_browser import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 from tests.style_transfer.web_server import serving  # noqa: E402

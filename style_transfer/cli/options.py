@@ -18,6 +18,7 @@ import dataclasses
 import math
 import re
 
+from style_transfer.base.errors import BadInput
 from style_transfer.training.config import LossConfig
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -47,6 +48,21 @@ def integer_at_least(minimum=None):
     return parse
 
 
+def integer_between(low, high):
+    """An argparse type: a whole number in [low, high]."""
+    parse_integer = integer_at_least()
+
+    def parse(text):
+        value = parse_integer(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected a whole number from {low} to {high}; "
+                                             f"received {value}")
+        return value
+
+    parse.__name__ = f"whole number from {low} to {high}"
+    return parse
+
+
 def decimal_number(text):
     """An argparse type: a decimal number ("0.5", "-1e-3", "inf"; the configs check ranges)."""
     from style_transfer.base.settings import parse_number
@@ -72,13 +88,24 @@ def number_between(low, high):
     return parse
 
 
-def add_config_options(parser, config_class):
+def add_config_options(parser, config_class, fields=None, repeatable=()):
     """Adds an option for each field of `config_class` that has a `help`.
 
-    Fields that share an `exclusive` name go into one mutually exclusive group.
+    Args:
+        parser: The command's parser.
+        config_class: A settings dataclass (`style_transfer.base.settings.option` fields).
+        fields: The names of the fields to offer (default: every field with a help).
+        repeatable: Names of fields whose option may be given several times here
+            (a list of values), although the config holds one.
+
+    Fields with a `group` go into that argument group (a title, or a (title,
+    description) pair); fields that share an `exclusive` name into one mutually
+    exclusive group.
     """
-    exclusive_groups = {}
+    groups, exclusive_groups = {}, {}
     for field in _option_fields(config_class):
+        if fields is not None and field.name not in fields:
+            continue
         metadata = field.metadata
         if metadata.get("loss_options"):
             group = parser.add_argument_group(metadata["help"])
@@ -86,11 +113,17 @@ def add_config_options(parser, config_class):
                              else None)
             continue
         target = parser
+        if metadata.get("group"):
+            title = metadata["group"]
+            title, description = title if isinstance(title, tuple) else (title, None)
+            if title not in groups:
+                groups[title] = parser.add_argument_group(title, description)
+            target = groups[title]
         if metadata.get("exclusive"):
             if metadata["exclusive"] not in exclusive_groups:
-                exclusive_groups[metadata["exclusive"]] = parser.add_mutually_exclusive_group()
+                exclusive_groups[metadata["exclusive"]] = target.add_mutually_exclusive_group()
             target = exclusive_groups[metadata["exclusive"]]
-        _add_option(target, field, _default(field))
+        _add_option(target, field, _default(field), repeat=field.name in repeatable)
 
 
 def add_loss_options(parser, defaults):
@@ -112,11 +145,14 @@ def add_loss_options(parser, defaults):
 def config_from_args(config_class, args, **values):
     """The `config_class` of parsed arguments; `values` set fields the options do not.
 
+    A field the options do not offer keeps its default.
+
     Raises:
-        BadInput: a value the config refuses (before anything heavy is imported).
+        BadInput: a value the config refuses (before anything heavy is imported),
+            its message naming options where the config names fields (`field`).
     """
     for field in _option_fields(config_class):
-        if field.name in values:
+        if field.name in values or not hasattr(args, field.name):
             continue
         kind = field.metadata.get("loss_options")
         if kind == "defaults":
@@ -130,7 +166,16 @@ def config_from_args(config_class, args, **values):
                                   if value is not None}
         else:
             values[field.name] = getattr(args, field.name)
-    return config_class(**values)
+    try:
+        return config_class(**values)
+    except BadInput as error:
+        raise type(error)(as_options(str(error), config_class)) from None
+
+
+def as_options(message, config_class):
+    """`message` with the fields it names in backquotes (`max_size`) as options (--max-size)."""
+    flags = {field.name: _flag(field) for field in dataclasses.fields(config_class)}
+    return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(0)), message)
 
 
 def add_run_options(parser, out_metavar, out_help):
@@ -154,30 +199,55 @@ def _default(field):
     return dataclasses.MISSING
 
 
-def _add_option(parser, field, default):
+def _flag(field):
+    return field.metadata.get("flag", "--" + field.name.replace("_", "-"))
+
+
+def _add_option(parser, field, default, repeat=False):
     metadata = field.metadata
-    flag = metadata.get("flag", "--" + field.name.replace("_", "-"))
     arguments = {"dest": field.name, "help": metadata["help"]}
     if default is dataclasses.MISSING:
         arguments["required"] = True
+    elif metadata.get("action") == "append" or repeat:
+        # A list grows from None (argparse would append to a shared default list).
+        arguments.update(action="append", default=None)
+        if default not in (None, ()):
+            arguments["help"] += f" (default: {default})"
     else:
         # Lists print as lists in --help; the config turns them back into tuples.
         arguments["default"] = list(default) if isinstance(default, tuple) else default
     if isinstance(default, bool):
-        parser.add_argument(flag, action="store_true", **arguments)
+        parser.add_argument(_flag(field), action="store_true", **arguments)
         return
     for key in ("metavar", "nargs", "choices"):
         if key in metadata:
             arguments[key] = metadata[key]
-    # The type comes from the field's own default: an option that defaults to None
-    # ("keep the model's own") still parses numbers as numbers.
+    arguments["type"] = _option_type(field)
+    parser.add_argument(_flag(field), **arguments)
+
+
+def _option_type(field):
+    """The strict argparse type of a field's values, with its range if it has one.
+
+    The type comes from the field's own default (or its `type`): an option that
+    defaults to None ("keep the model's own") still parses numbers as numbers.
+    """
+    metadata = field.metadata
     declared = _default(field)
-    element = declared[0] if isinstance(declared, tuple) and declared else declared
-    if "type" in metadata:
-        arguments["type"] = _STRICT_TYPES.get(metadata["type"], metadata["type"])
-    elif element is not None and element is not dataclasses.MISSING:
-        arguments["type"] = _STRICT_TYPES.get(type(element), type(element))
-    parser.add_argument(flag, **arguments)
+    if isinstance(declared, tuple):
+        declared = declared[0] if declared else None
+    kind = metadata.get("type")
+    if kind is None and declared is not None and declared is not dataclasses.MISSING:
+        kind = type(declared)
+    low, high = metadata.get("minimum"), metadata.get("maximum")
+    if kind is int:
+        return integer_at_least(low) if high is None else integer_between(low, high)
+    if kind is float:
+        if low is None and high is None:
+            return decimal_number
+        return number_between(-math.inf if low is None else low,
+                              math.inf if high is None else high)
+    return kind or str
 
 
 def _loss_values(args):
@@ -185,4 +255,3 @@ def _loss_values(args):
     return {field.name: getattr(args, field.name) for field in _option_fields(LossConfig)}
 
 
-_STRICT_TYPES = {int: integer_at_least(), float: decimal_number}

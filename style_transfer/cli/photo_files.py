@@ -23,11 +23,10 @@ from pathlib import Path, PurePath
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.files import check_destination, check_not_an_input
+from style_transfer.painting.config import MIN_PHOTO_PX
 
 OUTPUT_FORMATS = ("png", "jpg", "webp")
 EXIT_SOME_FILES_FAILED = 1
-# The network's two stride-2 convolutions and 9x9 reflection padding need this much.
-MIN_PHOTO_PX = 8
 STANDARD_STREAM = "-"
 STANDARD_STREAM_NAMES = {False: "standard input", True: "standard output"}
 

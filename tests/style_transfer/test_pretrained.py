@@ -11,6 +11,7 @@ import threading
 import numpy as np
 import pytest
 
+from style_transfer.models.loading import load_pretrained
 from style_transfer.models import pretrained
 from style_transfer.base.errors import BadInput
 from tests.style_transfer.magenta_checkpoints import (
@@ -42,12 +43,12 @@ def cached_files(cache):
 
 def test_a_magenta_checkpoint_is_downloaded_converted_and_cached(checkpoint, cache):
     entry = magenta_entry(checkpoint.as_uri())
-    model = pretrained.load_pretrained(entry)
+    model = load_pretrained(entry)
     assert model.num_styles == 2
     assert cached_files(cache) == ["test-magenta.keras"]  # the download itself is not kept
     recorded = model.training_config["pretrained"]
     assert recorded["name"] == "test-magenta" and recorded["file"] == "styles.ckpt"
-    again = pretrained.load_pretrained(magenta_entry("file:///nowhere/styles.ckpt"))
+    again = load_pretrained(magenta_entry("file:///nowhere/styles.ckpt"))
     images = np.random.default_rng(0).uniform(size=(1, 16, 16, 3)).astype("float32")
     np.testing.assert_array_equal(np.asarray(again(images, np.array([1]))),
                                   np.asarray(model(images, np.array([1]))))
@@ -56,7 +57,7 @@ def test_a_magenta_checkpoint_is_downloaded_converted_and_cached(checkpoint, cac
 def test_a_hash_mismatch_is_reported_and_caches_nothing(checkpoint, cache):
     entry = magenta_entry(checkpoint.as_uri(), sha256="0" * 64)
     with pytest.raises(BadInput, match="SHA-256 does not match"):
-        pretrained.load_pretrained(entry)
+        load_pretrained(entry)
     assert cached_files(cache) == []
 
 
@@ -64,7 +65,7 @@ def test_a_truncated_download_is_reported_and_caches_nothing(checkpoint, cache, 
     truncated = tmp_path / "styles.ckpt"
     truncated.write_bytes(checkpoint.read_bytes()[:-1000])
     with pytest.raises(BadInput, match="not a readable TensorFlow checkpoint"):
-        pretrained.load_pretrained(magenta_entry(truncated.as_uri()))
+        load_pretrained(magenta_entry(truncated.as_uri()))
     assert cached_files(cache) == []
 
 
@@ -72,7 +73,7 @@ def test_a_checkpoint_of_another_architecture_is_refused_and_caches_nothing(cach
     slim = write_checkpoint(tmp_path / "slim.ckpt",
                             random_tensors(magenta_shapes(2, alpha=0.25)))
     with pytest.raises(BadInput, match="is a 2-style magenta network"):
-        pretrained.load_pretrained(magenta_entry(slim.as_uri()))
+        load_pretrained(magenta_entry(slim.as_uri()))
     assert cached_files(cache) == []
 
 
@@ -101,7 +102,7 @@ def test_a_failed_download_names_its_cause_and_caches_nothing(cache, handler, ca
     try:
         url = f"http://127.0.0.1:{server.server_port}/styles.ckpt"
         with pytest.raises(BadInput, match=cause):
-            pretrained.load_pretrained(magenta_entry(url))
+            load_pretrained(magenta_entry(url))
     finally:
         server.shutdown()
         server.server_close()
@@ -109,14 +110,14 @@ def test_a_failed_download_names_its_cause_and_caches_nothing(cache, handler, ca
 
 
 def test_a_local_checkpoint_replaces_the_download(checkpoint, cache):
-    model = pretrained.load_pretrained(magenta_entry("http://127.0.0.1:9/unreachable.ckpt"),
+    model = load_pretrained(magenta_entry("http://127.0.0.1:9/unreachable.ckpt"),
                                        source_file=checkpoint)
     assert model.num_styles == 2
     assert cached_files(cache) == ["test-magenta.keras"]
 
 
 def test_android_26_is_converted_from_the_installed_wheel_and_cached(cache):
-    model = pretrained.load_pretrained("android-26")
+    model = load_pretrained("android-26")
     assert model.num_styles == 26
     assert model.style_names[0] == "style_0" and model.style_names[-1] == "style_25"
     assert model.architecture.describe() == "32-32-32, 6x32 residual, 8-4"
@@ -136,7 +137,7 @@ def test_an_onnx_file_that_paints_differently_is_refused_and_caches_nothing(cach
             node.op_type = "HardSigmoid"
     onnx.save(proto, str(tmp_path / "other.onnx"))
     with pytest.raises(BadInput, match="differs from onnxruntime"):
-        pretrained.load_pretrained("android-26", source_file=tmp_path / "other.onnx")
+        load_pretrained("android-26", source_file=tmp_path / "other.onnx")
     assert cached_files(cache) == []
 
 
@@ -156,7 +157,7 @@ def test_a_damaged_package_file_is_refused(monkeypatch, tmp_path):
 
     monkeypatch.setattr(pretrained.importlib.metadata, "distribution", lambda name: Installed)
     with pytest.raises(BadInput, match="SHA-256 mismatch"):
-        pretrained.load_pretrained("android-26")
+        load_pretrained("android-26")
 
 
 def test_a_missing_package_says_how_to_install_it(monkeypatch):
@@ -165,9 +166,9 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
 
     monkeypatch.setattr(pretrained.importlib.metadata, "distribution", not_installed)
     with pytest.raises(BadInput, match=r"pip install 'cbn-style\[pretrained\]'"):
-        pretrained.load_pretrained("android-26")
+        load_pretrained("android-26")
 
 
 def test_an_unknown_name_lists_the_pretrained_models():
     with pytest.raises(BadInput, match="android-26, magenta-monet, magenta-varied"):
-        pretrained.load_pretrained("van-gogh")
+        load_pretrained("van-gogh")

@@ -6,7 +6,7 @@ from PIL import Image
 
 from style_transfer.cli import main as cli
 from style_transfer.models import pretrained
-from style_transfer.models.loading import load_style_model
+from style_transfer.models.loading import load_style_model, load_pretrained
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,7 @@ def test_add_style_on_android_26_keeps_every_old_style_bit_identical(tmp_path, p
         "--out", str(out), "--steps", "2", "--batch-size", "2", "--image-size", "32",
         "--style-size", "32", "--init", "identity", "--vgg-weights", "random", "--quiet",
     ]) == 0
-    base, grown = pretrained.load_pretrained("android-26"), load_style_model(out)
+    base, grown = load_pretrained("android-26"), load_style_model(out)
     assert grown.num_styles == 27 and grown.style_names[-1] == "stripes"
     images = np.random.default_rng(1).uniform(size=(2, 24, 32, 3)).astype("float32")
     for old in (0, 25):

@@ -42,8 +42,8 @@ def test_help_shows_the_defaults_without_loading_tensorflow():
 @pytest.mark.parametrize("argv, message", [
     (["--model", "missing.keras", "--port", "0"], "does not exist"),
     (["--model", "van-gogh", "--port", "0"], "neither a model file nor a pretrained model"),
-    (["--port", "70000"], "--port must be at most 65535"),
-    (["--max-sessions", "0"], "--max-sessions must be at least 1"),
+    (["--port", "70000"], "--port: expected a whole number from 0 to 65535"),
+    (["--max-sessions", "0"], "--max-sessions: expected a whole number from 1 to 10000"),
     (["--host", "not a host name", "--port", "0"], "cannot listen on not a host name:"),
 ])
 def test_bad_options_are_one_line_errors(capsys, argv, message):

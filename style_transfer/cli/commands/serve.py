@@ -4,63 +4,45 @@
     style-transfer serve --model android-26 --model mine.keras --model arbitrary.keras
     style-transfer serve --port 0                          # any free port (printed)
 
-A thin layer over `style_transfer.web`. The models are loaded (and checked)
-before the server listens: a pretrained model's name or a `.keras` file made
-by `train`, `add-style` or `train-arbitrary`; the page offers exactly these,
-so nothing a visitor sends names a file. It listens on 127.0.0.1 (this
-computer only) unless --host says otherwise. Needs the [web] extra.
+A thin layer over `style_transfer.web`: the options are the model fields of
+`PaintConfig` (--model may be repeated) and `ServerSettings`' fields. The
+models are loaded (and checked) before the server listens, and the page offers
+exactly these, so nothing a visitor sends names a file. It listens on 127.0.0.1
+(this computer only) unless --host says otherwise. Needs the [web] extra.
 """
 
-import math
-import socket
 import sys
 from pathlib import Path
 
-from style_transfer.cli.options import decimal_number, integer_at_least
 from style_transfer.base.errors import BadInput
-from style_transfer.models.pretrained import DEFAULT_MODEL
+from style_transfer.cli.options import add_config_options, config_from_args
+from style_transfer.painting.config import PaintConfig
 from style_transfer.web.settings import ServerSettings
 
-WEB_INSTALL_HINT = "pip install 'cbn-style[web]'"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+MODEL_FIELDS = ("model", "hub_encoder")
 
 
 def register(subparsers):
-    defaults = ServerSettings()
     parser = subparsers.add_parser("serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", action="append", default=None, metavar="MODEL.keras|NAME",
-                        help="a style model file or a pretrained model's name; repeat to offer "
-                        f"several (default: {DEFAULT_MODEL})")
-    parser.add_argument("--host", default=defaults.host,
-                        help="address to listen on; anything but 127.0.0.1 lets other computers "
-                        "use the page")
-    parser.add_argument("--port", type=integer_at_least(0), default=defaults.port, help="TCP port (0: any free one)")
-    limits = parser.add_argument_group("limits")
-    limits.add_argument("--preview-size", type=integer_at_least(), default=defaults.preview_px, metavar="PX",
-                        help="long side of the preview painted while sliders move")
-    limits.add_argument("--max-upload-mib", type=decimal_number, default=defaults.max_upload_mib,
-                        metavar="MIB", help="largest photo or style image file accepted")
-    limits.add_argument("--max-megapixels", type=decimal_number, default=defaults.max_megapixels,
-                        metavar="MP", help="largest photo accepted (width x height, read from the "
-                        "file's header before decoding)")
-    limits.add_argument("--max-sessions", type=integer_at_least(), default=defaults.max_sessions, metavar="N",
-                        help="browser tabs kept at once (the one idle longest gives way)")
-    limits.add_argument("--session-minutes", type=decimal_number, default=defaults.session_minutes,
-                        metavar="MIN", help="forget a tab's pictures after this long unused")
+    add_config_options(parser, PaintConfig, fields=MODEL_FIELDS, repeatable=("model",))
+    add_config_options(parser, ServerSettings)
     parser.set_defaults(run=run)
 
 
 def run(args):
-    settings = _settings(args)
-    try:
-        import uvicorn
+    from style_transfer.base.extras import import_extra
 
-        from style_transfer.web.app import create_app
-    except ImportError as error:
-        raise BadInput(f"the web page needs {error.name}, which is not installed; install it "
-                       f"with: {WEB_INSTALL_HINT}") from None
+    settings = config_from_args(ServerSettings, args)
+    names = args.model or [PaintConfig().model]
+    configs = [config_from_args(PaintConfig, args, model=name, style=(), style_images=())
+               for name in names]
+    uvicorn = import_extra("uvicorn", "web", "the web page")
+    import_extra("starlette", "web", "the web page")
+    from style_transfer.web.app import create_app
+
     listening = _listen(settings.host, settings.port)
-    models = [(_shown_name(name), _load(name)) for name in args.model or [DEFAULT_MODEL]]
+    models = [(_shown_name(config.model), _load(config)) for config in configs]
     app = create_app(models, settings)
     host, port = listening.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
@@ -74,24 +56,10 @@ def run(args):
     return 0
 
 
-def _settings(args):
-    for name, value, least in (("--port", args.port, 0), ("--preview-size", args.preview_size, 16),
-                               ("--max-upload-mib", args.max_upload_mib, 0.001),
-                               ("--max-megapixels", args.max_megapixels, 0.001),
-                               ("--max-sessions", args.max_sessions, 1),
-                               ("--session-minutes", args.session_minutes, 0.1)):
-        if not (value >= least and math.isfinite(value)):
-            raise BadInput(f"{name} must be at least {least}; received {value}.")
-    if args.port > 65535:
-        raise BadInput(f"--port must be at most 65535; received {args.port}.")
-    return ServerSettings(host=args.host, port=args.port, preview_px=args.preview_size,
-                          max_upload_mib=args.max_upload_mib,
-                          max_megapixels=args.max_megapixels, max_sessions=args.max_sessions,
-                          session_minutes=args.session_minutes)
-
-
 def _listen(host, port):
     """The listening socket, opened before the models load: a taken port fails at once."""
+    import socket
+
     listening = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -104,20 +72,19 @@ def _listen(host, port):
     return listening
 
 
+def _load(config):
+    """The model of `config`; the hub encoder goes to the models trained with one."""
+    from style_transfer.models.limits import HUB_ENCODER
+    from style_transfer.models.loading import load_model, model_path
+    from style_transfer.models.saving import read_model_config
+
+    path = model_path(config.model)
+    encoder = read_model_config(path)["config"].get("encoder")
+    return load_model(path, hub_encoder=config.hub_encoder if encoder == HUB_ENCODER else None)
+
+
 def _shown_name(name):
     """What the page calls a model: a pretrained name, or a file's name (not its folder)."""
     from style_transfer.models.pretrained import REGISTRY
 
     return name if name in REGISTRY else Path(name).name
-
-
-def _load(name):
-    from style_transfer.models.loading import load_arbitrary_model
-    from style_transfer.cli.commands.stylize_arbitrary import MODEL_CLASS
-    from style_transfer.models.loading import load_style_model, model_path
-    from style_transfer.models.saving import read_model_config
-
-    path = model_path(name)
-    if read_model_config(path).get("class_name") == MODEL_CLASS:
-        return load_arbitrary_model(path)
-    return load_style_model(path)
