@@ -37,7 +37,7 @@ import numpy as np  # noqa: E402
 
 from style_transfer.base import images  # noqa: E402
 from style_transfer.models import arbitrary  # noqa: E402
-from style_transfer.painting import style_images
+from style_transfer.painting import arbitrary_styles
 from style_transfer.training import (
     arbitrary as arbitrary_training, multi_style as training,
 )  # noqa: E402
@@ -84,9 +84,9 @@ def main(argv=None):
 
         loss = PerceptualLoss(config=loss_config)
         photos = _centre_crops(content_dir, setup["image_size"])
-        held_out_images = [style_images.load_style_image(path, setup["style_size"])
+        held_out_images = [arbitrary_styles.load_style_image(path, setup["style_size"])
                            for path in held_out]
-        train_images = [style_images.load_style_image(path, setup["style_size"])
+        train_images = [arbitrary_styles.load_style_image(path, setup["style_size"])
                         for path in sorted(train_styles.iterdir())]
         rows = [
             ("arbitrary, held-out styles (never seen)",

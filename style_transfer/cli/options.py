@@ -152,9 +152,9 @@ def config_from_args(config_class, args, **values):
             its message naming options where the config names fields (`field`).
     """
     for field in _option_fields(config_class):
-        if field.name in values or not hasattr(args, field.name):
-            continue
         kind = field.metadata.get("loss_options")
+        if field.name in values or (not kind and not hasattr(args, field.name)):
+            continue
         if kind == "defaults":
             loss = _loss_values(args)
             loss["style_layer_weights"] = ((loss["style_layer_weights"],)

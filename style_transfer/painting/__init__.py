@@ -3,7 +3,7 @@
     conditions     what a user asks for (styles, blends, masks) as network weights
     stylize        running the network on photos: batches, composite blends, painters
     tiling         large photos in overlapping tiles
-    style_images   painting in the style of any image (arbitrary-style models)
+    arbitrary_styles  painting in the style of any image (arbitrary-style models)
     photo_options  strength and colour preservation
     figures        interpolation grids, contact sheets
     video          video files and cameras: frames in, painted frames out, sound kept

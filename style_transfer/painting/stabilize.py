@@ -163,7 +163,8 @@ def optical_flow(previous, current):
     own flow.
 
     Args:
-        previous, current: uint8 RGB frames (H, W, 3).
+        previous: uint8 RGB frame (H, W, 3) at time t-1.
+        current: uint8 RGB frame (H, W, 3) at time t.
     """
     cv2 = _import_cv2()
     grey_previous, grey_current = _grey(previous), _grey(current)
@@ -178,7 +179,8 @@ def warping_error(painted, previous_painted, flow, valid):
     """Mean |painted_t - warp(painted_{t-1}, flow)| over `valid` pixels, in grey levels (0-255).
 
     Args:
-        painted, previous_painted: float (H, W, 3) in [0, 1].
+        painted: float (H, W, 3) in [0, 1], frame t painted.
+        previous_painted: float (H, W, 3) in [0, 1], frame t-1 painted.
         flow: Backward flow (H, W, 2) from frame t to frame t-1.
         valid: bool (H, W): non-occluded pixels.
     """

@@ -253,7 +253,9 @@ def composite(model, image, styles, region_weights, batch_pixels=DEFAULT_BATCH_P
         styles: One style condition per region (see `stylize`; not weight maps).
         region_weights: (H, W, len(styles)) convex per pixel, e.g. from
             `conditions.region_weights`.
-        strength, preserve_color, progress: As in `stylize_many`.
+        strength: As in `stylize_many`.
+        preserve_color: As in `stylize_many`.
+        progress: As in `stylize_many`.
 
     Returns:
         float32 array (H, W, 3) in [0, 1].
@@ -359,9 +361,10 @@ def painter(model, style=None, *, style_images=None, blend_weights=None, normali
             [0, 1]; their embedding is computed once.
         blend_weights: Convex weights of `style_images` (default equal).
         normalize: Divide blend weights of `style` by their sum.
-        strength, preserve_color: As in `stylize` (an arbitrary-style model
-            interpolates its embedding toward the photo's own instead of
-            mixing pixels, see `arbitrary.conditioning_embedding`).
+        strength: As in `stylize` (an arbitrary-style model interpolates its
+            embedding toward the photo's own instead of mixing pixels, see
+            `arbitrary_styles.conditioning_embedding`).
+        preserve_color: As in `stylize`.
 
     Returns:
         paint(photo): photo (H, W, 3) float32 in [0, 1] -> the painting, same shape.
@@ -394,7 +397,7 @@ def painter(model, style=None, *, style_images=None, blend_weights=None, normali
 
 def _arbitrary_painter(model, style, style_images, blend_weights, strength, preserve_color):
     from style_transfer.models import arbitrary
-    from style_transfer.painting import style_images
+    from style_transfer.painting.arbitrary_styles import paint_with_embedding
 
     if style is not None or not style_images:
         raise BadInput("an arbitrary-style model paints with style images: pass style images, "
@@ -405,6 +408,6 @@ def _arbitrary_painter(model, style, style_images, blend_weights, strength, pres
     def paint(photo):
         photo = as_float_image(photo)
         conditioning = arbitrary.toward_photo_embedding(model, photo, embedding, strength)
-        return style_images.paint_with_embedding(model, photo, conditioning, preserve_color)
+        return paint_with_embedding(model, photo, conditioning, preserve_color)
 
     return paint

@@ -69,7 +69,8 @@ class VideoInfo:
     """What `probe` reads from a video file's header.
 
     Args:
-        width, height: Frame size in pixels.
+        width: Frame width in pixels.
+        height: Frame height in pixels.
         fps: Average frame rate (frames per second).
         frame_count: Number of frames, or `None` if the header does not say.
         duration_s: Duration in seconds, or `None`.

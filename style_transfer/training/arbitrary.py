@@ -16,7 +16,7 @@ import tensorflow as tf
 from style_transfer.base import images
 from style_transfer.training import distribution
 from style_transfer.models.arbitrary import create_arbitrary_model
-from style_transfer.painting.style_images import load_style_image
+from style_transfer.painting.arbitrary_styles import load_style_image
 from style_transfer.training.config import HUB_ENCODER, ArbitraryConfig
 from style_transfer.base.errors import BadInput
 from style_transfer.training.losses import PerceptualLoss

@@ -208,7 +208,7 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
 def _paint_arbitrary(model, photo, styles, request, style_images, embeddings, report):
     """One picture per blend of the style images' embeddings; (pictures, embeddings)."""
     from style_transfer.models import arbitrary
-    from style_transfer.painting.style_images import paint_with_embedding
+    from style_transfer.painting.arbitrary_styles import paint_with_embedding
 
     strength = request.strength
     if embeddings is None:

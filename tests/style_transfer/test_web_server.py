@@ -16,7 +16,7 @@ pytest.importorskip("uvicorn")
 
 from style_transfer.base import images  # noqa: E402
 from style_transfer.models import arbitrary  # noqa: E402
-from style_transfer.painting import style_images
+from style_transfer.painting import arbitrary_styles
 from style_transfer.painting import conditions, stylize  # noqa: E402
 from style_transfer.web import painting  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
@@ -349,7 +349,7 @@ def test_arbitrary_model_paints_the_blend_of_the_visitors_style_images():
         status, data = client.preview({"model": 0, "weights": [1, 3], "strength": 0.5})
         squares = [images.center_square(as_float(style), painting.STYLE_IMAGE_PX)
                    for style in styles]
-        expected = style_images.stylize_arbitrary(model, preview_of(photo_array()), squares,
+        expected = arbitrary_styles.stylize_arbitrary(model, preview_of(photo_array()), squares,
                                                [0.25, 0.75], strength=0.5)
         assert status == 200 and np.abs(decoded(data) - expected).max() <= 2 * TOLERANCE
         status, _, _ = client.request("GET", "/api/models/0/styles/0.png")
