@@ -7,12 +7,6 @@ from PIL import Image
 
 from style_transfer.painting import photo_options, stylize
 from style_transfer.base.errors import BadInput
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
-
-
-@pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
 
 
 def random_image(seed, shape=(20, 28, 3)):

@@ -17,10 +17,10 @@ from style_transfer.training.config import AddStyleConfig
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.saving import save_model
 
-from refusals import assert_refused
-from training_inputs import FAST_LOSS, write_style_model
+from tests.style_transfer.refusals import assert_refused
+from tests.style_transfer.training_inputs import FAST_LOSS, write_style_model
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 OLD_NAMES = ["stripes", "speckles"]
 STEPS = 4

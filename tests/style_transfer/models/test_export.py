@@ -12,15 +12,9 @@ from style_transfer.models import export
 from style_transfer.painting import stylize
 from style_transfer.cli.main import main
 from style_transfer.models.saving import save_model
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
 
 ONE_STYLE = np.array([[0.0, 1.0, 0.0]], np.float32)
 BLEND = np.array([[0.6, 0.0, 0.4]], np.float32)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
 
 
 @pytest.fixture(scope="module")

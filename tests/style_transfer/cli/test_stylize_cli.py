@@ -14,26 +14,8 @@ from PIL import Image
 from style_transfer.painting import stylize
 from style_transfer.cli.main import main
 from style_transfer.base.images import load_image
-from style_transfer.models.saving import save_model
-from tests.style_transfer.test_stylize import NAMES, untrained_model_with_distinct_styles
-
-
-@pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
-
-
-@pytest.fixture(scope="module")
-def model_file(model, tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "styles.keras"
-    save_model(model, path)
-    return str(path)
-
-
-def write_photo(path, width=21, height=17, seed=0, mode="RGB"):
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    Image.fromarray(pixels).convert(mode).save(path)
-    return str(path)
+from tests.style_transfer.builders import NAMES
+from tests.style_transfer.builders import write_photo  # noqa: E402
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from style_transfer.cli.main import main
 from style_transfer.base.errors import BadInput
 from style_transfer.models.hub import HubModule, load_hub_model, resolve_handle
 
-from hub_stand_ins import save_feature_vector_model, save_plain_module
+from tests.style_transfer.hub_stand_ins import save_feature_vector_model, save_plain_module
 
 
 @pytest.fixture(scope="module")

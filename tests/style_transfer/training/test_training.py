@@ -18,7 +18,7 @@ from style_transfer.training.run import MODEL_FILE
 from style_transfer.training.logs import LOG_DIR, read_history
 from style_transfer.training.step import TrainingStep, draw_style_ids
 
-from training_inputs import FAST_LOSS, STYLE_NAMES, write_training_images
+from tests.style_transfer.training_inputs import FAST_LOSS, STYLE_NAMES, write_training_images
 
 STEPS = 24
 HALF = STEPS // 2

@@ -4,7 +4,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -14,30 +13,9 @@ from style_transfer.painting import conditions, figures, stylize
 from style_transfer.models import style_names
 from style_transfer.base.errors import BadInput
 from style_transfer.models.network import StyleTransferNetwork
+from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-NAMES = ["wave", "scream", "udnie"]
-
-
-def untrained_model_with_distinct_styles(seed=0):
-    """An untrained network whose gamma/beta rows are random, so that styles differ.
-
-    Every weight follows from `seed`, whatever other tests drew from Keras's generator before.
-    """
-    keras.utils.set_random_seed(seed)
-    model = StyleTransferNetwork(len(NAMES), alpha=0.25, style_names=NAMES)
-    model.build()
-    rng = np.random.default_rng(seed)
-    for variable in model.weights:
-        if variable.path.endswith(("gamma", "beta")):
-            center = 1.0 if variable.path.endswith("gamma") else 0.0
-            variable.assign(rng.normal(center, 0.3, variable.shape).astype("float32"))
-    return model
-
-
-@pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
+REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

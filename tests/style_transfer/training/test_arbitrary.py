@@ -20,7 +20,7 @@ from style_transfer.base.errors import BadInput, RandomWeightsWarning
 from style_transfer.models.hub import load_hub_model
 from style_transfer.training.logs import read_history
 
-from hub_stand_ins import save_feature_vector_model, save_magenta_stand_in
+from tests.style_transfer.hub_stand_ins import save_feature_vector_model, save_magenta_stand_in
 
 SIZE_PX = 32
 STEPS = 24

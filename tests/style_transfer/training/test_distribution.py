@@ -41,8 +41,8 @@ import pytest
 from style_transfer.cli import main as cli
 from style_transfer.training.run import CHECKPOINT_FILE, MODEL_FILE, read_checkpoint
 
-from refusals import assert_refused
-from training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
+from tests.style_transfer.refusals import assert_refused
+from tests.style_transfer.training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
 STEPS = 2
 FIRST_STEP_LOSS_RTOL = 1e-5

@@ -15,41 +15,7 @@ from style_transfer.painting import stabilize
 from style_transfer.cli.main import main  # noqa: E402
 from style_transfer.base.errors import BadInput  # noqa: E402
 from style_transfer.painting.photo_options import rgb_to_ycbcr  # noqa: E402
-from tests.style_transfer.test_stylize_cli import model, model_file  # noqa: E402, F401  (fixtures)
-
-FPS = 12
-NUM_FRAMES = 12
-SIZE = (48, 32)
-SAMPLE_RATE = 16000
-
-
-def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True):
-    """An H.264 clip of a bar sliding over a gradient, with a 440 Hz AAC tone as long as it."""
-    width, height = size
-    with av.open(str(path), "w") as output:
-        stream = output.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        if sound:
-            audio = output.add_stream("aac", rate=SAMPLE_RATE)
-            audio.layout = "mono"
-        gradient = np.linspace(40, 200, width, dtype=np.float32)
-        for t in range(num_frames):
-            picture = np.empty((height, width, 3), np.uint8)
-            picture[...] = gradient[None, :, None].astype(np.uint8)
-            picture[:, 2 * t: 2 * t + 6] = (230, 60, 20)
-            output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
-        output.mux(stream.encode(None))
-        if sound:
-            total = SAMPLE_RATE * num_frames // fps
-            for start in range(0, total, 1024):
-                count = min(1024, total - start)
-                tone = 0.3 * np.sin(2 * np.pi * 440 * (start + np.arange(count)) / SAMPLE_RATE)
-                frame = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None], format="flt",
-                                                   layout="mono")
-                frame.sample_rate, frame.pts = SAMPLE_RATE, start
-                output.mux(audio.encode(frame))
-            output.mux(audio.encode(None))
-    return str(path)
+from tests.style_transfer.builders import FPS, NUM_FRAMES, SIZE, write_clip  # noqa: E402
 
 
 def sound_seconds(path):

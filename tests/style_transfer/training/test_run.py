@@ -31,11 +31,11 @@ from style_transfer.training.run import (
 from style_transfer.training.logs import HISTORY_FILE, LOG_DIR
 from style_transfer.training.step import TrainingStep
 
-from hub_stand_ins import save_feature_vector_model
-from refusals import assert_refused
-from training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
+from tests.style_transfer.hub_stand_ins import save_feature_vector_model
+from tests.style_transfer.refusals import assert_refused
+from tests.style_transfer.training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 STEPS = 8
 EVERY = 3  # Checkpoints at steps 3, 6 and 8.
 COMMANDS = ("train", "add-style", "train-arbitrary")

@@ -9,7 +9,7 @@ from PIL import Image
 from style_transfer.cli import main as cli
 from style_transfer.training.run import RUN_FILE, RUN_FORMAT
 
-from refusals import assert_refused
+from tests.style_transfer.refusals import assert_refused
 
 STYLE_NAMES = ("red", "blue")
 

@@ -7,8 +7,8 @@ table docs/bad_inputs.md).
 import keras
 import pytest
 
-from tests.style_transfer import bad_input_sweep
-from tests.style_transfer.bad_input_sweep import CASES
+from tests.style_transfer.cli import bad_input_sweep
+from tests.style_transfer.cli.bad_input_sweep import CASES
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from style_transfer.training import losses
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
 from style_transfer.training.losses import LossConfig, PerceptualLoss, gram_matrix
 
-from training_inputs import FAST_LOSS
+from tests.style_transfer.training_inputs import FAST_LOSS
 
 # Blocks 1-2 of a random VGG-16, each style layer weighted differently.
 SMALL_CONFIG = dataclasses.replace(FAST_LOSS, style_layer_weights=(1e-4, 2e-4))

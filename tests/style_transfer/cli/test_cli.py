@@ -17,7 +17,7 @@ from style_transfer.cli.main import build_parser
 from style_transfer.cli.options import HelpFormatter
 from style_transfer.cli.commands import COMMANDS
 from style_transfer.models.saving import save_model
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles
+from tests.style_transfer.builders import untrained_model_with_distinct_styles
 
 HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch", "h5py")
 

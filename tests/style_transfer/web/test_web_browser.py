@@ -24,9 +24,8 @@ from style_transfer.base import images  # noqa: E402
 from style_transfer.painting import conditions, stylize  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles  # noqa: E402
-from tests.style_transfer.test_web_server import photo_array  # noqa: E402
-from tests.style_transfer.web_server import Client, decoded, png_bytes, serving  # noqa: E402
+from tests.style_transfer.builders import photo_array  # noqa: E402
+from tests.style_transfer.web.web_server import Client, decoded, png_bytes, serving  # noqa: E402
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # As root in a closed network: no sandbox, and none of Chromium's own connections.
@@ -47,11 +46,6 @@ FILE_TOLERANCE = 1 / 255 + 1e-6
 if not Path(CHROMIUM).is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package: apt-get install "
                 f"chromium; .ci/run does)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,9 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 from style_transfer.cli.main import main  # noqa: E402
-from style_transfer.models.saving import save_model  # noqa: E402
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles  # noqa: E402
 
-REPOSITORY = Path(__file__).resolve().parents[2]
+REPOSITORY = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 120
-
-
-@pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "styles.keras"
-    save_model(untrained_model_with_distinct_styles(), path)
-    return str(path)
 
 
 def test_help_shows_the_defaults_without_loading_tensorflow():

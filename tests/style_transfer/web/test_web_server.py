@@ -21,8 +21,8 @@ from style_transfer.painting import conditions, stylize  # noqa: E402
 from style_transfer.web import painting  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
-from tests.style_transfer.test_stylize import untrained_model_with_distinct_styles  # noqa: E402
-from tests.style_transfer.web_server import Client, decoded, png_bytes, serving  # noqa: E402
+from tests.style_transfer.builders import photo_array  # noqa: E402
+from tests.style_transfer.web.web_server import Client, decoded, png_bytes, serving  # noqa: E402
 
 PREVIEW_PX = 64
 # 8-bit PNG rounding: the server and the API compute the same floats.
@@ -32,24 +32,9 @@ SETTINGS = ServerSettings(preview_px=PREVIEW_PX, max_upload_mib=1.0, max_megapix
 
 
 @pytest.fixture(scope="module")
-def model():
-    return untrained_model_with_distinct_styles()
-
-
-@pytest.fixture(scope="module")
 def url(model):
     with serving(create_app([("tiny", model)], SETTINGS)) as url:
         yield url
-
-
-def photo_array(seed=0, height=90, width=120):
-    """A smooth photo-like picture (gradients and a disc), uint8."""
-    rows, columns = np.mgrid[0:height, 0:width] / max(height, width)
-    rng = np.random.default_rng(seed)
-    phase = rng.random(3) * 6
-    picture = 0.5 + 0.4 * np.sin(6 * rows[..., None] + 4 * columns[..., None] + phase)
-    picture[np.hypot(rows - 0.35, columns - 0.5) < 0.2] = rng.random(3)
-    return np.round(picture * 255).astype(np.uint8)
 
 
 def as_float(array):

@@ -23,7 +23,7 @@ from style_transfer.models.loading import load_style_model
 from style_transfer.models.saving import read_model_config, save_model
 from style_transfer.models.network import StyleTransferNetwork
 
-from hub_stand_ins import save_feature_vector_model
+from tests.style_transfer.hub_stand_ins import save_feature_vector_model
 
 
 @pytest.fixture(scope="module")
