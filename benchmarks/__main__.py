@@ -27,9 +27,7 @@ from pathlib import Path
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPOSITORY = BENCHMARKS_DIR.parent
 
-from style_transfer.base.files import (
-    atomic_write,
-)  # noqa: E402  (python -m runs from the checkout)
+from style_transfer.base.files import atomic_write  # noqa: E402  (run from the checkout)
 
 
 @dataclasses.dataclass(frozen=True)

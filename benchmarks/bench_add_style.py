@@ -34,17 +34,17 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
 
-from style_transfer.models.loading import load_pretrained
+from benchmarks import preamble  # noqa: E402
 from style_transfer.base import images  # noqa: E402
 from style_transfer.models import pretrained  # noqa: E402
-from style_transfer.training import add_style, multi_style as training  # noqa: E402
+from style_transfer.models.loading import load_pretrained
+from style_transfer.training import add_style  # noqa: E402
+from style_transfer.training import multi_style as training
 from style_transfer.training.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
-from style_transfer.training.losses import PerceptualLoss  # noqa: E402
 from style_transfer.training.logs import read_history  # noqa: E402
+from style_transfer.training.losses import PerceptualLoss  # noqa: E402
 
 BASE = "android-26"
 BASE_ARCHITECTURE = "android-slim"

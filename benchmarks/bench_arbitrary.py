@@ -31,16 +31,18 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
 
+from benchmarks import preamble  # noqa: E402
 from style_transfer.base import images  # noqa: E402
 from style_transfer.models import arbitrary  # noqa: E402
 from style_transfer.painting import arbitrary_styles
 from style_transfer.training import (
-    arbitrary as arbitrary_training, multi_style as training,
+    arbitrary as arbitrary_training,
 )  # noqa: E402
+from style_transfer.training import (
+    multi_style as training,
+)
 from style_transfer.training.config import ArbitraryConfig, LossConfig, TrainConfig  # noqa: E402
 from style_transfer.training.losses import PerceptualLoss  # noqa: E402
 

@@ -32,10 +32,10 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 
 STYLE_NAMES = ("mosaic.jpg", "udnie.jpg")
 REPLICAS = 2
@@ -49,10 +49,10 @@ def training_step(strategy, settings, mixed_precision, content_dir, style_images
     """A fresh `TrainingStep` (seed 0) under `strategy`, and its endless batches."""
     import keras
 
+    from style_transfer.models.network import StyleTransferNetwork
     from style_transfer.training import distribution
     from style_transfer.training.config import LossConfig, TrainConfig
     from style_transfer.training.losses import PerceptualLoss
-    from style_transfer.models.network import StyleTransferNetwork
     from style_transfer.training.multi_style import load_style
     from style_transfer.training.step import TrainingStep
 
@@ -91,8 +91,8 @@ def main(argv=None):
     content_dir, styles_dir = preamble.data_folders(parser, args)
     style_images = [styles_dir / name for name in STYLE_NAMES]
 
-    from style_transfer.training import distribution
     from style_transfer.base.errors import RandomWeightsWarning
+    from style_transfer.training import distribution
 
     warnings.simplefilter("ignore", RandomWeightsWarning)  # Random VGG weights on purpose.
     devices = distribution.split_cpu(REPLICAS)  # Before TensorFlow starts.

@@ -33,9 +33,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402
 
 STYLE_FILES = ("wave.jpg", "udnie.jpg", "mosaic.jpg", "red_texture_sq.jpg")
 LEARNING_RATE = 2e-3
@@ -72,8 +72,8 @@ def train_network(style_ids_in_loss, steps, config, loss):
     import keras
     import tensorflow as tf
 
-    from style_transfer.training import data
     from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training import data
     from style_transfer.training.step import TrainingStep, draw_style_ids
 
     keras.utils.set_random_seed(SEED)

@@ -88,8 +88,7 @@ def photos_at(side):
     """The scikit-image photos, centre squares resized to `side` (float32, (n, side, side, 3))."""
     import numpy as np
 
-    from style_transfer.base.images import sample_photo
-    from style_transfer.base.images import center_square
+    from style_transfer.base.images import center_square, sample_photo
 
     return np.stack([center_square(sample_photo(name), side) for name in PHOTOS])
 

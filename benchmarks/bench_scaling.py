@@ -30,9 +30,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402
 
 RESULT_PREFIX = "RESULT "
 BASELINE_SIDE_PX = 16
@@ -147,8 +147,8 @@ def plot_latency(rows, baseline_mib, slope, intercept, path):
 
 
 def run_model_size(config, results, results_dir):
-    from style_transfer.models.saving import save_model
     from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.models.saving import save_model
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -37,6 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import preamble  # noqa: E402
+
 # PyTorch's OpenMP threads busy-wait between parallel regions; on a machine shared with
 # other jobs that made its step 5-15x slower (they spin while the thread they wait
 # for is descheduled). Passive waiting is the fair setting there; on a quiet machine
@@ -94,8 +95,8 @@ def keras_training_step(style, num_styles, size_px, dtype_policy="float32", jit_
     """A `TrainingStep` on a fresh network (seed 0) and its loss; returns (step, model)."""
     import keras
 
-    from style_transfer.training.losses import PerceptualLoss, build_loss_network
     from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training.losses import PerceptualLoss, build_loss_network
     from style_transfer.training.step import TrainingStep
 
     config = loss_config_like_pytorch_examples(size_px)

@@ -43,15 +43,13 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 from benchmarks.machine import print_machine  # noqa: E402
-from style_transfer.painting import stylize, video  # noqa: E402
-from style_transfer.painting import stabilize
 from style_transfer.base.files import atomic_write  # noqa: E402
+from style_transfer.painting import stabilize, stylize, video  # noqa: E402
 
 STYLE = 19
 OPENCV_DOC_FILES = {"vtest": "usr/share/doc/opencv-doc/examples/data/vtest.avi",

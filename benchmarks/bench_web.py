@@ -35,10 +35,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-
 import numpy as np  # noqa: E402
 
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 from benchmarks.machine import print_machine  # noqa: E402
 from benchmarks.timing import summarize, time_interleaved  # noqa: E402
 

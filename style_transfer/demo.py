@@ -71,9 +71,9 @@ def demo(out_dir, *, model=None, overwrite=False):
         BadInput: the model cannot be had (e.g. the [pretrained] extra is not
             installed), or `out_dir` holds earlier outputs and not `overwrite`.
     """
-    from style_transfer.painting import conditions, figures, stylize
     from style_transfer.models.loading import load_style_model, model_path
     from style_transfer.models.pretrained import DEFAULT_MODEL
+    from style_transfer.painting import conditions, figures, stylize
 
     out_dir = Path(out_dir)
     check_destination(out_dir, folder=True)
@@ -137,10 +137,10 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
             downloaded, or an `out_dir` holding earlier outputs without `overwrite`.
     """
     from style_transfer.training.config import LossConfig, TrainConfig
-    from style_transfer.training.losses import vgg_weights_path
-    from style_transfer.training.run import MODEL_FILE
     from style_transfer.training.logs import read_history
+    from style_transfer.training.losses import vgg_weights_path
     from style_transfer.training.multi_style import train
+    from style_transfer.training.run import MODEL_FILE
 
     _pyplot()
     import_extra("skimage.data", "demo", "the demo")

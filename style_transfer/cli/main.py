@@ -18,9 +18,9 @@ import importlib
 import signal
 import sys
 
+from style_transfer.base.errors import BadInput
 from style_transfer.cli.commands import COMMANDS
 from style_transfer.cli.options import HelpFormatter
-from style_transfer.base.errors import BadInput
 
 PROGRAM = "style-transfer"
 EXIT_BAD_INPUT = 2

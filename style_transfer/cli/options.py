@@ -65,8 +65,8 @@ def integer_between(low, high):
 
 def decimal_number(text):
     """An argparse type: a decimal number ("0.5", "-1e-3", "inf"; the configs check ranges)."""
-    from style_transfer.base.settings import parse_number
     from style_transfer.base.errors import BadInput
+    from style_transfer.base.settings import parse_number
 
     try:
         return parse_number(text, "the value")

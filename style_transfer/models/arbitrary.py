@@ -34,8 +34,8 @@ from style_transfer.base.downloads import download_failure
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
 from style_transfer.models.hub import HubModule
 from style_transfer.models.limits import HUB_ENCODER
-from style_transfer.models.saving import read_model_config
 from style_transfer.models.network import StyleTransferNetwork
+from style_transfer.models.saving import read_model_config
 
 DEFAULT_EMBEDDING_DIM = 100
 

@@ -12,6 +12,7 @@ from style_transfer.base.errors import BadInput
 from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.models.style_names import check_style_name, style_index
 
+
 def remove_style(model, name):
     """A copy of `model` without the style `name`: its row leaves every table.
 

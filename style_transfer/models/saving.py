@@ -23,7 +23,10 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput, first_line
 from style_transfer.base.files import (
-    atomic_path, check_destination, check_not_an_input, describe_os_error,
+    atomic_path,
+    check_destination,
+    check_not_an_input,
+    describe_os_error,
 )
 from style_transfer.models.limits import check_network_size
 

@@ -5,10 +5,11 @@ A model's styles are named; a name is chosen on the command line (--style wave,
 weights there, nor be all digits (digits choose a style by index).
 """
 
+import re
+
 import numpy as np
 
 from style_transfer.base.errors import BadInput
-import re
 
 MAX_STYLE_NAME_LENGTH = 100
 

@@ -11,8 +11,13 @@ from keras import ops
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
-from style_transfer.models.arbitrary import blend_embeddings, style_embeddings, toward_photo_embedding
+from style_transfer.models.arbitrary import (
+    blend_embeddings,
+    style_embeddings,
+    toward_photo_embedding,
+)
 from style_transfer.painting import photo_options
+
 
 def load_style_image(path, size):
     """A style image file as a centred square (size, size, 3) float32 in [0, 1]."""

@@ -21,7 +21,12 @@ import dataclasses
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.settings import (
-    check_choice, check_flag, check_integer, check_number, option, parse_number,
+    check_choice,
+    check_flag,
+    check_integer,
+    check_number,
+    option,
+    parse_number,
 )
 
 # What `stylize`, `video` and the web page paint with when no model is named: works

@@ -11,9 +11,9 @@ import itertools
 import numpy as np
 from PIL import ImageDraw
 
+from style_transfer.base.images import to_pil
 from style_transfer.models.style_names import style_index
 from style_transfer.painting.conditions import style_weights
-from style_transfer.base.images import to_pil
 from style_transfer.painting.stylize import DEFAULT_BATCH_PIXELS, as_float_image, run_network
 
 # The interpolation figure of Dumoulin et al.: each pair of styles at these weights.

@@ -19,10 +19,16 @@ import weakref
 import numpy as np
 from PIL import Image
 
+from style_transfer.base.errors import BadInput
 from style_transfer.painting import photo_options
 from style_transfer.painting.conditions import check_weights, style_weights
-from style_transfer.base.errors import BadInput
-from style_transfer.painting.tiling import TILE_ABOVE_PIXELS, TILE_OVERLAP_PX, TILE_PX, run_tiled, tile_spans
+from style_transfer.painting.tiling import (
+    TILE_ABOVE_PIXELS,
+    TILE_OVERLAP_PX,
+    TILE_PX,
+    run_tiled,
+    tile_spans,
+)
 
 # Pixels per call of the network (batch x height x width). On the 2-core CPU of
 # BENCHMARKS.md a batch of 8 pictures of 256 px took longer per picture than 8

@@ -22,17 +22,17 @@ import keras
 import numpy as np
 
 import cbn
-from style_transfer.training import data, distribution
-from style_transfer.base.settings import field_default
-from style_transfer.training.config import AddStyleConfig, LossConfig, TrainConfig
 from style_transfer.base.errors import BadInput
-from style_transfer.training.losses import PerceptualLoss
+from style_transfer.base.files import file_sha256
+from style_transfer.base.settings import field_default
+from style_transfer.models.editing import check_new_names, check_table_model, rebuilt
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.saving import check_output_path, save_model
-from style_transfer.models.editing import check_new_names, check_table_model, rebuilt
-from style_transfer.base.files import file_sha256
-from style_transfer.training.run import Run
+from style_transfer.training import data, distribution
+from style_transfer.training.config import AddStyleConfig, LossConfig, TrainConfig
+from style_transfer.training.losses import PerceptualLoss
 from style_transfer.training.multi_style import checked_style_names, load_style
+from style_transfer.training.run import Run
 from style_transfer.training.step import TrainingStep
 
 COMMAND = "add-style"

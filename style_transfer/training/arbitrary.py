@@ -14,14 +14,14 @@ import numpy as np
 import tensorflow as tf
 
 from style_transfer.base import images
-from style_transfer.training import distribution
-from style_transfer.models.arbitrary import create_arbitrary_model
-from style_transfer.painting.arbitrary_styles import load_style_image
-from style_transfer.training.config import HUB_ENCODER, ArbitraryConfig
 from style_transfer.base.errors import BadInput
-from style_transfer.training.losses import PerceptualLoss
-from style_transfer.models.saving import save_model
 from style_transfer.base.files import file_sha256
+from style_transfer.models.arbitrary import create_arbitrary_model
+from style_transfer.models.saving import save_model
+from style_transfer.painting.arbitrary_styles import load_style_image
+from style_transfer.training import distribution
+from style_transfer.training.config import HUB_ENCODER, ArbitraryConfig
+from style_transfer.training.losses import PerceptualLoss
 from style_transfer.training.run import MODEL_FILE, Run
 from style_transfer.training.step import TrainingStep
 

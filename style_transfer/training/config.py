@@ -19,7 +19,13 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.settings import (
-    json_ready, check_choice, check_flag, check_integer, check_number, check_seed, option,
+    check_choice,
+    check_flag,
+    check_integer,
+    check_number,
+    check_seed,
+    json_ready,
+    option,
 )
 from style_transfer.models.limits import APPLICATION_ENCODERS, ARCHITECTURES, HUB_ENCODER
 

@@ -31,8 +31,8 @@ import os
 import keras
 import tensorflow as tf
 
-from style_transfer.training import data
 from style_transfer.base.errors import BadInput
+from style_transfer.training import data
 from style_transfer.training.step import draw_style_ids
 
 TF_CONFIG = "TF_CONFIG"

@@ -20,9 +20,9 @@ import numpy as np
 from keras import ops
 
 from style_transfer.base import images
-from style_transfer.training.config import LossConfig
 from style_transfer.base.downloads import download_failure
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.training.config import LossConfig
 
 _VGG_CONSTRUCTORS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}
 

@@ -13,15 +13,15 @@ from pathlib import Path
 import keras
 
 from style_transfer.base import images
+from style_transfer.base.errors import BadInput
+from style_transfer.base.files import file_sha256
+from style_transfer.models.network import StyleTransferNetwork
+from style_transfer.models.saving import save_model
+from style_transfer.models.style_names import check_style_names
 from style_transfer.painting import figures
 from style_transfer.training import data, distribution
-from style_transfer.models.style_names import check_style_names
 from style_transfer.training.config import TrainConfig
-from style_transfer.base.errors import BadInput
 from style_transfer.training.losses import PerceptualLoss
-from style_transfer.models.saving import save_model
-from style_transfer.models.network import StyleTransferNetwork
-from style_transfer.base.files import file_sha256
 from style_transfer.training.run import MODEL_FILE, Run
 from style_transfer.training.step import TrainingStep
 

@@ -50,12 +50,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from style_transfer.training import distribution
 from style_transfer.base.errors import BadInput, TrainingDiverged, WorkerLost
-from style_transfer.base.images import folder_fingerprint
 from style_transfer.base.files import PARTIAL_MARKER, atomic_write, remove_stale_partials
+from style_transfer.base.images import folder_fingerprint
+from style_transfer.training import distribution
 from style_transfer.training.logs import (
-    HISTORY_FILE, LOG_DIR, LOSS_PARTS, History, TensorBoard, progress_bar,
+    HISTORY_FILE,
+    LOG_DIR,
+    LOSS_PARTS,
+    History,
+    TensorBoard,
+    progress_bar,
 )
 
 RUN_FILE = "run.json"

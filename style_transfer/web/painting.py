@@ -17,9 +17,9 @@ import threading
 import numpy as np
 
 from style_transfer.base import images
-from style_transfer.painting import conditions, stylize
 from style_transfer.base.errors import BadInput
 from style_transfer.base.settings import field_default
+from style_transfer.painting import conditions, stylize
 from style_transfer.painting.config import PaintConfig
 
 # The photo the style thumbnails are painted on (bundled with scikit-image), and their size.

@@ -10,7 +10,6 @@ from PIL import Image
 
 from style_transfer.models.network import StyleTransferNetwork
 
-
 NAMES = ["wave", "scream", "udnie"]
 
 

@@ -8,7 +8,11 @@ from PIL import Image
 
 from style_transfer.cli import main as cli
 from style_transfer.demo import (
-    BLEND_STYLES, blend_weights, ellipse_mask, generated_styles, training_demo,
+    BLEND_STYLES,
+    blend_weights,
+    ellipse_mask,
+    generated_styles,
+    training_demo,
 )
 
 

@@ -37,8 +37,8 @@ def register(subparsers):
 
 def _run_add(args):
     config = config_from_args(AddStyleConfig, args)
-    from style_transfer.training.add_style import add_styles
     from style_transfer.models.loading import model_path
+    from style_transfer.training.add_style import add_styles
 
     # A pretrained model's name becomes its cached file once the options are known good.
     config = dataclasses.replace(config, model=str(model_path(config.model)))

@@ -1,7 +1,7 @@
 """`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a model."""
 
-from style_transfer.demo import DEMO_SETTINGS, QUICK_SETTINGS
 from style_transfer.base.errors import BadInput
+from style_transfer.demo import DEMO_SETTINGS, QUICK_SETTINGS
 
 # Options of the training demo only, with their defaults (to tell whether one was given).
 TRAINING_OPTIONS = {"styles": None, "vgg_weights": "imagenet", "steps": None, "quick": False,

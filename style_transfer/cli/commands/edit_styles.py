@@ -55,9 +55,8 @@ def _run_rename(args):
 
 
 def _edit(args, change, message):
-    from style_transfer.models.saving import check_output_path
     from style_transfer.models.loading import load_style_model, model_path
-    from style_transfer.models.saving import save_model
+    from style_transfer.models.saving import check_output_path, save_model
 
     path = model_path(args.model)
     check_output_path(path, args.out, args.overwrite)

@@ -8,9 +8,9 @@ and `style_weights` (batch, num_styles) convex weights (one-hot for one style);
 output `stylized_image`. See `style_transfer.models.export`.
 """
 
+from style_transfer.base.files import check_destination, check_not_an_input
 from style_transfer.cli.options import integer_at_least
 from style_transfer.models.export import DEFAULT_TFLITE_IMAGE_SIZE, FORMATS, MIN_IMAGE_SIZE
-from style_transfer.base.files import check_destination, check_not_an_input
 
 
 def register(subparsers):
@@ -31,8 +31,8 @@ def register(subparsers):
 
 
 def run(args):
-    from style_transfer.models import export
     from style_transfer.base.errors import BadInput
+    from style_transfer.models import export
     from style_transfer.models.loading import load_style_model, model_path
 
     folder = args.format == "savedmodel"

@@ -59,8 +59,8 @@ def _run_list(args):
 def _run_get(args):
     import shutil
 
-    from style_transfer.models import pretrained
     from style_transfer.base.files import atomic_path, check_not_an_input
+    from style_transfer.models import pretrained
 
     if not args.out.endswith(".keras"):
         raise BadInput(f"model files end in .keras; received --out {args.out!r}.")

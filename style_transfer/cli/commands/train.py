@@ -29,8 +29,8 @@ def register(subparsers):
 
 def run(args):
     config = config_from_args(TrainConfig, args)
-    from style_transfer.training.run import MODEL_FILE
     from style_transfer.training.multi_style import train
+    from style_transfer.training.run import MODEL_FILE
 
     train(config, args.out, resume=args.resume, progress=not args.quiet)
     if (Path(args.out) / MODEL_FILE).is_file():  # Not on a worker other than the chief.

@@ -19,7 +19,10 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.options import (
-    add_config_options, as_options, config_from_args, integer_at_least,
+    add_config_options,
+    as_options,
+    config_from_args,
+    integer_at_least,
 )
 from style_transfer.painting.config import VideoConfig
 

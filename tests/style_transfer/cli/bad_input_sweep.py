@@ -209,12 +209,12 @@ def missing_module(name):
 
 def write_assets(folder):
     """Everything the cases read: models, photos, masks, folders, hub stand-ins."""
+    import keras
+
     from style_transfer.models.arbitrary import create_arbitrary_model
     from style_transfer.models.saving import save_model
-    from tests.style_transfer.hub_stand_ins import save_feature_vector_model
     from tests.style_transfer.builders import untrained_model_with_distinct_styles
-
-    import keras
+    from tests.style_transfer.hub_stand_ins import save_feature_vector_model
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from style_transfer.cli.commands import COMMANDS
 from style_transfer.cli.main import build_parser
 from style_transfer.cli.options import HelpFormatter
-from style_transfer.cli.commands import COMMANDS
 from style_transfer.models.saving import save_model
 from tests.style_transfer.builders import untrained_model_with_distinct_styles
 

@@ -6,7 +6,7 @@ from PIL import Image
 
 from style_transfer.cli import main as cli
 from style_transfer.models import pretrained
-from style_transfer.models.loading import load_style_model, load_pretrained
+from style_transfer.models.loading import load_pretrained, load_style_model
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer.painting import stylize
-from style_transfer.cli.main import main
 from style_transfer.base.images import load_image
-from tests.style_transfer.builders import NAMES
-from tests.style_transfer.builders import write_photo  # noqa: E402
+from style_transfer.cli.main import main
+from style_transfer.painting import stylize
+from tests.style_transfer.builders import (
+    NAMES,
+    write_photo,  # noqa: E402
+)
 
 
 @pytest.fixture

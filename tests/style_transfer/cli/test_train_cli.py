@@ -8,7 +8,6 @@ from PIL import Image
 
 from style_transfer.cli import main as cli
 from style_transfer.training.run import RUN_FILE, RUN_FORMAT
-
 from tests.style_transfer.refusals import assert_refused
 
 STYLE_NAMES = ("red", "blue")

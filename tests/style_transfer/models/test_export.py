@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from style_transfer.models import export
-from style_transfer.painting import stylize
 from style_transfer.cli.main import main
+from style_transfer.models import export
 from style_transfer.models.saving import save_model
+from style_transfer.painting import stylize
 
 ONE_STYLE = np.array([[0.0, 1.0, 0.0]], np.float32)
 BLEND = np.array([[0.6, 0.0, 0.4]], np.float32)

@@ -1,15 +1,14 @@
 """`HubModule`: a TF Hub model (here a local SavedModel stand-in) as a Keras 3 layer."""
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
 from style_transfer.base import images
-from style_transfer.cli.main import main
 from style_transfer.base.errors import BadInput
+from style_transfer.cli.main import main
 from style_transfer.models.hub import HubModule, load_hub_model, resolve_handle
-
 from tests.style_transfer.hub_stand_ins import save_feature_vector_model, save_plain_module
 
 

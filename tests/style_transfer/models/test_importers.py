@@ -11,11 +11,15 @@ import importlib.metadata
 import numpy as np
 import pytest
 
-from style_transfer.models import importers
 from style_transfer.base.errors import BadInput
+from style_transfer.models import importers
 from style_transfer.models.network import ARCHITECTURES
 from tests.style_transfer.magenta_checkpoints import (
-    magenta_shapes, magenta_transform, random_tensors, write_checkpoint)
+    magenta_shapes,
+    magenta_transform,
+    random_tensors,
+    write_checkpoint,
+)
 
 NUM_STYLES = 3
 

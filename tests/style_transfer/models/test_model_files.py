@@ -14,15 +14,13 @@ import keras
 import numpy as np
 import pytest
 
+from style_transfer.base.errors import BadInput
+from style_transfer.cli.main import main
 from style_transfer.models import saving as model_file
 from style_transfer.models.arbitrary import create_arbitrary_model
-from style_transfer.models.loading import load_arbitrary_model
-from style_transfer.cli.main import main
-from style_transfer.base.errors import BadInput
-from style_transfer.models.loading import load_style_model
-from style_transfer.models.saving import read_model_config, save_model
+from style_transfer.models.loading import load_arbitrary_model, load_style_model
 from style_transfer.models.network import StyleTransferNetwork
-
+from style_transfer.models.saving import read_model_config, save_model
 from tests.style_transfer.hub_stand_ins import save_feature_vector_model
 
 

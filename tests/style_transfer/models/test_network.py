@@ -120,8 +120,8 @@ def test_the_android_slim_architecture_has_the_widths_of_tensorflows_stylize_dem
 
 def test_a_network_with_an_architecture_saves_and_loads_it(tmp_path):
     from style_transfer.models.loading import load_style_model
-    from style_transfer.models.saving import save_model
     from style_transfer.models.network import Architecture
+    from style_transfer.models.saving import save_model
 
     plan = Architecture(contract=(8, 8, 16), residual_blocks=2, residual_filters=16,
                         expand=(8, 4))

@@ -11,11 +11,14 @@ import threading
 import numpy as np
 import pytest
 
-from style_transfer.models.loading import load_pretrained
-from style_transfer.models import pretrained
 from style_transfer.base.errors import BadInput
+from style_transfer.models import pretrained
+from style_transfer.models.loading import load_pretrained
 from tests.style_transfer.magenta_checkpoints import (
-    magenta_shapes, random_tensors, write_checkpoint)
+    magenta_shapes,
+    random_tensors,
+    write_checkpoint,
+)
 
 
 @pytest.fixture(autouse=True)

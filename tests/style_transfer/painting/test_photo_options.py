@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer.painting import photo_options, stylize
 from style_transfer.base.errors import BadInput
+from style_transfer.painting import photo_options, stylize
 
 
 def random_image(seed, shape=(20, 28, 3)):

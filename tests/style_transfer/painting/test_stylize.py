@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer.painting import conditions, figures, stylize
-
-from style_transfer.models import style_names
 from style_transfer.base.errors import BadInput
+from style_transfer.models import style_names
 from style_transfer.models.network import StyleTransferNetwork
+from style_transfer.painting import conditions, figures, stylize
 from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
 
 REPOSITORY = Path(__file__).resolve().parents[3]

@@ -9,11 +9,9 @@ import pytest
 av = pytest.importorskip("av", reason="the [video] extra is not installed")
 pytest.importorskip("cv2", reason="the [video] extra is not installed")
 
-from style_transfer.painting import stylize, video  # noqa: E402
-
-from style_transfer.painting import stabilize
-from style_transfer.cli.main import main  # noqa: E402
 from style_transfer.base.errors import BadInput  # noqa: E402
+from style_transfer.cli.main import main  # noqa: E402
+from style_transfer.painting import stabilize, stylize, video  # noqa: E402
 from style_transfer.painting.photo_options import rgb_to_ycbcr  # noqa: E402
 from tests.style_transfer.builders import FPS, NUM_FRAMES, SIZE, write_clip  # noqa: E402
 

@@ -11,12 +11,11 @@ from PIL import Image
 
 from cbn import conditional_layers
 from style_transfer.cli import main as cli
-from style_transfer.training import add_style
 from style_transfer.models import editing
-from style_transfer.training.config import AddStyleConfig
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.saving import save_model
-
+from style_transfer.training import add_style
+from style_transfer.training.config import AddStyleConfig
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS, write_style_model
 

@@ -9,17 +9,19 @@ import pytest
 from PIL import Image
 
 from style_transfer.base import images
-from style_transfer.models.arbitrary import (
-    blend_embeddings, create_arbitrary_model, style_embeddings, style_norm_parameters,
-)
-from style_transfer.models.loading import load_arbitrary_model
-from style_transfer.painting.arbitrary_styles import conditioning_embedding, stylize_arbitrary
-from style_transfer.cli.main import main
-from style_transfer.models.saving import read_model_config, save_model
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.cli.main import main
+from style_transfer.models.arbitrary import (
+    blend_embeddings,
+    create_arbitrary_model,
+    style_embeddings,
+    style_norm_parameters,
+)
 from style_transfer.models.hub import load_hub_model
+from style_transfer.models.loading import load_arbitrary_model
+from style_transfer.models.saving import read_model_config, save_model
+from style_transfer.painting.arbitrary_styles import conditioning_embedding, stylize_arbitrary
 from style_transfer.training.logs import read_history
-
 from tests.style_transfer.hub_stand_ins import save_feature_vector_model, save_magenta_stand_in
 
 SIZE_PX = 32

@@ -40,7 +40,6 @@ import pytest
 
 from style_transfer.cli import main as cli
 from style_transfer.training.run import CHECKPOINT_FILE, MODEL_FILE, read_checkpoint
-
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
@@ -308,11 +307,11 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(inputs, tmp_pa
 
 def test_a_hub_encoder_is_refused_under_a_strategy(inputs, tmp_path):
     import tensorflow as tf
-
     from hub_stand_ins import save_feature_vector_model
+
+    from style_transfer.base.errors import BadInput
     from style_transfer.training.arbitrary import train_arbitrary
     from style_transfer.training.config import ArbitraryConfig
-    from style_transfer.base.errors import BadInput
 
     config = ArbitraryConfig(content_dir=inputs / "content", style_dir=inputs / "style_folder",
                              encoder="hub", hub_handle=str(save_feature_vector_model(
@@ -357,11 +356,11 @@ def test_mixed_precision_trains_in_bfloat16_on_a_cpu_with_float32_variables(
 
 def test_a_float16_network_trains_with_loss_scaling():
     import keras
-
-    from style_transfer.training.losses import PerceptualLoss
-    from style_transfer.models.network import StyleTransferNetwork
-    from style_transfer.training.step import TrainingStep
     from training_inputs import FAST_LOSS
+
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training.losses import PerceptualLoss
+    from style_transfer.training.step import TrainingStep
 
     keras.config.set_dtype_policy("mixed_float16")
     try:

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from style_transfer.base import images
-from style_transfer.training import losses
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.training import losses
 from style_transfer.training.losses import LossConfig, PerceptualLoss, gram_matrix
-
 from tests.style_transfer.training_inputs import FAST_LOSS
 
 # Blocks 1-2 of a random VGG-16, each style layer weighted differently.

@@ -22,15 +22,19 @@ import keras
 import numpy as np
 import pytest
 
+from style_transfer.base.files import atomic_path
 from style_transfer.cli import main as cli
 from style_transfer.training import logs as run_logs
-from style_transfer.base.files import atomic_path
-from style_transfer.training.run import (
-    CHECKPOINT_FILE, MODEL_FILE, RUN_FILE, checkpoint_variables, read_checkpoint, restore_variables,
-)
 from style_transfer.training.logs import HISTORY_FILE, LOG_DIR
+from style_transfer.training.run import (
+    CHECKPOINT_FILE,
+    MODEL_FILE,
+    RUN_FILE,
+    checkpoint_variables,
+    read_checkpoint,
+    restore_variables,
+)
 from style_transfer.training.step import TrainingStep
-
 from tests.style_transfer.hub_stand_ins import save_feature_vector_model
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS_OPTIONS, write_command_inputs

@@ -9,15 +9,14 @@ import pytest
 import tensorflow as tf
 
 from cbn import conditional_layers
-from style_transfer.training import multi_style as training
-from style_transfer.training.config import TrainConfig
-from style_transfer.training.losses import PerceptualLoss
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.network import StyleTransferNetwork
-from style_transfer.training.run import MODEL_FILE
+from style_transfer.training import multi_style as training
+from style_transfer.training.config import TrainConfig
 from style_transfer.training.logs import LOG_DIR, read_history
+from style_transfer.training.losses import PerceptualLoss
+from style_transfer.training.run import MODEL_FILE
 from style_transfer.training.step import TrainingStep, draw_style_ids
-
 from tests.style_transfer.training_inputs import FAST_LOSS, STYLE_NAMES, write_training_images
 
 STEPS = 24

@@ -16,8 +16,7 @@ pytest.importorskip("uvicorn")
 
 from style_transfer.base import images  # noqa: E402
 from style_transfer.models import arbitrary  # noqa: E402
-from style_transfer.painting import arbitrary_styles
-from style_transfer.painting import conditions, stylize  # noqa: E402
+from style_transfer.painting import arbitrary_styles, conditions, stylize  # noqa: E402
 from style_transfer.web import painting  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
