@@ -37,7 +37,7 @@ GRID_PHOTOS = ("chelsea", "astronaut")
 # Long side of the content photos written for training; crops are image_size.
 CONTENT_SIZE_PX = 256
 
-# A few minutes on a 2-core CPU with the ImageNet VGG-16 (--quick: about a minute).
+# A small network and short run, so that the demo ends in minutes on a laptop CPU.
 DEMO_SETTINGS = {"image_size": 128, "batch_size": 4, "steps": 300, "alpha": 0.5,
                  "learning_rate": 2e-3}
 QUICK_SETTINGS = {"image_size": 64, "batch_size": 2, "steps": 60, "alpha": 0.25,
@@ -79,8 +79,8 @@ def demo(out_dir, *, model=None, overwrite=False):
     check_destination(out_dir, folder=True)
     existing = [name for name in PRETRAINED_OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
-        raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass "
-                       f"--overwrite to replace them or choose another --out.")
+        raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); "
+                       f"`overwrite` replaces them, or choose another `out`.")
     network = load_style_model(model_path(model or DEFAULT_MODEL))
     photo = images.resize_long_side(images.sample_photo(DEMO_PHOTO), PRETRAINED_TILE_PX)
     styles = [index for index in BLEND_STYLES if index < network.num_styles]
@@ -188,13 +188,13 @@ def _prepare_out_dir(out_dir, overwrite, style_images):
     existing = [name for name in OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise BadInput(
-            f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass --overwrite "
-            f"to replace them or choose another --out."
+            f"{out_dir} already holds demo outputs ({', '.join(existing)}); `overwrite` "
+            f"replaces them, or choose another `out`."
         )
     run_dir = out_dir / "run"
     if run_dir.exists() and not (run_dir / RUN_FILE).exists():
         raise BadInput(f"{run_dir} exists and is not a training run; remove it or choose "
-                       f"another --out.")
+                       f"another `out`.")
     for name in ("run", "styles"):
         if (out_dir / name).is_dir():
             shutil.rmtree(out_dir / name)

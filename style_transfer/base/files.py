@@ -182,7 +182,7 @@ def check_destination(path, overwrite=True, folder=False):
     if path.exists() and not path.is_dir() and folder:
         raise BadInput(f"cannot write the folder {path}: a file of that name exists.")
     if path.exists() and not overwrite:
-        raise BadInput(f"{path} already exists; pass --overwrite to replace it.")
+        raise BadInput(f"{path} already exists; replacing it takes `overwrite`.")
     if path.parent.exists() and not path.parent.is_dir():
         raise BadInput(f"cannot write {path}: {path.parent} is a file, not a folder.")
 
@@ -192,7 +192,7 @@ def _link_unless_exists(temporary, path):
     try:
         os.link(temporary, path)
     except FileExistsError:
-        raise BadInput(f"{path} already exists; pass --overwrite to replace it.") from None
+        raise BadInput(f"{path} already exists; replacing it takes `overwrite`.") from None
     except OSError:
         # File systems without hard links: a plain rename after the check above.
         os.replace(temporary, path)

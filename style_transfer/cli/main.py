@@ -15,6 +15,7 @@ What it prints:
 
 import argparse
 import importlib
+import re
 import signal
 import sys
 
@@ -83,7 +84,7 @@ def main(argv=None):
     try:
         return args.run(args) or 0
     except BadInput as error:
-        return _fail(program, str(error))
+        return _fail(program, as_options(str(error), parser.commands[args.command]))
     except OSError as error:
         # The commands check their paths and `files` names the destination of a
         # failed write; this is the net for what slips through (a full disk on read).
@@ -96,6 +97,18 @@ def main(argv=None):
         signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
         print(f"{program}: interrupted", file=sys.stderr)
         return 128 + signal_number
+
+
+def as_options(message, parser):
+    """`message` with the settings it names in backquotes (`max_size`) as the options of
+    `parser` that set them (--max-size): the library speaks of its arguments, the command line
+    of its options."""
+    flags = {}
+    for action in parser._actions:
+        long_options = [option for option in action.option_strings if option.startswith("--")]
+        if long_options:
+            flags.setdefault(action.dest, long_options[0])
+    return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(0)), message)
 
 
 def _fail(program, message):

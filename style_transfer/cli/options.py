@@ -65,7 +65,6 @@ def integer_between(low, high):
 
 def decimal_number(text):
     """An argparse type: a decimal number ("0.5", "-1e-3", "inf"; the configs check ranges)."""
-    from style_transfer.base.errors import BadInput
     from style_transfer.base.settings import parse_number
 
     try:
@@ -148,8 +147,8 @@ def config_from_args(config_class, args, **values):
     A field the options do not offer keeps its default.
 
     Raises:
-        BadInput: a value the config refuses (before anything heavy is imported),
-            its message naming options where the config names fields (`field`).
+        BadInput: a value the config refuses (before anything heavy is imported; the
+            command line shows the fields it names, `field`, as options).
     """
     for field in _option_fields(config_class):
         kind = field.metadata.get("loss_options")
@@ -166,16 +165,7 @@ def config_from_args(config_class, args, **values):
                                   if value is not None}
         else:
             values[field.name] = getattr(args, field.name)
-    try:
-        return config_class(**values)
-    except BadInput as error:
-        raise type(error)(as_options(str(error), config_class)) from None
-
-
-def as_options(message, config_class):
-    """`message` with the fields it names in backquotes (`max_size`) as options (--max-size)."""
-    flags = {field.name: _flag(field) for field in dataclasses.fields(config_class)}
-    return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(0)), message)
+    return config_class(**values)
 
 
 def add_run_options(parser, out_metavar, out_help):

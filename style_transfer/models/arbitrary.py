@@ -196,8 +196,8 @@ class ArbitraryStyleModel(keras.Model):
             raise BadInput(
                 f"could not load {self.encoder_name} weights {weights!r} "
                 f"({download_failure(error)}); without internet pass "
-                f"--encoder-weights random (for trials) or PATH to a local weights file, "
-                f"or --encoder-hub with a local SavedModel folder."
+                f"`encoder_weights` random (for trials) or the path of a local weights "
+                f"file, or `hub_handle` with a local SavedModel folder."
             ) from None
         for layer in self.encoder.layers:
             if layer.weights:

@@ -86,7 +86,7 @@ def check_new_names(model, names):
     if taken:
         raise BadInput(
             f"the model already has a style named {taken[0]!r} (its styles: "
-            f"{', '.join(model.style_names)}); pass another name with --style-names."
+            f"{', '.join(model.style_names)}); give the new style another name (`style_names`)."
         )
 
 

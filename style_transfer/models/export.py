@@ -84,8 +84,8 @@ def check_replaceable_export(path, overwrite):
     path = Path(path)
     check_destination(path, overwrite, folder=True)
     if path.is_dir() and any(path.iterdir()) and not (path / "saved_model.pb").is_file():
-        raise BadInput(f"{path} is a folder of other files, not an earlier export; --overwrite "
-                       f"replaces only a SavedModel folder: choose another --out.")
+        raise BadInput(f"{path} is a folder of other files, not an earlier export; `overwrite` "
+                       f"replaces only a SavedModel folder: choose another `out`.")
 
 
 def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=False):

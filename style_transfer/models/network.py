@@ -158,8 +158,8 @@ class ConvBlock(keras.layers.Layer):
         F = 3 (the RGB output) it runs at a fraction of the machine's rate. One
         1 x k convolution with k * F filters (kernel row dy gives filters
         dy * F ... dy * F + F - 1) computes every kernel row at once; summing its
-        row-shifted slices gives the same sum of products, 3x faster for the
-        9x9 RGB convolution at 512 px.
+        row-shifted slices gives the same sum of products, several times faster
+        for the 9x9 RGB convolution (BENCHMARKS.md, "Stylize speed and memory").
         """
         if not self.conv.built:
             self.conv.build(x.shape)

@@ -200,6 +200,6 @@ def check_output_path(model_path, out_path, overwrite):
     `overwrite`), or that exists without `overwrite`."""
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
-        raise BadInput(f"model files end in .keras; received --out {str(out_path)!r}.")
+        raise BadInput(f"model files end in .keras; received `out` {str(out_path)!r}.")
     check_not_an_input(out_path, model_path)
     check_destination(out_path, overwrite)

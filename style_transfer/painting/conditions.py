@@ -45,12 +45,13 @@ def parse_blend(text, style_names, normalize=False):
     weights = np.zeros(len(style_names), dtype=np.float64)
     pairs = [pair for pair in str(text).split(",") if pair.strip()]
     if not pairs:
-        raise BadInput(f"--blend needs style=weight pairs such as 'a=0.7,b=0.3'; received {text!r}.")
+        raise BadInput(f"a `blend` needs style=weight pairs such as 'a=0.7,b=0.3'; received "
+                       f"{text!r}.")
     for pair in pairs:
         if "=" not in pair:
-            raise BadInput(f"--blend takes style=weight pairs; {pair.strip()!r} has no '='.")
+            raise BadInput(f"a `blend` takes style=weight pairs; {pair.strip()!r} has no '='.")
         style, value = pair.rsplit("=", 1)
-        weight = parse_number(value, f"--blend weight of {style.strip()!r}")
+        weight = parse_number(value, f"the `blend` weight of {style.strip()!r}")
         weights[style_index(style, style_names)] += weight
     return check_weights(weights, normalize=normalize)
 
@@ -76,7 +77,7 @@ def check_weights(weights, normalize=False):
         worst = totals.flat[np.abs(totals - 1).argmax()]
         raise BadInput(
             f"style weights must sum to 1; received a sum of {worst:g} "
-            f"(pass --normalize to divide them by their sum)."
+            f"(`normalize` divides them by their sum)."
         )
     return weights.astype(np.float32)
 
@@ -140,7 +141,7 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     values = _mask_values(mask)
     ids = [int(index) for index in mask_style_ids]
     if not ids:
-        raise BadInput("--mask-styles must list at least one style.")
+        raise BadInput("`mask_styles` must list at least one style.")
     bad = [index for index in ids if not 0 <= index < num_styles]
     if bad:
         raise BadInput(f"mask style index {bad[0]} is out of range for {num_styles} styles.")
@@ -154,7 +155,7 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     else:
         shown = ", ".join(str(int(label)) for label in labels[:8]) + (", ..." if len(labels) > 8 else "")
         raise BadInput(
-            f"the mask's labels ({shown}) do not match --mask-styles, which lists "
+            f"the mask's labels ({shown}) do not match `mask_styles`, which lists "
             f"{len(ids)} styles (labels 0 to {len(ids) - 1}); a greyscale mask needs "
             f"exactly 2 styles."
         )

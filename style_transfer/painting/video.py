@@ -191,7 +191,7 @@ def output_size(width, height, max_size=None):
     if max_size is None or max(width, height) <= max_size:
         return width, height
     if max_size < 16:
-        raise BadInput(f"--max-size must be at least 16 pixels; received {max_size}.")
+        raise BadInput(f"`max_size` must be at least 16 pixels; received {max_size}.")
     scale = max_size / max(width, height)
     return (max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2))
 
@@ -330,7 +330,7 @@ def video_codec(destination):
     """The video codec for an output file name (its extension); a `BadInput` otherwise."""
     suffix = destination.suffix.lower()
     if suffix not in VIDEO_CODECS:
-        raise BadInput(f"--out {destination}: a video file must end in "
+        raise BadInput(f"`out` {destination}: a video file must end in "
                        f"{', '.join(VIDEO_CODECS)}; received {suffix or 'no extension'}.")
     return VIDEO_CODECS[suffix]
 

@@ -63,7 +63,7 @@ def train_arbitrary(config, out_dir, *, resume=False, progress=True, strategy=No
         # A SavedModel restored under a strategy's scope cannot be called outside
         # `strategy.run`, which building the model does.
         raise BadInput("a TF Hub encoder does not train under a tf.distribute strategy yet; "
-                       "use a keras.applications encoder (--encoder) or --distribute none.")
+                       "use a keras.applications `encoder`, or `distribute` none.")
     style_paths, style_pixels = load_style_folder(config.style_dir, config.loss.style_size)
     run = Run(out_dir, COMMAND, config, resume=resume,
               inputs={"style_sha256": [file_sha256(path) for path in style_paths]},

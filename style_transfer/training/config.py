@@ -242,8 +242,8 @@ _CONTENT_DIR = dict(help="folder of content photos (searched recursively)", flag
 _STEPS_HELP = "total training steps"
 _CHECKPOINT_EVERY = dict(help="write a checkpoint every this many steps", metavar="STEPS",
                          resumable=True)
-_JIT_COMPILE_HELP = ("compile the training step with XLA (on a 2-core CPU no faster, and "
-                     "minutes to compile; try it on a GPU)")
+_JIT_COMPILE_HELP = ("compile the training step with XLA (minutes to compile, and on a "
+                     "small CPU no faster: try it on a GPU)")
 # Where a run trains changes its result only by float summation order, so a run may
 # resume on other devices.
 _DISTRIBUTE = dict(help="devices: one; every local GPU (mirrored); or the machines of the "

@@ -81,7 +81,7 @@ def check_tf_config(text):
     example = ('expected e.g. {"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                '"task": {"type": "worker", "index": 0}}')
     if not text:
-        raise BadInput(f"--distribute multi-worker reads the cluster from the {TF_CONFIG} "
+        raise BadInput(f"`distribute` multi-worker reads the cluster from the {TF_CONFIG} "
                        f"environment variable, which is not set; {example}.")
     try:
         parsed = json.loads(text)
@@ -116,8 +116,8 @@ def split_cpu(num_replicas):
     anything touches a tensor (the command line calls it first).
     """
     if tf.config.list_physical_devices("GPU"):
-        raise BadInput("--cpu-replicas splits the CPU, but TensorFlow uses this machine's "
-                       "GPUs; use --distribute mirrored without --cpu-replicas, or hide the "
+        raise BadInput("`cpu_replicas` splits the CPU, but TensorFlow uses this machine's "
+                       "GPUs; use `distribute` mirrored without `cpu_replicas`, or hide the "
                        "GPUs (CUDA_VISIBLE_DEVICES=\"\").")
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
@@ -136,8 +136,8 @@ def check_batch_split(strategy, batch_size):
     """Refuses a global batch that the strategy's replicas cannot share equally."""
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
-        raise BadInput(f"batch_size {batch_size} does not split over {replicas} replicas; "
-                       f"pass a multiple of {replicas} (--batch-size is the global batch).")
+        raise BadInput(f"`batch_size` {batch_size} does not split over {replicas} replicas; "
+                       f"pass a multiple of {replicas} (`batch_size` is the global batch).")
 
 
 def check_same_start(strategy, start_step):

@@ -171,7 +171,7 @@ def _download_imagenet_weights(vgg):
     except Exception as error:  # get_file raises a bare Exception for network failures.
         raise BadInput(
             f"the ImageNet weights of {vgg} could not be downloaded ({download_failure(error)}); "
-            f"pass --vgg-weights random (low quality, for trials) or --vgg-weights PATH to a "
+            f"pass `vgg_weights` random (low quality, for trials) or `vgg_weights` PATH to a "
             f"local {file_name}."
         ) from None
 
@@ -264,8 +264,8 @@ class PerceptualLoss:
         config = self.config
         targets = self.style_targets(styles)
         # Two VGG passes, not one over the concatenated batch: the backward pass then
-        # runs over the stylized half only. Measured on a 2-core CPU (256 px, batch 4)
-        # the training step is about 1.4x faster this way.
+        # runs over the stylized half only, which makes the training step faster
+        # (BENCHMARKS.md, "Training speed").
         photo_features = ops.stop_gradient(ops.cast(
             self.network(preprocess_for_vgg(content_images))[config.content_layer], "float32"
         ))

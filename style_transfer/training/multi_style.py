@@ -95,7 +95,7 @@ def checked_style_names(style_paths, style_names):
     """One name per style image (default: the file names' stems), each valid
     (`conditions.check_style_name`: stylize chooses styles by name) and unique."""
     if not style_paths:
-        raise BadInput("no style images given; pass at least one (--styles IMG [IMG ...]).")
+        raise BadInput("no style images given; pass at least one (`style_images`).")
     if style_names is None:
         style_names = [Path(path).stem for path in style_paths]
     style_names = [str(name) for name in style_names]
@@ -107,7 +107,7 @@ def checked_style_names(style_paths, style_names):
     try:
         return check_style_names(style_names)
     except BadInput as error:
-        raise BadInput(f"{error} Rename the style files or pass --style-names.") from None
+        raise BadInput(f"{error} Rename the style files or give `style_names`.") from None
 
 
 def load_style(path, style_size):

@@ -198,7 +198,7 @@ class Run:
             raise WorkerLost(f"training stopped at step {number}: another worker of the "
                              f"cluster is gone ({reason}); the last checkpoint is step "
                              f"{self._checkpoint_step}: start every worker again with "
-                             f"--resume.") from None
+                             f"`resume`.") from None
         losses = {part: value.numpy() for part, value in losses.items()}
         if not np.all(np.isfinite(losses["total"])):
             raise TrainingDiverged(
@@ -235,8 +235,8 @@ class Run:
             raise BadInput(f"{run_file} is not a readable run file; choose another "
                            f"folder.") from None
         if not self.resume:
-            raise BadInput(f"output folder {run_dir} already holds a training run; pass "
-                           f"--resume to continue it, or choose another folder.")
+            raise BadInput(f"output folder {run_dir} already holds a training run; "
+                           f"`resume` continues it, or choose another folder.")
         self._check_same_run(found)
         return found, _file_identity(self.checkpoint_path)
 
@@ -306,7 +306,7 @@ class Run:
                           other_keys={"step", *(f"history/{name}" for name in history.columns)})
         history.restore(saved, start, path)
         if start > self.config.steps:
-            raise BadInput(f"{self.run_dir} has already trained {start} steps; pass --steps "
+            raise BadInput(f"{self.run_dir} has already trained {start} steps; give `steps` "
                            f"{start} or more to resume it.")
         return start
 

@@ -19,9 +19,8 @@ class ServerSettings:
     Args:
         host: Address to listen on; 127.0.0.1 keeps the page on this computer.
         port: TCP port (0: any free port).
-        preview_px: Long side of the preview painted while sliders move. 384 px
-            paints in well under 300 ms with the slim pretrained network on a
-            2-core CPU (BENCHMARKS.md, "Web page").
+        preview_px: Long side of the preview painted while sliders move (what
+            it costs: BENCHMARKS.md, "Web page").
         max_upload_mib: Largest upload (photo or style image), in MiB.
         max_megapixels: Largest photo accepted, width x height in millions of
             pixels, checked from the file's header before any pixel is decoded

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli import photo_files
-from style_transfer.cli.options import add_config_options, as_options, config_from_args
+from style_transfer.cli.options import add_config_options, config_from_args
 from style_transfer.painting.config import MAGENTA_ENGINE, StylizeConfig
 
 # Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
@@ -45,10 +45,7 @@ def register(subparsers):
 def run(args):
     config = config_from_args(StylizeConfig, args)
     with photo_files.standard_streams(args):
-        try:
-            return _run(args, config)
-        except BadInput as error:
-            raise type(error)(as_options(str(error), StylizeConfig)) from None
+        return _run(args, config)
 
 
 def _run(args, config):

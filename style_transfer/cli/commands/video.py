@@ -18,12 +18,7 @@ import sys
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
-from style_transfer.cli.options import (
-    add_config_options,
-    as_options,
-    config_from_args,
-    integer_at_least,
-)
+from style_transfer.cli.options import add_config_options, config_from_args, integer_at_least
 from style_transfer.painting.config import VideoConfig
 
 
@@ -50,15 +45,9 @@ def register(subparsers):
 
 
 def run(args):
-    config = config_from_args(VideoConfig, args)
-    try:
-        return _run(args, config)
-    except BadInput as error:
-        raise type(error)(as_options(str(error), VideoConfig)) from None
-
-
-def _run(args, config):
     from style_transfer.painting import stabilize, video
+
+    config = config_from_args(VideoConfig, args)
 
     if (args.input is None) == (args.camera is None):
         raise BadInput("give either an INPUT video or --camera INDEX.")
