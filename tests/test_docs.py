@@ -40,7 +40,33 @@ def test_relative_links_of_the_top_level_documents_lead_to_files(document):
     assert not missing, f"{document} links to files that do not exist: {missing}"
 
 
-def test_the_link_check_sees_a_missing_file(tmp_path):
+def test_the_link_check_sees_a_missing_file():
     found = [target for target in LINK.findall("see [the guide](docs/nowhere.md) and "
                                                "[a site](https://example.org)")]
     assert found == ["docs/nowhere.md", "https://example.org"]
+
+
+# Where a machine keeps its files: a committed file that names one was written for one machine.
+MACHINE_PATH = re.compile(r"(?<![\w.~])/(?:work|home|root|Users|mnt)/[\w.-]+")
+TEXT_SUFFIXES = (".md", ".json", ".txt", ".ipynb", ".yml", ".toml", ".csv")
+
+
+def committed_text_files():
+    try:
+        listed = subprocess.run(["git", "ls-files"], cwd=REPOSITORY, capture_output=True,
+                                text=True, timeout=60, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: the committed files cannot be listed")
+    return [REPOSITORY / name for name in listed if name.endswith(TEXT_SUFFIXES)]
+
+
+def test_no_committed_document_or_result_holds_a_machine_path():
+    found = [f"{path.relative_to(REPOSITORY)}: {match.group(0)}"
+             for path in committed_text_files() if path.is_file()
+             for match in MACHINE_PATH.finditer(path.read_text(errors="replace"))]
+    assert not found, "machine paths in committed files:\n" + "\n".join(found[:20])
+
+
+def test_the_machine_path_check_sees_one():
+    assert MACHINE_PATH.findall("<!-- python /work/wt-x/bench.py --data-dir ../shared/data -->"
+                                ) == ["/work/wt-x"]
