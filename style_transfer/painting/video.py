@@ -1,4 +1,4 @@
-"""Video: frames streamed through a painter, stabilized in time, sound kept; and the metrics.
+"""Video: frames streamed through a painter, stabilized in time, sound kept.
 
     paint = stylize.painter(model, "style_19")
     stylize_video(paint, "holiday.mp4", "painted.mp4")      # stabilized, sound copied
@@ -12,20 +12,8 @@ output container accepts its codec, otherwise re-encoded (AAC, or Opus in
 WebM). The output is written under a temporary name and renamed when complete
 (`files.atomic_path`).
 
-Painting each frame alone flickers: the network is not shift-equivariant (two
-stride-2 convolutions make its texture depend on where the content falls on a
-4-pixel grid, and on sub-pixel shifts), so on a camera pan the same wall gets a
-different brush pattern in every frame. `FlowStabilizer` blends each painted
-frame with the previous output warped onto it by optical flow, only where the
-flow is reliable (forward-backward consistent, inside the frame), so that
-things that move or appear are not smeared into trails. Carrying instance-norm
-statistics from frame to frame was measured too and changed the flicker by at
-most 5% (BENCHMARKS.md, "Video"): the flicker is in the texture, not in the
-colours, so it is not offered.
-
-The metrics (`temporal_warping_error`, `mean_deviation`, `sharpness_ratio`) and
-a clip with exactly known motion (`pan_clip`) are here so that the benchmark
-and the tests measure the same thing.
+Painting each frame alone flickers; `stabilize` (its `FlowStabilizer`) steadies
+the frames, and holds the metrics of flicker the benchmark and the tests share.
 """
 
 import collections
