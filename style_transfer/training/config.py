@@ -162,8 +162,38 @@ class LossConfig:
         return dataclasses.replace(self, **overrides)
 
 
+# The fields of the three commands, shared where they mean the same thing.
+_CONTENT_DIR = dict(help="folder of content photos (searched recursively)", flag="--content",
+                    metavar="DIR", path=True)
+_STEPS_HELP = "total training steps"
+_CHECKPOINT_EVERY = dict(help="write a checkpoint every this many steps", metavar="STEPS",
+                         resumable=True)
+_JIT_COMPILE_HELP = ("compile the training step with XLA (minutes to compile, and on a "
+                     "small CPU no faster: try it on a GPU)")
+# Where a run trains changes its result only by float summation order, so a run may
+# resume on other devices.
+_DISTRIBUTE = dict(help="devices: one; every local GPU (mirrored); or the machines of the "
+                   "TF_CONFIG environment variable (multi-worker). --batch-size is the "
+                   "global batch, split over the replicas", choices=DISTRIBUTE,
+                   resumable=True)
+_CPU_REPLICAS = dict(help="with --distribute mirrored: split the CPU into N logical "
+                     "devices (to try a distributed run without GPUs; no faster)",
+                     metavar="N", type=int, resumable=True)
+_MIXED_PRECISION_HELP = ("compute in mixed precision (float16 with loss scaling on a GPU, "
+                         "bfloat16 on a CPU); variables and losses stay float32")
+
+
+_DEVICES = "devices"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class _RunConfig:
-    """What the three run configs share: checks, run.json's dict, resolved paths."""
+    """What the three run configs share: the devices a run trains on, checks, run.json's
+    dict, resolved paths."""
+
+    jit_compile: bool = option(False, _JIT_COMPILE_HELP, group=_DEVICES)
+    distribute: str = option("none", **_DISTRIBUTE, group=_DEVICES)
+    cpu_replicas: int = option(None, **_CPU_REPLICAS, group=_DEVICES)
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -230,35 +260,26 @@ class _RunConfig:
         return [field.name for field in dataclasses.fields(cls) if field.metadata.get("resumable")]
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class _MixedPrecision:
+    """The precision setting of the commands that build their network (not add-style,
+    which trains a model in the precision it was saved with)."""
+
+    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP, group=_DEVICES)
+
+    def __post_init__(self):
+        super().__post_init__()
+        check_flag("mixed_precision", self.mixed_precision)
+
+
 def _resolve(value):
     if isinstance(value, tuple):
         return tuple(str(Path(item).resolve()) for item in value)
     return str(Path(value).resolve())
 
 
-# The fields of the three commands, shared where they mean the same thing.
-_CONTENT_DIR = dict(help="folder of content photos (searched recursively)", flag="--content",
-                    metavar="DIR", path=True)
-_STEPS_HELP = "total training steps"
-_CHECKPOINT_EVERY = dict(help="write a checkpoint every this many steps", metavar="STEPS",
-                         resumable=True)
-_JIT_COMPILE_HELP = ("compile the training step with XLA (minutes to compile, and on a "
-                     "small CPU no faster: try it on a GPU)")
-# Where a run trains changes its result only by float summation order, so a run may
-# resume on other devices.
-_DISTRIBUTE = dict(help="devices: one; every local GPU (mirrored); or the machines of the "
-                   "TF_CONFIG environment variable (multi-worker). --batch-size is the "
-                   "global batch, split over the replicas", choices=DISTRIBUTE,
-                   resumable=True)
-_CPU_REPLICAS = dict(help="with --distribute mirrored: split the CPU into N logical "
-                     "devices (to try a distributed run without GPUs; no faster)",
-                     metavar="N", type=int, resumable=True)
-_MIXED_PRECISION_HELP = ("compute in mixed precision (float16 with loss scaling on a GPU, "
-                         "bfloat16 on a CPU); variables and losses stay float32")
-
-
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TrainConfig(_RunConfig):
+class TrainConfig(_MixedPrecision, _RunConfig):
     """The settings of `training.train`: one network trained on several styles.
 
     Defaults follow Magenta's image_stylization except the batch size (4, as
@@ -284,17 +305,12 @@ class TrainConfig(_RunConfig):
     sample_every: int = option(500, "log sample stylizations to TensorBoard every this many "
                                "steps (0: never)", metavar="STEPS", resumable=True)
     seed: int = option(0, "fixes the initial weights, the crops and the style draws")
-    jit_compile: bool = option(False, _JIT_COMPILE_HELP)
-    distribute: str = option("none", **_DISTRIBUTE)
-    cpu_replicas: int = option(None, **_CPU_REPLICAS)
-    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP)
 
     def __post_init__(self):
         super().__post_init__()
         self._set("alpha", check_number("alpha", self.alpha, minimum=0.0, inclusive=False))
         self._set("sample_every", check_integer("sample_every", self.sample_every, minimum=0))
         check_choice("architecture", self.architecture, ARCHITECTURES)
-        check_flag("mixed_precision", self.mixed_precision)
         check_loss(self.loss)
 
 
@@ -327,9 +343,6 @@ class AddStyleConfig(_RunConfig):
                        "to the new style", choices=INITS)
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
     seed: int = option(0, "fixes the crops and the style draws")
-    jit_compile: bool = option(False, _JIT_COMPILE_HELP)
-    distribute: str = option("none", **_DISTRIBUTE)
-    cpu_replicas: int = option(None, **_CPU_REPLICAS)
 
     def __post_init__(self):
         super().__post_init__()
@@ -341,7 +354,7 @@ class AddStyleConfig(_RunConfig):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ArbitraryConfig(_RunConfig):
+class ArbitraryConfig(_MixedPrecision, _RunConfig):
     """The settings of `arbitrary_training.train_arbitrary`: one model for any style image."""
 
     content_dir: str = option(**_CONTENT_DIR)
@@ -368,10 +381,6 @@ class ArbitraryConfig(_RunConfig):
     loss: LossConfig = option(LossConfig(), "loss options", loss_options="defaults")
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
     seed: int = option(0, "fixes the initial weights, the crops and the style draws")
-    jit_compile: bool = option(False, _JIT_COMPILE_HELP)
-    distribute: str = option("none", **_DISTRIBUTE)
-    cpu_replicas: int = option(None, **_CPU_REPLICAS)
-    mixed_precision: bool = option(False, _MIXED_PRECISION_HELP)
 
     def __post_init__(self):
         super().__post_init__()
@@ -384,7 +393,6 @@ class ArbitraryConfig(_RunConfig):
         if self.encoder == HUB_ENCODER:
             self._set("encoder_weights", None)  # A hub model comes with its own.
         check_flag("train_encoder", self.train_encoder)
-        check_flag("mixed_precision", self.mixed_precision)
         check_loss(self.loss)
 
 
