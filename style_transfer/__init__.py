@@ -26,8 +26,9 @@ Importing it:
 - registers this package's Keras classes, so that `keras.saving.load_model`
   loads every model it saves, in safe mode, as Keras documents for custom
   models. The registration happens when Keras is imported (at once if it is
-  already): importing this package imports neither Keras nor TensorFlow, so
-  that the command line starts in a fraction of a second.
+  already), and imports none of the classes' modules until a file names one:
+  importing this package imports neither Keras nor TensorFlow, so that the
+  command line starts in a fraction of a second.
 """
 
 import os
@@ -51,9 +52,45 @@ _PUBLIC = {
 __all__ = list(_PUBLIC)
 
 
+# The Keras classes of the package: their registered names and the modules that define them.
+KERAS_CLASSES = {
+    "style_transfer>StyleTransferNetwork": "style_transfer.models.network",
+    "style_transfer>ConvBlock": "style_transfer.models.network",
+    "style_transfer>ResidualBlock": "style_transfer.models.network",
+    "style_transfer>UpsampleConvBlock": "style_transfer.models.network",
+    "style_transfer>ArbitraryStyleModel": "style_transfer.models.arbitrary",
+    "style_transfer>HubModule": "style_transfer.models.hub",
+}
+
+
 def _register_keras_classes():
-    """Imports the modules that define (and register) the package's Keras classes."""
-    import style_transfer.models.arbitrary  # noqa: F401  (and, through it, network and hub)
+    """Registers every Keras class of the package with Keras, without importing any of them.
+
+    Each name stands for its class until the class's module is imported (which
+    registers the class itself, over the stand-in): a file that names the class
+    makes the stand-in import that module and hand the config to the class. So
+    this runs safely in the middle of any import, Keras's own included.
+    """
+    import keras
+
+    registered = keras.saving.get_custom_objects()
+    for name, module in KERAS_CLASSES.items():
+        registered.setdefault(name, _stand_in(name, module))
+
+
+def _stand_in(registered_name, module):
+    import importlib
+
+    class_name = registered_name.partition(">")[2]
+
+    class StandIn:
+        @classmethod
+        def from_config(cls, config):
+            return getattr(importlib.import_module(module), class_name).from_config(config)
+
+    StandIn.__name__ = StandIn.__qualname__ = class_name
+    StandIn.__doc__ = f"Stands for {module}.{class_name} until that module is imported."
+    return StandIn
 
 
 on_import("keras", then(_register_keras_classes))

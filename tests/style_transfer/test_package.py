@@ -67,6 +67,10 @@ import numpy as np
 order, paths = sys.argv[1], sys.argv[2:]
 if order == "keras first":
     import keras, style_transfer
+elif order == "cbn first":  # Keras is imported in the middle of cbn's import
+    import style_transfer, cbn, keras
+elif order == "network first":  # ... and in the middle of the network module's
+    import style_transfer, style_transfer.models.network, keras
 else:
     import style_transfer
     import keras
@@ -104,7 +108,8 @@ def saved_models(model_file, tmp_path_factory):
             "pretrained": converted}
 
 
-@pytest.mark.parametrize("order", ["style_transfer first", "keras first"])
+@pytest.mark.parametrize("order", ["style_transfer first", "keras first", "cbn first",
+                                   "network first"])
 def test_keras_loads_every_model_this_package_saves_after_import(saved_models, order):
     assert keras_load(order, *saved_models.values()) == [
         "StyleTransferNetwork", "ArbitraryStyleModel", "StyleTransferNetwork"]
@@ -125,3 +130,22 @@ def test_import_style_transfer_imports_neither_keras_nor_tensorflow():
     completed = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True,
                                timeout=120)
     assert completed.stdout.split() == ["False", "False"], completed.stderr[-2000:]
+
+
+def test_every_keras_class_of_the_package_is_registered_on_import():
+    """`style_transfer.KERAS_CLASSES` names every class the package registers with Keras."""
+    import ast
+    from pathlib import Path
+
+    import style_transfer
+
+    package = Path(style_transfer.__file__).parent
+    found = {}
+    for path in package.rglob("*.py"):
+        module = ".".join(path.relative_to(package.parent).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                    "register_keras_serializable" in ast.unparse(decorator)
+                    for decorator in node.decorator_list):
+                found[f"style_transfer>{node.name}"] = module
+    assert found == style_transfer.KERAS_CLASSES
