@@ -172,9 +172,9 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
 
 def _pyplot():
     """matplotlib's pyplot, drawing to files only (no display needed)."""
-    matplotlib = import_extra("matplotlib", "demo", "the demo's figures")
+    matplotlib = import_extra("matplotlib", "demo", "drawing the demo's figures")
     matplotlib.use("Agg")
-    return import_extra("matplotlib.pyplot", "demo", "the demo's figures")
+    return import_extra("matplotlib.pyplot", "demo", "drawing the demo's figures")
 
 
 def _prepare_out_dir(out_dir, overwrite, style_images):

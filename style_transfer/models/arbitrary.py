@@ -66,7 +66,7 @@ def trusted_hub_encoder(path, hub_encoder):
     """
     encoder = read_model_config(path)["config"].get("encoder")
     if hub_encoder is not None and encoder != HUB_ENCODER:
-        raise BadInput(f"a hub encoder applies to a model trained with a TF Hub encoder; the "
+        raise BadInput(f"`hub_encoder` applies to a model trained with a TF Hub encoder; the "
                        f"encoder of {path} is {encoder!r}.")
     token = _trusted_hub_encoder.set(hub_encoder)
     try:

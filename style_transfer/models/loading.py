@@ -87,7 +87,7 @@ def load_model(model, *, hub_encoder=None, kind=None):
         raise BadInput(f"{path} holds {DESCRIPTIONS[found]}, not {DESCRIPTIONS[kind]}.")
     if found == TABLE:
         if hub_encoder is not None:
-            raise BadInput(f"a hub encoder applies to arbitrary-style models; {path} holds "
+            raise BadInput(f"`hub_encoder` applies to arbitrary-style models; {path} holds "
                            f"{DESCRIPTIONS[TABLE]}.")
         return load_model_file(path, StyleTransferNetwork, DESCRIPTIONS[TABLE])
     with trusted_hub_encoder(path, hub_encoder):

@@ -161,10 +161,11 @@ def load_model_file(path, model_class, description):
 
     path = Path(path)
     config = read_model_config(path)
-    found = config.get("class_name")
-    if (found != model_class.__name__
-            or config.get("registered_name") != keras.saving.get_registered_name(model_class)):
+    found, registered = config.get("class_name"), config.get("registered_name")
+    if found != model_class.__name__:
         raise BadInput(f"{path} holds a model of class {found}, not {description}.")
+    if registered != keras.saving.get_registered_name(model_class):
+        raise BadInput(f"{path} holds a model registered as {registered!r}, not {description}.")
     check_network_size(config["config"], path)
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)

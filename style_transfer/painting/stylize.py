@@ -20,15 +20,8 @@ import numpy as np
 from PIL import Image
 
 from style_transfer.base.errors import BadInput
-from style_transfer.painting import photo_options
+from style_transfer.painting import photo_options, tiling
 from style_transfer.painting.conditions import check_weights, style_weights
-from style_transfer.painting.tiling import (
-    TILE_ABOVE_PIXELS,
-    TILE_OVERLAP_PX,
-    TILE_PX,
-    run_tiled,
-    tile_spans,
-)
 
 # Pixels per call of the network (batch x height x width). On the 2-core CPU of
 # BENCHMARKS.md a batch of 8 pictures of 256 px took longer per picture than 8
@@ -132,12 +125,12 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
 
     height, width = images.shape[1:3]
     counter = _CallCounter(progress)
-    if height * width > TILE_ABOVE_PIXELS:
-        tiles = len(tile_spans(height, TILE_PX, TILE_OVERLAP_PX)) * len(
-            tile_spans(width, TILE_PX, TILE_OVERLAP_PX))
+    if height * width > tiling.TILE_ABOVE_PIXELS:
+        tiles = len(tiling.tile_spans(height, tiling.TILE_PX, tiling.TILE_OVERLAP_PX)) * len(
+            tiling.tile_spans(width, tiling.TILE_PX, tiling.TILE_OVERLAP_PX))
         counter.total = tiles * len(images)
         return np.stack([
-            run_tiled(function, image, condition, counter)
+            tiling.run_tiled(function, image, condition, counter)
             for image, condition in zip(images, weights)
         ])
     per_call = max(1, batch_pixels // (height * width))

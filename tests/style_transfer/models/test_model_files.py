@@ -169,5 +169,6 @@ def test_another_registered_class_is_refused_before_keras_builds_it(style_model_
         return config
 
     disguised = _rewritten(style_model_file, tmp_path / "disguised.keras", config=other_class)
-    with pytest.raises(BadInput, match="not a style model"):
+    with pytest.raises(BadInput, match="registered as 'style_transfer>ArbitraryStyleModel', "
+                                       "not a model of trained styles"):
         load_style_model(disguised)

@@ -11,7 +11,7 @@ from PIL import Image
 from style_transfer.base.errors import BadInput
 from style_transfer.models import style_names
 from style_transfer.models.network import StyleTransferNetwork
-from style_transfer.painting import conditions, figures, stylize
+from style_transfer.painting import conditions, figures, stylize, tiling
 from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
 
 REPOSITORY = Path(__file__).resolve().parents[3]
@@ -219,9 +219,9 @@ def test_large_pictures_run_in_cross_faded_tiles(model, monkeypatch):
     image = np.random.default_rng(2).random((1, 40, 56, 3), dtype=np.float32)
     weights = np.array([[0.0, 1.0, 0.0]], np.float32)
     whole = stylize.run_network(model, image, weights)
-    monkeypatch.setattr(stylize, "TILE_ABOVE_PIXELS", 32 * 32)
-    monkeypatch.setattr(stylize, "TILE_PX", 32)
-    monkeypatch.setattr(stylize, "TILE_OVERLAP_PX", 8)
+    monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 32 * 32)
+    monkeypatch.setattr(tiling, "TILE_PX", 32)
+    monkeypatch.setattr(tiling, "TILE_OVERLAP_PX", 8)
     tiled = stylize.run_network(model, image, weights)
     assert tiled.shape == whole.shape
     # Statistics are per tile: close to the whole picture, not equal.
@@ -233,9 +233,9 @@ def test_progress_counts_every_call_of_the_network_and_every_tile(model, monkeyp
     stylize.stylize_many(model, np.zeros((40, 56, 3), np.float32), [0, 1, 2], batch_pixels=1,
                          progress=lambda done, total: reported.append((done, total)))
     assert reported == [(1, 3), (2, 3), (3, 3)]
-    monkeypatch.setattr(stylize, "TILE_ABOVE_PIXELS", 32 * 32)
-    monkeypatch.setattr(stylize, "TILE_PX", 32)
-    monkeypatch.setattr(stylize, "TILE_OVERLAP_PX", 8)
+    monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 32 * 32)
+    monkeypatch.setattr(tiling, "TILE_PX", 32)
+    monkeypatch.setattr(tiling, "TILE_OVERLAP_PX", 8)
     reported.clear()
     stylize.stylize(model, np.zeros((40, 56, 3), np.float32), 0)  # no callback: no error
     stylize.stylize_many(model, np.zeros((40, 56, 3), np.float32), [0],

@@ -235,5 +235,5 @@ def test_a_style_model_file_of_another_kind_is_refused(tmp_path):
 
 def test_hub_encoder_is_refused_for_a_model_without_a_hub_encoder(mobilenet_model, tmp_path):
     save_model(mobilenet_model, tmp_path / "mobilenet.keras")
-    with pytest.raises(BadInput, match="a hub encoder applies to a model trained with"):
+    with pytest.raises(BadInput, match="`hub_encoder` applies to a model trained with"):
         load_arbitrary_model(tmp_path / "mobilenet.keras", hub_encoder=str(tmp_path))
