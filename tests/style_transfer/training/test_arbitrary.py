@@ -173,7 +173,7 @@ def test_offline_imagenet_encoder_weights_are_a_one_line_error(mobilenet_model, 
     monkeypatch.setattr("keras.src.utils.file_utils.get_file", no_download)
     with pytest.raises(BadInput) as error:
         mobilenet_model.load_encoder_weights("imagenet")
-    assert "\n" not in str(error.value) and "--encoder-weights random" in str(error.value)
+    assert "\n" not in str(error.value) and "`encoder_weights` random" in str(error.value)
 
 
 def test_stylize_cli_with_style_images_writes_the_pictures(run, tmp_path):
