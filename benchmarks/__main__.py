@@ -27,7 +27,7 @@ from pathlib import Path
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPOSITORY = BENCHMARKS_DIR.parent
 
-from style_transfer.files import atomic_write  # noqa: E402  (python -m runs from the checkout)
+from style_transfer.base.files import atomic_write  # noqa: E402  (run from the checkout)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +82,7 @@ def run_section(section, quick, results_dir, data_dir):
     print(f"\n# {section.name}: {' '.join(command[1:])}", flush=True)
     started = time.perf_counter()
     with atomic_write(results_dir / f"{section.name}.md", "w") as record:
-        record.write(f"<!-- {' '.join(['python'] + command[1:])} -->\n")
+        record.write(f"<!-- {' '.join(['python'] + [_shown(part) for part in command[1:]])} -->\n")
         process = subprocess.Popen(command, cwd=REPOSITORY, stdout=subprocess.PIPE, text=True,
                                    env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
         for line in process.stdout:
@@ -91,6 +91,14 @@ def run_section(section, quick, results_dir, data_dir):
             record.write(line)
         process.wait()
     return process.returncode, time.perf_counter() - started
+
+
+def _shown(argument):
+    """A path inside the checkout as the reader's checkout has it (relative); else as given."""
+    try:
+        return str(Path(argument).resolve().relative_to(REPOSITORY))
+    except ValueError:
+        return argument
 
 
 def parse_sections(text):

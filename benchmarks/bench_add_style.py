@@ -9,7 +9,7 @@ Set-up (offline proxy): the images in ../shared/data; 64 px crops, batch 4, Adam
 no ImageNet weights without internet), its default layers with style weight 1e-3
 per layer and style images at 64 px.
 
-1. base: the pretrained android-26 network (`pretrained.load_pretrained`): 26 real
+1. base: the pretrained android-26 network (`style_transfer.load_pretrained`): 26 real
    styles on real shared weights, the trunk of Dumoulin et al.'s experiment.
 2. added: `NEW_STYLE` appended to it (`add_style.add_styles`), only its gamma/beta
    rows trained for S = `new_steps` steps, once per row initialization (`INITS`).
@@ -34,14 +34,17 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
 
-from style_transfer import add_style, images, pretrained, training  # noqa: E402
-from style_transfer.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
-from style_transfer.losses import PerceptualLoss  # noqa: E402
-from style_transfer.run_logs import read_history  # noqa: E402
+from benchmarks import preamble  # noqa: E402
+from style_transfer.base import images  # noqa: E402
+from style_transfer.models import pretrained  # noqa: E402
+from style_transfer.models.loading import load_pretrained
+from style_transfer.training import add_style  # noqa: E402
+from style_transfer.training import multi_style as training
+from style_transfer.training.config import AddStyleConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.training.logs import read_history  # noqa: E402
+from style_transfer.training.losses import PerceptualLoss  # noqa: E402
 
 BASE = "android-26"
 BASE_ARCHITECTURE = "android-slim"
@@ -73,7 +76,7 @@ def main(argv=None):
         # A fresh conversion of the base, not a cached file from elsewhere.
         os.environ[pretrained.CACHE_ENVIRONMENT_VARIABLE] = str(work / "cache")
         base_path = pretrained.ensure_cached(BASE)
-        base = pretrained.load_pretrained(BASE)
+        base = load_pretrained(BASE)
         wall = {}
         runs, added = {}, {}
         for init in INITS:

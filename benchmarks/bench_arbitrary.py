@@ -31,13 +31,20 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
 
-from style_transfer import arbitrary, arbitrary_training, images, training  # noqa: E402
-from style_transfer.config import ArbitraryConfig, LossConfig, TrainConfig  # noqa: E402
-from style_transfer.losses import PerceptualLoss  # noqa: E402
+from benchmarks import preamble  # noqa: E402
+from style_transfer.base import images  # noqa: E402
+from style_transfer.models import arbitrary  # noqa: E402
+from style_transfer.painting import arbitrary_styles
+from style_transfer.training import (
+    arbitrary as arbitrary_training,
+)  # noqa: E402
+from style_transfer.training import (
+    multi_style as training,
+)
+from style_transfer.training.config import ArbitraryConfig, LossConfig, TrainConfig  # noqa: E402
+from style_transfer.training.losses import PerceptualLoss  # noqa: E402
 
 HELD_OUT_STYLES = ("the_scream.jpg", "udnie.jpg", "wave.jpg")
 
@@ -79,9 +86,9 @@ def main(argv=None):
 
         loss = PerceptualLoss(config=loss_config)
         photos = _centre_crops(content_dir, setup["image_size"])
-        held_out_images = [arbitrary.load_style_image(path, setup["style_size"])
+        held_out_images = [arbitrary_styles.load_style_image(path, setup["style_size"])
                            for path in held_out]
-        train_images = [arbitrary.load_style_image(path, setup["style_size"])
+        train_images = [arbitrary_styles.load_style_image(path, setup["style_size"])
                         for path in sorted(train_styles.iterdir())]
         rows = [
             ("arbitrary, held-out styles (never seen)",

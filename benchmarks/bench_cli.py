@@ -36,7 +36,7 @@ COMMAND_LINES = (
 _RUN = """
 import json, os, sys
 sys.path.insert(0, os.environ["CLI_CHECKOUT"])
-from style_transfer.cli import main
+from style_transfer.cli.main import main
 try:
     main(sys.argv[1:])
 except SystemExit:

@@ -3,7 +3,7 @@
     python benchmarks/bench_distribute.py            # the full run (about 5 minutes on 2 busy cores)
     python benchmarks/bench_distribute.py --quick    # tiny sizes, 2 repetitions: a smoke test
 
-Three training steps of `style_transfer.training_step.TrainingStep`, each on the same
+Three training steps of `style_transfer.training.step.TrainingStep`, each on the same
 network (seed 0, two styles), the same loss (Magenta's VGG-16 layers, random weights:
 the arithmetic of ImageNet's) and the same global batches (`distribution.batches`
 from the shared content photos):
@@ -32,10 +32,10 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 
 STYLE_NAMES = ("mosaic.jpg", "udnie.jpg")
 REPLICAS = 2
@@ -49,12 +49,12 @@ def training_step(strategy, settings, mixed_precision, content_dir, style_images
     """A fresh `TrainingStep` (seed 0) under `strategy`, and its endless batches."""
     import keras
 
-    from style_transfer import distribution
-    from style_transfer.config import LossConfig, TrainConfig
-    from style_transfer.losses import PerceptualLoss
-    from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training import load_style
-    from style_transfer.training_step import TrainingStep
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training import distribution
+    from style_transfer.training.config import LossConfig, TrainConfig
+    from style_transfer.training.losses import PerceptualLoss
+    from style_transfer.training.multi_style import load_style
+    from style_transfer.training.step import TrainingStep
 
     loss_config = LossConfig(vgg_weights="random", style_size=settings["image_size"])
     config = TrainConfig(content_dir=content_dir, style_images=style_images,
@@ -91,8 +91,8 @@ def main(argv=None):
     content_dir, styles_dir = preamble.data_folders(parser, args)
     style_images = [styles_dir / name for name in STYLE_NAMES]
 
-    from style_transfer import distribution
-    from style_transfer.errors import RandomWeightsWarning
+    from style_transfer.base.errors import RandomWeightsWarning
+    from style_transfer.training import distribution
 
     warnings.simplefilter("ignore", RandomWeightsWarning)  # Random VGG weights on purpose.
     devices = distribution.split_cpu(REPLICAS)  # Before TensorFlow starts.

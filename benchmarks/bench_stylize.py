@@ -7,7 +7,7 @@ What is measured, in one process and one run (so on the same machine state):
 
 1. The machine's peak float32 rate: a 2048x2048 matmul on TensorFlow and on PyTorch.
 2. Latency of one photo (batch 1, alpha 1.0) at 256, 512, 1024 and 2048 px square:
-   `style_transfer.stylize.run_network` (the default compiled function) against
+   `style_transfer.painting.stylize.run_network` (the default compiled function) against
    `benchmarks/torch_transformer_net.TransformerNet` under `torch.inference_mode()`,
    with as many PyTorch threads as TensorFlow's intra-op pool, and (up to 1024 px)
    the same network through `stylize.use_xla`. Steps run in
@@ -68,7 +68,7 @@ def random_model(num_styles, alpha=1.0, seed=0):
     """An untrained network with random distinct gamma/beta rows (speed does not depend on them)."""
     import numpy as np
 
-    from style_transfer.network import StyleTransferNetwork
+    from style_transfer.models.network import StyleTransferNetwork
 
     model = StyleTransferNetwork(num_styles, alpha=alpha)
     model.build()
@@ -125,7 +125,7 @@ def latency_rows(sizes, repetitions_of, peak):
 
     from benchmarks.timing import time_interleaved
     from benchmarks.torch_transformer_net import TransformerNet
-    from style_transfer import stylize
+    from style_transfer.painting import stylize
 
     model = random_model(1)
     xla_model = random_model(1)  # the same network, run through `stylize.use_xla`
@@ -166,7 +166,7 @@ def styles_row(size, repetitions):
     import numpy as np
 
     from benchmarks.timing import time_interleaved
-    from style_transfer import stylize
+    from style_transfer.painting import stylize
 
     image = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
     one, many = random_model(1), random_model(MANY_STYLES)
@@ -188,7 +188,7 @@ def option_rows(size, small_size, repetitions):
     import tensorflow as tf
 
     from benchmarks.timing import time_interleaved
-    from style_transfer import stylize
+    from style_transfer.painting import stylize
 
     model = random_model(1)
     weights = np.ones((1, 1), dtype=np.float32)
@@ -237,7 +237,7 @@ def worker(kind, height, width, repetitions):
     import numpy as np
 
     from benchmarks.timing import time_interleaved
-    from style_transfer import stylize
+    from style_transfer.painting import stylize
 
     model = random_model(1)
     image = np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32)

@@ -8,7 +8,7 @@ Parts (all by default):
 
 - speed: one training step (forward and backward through the transformer and
   VGG-16 up to relu4_3, an Adam update) at 256 px, batch 4 and 8, alpha 1.0:
-  `style_transfer.training_step.TrainingStep` with a `PerceptualLoss` set up like
+  `style_transfer.training.step.TrainingStep` with a `PerceptualLoss` set up like
   pytorch/examples (max pooling, content relu2_2, Gram / (C H W)) against
   `benchmarks/torch_training_step.TorchTrainingStep`, with as many PyTorch
   threads as TensorFlow's intra-op pool, in one process, in interleaved rounds.
@@ -37,6 +37,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import preamble  # noqa: E402
+
 # PyTorch's OpenMP threads busy-wait between parallel regions; on a machine shared with
 # other jobs that made its step 5-15x slower (they spin while the thread they wait
 # for is descheduled). Passive waiting is the fair setting there; on a quiet machine
@@ -64,7 +65,7 @@ QUICK = {
 
 def loss_config_like_pytorch_examples(style_size):
     """pytorch/examples' loss on VGG-16 (random weights, seed 0): same layers, same formulas."""
-    from style_transfer.config import LossConfig
+    from style_transfer.training.config import LossConfig
 
     return LossConfig(
         vgg="vgg16", vgg_weights="random", pooling="max", content_layer="block2_conv2",
@@ -75,14 +76,14 @@ def loss_config_like_pytorch_examples(style_size):
 
 
 def style_pixels(config, size_px):
-    from style_transfer import images
+    from style_transfer.base import images
 
     return images.load_image(config["style_dir"] / STYLE_IMAGE, max_size=size_px)
 
 
 def content_batch(config, size_px, batch_size):
     """One batch of real photo crops (batch, S, S, 3) in [0, 1], the same for every step."""
-    from style_transfer import data
+    from style_transfer.training import data
 
     dataset = data.content_dataset(config["content_dir"], size_px, batch_size, seed=0,
                                    cache=True)
@@ -94,9 +95,9 @@ def keras_training_step(style, num_styles, size_px, dtype_policy="float32", jit_
     """A `TrainingStep` on a fresh network (seed 0) and its loss; returns (step, model)."""
     import keras
 
-    from style_transfer.losses import PerceptualLoss, build_loss_network
-    from style_transfer.network import StyleTransferNetwork
-    from style_transfer.training_step import TrainingStep
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training.losses import PerceptualLoss, build_loss_network
+    from style_transfer.training.step import TrainingStep
 
     config = loss_config_like_pytorch_examples(size_px)
     loss = PerceptualLoss([style] * num_styles, config)
@@ -208,7 +209,7 @@ def run_speed(config, results):
 def run_options(config, results):
     """Float32 against XLA, mixed bfloat16 and a dataset-fed step, from the same weights."""
     from benchmarks.timing import time_interleaved
-    from style_transfer import data
+    from style_transfer.training import data
 
     size, batch_size = config["options_size_px"], config["batch_sizes"][0]
     batch = content_batch(config, size, batch_size)
@@ -264,7 +265,7 @@ def run_options(config, results):
 
 def run_conditioning(config, results):
     from benchmarks.timing import time_interleaved
-    from style_transfer.training_step import draw_style_ids
+    from style_transfer.training.step import draw_style_ids
 
     size, batch_size, many = config["conditioning_size_px"], 4, config["many_styles"]
     batch = content_batch(config, size, batch_size)
@@ -302,7 +303,7 @@ def batches_per_second(dataset, batches, warmup=3):
 def run_data(config, results):
     import tensorflow as tf
 
-    from style_transfer import data
+    from style_transfer.training import data
 
     size, batch_size = config["size_px"], config["batch_sizes"][0]
     num_photos = len([p for p in config["content_dir"].iterdir() if p.is_file()])

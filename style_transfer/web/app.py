@@ -37,8 +37,8 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from style_transfer import images
-from style_transfer.errors import BadInput
+from style_transfer.base import images
+from style_transfer.base.errors import BadInput
 from style_transfer.web import painting
 from style_transfer.web.sessions import FullPicture, ServerBusy, SessionStore, UnknownSession
 from style_transfer.web.settings import ServerSettings
@@ -126,9 +126,7 @@ def create_app(models, settings=ServerSettings()):
         if name not in painting.BUNDLED_PHOTOS:
             raise BadInput(f"unknown bundled photo {name!r}; the bundled photos are "
                            f"{', '.join(painting.BUNDLED_PHOTOS)}.")
-        from style_transfer.demo import skimage_photo
-
-        return JSONResponse(_set_photo(session, skimage_photo(name), settings))
+        return JSONResponse(_set_photo(session, images.sample_photo(name), settings))
 
     async def regions(request):
         session = _session(sessions, request)
@@ -277,7 +275,7 @@ def _paint_full(served, session, paint_request, job):
         job.progress = 1.0
         job.state = "done"
     except BadInput as error:
-        job.error, job.state = str(error), "failed"
+        job.error, job.state = _shown(error), "failed"
     except Exception:
         log.exception("painting a full-size picture failed")
         job.error, job.state = "internal error while painting (see the server's log).", "failed"
@@ -335,8 +333,14 @@ _STATUS = {UnknownSession: 404, Conflict: 409, RequestTooLarge: 413,
 
 async def _bad_input(request, error):
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), 400)
+    return JSONResponse({"error": _shown(error)}, status_code=status)
+
+
+def _shown(error):
+    """The first line of a `BadInput`, for the page: the fields it names (`strength`) are the
+    request's own field names."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
-    return JSONResponse({"error": message}, status_code=status)
+    return message.replace("`", "")
 
 
 async def _internal_error(request, error):

@@ -16,8 +16,11 @@ import threading
 
 import numpy as np
 
-from style_transfer import conditions, images, stylize
-from style_transfer.errors import BadInput
+from style_transfer.base import images
+from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import field_default
+from style_transfer.painting import conditions, stylize
+from style_transfer.painting.config import PaintConfig
 
 # The photo the style thumbnails are painted on (bundled with scikit-image), and their size.
 THUMBNAIL_PHOTO = "chelsea"
@@ -33,7 +36,7 @@ class ServedModel:
     """A model the server was started with: a table of styles or an arbitrary-style model."""
 
     def __init__(self, name, model):
-        from style_transfer.arbitrary import ArbitraryStyleModel
+        from style_transfer.models.arbitrary import ArbitraryStyleModel
 
         self.name = name
         self.model = model
@@ -55,9 +58,7 @@ class ServedModel:
             raise BadInput(f"{self.name} paints with style images; it has no styles of its own.")
         with self._lock:
             if self._thumbnails is None:
-                from style_transfer.demo import skimage_photo
-
-                photo = images.resize_long_side(skimage_photo(THUMBNAIL_PHOTO), THUMBNAIL_PX)
+                photo = images.resize_long_side(images.sample_photo(THUMBNAIL_PHOTO), THUMBNAIL_PX)
                 pictures = stylize.stylize_many(self.model, photo, range(self.model.num_styles))
                 self._thumbnails = [images.image_bytes(picture) for picture in pictures]
         if not 0 <= style < len(self._thumbnails):
@@ -89,8 +90,8 @@ class PaintRequest:
     weights: tuple
     regions: tuple = ()
     soft_edge_px: float = 4.0
-    strength: float = 1.0
-    preserve_color: bool = False
+    strength: float = field_default(PaintConfig, "strength")
+    preserve_color: bool = field_default(PaintConfig, "preserve_color")
 
     @classmethod
     def parse(cls, body, num_models, max_regions):
@@ -113,16 +114,17 @@ class PaintRequest:
         if not 0 <= soft_edge <= MAX_SOFT_EDGE_PX:
             raise BadInput(f"soft_edge_px must be in [0, {MAX_SOFT_EDGE_PX:g}]; received "
                            f"{soft_edge:g}.")
-        preserve_color = body.get("preserve_color", False)
-        if not isinstance(preserve_color, bool):
-            raise BadInput("preserve_color must be true or false.")
+        # The photo options are checked as every painting command checks them.
+        photo_options = PaintConfig(strength=_number(body.get("strength", cls.strength),
+                                                     "strength"),
+                                    preserve_color=body.get("preserve_color", cls.preserve_color))
         return cls(
             model=model,
             weights=tuple(_number(weight, "a weight") for weight in weights),
             regions=tuple(_integer(style, "a region's style") for style in regions),
             soft_edge_px=soft_edge,
-            strength=_number(body.get("strength", 1.0), "strength"),
-            preserve_color=preserve_color,
+            strength=photo_options.strength,
+            preserve_color=photo_options.preserve_color,
         )
 
 
@@ -205,17 +207,17 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
 
 def _paint_arbitrary(model, photo, styles, request, style_images, embeddings, report):
     """One picture per blend of the style images' embeddings; (pictures, embeddings)."""
-    from style_transfer import arbitrary, photo_options
+    from style_transfer.models import arbitrary
+    from style_transfer.painting.arbitrary_styles import paint_with_embedding
 
-    strength = photo_options.check_strength(request.strength)
+    strength = request.strength
     if embeddings is None:
         embeddings = arbitrary.style_embeddings(model, style_images)
     pictures = []
     for done, weights in enumerate(styles, start=1):
         embedding = arbitrary.blend_embeddings(embeddings, weights)
         embedding = arbitrary.toward_photo_embedding(model, photo, embedding, strength)
-        pictures.append(arbitrary.paint_with_embedding(model, photo, embedding,
-                                                       request.preserve_color))
+        pictures.append(paint_with_embedding(model, photo, embedding, request.preserve_color))
         report(done, len(styles))
     return pictures, embeddings
 

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from style_transfer.errors import BadInput
+from style_transfer.base.errors import BadInput
 
 # Pictures of one photo kept for its previews: the blend and up to 8 regions' styles, and a few
 # earlier conditions (a slider moved back).

@@ -1,6 +1,6 @@
 """How a refused command must end: exit code 2, one error line, nothing written."""
 
-from style_transfer import cli
+from style_transfer.cli import main as cli
 
 
 def snapshot(folder):

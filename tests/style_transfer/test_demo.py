@@ -6,9 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from style_transfer import cli
+from style_transfer.cli import main as cli
 from style_transfer.demo import (
-    BLEND_STYLES, blend_weights, ellipse_mask, generated_styles, training_demo)
+    BLEND_STYLES,
+    blend_weights,
+    ellipse_mask,
+    generated_styles,
+    training_demo,
+)
 
 
 @pytest.mark.slow

@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image
 
 from cbn import conditional_layers
-from style_transfer.config import LossConfig
-from style_transfer.model_file import save_model
-from style_transfer.network import StyleTransferNetwork
+from style_transfer.models.network import StyleTransferNetwork
+from style_transfer.models.saving import save_model
+from style_transfer.training.config import LossConfig
 
 FAST_LOSS = LossConfig(
     vgg_weights="random",

@@ -1,0 +1,410 @@
+"""Image files in and out: reading any image Pillow opens as RGB, atomic saving, folder listing.
+
+Every reader returns what a style network consumes: RGB, float32 in [0, 1], shape
+(height, width, 3). Training, the stylize command, the notebooks and the tests all go
+through these functions, so an image looks the same wherever it is read.
+"""
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+
+from style_transfer.base.errors import BadInput
+from style_transfer.base.extras import import_extra
+from style_transfer.base.files import atomic_write, describe_os_error
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+# What `read_image_bytes` opens by default: the formats people send as photos.
+UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
+
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+
+# Greyscale modes with more than 8 bits per pixel; Pillow's own convert("RGB") clips
+# them at 255 instead of scaling, so they are scaled here. Mode "I" (32-bit integers)
+# is what Pillow uses for 16-bit PNG and TIFF files too, so it is read as 16-bit.
+_HIGH_DEPTH_GREY_MAXIMUM = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
+
+
+class ImageReadError(BadInput):
+    """A file is missing, is not an image, or its image data cannot be decoded."""
+
+
+class ImageTooLargeError(ImageReadError):
+    """An image whose header gives more pixels than the reader accepts (e.g. a decompression bomb)."""
+
+
+class ImageFolderError(BadInput):
+    """A folder of images does not exist or is not a folder."""
+
+
+def open_image(path):
+    """Opens an image lazily: reads the header only, decodes no pixels.
+
+    Args:
+        path: Image file (str or path-like).
+
+    Returns:
+        An unloaded `PIL.Image.Image` positioned on its first frame.
+
+    Raises:
+        ImageReadError: The file is missing, is a folder, is not an image Pillow
+            can read, or its header gives an empty size.
+    """
+    path = Path(path)
+    try:
+        image = Image.open(path)
+    except FileNotFoundError:
+        raise ImageReadError(f"Cannot read image {path}: the file does not exist.") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"Cannot read image {path}: it is a folder, not a file.") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(f"Cannot read image {path}: not an image format Pillow can read.") from None
+    except OSError as error:
+        raise ImageReadError(f"Cannot read image {path}: {describe_os_error(error)}.") from None
+    except (ValueError, Image.DecompressionBombError) as error:
+        raise ImageReadError(f"Cannot read image {path}: {_one_line(error)}") from None
+    if image.width < 1 or image.height < 1:
+        raise ImageReadError(f"Cannot read image {path}: its header gives an empty size {image.size}.")
+    return image
+
+
+def load_pil(path, max_size=None, *, shorter_side=None):
+    """Reads an image file as an 8-bit RGB `PIL.Image.Image`.
+
+    Same reading rules as `load_image` (colour modes, transparency, EXIF orientation,
+    resizing); 16-bit greyscale is scaled to 8 bits.
+    """
+    image = _decode(path, max_size, shorter_side)
+    if image.mode == "F":
+        return to_pil(_float_array(image))
+    return image
+
+
+def load_image(path, max_size=None, *, shorter_side=None):
+    """Reads an image file as a float32 RGB array `(height, width, 3)` in [0, 1].
+
+    Reads every format Pillow opens (JPEG, PNG, BMP, WebP, TIFF; GIF and other
+    animations give their first frame) in every colour mode:
+    - greyscale ("L", "1") is repeated over the three channels;
+    - 16-bit greyscale ("I;16", "I") is divided by 65535, keeping its precision;
+    - 32-bit float greyscale ("F") is taken as already in [0, 1] and clipped;
+    - palette ("P"), CMYK, YCbCr, HSV and LAB are converted to sRGB;
+    - transparency (RGBA, LA, PA, palettes with a transparent colour) is composited
+      on a white background, so transparent pixels read as white.
+    The EXIF orientation tag is applied, so the array is upright as a viewer shows it.
+
+    Args:
+        path: Image file (str or path-like).
+        max_size: If given, a larger image is downsized (Lanczos) so that its longer
+            side is `max_size` pixels; smaller images are never enlarged.
+        shorter_side: If given, the image is resized (Lanczos, down or up) so that its
+            shorter side is `shorter_side` pixels, keeping its aspect ratio. Give at
+            most one of `max_size` and `shorter_side`. When either shrinks a JPEG,
+            it is decoded at 1/2, 1/4 or 1/8 scale first (never below the target
+            size), then resized.
+
+    Returns:
+        float32 array `(height, width, 3)` with values in [0, 1].
+
+    Raises:
+        ImageReadError (a `BadInput`, so a ValueError): The file is missing, not an
+            image, or its data is corrupt or truncated. The message names the file
+            and the reason on one line.
+    """
+    return _float_array(_decode(path, max_size, shorter_side))
+
+
+def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
+    """Decodes the bytes of an image file someone sent (an upload), with the rules of `load_image`.
+
+    The header is read first: a picture of more than `max_pixels` is refused
+    before any pixel is decoded, so a small file that would expand into
+    gigabytes (a decompression bomb) costs nothing. Only `formats` are opened
+    (Pillow would otherwise also hand, e.g., EPS files to Ghostscript).
+
+    Args:
+        data: The file's bytes.
+        max_pixels: Largest width x height accepted.
+        what: How messages name the data ("upload", "style image").
+        formats: Pillow format names accepted.
+
+    Returns:
+        float32 array `(height, width, 3)` in [0, 1].
+
+    Raises:
+        ImageTooLargeError: more than `max_pixels` pixels.
+        ImageReadError: not an image in one of `formats`, or damaged or truncated data.
+    """
+    try:
+        image = Image.open(io.BytesIO(data), formats=formats)
+    except UnidentifiedImageError:
+        raise ImageReadError(f"Cannot read the {what}: not an image in one of the accepted "
+                             f"formats ({', '.join(formats)}).") from None
+    except Image.DecompressionBombError as error:  # Pillow's own, far larger, limit
+        raise ImageTooLargeError(f"The {what} is too large: {_one_line(error)}") from None
+    except (OSError, ValueError) as error:
+        raise ImageReadError(f"Cannot read the {what}: {_one_line(error)}") from None
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise ImageReadError(f"Cannot read the {what}: its header gives an empty size {image.size}.")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"The {what} is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
+            f"at most {max_pixels / 1e6:g} megapixels are accepted.")
+    return _float_array(_upright_rgb(image, f"the {what}", None))
+
+
+def to_pil(image):
+    """Converts an RGB or greyscale image array to an 8-bit `PIL.Image.Image`.
+
+    Args:
+        image: Array-like `(height, width, 3)`, `(height, width, 1)` or
+            `(height, width)`: uint8 in [0, 255], or floats in [0, 1] (clipped to
+            [0, 1], then scaled and rounded to uint8).
+
+    Raises:
+        ValueError: The shape is not one of the above, or float values are NaN or
+            infinite (a diverged network; saving it as black would hide that).
+    """
+    array = np.asarray(image)
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3):
+        raise ValueError(
+            f"Expected an image array of shape (height, width, 3), (height, width, 1) "
+            f"or (height, width); got shape {array.shape}."
+        )
+    if array.dtype != np.uint8:
+        array = array.astype(np.float32)
+        if not np.all(np.isfinite(array)):
+            raise ValueError("The image array contains NaN or infinite values.")
+        array = np.round(np.clip(array, 0.0, 1.0) * 255.0).astype(np.uint8)
+    return Image.fromarray(array, "RGB" if array.ndim == 3 else "L")
+
+
+def save_image(image, path, overwrite=False):
+    """Writes an image file atomically (`files.atomic_write`); the format follows the extension.
+
+    A reader never sees a half-written file and a failure leaves no file behind.
+
+    Args:
+        image: A `PIL.Image.Image`, or an array accepted by `to_pil` (floats in
+            [0, 1] are clipped and rounded to uint8).
+        path: Destination; extension .png, .jpg, .jpeg, .webp or .bmp (any case).
+            JPEG and WebP are written at quality 95. Missing folders are created.
+        overwrite: Replace an existing file instead of refusing.
+
+    Returns:
+        The destination as a `Path`.
+
+    Raises:
+        BadInput (a ValueError): an unsupported extension, an existing file
+            without `overwrite`, or a destination that cannot be written.
+        ValueError: An array `to_pil` rejects.
+    """
+    path = Path(path)
+    image_format = SAVE_FORMATS.get(path.suffix.lower())
+    if image_format is None:
+        raise BadInput(
+            f"Cannot save {path}: unsupported extension {path.suffix!r}; "
+            f"expected one of {', '.join(SAVE_FORMATS)}."
+        )
+    if not isinstance(image, Image.Image):
+        image = to_pil(image)
+    options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
+    with atomic_write(path, overwrite=overwrite) as file:
+        image.save(file, format=image_format, **options)
+    return path
+
+
+def image_bytes(image, image_format="PNG", compress_level=6):
+    """An image encoded in memory (what a server sends instead of writing a file).
+
+    Args:
+        image: A `PIL.Image.Image`, or an array accepted by `to_pil`.
+        image_format: "PNG" (lossless), "JPEG" or "WEBP" (quality 95).
+        compress_level: PNG's zlib level, 0-9 (1 is several times faster than
+            the default 6 for a few percent more bytes).
+    """
+    if not isinstance(image, Image.Image):
+        image = to_pil(image)
+    options = {"compress_level": compress_level} if image_format == "PNG" else {"quality": 95}
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def resize(image, size):
+    """Resizes a float image (H, W, 3) in [0, 1] to `size` = (height, width), Lanczos.
+
+    Each channel is resized in 32-bit float by Pillow (no rounding to 8 bits); the
+    result is clipped to [0, 1] (Lanczos overshoots at sharp edges).
+    """
+    image = np.asarray(image, dtype=np.float32)
+    height, width = size
+    if (height, width) == image.shape[:2]:
+        return image
+    channels = [
+        np.asarray(Image.fromarray(np.ascontiguousarray(image[..., channel]), "F").resize(
+            (width, height), Image.Resampling.LANCZOS))
+        for channel in range(image.shape[-1])
+    ]
+    return np.clip(np.stack(channels, axis=-1), 0.0, 1.0)
+
+
+def resize_long_side(image, size):
+    """Resizes a float image (H, W, 3) so that its longer side is `size` pixels."""
+    height, width = np.shape(image)[:2]
+    scale = size / max(height, width)
+    return resize(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+
+
+def center_square(image, size):
+    """The centred square crop of a float image (H, W, 3), resized to (size, size, 3)."""
+    image = np.asarray(image, dtype=np.float32)
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return resize(image[top:top + side, left:left + side], (size, size))
+
+
+def find_images(folder):
+    """Lists the image files under a folder, recursively, in sorted order.
+
+    Args:
+        folder: Folder to search (str or path-like).
+
+    Returns:
+        Sorted list of `Path`s whose extension (any case) is one of
+        `IMAGE_EXTENSIONS`. Files are not opened: see `open_image` for that.
+
+    Raises:
+        ImageFolderError: `folder` does not exist, is not a folder, or it or a
+            folder inside it cannot be listed (permission denied).
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        raise ImageFolderError(f"Image folder {folder} does not exist.")
+    if not folder.is_dir():
+        raise ImageFolderError(f"Image folder {folder} is not a folder.")
+
+    def unreadable(error):
+        # A folder that cannot be listed would silently drop its images.
+        raise ImageFolderError(f"Cannot read folder {error.filename}: "
+                               f"{describe_os_error(error)}.")
+
+    found = []
+    for root, _, names in os.walk(folder, onerror=unreadable):
+        found += [Path(root) / name for name in names
+                  if Path(name).suffix.lower() in IMAGE_EXTENSIONS]
+    return sorted(path for path in found if path.is_file())
+
+
+def _decode(path, max_size, shorter_side):
+    """Decodes to an upright, resized PIL image in mode "RGB", or "F" (grey in [0, 1])."""
+    if max_size is not None and shorter_side is not None:
+        raise BadInput("Give at most one of max_size and shorter_side.")
+    for name, value in (("max_size", max_size), ("shorter_side", shorter_side)):
+        if value is not None and (not isinstance(value, (int, np.integer)) or value < 1):
+            raise BadInput(f"{name} must be a positive integer or None; got {value!r}.")
+
+    image = open_image(path)
+    image = _upright_rgb(image, f"image {path}", _target_size(image.size, max_size, shorter_side))
+    target_size = _target_size(image.size, max_size, shorter_side)
+    if target_size is not None and target_size != image.size:
+        image = image.resize(target_size, Image.Resampling.LANCZOS)
+    return image
+
+
+def _upright_rgb(image, shown, draft_size):
+    """Decodes an opened image: EXIF orientation applied, mode "RGB" or "F" (grey in [0, 1])."""
+    try:
+        with image:
+            if draft_size is not None:
+                # JPEGs decode straight at 1/2, 1/4 or 1/8 scale (never below the
+                # target), which makes large photos several times faster to read.
+                image.draft(None, draft_size)
+            image = ImageOps.exif_transpose(image)
+            return _to_rgb_or_float_grey(image)
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageReadError(f"Cannot read {shown}: {_one_line(error)}") from None
+
+
+def _target_size(size, max_size, shorter_side):
+    """(width, height) to resize to, or None to keep the size."""
+    width, height = size
+    if shorter_side is not None:
+        scale = shorter_side / min(width, height)
+    elif max_size is not None and max(width, height) > max_size:
+        scale = max_size / max(width, height)
+    else:
+        return None
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _to_rgb_or_float_grey(image):
+    mode = image.mode
+    if mode in _HIGH_DEPTH_GREY_MAXIMUM:
+        grey = np.asarray(image, dtype=np.float32) / _HIGH_DEPTH_GREY_MAXIMUM[mode]
+        return Image.fromarray(np.clip(grey, 0.0, 1.0), "F")
+    if mode == "F":
+        return Image.fromarray(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0), "F")
+    if mode == "LAB":
+        lab_to_srgb = ImageCms.buildTransform(
+            ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
+        )
+        return ImageCms.applyTransform(image, lab_to_srgb)
+    has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (mode == "P" and "transparency" in image.info)
+    if has_alpha:
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def _float_array(image):
+    if image.mode == "F":
+        grey = np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0)
+        return np.repeat(grey[..., None], 3, axis=-1)
+    return np.asarray(image, dtype=np.float32) / 255.0
+
+
+def _one_line(error):
+    message = " ".join(str(error).split()) or type(error).__name__
+    return message if message.endswith(".") else message + "."
+
+
+def sample_photo(name):
+    """A colour photo bundled with scikit-image, float32 (H, W, 3) in [0, 1]."""
+    data = import_extra("skimage.data", "demo", "scikit-image's sample photos")
+    photo = getattr(data, name)()
+    if isinstance(photo, tuple):  # stereo_motorcycle: (left, right, disparity)
+        photo = photo[0]
+    return photo.astype(np.float32) / 255.0
+
+
+def folder_fingerprint(folder):
+    """{"count", "sha256"} of the image files under `folder`: their paths, sizes and mtimes.
+
+    Stat only, no reading: an added, removed, renamed or rewritten photo changes it
+    (the content stream is a function of the sorted file list and the files), and a
+    folder of 100,000 photos is fingerprinted in a second. A file rewritten with
+    the same size and modification time is the one change it misses.
+
+    Raises:
+        BadInput: the folder does not exist.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise BadInput(f"content folder {str(folder)!r} does not exist or is not a folder.")
+    digest = hashlib.sha256()
+    files = find_images(folder)
+    for path in files:
+        stat = path.stat()
+        digest.update(f"{path.relative_to(folder)}\0{stat.st_size}\0{stat.st_mtime_ns}\n"
+                      .encode())
+    return {"count": len(files), "sha256": digest.hexdigest()}

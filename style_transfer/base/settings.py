@@ -1,0 +1,106 @@
+"""Settings dataclasses: fields that are also command-line options, and the checks of their values.
+
+The training configs (`style_transfer.training.config`) and the painting config
+(`style_transfer.painting.config`) declare each setting once, with `option`: its
+default is the default of the Python API, of the command line (whose options are
+generated from the fields, `style_transfer.cli.options`) and of what a run records.
+Constructing a config checks every value with the functions below, so a bad value
+fails before anything is loaded. Light: no TensorFlow, no Keras.
+"""
+
+import dataclasses
+import math
+import numbers
+import re
+
+from style_transfer.base.errors import BadInput
+
+# A weight is a plain decimal number (float() would also take "0_5", as 5, or "０.5").
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                    r"|[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+
+
+def parse_number(text, what):
+    """A decimal number ("0.5", "-1e-3", "nan"): no "0_5", no digits other than 0-9.
+
+    Args:
+        text: The text.
+        what: What the number is, for the message ("--blend weight of 'wave'").
+
+    Raises:
+        BadInput: `text` is not such a number.
+    """
+    if not NUMBER.fullmatch(str(text).strip()):
+        raise BadInput(f"{what} is not a number: {str(text).strip()!r}.")
+    return float(text)
+
+
+# Seeds reach NumPy (< 2**32), TensorFlow and Keras; seed + 1 also seeds the sample
+# crops, so every seed below 2**31 fits all of them.
+MAX_SEED = 2**31 - 1
+
+
+def option(default=dataclasses.MISSING, help=None, **command_line):
+    """A dataclass field that is also a command-line option (when it has `help`).
+
+    `command_line` may give `flag` (default: --field-name), `metavar`, `nargs`,
+    `choices` and `type` (needed when the default is None); `path=True` marks a
+    file or folder (stored resolved in run.json); `resumable=True` a setting that
+    may change when a run is resumed, because it does not change the result;
+    `loss_options` ("defaults" or "overrides") a `LossConfig` (or a dict of
+    overrides) that becomes the group of loss options; fields with the same
+    `exclusive` name are mutually exclusive options.
+    """
+    metadata = {"help": help, **command_line}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check_integer(name, value, minimum):
+    """An integer >= `minimum` (NumPy's too), as a Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise BadInput(f"{name} must be an integer >= {minimum}; received {value!r}.")
+    return int(value)
+
+
+def check_number(name, value, minimum, inclusive=True):
+    """A finite number above `minimum` (or at it, if `inclusive`), as a Python float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise BadInput(f"{name} must be a number; received {value!r}.")
+    above = value >= minimum if inclusive else value > minimum
+    if not (math.isfinite(value) and above):
+        relation = ">=" if inclusive else ">"
+        raise BadInput(f"{name} must be a finite number {relation} {minimum:g}; received "
+                       f"{value!r}.")
+    return float(value)
+
+
+def check_seed(name, value):
+    if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
+            or not 0 <= value <= MAX_SEED):
+        raise BadInput(f"{name} must be an integer from 0 to {MAX_SEED}; received {value!r}.")
+    return int(value)
+
+
+def check_flag(name, value):
+    if not isinstance(value, bool):
+        raise BadInput(f"{name} must be True or False; received {value!r}.")
+
+
+def check_choice(name, value, choices):
+    if value not in choices:
+        raise BadInput(f"{name} must be one of {', '.join(choices)}; received {value!r}.")
+
+
+def field_default(config_class, name):
+    """The default of one field of a config class."""
+    return next(field.default for field in dataclasses.fields(config_class) if field.name == name)
+
+
+def json_ready(value):
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [json_ready(item) for item in value]
+    return value

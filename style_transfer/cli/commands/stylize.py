@@ -1,0 +1,162 @@
+"""`style-transfer stylize`: photos in the styles of a model, blends of them, grids.
+
+    style-transfer stylize photo.jpg --contact-sheet --out sheet.png    # pretrained android-26
+    style-transfer stylize --model magenta-monet photo.jpg --style 3 --out monet3.png
+    style-transfer stylize --model styles.keras photo.jpg holiday/ --out painted/
+    style-transfer stylize --model styles.keras photo.jpg --blend "wave=0.7,scream=0.3" --out out/
+    style-transfer stylize --model styles.keras photo.jpg --mask sky.png --mask-styles wave,scream --out out/
+    style-transfer stylize --model styles.keras photo.jpg --grid --style wave --style scream --out grid.png
+    style-transfer stylize --model styles.keras photo.jpg --style wave --strength 0.6 --preserve-color --out soft.png
+    style-transfer stylize --model styles.keras - --style wave --out - < photo.jpg > wave.png
+    style-transfer stylize --model arbitrary.keras --style-image wave.jpg photo.jpg --out out/
+    style-transfer stylize --engine magenta-hub --style-image wave.jpg photo.jpg --out out/
+    style-transfer stylize --model styles.keras --styles
+
+A thin layer over `style_transfer.painting`: the options are `StylizeConfig`'s
+fields. Everything the user asked for (the model, styles, blend, mask, output
+paths) is checked before any picture is made; `photo_files` decides the outputs
+(standard input and output, --json records).
+"""
+
+from pathlib import Path
+
+from style_transfer.base.errors import BadInput
+from style_transfer.cli import photo_files
+from style_transfer.cli.options import add_config_options, config_from_args
+from style_transfer.painting.config import MAGENTA_ENGINE, StylizeConfig
+
+# Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
+MAX_GRID_STYLES = 6
+# Contact sheets show every style: their photos are downsized to this unless --max-size.
+CONTACT_SHEET_PX = 256
+
+
+def register(subparsers):
+    parser = subparsers.add_parser("stylize", description=__doc__.split("\n\n")[0])
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="photos or folders of photos; - reads a photo from standard input")
+    photo_files.add_output_options(parser)
+    parser.add_argument("--styles", action="store_true",
+                        help="list the styles of the model and exit")
+    add_config_options(parser, StylizeConfig)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    config = config_from_args(StylizeConfig, args)
+    with photo_files.standard_streams(args):
+        return _run(args, config)
+
+
+def _run(args, config):
+    if config.engine == MAGENTA_ENGINE:
+        return _run_magenta_hub(args, config)
+    from style_transfer.models.loading import load_model, model_path
+
+    path = model_path(config.model)
+    model = load_model(path, hub_encoder=config.hub_encoder)
+    if args.styles:
+        if not hasattr(model, "style_names"):
+            raise BadInput(f"{path} is an arbitrary-style model: it paints with style images "
+                           f"and has no styles of its own to list.")
+        for index, name in enumerate(model.style_names):
+            print(f"{index}\t{name}")
+        return 0
+    config.check_model(model)
+    requested = _requested_styles(config, model)
+    photos = photo_files.find_photos(args.inputs)
+    labels = [config.figure.replace(" ", "-")] if config.figure else [label for label, _ in
+                                                                     requested]
+    targets = photo_files.output_paths(args, photos, labels,
+                                       [path, config.mask, *config.style_images])
+    max_size = config.max_size
+    if config.contact_sheet and max_size is None:
+        max_size = CONTACT_SHEET_PX
+    if config.style_images:
+        paint = config.painter(model)
+        return photo_files.paint_photos(args, photos, targets, labels, max_size,
+                                        lambda photo: [paint(photo)])
+    if config.xla:
+        from style_transfer.painting import stylize
+
+        stylize.use_xla(model)
+    return photo_files.paint_photos(args, photos, targets, labels, max_size,
+                                    lambda photo: _paint(config, model, requested, photo))
+
+
+def _requested_styles(config, model):
+    """[(label, style condition)] from the styles, the blend or the mask, checked against the
+    model (a mask condition is ("mask", mask image, style ids): its size is each photo's)."""
+    from style_transfer.base import images
+    from style_transfer.models.style_names import style_index
+    from style_transfer.painting import conditions
+
+    if config.style_images:
+        return config.conditions(model)
+    names = model.style_names
+    if config.mask:
+        if not config.mask_styles:
+            raise BadInput("`mask` needs `mask_styles` A,B,... (the style of each label).")
+        ids = [style_index(style, names) for style in config.mask_styles.split(",")]
+        mask = images.open_image(config.mask)
+        try:
+            mask.load()
+        except (OSError, ValueError) as error:
+            raise images.ImageReadError(f"Cannot read mask {config.mask}: {error}") from None
+        # Check the labels now, on the mask's own size, before any photo is read.
+        conditions.mask_to_weight_map(mask, model.num_styles, ids, (mask.height, mask.width))
+        label = "mask-" + "+".join(conditions.style_label(index, names) for index in ids)
+        return [(label, ("mask", mask, ids))]
+    requested = config.conditions(model)
+    if config.grid and len(requested) > MAX_GRID_STYLES:
+        raise BadInput(
+            f"a grid of {len(requested)} styles would have "
+            f"{len(requested) * (len(requested) - 1) // 2} rows of blends; pick at most "
+            f"{MAX_GRID_STYLES} with `style`."
+        )
+    return requested
+
+
+def _paint(config, model, requested, photo):
+    """The pictures of one photo: one per requested style, or the figure."""
+    from style_transfer.painting import figures, stylize
+    from style_transfer.painting.conditions import mask_to_weight_map
+    from style_transfer.painting.photo_options import apply
+
+    if config.grid:
+        return [figures.interpolation_grid(model, photo, [style for _, style in requested])[0]]
+    if config.contact_sheet:
+        return [figures.contact_sheet(model, photo, [style for _, style in requested])[0]]
+    styles = []
+    for _, style in requested:
+        if isinstance(style, tuple) and style[0] == "mask":
+            _, mask, ids = style
+            style = mask_to_weight_map(mask, model.num_styles, ids, photo.shape[:2])
+        styles.append(style)
+    if config.mask and config.mask_mode != "network":
+        painted = stylize.composite_blend(model, photo, styles[0])
+        return [apply(photo, painted, config.strength, config.preserve_color)]
+    return stylize.stylize_many(model, photo, styles, normalize=config.normalize,
+                                strength=config.strength, preserve_color=config.preserve_color)
+
+
+def _run_magenta_hub(args, config):
+    """Magenta's published arbitrary-style model from TF Hub, for comparison."""
+    from style_transfer.base import images
+    from style_transfer.models import magenta_hub
+    from style_transfer.models.hub import import_tensorflow_hub
+    from style_transfer.painting import photo_options
+
+    import_tensorflow_hub()  # Before any work: the hub extra may be missing.
+    handle = config.hub_handle or magenta_hub.MAGENTA_HUB_HANDLE
+    photos = photo_files.find_photos(args.inputs)
+    label = f"magenta-{Path(config.style_images[0]).stem}"
+    targets = photo_files.output_paths(args, photos, [label], list(config.style_images))
+    style_image = images.load_image(config.style_images[0])
+
+    def paint(photo):
+        painted = magenta_hub.magenta_hub_stylize(photo, style_image, handle)
+        return [photo_options.preserve_color(photo, painted) if config.preserve_color
+                else painted]
+
+    return photo_files.paint_photos(args, photos, targets, [label], config.max_size, paint)

@@ -1,0 +1,93 @@
+"""`style-transfer video`: a video file (or a camera) painted in a style, steady in time, with its sound.
+
+    style-transfer video holiday.mp4 --style 19 --out painted.mp4
+    style-transfer video holiday.mp4 --blend "3=0.5,19=0.5" --max-size 640 --out painted.mp4
+    style-transfer video holiday.mp4 --model arbitrary.keras --style-image wave.jpg --out wave.mp4
+    style-transfer video holiday.mp4 --style 19 --stabilize none --out flickering.mp4
+    style-transfer video --camera 0 --style 19 --frames 300 --out live.mp4
+
+A thin layer over `style_transfer.painting.video`: the options are
+`VideoConfig`'s fields, the model and styles chosen as in `stylize`.
+Everything is checked before the first frame is painted; the output is written
+under a temporary name and renamed when complete, and never replaces an
+existing file without --overwrite, nor the input.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+from style_transfer.base.errors import BadInput
+from style_transfer.cli.options import add_config_options, config_from_args, integer_at_least
+from style_transfer.painting.config import VideoConfig
+
+
+def register(subparsers):
+    from style_transfer.painting.video import VIDEO_CODECS
+
+    parser = subparsers.add_parser("video", description=__doc__.split("\n\n")[0])
+    parser.add_argument("input", nargs="?", metavar="INPUT",
+                        help="a video file (anything FFmpeg reads)")
+    parser.add_argument("--out", required=True, metavar="OUT",
+                        help=f"the output video ({', '.join(VIDEO_CODECS)})")
+    parser.add_argument("--camera", type=integer_at_least(0), default=None, metavar="INDEX",
+                        help="paint what camera INDEX sees (OpenCV) instead of INPUT, until "
+                        "Ctrl-C or --frames")
+    parser.add_argument("--frames", type=integer_at_least(1), default=None, metavar="N",
+                        help="with --camera: stop after N frames")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON record (input, output, style, size, seconds, "
+                        "frames, fps, duration, audio) instead of the progress bar")
+    add_config_options(parser, VideoConfig)
+    parser.set_defaults(run=run)
+
+
+def run(args):
+    from style_transfer.painting import stabilize, video
+
+    config = config_from_args(VideoConfig, args)
+
+    if (args.input is None) == (args.camera is None):
+        raise BadInput("give either an INPUT video or --camera INDEX.")
+    if args.frames is not None and args.camera is None:
+        raise BadInput("--frames N goes with --camera.")
+    out = Path(args.out)
+    video.video_codec(out)
+    if args.input is not None:
+        video.probe(args.input)  # an unreadable input fails before the model loads
+    model = config.load()
+    label = config.conditions(model)[0][0]
+    paint = config.painter(model)
+    stabilizer = stabilize.make_stabilizer(config.stabilize, config.stabilize_weight)
+    progress = None if args.quiet or args.json else _ProgressBar()
+    options = dict(stabilizer=stabilizer, max_size=config.max_size, overwrite=args.overwrite,
+                   progress=progress)
+    if args.camera is not None:
+        record = video.stylize_camera(paint, args.camera, out, max_frames=args.frames, **options)
+    else:
+        record = video.stylize_video(paint, args.input, out, **options)
+    record = {"input": record.pop("input"), "output": record.pop("output"), "style": label,
+              **record}
+    if args.json:
+        print(json.dumps(record))
+    elif not args.quiet:
+        print(f"\n{out}: {record['frames']} frames, {record['duration_s']} s, "
+              f"{record['size'][0]}x{record['size'][1]}, sound {record['audio'] or 'none'}")
+    return 0
+
+
+class _ProgressBar:
+    """Frames done, rate and time left (Keras's bar; a counter when the length is unknown)."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done, expected):
+        if self.bar is None:
+            import keras
+
+            self.bar = keras.utils.Progbar(expected, unit_name="frame")
+        self.bar.update(done)
+        sys.stdout.flush()

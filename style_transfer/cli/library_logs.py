@@ -1,0 +1,67 @@
+"""What the command line shows of the libraries' own output: nothing unless --verbose.
+
+TensorFlow's C++ libraries log to the standard error while they load ("oneDNN
+custom operations are on", "Could not find cuda drivers", each after the absl
+banner, once per library), before `TF_CPP_MIN_LOG_LEVEL` or any Python setting
+can reach them. `quiet_libraries` therefore
+- sets `TF_CPP_MIN_LOG_LEVEL` to 3 (unless the user set it): no C++ log lines later;
+- points file descriptor 2 at /dev/null while TensorFlow is imported, whenever
+  that happens (`base.import_hooks.on_import`, so commands stay free to import
+  TensorFlow late, after their arguments are checked);
+- raises the Python loggers of TensorFlow and absl to ERROR;
+- shows the warnings of this project (`style_transfer`, `cbn`) as one line each
+  and drops those of the libraries.
+Call it before anything imports TensorFlow. Library code never calls it: it
+changes the process's standard error, which is the command line's to decide.
+"""
+
+import contextlib
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from style_transfer.base.import_hooks import on_import
+
+QUIET_TF_CPP_MIN_LOG_LEVEL = "3"
+_PROJECT_FOLDERS = tuple(
+    str(Path(__file__).resolve().parents[2] / package) + os.sep
+    for package in ("style_transfer", "cbn")
+)
+
+
+def quiet_libraries(program):
+    """Keeps library log lines and warnings off the standard error (see the module docstring).
+
+    Args:
+        program: The prefix of the warnings that are shown ("style-transfer stylize").
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_CPP_MIN_LOG_LEVEL)
+    if "tensorflow" not in sys.modules:
+        on_import("tensorflow", standard_error_discarded)
+    for name in ("tensorflow", "absl", "h5py"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+    def show_project_warnings_only(message, category, filename, lineno, file=None, line=None):
+        if os.path.abspath(filename).startswith(_PROJECT_FOLDERS):
+            text = " ".join(str(message).split())
+            print(f"{program}: warning: {text}", file=file or sys.stderr)
+
+    warnings.showwarning = show_project_warnings_only
+
+
+@contextlib.contextmanager
+def standard_error_discarded():
+    """Points file descriptor 2 at /dev/null (what C and C++ code writes there is lost)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)

@@ -1,0 +1,121 @@
+"""`style-transfer`: the command line, a thin layer over the Python API.
+
+It starts instantly: the arguments are parsed before TensorFlow, Keras or
+matplotlib is imported. `style-transfer --help` imports no command module;
+`style-transfer COMMAND ...` imports that command's module only (the registry
+is `style_transfer.cli.commands.COMMANDS`), whose `run` imports the heavy machinery.
+
+What it prints:
+- bad input (`BadInput`, an argument error, an operating-system error such as a
+  read-only folder) is one line, `style-transfer COMMAND: error: ...`, and exit
+  code 2; anything else is a bug and shows its traceback;
+- no log lines of TensorFlow and no library warnings unless --verbose
+  (`style_transfer.cli.library_logs`); this project's warnings are one line each.
+"""
+
+import argparse
+import importlib
+import re
+import signal
+import sys
+
+from style_transfer.base.errors import BadInput
+from style_transfer.cli.commands import COMMANDS
+from style_transfer.cli.options import HelpFormatter
+
+PROGRAM = "style-transfer"
+EXIT_BAD_INPUT = 2
+
+
+class CommandParser(argparse.ArgumentParser):
+    """The parser of `style-transfer` and of each command: one look, one-line errors.
+
+    Every command gets --verbose, and the same help formatter whatever its module
+    asks for, so that every --help shows its defaults the same way.
+    """
+
+    def __init__(self, *args, is_command=True, **kwargs):
+        kwargs["formatter_class"] = HelpFormatter
+        super().__init__(*args, **kwargs)
+        if is_command:
+            self.add_argument("--verbose", action="store_true",
+                              help="show the log lines and warnings of TensorFlow and "
+                              "the other libraries")
+
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser(command=None):
+    """The parser of `style-transfer`; only `command`'s module is imported (none if None).
+
+    The other commands get a placeholder parser with their summary, which is all
+    `style-transfer --help` shows of them.
+    """
+    parser = CommandParser(
+        prog=PROGRAM, is_command=False,
+        description="Multi-style feed-forward style transfer with conditional instance "
+        "normalization (Keras 3). Run `style-transfer COMMAND --help` for a command's options.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                       parser_class=CommandParser)
+    if command in COMMANDS:
+        module_name, _ = COMMANDS[command]
+        importlib.import_module(module_name).register(subparsers)
+    for name, (_, summary) in COMMANDS.items():
+        if name not in subparsers.choices:
+            subparsers.add_parser(name, help=summary)
+    parser.commands = subparsers.choices
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else [str(argument) for argument in argv]
+    command = argv[0] if argv and argv[0] in COMMANDS else None
+    parser = build_parser(command)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
+    program = f"{PROGRAM} {args.command}"
+    if not args.verbose:
+        from style_transfer.cli.library_logs import quiet_libraries
+
+        quiet_libraries(program)
+    try:
+        return args.run(args) or 0
+    except BadInput as error:
+        return _fail(program, as_options(str(error), parser.commands[args.command]))
+    except OSError as error:
+        # The commands check their paths and `files` names the destination of a
+        # failed write; this is the net for what slips through (a full disk on read).
+        from style_transfer.base.files import describe_os_error
+
+        where = f"{error.filename}: " if error.filename else ""
+        return _fail(program, f"{where}{describe_os_error(error)}.")
+    except KeyboardInterrupt as interrupt:
+        # A training run stopped by SIGTERM says so (`run.RunInterrupted`): exit 143.
+        signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
+        print(f"{program}: interrupted", file=sys.stderr)
+        return 128 + signal_number
+
+
+def as_options(message, parser):
+    """`message` with the settings it names in backquotes (`max_size`) as the options of
+    `parser` that set them (--max-size): the library speaks of its arguments, the command line
+    of its options."""
+    flags = {}
+    for action in parser._actions:
+        long_options = [option for option in action.option_strings if option.startswith("--")]
+        if long_options:
+            flags.setdefault(action.dest, long_options[0])
+    return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(0)), message)
+
+
+def _fail(program, message):
+    first_line = message.strip().splitlines()[0] if message.strip() else "bad input"
+    print(f"{program}: error: {first_line}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""The files of `style-transfer stylize`: the photos it reads and the pictures it writes.
+
+Every output path is decided and checked before the first picture is made:
+- a photo given as a file writes OUT/STEM__LABEL.EXT; a photo found in a folder
+  given as input keeps its sub-folder: OUT/SUB/STEM__LABEL.EXT;
+- no two outputs share a path (photo.jpg and photo.png in one folder would);
+- no output is an input of the run (a photo, the model, the mask, a style image);
+- an existing output is replaced only with --overwrite.
+`-` as an input reads a photo from standard input; `--out -` writes the one
+picture to standard output (PNG unless --format says otherwise). With --json,
+one JSON record per picture (input, output, style, size, seconds) replaces the
+list of outputs. With several photos, one that cannot be read is reported and
+skipped (exit 1 at the end); any other problem stops the run (exit 2).
+"""
+
+import contextlib
+import dataclasses
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path, PurePath
+
+from style_transfer.base.errors import BadInput
+from style_transfer.base.files import check_destination, check_not_an_input
+from style_transfer.painting.config import MIN_PHOTO_PX
+
+OUTPUT_FORMATS = ("png", "jpg", "webp")
+EXIT_SOME_FILES_FAILED = 1
+STANDARD_STREAM = "-"
+STANDARD_STREAM_NAMES = {False: "standard input", True: "standard output"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Photo:
+    """An input photo and the name its outputs start with (its sub-folder included)."""
+
+    path: Path
+    name: PurePath
+
+
+def add_output_options(parser):
+    parser.add_argument("--out", default=None, metavar="OUT_DIR|FILE",
+                        help="output folder (created if missing), or a file name when exactly "
+                        "one picture results; - writes it to standard output")
+    parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
+                        help="output format in a folder (default: png; a file name's extension "
+                        "decides otherwise)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing outputs (never an input)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no list of outputs")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON record per output picture (input, output, style, "
+                        "size, seconds) instead of the list of outputs")
+
+
+@contextlib.contextmanager
+def standard_streams(args):
+    """`-` as input or output: the photo from standard input goes through a temporary
+    file, and the picture for standard output is written to one and copied out at the
+    end, so that everything else works on files. `args.shown` maps those temporary
+    names back to `-` for records; an error names them as the user gave them, never
+    as the temporary files."""
+    args.shown = {}
+    if STANDARD_STREAM not in args.inputs and args.out != STANDARD_STREAM:
+        yield
+        return
+    if args.inputs.count(STANDARD_STREAM) > 1:
+        raise BadInput("standard input (-) can be read only once.")
+    if args.out == STANDARD_STREAM and args.json:
+        raise BadInput("--out - writes the picture to standard output, where --json would "
+                       "print its records; use one of them.")
+    with tempfile.TemporaryDirectory(prefix="style-transfer-") as folder:
+        folder = Path(folder)
+        if STANDARD_STREAM in args.inputs:
+            # Pillow reads the format from the content, so the name needs no extension.
+            photo = folder / "stdin"
+            photo.write_bytes(sys.stdin.buffer.read())
+            args.inputs = [str(photo) if name == STANDARD_STREAM else name for name in args.inputs]
+            args.shown[str(photo)] = STANDARD_STREAM
+        stdout_file = None
+        if args.out == STANDARD_STREAM:
+            stdout_file = folder / "out" / f"stdout.{args.format or 'png'}"
+            args.out = str(stdout_file)
+            args.shown[args.out] = STANDARD_STREAM
+            args.quiet = True
+        try:
+            yield
+        except BadInput as error:
+            message = str(error)
+            for temporary in args.shown:
+                message = message.replace(temporary, STANDARD_STREAM_NAMES[temporary == args.out])
+            raise type(error)(message) from None
+        if stdout_file is not None and stdout_file.exists():
+            sys.stdout.buffer.write(stdout_file.read_bytes())
+            sys.stdout.buffer.flush()
+
+
+def shown(args, path):
+    """How `path` is named to the user (`-` for the standard streams)."""
+    return getattr(args, "shown", {}).get(str(path), str(path))
+
+
+def find_photos(inputs):
+    """The photos of the INPUT arguments: files as given, folders searched recursively.
+
+    Raises:
+        BadInput: no input, a missing or unreadable folder, or no photo at all.
+    """
+    from style_transfer.base import images
+
+    if not inputs:
+        raise BadInput("pass at least one INPUT photo or folder.")
+    photos = []
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            photos += [Photo(file, file.relative_to(path).with_suffix(""))
+                       for file in images.find_images(path)]
+        else:
+            photos.append(Photo(path, PurePath(path.stem)))
+    if not photos:
+        raise BadInput(f"no image found in {', '.join(inputs)}.")
+    return photos
+
+
+def output_paths(args, photos, labels, inputs):
+    """The output paths, one list per photo (one path per label), checked as above.
+
+    Args:
+        args: The command's arguments (--out, --format, --overwrite).
+        photos: The `Photo`s.
+        labels: The label of each picture made from one photo ("wave", "grid").
+        inputs: Every file the run reads besides the photos (model, mask, ...).
+
+    Raises:
+        BadInput: see the module docstring.
+    """
+    from style_transfer.base import images
+
+    if not args.out:
+        raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
+    out = Path(args.out)
+    if out.suffix.lower() in images.SAVE_FORMATS:
+        count = len(photos) * len(labels)
+        if count != 1:
+            raise BadInput(f"--out {shown(args, out)} is a file name, but {count} pictures "
+                           f"would result; give a folder.")
+        if args.format and out.suffix.lower().lstrip(".") not in _extensions_of(args.format):
+            raise BadInput(f"--format {args.format} does not match --out {out}.")
+        targets = [[out]]
+    else:
+        check_destination(out, folder=True)
+        extension = "." + (args.format or "png")
+        targets = [[out / photo.name.parent / f"{photo.name.name}__{label}{extension}"
+                    for label in labels] for photo in photos]
+    protected = [photo.path for photo in photos] + [Path(path) for path in inputs if path]
+    writers = {}
+    for photo, paths in zip(photos, targets):
+        for target in paths:
+            check_not_an_input(target, protected)
+            key = target.resolve()
+            if key in writers:
+                raise BadInput(f"{writers[key]} and {photo.path} would both be written to "
+                               f"{target}; rename one or stylize them separately.")
+            writers[key] = photo.path
+            check_destination(target, args.overwrite)
+    return targets
+
+
+def _extensions_of(image_format):
+    return ("jpg", "jpeg") if image_format == "jpg" else (image_format,)
+
+
+def load_photo(path, max_size):
+    """A photo as float32 (H, W, 3) in [0, 1], downsized to `max_size` (long side) if larger.
+
+    Raises:
+        images.ImageReadError: unreadable, or smaller than `MIN_PHOTO_PX` on a side.
+    """
+    from style_transfer.base import images
+
+    photo = images.load_image(path, max_size=max_size)
+    if min(photo.shape[:2]) < MIN_PHOTO_PX:
+        raise images.ImageReadError(
+            f"{path} is {photo.shape[1]}x{photo.shape[0]} pixels; the network needs at least "
+            f"{MIN_PHOTO_PX}x{MIN_PHOTO_PX}.")
+    return photo
+
+
+def paint_photos(args, photos, targets, labels, max_size, paint):
+    """Runs `paint(photo array) -> pictures` on every photo (downsized to `max_size`, the
+    long side, if larger) and saves the pictures (`labels`: the style of each).
+
+    Returns:
+        The exit code: 0, or `EXIT_SOME_FILES_FAILED` if a photo of several
+        could not be read (each is reported on the standard error).
+
+    Raises:
+        BadInput: with a single photo, any problem; otherwise any problem but
+            an unreadable photo (a picture with NaN pixels, an output that
+            cannot be written).
+    """
+    import numpy as np
+
+    from style_transfer.base import images
+
+    single = len(photos) == 1
+    progress = None if args.quiet or args.json or single else _progress_bar(len(photos))
+    failures = 0
+    for number, (photo, paths) in enumerate(zip(photos, targets), start=1):
+        started = time.perf_counter()
+        try:
+            pictures = paint(load_photo(photo.path, max_size))
+        except images.ImageReadError as error:
+            if single:
+                raise
+            failures += 1
+            print(f"\nstyle-transfer stylize: {photo.path}: {error}", file=sys.stderr)
+            continue
+        seconds = time.perf_counter() - started
+        for picture, target, label in zip(pictures, paths, labels):
+            if not np.all(np.isfinite(picture)):
+                raise BadInput(f"the model painted NaN or infinite pixels for "
+                               f"{shown(args, photo.path)}: its weights overflow; use an "
+                               f"earlier checkpoint or train again.")
+            images.save_image(picture, target, overwrite=args.overwrite)
+            if args.json:
+                print(json.dumps(output_record(args, photo.path, target, label, picture,
+                                               seconds)), flush=True)
+            elif single and not args.quiet:
+                print(target)
+        if progress is not None:
+            progress.update(number)
+    if failures:
+        print(f"style-transfer stylize: {failures} of {len(photos)} files failed.",
+              file=sys.stderr)
+        return EXIT_SOME_FILES_FAILED
+    return 0
+
+
+def output_record(args, photo_path, target, label, picture, seconds):
+    """The --json record of one output picture (`seconds`: painting its photo)."""
+    height, width = picture.shape[:2]
+    return {"input": shown(args, photo_path), "output": shown(args, target), "style": label,
+            "size": [width, height], "seconds": round(seconds, 3)}
+
+
+def _progress_bar(total):
+    import keras
+
+    return keras.utils.Progbar(total, unit_name="file")

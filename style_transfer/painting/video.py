@@ -1,0 +1,401 @@
+"""Video: frames streamed through a painter, stabilized in time, sound kept.
+
+    paint = stylize.painter(model, "style_19")
+    stylize_video(paint, "holiday.mp4", "painted.mp4")      # stabilized, sound copied
+
+Reading and writing use PyAV, which ships FFmpeg inside its wheel (the `[video]`
+extra): any file FFmpeg reads comes in; frames are decoded, painted and encoded
+one at a time, so memory does not grow with the length. Every frame keeps its
+presentation time, so the frame rate and duration are the input's (variable
+frame rates included); the sound track is copied packet by packet when the
+output container accepts its codec, otherwise re-encoded (AAC, or Opus in
+WebM). The output is written under a temporary name and renamed when complete
+(`files.atomic_path`).
+
+Painting each frame alone flickers; `stabilize` (its `FlowStabilizer`) steadies
+the frames, and holds the metrics of flicker the benchmark and the tests share.
+"""
+
+import collections
+import dataclasses
+import fractions
+import heapq
+import time
+from pathlib import Path
+
+import numpy as np
+
+from style_transfer.base.errors import BadInput
+from style_transfer.base.extras import import_extra
+from style_transfer.base.files import atomic_path, check_destination, check_not_an_input
+from style_transfer.painting.stabilize import _import_cv2
+
+# Output containers and their video codecs (H.264 plays everywhere; WebM takes VP9).
+VIDEO_CODECS = {".mp4": "libx264", ".m4v": "libx264", ".mov": "libx264", ".mkv": "libx264",
+                ".webm": "libvpx-vp9"}
+# Sound a container cannot take as it is gets re-encoded to this.
+AUDIO_FALLBACK_CODECS = {".webm": "libopus"}
+DEFAULT_AUDIO_CODEC = "aac"
+# Near-transparent quality (x264's CRF 18; VP9's constant-quality scale differs).
+VIDEO_QUALITY = {"libx264": {"crf": "18", "preset": "veryfast"},
+                 "libvpx-vp9": {"crf": "24", "b": "0", "deadline": "realtime", "cpu-used": "8"}}
+FALLBACK_FPS = 25
+# Frames held back to put mislabelled presentation times in order (B-frames reorder
+# a few frames at most).
+REORDER_WINDOW = 16
+
+
+def _import_av():
+    return import_extra("av", "video", "video")
+
+
+# ------------------------------------------------------------------ reading
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    """What `probe` reads from a video file's header.
+
+    Args:
+        width: Frame width in pixels.
+        height: Frame height in pixels.
+        fps: Average frame rate (frames per second).
+        frame_count: Number of frames, or `None` if the header does not say.
+        duration_s: Duration in seconds, or `None`.
+        audio_codec: The first sound track's codec name, or `None` without sound.
+    """
+
+    width: int
+    height: int
+    fps: float
+    frame_count: int
+    duration_s: float
+    audio_codec: str
+
+
+def probe(path):
+    """The `VideoInfo` of a video file.
+
+    Raises:
+        BadInput: the file is missing, FFmpeg cannot read it, or it has no video.
+    """
+    with _open_input(path) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        return VideoInfo(
+            width=video.codec_context.width, height=video.codec_context.height,
+            fps=float(_frame_rate(video)), frame_count=video.frames or None,
+            duration_s=_duration_s(container, video),
+            audio_codec=audio.codec_context.name if audio is not None else None,
+        )
+
+
+def read_frames(path, max_size=None):
+    """Yields every frame of a video as uint8 RGB (H, W, 3), downsized to `max_size`."""
+    with _open_input(path) as container:
+        video = container.streams.video[0]
+        size = output_size(video.codec_context.width, video.codec_context.height, max_size)
+        for frame in _decoded(container, video, path):
+            yield _rgb(frame, size)
+
+
+def _open_input(path):
+    av = _import_av()
+    path = Path(path)
+    if not path.is_file():
+        raise BadInput(f"video {str(path)!r} does not exist or is not a file.")
+    try:
+        container = av.open(str(path), "r")
+    except av.FFmpegError as error:
+        raise BadInput(f"cannot read video {path}: not a video FFmpeg can read "
+                       f"({_ffmpeg_reason(error)}).") from None
+    if not container.streams.video:
+        container.close()
+        raise BadInput(f"{path} has no video stream.")
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):
+        container.close()
+        raise BadInput(f"{path} is a still image, not a video; paint it with "
+                       f"`style-transfer stylize`.")
+    return container
+
+
+def _decoded(container, video, path, other_streams=(), on_packet=None):
+    """Decoded frames of `video`; packets of `other_streams` go to `on_packet` as read."""
+    av = _import_av()
+    try:
+        for packet in container.demux(video, *other_streams):
+            if packet.stream is not video:
+                on_packet(packet)
+                continue
+            yield from packet.decode()
+    except av.FFmpegError as error:
+        raise BadInput(f"cannot decode {path}: {_ffmpeg_reason(error)}.") from None
+
+
+def _with_display_times(frames, window=REORDER_WINDOW):
+    """(frame, pts) in display order, each frame given the smallest time not yet used.
+
+    Decoders return frames in display order, but some containers (AVI with
+    B-frames) label them with their packets' times, which come in decoding
+    order: the set of times is right, their order is not. Holding back
+    `window` frames and handing out the times sorted repairs that (and leaves
+    correct times as they are). A frame without a time gets `None`.
+    """
+    held, times = collections.deque(), []
+    for frame in frames:
+        held.append(frame)
+        if frame.pts is not None:
+            heapq.heappush(times, frame.pts)
+        if len(held) > window:
+            yield _next_timed(held, times)
+    while held:
+        yield _next_timed(held, times)
+
+
+def _next_timed(held, times):
+    frame = held.popleft()
+    return frame, (heapq.heappop(times) if frame.pts is not None and times else None)
+
+
+def _frame_rate(video):
+    return video.average_rate or video.guessed_rate or fractions.Fraction(FALLBACK_FPS)
+
+
+def _duration_s(container, video):
+    if video.duration is not None and video.time_base is not None:
+        return float(video.duration * video.time_base)
+    if container.duration is not None:
+        return container.duration / 1_000_000  # AV_TIME_BASE
+    return None
+
+
+def _ffmpeg_reason(error):
+    return (getattr(error, "strerror", None) or str(error)).strip().splitlines()[0]
+
+
+def output_size(width, height, max_size=None):
+    """(width, height) of the output: the input's, or downsized so that the long side is
+    `max_size`; even sides when resized (4:2:0 video wants them)."""
+    if max_size is None or max(width, height) <= max_size:
+        return width, height
+    if max_size < 16:
+        raise BadInput(f"`max_size` must be at least 16 pixels; received {max_size}.")
+    scale = max_size / max(width, height)
+    return (max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2))
+
+
+def _rgb(frame, size):
+    """An FFmpeg frame as uint8 RGB (H, W, 3) of `size` (width, height)."""
+    width, height = size
+    if (frame.width, frame.height) == (width, height):
+        return frame.to_ndarray(format="rgb24")
+    return frame.reformat(width=width, height=height, format="rgb24",
+                          interpolation="AREA").to_ndarray()
+
+
+# ------------------------------------------------------------------ stabilizing
+
+
+# ------------------------------------------------------------------ writing
+
+
+def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
+                  overwrite=False, progress=None):
+    """Paints every frame of a video file; keeps its timing and sound.
+
+    Args:
+        paint: photo (H, W, 3) float32 in [0, 1] -> painting, e.g. from
+            `stylize.painter`.
+        source: Any video file FFmpeg reads.
+        destination: The output file; its extension picks the container
+            (.mp4, .m4v, .mov, .mkv: H.264; .webm: VP9).
+        stabilizer: Called as `stabilizer(frame, painted)` on every frame
+            (a `FlowStabilizer`), or `None` for frame-by-frame painting.
+        max_size: Downsize frames whose long side is larger.
+        overwrite: Replace an existing `destination`.
+        progress: Called as `progress(frames_done, frames_expected)` after
+            every frame (`frames_expected` from the header, or `None`).
+
+    Returns:
+        A record: input, output, frames, fps, duration_s, size [width,
+        height], audio ("copied", "re-encoded as CODEC" or None), seconds.
+
+    Raises:
+        BadInput: an unreadable or undecodable input, an output extension
+            that is not a video container, an output that exists (without
+            `overwrite`) or is the input.
+    """
+    av = _import_av()
+    started = time.perf_counter()
+    source, destination = Path(source), Path(destination)
+    codec = video_codec(destination)
+    check_not_an_input(destination, [source])
+    check_destination(destination, overwrite)
+    with _open_input(source) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        size = output_size(video.codec_context.width, video.codec_context.height, max_size)
+        expected = video.frames or None
+        with atomic_path(destination, overwrite=overwrite) as temporary:
+            with av.open(str(temporary), "w") as output:
+                encoder = _VideoEncoder(output, codec, size, _frame_rate(video), video.time_base)
+                sound = _SoundTrack(output, audio, destination.suffix.lower())
+                count = 0
+                frames = _decoded(container, video, source, [audio] if audio else [], sound.add)
+                for frame, pts in _with_display_times(frames):
+                    encoder.add(_painted(_rgb(frame, size), paint, stabilizer), pts, count)
+                    count += 1
+                    if progress is not None:
+                        progress(count, expected)
+                if count == 0:
+                    raise BadInput(f"{source} has no frame that could be decoded.")
+                encoder.close()
+                sound.close()
+    return {"input": str(source), "output": str(destination), "frames": count,
+            "fps": round(float(_frame_rate(video)), 3),
+            "duration_s": encoder.duration_s, "size": list(size), "audio": sound.mode,
+            "seconds": round(time.perf_counter() - started, 3)}
+
+
+def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None,
+                   max_frames=None, overwrite=False, progress=None):
+    """Paints what a camera sees (OpenCV `VideoCapture(camera)`) into a video file.
+
+    The same painting, stabilization and encoding as `stylize_video`; it stops
+    after `max_frames`, when the camera stops, or on Ctrl-C (the file written
+    so far is kept). Returns a record as `stylize_video` does (no sound).
+    """
+    cv2 = _import_cv2()
+    av = _import_av()
+    started = time.perf_counter()
+    destination = Path(destination)
+    codec = video_codec(destination)
+    check_destination(destination, overwrite)
+    capture = cv2.VideoCapture(camera)
+    if not capture.isOpened():
+        raise BadInput(f"cannot open camera {camera} (OpenCV found no such device).")
+    fps = fractions.Fraction(capture.get(cv2.CAP_PROP_FPS) or FALLBACK_FPS).limit_denominator(1001)
+    count = 0
+    size = None
+    try:
+        with atomic_path(destination, overwrite=overwrite) as temporary:
+            with av.open(str(temporary), "w") as output:
+                encoder = None
+                try:
+                    while max_frames is None or count < max_frames:
+                        grabbed, bgr = capture.read()
+                        if not grabbed:
+                            break
+                        picture = np.ascontiguousarray(bgr[..., ::-1])
+                        if size is None:
+                            size = output_size(picture.shape[1], picture.shape[0], max_size)
+                            encoder = _VideoEncoder(output, codec, size, fps, 1 / fps)
+                        if picture.shape[1::-1] != size:
+                            picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+                        encoder.add(_painted(picture, paint, stabilizer), count, count)
+                        count += 1
+                        if progress is not None:
+                            progress(count, max_frames)
+                except KeyboardInterrupt:
+                    pass
+                if encoder is None:
+                    raise BadInput(f"camera {camera} gave no frame.")
+                encoder.close()
+    finally:
+        capture.release()
+    return {"input": f"camera {camera}", "output": str(destination), "frames": count,
+            "fps": round(float(fps), 3), "duration_s": encoder.duration_s, "size": list(size),
+            "audio": None, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _painted(picture, paint, stabilizer):
+    """One uint8 RGB frame painted, then stabilized against the frames before it."""
+    painted = paint(picture.astype(np.float32) / 255.0)
+    return painted if stabilizer is None else stabilizer(picture, painted)
+
+
+def video_codec(destination):
+    """The video codec for an output file name (its extension); a `BadInput` otherwise."""
+    suffix = destination.suffix.lower()
+    if suffix not in VIDEO_CODECS:
+        raise BadInput(f"`out` {destination}: a video file must end in "
+                       f"{', '.join(VIDEO_CODECS)}; received {suffix or 'no extension'}.")
+    return VIDEO_CODECS[suffix]
+
+
+class _VideoEncoder:
+    """Encodes painted frames with their input presentation times into one video stream."""
+
+    def __init__(self, output, codec, size, rate, time_base):
+        self.output = output
+        self.stream = output.add_stream(codec, rate=rate, options=VIDEO_QUALITY.get(codec, {}))
+        self.stream.width, self.stream.height = size
+        # 4:2:0 halves the chroma resolution, so it needs even sides; 4:4:4 does not.
+        self.stream.pix_fmt = "yuv420p" if size[0] % 2 == 0 and size[1] % 2 == 0 else "yuv444p"
+        self.time_base = fractions.Fraction(time_base) if time_base else 1 / fractions.Fraction(rate)
+        self.stream.codec_context.time_base = self.time_base
+        self.frame_step = round(1 / (rate * self.time_base)) or 1
+        self.first_pts = None
+        self.last_pts = None
+
+    def add(self, painted, pts, index):
+        av = _import_av()
+        pixels = np.clip(np.asarray(painted) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        # Frames without a time (some AVI files) are spaced at the frame rate.
+        frame.pts = pts if pts is not None else index * self.frame_step
+        frame.time_base = self.time_base
+        self.first_pts = frame.pts if self.first_pts is None else self.first_pts
+        self.last_pts = frame.pts
+        self.output.mux(self.stream.encode(frame))
+
+    def close(self):
+        self.output.mux(self.stream.encode(None))
+
+    @property
+    def duration_s(self):
+        if self.last_pts is None:
+            return 0.0
+        return round(float((self.last_pts - self.first_pts + self.frame_step) * self.time_base), 3)
+
+
+class _SoundTrack:
+    """Copies the input's sound packets into the output, or re-encodes them."""
+
+    def __init__(self, output, audio, suffix):
+        self.output = output
+        self.audio = audio
+        self.mode = None
+        if audio is None:
+            return
+        name = audio.codec_context.name
+        if name in output.supported_codecs:
+            self.stream = output.add_stream_from_template(audio)
+            self.encoder = None
+            self.mode = "copied"
+        else:
+            codec = AUDIO_FALLBACK_CODECS.get(suffix, DEFAULT_AUDIO_CODEC)
+            self.stream = output.add_stream(codec, rate=audio.codec_context.sample_rate)
+            self.stream.layout = audio.codec_context.layout
+            self.encoder = self.stream
+            self.mode = f"re-encoded as {codec}"
+
+    def add(self, packet):
+        if self.encoder is None:
+            if packet.dts is None:  # the demuxer's end-of-stream marker
+                return
+            packet.stream = self.stream
+            self.output.mux(packet)
+            return
+        for frame in packet.decode():
+            frame.pts = None  # the encoder numbers its own samples
+            self.output.mux(self.encoder.encode(frame))
+
+    def close(self):
+        if self.audio is not None and self.encoder is not None:
+            self.output.mux(self.encoder.encode(None))
+
+
+# ------------------------------------------------------------------ metrics
+
+

@@ -1,0 +1,38 @@
+"""The layer and pretrained-network benchmarks run end to end (`--quick`: tiny shapes; no timing
+is checked)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def test_bench_layers_quick_prints_a_table_with_every_pair_on_every_backend():
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_layers.py"), "--quick"],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| backend | shape | layer | median ms")
+    for backend in ("tensorflow", "jax"):
+        for layer in ("ConditionalBatchNormalization", "BatchNormalization",
+                      "ConditionalInstanceNormalization", "GroupNormalization(groups=-1)",
+                      "ConditionalGroupNormalization(groups=32)", "GroupNormalization(groups=32)",
+                      "ConditionalLayerNormalization", "LayerNormalization"):
+            assert any(f"| {backend} |" in row and f"| {layer} |" in row for row in rows), (
+                backend, layer, completed.stdout)
+
+
+def test_bench_pretrained_quick_prints_agreement_and_latency_against_onnxruntime(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_pretrained.py"), "--quick",
+         "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "| size px | photos | styles | random blends | max abs difference |" in completed.stdout
+    latency = [line for line in completed.stdout.splitlines() if line.startswith("| 32 |")]
+    assert len(latency) == 2 and "onnxruntime" in completed.stdout
+    assert (tmp_path / "pretrained.json").is_file()

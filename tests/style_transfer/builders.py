@@ -1,0 +1,83 @@
+"""What the style_transfer tests build for themselves: small models, photos and clips.
+
+Nothing here reads a file from outside the repository. `conftest.py` turns the common
+ones into fixtures; a test module or the bad-input sweep imports the rest from here.
+"""
+
+import keras
+import numpy as np
+from PIL import Image
+
+from style_transfer.models.network import StyleTransferNetwork
+
+NAMES = ["wave", "scream", "udnie"]
+
+
+def untrained_model_with_distinct_styles(seed=0):
+    """An untrained network whose gamma/beta rows are random, so that styles differ.
+
+    Every weight follows from `seed`, whatever other tests drew from Keras's generator before.
+    """
+    keras.utils.set_random_seed(seed)
+    model = StyleTransferNetwork(len(NAMES), alpha=0.25, style_names=NAMES)
+    model.build()
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if variable.path.endswith(("gamma", "beta")):
+            center = 1.0 if variable.path.endswith("gamma") else 0.0
+            variable.assign(rng.normal(center, 0.3, variable.shape).astype("float32"))
+    return model
+
+
+def write_photo(path, width=21, height=17, seed=0, mode="RGB"):
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).convert(mode).save(path)
+    return str(path)
+
+
+def photo_array(seed=0, height=90, width=120):
+    """A smooth photo-like picture (gradients and a disc), uint8."""
+    rows, columns = np.mgrid[0:height, 0:width] / max(height, width)
+    rng = np.random.default_rng(seed)
+    phase = rng.random(3) * 6
+    picture = 0.5 + 0.4 * np.sin(6 * rows[..., None] + 4 * columns[..., None] + phase)
+    picture[np.hypot(rows - 0.35, columns - 0.5) < 0.2] = rng.random(3)
+    return np.round(picture * 255).astype(np.uint8)
+
+
+FPS = 12
+NUM_FRAMES = 12
+SIZE = (48, 32)
+SAMPLE_RATE = 16000
+
+
+def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True):
+    """An H.264 clip of a bar sliding over a gradient, with a 440 Hz AAC tone as long as it
+    (needs PyAV, the [video] extra)."""
+    import av
+
+    width, height = size
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if sound:
+            audio = output.add_stream("aac", rate=SAMPLE_RATE)
+            audio.layout = "mono"
+        gradient = np.linspace(40, 200, width, dtype=np.float32)
+        for t in range(num_frames):
+            picture = np.empty((height, width, 3), np.uint8)
+            picture[...] = gradient[None, :, None].astype(np.uint8)
+            picture[:, 2 * t: 2 * t + 6] = (230, 60, 20)
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        output.mux(stream.encode(None))
+        if sound:
+            total = SAMPLE_RATE * num_frames // fps
+            for start in range(0, total, 1024):
+                count = min(1024, total - start)
+                tone = 0.3 * np.sin(2 * np.pi * 440 * (start + np.arange(count)) / SAMPLE_RATE)
+                frame = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None], format="flt",
+                                                   layout="mono")
+                frame.sample_rate, frame.pts = SAMPLE_RATE, start
+                output.mux(audio.encode(frame))
+            output.mux(audio.encode(None))
+    return str(path)

@@ -1,0 +1,140 @@
+"""The command line starts without TensorFlow, Keras or matplotlib, shows every default, and is quiet.
+
+Each subprocess here refuses imports of the heavy libraries (a `sys.meta_path`
+finder that raises), so a --help or an argument error that needed them fails.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from style_transfer.cli.commands import COMMANDS
+from style_transfer.cli.main import build_parser
+from style_transfer.cli.options import HelpFormatter
+from style_transfer.models.saving import save_model
+from tests.style_transfer.builders import untrained_model_with_distinct_styles
+
+HEAVY = ("tensorflow", "keras", "matplotlib", "jax", "torch", "h5py")
+
+# Runs `style-transfer ARGS` for each ARGS in argv[1] (JSON) with the heavy imports
+# refused; prints {args joined: [exit code, stderr]}.
+_WITHOUT_HEAVY_IMPORTS = """
+import contextlib, importlib.abc, io, json, sys
+
+class RefuseHeavy(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in %r:
+            raise ImportError(f"the command line imported {name}")
+
+sys.meta_path.insert(0, RefuseHeavy())
+from style_transfer.cli.main import main
+
+results = {}
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exit:
+            code = exit.code
+        except ImportError as error:
+            code, err = "ImportError", io.StringIO(str(error))
+    results[" ".join(argv)] = [code, err.getvalue()]
+print(json.dumps(results))
+""" % (HEAVY,)
+
+
+def _without_heavy_imports(argvs):
+    completed = subprocess.run([sys.executable, "-c", _WITHOUT_HEAVY_IMPORTS, json.dumps(argvs)],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout)
+
+
+HELP_ARGVS = [["--help"]] + [[name, "--help"] for name in COMMANDS]
+ERROR_ARGVS = [[], ["stylze"], ["stylize", "--max-size", "x"], ["export", "--format", "png"],
+               ["stylize", "--strength", "2"], ["rename-style", "--model", "m.keras"]]
+
+
+@pytest.fixture(scope="module")
+def light_runs():
+    return _without_heavy_imports(HELP_ARGVS + ERROR_ARGVS)
+
+
+def _named(argvs):
+    return [pytest.param(argv, id=" ".join(argv) or "(none)") for argv in argvs]
+
+
+@pytest.mark.parametrize("argv", _named(HELP_ARGVS))
+def test_help_needs_no_heavy_library(light_runs, argv):
+    code, stderr = light_runs[" ".join(argv)]
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize("argv", _named(ERROR_ARGVS))
+def test_an_argument_error_needs_no_heavy_library_and_is_one_line(light_runs, argv):
+    code, stderr = light_runs[" ".join(argv)]
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+
+
+def test_importing_the_package_imports_no_heavy_library():
+    completed = subprocess.run(
+        [sys.executable, "-c", "import sys, style_transfer; "
+         f"print([name for name in {HEAVY!r} if name in sys.modules])"],
+        capture_output=True, text=True, timeout=120)
+    assert completed.stdout.strip() == "[]", completed.stderr[-2000:]
+
+
+def _options(command):
+    parser = build_parser(command).commands[command]
+    return parser, [action for action in parser._actions if action.option_strings]
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_option_has_help_and_its_default_is_shown_once(command):
+    parser, options = _options(command)
+    assert parser.formatter_class is HelpFormatter
+    text = parser.format_help()
+    for action in options:
+        assert action.help, f"{action.option_strings[0]} has no help"
+        formatted = HelpFormatter("x")._get_help_string(action)
+        if action.default not in (None, False) and not action.required and action.nargs != 0:
+            assert "%(default)s" in formatted, action.option_strings[0]
+        assert formatted.count("default:") <= 1, f"{action.option_strings[0]}: {formatted}"
+    assert "(default: None)" not in text and "(default: False)" not in text
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quiet")
+    save_model(untrained_model_with_distinct_styles(), folder / "styles.keras")
+    pixels = np.random.default_rng(0).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "photo.png")
+
+    def run(*extra):
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("TF_CPP", "KERAS_BACKEND"))}
+        return subprocess.run(
+            [sys.executable, "-m", "style_transfer.cli.main", "stylize", "--model",
+             str(folder / "styles.keras"), str(folder / "photo.png"), "--style", "wave",
+             "--overwrite", "--out", str(folder / "out.png"), *extra],
+            capture_output=True, text=True, timeout=300, env=env)
+
+    return run
+
+
+def test_a_real_command_prints_no_library_log_lines(real_run):
+    completed = real_run()
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stderr == ""
+
+
+def test_verbose_shows_the_library_log_lines(real_run):
+    completed = real_run("--verbose")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "absl" in completed.stderr or "tensorflow" in completed.stderr.lower()

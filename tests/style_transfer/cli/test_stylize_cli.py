@@ -1,0 +1,235 @@
+"""`style-transfer stylize` through `style_transfer.cli.main.main`: outputs, names, errors, exit codes."""
+
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from style_transfer.base.images import load_image
+from style_transfer.cli.main import main
+from style_transfer.painting import stylize
+from tests.style_transfer.builders import (
+    NAMES,
+    write_photo,  # noqa: E402
+)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    return write_photo(tmp_path / "photo.png")
+
+
+def run(capsys, *argv):
+    code = main(["stylize", "--quiet", *argv])
+    return code, capsys.readouterr()
+
+
+def test_every_style_by_default_named_after_it(capsys, model_file, photo, tmp_path):
+    out = tmp_path / "out"
+    code, _ = run(capsys, "--model", model_file, photo, "--out", str(out))
+    assert code == 0
+    assert sorted(path.name for path in out.iterdir()) == sorted(f"photo__{name}.png" for name in NAMES)
+    assert Image.open(out / "photo__wave.png").size == (21, 17)
+
+
+def test_output_matches_the_api(capsys, model, model_file, photo, tmp_path):
+    run(capsys, "--model", model_file, photo, "--style", "scream", "--out", str(tmp_path / "o.png"))
+    expected = np.round(stylize.stylize(model, load_image(photo), "scream") * 255)
+    assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
+
+
+def test_xla_gives_the_pictures_of_the_default_path(capsys, model, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "udnie", "--xla",
+                  "--out", str(tmp_path / "o.png"))
+    assert code == 0
+    expected = np.round(stylize.stylize(model, load_image(photo), "udnie") * 255)
+    assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
+
+
+def test_blend_is_named_after_its_weights(capsys, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=0.7,scream=0.3",
+                  "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "photo__wave0.7+scream0.3.png").is_file()
+
+
+def test_normalize_accepts_weights_not_summing_to_one(capsys, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=3,udnie=1", "--normalize",
+                  "--out", str(tmp_path))
+    assert code == 0 and (tmp_path / "photo__wave0.75+udnie0.25.png").is_file()
+
+
+def test_mask_spatial_blend(capsys, model_file, photo, tmp_path):
+    mask = np.zeros((5, 8), np.uint8)
+    mask[:, 4:] = 1
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / "mask.png"),
+                  "--mask-styles", "wave,udnie", "--out", str(tmp_path / "out"))
+    assert code == 0
+    assert Image.open(tmp_path / "out" / "photo__mask-wave+udnie.png").size == (21, 17)
+
+
+def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model_file, photo, tmp_path):
+    code, _ = run(capsys, "--model", model_file, photo, "--grid", "--style", "wave",
+                  "--style", "scream", "--out", str(tmp_path / "grid.png"))
+    assert code == 0
+    assert Image.open(tmp_path / "grid.png").size == (5 * 21, 2 * 17)
+
+
+def test_styles_lists_the_model_styles(capsys, model_file):
+    code, captured = run(capsys, "--model", model_file, "--styles")
+    assert code == 0 and captured.out.split() == ["0", "wave", "1", "scream", "2", "udnie"]
+
+
+def test_exif_orientation_and_max_size_are_honoured(capsys, model_file, tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, (30, 60, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees when shown
+    Image.fromarray(pixels).save(tmp_path / "turned.jpg", exif=exif)
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "turned.jpg"), "--style", "0",
+                  "--max-size", "40", "--out", str(tmp_path / "out.webp"))
+    assert code == 0 and Image.open(tmp_path / "out.webp").size == (20, 40)
+
+
+def test_folder_input_any_colour_mode_and_format(capsys, model_file, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_photo(folder / "grey.png", mode="L")
+    write_photo(folder / "palette.gif", mode="P")
+    code, _ = run(capsys, "--model", model_file, str(folder), "--style", "udnie", "--format", "jpg",
+                  "--out", str(tmp_path / "out"))
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grey__udnie.jpg", "palette__udnie.jpg"]
+
+
+def test_one_bad_file_of_many_is_reported_and_the_rest_are_written(capsys, model_file, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_photo(folder / "a.png")
+    (folder / "b.png").write_bytes(b"not a picture")
+    write_photo(folder / "c.png")
+    code, captured = run(capsys, "--model", model_file, str(folder), "--style", "wave",
+                         "--out", str(tmp_path / "out"))
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a__wave.png", "c__wave.png"]
+    assert "b.png" in captured.err and "Traceback" not in captured.err
+
+
+def test_existing_output_is_kept_without_overwrite(capsys, model_file, photo, tmp_path):
+    target = tmp_path / "o.png"
+    target.write_bytes(b"keep me")
+    code, captured = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", str(target))
+    assert code == 2 and "--overwrite" in captured.err and target.read_bytes() == b"keep me"
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", str(target),
+                  "--overwrite")
+    assert code == 0 and Image.open(target).size == (21, 17)
+
+
+def test_an_input_is_never_overwritten(capsys, model_file, photo):
+    before = open(photo, "rb").read()
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", photo, "--overwrite")
+    assert code == 2 and open(photo, "rb").read() == before
+
+
+# Bad inputs of every command, this one's included, are the cases of bad_input_sweep.py.
+
+
+def test_photos_of_a_folder_keep_their_sub_folders(capsys, model_file, tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / "album" / folder).mkdir(parents=True)
+        write_photo(tmp_path / "album" / folder / "photo.png")
+    write_photo(tmp_path / "album" / "top.png")
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "album"), "--style", "wave",
+                  "--out", str(tmp_path / "out"))
+    assert code == 0
+    written = sorted(str(path.relative_to(tmp_path / "out"))
+                     for path in (tmp_path / "out").rglob("*.png"))
+    assert written == ["a/photo__wave.png", "b/photo__wave.png", "top__wave.png"]
+
+
+def test_an_existing_output_stops_the_run_before_any_picture(capsys, model_file, tmp_path):
+    for name in ("a", "b"):
+        write_photo(tmp_path / f"{name}.png")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "b__wave.png").write_bytes(b"keep me")
+    code, captured = run(capsys, "--model", model_file, str(tmp_path / "a.png"),
+                         str(tmp_path / "b.png"), "--style", "wave", "--out", str(tmp_path / "out"))
+    assert code == 2 and "b__wave.png" in captured.err
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["b__wave.png"]
+
+
+# ------------------------------------------------------------------ photo options, --json, -
+
+
+def test_strength_and_preserve_color_match_the_api(capsys, model, model_file, photo, tmp_path):
+    out = tmp_path / "soft.png"
+    code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", "0.4",
+                  "--preserve-color", "--out", str(out))
+    assert code == 0
+    expected = stylize.stylize(model, load_image(photo), "wave", strength=0.4,
+                               preserve_color=True)
+    assert np.abs(np.asarray(Image.open(out), np.float32) - np.round(expected * 255)).max() <= 1
+
+
+def test_strength_0_writes_the_photo(capsys, model_file, photo, tmp_path):
+    out = tmp_path / "same.png"
+    run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", "0",
+        "--out", str(out))
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(photo)))
+
+
+@pytest.mark.parametrize("strength", ["-0.5", "2"])
+def test_strength_outside_0_1_is_an_argument_error(capsys, model_file, photo, tmp_path,
+                                                   strength):
+    with pytest.raises(SystemExit) as exit:
+        run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", strength,
+            "--out", str(tmp_path / "o.png"))
+    assert exit.value.code == 2 and "--strength" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_json_prints_one_record_per_output(capsys, model_file, photo, tmp_path):
+    code = main(["stylize", "--json", "--model", model_file, photo, "--style", "wave",
+                 "--style", "udnie", "--out", str(tmp_path / "out")])
+    assert code == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["style"] for record in records] == ["wave", "udnie"]
+    for record in records:
+        assert record["input"] == photo and record["size"] == [21, 17]
+        assert record["output"] == str(tmp_path / "out" / f"photo__{record['style']}.png")
+        assert Path(record["output"]).is_file() and record["seconds"] >= 0
+
+
+def _cli(*argv, stdin=b""):
+    """The installed command in a subprocess, for real standard input and output."""
+    return subprocess.run([sys.executable, "-m", "style_transfer.cli.main", "stylize", *argv],
+                          input=stdin, capture_output=True, timeout=300,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+
+
+def test_dash_reads_standard_input_and_writes_standard_output(model, model_file, photo):
+    completed = _cli("--model", model_file, "-", "--style", "scream", "--out", "-",
+                     stdin=Path(photo).read_bytes())
+    assert completed.returncode == 0, completed.stderr.decode()
+    painted = np.asarray(Image.open(io.BytesIO(completed.stdout)), np.float32)
+    expected = np.round(stylize.stylize(model, load_image(photo), "scream") * 255)
+    assert np.abs(painted - expected).max() <= 1
+
+
+def test_an_unreadable_standard_input_is_named_as_such_not_as_a_temporary_file(model_file):
+    completed = _cli("--model", model_file, "-", "--style", "wave", "--out", "-",
+                     stdin=b"not a picture")
+    error = completed.stderr.decode()
+    assert completed.returncode == 2 and completed.stdout == b""
+    assert error.startswith("style-transfer stylize: error: Cannot read image standard input")
+    assert len(error.strip().splitlines()) == 1 and "style-transfer-" not in error, error
+
+
+def test_standard_output_takes_one_picture_only(capsys, model_file, photo):
+    code, captured = run(capsys, "--model", model_file, photo, "--out", "-")
+    assert code == 2 and "--out -" in captured.err and "3 pictures" in captured.err

@@ -1,0 +1,126 @@
+"""`style-transfer train` with bad input: one line on stderr, exit code 2, nothing written."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from style_transfer.cli import main as cli
+from style_transfer.training.run import RUN_FILE, RUN_FORMAT
+from tests.style_transfer.refusals import assert_refused
+
+STYLE_NAMES = ("red", "blue")
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """A content folder, two style images and a path for the run folder."""
+    content = tmp_path / "content"
+    content.mkdir()
+    for index in range(2):
+        Image.new("RGB", (40, 40), (60 * index, 120, 200)).save(content / f"photo{index}.png")
+    styles = []
+    for name, colour in zip(STYLE_NAMES, ((255, 0, 0), (0, 0, 255))):
+        styles.append(tmp_path / f"{name}.png")
+        Image.new("RGB", (32, 32), colour).save(styles[-1])
+    return content, styles, tmp_path / "run"
+
+
+def _arguments(content, styles, out, *extra):
+    return ["train", "--content", str(content), "--styles", *map(str, styles), "--out", str(out),
+            "--image-size", "32", "--batch-size", "2", "--steps", "2", "--alpha", "0.25",
+            "--vgg-weights", "random", "--quiet", *extra]
+
+
+def test_a_missing_content_folder_is_refused(inputs, capsys):
+    content, styles, out = inputs
+    assert_refused(capsys, _arguments(content / "missing", styles, out), out,
+                    ["content folder", "missing"])
+
+
+def test_a_style_file_that_is_not_an_image_is_refused(inputs, capsys):
+    content, styles, out = inputs
+    text = styles[0].parent / "notes.png"
+    text.write_text("not an image")
+    assert_refused(capsys, _arguments(content, [styles[0], text], out), out, ["notes.png"])
+
+
+def test_zero_styles_are_refused(inputs, capsys):
+    content, _, out = inputs
+    assert_refused(capsys, _arguments(content, [], out), out, ["no style images"])
+
+
+def test_duplicate_style_names_are_refused(inputs, capsys):
+    content, styles, out = inputs
+    arguments = _arguments(content, styles, out, "--style-names", "same", "same")
+    assert_refused(capsys, arguments, out, ["two styles named 'same'"])
+
+
+def test_a_style_name_stylize_could_not_choose_is_refused(inputs, capsys):
+    content, styles, out = inputs
+    arguments = _arguments(content, styles, out, "--style-names", "wave", "a,b")
+    assert_refused(capsys, arguments, out, ["'a,b' cannot be used", "--style-names"])
+
+
+def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
+    content, styles, out = inputs
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    twin = other / styles[0].name
+    twin.write_bytes(styles[1].read_bytes())
+    assert_refused(capsys, _arguments(content, [styles[0], twin], out), out,
+                    ["two styles named", "--style-names"])
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--steps", "0"), ("--image-size", "0"), ("--batch-size", "-1"),
+    ("--checkpoint-every", "0"), ("--style-size", "0"),
+])
+def test_non_positive_sizes_and_counts_are_refused(inputs, capsys, option, value):
+    content, styles, out = inputs
+    assert_refused(capsys, _arguments(content, styles, out, option, value), out,
+                    [option.lstrip("-").replace("-", "_")])
+
+
+def _other_run(out):
+    """An output folder holding another run: settings and a checkpoint to protect."""
+    out.mkdir()
+    (out / RUN_FILE).write_text(json.dumps({
+        "format": RUN_FORMAT, "command": "train",
+        "config": {"image_size": 64, "style_names": ["x"]}, "inputs": {}}))
+    np.savez(out / "checkpoint.npz", step=np.array(5))
+
+
+def test_a_folder_holding_another_run_is_refused_without_resume(inputs, capsys):
+    content, styles, out = inputs
+    _other_run(out)
+    assert_refused(capsys, _arguments(content, styles, out), out, ["--resume"])
+
+
+def test_resuming_with_different_settings_is_refused(inputs, capsys):
+    content, styles, out = inputs
+    _other_run(out)
+    assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
+                    ["different settings", "image_size"])
+
+
+def test_a_folder_of_other_files_is_refused(inputs, capsys):
+    content, styles, out = inputs
+    out.mkdir()
+    (out / "holiday.jpg").write_bytes(b"precious")
+    assert_refused(capsys, _arguments(content, styles, out), out, ["not empty"])
+
+
+def test_help_documents_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--image-size", "--batch-size", "--steps", "--learning-rate", "--alpha",
+                   "--vgg", "--vgg-weights", "--pooling", "--content-weight", "--style-weight",
+                   "--tv-weight", "--style-size", "--checkpoint-every", "--sample-every",
+                   "--seed", "--resume", "--style-names"):
+        assert option in text
+    for default in ("(default: 256)", "(default: 4)", "(default: 40000)", "(default: 0.001)",
+                    "(default: imagenet)", "(default: avg)", "(default: 0.0001)"):
+        assert default in text

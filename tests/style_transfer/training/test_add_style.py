@@ -1,0 +1,233 @@
+"""Adding, removing and renaming styles: old styles stay bit-identical, only new rows train."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from cbn import conditional_layers
+from style_transfer.cli import main as cli
+from style_transfer.models import editing
+from style_transfer.models.loading import load_style_model
+from style_transfer.models.saving import save_model
+from style_transfer.training import add_style
+from style_transfer.training.config import AddStyleConfig
+from tests.style_transfer.refusals import assert_refused
+from tests.style_transfer.training_inputs import FAST_LOSS, write_style_model
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+OLD_NAMES = ["stripes", "speckles"]
+STEPS = 4
+SETTINGS = {"steps": STEPS, "learning_rate": 5e-2, "checkpoint_every": 2, "seed": 1}
+
+
+def _outputs(model, photos, style_id):
+    return keras.ops.convert_to_numpy(model(photos, np.full((len(photos),), style_id, "int32")))
+
+
+def _weights(model):
+    return {variable.path: keras.ops.convert_to_numpy(variable) for variable in model.weights}
+
+
+def _is_table(path):
+    return path.endswith("/norm/gamma") or path.endswith("/norm/beta")
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """Content photos, a new style image and a 2-style model whose styles differ."""
+    folder = tmp_path_factory.mktemp("add_style")
+    rng = np.random.default_rng(0)
+    (folder / "content").mkdir()
+    rows, columns = np.mgrid[0:40, 0:40] / 40.0
+    for index in range(3):
+        photo = np.stack([rows, columns, 1 - rows * columns], -1) * (0.5 + 0.2 * index)
+        photo = np.clip(photo + 0.1 * rng.random((40, 40, 3)), 0, 1)
+        Image.fromarray((photo * 255).astype(np.uint8)).save(folder / "content" / f"p{index}.png")
+    checks = (np.indices((32, 32)).sum(0) // 4 % 2)[..., None] * np.array([0.9, 0.2, 0.1])
+    Image.fromarray((checks * 255).astype(np.uint8)).save(folder / "checks.png")
+    write_style_model(folder / "model.keras", OLD_NAMES)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def base(folder):
+    return load_style_model(folder / "model.keras")
+
+
+@pytest.fixture(scope="module")
+def grown(folder):
+    config = AddStyleConfig(model=folder / "model.keras", style_images=[folder / "checks.png"],
+                            content_dir=folder / "content", **SETTINGS)
+    return add_style.add_styles(config, folder / "grown.keras", progress=False)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return np.random.default_rng(5).random((2, 32, 32, 3)).astype("float32")
+
+
+def test_old_styles_stylize_bit_identically_after_adding_a_style(base, grown, photos):
+    for style_id in range(len(OLD_NAMES)):
+        assert np.array_equal(_outputs(base, photos, style_id), _outputs(grown, photos, style_id))
+
+
+def test_the_new_style_differs_from_every_old_style(base, grown, photos):
+    new_output = _outputs(grown, photos, len(OLD_NAMES))
+    for style_id in range(len(OLD_NAMES)):
+        assert np.abs(new_output - _outputs(base, photos, style_id)).max() > 1e-3
+
+
+def test_only_the_new_rows_train(base, grown):
+    before, after = _weights(base), _weights(grown)
+    assert before.keys() == after.keys()
+    copied_from = OLD_NAMES.index(grown.training_config["added_styles"][0]["init"].split()[-1])
+    new_rows_moved = []
+    for path, old in before.items():
+        if _is_table(path):
+            assert after[path].shape == (3, old.shape[1])
+            assert np.array_equal(after[path][:2], old), path
+            new_rows_moved.append(not np.array_equal(after[path][2], old[copied_from]))
+        else:
+            assert np.array_equal(after[path], old), path
+    assert all(new_rows_moved)
+
+
+def test_the_grown_model_round_trips_through_a_keras_file(folder, grown, photos):
+    loaded = load_style_model(folder / "grown.keras")
+    assert loaded.style_names == [*OLD_NAMES, "checks"]
+    assert loaded.num_styles == 3
+    assert loaded.training_config["style_images"] == ["stripes.png", "speckles.png", "checks.png"]
+    added = loaded.training_config["added_styles"]
+    assert [entry["name"] for entry in added] == ["checks"]
+    assert added[0]["steps"] == STEPS and added[0]["loss"] == FAST_LOSS.to_dict()
+    assert all(layer.trainable_rows is None and layer.trainable
+               for layer in conditional_layers(loaded))
+    for style_id in range(3):
+        assert np.array_equal(_outputs(loaded, photos, style_id), _outputs(grown, photos, style_id))
+
+
+def test_blends_of_the_grown_model_use_the_new_style(grown, photos):
+    half = np.array([[0.5, 0.0, 0.5]] * len(photos), "float32")
+    blend = keras.ops.convert_to_numpy(grown(photos, half))
+    assert np.abs(blend - _outputs(grown, photos, 0)).max() > 1e-3
+    assert np.abs(blend - _outputs(grown, photos, 2)).max() > 1e-3
+
+
+def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path):
+    smaller = editing.remove_style(grown, "stripes")
+    assert smaller.style_names == ["speckles", "checks"]
+    assert smaller.training_config["style_images"] == ["speckles.png", "checks.png"]
+    save_model(smaller, tmp_path / "smaller.keras")
+    loaded = load_style_model(tmp_path / "smaller.keras")
+    for new_id, old_id in ((0, 1), (1, 2)):
+        assert np.array_equal(_outputs(loaded, photos, new_id), _outputs(grown, photos, old_id))
+
+
+def test_removing_an_added_style_gives_back_the_original_weights(base, grown):
+    original = editing.remove_style(grown, "checks")
+    assert original.style_names == OLD_NAMES
+    assert original.training_config["added_styles"] == []
+    before, after = _weights(base), _weights(original)
+    assert all(np.array_equal(after[path], value) for path, value in before.items())
+
+
+def test_renaming_a_style_changes_only_its_name(grown):
+    renamed = editing.rename_style(grown, "checks", "tiles")
+    assert renamed.style_names == [*OLD_NAMES, "tiles"]
+    assert renamed.training_config["added_styles"][0]["name"] == "tiles"
+    before, after = _weights(grown), _weights(renamed)
+    assert all(np.array_equal(after[path], value) for path, value in before.items())
+
+
+def test_remove_and_rename_commands_write_the_edited_model(folder, grown, tmp_path):
+    removed, renamed = tmp_path / "removed.keras", tmp_path / "renamed.keras"
+    assert cli.main(["remove-style", "--model", str(folder / "grown.keras"),
+                     "--style", "speckles", "--out", str(removed)]) == 0
+    assert cli.main(["rename-style", "--model", str(removed), "--style", "checks",
+                     "--to", "tiles", "--out", str(renamed)]) == 0
+    assert load_style_model(renamed).style_names == ["stripes", "tiles"]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _add_arguments(folder, model, styles, out, *extra):
+    return ["add-style", "--model", str(model), "--styles", *map(str, styles),
+            "--content", str(folder / "content"), "--out", str(out), "--steps", "1",
+            "--quiet", *extra]
+
+
+def test_a_file_that_is_not_a_style_model_is_refused(folder, capsys, tmp_path):
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    other.save(tmp_path / "dense.keras")
+    arguments = _add_arguments(folder, tmp_path / "dense.keras", [folder / "checks.png"],
+                               tmp_path / "out.keras")
+    assert_refused(capsys, arguments, tmp_path, ["dense.keras", "not a style model"])
+
+
+def test_a_new_name_the_model_already_has_is_refused(folder, capsys, tmp_path):
+    arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
+                               tmp_path / "out.keras", "--style-names", "speckles")
+    assert_refused(capsys, arguments, folder, ["already has a style named 'speckles'"])
+
+
+def test_an_unreadable_style_image_is_refused(folder, capsys, tmp_path):
+    broken = tmp_path / "broken.png"
+    broken.write_text("not an image")
+    arguments = _add_arguments(folder, folder / "model.keras", [broken], tmp_path / "out.keras")
+    assert_refused(capsys, arguments, tmp_path, ["style image", "broken.png"])
+
+
+@pytest.mark.parametrize("overwrite", [[], ["--overwrite"]], ids=["", "overwrite"])
+def test_out_equal_to_the_model_is_refused_even_with_overwrite(folder, capsys, overwrite):
+    model = folder / "model.keras"
+    arguments = _add_arguments(folder, model, [folder / "checks.png"], model, *overwrite)
+    assert_refused(capsys, arguments, folder, ["is an input", "never overwritten"])
+
+
+def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
+    arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
+                               folder / "grown.keras", "--style-names", "other")
+    assert_refused(capsys, arguments, folder, ["grown.keras", "already exists"])
+
+
+def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_path):
+    unknown = ["remove-style", "--model", str(folder / "model.keras"), "--style", "waves",
+               "--out", str(tmp_path / "o.keras")]
+    assert_refused(capsys, unknown, folder, ["unknown style 'waves'", "stripes, speckles"])
+    single = editing.remove_style(load_style_model(folder / "model.keras"), "stripes")
+    save_model(single, tmp_path / "single.keras")
+    last = ["remove-style", "--model", str(tmp_path / "single.keras"), "--style", "speckles",
+            "--out", str(tmp_path / "o.keras")]
+    assert_refused(capsys, last, tmp_path, ["only style"])
+
+
+def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, capsys):
+    model = str(folder / "model.keras")
+    taken = ["rename-style", "--model", model, "--style", "stripes", "--to", "speckles",
+             "--out", str(folder / "r.keras")]
+    assert_refused(capsys, taken, folder, ["already has a style named 'speckles'"])
+    for command in (["rename-style", "--to", "lines"], ["remove-style"]):
+        onto_model = [*command, "--model", model, "--style", "stripes", "--out", model,
+                      "--overwrite"]
+        assert_refused(capsys, onto_model, folder, ["is an input", "never overwritten"])
+
+
+# ----------------------------------------------------------------- evidence
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_in_quick_mode(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_add_style.py"), "--quick",
+         "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert (tmp_path / "add_style_curves.png").is_file()

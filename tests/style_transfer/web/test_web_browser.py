@@ -1,0 +1,167 @@
+"""The web page in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+One visit, as a person makes it: load the page, upload a photo, move a slider, add a region,
+choose its style, paint it with the mouse, paint the full-size picture and download it. The
+fixture records what the page showed at each step (screenshots of the picture, the painted
+labels, the downloaded file); each test checks one step against the Python API.
+
+Skipped when no Chromium is found (`apt-get install chromium`; .ci/run installs it) or
+Playwright is not installed (the [test] extra).
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+playwright = pytest.importorskip("playwright.sync_api")
+
+from style_transfer.base import images  # noqa: E402
+from style_transfer.painting import conditions, stylize  # noqa: E402
+from style_transfer.web.app import create_app  # noqa: E402
+from style_transfer.web.settings import ServerSettings  # noqa: E402
+from tests.style_transfer.builders import photo_array  # noqa: E402
+from tests.style_transfer.web.web_server import Client, decoded, png_bytes, serving  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+# As root in a closed network: no sandbox, and none of Chromium's own connections.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]
+PREVIEW_PX = 96
+PHOTO_SIZE = (120, 160)  # height, width
+PREVIEW_SIZE = (72, 96)
+SOFT_EDGE_PX = 4  # the page's default
+WAIT_MS = 60_000
+# The page draws the PNG it receives 1:1 on a canvas; the screenshot reads the same pixels
+# back, within a grey level.
+SCREEN_TOLERANCE = 2 / 255
+# The downloaded PNG against the API's floats: 8-bit rounding.
+FILE_TOLERANCE = 1 / 255 + 1e-6
+
+if not Path(CHROMIUM).is_file():
+    pytest.skip(f"no Chromium at {CHROMIUM} (install Debian's chromium package: apt-get install "
+                f"chromium; .ci/run does)", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def visit(model, tmp_path_factory):
+    """Everything one visit recorded: {"errors", "uploaded", "blended", "shares", "painted",
+    "labels", "download"}."""
+    folder = tmp_path_factory.mktemp("browser")
+    photo_file = folder / "photo.png"
+    photo_file.write_bytes(png_bytes(photo_array(3, *PHOTO_SIZE)))
+    record = {"errors": []}
+    settings = ServerSettings(preview_px=PREVIEW_PX)
+    # Playwright starts Chromium with a fresh, empty profile of its own.
+    with serving(create_app([("tiny", model)], settings)) as url, \
+            playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, device_scale_factor=1,
+                                accept_downloads=True)
+        page.on("console", lambda message: record["errors"].append(message.text)
+                if message.type in ("error", "warning") else None)
+        page.on("pageerror", lambda error: record["errors"].append(str(error)))
+        with page.expect_response("**/api/sessions") as session_response:
+            page.goto(url)
+        session = session_response.value.json()["session"]
+        page.locator('#stage[data-state="ready"]').wait_for(timeout=WAIT_MS)
+
+        def after_new_preview(action):
+            before = page.locator("#stage").get_attribute("data-previews")
+            action()
+            page.locator(f'#stage[data-state="ready"]:not([data-previews="{before}"])').wait_for(
+                timeout=WAIT_MS)
+            return page.locator("#picture").screenshot()
+
+        record["uploaded"] = after_new_preview(
+            lambda: page.set_input_files("#photo-file", str(photo_file)))
+        record["blended"] = after_new_preview(
+            lambda: page.locator("#styles input[type=range]").nth(1).fill("100"))
+        record["shares"] = page.locator("#styles output").all_inner_texts()
+
+        page.click("#add-region")
+        after_new_preview(lambda: page.select_option("#region-list select", "2"))
+        box = page.locator("#regions").bounding_box()
+
+        def paint_right_half():
+            page.mouse.move(box["x"] + 70, box["y"] + 10)
+            page.mouse.down()
+            for y in (10, 30, 50, 65):
+                page.mouse.move(box["x"] + 90, box["y"] + y, steps=4)
+                page.mouse.move(box["x"] + 60, box["y"] + y + 10, steps=4)
+            page.mouse.up()
+
+        after_new_preview(paint_right_half)
+        page.uncheck("#show-regions")
+        record["painted"] = page.locator("#picture").screenshot()
+        client = Client(url, session=False)
+        client.session = session
+        status, _, labels_png = client.request("GET", "/api/regions.png")
+        assert status == 200
+        record["labels"] = np.asarray(decoded(labels_png)[..., 0] * 255).round().astype(np.uint8)
+
+        page.click("#full")
+        page.locator("#download").wait_for(state="visible", timeout=WAIT_MS)
+        with page.expect_download() as download:
+            page.click("#download")
+        saved = folder / "downloaded.png"
+        download.value.save_as(saved)
+        record["download"] = saved.read_bytes()
+        record["download_name"] = download.value.suggested_filename
+        browser.close()
+    return record
+
+
+def preview_photo():
+    return images.resize_long_side(photo_array(3, *PHOTO_SIZE).astype(np.float32) / 255,
+                                   PREVIEW_PX)
+
+
+def test_the_visit_shows_no_console_errors_or_warnings(visit):
+    assert visit["errors"] == []
+
+
+def test_the_uploaded_photo_is_previewed_in_the_first_style(visit, model):
+    expected = stylize.stylize(model, preview_photo(), 0)
+    shown = decoded(visit["uploaded"])
+    assert shown.shape == PREVIEW_SIZE + (3,)
+    assert np.abs(shown - expected).max() <= SCREEN_TOLERANCE
+
+
+def test_moving_a_slider_changes_the_preview_to_the_blend_it_shows(visit, model):
+    assert visit["shares"] == ["50%", "50%", "0%"]
+    blended = decoded(visit["blended"])
+    assert np.abs(blended - decoded(visit["uploaded"])).mean() > 0.02
+    expected = stylize.stylize(model, preview_photo(), [0.5, 0.5, 0.0])
+    assert np.abs(blended - expected).max() <= SCREEN_TOLERANCE
+
+
+def test_the_painted_region_takes_its_style(visit, model):
+    labels = visit["labels"]
+    assert labels.shape == PREVIEW_SIZE and set(np.unique(labels)) == {0, 1}
+    # The strokes covered the middle right of the photo and nothing on the left.
+    assert labels[20:60, 65:85].all() and not labels[:, :50].any()
+    weights = conditions.region_weights(labels, 2, PREVIEW_SIZE, SOFT_EDGE_PX)
+    painted = decoded(visit["painted"])
+    expected = stylize.composite(model, preview_photo(), [[0.5, 0.5, 0.0], "udnie"], weights)
+    assert np.abs(painted - expected).max() <= SCREEN_TOLERANCE
+    inside = weights[..., 1] > 0.999  # more than a soft edge away from the border
+    assert inside.sum() > 50
+    udnie = stylize.stylize(model, preview_photo(), "udnie")
+    assert np.abs(painted - udnie)[inside].max() <= SCREEN_TOLERANCE
+    assert np.abs(painted - decoded(visit["blended"]))[inside].mean() > 0.02
+
+
+def test_the_download_is_the_full_size_picture_the_api_paints(visit, model):
+    assert visit["download_name"] == "painted.png"
+    picture = decoded(visit["download"])
+    photo = photo_array(3, *PHOTO_SIZE).astype(np.float32) / 255
+    weights = conditions.region_weights(visit["labels"], 2, PHOTO_SIZE, SOFT_EDGE_PX)
+    expected = stylize.composite(model, photo, [[0.5, 0.5, 0.0], "udnie"], weights)
+    assert picture.shape == PHOTO_SIZE + (3,)
+    assert np.abs(picture - expected).max() <= FILE_TOLERANCE
