@@ -275,6 +275,11 @@ class ConditionalNormalization(keras.layers.Layer):
         self._check_rank(inputs.shape)
         self._check_channels(inputs.shape)
         rank = len(inputs.shape)
+        if not self.uses_table and _native.whole_layer_available(self, inputs, training):
+            # PyTorch: MLP, gamma/beta and normalization without a Keras op in between.
+            return _native.mlp_mode_call(
+                self, inputs, self._checked_vector(condition), training
+            )
         compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
         # Statistics overflow in float16/bfloat16: work in float32 and cast back.
         x = ops.cast(inputs, compute_dtype)
@@ -367,7 +372,7 @@ class ConditionalNormalization(keras.layers.Layer):
         ids are range-checked before they become a backend tensor (see `__call__`).
         """
         if not self.uses_table:
-            return self._predicted_affine(ops.convert_to_tensor(condition))
+            return self._predicted_affine(condition)
         condition = _with_dtype(condition)
         table = self.gamma
         if self._has_beta():
@@ -390,6 +395,19 @@ class ConditionalNormalization(keras.layers.Layer):
         return gamma_beta[..., : self.channels], gamma_beta[..., self.channels :]
 
     def _predicted_affine(self, condition):
+        hidden = self._checked_vector(condition)
+        if self.condition_activation is not None:
+            hidden = self.condition_activation(hidden)
+        for layer in self.mlp_layers:
+            hidden = layer(hidden)
+        delta_gamma, delta_beta = self._split_affine(ops.cast(hidden, "float32"))
+        if delta_beta is None:
+            return self.gamma + delta_gamma, None
+        return self.gamma + delta_gamma, self.beta + delta_beta
+
+    def _checked_vector(self, condition):
+        """The MLP-mode condition as a tensor, once its dtype and shape are checked."""
+        condition = ops.convert_to_tensor(condition)
         if not _is_float(condition) or len(condition.shape) != 2:
             raise ValueError(
                 f"{self._describe()}: in MLP mode the condition must be a float vector of "
@@ -402,15 +420,7 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{condition.shape[-1]}, but the layer was built for length "
                 f"{self.condition_dim}."
             )
-        hidden = condition
-        if self.condition_activation is not None:
-            hidden = self.condition_activation(hidden)
-        for layer in self.mlp_layers:
-            hidden = layer(hidden)
-        delta_gamma, delta_beta = self._split_affine(ops.cast(hidden, "float32"))
-        if delta_beta is None:
-            return self.gamma + delta_gamma, None
-        return self.gamma + delta_gamma, self.beta + delta_beta
+        return condition
 
     def _condition_kind(self, condition, rank, inputs_shape):
         shape = tuple(condition.shape)
