@@ -8,6 +8,7 @@ from cbn.conditional_layer_normalization import ConditionalLayerNormalization
 from cbn.conditional_normalization import ConditionalNormalization
 from cbn.conditional_rms_normalization import ConditionalRMSNormalization
 from cbn.fine_tuning import append_conditions, conditional_layers, train_only_conditions
+from cbn.porting import load_scale_shift
 
 __all__ = [
     "ConditionalBatchNormalization",
@@ -18,6 +19,7 @@ __all__ = [
     "ConditionalRMSNormalization",
     "append_conditions",
     "conditional_layers",
+    "load_scale_shift",
     "train_only_conditions",
 ]
 __version__ = "0.1.0"
