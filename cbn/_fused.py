@@ -126,7 +126,7 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
             computed for the forward pass (their own gradients are not used:
             the gradient with respect to `x` accounts for them).
         gamma, beta: Per-sample affine parameters `(batch, 1, ..., 1, channels)`,
-            constant along `position_axes`.
+            constant along `position_axes`; beta may be `None` (none added).
         epsilon: Added to the variance.
         axes: The batch and position axes the statistics span.
         groups: The number of channel groups the statistics span.
@@ -145,10 +145,22 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
     def sum_positions(t):
         return ops.sum(t, axis=position_axes, keepdims=True) if position_axes else t
 
+    has_beta = beta is not None
+    if not has_beta:
+        beta = ops.zeros_like(gamma)  # stands in for the argument; its gradient goes unread
+
     @ops.custom_gradient
     def forward(x, gamma, beta):
-        scale = gamma * ops.rsqrt(variance + epsilon)
-        outputs = x * scale + (beta - mean * scale)
+        inv = ops.rsqrt(variance + epsilon)
+        if from_sums:
+            # Statistics constant along the positions, as gamma is: one multiply-add.
+            scale = gamma * inv
+            outputs = x * scale + (beta - mean * scale)
+        else:
+            # Per-position statistics: gamma * inv would be input-sized, one pass more
+            # (25% of the forward time on TensorFlow at 8x256x384): normalize, then scale.
+            normalized = x * inv - mean * inv if centered else x * inv
+            outputs = normalized * gamma + beta if has_beta else normalized * gamma
 
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream

@@ -313,8 +313,6 @@ class ConditionalNormalization(keras.layers.Layer):
             # Statistics of x for the forward pass; the analytic gradient accounts for them.
             mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups, centered)
             self._update_statistics(mean, variance)
-            if beta is None:
-                beta = ops.zeros_like(gamma)  # receives a gradient that nothing reads
             return _fused.normalize(
                 x, mean, variance, gamma, beta, self.epsilon,
                 axes=axes, groups=self._groups, position_axes=range(1, rank - 1),
