@@ -1,30 +1,33 @@
 """Normalization plus affine by PyTorch's own kernels, on the PyTorch backend.
 
-Each Keras op on PyTorch is a Python dispatch (argument conversion, dtype
-checks) before the kernel runs, and the statistics of `_fused.moments` take
-several ops and passes over the input. PyTorch has one kernel, forward and
-backward, for each statistics pattern of the family:
+Each Keras op on PyTorch is a Python dispatch (argument conversion, dtype checks)
+before the kernel runs, and the statistics of `_fused.moments` take several ops and
+passes over the input. PyTorch has one kernel, forward and backward, for each
+statistics pattern of the family:
 
 - layer norm (each position over its channels): `torch.nn.functional.layer_norm`;
 - RMS norm (the same, uncentered): `torch.nn.functional.rms_norm`;
-- instance and group norm (each sample over its positions and a group of
-  channels): `torch.nn.functional.group_norm`, on a channels-first view of the
-  channels-last input (PyTorch's channels-last kernel reads it in place for
-  4-D inputs);
+- instance and group norm (each sample over its positions and a group of channels):
+  `torch.nn.functional.group_norm`, on a channels-first view of the channels-last
+  input (PyTorch's channels-last kernel reads 4-D and 5-D inputs in place);
 
-called without their own affine, then gamma and beta applied in one
-`torch.addcmul` (gamma and beta are per sample, or per position for weight
-maps). Group and instance norm with per-sample gamma and beta differentiate in
-closed form instead (`_group_norm_affine`, the formulas of `cbn/_fused.py`):
-PyTorch's backward of `group_norm` on a channels-last input took 34 ms at
-8x64x64x128 against 11 ms channels first, and the `addcmul` backward as much
-again; the closed form reads the input and the upstream gradient a few times. In MLP mode (float32, plain `Dense` layers) the MLP and gamma/beta are
-computed with PyTorch operations too (`mlp_mode_call`): on (8, 4, 384) tokens a
-Keras layer call costs about 0.1 ms and each Keras op 8 us more than the
-PyTorch one, as much as the normalization itself. Same formula as the other
-backends, so the same outputs and gradients up to float32 rounding
-(`tests/cbn/test_native.py` holds them to the Keras-ops path). Batch statistics
-(batch norm in training) and stored statistics keep the Keras ops: they also
+called without their own affine, then gamma and beta applied in one `torch.addcmul`
+(gamma and beta are per sample, or per position for weight maps).
+
+Group and instance norm with per-sample gamma and beta differentiate in closed form
+instead (`_group_norm_affine`, the formulas of `cbn/_fused.py`): PyTorch's backward of
+`group_norm` on a channels-last input took 34 ms at 8x64x64x128 against 11 ms channels
+first, and the `addcmul` backward as much again, where the closed form reads the input
+and the upstream gradient a few times.
+
+In MLP mode (float32, plain `Dense` layers) the MLP and gamma/beta are computed with
+PyTorch operations too (`mlp_mode_call`): on (8, 4, 384) tokens a Keras layer call costs
+about 0.1 ms and each Keras op 8 us more than the PyTorch one, as much as the
+normalization itself.
+
+Same formula as the other backends, so the same outputs and gradients up to float32
+rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Batch
+statistics (batch norm in training) and stored statistics keep the Keras ops: they also
 update or read moving averages.
 """
 

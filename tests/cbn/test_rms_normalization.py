@@ -196,6 +196,22 @@ def test_bad_arguments_are_rejected_by_name(arguments, message):
         ConditionalRMSNormalization(name="norm", **arguments)
 
 
+def test_table_model_without_beta_survives_keras_file(tmp_path):
+    tokens = keras.Input((6, 4))
+    ids = keras.Input((), dtype="int32")
+    layer = ConditionalRMSNormalization(num_conditions=NUM_CONDITIONS)
+    model = keras.Model([tokens, ids], layer(tokens, ids))
+    randomize_table(layer)
+    layer.append_conditions(count=1, init=2)
+    inputs = [random_inputs((2, 6, 4)), np.array([3, 0], "int32")]
+    path = str(tmp_path / "model.keras")
+    model.save(path)
+    reloaded = keras.saving.load_model(path)
+    np.testing.assert_array_equal(to_numpy(reloaded.predict(inputs, verbose=0)),
+                                  to_numpy(model.predict(inputs, verbose=0)))
+    assert [w.name for w in reloaded.layers[-1].weights] == ["gamma"]
+
+
 def test_input_of_rank_one_is_rejected():
     layer = ConditionalRMSNormalization(num_conditions=2, name="norm")
     with pytest.raises(ValueError, match="'norm'.*rank 2 to 5"):
