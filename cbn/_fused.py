@@ -29,7 +29,8 @@ gradient itself differentiable, so second-order gradients (gradient penalties,
 path-length regularization) are exact.
 
 TensorFlow and JAX only: Keras's PyTorch `custom_gradient` swallows errors from
-the forward function, so that backend keeps automatic differentiation.
+the forward function, so that backend has its own path (`cbn/_native.py`: PyTorch's
+kernels, and the same closed form as a `torch.autograd.Function` for group norm).
 """
 
 import keras
