@@ -4,6 +4,7 @@ keras-hub on TensorFlow and JAX; forward, and forward+backward.
     python benchmarks/bench_peers.py            # the full run (a few minutes on 2 CPU cores)
     python benchmarks/bench_peers.py --quick    # tiny shapes, 2 repetitions: a smoke test
     python benchmarks/bench_peers.py --results-dir benchmarks/results  # also peers.json
+    python benchmarks/bench_peers.py --backends torch --torch-threads 1  # steadier when shared
 
 Pairs (ours with the weights and epsilon of the peer's function, see docs/layers.md):
 
@@ -176,13 +177,17 @@ def jax_steps(ours, peer, x, condition, upstream):
     return forward, forward_backward
 
 
-def run_worker(backend, quick, repetitions, warmup):
+def run_worker(backend, quick, repetitions, warmup, torch_threads):
     """Times every pair of this backend; prints one JSON line per (pair, mode, side)."""
     import keras
 
     from benchmarks.timing import time_interleaved
 
     assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
+    if backend == "torch" and torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
     rng = np.random.default_rng(0)
     shapes = {"tokens": QUICK_TOKENS if quick else TOKENS,
               "feature_map": QUICK_FEATURE_MAP if quick else FEATURE_MAP}
@@ -204,15 +209,17 @@ def run_worker(backend, quick, repetitions, warmup):
             samples = time_interleaved(mode_steps, repetitions, warmup)
             for side, samples_ms in samples.items():
                 record = {"backend": backend, "pair": name, "shape": list(shape), "mode": mode,
-                          "side": side, "samples_ms": samples_ms, "load": os.getloadavg()[0]}
+                          "side": side, "samples_ms": samples_ms, "load": os.getloadavg()[0],
+                          "torch_threads": torch_threads if backend == "torch" else None}
                 print(RESULT_PREFIX + json.dumps(record), flush=True)
 
 
-def measure(backend, quick, repetitions, warmup):
+def measure(backend, quick, repetitions, warmup, torch_threads):
     """Runs this script as a worker for `backend`; returns its result records."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", backend,
                "--repetitions", str(repetitions), "--warmup", str(warmup)]
     command += ["--quick"] if quick else []
+    command += ["--torch-threads", str(torch_threads)] if torch_threads else []
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -265,27 +272,31 @@ def main(argv=None):
                         help=f"untimed steps first (default {WARMUP}; --quick: {QUICK_WARMUP})")
     parser.add_argument("--results-dir", default=None,
                         help="also write every timed sample to RESULTS_DIR/peers.json")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="PyTorch's intra-op threads for both sides (default: PyTorch's "
+                             "own, one per core); 1 keeps a busy core from stalling every op")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
     warmup = args.warmup if args.warmup is not None else (QUICK_WARMUP if args.quick else WARMUP)
     if args.worker:
-        run_worker(args.worker, args.quick, repetitions, warmup)
+        run_worker(args.worker, args.quick, repetitions, warmup, args.torch_threads)
         return 0
     from benchmarks.machine import print_machine
 
     print_machine("machine (peer benchmark, before the run)")
     records = []
     for backend in args.backends.split(","):
-        records += measure(backend, args.quick, repetitions, warmup)
+        records += measure(backend, args.quick, repetitions, warmup, args.torch_threads)
     print_machine("machine (after the run)")
     if args.results_dir:
         results_dir = Path(args.results_dir)
         results_dir.mkdir(parents=True, exist_ok=True)
         (results_dir / "peers.json").write_text(json.dumps(records, indent=1))
+    threads = args.torch_threads or "PyTorch's default"
     print(f"{repetitions} repetitions after {warmup} warm-up, interleaved; ratio = median over "
           f"rounds of ours / peer in the same round; load = 1-minute load average at the end "
-          f"of the pair.")
+          f"of the pair; PyTorch threads: {threads}.")
     print(format_table(records))
     return 0
 
