@@ -15,7 +15,7 @@ called without their own affine, then gamma and beta applied in one `torch.addcm
 (gamma and beta are per sample, or per position for weight maps).
 
 Group and instance norm with per-sample gamma and beta differentiate in closed form
-instead (`_group_norm_affine`, the formulas of `cbn/_fused.py`): PyTorch's backward of
+instead (`cbn/_torch_group_norm.py`, the formulas of `cbn/_fused.py`): PyTorch's backward of
 `group_norm` on a channels-last input took 34 ms at 8x64x64x128 against 11 ms channels
 first, and the `addcmul` backward as much again, where the closed form reads the input
 and the upstream gradient a few times.
@@ -30,8 +30,6 @@ rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Batch
 statistics (batch norm in training) and stored statistics keep the Keras ops: they also
 update or read moving averages.
 """
-
-import functools
 
 import keras
 
@@ -67,7 +65,9 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
         else:
             normalized = F.rms_norm(x, (channels,), eps=epsilon)
     elif beta is not None and all(size == 1 for size in gamma.shape[1:-1]):
-        return _group_norm_affine().apply(x, gamma, beta, groups, epsilon)
+        from cbn._torch_group_norm import GroupNormAffine  # imports torch: PyTorch only
+
+        return GroupNormAffine.apply(x, gamma, beta, groups, epsilon)
     else:
         channels_first = x.movedim(-1, 1)
         normalized = F.group_norm(channels_first, groups, eps=epsilon).movedim(1, -1)
@@ -125,64 +125,3 @@ def mlp_mode_call(layer, x, condition, training):
     axes = layer._statistics_axes(len(x.shape), training)
     return normalize(x, gamma, beta, layer.epsilon, axes, layer._groups, layer.CENTERED)
 
-
-@functools.cache
-def _group_norm_affine():
-    """`gamma * group_norm(x) + beta` for channels-last `x` and per-sample gamma and beta
-    `(batch, 1, ..., 1, channels)`, as a `torch.autograd.Function` with the closed-form
-    gradient of `cbn/_fused.py` (statistics over every position: the means in d_x follow
-    from d_beta and d_gamma)."""
-    import torch
-
-    def channel_view(per_group, x):
-        """(batch, groups) statistics repeated over each group's channels, shaped like gamma."""
-        channels = x.shape[-1]
-        repeated = per_group.repeat_interleave(channels // per_group.shape[1], dim=1)
-        return repeated.view((x.shape[0],) + (1,) * (x.dim() - 2) + (channels,))
-
-    def group_mean(t, groups, count):
-        """The mean over each group's channels of `t` summed over the positions."""
-        return t.reshape(t.shape[0], groups, -1).sum(-1) / count
-
-    class GroupNormAffine(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x, gamma, beta, groups, epsilon):
-            batch, channels = x.shape[0], x.shape[-1]
-            # A channels-last tensor viewed channels first is already in PyTorch's
-            # channels_last layout for 4-D and 5-D inputs (no copy); other ranks are copied.
-            memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
-                x.dim(), torch.contiguous_format)
-            channels_first = x.movedim(-1, 1).contiguous(memory_format=memory_format)
-            normalized, mean, rstd = torch.native_group_norm(
-                channels_first, None, None, batch, channels, x.numel() // (batch * channels),
-                groups, epsilon)
-            ctx.save_for_backward(x, gamma, mean, rstd)
-            ctx.groups, ctx.epsilon = groups, epsilon
-            return beta.addcmul(normalized.movedim(1, -1), gamma)
-
-        @staticmethod
-        def backward(ctx, upstream):
-            x, gamma, mean, rstd = ctx.saved_tensors
-            groups = ctx.groups
-            positions = tuple(range(1, x.dim() - 1))
-            count = x.numel() // (x.shape[0] * groups)
-            if torch.is_grad_enabled():
-                # This backward is itself differentiated (a gradient penalty): the statistics
-                # must be functions of x for the second-order gradient to be exact.
-                grouped = x.reshape(x.shape[0], -1, groups, x.shape[-1] // groups)
-                mean = grouped.mean((1, 3))
-                rstd = torch.rsqrt(grouped.var((1, 3), unbiased=False) + ctx.epsilon)
-            mean, inv = channel_view(mean, x), channel_view(rstd, x)
-            def sum_positions(t):  # torch sums every axis for an empty tuple
-                return t.sum(positions, keepdim=True) if positions else t
-
-            d_beta = sum_positions(upstream)
-            d_gamma = (sum_positions(upstream * x) - mean * d_beta) * inv
-            mean_g = channel_view(group_mean(gamma * d_beta, groups, count), x)
-            mean_g_xhat = channel_view(group_mean(gamma * d_gamma, groups, count), x)
-            x_coefficient = -inv * inv * mean_g_xhat
-            constant = -inv * mean_g - mean * x_coefficient
-            d_x = torch.addcmul(constant, x, x_coefficient).addcmul(upstream, gamma * inv)
-            return d_x, d_gamma, d_beta, None, None
-
-    return GroupNormAffine
