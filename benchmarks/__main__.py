@@ -42,8 +42,10 @@ class Section:
 
 
 SECTIONS = (
-    Section("layers", "bench_layers.py", "cbn layers against Keras BN / GN / LN, TF and JAX",
-            True),
+    Section("layers", "bench_layers.py",
+            "cbn layers against Keras BN / GN / LN / RMS, TF, JAX and PyTorch", True),
+    Section("peers", "bench_peers.py",
+            "cbn adaptive norms against diffusers' (PyTorch) and keras-hub's (TF, JAX)", True),
     Section("stylize", "bench_stylize.py", "stylize latency and memory against PyTorch"),
     Section("training", "bench_training.py",
             "training step against PyTorch, options, conditioning, input pipeline", True, True),

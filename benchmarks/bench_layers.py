@@ -16,14 +16,15 @@ Pairs compared, on each backend:
 each at the feature-map shapes `IMAGE_SHAPES`, and
 
 - `cbn.ConditionalLayerNormalization(num_conditions=8)` against
-  `keras.layers.LayerNormalization()` at the transformer token shapes
+  `keras.layers.LayerNormalization()` and `cbn.ConditionalRMSNormalization(num_conditions=8)`
+  against `keras.layers.RMSNormalization()` at the transformer token shapes
   `TOKEN_SHAPES` (batch, tokens, features).
 
 The conditional layers get per-sample integer ids `(batch,)`. One step is the
 gradient of `sum(layer(x) * upstream)` with respect to the input and the
 layer's trainable weights (moving statistics updated where the layer has
 them), compiled the same way on both sides: `tf.function` on TensorFlow,
-`jax.jit` over `stateless_call` on JAX. Each step is warmed up (compiled),
+`jax.jit` over `stateless_call` on JAX, eager on PyTorch (as PyTorch runs). Each step is warmed up (compiled),
 then timed `--repetitions` times in interleaved rounds (see
 `benchmarks/timing.py`).
 
@@ -51,7 +52,7 @@ IMAGE_SHAPES = [(16, 64, 64, 64), (4, 128, 128, 128), (64, 8, 8, 512)]
 TOKEN_SHAPES = [(32, 256, 384), (8, 256, 1152)]
 QUICK_IMAGE_SHAPES = [(2, 8, 8, 32), (4, 4, 4, 64)]
 QUICK_TOKEN_SHAPES = [(2, 8, 16)]
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
 NUM_CONDITIONS = 8
 REPETITIONS = 40
 WARMUP = 3
@@ -64,6 +65,7 @@ PAIRS = [
     ("ConditionalInstanceNormalization", "GroupNormalization(groups=-1)", "image"),
     ("ConditionalGroupNormalization(groups=32)", "GroupNormalization(groups=32)", "image"),
     ("ConditionalLayerNormalization", "LayerNormalization", "tokens"),
+    ("ConditionalRMSNormalization", "RMSNormalization", "tokens"),
 ]
 
 RESULT_PREFIX = "RESULT "
@@ -87,6 +89,8 @@ def make_layer(name):
         return cbn.ConditionalGroupNormalization(groups=32, num_conditions=NUM_CONDITIONS), {}
     if name == "ConditionalLayerNormalization":
         return cbn.ConditionalLayerNormalization(num_conditions=NUM_CONDITIONS), {}
+    if name == "ConditionalRMSNormalization":
+        return cbn.ConditionalRMSNormalization(num_conditions=NUM_CONDITIONS), {}
     if name == "BatchNormalization":
         return keras.layers.BatchNormalization(), {"training": True}
     if name == "GroupNormalization(groups=-1)":
@@ -95,6 +99,8 @@ def make_layer(name):
         return keras.layers.GroupNormalization(groups=32), {}
     if name == "LayerNormalization":
         return keras.layers.LayerNormalization(), {}
+    if name == "RMSNormalization":
+        return keras.layers.RMSNormalization(), {}
     raise ValueError(f"make_layer: unknown layer name {name!r}.")
 
 
@@ -141,12 +147,30 @@ def jax_grad_step(layer, inputs, condition, upstream, call_kwargs):
     )
 
 
+def torch_grad_step(layer, inputs, condition, upstream, call_kwargs):
+    """An eager PyTorch step computing the gradients (PyTorch runs synchronously on CPU)."""
+    import torch
+
+    args = [torch.tensor(inputs, requires_grad=True)]
+    args += [] if condition is None else [torch.tensor(condition)]
+    upstream = torch.tensor(upstream)
+    layer(*args, **call_kwargs)
+    weights = [variable.value for variable in layer.trainable_variables]
+
+    def step():
+        loss = (layer(*args, **call_kwargs) * upstream).sum()
+        return torch.autograd.grad(loss, [args[0]] + weights)
+
+    return step
+
+
 def run_worker(backend, shapes_by_kind, repetitions, warmup):
     """Times every pair at its shapes on this process's backend; prints JSON lines."""
     import keras
 
     assert keras.backend.backend() == backend, (keras.backend.backend(), backend)
-    grad_step = {"tensorflow": tensorflow_grad_step, "jax": jax_grad_step}[backend]
+    grad_step = {"tensorflow": tensorflow_grad_step, "jax": jax_grad_step,
+                 "torch": torch_grad_step}[backend]
     rng = np.random.default_rng(0)
     for kind, shapes in shapes_by_kind.items():
         names = [name for *pair, pair_kind in PAIRS if pair_kind == kind for name in pair]

@@ -49,7 +49,7 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             replicas of a `tf.distribute` strategy (as
             `keras.layers.BatchNormalization(synchronized=True)`); `False`:
             each replica's own.
-        mlp_activation, gamma_initializer, beta_initializer,
+        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
         kernel_initializer, trainable_rows: see `ConditionalNormalization`.
         moving_mean_initializer: Initializer of the moving mean.
         moving_variance_initializer: Initializer of the moving variance.

@@ -42,7 +42,7 @@ class ConditionalGroupNormalization(ConditionalNormalization):
             the diffusion models, defaults to 1e-5).
         normalize_weights: Divide float weights by their sum instead of
             requiring that they sum to 1.
-        mlp_activation, gamma_initializer, beta_initializer,
+        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
         kernel_initializer, trainable_rows: see `ConditionalNormalization`.
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
 

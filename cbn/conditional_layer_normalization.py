@@ -20,9 +20,12 @@ class ConditionalLayerNormalization(ConditionalNormalization):
     them from a conditioning vector `(batch, D)` and its output layer starts
     at zero, so a fresh layer is plain layer normalization: the adaLN-Zero
     conditioning of Peebles and Xie's diffusion transformers (DiT), where the
-    vector is the sum of the timestep and class embeddings. In DiT the same
-    zero-initialized map also yields a gate that scales each residual branch;
-    the gate belongs to the block, not to the norm (see the README's DiT block).
+    vector is the sum of the timestep and class embeddings (`mlp_units=()`,
+    `condition_activation="silu"`, `epsilon=1e-6`: DiT's, diffusers' and
+    keras-hub's adaptive layer norm; `docs/layers.md` ports their weights). In
+    DiT the same zero-initialized map also yields a gate that scales each
+    residual branch; the gate belongs to the block, not to the norm (a `Dense`
+    beside it: `docs/layers.md`, notebook 08).
     With `num_conditions=N`, gamma and beta are rows of a table: integer ids
     `(batch,)` pick rows, convex weights `(batch, N)` blend rows per sample,
     convex weight maps `(batch, tokens, N)` blend rows per token.
@@ -35,7 +38,7 @@ class ConditionalLayerNormalization(ConditionalNormalization):
             `keras.layers.LayerNormalization` (DiT uses 1e-6).
         normalize_weights: Divide float weights by their sum instead of
             requiring that they sum to 1.
-        mlp_activation, gamma_initializer, beta_initializer,
+        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
         kernel_initializer, trainable_rows: see `ConditionalNormalization`.
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
 

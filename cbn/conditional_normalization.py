@@ -4,7 +4,7 @@ import numpy as np
 import keras
 from keras import ops
 
-from cbn import _checks, _concrete, _fused
+from cbn import _checks, _concrete, _fused, _native
 
 # Weights that should be convex may miss by this much (float rounding, float16 inputs).
 WEIGHT_TOLERANCE = 1e-3
@@ -23,12 +23,14 @@ class ConditionalNormalization(keras.layers.Layer):
     which elements share one mean and variance. A subclass says so with two
     hooks: `_channel_groups` (the channels are split into groups that share
     statistics: each channel alone for batch and instance norm, G groups for
-    group norm, all channels together for layer norm) and `_statistics_axes`
-    (which of the batch and position axes the statistics also span: batch and
-    positions for batch norm, the positions for instance and group norm, none
-    for layer norm, or `None` for stored statistics). This class turns the
-    condition into per-sample (or per-position) gamma and beta and applies the
-    formula.
+    group norm, all channels together for layer and RMS norm) and
+    `_statistics_axes` (which of the batch and position axes the statistics
+    also span: batch and positions for batch norm, the positions for instance
+    and group norm, none for layer and RMS norm, or `None` for stored
+    statistics). RMS normalization sets `CENTERED = False`: its "mean" is 0 and
+    its "variance" the mean square, and it may have no beta (`_has_beta`).
+    This class turns the condition into per-sample (or per-position) gamma and
+    beta and applies the formula.
 
     gamma and beta come from one of two sources:
 
@@ -39,13 +41,15 @@ class ConditionalNormalization(keras.layers.Layer):
       position axes (a blend that varies with position).
     - an MLP (`mlp_units=(...)`): `gamma = gamma0 + delta_gamma(c)` and
       `beta = beta0 + delta_beta(c)` for a float conditioning vector
-      `(batch, D)`. The output layer starts at zero, so a fresh layer computes
-      plain (unconditional) normalization.
+      `(batch, D)`, optionally passed through `condition_activation` first
+      (the SiLU of diffusion transformers). The output layer starts at zero,
+      so a fresh layer computes plain (unconditional) normalization.
 
     With statistics from the input and per-sample gamma/beta, TensorFlow and
     JAX differentiate the layer in closed form rather than through the
     statistics (`cbn/_fused.py`): same outputs and gradients, second order
-    included, in less time than Keras's own normalization layers.
+    included, in less time than Keras's own normalization layers. PyTorch
+    normalizes with its own kernels instead (`cbn/_native.py`).
 
     Args:
         num_conditions: Number of rows of the gamma/beta table.
@@ -57,6 +61,9 @@ class ConditionalNormalization(keras.layers.Layer):
             instead of being required to sum to 1. They must still be
             non-negative with a positive sum.
         mlp_activation: Activation of the MLP's hidden layers.
+        condition_activation: MLP mode only: an activation applied to the
+            conditioning vector before the MLP (`"silu"` as in DiT,
+            diffusers' and keras-hub's adaptive norms); `None` for none.
         gamma_initializer: Initializer of the gamma table / gamma0.
         beta_initializer: Initializer of the beta table / beta0.
         kernel_initializer: Initializer of the MLP's hidden kernels.
@@ -67,6 +74,8 @@ class ConditionalNormalization(keras.layers.Layer):
 
     # Inputs are (batch, *positions, channels) with up to 3 position axes.
     MIN_RANK = 3
+    # Subtract the mean before scaling (False for RMS normalization).
+    CENTERED = True
 
     def __init__(
         self,
@@ -79,6 +88,7 @@ class ConditionalNormalization(keras.layers.Layer):
         beta_initializer="zeros",
         kernel_initializer="glorot_uniform",
         trainable_rows=None,
+        condition_activation=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -110,6 +120,18 @@ class ConditionalNormalization(keras.layers.Layer):
         )
         self.kernel_initializer = _checks.lookup(
             self, "kernel_initializer", kernel_initializer, keras.initializers.get
+        )
+        if condition_activation is not None and self.uses_table:
+            raise ValueError(
+                f"{self._describe()}: `condition_activation` applies to the conditioning "
+                f"vector of MLP mode (mlp_units=...); this layer has a gamma/beta table "
+                f"(num_conditions={self.num_conditions}); received "
+                f"condition_activation={condition_activation!r}."
+            )
+        self.condition_activation = (
+            None if condition_activation is None else _checks.lookup(
+                self, "condition_activation", condition_activation, keras.activations.get
+            )
         )
         self._trainable_rows = None
         self.trainable_rows = trainable_rows
@@ -154,6 +176,15 @@ class ConditionalNormalization(keras.layers.Layer):
             self._build_mlp(condition_shape)
         self._build_statistics(inputs_shape)
 
+    def _has_beta(self):
+        """Whether the layer adds a beta (RMS normalization may not)."""
+        return True
+
+    @property
+    def _affine_width(self):
+        """gamma and beta side by side: the width of a table row or of the MLP's output."""
+        return (2 if self._has_beta() else 1) * self.channels
+
     def _add_tables(self, rows, gamma_initializer=None, beta_initializer=None):
         self.gamma = self.add_weight(
             shape=(rows, self.channels),
@@ -161,12 +192,13 @@ class ConditionalNormalization(keras.layers.Layer):
             initializer=gamma_initializer or self.gamma_initializer,
             autocast=False,
         )
-        self.beta = self.add_weight(
-            shape=(rows, self.channels),
-            name="beta",
-            initializer=beta_initializer or self.beta_initializer,
-            autocast=False,
-        )
+        if self._has_beta():
+            self.beta = self.add_weight(
+                shape=(rows, self.channels),
+                name="beta",
+                initializer=beta_initializer or self.beta_initializer,
+                autocast=False,
+            )
 
     def _build_mlp(self, condition_shape):
         if condition_shape is None or len(condition_shape) != 2 or condition_shape[-1] is None:
@@ -179,10 +211,11 @@ class ConditionalNormalization(keras.layers.Layer):
             shape=(self.channels,), name="gamma",
             initializer=self.gamma_initializer, autocast=False,
         )
-        self.beta = self.add_weight(
-            shape=(self.channels,), name="beta",
-            initializer=self.beta_initializer, autocast=False,
-        )
+        if self._has_beta():
+            self.beta = self.add_weight(
+                shape=(self.channels,), name="beta",
+                initializer=self.beta_initializer, autocast=False,
+            )
         self.mlp_layers = []
         shape = tuple(condition_shape)
         for index, units in enumerate(self.mlp_units):
@@ -198,7 +231,7 @@ class ConditionalNormalization(keras.layers.Layer):
             self.mlp_layers.append(hidden)
         # Zero output layer: a fresh layer is exactly the unconditional one.
         head = keras.layers.Dense(
-            2 * self.channels,
+            self._affine_width,
             kernel_initializer="zeros",
             bias_initializer="zeros",
             dtype=self.dtype_policy,
@@ -242,49 +275,64 @@ class ConditionalNormalization(keras.layers.Layer):
         self._check_rank(inputs.shape)
         self._check_channels(inputs.shape)
         rank = len(inputs.shape)
+        if not self.uses_table and _native.whole_layer_available(self, inputs, training):
+            # PyTorch: MLP, gamma/beta and normalization without a Keras op in between.
+            return _native.mlp_mode_call(
+                self, inputs, self._checked_vector(condition), training
+            )
         compute_dtype = keras.backend.result_type(inputs.dtype, "float32")
         # Statistics overflow in float16/bfloat16: work in float32 and cast back.
         x = ops.cast(inputs, compute_dtype)
         gamma, beta = self._affine(condition, rank, inputs.shape)
-        gamma = ops.cast(gamma, compute_dtype)
-        beta = ops.cast(beta, compute_dtype)
         per_sample = len(gamma.shape) == 2
+        broadcast_shape = [-1] + [1] * (rank - 2) + [self.channels]
+        gamma = ops.cast(gamma, compute_dtype)
         if per_sample:
-            broadcast_shape = [-1] + [1] * (rank - 2) + [self.channels]
             gamma = ops.reshape(gamma, broadcast_shape)
-            beta = ops.reshape(beta, broadcast_shape)
+        if beta is not None:
+            beta = ops.cast(beta, compute_dtype)
+            if per_sample:
+                beta = ops.reshape(beta, broadcast_shape)
         outputs = self._normalize(x, gamma, beta, per_sample, training)
         return ops.cast(outputs, self.compute_dtype)
 
     def _normalize(self, x, gamma, beta, per_sample, training):
         rank = len(x.shape)
         axes = self._statistics_axes(rank, training)
+        centered = self.CENTERED
+        if axes is not None and _native.available(x, axes, self._groups, centered):
+            return _native.normalize(x, gamma, beta, self.epsilon, axes, self._groups, centered)
         if axes is None:
             mean, variance = self._stored_statistics()
-        elif per_sample and not training and _fused.single_instance_available(x, axes):
+        elif per_sample and not training and centered and _fused.single_instance_available(
+            x, axes
+        ):
             mean, variance = _fused.moments(x, axes, self._groups)
             return _fused.normalize_single_instance(x, mean, variance, gamma, beta, self.epsilon)
         elif per_sample and _fused.available():
             # Statistics of x for the forward pass; the analytic gradient accounts for them.
-            mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups)
+            mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups, centered)
             self._update_statistics(mean, variance)
             return _fused.normalize(
                 x, mean, variance, gamma, beta, self.epsilon,
                 axes=axes, groups=self._groups, position_axes=range(1, rank - 1),
+                centered=centered,
             )
         else:
-            mean, variance = _fused.moments(x, axes, self._groups)
+            mean, variance = _fused.moments(x, axes, self._groups, centered)
             self._update_statistics(mean, variance)
         return self._scale_and_shift(x, mean, variance, gamma, beta, per_sample)
 
     def _scale_and_shift(self, x, mean, variance, gamma, beta, per_sample):
-        """gamma * (x - mean) / sqrt(variance + epsilon) + beta."""
+        """gamma * (x - mean) / sqrt(variance + epsilon) + beta (beta may be `None`)."""
         inv_std = ops.rsqrt(variance + self.epsilon)
         if per_sample:
             # Per-sample gamma/beta: fold everything into one multiply-add.
             scale = gamma * inv_std
-            return x * scale + (beta - mean * scale)
-        return (x - mean) * inv_std * gamma + beta
+            shift = -mean * scale if beta is None else beta - mean * scale
+            return x * scale + shift
+        outputs = (x - mean) * inv_std * gamma
+        return outputs if beta is None else outputs + beta
 
     def compute_output_shape(self, inputs_shape, condition_shape=None):
         return tuple(inputs_shape)
@@ -301,7 +349,8 @@ class ConditionalNormalization(keras.layers.Layer):
 
         Returns:
             `(gamma, beta)`, each `(batch, channels)` (`(batch, *positions,
-            channels)` for weight maps), float32.
+            channels)` for weight maps), float32; beta is `None` for a layer
+            without one (`ConditionalRMSNormalization(center=False)`).
         """
         if not self.built:
             raise ValueError(
@@ -321,9 +370,11 @@ class ConditionalNormalization(keras.layers.Layer):
         ids are range-checked before they become a backend tensor (see `__call__`).
         """
         if not self.uses_table:
-            return self._predicted_affine(ops.convert_to_tensor(condition))
+            return self._predicted_affine(condition)
         condition = _with_dtype(condition)
-        table = ops.concatenate([self.gamma, self.beta], axis=-1)
+        table = self.gamma
+        if self._has_beta():
+            table = ops.concatenate([self.gamma, self.beta], axis=-1)
         if self._trainable_rows is not None:
             row_is_trainable = np.zeros((self.num_conditions, 1), dtype=bool)
             row_is_trainable[list(self._trainable_rows)] = True
@@ -333,9 +384,28 @@ class ConditionalNormalization(keras.layers.Layer):
             gamma_beta = self._gather_rows(table, condition)
         else:
             gamma_beta = ops.matmul(self._checked_weights(condition), table)
+        return self._split_affine(gamma_beta)
+
+    def _split_affine(self, gamma_beta):
+        """gamma and beta (or `None`) from a tensor of `_affine_width` channels."""
+        if not self._has_beta():
+            return gamma_beta, None
         return gamma_beta[..., : self.channels], gamma_beta[..., self.channels :]
 
     def _predicted_affine(self, condition):
+        hidden = self._checked_vector(condition)
+        if self.condition_activation is not None:
+            hidden = self.condition_activation(hidden)
+        for layer in self.mlp_layers:
+            hidden = layer(hidden)
+        delta_gamma, delta_beta = self._split_affine(ops.cast(hidden, "float32"))
+        if delta_beta is None:
+            return self.gamma + delta_gamma, None
+        return self.gamma + delta_gamma, self.beta + delta_beta
+
+    def _checked_vector(self, condition):
+        """The MLP-mode condition as a tensor, once its dtype and shape are checked."""
+        condition = ops.convert_to_tensor(condition)
         if not _is_float(condition) or len(condition.shape) != 2:
             raise ValueError(
                 f"{self._describe()}: in MLP mode the condition must be a float vector of "
@@ -348,13 +418,7 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{condition.shape[-1]}, but the layer was built for length "
                 f"{self.condition_dim}."
             )
-        hidden = condition
-        for layer in self.mlp_layers:
-            hidden = layer(hidden)
-        delta = ops.cast(hidden, "float32")
-        gamma = self.gamma + delta[:, : self.channels]
-        beta = self.beta + delta[:, self.channels :]
-        return gamma, beta
+        return condition
 
     def _condition_kind(self, condition, rank, inputs_shape):
         shape = tuple(condition.shape)
@@ -526,26 +590,28 @@ class ConditionalNormalization(keras.layers.Layer):
             raise ValueError(
                 f"{self._describe()}: `count` must be a positive integer; received {count!r}."
             )
+        # Without a beta (RMS norm), a zero-width stand-in keeps one code path.
         old_gamma = ops.convert_to_numpy(self.gamma)
-        old_beta = ops.convert_to_numpy(self.beta)
+        old_beta = ops.convert_to_numpy(self.beta) if self._has_beta() else old_gamma[:, :0]
         new_gamma, new_beta = self._new_rows(old_gamma, old_beta, count, init)
         gamma = np.concatenate([old_gamma, new_gamma])
         beta = np.concatenate([old_beta, new_beta])
         trainable = self.gamma.trainable
+        old_tables = [self.gamma] + ([self.beta] if self._has_beta() else [])
         self._tracker.unlock()
-        self._untrack_variable(self.gamma)
-        self._untrack_variable(self.beta)
+        for table in old_tables:
+            self._untrack_variable(table)
         self._add_tables(
             len(gamma),
             gamma_initializer=keras.initializers.Constant(gamma),
             beta_initializer=keras.initializers.Constant(beta),
         )
         self._tracker.lock()
-        self.gamma.trainable = trainable
-        self.beta.trainable = trainable
         # Constant initializers go through float conversions; assign the exact bits.
-        self.gamma.assign(gamma)
-        self.beta.assign(beta)
+        for table, values in zip([self.gamma, self.beta], [gamma, beta]):
+            if table is not None:
+                table.trainable = trainable
+                table.assign(values)
         first_new = self.num_conditions
         self.num_conditions = len(gamma)
         return list(range(first_new, self.num_conditions))
@@ -553,7 +619,7 @@ class ConditionalNormalization(keras.layers.Layer):
     def _new_rows(self, gamma, beta, count, init):
         if isinstance(init, str) and init == "identity":
             return (np.ones((count, self.channels), gamma.dtype),
-                    np.zeros((count, self.channels), beta.dtype))
+                    np.zeros((count, beta.shape[1]), beta.dtype))
         if isinstance(init, str) and init == "mean":
             return (np.repeat(gamma.mean(0, keepdims=True), count, 0),
                     np.repeat(beta.mean(0, keepdims=True), count, 0))
@@ -612,6 +678,10 @@ class ConditionalNormalization(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "trainable_rows": (
                     None if self._trainable_rows is None else list(self._trainable_rows)
+                ),
+                "condition_activation": (
+                    None if self.condition_activation is None
+                    else keras.activations.serialize(self.condition_activation)
                 ),
             }
         )

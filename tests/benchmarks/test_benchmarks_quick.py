@@ -16,13 +16,31 @@ def test_bench_layers_quick_prints_a_table_with_every_pair_on_every_backend():
     assert completed.returncode == 0, completed.stdout + completed.stderr
     rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
     assert rows[0].startswith("| backend | shape | layer | median ms")
-    for backend in ("tensorflow", "jax"):
+    for backend in ("tensorflow", "jax", "torch"):
         for layer in ("ConditionalBatchNormalization", "BatchNormalization",
                       "ConditionalInstanceNormalization", "GroupNormalization(groups=-1)",
                       "ConditionalGroupNormalization(groups=32)", "GroupNormalization(groups=32)",
-                      "ConditionalLayerNormalization", "LayerNormalization"):
+                      "ConditionalLayerNormalization", "LayerNormalization",
+                      "ConditionalRMSNormalization", "RMSNormalization"):
             assert any(f"| {backend} |" in row and f"| {layer} |" in row for row in rows), (
                 backend, layer, completed.stdout)
+
+
+def test_bench_peers_quick_prints_the_diffusers_pairs_forward_and_backward():
+    # PyTorch only: the keras-hub pairs share the TF/JAX steps of bench_layers, and each
+    # backend's worker costs seconds of imports (the test suite's budget).
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_peers.py"), "--quick",
+         "--backends", "torch"],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = [line for line in completed.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| backend | pair (ours / peer) | shape | mode |")
+    for peer in ("AdaLayerNormContinuous", "AdaLayerNormContinuous(rms_norm)", "AdaGroupNorm"):
+        for mode in ("forward", "forward+backward"):
+            assert any(f"| torch |" in row and f"diffusers {peer} |" in row
+                       and f"| {mode} |" in row for row in rows), (peer, mode, completed.stdout)
 
 
 def test_bench_pretrained_quick_prints_agreement_and_latency_against_onnxruntime(tmp_path):

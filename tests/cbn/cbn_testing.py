@@ -10,17 +10,20 @@ from cbn import (
     ConditionalGroupNormalization,
     ConditionalInstanceNormalization,
     ConditionalLayerNormalization,
+    ConditionalRMSNormalization,
 )
 
 # Every layer of the family, for tests that apply to all; group norm with two groups
-# (inputs with 4 channels: two channels per group).
+# (inputs with 4 channels: two channels per group), RMS norm with a beta like the others
+# (tests/cbn/test_rms_normalization.py covers it without).
 LAYER_CLASSES = [
     ConditionalBatchNormalization,
     ConditionalInstanceNormalization,
     functools.partial(ConditionalGroupNormalization, groups=2),
     ConditionalLayerNormalization,
+    functools.partial(ConditionalRMSNormalization, center=True),
 ]
-LAYER_IDS = ["batch", "instance", "group", "layer"]
+LAYER_IDS = ["batch", "instance", "group", "layer", "rms"]
 
 
 def to_numpy(tensor):
@@ -37,7 +40,8 @@ def randomize_table(layer, seed=1):
     """Non-trivial gamma/beta rows, so that conditions give different outputs."""
     rng = np.random.default_rng(seed)
     layer.gamma.assign(rng.uniform(0.5, 2.0, size=layer.gamma.shape).astype("float32"))
-    layer.beta.assign(rng.normal(size=layer.beta.shape).astype("float32"))
+    if layer.beta is not None:  # RMS normalization without centering has none
+        layer.beta.assign(rng.normal(size=layer.beta.shape).astype("float32"))
 
 
 def gradients(layer, loss_of_outputs, *call_args, **call_kwargs):

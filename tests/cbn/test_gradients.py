@@ -3,7 +3,8 @@
 On TensorFlow and JAX the training-mode layers compute their gradient in closed
 form (`cbn/_fused.py`); these tests hold it, and its own gradient (second order,
 as in gradient penalties), to autodiff of `gamma * (x - mean) / sqrt(var + eps) + beta`.
-On PyTorch they check the autodiff path against the same reference.
+On PyTorch they check PyTorch's own kernels (`cbn/_native.py`) and autodiff of
+the Keras ops (batch norm) against the same reference.
 """
 
 import numpy as np
@@ -57,9 +58,12 @@ def standardized(x, layer_class, epsilon):
     """(x - mean) / sqrt(variance + epsilon) with the statistics of `layer_class`, from the
     definitions: batch norm over the batch and positions, instance norm over the
     positions, group norm over the positions and the channels of a group of
-    GROUPS, layer norm over the channels of each position."""
+    GROUPS, layer norm over the channels of each position; RMS norm divides by the root
+    mean square of each position's channels."""
     rank = len(x.shape)
     positions = list(range(1, rank - 1))
+    if layer_class is cbn.ConditionalRMSNormalization:
+        return x / ops.sqrt(ops.mean(ops.square(x), axis=-1, keepdims=True) + epsilon)
     if layer_class is cbn.ConditionalLayerNormalization:
         return _standardized(x, [rank - 1], epsilon)
     if layer_class is cbn.ConditionalBatchNormalization:
@@ -85,6 +89,8 @@ def reference(x, gamma, beta, layer_class, epsilon):
 def make_layer(layer_class, **kwargs):
     if layer_class is cbn.ConditionalGroupNormalization:
         return layer_class(groups=GROUPS, **kwargs)
+    if layer_class is cbn.ConditionalRMSNormalization:
+        return layer_class(center=True, **kwargs)
     return layer_class(**kwargs)
 
 
@@ -118,8 +124,9 @@ LAYERS = [
     cbn.ConditionalInstanceNormalization,
     cbn.ConditionalGroupNormalization,
     cbn.ConditionalLayerNormalization,
+    cbn.ConditionalRMSNormalization,
 ]
-LAYER_IDS = ["batch", "instance", "group", "layer"]
+LAYER_IDS = ["batch", "instance", "group", "layer", "rms"]
 IMAGE, TOKENS, VOLUME = (4, 5, 6, 4), (2, 7, 4), (3, 2, 3, 4, 6)
 CASES = [
     (cbn.ConditionalBatchNormalization, IMAGE), (cbn.ConditionalBatchNormalization, TOKENS),
@@ -127,6 +134,7 @@ CASES = [
     (cbn.ConditionalInstanceNormalization, TOKENS), (cbn.ConditionalInstanceNormalization, VOLUME),
     (cbn.ConditionalGroupNormalization, IMAGE), (cbn.ConditionalGroupNormalization, VOLUME),
     (cbn.ConditionalLayerNormalization, IMAGE), (cbn.ConditionalLayerNormalization, TOKENS),
+    (cbn.ConditionalRMSNormalization, IMAGE), (cbn.ConditionalRMSNormalization, TOKENS),
 ]
 
 
@@ -146,7 +154,8 @@ def test_first_order_gradients_match_autodiff_of_the_formula(layer_class, shape)
     cbn.ConditionalBatchNormalization,
     cbn.ConditionalGroupNormalization,
     cbn.ConditionalLayerNormalization,
-], ids=["batch", "group", "layer"])
+    cbn.ConditionalRMSNormalization,
+], ids=["batch", "group", "layer", "rms"])
 def test_first_order_gradients_after_a_dense_layer(layer_class):
     layer_loss, reference_loss, args = layer_and_reference(layer_class, (6, 4))
     got = differentiate(layer_loss)(*tensors(*args))

@@ -9,6 +9,7 @@ from cbn import (
     ConditionalGroupNormalization,
     ConditionalInstanceNormalization,
     ConditionalLayerNormalization,
+    ConditionalRMSNormalization,
 )
 from cbn_testing import random_inputs, to_numpy
 
@@ -32,6 +33,9 @@ def layers_with_conditions():
         (ConditionalGroupNormalization(groups=3, mlp_units=(4,)), vectors),
         (ConditionalLayerNormalization(num_conditions=2), ids),
         (ConditionalLayerNormalization(mlp_units=()), vectors),
+        (ConditionalRMSNormalization(num_conditions=2), weights),
+        (ConditionalRMSNormalization(mlp_units=(), center=True, condition_activation="silu"),
+         vectors),
     ]
 
 

@@ -109,3 +109,30 @@ def test_trained_mlp_layer_depends_on_the_conditioning_vector(layer_class):
     second = to_numpy(model.predict([probe, np.tile([[0.0, 1.0]], (2, 1))], verbose=0))
 
     assert np.abs(first - second).max() > 0.1
+
+
+@pytest.mark.parametrize(
+    "layer_class", [ConditionalGroupNormalization, ConditionalLayerNormalization],
+    ids=["group", "layer"],
+)
+def test_condition_activation_is_applied_before_the_mlp(layer_class):
+    """`condition_activation="silu"` on c equals the same layer without it on silu(c)."""
+    x = random_inputs((3, 4, 6), scale=2.0)
+    vectors = conditioning_vectors(3) * 3.0
+    kwargs = {"groups": 3} if layer_class is ConditionalGroupNormalization else {}
+    with_activation = layer_class(mlp_units=(5,), condition_activation="silu", **kwargs)
+    without = layer_class(mlp_units=(5,), **kwargs)
+    with_activation(x, vectors)
+    without(x, vectors)
+    rng = np.random.default_rng(6)
+    without.set_weights([rng.normal(size=w.shape).astype("float32")
+                         for w in without.get_weights()])
+    with_activation.set_weights(without.get_weights())
+    silu = vectors / (1.0 + np.exp(-vectors))
+
+    np.testing.assert_allclose(
+        to_numpy(with_activation(x, vectors)), to_numpy(without(x, silu)),
+        rtol=1e-5, atol=1e-5,
+    )
+    assert not np.allclose(to_numpy(with_activation(x, vectors)), to_numpy(without(x, vectors)),
+                           atol=1e-3)

@@ -1,0 +1,78 @@
+"""Group norm and a per-sample affine as one PyTorch autograd function, closed-form gradient.
+
+`gamma * group_norm(x) + beta` for channels-last `x` `(batch, *positions, channels)` and
+per-sample gamma and beta `(batch, 1, ..., 1, channels)` (instance norm: one channel per
+group). The forward pass is PyTorch's `native_group_norm` kernel and one `addcmul`; the
+backward pass is the closed form of `cbn/_fused.py` for statistics over every position,
+where the means in d_x follow from d_beta and d_gamma:
+
+    d_beta  = sum_positions(g)
+    d_gamma = (sum_positions(g * x) - mean * d_beta) * inv
+    d_x     = g * gamma * inv + x * (-inv^2 * mean_g_xhat) + (-inv * mean_g + mean * inv^2 * mean_g_xhat)
+
+with `mean_g` and `mean_g_xhat` the group means of `gamma * d_beta` and `gamma * d_gamma`.
+PyTorch's own backward of `group_norm` on a channels-last input took 34 ms at
+8x64x64x128 against 11 ms channels first, plus as much again for the `addcmul`.
+
+Imported by `cbn/_native.py` on the PyTorch backend only (it imports torch).
+"""
+
+import torch
+
+
+def _channel_view(per_group, x):
+    """(batch, groups) statistics repeated over each group's channels, shaped like gamma."""
+    channels = x.shape[-1]
+    repeated = per_group.repeat_interleave(channels // per_group.shape[1], dim=1)
+    return repeated.view((x.shape[0],) + (1,) * (x.dim() - 2) + (channels,))
+
+
+def _group_mean(t, groups, count):
+    """(batch, groups): `t` `(batch, 1, ..., 1, channels)` summed over each group's channels,
+    divided by `count`."""
+    return t.reshape(t.shape[0], groups, -1).sum(-1) / count
+
+
+class GroupNormAffine(torch.autograd.Function):
+    """`GroupNormAffine.apply(x, gamma, beta, groups, epsilon)`: see the module docstring."""
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, groups, epsilon):
+        batch, channels = x.shape[0], x.shape[-1]
+        # A channels-last tensor viewed channels first is already in PyTorch's
+        # channels_last layout for 4-D and 5-D inputs (no copy); other ranks are copied.
+        memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
+            x.dim(), torch.contiguous_format)
+        channels_first = x.movedim(-1, 1).contiguous(memory_format=memory_format)
+        normalized, mean, rstd = torch.native_group_norm(
+            channels_first, None, None, batch, channels, x.numel() // (batch * channels),
+            groups, epsilon)
+        ctx.save_for_backward(x, gamma, mean, rstd)
+        ctx.groups, ctx.epsilon = groups, epsilon
+        return beta.addcmul(normalized.movedim(1, -1), gamma)
+
+    @staticmethod
+    def backward(ctx, upstream):
+        x, gamma, mean, rstd = ctx.saved_tensors
+        groups = ctx.groups
+        positions = tuple(range(1, x.dim() - 1))
+        count = x.numel() // (x.shape[0] * groups)
+        if torch.is_grad_enabled():
+            # This backward is itself differentiated (a gradient penalty): the statistics
+            # must be functions of x for the second-order gradient to be exact.
+            grouped = x.reshape(x.shape[0], -1, groups, x.shape[-1] // groups)
+            mean = grouped.mean((1, 3))
+            rstd = torch.rsqrt(grouped.var((1, 3), unbiased=False) + ctx.epsilon)
+        mean, inv = _channel_view(mean, x), _channel_view(rstd, x)
+
+        def sum_positions(t):  # torch sums every axis for an empty tuple
+            return t.sum(positions, keepdim=True) if positions else t
+
+        d_beta = sum_positions(upstream)
+        d_gamma = (sum_positions(upstream * x) - mean * d_beta) * inv
+        mean_g = _channel_view(_group_mean(gamma * d_beta, groups, count), x)
+        mean_g_xhat = _channel_view(_group_mean(gamma * d_gamma, groups, count), x)
+        x_coefficient = -inv * inv * mean_g_xhat
+        constant = -inv * mean_g - mean * x_coefficient
+        d_x = torch.addcmul(constant, x, x_coefficient).addcmul(upstream, gamma * inv)
+        return d_x, d_gamma, d_beta, None, None
