@@ -159,7 +159,7 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
             outputs = x * scale + (beta - mean * scale)
         else:
             # Per-position statistics: gamma * inv would be input-sized, one pass more
-            # (25% of the forward time on TensorFlow at 8x256x384): normalize, then scale.
+            # (a large share of the forward time on TensorFlow): normalize, then scale.
             normalized = x * inv - mean * inv if centered else x * inv
             outputs = normalized * gamma + beta if has_beta else normalized * gamma
 
@@ -211,8 +211,7 @@ def normalize_single_instance(x, mean, variance, gamma, beta, epsilon):
     For a batch of one, the statistics of instance and group norm are
     per-channel values (a group's repeated over its channels), so the fused kernel of batch normalization in inference mode applies them and
     the affine in one pass (and graph optimization fuses a following ReLU into
-    it): on a 1024 x 1024 x 32 map with `moments`, 202 ms instead of 292 ms for
-    the multiply-add and ReLU on the 2-core CPU of BENCHMARKS.md. (Its training
+    it), faster than `moments` and a separate multiply-add and ReLU. (Its training
     mode computes the statistics too, but in one pass, E[x^2] - E[x]^2, which
     loses the variance of a channel whose mean is large against its spread.)
     Inference only: training keeps `normalize` and its analytic gradient.

@@ -16,14 +16,13 @@ called without their own affine, then gamma and beta applied in one `torch.addcm
 
 Group and instance norm with per-sample gamma and beta differentiate in closed form
 instead (`cbn/_torch_group_norm.py`, the formulas of `cbn/_fused.py`): PyTorch's backward of
-`group_norm` on a channels-last input took 34 ms at 8x64x64x128 against 11 ms channels
-first, and the `addcmul` backward as much again, where the closed form reads the input
-and the upstream gradient a few times.
+`group_norm` on a channels-last input is several times slower than on channels first, and
+the `addcmul` backward costs as much again, where the closed form reads the input and the
+upstream gradient a few times (BENCHMARKS.md, "Layer speed").
 
 In MLP mode (float32, plain `Dense` layers) the MLP and gamma/beta are computed with
-PyTorch operations too (`mlp_mode_call`): on (8, 4, 384) tokens a Keras layer call costs
-about 0.1 ms and each Keras op 8 us more than the PyTorch one, as much as the
-normalization itself.
+PyTorch operations too (`mlp_mode_call`): on small inputs the overhead of a Keras layer
+call and of each Keras op over the PyTorch one is as much as the normalization itself.
 
 Same formula as the other backends, so the same outputs and gradients up to float32
 rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Batch

@@ -49,11 +49,11 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             replicas of a `tf.distribute` strategy (as
             `keras.layers.BatchNormalization(synchronized=True)`); `False`:
             each replica's own.
-        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
-        kernel_initializer, trainable_rows: see `ConditionalNormalization`.
         moving_mean_initializer: Initializer of the moving mean.
         moving_variance_initializer: Initializer of the moving variance.
-        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+        **kwargs: The other arguments of `ConditionalNormalization`
+            (`mlp_activation`, `condition_activation`, `gamma_initializer`,
+            `beta_initializer`, `kernel_initializer`, `trainable_rows`) and the base layer's (`name`, `dtype`).
 
     Call arguments:
         inputs: Channels-last tensor of rank 2 (after a `Dense` layer) to 5.

@@ -40,11 +40,10 @@ class ConditionalGroupNormalization(ConditionalNormalization):
         epsilon: Added to the variance; 1e-3 as in
             `keras.layers.GroupNormalization` (PyTorch's `GroupNorm`, used by
             the diffusion models, defaults to 1e-5).
-        normalize_weights: Divide float weights by their sum instead of
-            requiring that they sum to 1.
-        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
-        kernel_initializer, trainable_rows: see `ConditionalNormalization`.
-        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+        **kwargs: The other arguments of `ConditionalNormalization`
+            (`normalize_weights`, `mlp_activation`, `condition_activation`,
+            `gamma_initializer`, `beta_initializer`, `kernel_initializer`,
+            `trainable_rows`) and the base layer's (`name`, `dtype`).
 
     Call arguments:
         inputs: Channels-last tensor of rank 2 (after a `Dense` layer) to 5.

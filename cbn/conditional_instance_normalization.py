@@ -30,11 +30,10 @@ class ConditionalInstanceNormalization(ConditionalNormalization):
             for a linear map). Give exactly one of the two.
         epsilon: Added to the variance; 1e-5 as in Magenta's implementation
             (`keras.layers.GroupNormalization` defaults to 1e-3).
-        normalize_weights: Divide float weights by their sum instead of
-            requiring that they sum to 1.
-        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
-        kernel_initializer, trainable_rows: see `ConditionalNormalization`.
-        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+        **kwargs: The other arguments of `ConditionalNormalization`
+            (`normalize_weights`, `mlp_activation`, `condition_activation`,
+            `gamma_initializer`, `beta_initializer`, `kernel_initializer`,
+            `trainable_rows`) and the base layer's (`name`, `dtype`).
 
     Call arguments:
         inputs: Channels-last tensor of rank 3 to 5.

@@ -36,11 +36,10 @@ class ConditionalLayerNormalization(ConditionalNormalization):
             for a linear map, as in DiT). Give exactly one of the two.
         epsilon: Added to the variance; 1e-3 as in
             `keras.layers.LayerNormalization` (DiT uses 1e-6).
-        normalize_weights: Divide float weights by their sum instead of
-            requiring that they sum to 1.
-        mlp_activation, condition_activation, gamma_initializer, beta_initializer,
-        kernel_initializer, trainable_rows: see `ConditionalNormalization`.
-        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+        **kwargs: The other arguments of `ConditionalNormalization`
+            (`normalize_weights`, `mlp_activation`, `condition_activation`,
+            `gamma_initializer`, `beta_initializer`, `kernel_initializer`,
+            `trainable_rows`) and the base layer's (`name`, `dtype`).
 
     Call arguments:
         inputs: Channels-last tensor of rank 2 to 5: `(batch, features)`,

@@ -37,12 +37,10 @@ class ConditionalRMSNormalization(ConditionalNormalization):
             that predicts gamma only.
         epsilon: Added to the mean square; 1e-6 as in
             `keras.layers.RMSNormalization`.
-        normalize_weights: Divide float weights by their sum instead of
-            requiring that they sum to 1.
-        mlp_activation, condition_activation, gamma_initializer,
-        beta_initializer, kernel_initializer, trainable_rows: see
-            `ConditionalNormalization`.
-        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+        **kwargs: The other arguments of `ConditionalNormalization`
+            (`normalize_weights`, `mlp_activation`, `condition_activation`,
+            `gamma_initializer`, `beta_initializer`, `kernel_initializer`,
+            `trainable_rows`) and the base layer's (`name`, `dtype`).
 
     Call arguments:
         inputs: Channels-last tensor of rank 2 to 5: `(batch, features)`,

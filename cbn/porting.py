@@ -31,11 +31,13 @@ def load_scale_shift(layer, scale_kernel, scale_bias=None, shift_kernel=None, sh
         layer: A built MLP-mode `cbn` layer with a linear map (`mlp_units=()`).
         scale_kernel: `(D, channels)`.
         scale_bias: `(channels,)`, or `None` for a map without bias.
-        shift_kernel, shift_bias: Likewise; `None` for a peer without a shift
+        shift_kernel: `(D, channels)`, or `None` for a peer without a shift
             (zeros). A layer without beta (`ConditionalRMSNormalization(center=False)`)
             takes no shift.
-        norm_gamma, norm_beta: The normalization's own affine `(channels,)`, if it
-            has one (`elementwise_affine=True` in diffusers); `None`: ones, zeros.
+        shift_bias: `(channels,)`, or `None`.
+        norm_gamma: The normalization's own scale `(channels,)`, if it has one
+            (`elementwise_affine=True` in diffusers); `None`: ones.
+        norm_beta: The normalization's own shift `(channels,)`; `None`: zeros.
 
     Returns:
         `layer`, for chaining.
