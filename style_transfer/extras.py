@@ -1,7 +1,10 @@
 """The optional parts of the package (`pip install 'cbn-style[EXTRA]'`) and a clear error without them.
 
-    hub   tensorflow-hub: TF Hub style encoders, `--engine magenta-hub`, `HubModule`
-    demo  matplotlib, scikit-image: `style-transfer demo` (bundled photos, figures)
+    hub     tensorflow-hub: TF Hub style encoders, `--engine magenta-hub`, `HubModule`
+    demo    matplotlib, scikit-image: `style-transfer demo` (bundled photos, figures)
+    onnx    onnxruntime, tf2onnx: `--runtime onnxruntime` (stylize's default when
+            installed), `export --format onnx`
+    litert  ai-edge-litert: `--runtime litert`, `export --format tflite` (its check)
 """
 
 import importlib

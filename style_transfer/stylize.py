@@ -1,12 +1,15 @@
 """Running a style network on photos: batches, tiles for huge photos, composite blends.
 
-The network runs through one compiled `tf.function` per model (input shapes
-with `None` height, width and batch, so new sizes do not retrace), in float32
-without XLA unless `use_xla` asks for it. Measured on a 2-core CPU (BENCHMARKS.md,
-"Stylize speed and memory"): XLA is 10-20% faster per picture but compiles again,
-about 5 s, for every new size; bfloat16 changes pixels by more than 1/255 on average
-(and that CPU has no bfloat16 instructions); batching pictures of 256 px and more was
-not faster per picture beyond the run-to-run spread.
+The network runs on a runtime (`style_transfer.runtimes`): by default TensorFlow,
+through one compiled `tf.function` per model (input shapes with `None` height, width
+and batch, so new sizes do not retrace), in float32 without XLA unless `use_xla` asks
+for it; `use_runtime(model, "auto")` (what `style-transfer stylize` does) paints with
+the fastest measured runtime instead, onnxruntime on the network converted once
+(BENCHMARKS.md, "Runtimes"). Measured on a 2-core CPU (BENCHMARKS.md, "Stylize speed
+and memory"): XLA is 10-20% faster per picture but compiles again, about 5 s, for
+every new size; bfloat16 changes pixels by more than 1/255 on average (and that CPU
+has no bfloat16 instructions); batching pictures of 256 px and more was not faster
+per picture beyond the run-to-run spread.
 
 Style conditions (names, blends, weight maps) come from `style_transfer.conditions`;
 figures (the interpolation grid) from `style_transfer.figures`. The command line
@@ -21,7 +24,7 @@ from PIL import Image
 
 from style_transfer import photo_options
 from style_transfer.conditions import check_weights, style_weights
-from style_transfer.errors import BadInput
+from style_transfer.errors import BadInput, first_line
 
 # Pixels per call of the network (batch x height x width). On the 2-core CPU of
 # BENCHMARKS.md a batch of 8 pictures of 256 px took longer per picture than 8
@@ -36,6 +39,7 @@ TILE_OVERLAP_PX = 64
 
 _compiled_functions = weakref.WeakKeyDictionary()
 _xla_models = weakref.WeakSet()
+_model_runtimes = weakref.WeakKeyDictionary()
 
 
 def compiled_network(model):
@@ -44,9 +48,12 @@ def compiled_network(model):
     Returns:
         dict with "vector": f(images (B, H, W, 3), weights (B, N)) and "map":
         f(images, weight maps (B, H, W, N)), each returning (B, H, W, 3) float32.
-        Height and width are `None` in the signatures: any size reuses the same
-        graph (with `use_xla`, XLA compiles once per size). "one vector" is
-        "vector" for a batch of one picture.
+        Height, width and batch are `None` in the signatures: any size reuses the
+        same graph (with `use_xla`, XLA compiles once per size). A batch of one
+        picture runs the same graph: a graph with a static batch of one let
+        TensorFlow fuse instance normalization with the following ReLU, whose
+        oneDNN kernel turns NaN into 0, so a model that overflows painted
+        normal-looking pictures there (and was at most 8% faster).
     """
     functions = _compiled_functions.get(model)
     if functions is None:
@@ -63,16 +70,6 @@ def compiled_network(model):
         def with_vectors(images, weights):
             return model(images, weights)
 
-        # A static batch of one lets instance normalization run as one fused kernel
-        # (`cbn._fused.normalize_single_instance`): about a quarter less time per photo.
-        @tf.function(
-            input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32),
-                             tf.TensorSpec((1, num_styles), tf.float32)],
-            jit_compile=jit_compile,
-        )
-        def one_with_vector(image, weights):
-            return model(image, weights)
-
         @tf.function(
             input_signature=[images_spec, tf.TensorSpec((None, None, None, num_styles), tf.float32)],
             jit_compile=jit_compile,
@@ -80,9 +77,73 @@ def compiled_network(model):
         def with_maps(images, weight_maps):
             return model(images, weight_maps)
 
-        functions = {"vector": with_vectors, "one vector": one_with_vector, "map": with_maps}
+        functions = {"vector": with_vectors, "map": with_maps}
         _compiled_functions[model] = functions
     return functions
+
+
+def use_runtime(model, runtime):
+    """Paints `model`'s pictures on `runtime` from now on (`runtimes.RUNTIMES`).
+
+    "tensorflow" (the library's default), "onnxruntime", "litert", or "auto":
+    the fastest measured runtime that is installed (`runtimes.resolve`), and
+    TensorFlow when `use_xla` asked for XLA. A runtime other than TensorFlow
+    converts the network once (cached on disk by content, verified against the
+    Keras network) and paints with the weights it had then: call `use_runtime`
+    again after changing them.
+
+    Raises:
+        BadInput: an unknown runtime, or one whose extra is not installed.
+    """
+    from style_transfer import runtimes
+
+    runtimes.check_runtime(runtime)
+    if getattr(model, "runner", None) is not None:  # An exported file paints on its own runtime.
+        if runtime not in ("auto", model.runtime):
+            raise BadInput(f"{model.path} is painted by {model.runtime}; --runtime {runtime} "
+                           f"applies to .keras models.")
+        return
+    if runtime not in ("auto", "tensorflow"):
+        runtimes.require(runtime)
+    runtimes.forget(model)
+    _model_runtimes[model] = runtime
+
+
+def model_runtime(model):
+    """The runtime that paints `model` now: "tensorflow", "onnxruntime" or "litert"."""
+    from style_transfer import runtimes
+
+    runtime = _model_runtimes.get(model, "tensorflow")
+    if model in _xla_models or getattr(model, "embedding_dim", None) is not None:
+        return "tensorflow"
+    return runtimes.resolve(runtime)
+
+
+def network_function(model, style="vector"):
+    """f(images, style) -> float32 numpy pictures: the model on its runtime (`use_runtime`).
+
+    `style` is "vector" (weights (B, N)) or "map" (weight maps (B, H, W, N)). With
+    "auto", a conversion that fails (or does not reproduce the Keras pictures)
+    falls back to TensorFlow with a warning; a runtime named explicitly raises.
+    """
+    if getattr(model, "runner", None) is not None:  # An exported file (runtimes.ExportedNetwork).
+        return model.function(style)
+    runtime = model_runtime(model)
+    if runtime != "tensorflow":
+        from style_transfer import runtimes
+
+        if _model_runtimes.get(model) != "auto":
+            return runtimes.network_runner(model, runtime, style)
+        try:
+            return runtimes.network_runner(model, runtime, style)
+        except Exception as error:  # auto: any failure of the conversion means TensorFlow.
+            import warnings
+
+            warnings.warn(f"painting with TensorFlow: the {runtime} conversion failed "
+                          f"({type(error).__name__}: {first_line(error)}).", stacklevel=2)
+            _model_runtimes[model] = "tensorflow"
+    compiled = compiled_network(model)[style]
+    return lambda images, condition: compiled(images, condition).numpy()
 
 
 def use_xla(model, enabled=True):
@@ -122,12 +183,7 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
         raise BadInput(f"images must have shape (batch, height, width, 3); received {images.shape}.")
     if len(weights) != len(images):
         raise BadInput(f"{len(images)} images but {len(weights)} style weights.")
-    functions = compiled_network(model)
-
-    def function(images, weights):
-        if weights.ndim == 4:
-            return functions["map"](images, weights)
-        return functions["one vector" if len(images) == 1 else "vector"](images, weights)
+    function = network_function(model, "map" if weights.ndim == 4 else "vector")
 
     height, width = images.shape[1:3]
     counter = _CallCounter(progress)
@@ -144,7 +200,7 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
     outputs = []
     for start in range(0, len(images), per_call):
         outputs.append(
-            function(images[start:start + per_call], weights[start:start + per_call]).numpy())
+            np.asarray(function(images[start:start + per_call], weights[start:start + per_call])))
         counter.step()
     return np.concatenate(outputs, axis=0)
 
@@ -176,7 +232,8 @@ def _run_tiled(function, image, condition, counter):
     for top, bottom in _tile_spans(height, tile_px, overlap_px):
         for left, right in _tile_spans(width, tile_px, overlap_px):
             tile_condition = condition[top:bottom, left:right] if condition.ndim == 3 else condition
-            output = function(image[None, top:bottom, left:right], tile_condition[None]).numpy()[0]
+            output = np.asarray(function(image[None, top:bottom, left:right],
+                                         tile_condition[None]))[0]
             ramp = (_ramp(top, bottom, height, overlap_px)[:, None, None]
                     * _ramp(left, right, width, overlap_px)[None, :, None])
             total[top:bottom, left:right] += output * ramp

@@ -11,6 +11,8 @@
     style-transfer stylize --model styles.keras - --style wave --out - < photo.jpg > wave.png
     style-transfer stylize --model styles.keras holiday/ --style wave --json --out painted/
     style-transfer stylize --model styles.keras --styles
+    style-transfer stylize --model styles.onnx photo.jpg --style 3 --out out.png   # an export
+    style-transfer stylize photo.jpg --style 19 --runtime tensorflow --out out.png
 
 A thin layer over `style_transfer.stylize`. Everything the user asked for (the
 model, styles, blend, mask, output paths) is checked before any picture is
@@ -23,6 +25,7 @@ from style_transfer.commands import photo_options, stylize_arbitrary, stylize_fi
 from style_transfer.commands.options import integer_at_least
 from style_transfer.errors import BadInput
 from style_transfer.pretrained import DEFAULT_MODEL
+from style_transfer.runtimes import RUNTIMES, default_runtime
 
 # Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
 MAX_GRID_STYLES = 6
@@ -75,6 +78,10 @@ def register(subparsers):
                         help="compile the network with XLA: 10-20%% faster per picture after a "
                         "compilation of a few seconds per picture size; for many pictures of "
                         "one size")
+    styles.add_argument("--runtime", choices=RUNTIMES, default=default_runtime(),
+                        help="what paints: auto (the fastest installed: onnxruntime with the "
+                        "onnx extra, else tensorflow; $STYLE_TRANSFER_RUNTIME sets the default), "
+                        "tensorflow, onnxruntime or litert (the network converted once, cached)")
     stylize_arbitrary.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -89,8 +96,11 @@ def _run(args):
 
     if args.engine == stylize_arbitrary.MAGENTA_ENGINE:
         return stylize_arbitrary.run(args)
+    from style_transfer import runtimes
+
     path = model_path(args.model or DEFAULT_MODEL)
-    if read_model_config(path).get("class_name") == stylize_arbitrary.MODEL_CLASS:
+    exported = runtimes.is_export(path)
+    if not exported and read_model_config(path).get("class_name") == stylize_arbitrary.MODEL_CLASS:
         return stylize_arbitrary.run(args, path)
     stylize_arbitrary.refuse_options(
         args, stylize_arbitrary.STYLE_IMAGE_OPTIONS,
@@ -114,7 +124,9 @@ def _run(args):
     from style_transfer import stylize
     from style_transfer.model_file import load_style_model
 
-    model = load_style_model(path)
+    model = runtimes.ExportedNetwork(path) if exported else load_style_model(path)
+    if args.xla and exported:
+        raise BadInput(f"--xla compiles a .keras model; {path} is an exported file.")
     if args.styles:
         for index, name in enumerate(model.style_names):
             print(f"{index}\t{name}")
@@ -125,6 +137,7 @@ def _run(args):
     targets = stylize_files.output_paths(args, photos, labels, [path, args.mask])
     if args.xla:
         stylize.use_xla(model)
+    stylize.use_runtime(model, args.runtime)
     max_size = args.max_size
     if args.contact_sheet and max_size is None:
         max_size = CONTACT_SHEET_PX
