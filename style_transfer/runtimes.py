@@ -62,8 +62,11 @@ _runners = weakref.WeakKeyDictionary()
 # ------------------------------------------------------------------ choosing
 
 
-def default_runtime():
-    """$STYLE_TRANSFER_RUNTIME, else `DEFAULT_RUNTIME` ("auto")."""
+def default_runtime(model=None):
+    """$STYLE_TRANSFER_RUNTIME, else `DEFAULT_RUNTIME` ("auto"); "auto" for an exported
+    file (`ExportedNetwork`), which paints on its own runtime."""
+    if model is not None and getattr(model, "runner", None) is not None:
+        return "auto"
     return os.environ.get(ENVIRONMENT_VARIABLE) or DEFAULT_RUNTIME
 
 
@@ -162,19 +165,56 @@ def tflite_model(network, style="vector", image_size=None, quantize="none", cali
             raise BadInput("full integer quantization needs calibration pictures.")
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
 
+        style_name = function.input_signature[1].name
+
         def representative():
+            # By name: the converted model's inputs need not be in the signature's order.
             for images, condition in calibration:
-                yield [np.asarray(images, np.float32), np.asarray(condition, np.float32)]
+                yield {"input_image": np.asarray(images, np.float32),
+                       style_name: np.asarray(condition, np.float32)}
 
         converter.representative_dataset = representative
     elif quantize != "none":
         raise ValueError(f"unknown quantization {quantize!r}.")
     with _quiet_converter():
         try:
-            return converter.convert()
+            content = converter.convert()
         except Exception as error:  # The converter raises its own ConverterError.
             raise BadInput(f"the LiteRT converter failed ({type(error).__name__}: "
                            f"{first_line(error)}).") from None
+    return with_tflite_metadata(content, "style_names",
+                                json.dumps(list(getattr(network, "style_names", None) or [])))
+
+
+def with_tflite_metadata(content, name, text):
+    """A TFLite flatbuffer with the metadata entry `name` holding `text` (as ONNX's
+    metadata_props hold the style names), through the schema's object API."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(content, 0)
+    buffer = schema.BufferT()
+    buffer.data = list(text.encode())
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = name
+    entry.buffer = len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    builder = flatbuffers.Builder(len(content) + len(text) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def tflite_metadata(content, name):
+    """The text of the metadata entry `name` of a TFLite flatbuffer, or None."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(content, 0)
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        if entry.Name() is not None and entry.Name().decode() == name:
+            return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().decode()
+    return None
 
 
 @contextlib.contextmanager
@@ -276,7 +316,11 @@ class LiteRTRunner:
         self.image_size = None if -1 in signature[1:3] else tuple(int(s) for s in signature[1:3])
         self._output = self.interpreter.get_output_details()[0]["index"]
         self._shapes = None
-        self.style_names = []
+        content = model if isinstance(model, bytes) else Path(model).read_bytes()
+        try:
+            self.style_names = json.loads(tflite_metadata(content, "style_names") or "[]")
+        except (ValueError, UnicodeDecodeError):
+            self.style_names = []
 
     def __call__(self, images, style):
         images, style = _checked_inputs(images, style, self.style_input, self.style_width)
@@ -486,9 +530,9 @@ def conversion_key(network, runtime, style):
               "architecture": network.architecture.to_dict(), "runtime": runtime,
               "style": style, "graph": GRAPH_VERSION, "converter": _converter_version(runtime)}
     digest.update(json.dumps(config, sort_keys=True).encode())
-    for weight in network.weights:
+    for weight in network.weights:  # In a fixed order; paths carry the model's own name.
         value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
-        digest.update(f"{weight.path}:{value.dtype}:{value.shape}".encode())
+        digest.update(f"{value.dtype}:{value.shape}".encode())
         digest.update(value.tobytes())
     return digest.hexdigest()
 

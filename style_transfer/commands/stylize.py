@@ -25,7 +25,7 @@ from style_transfer.commands import photo_options, stylize_arbitrary, stylize_fi
 from style_transfer.commands.options import integer_at_least
 from style_transfer.errors import BadInput
 from style_transfer.pretrained import DEFAULT_MODEL
-from style_transfer.runtimes import RUNTIMES, default_runtime
+from style_transfer.runtimes import RUNTIMES
 
 # Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
 MAX_GRID_STYLES = 6
@@ -78,10 +78,11 @@ def register(subparsers):
                         help="compile the network with XLA: 10-20%% faster per picture after a "
                         "compilation of a few seconds per picture size; for many pictures of "
                         "one size")
-    styles.add_argument("--runtime", choices=RUNTIMES, default=default_runtime(),
-                        help="what paints: auto (the fastest installed: onnxruntime with the "
-                        "onnx extra, else tensorflow; $STYLE_TRANSFER_RUNTIME sets the default), "
-                        "tensorflow, onnxruntime or litert (the network converted once, cached)")
+    styles.add_argument("--runtime", choices=RUNTIMES, default=None,
+                        help="what paints: auto (the default: the fastest installed, onnxruntime "
+                        "with the onnx extra, else tensorflow; $STYLE_TRANSFER_RUNTIME sets "
+                        "another), tensorflow, onnxruntime or litert (the network converted "
+                        "once, cached)")
     stylize_arbitrary.add_options(parser)
     parser.set_defaults(run=run)
 
@@ -137,7 +138,7 @@ def _run(args):
     targets = stylize_files.output_paths(args, photos, labels, [path, args.mask])
     if args.xla:
         stylize.use_xla(model)
-    stylize.use_runtime(model, args.runtime)
+    stylize.use_runtime(model, args.runtime or runtimes.default_runtime(model))
     max_size = args.max_size
     if args.contact_sheet and max_size is None:
         max_size = CONTACT_SHEET_PX
