@@ -18,7 +18,9 @@ and portability, not approximated:
   `reflect="slices"` slices and concatenations (XNNPACK has no mirror padding);
 - the upsampling convolutions run at low resolution as 2x2 phase kernels, the
   phases interleaved by depth-to-space (`network.UpsampleConvBlock`);
-- a convolution with at most `network.FEW_FILTERS` filters runs as row convolutions;
+- a convolution with at most `network.FEW_FILTERS` filters (the RGB one) runs at half
+  resolution as phase kernels between space-to-depth and depth-to-space
+  (`_Graph.conv_by_phases`);
 - instance-norm statistics are taken one spatial axis at a time, as the Keras
   layers take them (`cbn._fused.moments`): a float32 mean over a million positions
   in one reduction drifts by 1e-2 of a grey level at 1024 px in onnxruntime and
@@ -371,11 +373,8 @@ class _Graph:
         if block.kind == "upsample":
             x = self.upsample_conv(x, block.kernel)
         elif block.filters <= FEW_FILTERS and block.kernel.shape[0] > 1 and block.strides == 1:
-            padded = self.pad(x, block.kernel.shape[0] // 2, "REFLECT")
-            if self.nchw:
-                x = self.conv_by_phases(padded, block.kernel)
-            else:
-                x = self.conv_by_rows(padded, block.kernel)
+            x = self.conv_by_phases(self.pad(x, block.kernel.shape[0] // 2, "REFLECT"),
+                                    block.kernel)
         else:
             x = self.conv(self.pad(x, block.kernel.shape[0] // 2, "REFLECT"), block.kernel,
                           block.strides)
@@ -415,26 +414,17 @@ class _Graph:
         scale = gamma * tf.pow(variance + epsilon, -0.5)
         return centred * scale + beta
 
-    def conv_by_rows(self, x, kernel):
-        """A k x k convolution with few filters as one 1 x k convolution with k times the
-        filters, its row-shifted slices summed (`network.ConvBlock._convolve_by_rows`)."""
-        k, filters = kernel.shape[0], kernel.shape[-1]
-        rows_kernel = np.transpose(kernel, (1, 2, 0, 3)).reshape(1, k, -1, k * filters)
-        rows = self.conv(x, rows_kernel)
-        outputs = None
-        for dy in range(k):
-            part = self.window(rows, slice(dy, dy + 1 - k or None), slice(None),
-                               slice(dy * filters, (dy + 1) * filters))
-            outputs = part if outputs is None else outputs + part
-        return outputs
-
     def conv_by_phases(self, x, kernel):
         """A k x k convolution with few filters on a picture of even sides, at half
-        resolution: space-to-depth (2 x 2 blocks), one ceil(k/2 + 1/2) square convolution
-        that gives the 4 output phases at once, depth-to-space. onnxruntime pads a
-        convolution's filters to 16: 12 phase filters waste little where 3 filters
-        (or 27 row filters) wasted most (2.7 against 3.5 ms at 256 px, 45 against 67 ms
-        at 1024 px, one thread)."""
+        resolution: space-to-depth (2 x 2 blocks), one (k + 2) // 2 square convolution
+        that gives the 4 output phases at once (4 x filters), depth-to-space.
+
+        The Keras network runs such a convolution as row convolutions (k x filters
+        filters); here the phases did better: onnxruntime pads a convolution's filters
+        to 16, so 12 phase filters waste little where 3 (or 27 row filters) wasted most
+        (2.7 against 3.5 ms at 256 px, 45 against 67 ms at 1024 px, one thread), and
+        XNNPACK ran the whole 512 px network in 156 against 167 ms (int8: 98 against 114).
+        """
         k, filters = kernel.shape[0], kernel.shape[-1]
         taps = (k + 2) // 2
         channels = kernel.shape[2]
