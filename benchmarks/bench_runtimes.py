@@ -71,7 +71,7 @@ def main(argv=None):
 
         model = pretrained.load_pretrained(MODEL)
         source = pretrained.package_file_path(MODEL)[0]
-        files = export_everything(model, Path(folder))
+        files = export_everything(model, Path(folder), quick=args.quick)
         print_machine()
         print(f"- load average before the run (1 min): {LOAD_AT_START[0]:.2f}; "
               f"onnxruntime {version('onnxruntime')}, tf2onnx {version('tf2onnx')}, "
@@ -103,8 +103,9 @@ def version(name):
         return "not installed"
 
 
-def export_everything(model, folder):
-    """Every export of `model`, checked: {name: {"path", "bytes", "check"}}."""
+def export_everything(model, folder, quick=False):
+    """Every export of `model`, checked: {name: {"path", "bytes", "check"}} (quick: float32
+    and int8 only)."""
     from style_transfer import export
     from style_transfer.demo import skimage_photo
     from style_transfer.images import save_image
@@ -120,6 +121,8 @@ def export_everything(model, folder):
             ("tflite int8", lambda out: export.export_tflite(model, out, quantize="int8")),
             ("tflite int8 full", lambda out: export.export_tflite(
                 model, out, quantize="int8", calibration=calibration))):
+        if quick and name in ("tflite float16", "tflite int8 full"):
+            continue
         out = folder / (name.replace(" ", "_") + (".onnx" if name == "onnx" else ".tflite"))
         try:
             written = make(out)
@@ -207,7 +210,7 @@ def time_size(model, source, files, size, repetitions, peak):
                         "ours in LiteRT, int8": "tflite int8",
                         "ours in LiteRT, int8 full integer": "tflite int8 full"})
     for name, file in runners.items():
-        path = files[file]["path"]
+        path = files.get(file, {}).get("path")
         if path is None:
             continue
         runner = (runtimes.OnnxRunner if file == "onnx" else runtimes.LiteRTRunner)(path)

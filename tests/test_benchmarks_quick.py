@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -50,17 +48,3 @@ def test_bench_runtimes_refuses_ratios_from_a_loaded_machine(monkeypatch):
         [{"foreign_cores": 0.8}])
     monkeypatch.setattr(bench_runtimes, "LOAD_AT_START", (1.7, 0.5, 0.6))
     assert "load average was 1.70" in bench_runtimes.refusal_reason(quiet_rows)
-
-
-@pytest.mark.slow
-def test_bench_runtimes_quick_prints_every_table(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_runtimes.py"), "--quick",
-         "--results-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=REPOSITORY,
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    for header in ("### Sizes on disk", "| size px | default | tensorflow |",
-                   "### Roofline", "### Targets"):
-        assert header in completed.stdout, completed.stdout
-    assert (tmp_path / "runtimes.json").is_file()
