@@ -49,7 +49,8 @@ NEEDS = {
 # A float conversion must reproduce the Keras network's pixels (in [0, 1]) this closely.
 TOLERANCE = 1e-4
 ONNX_OPSET = 17
-# Part of every cache key: bump it when the converted graphs change.
+# Part of every cache key, with the source of portable.py (`_graph_version`): bump it when
+# the conversion changes in a way the source does not show.
 GRAPH_VERSION = "portable-1"
 STYLE_INPUTS = ("style_weights", "style_weight_map", "style_embedding")
 # Files `style-transfer stylize --model` paints with directly.
@@ -176,7 +177,7 @@ def tflite_model(network, style="vector", image_size=None, quantize="none", cali
         converter.representative_dataset = representative
     elif quantize != "none":
         raise ValueError(f"unknown quantization {quantize!r}.")
-    with _quiet_converter():
+    with _quiet_converter(), _quiet_stderr():  # The calibrator prints its settings.
         try:
             content = converter.convert()
         except Exception as error:  # The converter raises its own ConverterError.
@@ -528,13 +529,22 @@ def conversion_key(network, runtime, style):
     config = {"class": type(network).__name__, "num_styles": network.num_styles,
               "embedding_dim": network.embedding_dim, "alpha": network.alpha,
               "architecture": network.architecture.to_dict(), "runtime": runtime,
-              "style": style, "graph": GRAPH_VERSION, "converter": _converter_version(runtime)}
+              "style": style, "graph": _graph_version(), "converter": _converter_version(runtime)}
     digest.update(json.dumps(config, sort_keys=True).encode())
     for weight in network.weights:  # In a fixed order; paths carry the model's own name.
         value = np.ascontiguousarray(keras.ops.convert_to_numpy(weight))
         digest.update(f"{value.dtype}:{value.shape}".encode())
         digest.update(value.tobytes())
     return digest.hexdigest()
+
+
+def _graph_version():
+    """`GRAPH_VERSION` and the SHA-256 of the source that builds the converted graphs: a
+    changed graph never reads a file converted by another."""
+    from style_transfer import portable
+
+    source = Path(portable.__file__).read_bytes() + Path(__file__).read_bytes()
+    return f"{GRAPH_VERSION} {hashlib.sha256(source).hexdigest()[:16]}"
 
 
 def _converter_version(runtime):
