@@ -302,3 +302,37 @@ def test_stylize_with_an_export_of_the_wrong_kind_is_refused(capsys, exports, tm
     assert_refused(capsys, ["stylize", "--model", str(exports["tflite"]), str(photo),
                             "--runtime", "onnxruntime", "--out", str(out)], out,
                    ["painted by litert"])
+
+
+# ---------------------------------------------------------- arbitrary styles
+
+
+@pytest.mark.slow
+def test_an_arbitrary_style_model_exports_its_network_and_its_encoder(tmp_path):
+    import cbn
+    import onnxruntime
+
+    from style_transfer.arbitrary import create_arbitrary_model
+    from style_transfer.errors import RandomWeightsWarning
+
+    with pytest.warns(RandomWeightsWarning):
+        model = create_arbitrary_model(encoder_weights="random", embedding_dim=8, alpha=0.25,
+                                       style_image_size=32)
+    rng = np.random.default_rng(0)
+    for layer in cbn.conditional_layers(model.transformer):  # Heads start at zero: vary them.
+        head = layer.mlp_layers[-1]
+        head.kernel.assign(rng.normal(0, 0.1, head.kernel.shape).astype(np.float32))
+    network = runtimes.OnnxRunner(export.export_onnx(model, tmp_path / "network.onnx").path)
+    assert network.style_input == "style_embedding"
+    encoder = onnxruntime.InferenceSession(
+        str(export.export_embedding_onnx(model, tmp_path / "encoder.onnx").path),
+        providers=["CPUExecutionProvider"])
+    style_images = rng.random((2, 32, 32, 3)).astype(np.float32)
+    embeddings = encoder.run(None, {"style_image": style_images})[0]
+    expected = np.asarray(model.embed(style_images))
+    np.testing.assert_allclose(embeddings, expected, atol=1e-4 * max(1.0, np.abs(expected).max()))
+    images = photos(2, 20, 28)
+    np.testing.assert_allclose(network(images, embeddings),
+                               np.asarray(model.transformer(images, embeddings)), atol=1e-4)
+    with pytest.raises(BadInput, match="embeddings"):
+        export.export_onnx(model, tmp_path / "maps.onnx", weight_maps=True)
