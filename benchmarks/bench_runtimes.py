@@ -2,6 +2,7 @@
 
     python benchmarks/bench_runtimes.py             # the full run (2-4 minutes on 2 cores)
     python benchmarks/bench_runtimes.py --quick     # 64 px, 2 repetitions: a smoke test
+    python benchmarks/bench_runtimes.py --profile 256   # onnxruntime's op-by-op profiles
 
 The android-26 network (26 styles), style 19, one photo (scikit-image's astronaut,
 centre square) at 256, 512 and 1024 px, every path timed in interleaved rounds in
@@ -59,8 +60,13 @@ EXIT_REFUSED = 3
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 px, 2 repetitions")
+    parser.add_argument("--profile", type=int, default=None, metavar="PX",
+                        help="instead: onnxruntime's own profile of the source file and of "
+                        "ours at this size, time per operator type (one thread)")
     preamble.add_results_dir_argument(parser, "runtimes.json (the raw samples)")
     args = parser.parse_args(argv)
+    if args.profile:
+        return profile(args.profile)
     from benchmarks.machine import print_machine
 
     sizes = QUICK_SIZES_PX if args.quick else SIZES_PX
@@ -92,6 +98,60 @@ def main(argv=None):
                                           "check": item["check"]}
                                    for name, item in files.items()}})
     return EXIT_REFUSED if refusal and not args.quick else 0
+
+
+def profile(size, runs=10):
+    """Prints onnxruntime's profile (`SessionOptions.enable_profiling`) of the source file
+    and of our ONNX export on one `size` px photo: milliseconds per run and operator type,
+    one thread (the op-by-op view of where the time goes)."""
+    import collections
+    import json
+
+    import numpy as np
+    import onnxruntime
+
+    from style_transfer import export, pretrained
+
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["STYLE_TRANSFER_CACHE_DIR"] = folder
+        model = pretrained.load_pretrained(MODEL)
+        ours = export.export_onnx(model, Path(folder) / "ours.onnx").path
+        image = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
+        weights = np.eye(model.num_styles, dtype=np.float32)[[STYLE]]
+        tables = {}
+        for name, path in (("source file", pretrained.package_file_path(MODEL)[0]),
+                           ("ours", ours)):
+            options = onnxruntime.SessionOptions()
+            options.log_severity_level = 3
+            options.intra_op_num_threads = 1
+            options.enable_profiling = True
+            options.profile_file_prefix = str(Path(folder) / name.replace(" ", "_"))
+            session = onnxruntime.InferenceSession(str(path), options,
+                                                   providers=["CPUExecutionProvider"])
+            inputs = [node.name for node in session.get_inputs()]
+            feed = ({inputs[0]: np.ascontiguousarray(image.transpose(0, 3, 1, 2)),
+                     inputs[1]: weights[0]} if name == "source file"
+                    else {"input_image": image, "style_weights": weights})
+            for _ in range(runs):
+                session.run(None, feed)
+            with open(session.end_profiling()) as file:
+                events = json.load(file)
+            totals = collections.Counter()
+            for event in events:
+                if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+                    totals[event["args"].get("op_name")] += event["dur"] / 1e3 / runs
+            tables[name] = totals
+    print(f"### onnxruntime's profile at {size} px, one thread: ms per run and operator type "
+          f"(load average {os.getloadavg()[0]:.2f})\n")
+    print("| operator | source file | ours |")
+    print("| --- | ---: | ---: |")
+    names = sorted(set(tables["source file"]) | set(tables["ours"]),
+                   key=lambda op: -max(tables["source file"][op], tables["ours"][op]))
+    for op in names:
+        print(f"| {op} | {tables['source file'][op]:.2f} | {tables['ours'][op]:.2f} |")
+    print(f"| total | {sum(tables['source file'].values()):.2f} | "
+          f"{sum(tables['ours'].values()):.2f} |\n", flush=True)
+    return 0
 
 
 def version(name):

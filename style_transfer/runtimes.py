@@ -91,10 +91,17 @@ def available(runtime):
     return True
 
 
+# What needs each runtime's extra, for its error message.
+PURPOSES = {"onnxruntime": "The onnxruntime runtime and ONNX exports",
+            "litert": "The LiteRT runtime and TFLite exports"}
+
+
 def require(runtime):
-    """Imports what `runtime` needs, or raises the missing extra's one-line `BadInput`."""
+    """Imports what `runtime` needs, or raises the missing extra's one-line `BadInput`
+    ("The LiteRT runtime and TFLite exports need the litert extra, which is not
+    installed: pip install 'cbn-style[litert]'.")."""
     for module, extra in NEEDS.get(runtime, ()):
-        import_extra(module, extra, f"--runtime {runtime}")
+        import_extra(module, extra, PURPOSES.get(runtime, runtime))
 
 
 def resolve(runtime):
