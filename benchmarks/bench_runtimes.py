@@ -6,7 +6,9 @@
 
 The android-26 network (26 styles), style 19, one photo (scikit-image's astronaut,
 centre square) at 256, 512 and 1024 px, every path timed in interleaved rounds in
-this one process (`benchmarks/timing.py`), medians of `REPETITIONS`:
+this one process (`time_settled`: a pause before each call, so that the previous
+runtime's spinning worker threads sleep, and the order turned each round), medians
+of `REPETITIONS`:
 
 - default: `stylize.run_network` as `style-transfer stylize` runs it (runtime "auto");
 - tensorflow: the same call on TensorFlow (`--runtime tensorflow`);
@@ -55,6 +57,7 @@ MAX_LOAD_AVERAGE = 1.0
 MAX_FOREIGN_CPU = 0.25  # cores used by other processes during the timed rounds
 INT8_SIZE_PX = 512
 EXIT_REFUSED = 3
+PAUSE_S = 0.05  # before every timed call: other runtimes' spinning threads go to sleep
 
 
 def main(argv=None):
@@ -214,6 +217,29 @@ def matmul_peak_gflops(side=2048, repetitions=10):
     return 2 * side ** 3 / float(np.median(times)) / 1e9
 
 
+def time_settled(steps, repetitions, warmup, pause_s=PAUSE_S):
+    """`timing.time_interleaved`, with a pause before every timed call and the order of
+    the steps turned by one each round.
+
+    onnxruntime's and XNNPACK's worker threads spin for a while after a call before
+    they sleep (pthreadpool up to a million iterations): a runtime timed right after
+    another would share the cores with the other's spinning threads. The pause lets
+    them sleep; turning the order spreads what remains over every step.
+    """
+    names = list(steps)
+    for name in names:
+        for _ in range(warmup):
+            steps[name]()
+    samples = {name: [] for name in names}
+    for round_ in range(repetitions):
+        for name in names[round_ % len(names):] + names[:round_ % len(names)]:
+            time.sleep(pause_s)
+            start = time.perf_counter()
+            steps[name]()
+            samples[name].append((time.perf_counter() - start) * 1e3)
+    return samples
+
+
 class ForeignCpu:
     """CPU seconds that other processes used between `start()` and `stop()`: all
     non-idle time in /proc/stat less this process's own (None where /proc is missing)."""
@@ -242,7 +268,7 @@ def _busy_seconds():
 def time_size(model, source, files, size, repetitions, peak):
     import numpy as np
 
-    from benchmarks.timing import summarize, time_interleaved
+    from benchmarks.timing import summarize
     from style_transfer import importers, runtimes, stylize
     from style_transfer.demo import skimage_photo
     from style_transfer.images import center_square
@@ -280,7 +306,7 @@ def time_size(model, source, files, size, repetitions, peak):
             if "LiteRT" in name}
     foreign = ForeignCpu()
     foreign.start()
-    samples = time_interleaved(steps, repetitions, warmup=2)
+    samples = time_settled(steps, repetitions, warmup=2)
     foreign_cores = foreign.stop()
     summaries = {name: summarize(times) for name, times in samples.items()}
     executed = stylize.network_flops(model, size, size, executed=True)
