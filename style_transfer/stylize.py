@@ -4,8 +4,8 @@ The network runs on a runtime (`style_transfer.runtimes`): by default TensorFlow
 through one compiled `tf.function` per model (input shapes with `None` height, width
 and batch, so new sizes do not retrace), in float32 without XLA unless `use_xla` asks
 for it; `use_runtime(model, "auto")` (what `style-transfer stylize` does) paints with
-the fastest measured runtime instead, onnxruntime on the network converted once
-(BENCHMARKS.md, "Runtimes"). Measured on a 2-core CPU (BENCHMARKS.md, "Stylize speed
+the fastest measured runtime instead, LiteRT (XNNPACK) or onnxruntime on the network
+converted once (BENCHMARKS.md, "Runtimes"). Measured on a 2-core CPU (BENCHMARKS.md, "Stylize speed
 and memory"): XLA is 10-20% faster per picture but compiles again, about 5 s, for
 every new size; bfloat16 changes pixels by more than 1/255 on average (and that CPU
 has no bfloat16 instructions); batching pictures of 256 px and more was not faster

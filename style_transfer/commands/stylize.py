@@ -79,10 +79,10 @@ def register(subparsers):
                         "compilation of a few seconds per picture size; for many pictures of "
                         "one size")
     styles.add_argument("--runtime", choices=RUNTIMES, default=None,
-                        help="what paints: auto (the default: the fastest installed, onnxruntime "
-                        "with the onnx extra, else tensorflow; $STYLE_TRANSFER_RUNTIME sets "
-                        "another), tensorflow, onnxruntime or litert (the network converted "
-                        "once, cached)")
+                        help="what paints: auto (the default: the fastest installed, litert "
+                        "with the litert extra, else onnxruntime with the onnx extra, else "
+                        "tensorflow; $STYLE_TRANSFER_RUNTIME sets another), tensorflow, "
+                        "onnxruntime or litert (the network converted once, cached)")
     stylize_arbitrary.add_options(parser)
     parser.set_defaults(run=run)
 
