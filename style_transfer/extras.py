@@ -2,9 +2,9 @@
 
     hub     tensorflow-hub: TF Hub style encoders, `--engine magenta-hub`, `HubModule`
     demo    matplotlib, scikit-image: `style-transfer demo` (bundled photos, figures)
-    onnx    onnxruntime, tf2onnx: `--runtime onnxruntime` (stylize's default when
-            installed), `export --format onnx`
-    litert  ai-edge-litert: `--runtime litert`, `export --format tflite` (its check)
+    onnx    onnxruntime, tf2onnx: `--runtime onnxruntime`, `export --format onnx`
+    litert  ai-edge-litert: `--runtime litert` (stylize's default when installed),
+            `export --format tflite` (its check)
 """
 
 import importlib
