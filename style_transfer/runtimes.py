@@ -11,8 +11,8 @@ Runtimes (`RUNTIMES`):
   converted by tf2onnx) in an onnxruntime CPU session. The `onnx` extra.
 - "litert": the network as a LiteRT (TFLite) model run by XNNPACK. The `litert` extra.
 - "auto": the fastest measured on a 2-core AVX-512 CPU (BENCHMARKS.md, "Runtimes"):
-  LiteRT when its extra is installed, else onnxruntime when its extra is, else
-  TensorFlow (`AUTO_ORDER`).
+  LiteRT when its extra is installed, else onnxruntime when its extra is (`AUTO_ORDER`),
+  else TensorFlow.
 
 A model is converted once per content: the converted file is cached under
 `pretrained.cache_dir()/converted/`, named by the SHA-256 of the network's
@@ -107,16 +107,16 @@ def require(runtime):
 
 # What "auto" paints on: the first installed. On two quiet cores LiteRT (XNNPACK) was the
 # fastest at 512 and 1024 px and level with onnxruntime at 256 px (BENCHMARKS.md, "Runtimes").
-AUTO_ORDER = ("litert", "onnxruntime", "tensorflow")
+AUTO_ORDER = ("litert", "onnxruntime")
 
 
 def resolve(runtime):
     """The runtime that paints for `runtime`: "auto" becomes the first of `AUTO_ORDER`
-    whose extra is installed; any other name is checked and returned."""
+    whose extra is installed, else "tensorflow"; any other name is checked and returned."""
     runtime = check_runtime(runtime)
     if runtime != "auto":
         return runtime
-    return next(name for name in AUTO_ORDER if available(name))
+    return next((name for name in AUTO_ORDER if available(name)), "tensorflow")
 
 
 # ---------------------------------------------------------------- conversion

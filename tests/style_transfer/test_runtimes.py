@@ -214,12 +214,20 @@ def test_a_runtime_converts_once_per_content_and_paints_the_keras_pictures(model
                                atol=1e-4)
 
 
-def test_auto_paints_with_tensorflow_when_the_onnx_extra_is_missing(model, monkeypatch):
-    monkeypatch.setattr(runtimes, "available", lambda runtime: False)
+def test_auto_paints_on_the_first_runtime_installed_else_tensorflow(model, monkeypatch):
+    installed = set()
+    monkeypatch.setattr(runtimes, "available", lambda runtime: runtime in installed)
     stylize.use_runtime(model, "auto")
     try:
         assert stylize.model_runtime(model) == "tensorflow"
+        installed.add("onnxruntime")
+        assert stylize.model_runtime(model) == "onnxruntime"
+        installed.add("litert")
+        assert stylize.model_runtime(model) == "litert"
+        stylize.use_xla(model)
+        assert stylize.model_runtime(model) == "tensorflow"
     finally:
+        stylize.use_xla(model, enabled=False)
         stylize.use_runtime(model, "tensorflow")
 
 
