@@ -344,3 +344,19 @@ def test_an_arbitrary_style_model_exports_its_network_and_its_encoder(tmp_path):
                                np.asarray(model.transformer(images, embeddings)), atol=1e-4)
     with pytest.raises(BadInput, match="embeddings"):
         export.export_onnx(model, tmp_path / "maps.onnx", weight_maps=True)
+
+
+def test_the_default_stylize_path_paints_as_tensorflow(capsys, model_file, tmp_path,
+                                                      monkeypatch):
+    from style_transfer.images import load_image, save_image
+
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv(runtimes.ENVIRONMENT_VARIABLE)  # the user's default: auto
+    photo = tmp_path / "photo.png"
+    save_image(photos(1, 22, 18)[0], photo)
+    for name, extra in (("auto", []), ("tensorflow", ["--runtime", "tensorflow"])):
+        assert main(["stylize", "--quiet", "--model", model_file, str(photo), "--style", "scream",
+                     *extra, "--out", str(tmp_path / f"{name}.png")]) == 0
+    assert list((tmp_path / "cache" / "converted").glob("*.tflite"))  # auto: LiteRT
+    difference = np.abs(load_image(tmp_path / "auto.png") - load_image(tmp_path / "tensorflow.png"))
+    assert difference.max() <= 1 / 255 + 1e-6
