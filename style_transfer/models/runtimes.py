@@ -460,7 +460,7 @@ class ExportedNetwork:
         if style != self.style:
             raise BadInput(
                 f"{self.path} takes {'weight maps' if self.style == 'map' else 'one weight vector per picture'}"
-                f"; {'a mask or weight map needs an export made with `weight_maps`' if style == 'map' else 'export without `weight_maps` for styles and blends'}.")
+                f"; {'a mask or weight map needs a file exported with weight maps (export --weight-maps, or weight_maps=True)' if style == 'map' else 'styles and blends need a file exported without weight maps'}.")
         return self.runner
 
 

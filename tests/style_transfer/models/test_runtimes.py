@@ -237,7 +237,7 @@ def test_a_missing_runtime_extra_is_a_one_line_error_naming_it(model, monkeypatc
 
     for name in ("ai_edge_litert", "ai_edge_litert.interpreter"):
         monkeypatch.setitem(sys.modules, name, None)  # As if not installed.
-    with pytest.raises(BadInput, match=r"litert extra.*pip install 'cbn-style\[litert\]'"):
+    with pytest.raises(BadInput, match=r"litert extra.*pip install '\.\[litert\]'"):
         stylize.use_runtime(model, "litert")
 
 
