@@ -69,7 +69,7 @@ class DatasetConfig:
         "copy, 1 any blend uniformly, larger values blends near the equal one", metavar="C",
         minimum=0.0, group=_STYLES)
     strength: tuple = option(
-        (1.0, 1.0), "how much of the style, from the photo (0) to the full style (1): S, or "
+        1.0, "how much of the style, from the photo (0) to the full style (1): S, or "
         "LOW,HIGH drawn uniformly per copy", metavar="S|LOW,HIGH", type=str, group=_PHOTO)
     preserve_color: bool = option(False, "keep the photos' colours and take only the "
                                   "luminance from the paintings", group=_PHOTO)
