@@ -67,6 +67,9 @@ SECTIONS = (
     Section("video", "bench_video.py",
             "video flicker, deviation and frames per second of the stabilization candidates",
             True, True),
+    Section("augment", "bench_augment.py",
+            "the RandomStyle layer against a training step; stylize-dataset on Beam against "
+            "the plain stylize loop", True, True),
     Section("web", "bench_web.py", "the web page: server start-up and preview latency", True),
     Section("web_libraries", "bench_web_libraries.py",
             "Gradio against Starlette: what each installs, how fast each starts (pip installs "

@@ -60,6 +60,7 @@ KERAS_CLASSES = {
     "style_transfer>UpsampleConvBlock": "style_transfer.models.network",
     "style_transfer>ArbitraryStyleModel": "style_transfer.models.arbitrary",
     "style_transfer>HubModule": "style_transfer.models.hub",
+    "style_transfer>RandomStyle": "style_transfer.augment",
 }
 
 

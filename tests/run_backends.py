@@ -1,4 +1,5 @@
-"""Runs the test suite: the `cbn` tests on TensorFlow, JAX and PyTorch, the rest on TensorFlow.
+"""Runs the test suite: the `cbn` tests and the augmentation layer's on TensorFlow, JAX and
+PyTorch, the rest on TensorFlow.
 
 Keras picks its backend once per process, so each backend gets its own pytest
 run. Extra arguments are passed to every pytest run (e.g. `-x -q`).
@@ -12,8 +13,8 @@ import sys
 
 RUNS = [
     ("tensorflow", ["tests"]),
-    ("jax", ["tests/cbn"]),
-    ("torch", ["tests/cbn"]),
+    ("jax", ["tests/cbn", "tests/style_transfer/test_augment.py"]),
+    ("torch", ["tests/cbn", "tests/style_transfer/test_augment.py"]),
 ]
 
 

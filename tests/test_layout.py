@@ -7,7 +7,8 @@ The layers, from the ground up (a module may import its own layer and those belo
     style_transfer.models        the networks, loading, saving, pretrained, export
     style_transfer.painting      stylize, blends, video
     style_transfer.training      configs, data, losses, runs
-    style_transfer.web, .demo    the applications
+    style_transfer.web, .demo,   the applications
+      .augment, .datasets
     style_transfer.cli           the command line (it serves the applications)
     style_transfer (the face)    the package's public names
 
@@ -30,6 +31,8 @@ LAYERS = {
     "style_transfer.training": 4,
     "style_transfer.web": 5,
     "style_transfer.demo": 5,
+    "style_transfer.augment": 5,
+    "style_transfer.datasets": 5,
     "style_transfer.cli": 6,
     "style_transfer": 7,
     "style_transfer.__main__": 7,

@@ -18,6 +18,7 @@ NOTEBOOKS = [
     ("06_normalization_from_batch_to_adaln.ipynb", 120),
     ("07_video_and_photo_options.ipynb", 600),
     ("08_dit_adaln_zero_on_jax_and_pytorch.ipynb", 120),
+    ("09_style_augmentation.ipynb", 300),
 ]
 
 

@@ -6,6 +6,7 @@
     video       PyAV (FFmpeg), OpenCV: `style-transfer video`
     web         Starlette, Uvicorn, scikit-image: `style-transfer serve`
     tensorboard TensorBoard logs of training runs
+    datasets    Apache Beam: `style-transfer stylize-dataset`
 
 The package is installed from its source folder, so an extra is added there:
 `pip install '.[EXTRA]'` (`install_hint`).

@@ -40,8 +40,10 @@ def quiet_libraries(program):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_CPP_MIN_LOG_LEVEL)
     if "tensorflow" not in sys.modules:
         on_import("tensorflow", standard_error_discarded)
-    for name in ("tensorflow", "absl", "h5py"):
+    for name in ("tensorflow", "absl", "h5py", "apache_beam"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Apache Beam warns on the root logger while it is imported (optional cloud clients).
+    logging.getLogger().addFilter(_not_from_apache_beam)
 
     def show_project_warnings_only(message, category, filename, lineno, file=None, line=None):
         if os.path.abspath(filename).startswith(_PROJECT_FOLDERS):
@@ -49,6 +51,10 @@ def quiet_libraries(program):
             print(f"{program}: warning: {text}", file=file or sys.stderr)
 
     warnings.showwarning = show_project_warnings_only
+
+
+def _not_from_apache_beam(record):
+    return f"{os.sep}apache_beam{os.sep}" not in record.pathname
 
 
 @contextlib.contextmanager

@@ -410,6 +410,11 @@ class StyleTransferNetwork(keras.Model):
     @staticmethod
     def _pad_to_multiple(x):
         height, width = ops.shape(x)[1], ops.shape(x)[2]
+        # Sides known to be multiples already need no pad: Keras's PyTorch backend refuses
+        # a non-constant pad that is zero on every side of a 4-D tensor.
+        if isinstance(height, int) and isinstance(width, int) and not (
+                height % SIDE_MULTIPLE or width % SIDE_MULTIPLE):
+            return x
         pad_h = (-height) % SIDE_MULTIPLE
         pad_w = (-width) % SIDE_MULTIPLE
         return ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")

@@ -18,6 +18,9 @@ COMMANDS = {
              "small model first"),
     "stylize": ("style_transfer.cli.commands.stylize",
                 "paint photos in a trained model's styles, blends or spatial blends"),
+    "stylize-dataset": ("style_transfer.cli.commands.stylize_dataset",
+                        "paint a whole dataset, N copies per image in drawn styles, on Apache "
+                        "Beam (resumable, with a manifest)"),
     "video": ("style_transfer.cli.commands.video",
               "paint a video file or a camera in a style, with flicker stabilization"),
     "serve": ("style_transfer.cli.commands.serve",

@@ -40,8 +40,8 @@ STYLES = ["wave", "scream", "udnie"]
 TRAINING = ["--steps", "1", "--batch-size", "1", "--image-size", "16", "--vgg-weights",
             "random", "--style-size", "16", "--quiet"]  # If a case is not refused: a short run.
 # Every command of `style_transfer.cli.commands.COMMANDS` (a test checks that they agree).
-COMMAND_NAMES = ("demo", "stylize", "video", "serve", "pretrained", "train", "train-arbitrary",
-                 "export", "add-style", "remove-style", "rename-style")
+COMMAND_NAMES = ("demo", "stylize", "stylize-dataset", "video", "serve", "pretrained", "train",
+                 "train-arbitrary", "export", "add-style", "remove-style", "rename-style")
 CASE_TIMEOUT_S = 300
 
 
@@ -360,6 +360,7 @@ def hub_graph_ran(assets):
 
 
 STYLIZE = ("stylize", "--model", "W/styles.keras", "W/photo.png")
+DATASET = ("stylize-dataset", "--model", "W/styles.keras", "W/content")
 ARBITRARY = ("stylize", "--model", "W/arbitrary.keras", "--hub-encoder", "W/hub/encoder",
              "--style-image", "W/style.png", "W/photo.png")
 EXPORT = ("export", "--model", "W/styles.keras")
@@ -552,6 +553,27 @@ CASES = [
           "W/styles.keras", "--overwrite"), "never overwritten"),
     Case("edited model not ending in .keras", ("remove-style", "--model", "W/styles.keras",
                                                "--style", "wave", "--out", "W/r.h5"), ".keras"),
+    # stylize-dataset
+    Case("stylize-dataset of a missing folder", ("stylize-dataset", "--model", "W/styles.keras",
+                                                 "W/none", "--out", "W/out"), "does not exist"),
+    Case("stylize-dataset of one photo", ("stylize-dataset", "--model", "W/styles.keras",
+                                          "W/photo.png", "--out", "W/out"), "is an image"),
+    Case("stylize-dataset with 0 copies", (*DATASET, "--copies", "0", "--out", "W/out"),
+         "at least 1"),
+    Case("stylize-dataset strength range reversed", (*DATASET, "--strength", "0.9,0.1",
+                                                     "--out", "W/out"), "LOW <= HIGH"),
+    Case("stylize-dataset with an unknown style", (*DATASET, "--style", "monet", "--out",
+                                                   "W/out"), "unknown style"),
+    Case("stylize-dataset with an arbitrary-style model",
+         ("stylize-dataset", "--model", "W/arbitrary.keras", "W/content", "--out", "W/out"),
+         "arbitrary-style model"),
+    Case("stylize-dataset into a folder inside its input", (*DATASET, "--out",
+                                                            "W/content/stylized"),
+         "inside the input"),
+    Case("stylize-dataset with words after INPUT", (*DATASET, "W/album", "--out", "W/out"),
+         "one INPUT at a time"),
+    Case("stylize-dataset without the datasets extra", (*DATASET, "--out", "W/out"),
+         "pip install '.[datasets]'", fault=lambda work: missing_module("apache_beam")),
     # pretrained
     Case("pretrained get of an unknown name", ("pretrained", "get", "monet", "--out",
                                                "W/monet.keras"), "unknown pretrained model"),

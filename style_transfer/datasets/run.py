@@ -1,0 +1,82 @@
+"""Stylizing a dataset: `stylize_dataset`, what `style-transfer stylize-dataset` runs.
+
+    from style_transfer.datasets.config import DatasetConfig
+    from style_transfer.datasets.run import stylize_dataset
+
+    stylize_dataset("imagenet/train", "stylized/", DatasetConfig(copies=1, seed=0))
+    stylize_dataset(..., pipeline_args=["--runner=FlinkRunner", ...])   # on a cluster
+
+It checks the settings, the model and the output folder, lists the images, runs the
+Beam pipeline (`style_transfer.datasets.pipeline`) and merges its journal into the
+manifest (`style_transfer.datasets.jobs`). Needs the [datasets] extra (Apache Beam).
+"""
+
+import os
+from pathlib import Path
+
+from style_transfer.base.errors import BadInput
+from style_transfer.base.extras import import_extra
+from style_transfer.datasets import jobs
+
+
+def import_beam():
+    """Apache Beam, or a one-line error naming the [datasets] extra."""
+    return import_extra("apache_beam", "datasets", "stylize-dataset")
+
+
+def stylize_dataset(source, out, config, pipeline_args=None):
+    """Paints every image of `source` in `config.copies` drawn styles, under `out`.
+
+    Args:
+        source: A folder of images (searched recursively) or a text file listing
+            image files (`jobs.list_inputs`).
+        out: The output folder (the same tree as `source`; see `jobs`).
+        config: A `DatasetConfig`.
+        pipeline_args: Beam pipeline options, e.g. ["--runner=FlinkRunner",
+            "--flink_master=host:8081"] (default: the DirectRunner on this machine).
+
+    Returns:
+        {"outputs": outputs recorded in the manifest, "painted": painted by this
+        run, "kept": found finished, "failed": [{"input", "error"}]}.
+
+    Raises:
+        BadInput: a bad setting, a model that is not a table of styles, or an
+            output folder that holds another run (see `jobs.prepare_output`).
+    """
+    beam = import_beam()
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    from style_transfer.base.files import remove_stale_partials
+    from style_transfer.datasets import pipeline as pipeline_module
+    from style_transfer.models.loading import TABLE, model_kind, model_path
+    from style_transfer.models.saving import read_model_config
+
+    path = model_path(config.model)
+    if model_kind(path) != TABLE:
+        raise BadInput(f"stylize-dataset paints with a model of trained styles; {path} is an "
+                       f"arbitrary-style model.")
+    model_config = read_model_config(path)["config"]
+    style_names = model_config.get("style_names") or [
+        f"style_{index}" for index in range(model_config["num_styles"])]
+    config.style_indices(style_names)
+    if config.blend is not None:
+        from style_transfer.painting.conditions import parse_blend
+
+        parse_blend(config.blend, style_names)
+    root, relative_paths = jobs.list_inputs(source)
+    out = Path(out)
+    jobs.prepare_output(out, root, relative_paths, config, path)
+    for folder, _, _ in os.walk(out):
+        remove_stale_partials(folder)  # What a killed run was writing: never half a file.
+    previous = [str(file) for file in [out / jobs.MANIFEST_FILE,
+                                       *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
+                if file.is_file()]
+    options = PipelineOptions(pipeline_args or [])
+    pipeline = beam.Pipeline(options=options)
+    pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names, previous)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counters = pipeline_module.counters(result)
+    outputs, failed = jobs.finish(out, relative_paths, config.copies)
+    return {"outputs": outputs, "painted": counters.get("painted", 0),
+            "kept": counters.get("kept", 0), "failed": failed}

@@ -1,0 +1,161 @@
+"""`style-transfer stylize-dataset` on Beam's DirectRunner: the tree, the manifest, bad images,
+the `stylize` command's pictures bit for bit, resuming after a kill."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from style_transfer.base.files import file_sha256
+from style_transfer.cli.main import main
+from style_transfer.datasets import jobs
+from tests.style_transfer.builders import write_photo
+
+pytest.importorskip("apache_beam")
+
+PHOTOS = ["cats/tom.jpg", "cats/kittens/felix.png", "dog.png"]
+
+
+def make_dataset(folder, names=PHOTOS, size=(28, 20)):
+    for seed, name in enumerate(names):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        write_photo(folder / name, width=size[0], height=size[1], seed=seed)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = make_dataset(tmp_path_factory.mktemp("photos"))
+    (folder / "cats" / "broken.jpg").write_bytes(b"not a picture")
+    return folder
+
+
+def stylize_dataset(capsys, model_file, source, out, *options):
+    code = main(["stylize-dataset", str(source), "--out", str(out), "--model", model_file,
+                 "--json", *options])
+    captured = capsys.readouterr()
+    return code, json.loads(captured.out.strip().splitlines()[-1]), captured.err
+
+
+def tree(folder):
+    """{relative path: bytes} of every file under `folder`."""
+    return {path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in sorted(Path(folder).rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def finished(model_file, dataset, tmp_path_factory):
+    """One run: two copies of each photo, drawn blends and strengths."""
+    out = tmp_path_factory.mktemp("run") / "stylized"
+    code = main(["stylize-dataset", str(dataset), "--out", str(out), "--model", model_file,
+                 "--copies", "2", "--concentration", "0", "--strength", "0.5,1", "--quiet"])
+    return code, out
+
+
+def test_the_tree_is_kept_with_a_manifest_of_every_output(finished):
+    code, out = finished
+    assert code == 1  # the broken image
+    records = jobs.read_jsonl(out / "manifest.jsonl")
+    assert [(record["input"], record["copy"]) for record in records] == [
+        (name, copy) for name in sorted(PHOTOS) for copy in (0, 1)]
+    for record in records:
+        assert file_sha256(out / record["output"]) == record["sha256"]
+        assert Image.open(out / record["output"]).size == (28, 20)
+        assert 0.5 <= record["strength"] <= 1.0 and len(record["style_weights"]) == 1
+    assert {record["output"] for record in records} == {
+        "cats/tom.png", "cats/tom__1.png", "cats/kittens/felix.png", "cats/kittens/felix__1.png",
+        "dog.png", "dog__1.png"}
+    assert not (out / jobs.JOURNAL_FOLDER).exists()
+
+
+def test_a_bad_image_is_listed_and_skipped(finished):
+    _, out = finished
+    failed = jobs.read_jsonl(out / "failed.jsonl")
+    assert [record["input"] for record in failed] == ["cats/broken.jpg"]
+    assert not list(out.rglob("broken*"))
+
+
+def test_each_output_is_the_stylize_commands_picture_bit_for_bit(capsys, finished, model_file,
+                                                                 dataset, tmp_path):
+    _, out = finished
+    for record in jobs.read_jsonl(out / "manifest.jsonl")[:2]:
+        [style] = record["style_weights"]
+        target = tmp_path / record["output"].replace("/", "_")
+        code = main(["stylize", str(dataset / record["input"]), "--model", model_file,
+                     "--style", style, "--strength", repr(record["strength"]),
+                     "--out", str(target), "--quiet"])
+        assert code == 0
+        assert target.read_bytes() == (out / record["output"]).read_bytes()
+
+
+def test_a_second_run_paints_only_missing_or_damaged_outputs(capsys, model_file, tmp_path):
+    source = make_dataset(tmp_path / "photos")
+    out = tmp_path / "stylized"
+    code, first, _ = stylize_dataset(capsys, model_file, source, out, "--copies", "2")
+    assert code == 0 and first["painted"] == 6
+    before = tree(out)
+    (out / "dog__1.png").unlink()
+    (out / "cats" / "tom.png").write_bytes(b"damaged")
+    code, second, _ = stylize_dataset(capsys, model_file, source, out, "--copies", "2")
+    assert code == 0 and (second["painted"], second["kept"], second["outputs"]) == (2, 4, 6)
+    assert tree(out) == before
+
+
+def test_other_settings_on_the_same_output_folder_are_refused(capsys, model_file, tmp_path):
+    source = make_dataset(tmp_path / "photos", PHOTOS[:1])
+    out = tmp_path / "stylized"
+    assert stylize_dataset(capsys, model_file, source, out)[0] == 0
+    code = main(["stylize-dataset", str(source), "--out", str(out), "--model", model_file,
+                 "--seed", "7"])
+    error = capsys.readouterr().err
+    assert code == 2 and "other settings (seed)" in error and len(error.splitlines()) == 1
+
+
+def test_an_output_folder_inside_the_input_is_refused(capsys, model_file, tmp_path):
+    source = make_dataset(tmp_path / "photos", PHOTOS[:1])
+    code = main(["stylize-dataset", str(source), "--out", str(source / "stylized"),
+                 "--model", model_file])
+    assert code == 2 and "inside the input" in capsys.readouterr().err
+
+
+def test_words_after_the_input_must_be_beam_options(capsys, model_file, tmp_path):
+    source = make_dataset(tmp_path / "photos", PHOTOS[:1])
+    code = main(["stylize-dataset", str(source), "second/", "--out", str(tmp_path / "out"),
+                 "--model", model_file])
+    assert code == 2 and "one INPUT at a time" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_killed_with_sigkill_then_started_again_gives_the_uninterrupted_files(
+        capsys, model_file, tmp_path):
+    source = make_dataset(tmp_path / "photos", [f"class{index % 3}/photo{index}.png"
+                                                for index in range(40)], size=(64, 48))
+    options = ["--copies", "2", "--concentration", "0.5", "--strength", "0.3,1"]
+    uninterrupted = tmp_path / "uninterrupted"
+    assert stylize_dataset(capsys, model_file, source, uninterrupted, *options)[0] == 0
+
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "style_transfer", "stylize-dataset", str(source),
+               "--out", str(out), "--model", model_file, "--quiet", *options]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    deadline = time.monotonic() + 300
+    journal = out / jobs.JOURNAL_FOLDER
+    while time.monotonic() < deadline and not list(journal.glob("*.jsonl")):
+        time.sleep(0.02)  # killed once some outputs are recorded, the others unfinished
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "manifest.jsonl").exists(), "the run ended before it was killed"
+    for picture in out.rglob("photo*.png"):  # every output there is whole
+        Image.open(picture).load()
+
+    code, summary, _ = stylize_dataset(capsys, model_file, source, out, *options)
+    assert code == 0 and summary["outputs"] == 80
+    assert summary["kept"] > 0 and summary["painted"] > 0  # resumed, not started over
+    assert tree(out) == tree(uninterrupted)

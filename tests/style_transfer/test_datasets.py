@@ -1,0 +1,124 @@
+"""`style_transfer.datasets`: the settings, the inputs, each copy's draws and the output names."""
+
+import numpy as np
+import pytest
+
+from style_transfer.base.errors import BadInput
+from style_transfer.datasets import jobs
+from style_transfer.datasets.config import DatasetConfig
+from tests.style_transfer.builders import NAMES, write_photo
+
+
+def draws(config, path="cats/tom.jpg", copy=0):
+    return jobs.draw_style(config, NAMES, path, copy)
+
+
+def test_a_copys_draw_depends_on_the_seed_its_path_and_its_index_only():
+    config = DatasetConfig(concentration=1.0, strength=(0.2, 0.9), seed=3)
+    weights, strength = draws(config)
+    again_weights, again_strength = draws(DatasetConfig(concentration=1.0, strength=(0.2, 0.9),
+                                                        seed=3, copies=5))
+    np.testing.assert_array_equal(weights, again_weights)
+    assert strength == again_strength
+    others = [draws(config, copy=1), draws(config, path="cats/felix.jpg"),
+              draws(DatasetConfig(concentration=1.0, strength=(0.2, 0.9), seed=4))]
+    for other_weights, other_strength in others:
+        assert other_strength != strength and not np.array_equal(other_weights, weights)
+
+
+def test_concentration_zero_draws_one_of_the_chosen_styles_per_copy():
+    config = DatasetConfig(style=("wave", "2"))
+    chosen = {int(np.argmax(draws(config, f"photo{index}.jpg")[0])) for index in range(40)}
+    assert chosen == {0, 2}
+    for index in range(10):
+        weights = draws(config, f"photo{index}.jpg")[0]
+        assert sorted(weights) == [0.0, 0.0, 1.0]
+
+
+def test_dirichlet_draws_are_convex_blends_of_the_chosen_styles():
+    config = DatasetConfig(style=("wave", "udnie"), concentration=0.7)
+    for index in range(20):
+        weights = draws(config, f"photo{index}.jpg")[0]
+        assert weights[1] == 0.0 and np.all(weights >= 0)
+        assert abs(weights.sum() - 1) < 1e-6 and 0 < weights[0] < 1
+
+
+def test_a_blend_is_every_copys_style_and_a_fixed_strength_every_copys_strength():
+    config = DatasetConfig(blend="wave=0.25,scream=0.75", strength=0.6)
+    for index in range(5):
+        weights, strength = draws(config, f"photo{index}.jpg", copy=index)
+        np.testing.assert_allclose(weights, [0.25, 0.75, 0.0])
+        assert strength == 0.6
+
+
+def test_strengths_are_drawn_uniformly_in_their_range():
+    strengths = [draws(DatasetConfig(strength="0.3,0.5"), f"p{index}.jpg")[1]
+                 for index in range(200)]
+    assert 0.3 <= min(strengths) < 0.32 and 0.48 < max(strengths) <= 0.5
+
+
+def test_copy_zero_keeps_the_name_and_later_copies_are_numbered():
+    assert jobs.output_name("cats/tom.jpg", 0, "png") == "cats/tom.png"
+    assert jobs.output_name("cats/tom.jpg", 2, "jpg") == "cats/tom__2.jpg"
+
+
+def test_a_folder_lists_its_images_by_relative_path(tmp_path):
+    write_photo(tmp_path / "b.png")
+    (tmp_path / "sub").mkdir()
+    write_photo(tmp_path / "sub" / "a.jpg")
+    (tmp_path / "notes.txt").write_text("not an image")
+    root, paths = jobs.list_inputs(tmp_path)
+    assert root == tmp_path and paths == ["b.png", "sub/a.jpg"]
+
+
+def test_a_list_file_names_images_relative_to_its_folder(tmp_path):
+    (tmp_path / "sub").mkdir()
+    write_photo(tmp_path / "sub" / "a.jpg")
+    write_photo(tmp_path / "b.jpg")
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"# training images\nsub/a.jpg\n\n{tmp_path / 'b.jpg'}\n")
+    assert jobs.list_inputs(listing) == (tmp_path, ["b.jpg", "sub/a.jpg"])
+
+
+def test_a_missing_input_is_refused(tmp_path):
+    with pytest.raises(BadInput, match="does not exist"):
+        jobs.list_inputs(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("listed, message", [
+    ("../outside.jpg", "not inside"),
+    ("a.jpg\na.jpg", "more than once"),
+    ("# nothing", "no image"),
+])
+def test_a_list_file_is_checked(tmp_path, listed, message):
+    listing = tmp_path / "files.txt"
+    listing.write_text(listed + "\n")
+    with pytest.raises(BadInput, match=message):
+        jobs.list_inputs(listing)
+
+
+def test_an_image_is_not_an_input_list(tmp_path):
+    with pytest.raises(BadInput, match="is an image"):
+        jobs.list_inputs(write_photo(tmp_path / "photo.png"))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"copies": 0}, "copies must be"),
+    ({"copies": 10**6}, "`copies`"),
+    ({"seed": -1}, "seed"),
+    ({"strength": "1.5"}, "`strength`"),
+    ({"strength": "0.9,0.1"}, "`strength`"),
+    ({"strength": "a"}, "strength"),
+    ({"concentration": -0.5}, "`concentration`"),
+    ({"style": ("wave",), "blend": "wave=1"}, "`style` and `blend`"),
+    ({"format": "gif"}, "`format`"),
+    ({"max_size": 4}, "max_size"),
+])
+def test_bad_settings_are_refused(settings, message):
+    with pytest.raises(BadInput, match=message):
+        DatasetConfig(**settings)
+
+
+def test_unknown_styles_are_refused_with_the_models_names():
+    with pytest.raises(BadInput, match="wave, scream, udnie"):
+        DatasetConfig(style=("monet",)).style_indices(NAMES)
