@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from style_transfer.base import images
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 from style_transfer.base.files import atomic_path, check_destination, check_not_an_input
@@ -239,7 +240,7 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
             attribute, if any, paints a batch (B, H, W, 3) in one call
             (`stylize.painter`'s does).
         write: Called in the writer thread as `write(output, time, sound)`,
-            output float32 (H, W, 3), in frame order.
+            output uint8 RGB (H, W, 3), in frame order.
         stabilizer: A `stabilize.Stabilizer`, or `None` for frame-by-frame painting.
         batch_size: Frames per call of the network.
         progress: Called as `progress(frames_written, expected)` after every frame.
@@ -275,6 +276,7 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
         try:
             while (item := _get(painted, stop)) is not _END:
                 frame, picture = item
+                picture = images.to_uint8(picture)
                 if frame.motion is not None:
                     picture = stabilizer.finish(frame.motion, frame.motion.from_canvas(picture))
                 write(picture, frame.time, frame.sound)
@@ -516,7 +518,7 @@ class _VideoEncoder:
 
     def add(self, painted, pts, index):
         av = _import_av()
-        pixels = to_uint8(painted)
+        pixels = painted if painted.dtype == np.uint8 else images.to_uint8(painted)
         frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
         # Frames without a time (some AVI files) are spaced at the frame rate.
         frame.pts = pts if pts is not None else index * self.frame_step
@@ -582,14 +584,6 @@ class _SoundTrack:
         self.trailing = []
         if self.audio is not None and self.encoder is not None:
             self.output.mux(self.encoder.encode(None))
-
-
-def to_uint8(picture):
-    """A float picture in [0, 1] as uint8 (rounded, clipped)."""
-    pixels = np.multiply(picture, 255.0, dtype=np.float32)
-    pixels += 0.5
-    np.clip(pixels, 0, 255, out=pixels)
-    return pixels.astype(np.uint8)
 
 
 
