@@ -38,6 +38,7 @@ from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocketDisconnect
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
@@ -291,6 +292,8 @@ async def _stream_frames(websocket, stream, sessions, settings, limiter):
         except BadInput as error:
             await websocket.send_json({"error": _shown(error), **({"frame": True} if frame
                                                                    else {})})
+        except WebSocketDisconnect:
+            return
         except Exception:
             log.exception("painting a camera frame failed")
             await websocket.send_json({"error": "internal error while painting (see the "
