@@ -61,8 +61,10 @@ SECTIONS = (
             "imported android-26 network against onnxruntime: agreement and latency", True),
     Section("cli", "bench_cli.py", "command-line start-up against the eager one", True),
     Section("video", "bench_video.py",
-            "video flicker, deviation and frames per second of the stabilization candidates",
-            True, True),
+            "video flicker and deviation of the stabilization candidates and the peer", True,
+            True),
+    Section("video_speed", "bench_video_speed.py",
+            "video: time per stage, fps against the network alone and the peer", True, True),
     Section("web", "bench_web.py", "the web page: server start-up and preview latency", True),
     Section("web_libraries", "bench_web_libraries.py",
             "Gradio against Starlette: what each installs, how fast each starts (pip installs "

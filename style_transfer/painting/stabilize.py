@@ -70,10 +70,10 @@ AGREE_PX = 0.5
 AGREEING_SHARE = 0.5
 # The agreeing corners must span this share of the frame's width and height.
 SPREAD_SHARE = 0.5
-# The warp is reliable where the previous frame, warped, matches this one within
-# this many grey levels (mean over a window of MATCH_WINDOW_PX per 320 px of width); the camera's
-# motion is preferred to the local flow unless the flow matches better by more than
-# CAMERA_PREFERENCE_LEVELS (the flow wanders on flat walls).
+# The warp is reliable where the previous frame, warped, matches this one within this
+# many grey levels (mean over a window of MATCH_WINDOW_PX per 320 px of width); the
+# camera's motion is preferred to the local flow unless the flow matches better by more
+# than CAMERA_PREFERENCE_LEVELS (the flow wanders on flat walls).
 RELIABLE_LEVELS = 12.0
 CAMERA_PREFERENCE_LEVELS = 2.0
 MATCH_WINDOW_PX = 7
@@ -170,7 +170,8 @@ class Stabilizer:
         self._previous_output = None
 
     def prepare(self, frame):
-        """The canvas to paint for `frame` (uint8 RGB (H, W, 3)) and its motion: a `FrameMotion`."""
+        """The canvas to paint for `frame` (uint8 RGB (H, W, 3)) and its motion (a
+        `FrameMotion`)."""
         cv2 = _import_cv2()
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
