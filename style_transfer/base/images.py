@@ -159,6 +159,15 @@ def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
     return _float_array(_upright_rgb(image, f"the {what}", None))
 
 
+def to_uint8(picture):
+    """Float pixels in [0, 1] as uint8: clipped, scaled and rounded as `to_pil` does, in one
+    float32 buffer (video frames: no float64 temporaries)."""
+    pixels = np.multiply(picture, 255.0, dtype=np.float32)
+    np.clip(pixels, 0.0, 255.0, out=pixels)
+    np.rint(pixels, out=pixels)
+    return pixels.astype(np.uint8)
+
+
 def to_pil(image):
     """Converts an RGB or greyscale image array to an 8-bit `PIL.Image.Image`.
 

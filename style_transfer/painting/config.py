@@ -38,9 +38,9 @@ MASK_MODES = ("composite", "network")
 NETWORK_ENGINE = "network"
 MAGENTA_ENGINE = "magenta-hub"
 ENGINES = (NETWORK_ENGINE, MAGENTA_ENGINE)
-STABILIZE_METHODS = ("flow", "none")
+STABILIZE_METHODS = ("canvas", "flow", "none")
 # The stabilizer's default weight (`style_transfer.painting.stabilize`; BENCHMARKS.md, "Video").
-DEFAULT_STABILIZE_WEIGHT = 0.7
+DEFAULT_STABILIZE_WEIGHT = 0.5
 
 _MODEL = "the model"
 _TRAINED_STYLES = ("trained styles", "with a model made by `train` (or a pretrained one)")
@@ -324,17 +324,24 @@ class VideoConfig(PaintConfig):
     flicker stabilization (`style_transfer.painting.stabilize`).
 
     Args:
-        stabilize: "flow" (blend with the previous frame where optical flow
-            is reliable) or "none" (every frame alone; flickers).
+        stabilize: "canvas" (each frame painted on a canvas that follows the
+            camera, still pixels held, then blended with the previous output
+            where optical flow is reliable), "flow" (the blend alone) or "none"
+            (every frame alone; flickers).
         stabilize_weight: Weight of the warped previous frame, in [0, 1).
+        batch_size: Frames painted per call of the network.
     """
 
-    stabilize: str = option("flow", "flow: blend each frame with the previous one, warped by "
-                            "optical flow where it is reliable; none: every frame painted alone "
-                            "(flickers)", choices=STABILIZE_METHODS)
+    stabilize: str = option("canvas", "canvas: paint each frame on a canvas that follows the "
+                            "camera, hold still pixels, and blend with the previous frame where "
+                            "optical flow is reliable; flow: the blend alone; none: every frame "
+                            "painted alone (flickers)", choices=STABILIZE_METHODS)
     stabilize_weight: float = option(DEFAULT_STABILIZE_WEIGHT, "weight of the warped previous "
                                      "frame, in [0, 1)", metavar="W", minimum=0.0,
                                      maximum=1.0, maximum_excluded=True)
+    batch_size: int = option(1, "frames painted per call of the network (decoding, "
+                             "stabilizing and encoding run beside it either way)", metavar="N",
+                             type=int, minimum=1, maximum=64)
 
     def __post_init__(self):
         super().__post_init__()
@@ -343,6 +350,9 @@ class VideoConfig(PaintConfig):
         if weight >= 1.0:
             raise BadInput(f"`stabilize_weight` must be in [0, 1); received {weight!r}.")
         self._set("stabilize_weight", weight)
+        self._set("batch_size", check_integer("`batch_size`", self.batch_size, 1))
+        if self.batch_size > 64:
+            raise BadInput(f"`batch_size` must be from 1 to 64; received {self.batch_size!r}.")
         if len(self.style) > 1:
             raise BadInput("a video is painted in one `style` (or one `blend`); received "
                            f"{len(self.style)} styles.")

@@ -1,108 +1,349 @@
-"""Steady video: blending each painted frame with the previous one, warped by optical flow.
+"""Steady video: paint each frame where the previous one was painted, then blend what remains.
 
-Painting each frame alone flickers: the network is not shift-equivariant (two
-stride-2 convolutions make its texture depend on where the content falls on a
-4-pixel grid, and on sub-pixel shifts), so on a camera pan the same wall gets a
-different brush pattern in every frame. `FlowStabilizer` blends each painted
-frame with the previous output warped onto it by optical flow, only where the
-flow is reliable (forward-backward consistent, inside the frame), so that
-things that move or appear are not smeared into trails. Carrying instance-norm
-statistics from frame to frame was measured too and changed the flicker by at
-most 5% (BENCHMARKS.md, "Video"): the flicker is in the texture, not in the
-colours, so it is not offered.
+Painting each frame alone flickers, for two reasons the benchmark measured
+(BENCHMARKS.md, "Video"):
+
+- **The grid.** The network's two stride-2 convolutions make its brush pattern
+  depend on where content falls on a 4-pixel grid (and on sub-pixel shifts), so
+  on a camera pan the same wall gets a new pattern in every frame.
+- **Noise.** On flat, still areas the network turns camera noise of one grey
+  level into brush strokes that differ by 15 levels from frame to frame.
+
+`Stabilizer` attacks both before the network runs, then blends:
+
+1. **Camera motion.** Corners tracked from frame to frame (Lucas-Kanade) give
+   the camera's translation when most of them agree across the picture;
+   otherwise the camera is taken as still (a moving hand is not a pan).
+2. **A canvas that follows the camera.** Each frame is painted shifted by the
+   camera's accumulated motion (modulo the 4-pixel grid, sub-pixel parts
+   resampled), so that content keeps its place on the network's grid and gets
+   the same brush pattern in every frame; the painting is shifted back.
+3. **Held pixels.** While the camera is still, canvas pixels that changed by
+   less than the camera's noise (`hold_levels`) keep the previous frame's
+   values exactly, so the network sees the same input where nothing changed.
+4. **Blending what remains.** The painting is blended with the previous output
+   warped onto it, along the camera's motion where that explains the pixel and
+   along OpenCV's DIS optical flow elsewhere, only where the warp is reliable
+   (the warped previous frame matches this one), so that things that move or
+   appear are not smeared into trails.
+
+Steps 1-3 need only the input frames and step 4 only the previous output, so a
+pipeline runs `prepare` for frame t+1 while the network paints frame t and
+`finish` blends frame t-1 (`style_transfer.painting.video`).
+
+Carrying instance-norm statistics from frame to frame was measured too and
+changed the flicker by at most 5%: it is not offered.
 
 The metrics (`temporal_warping_error`, `mean_deviation`, `sharpness_ratio`) and
 a clip with exactly known motion (`pan_clip`) are here so that the benchmark
 and the tests measure the same thing.
 """
 
+import dataclasses
+
 import numpy as np
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 
-# Weight of the warped previous output where the flow is reliable: the smallest
-# of the weights measured (0.5, 0.6, 0.7) that halves the temporal warping error
-# of frame-by-frame painting on the benchmark's pan and real clips; it strays
-# less from the per-frame painting than blending without flow does for less
-# flicker reduction (BENCHMARKS.md, "Video").
-DEFAULT_STABILIZE_WEIGHT = 0.7
-# Forward-backward consistency (Sundaram et al. 2010; Ruder et al. 2016): a pixel's
-# flow is reliable when |back + forward(x + back)|^2 <= A (|back|^2 + |forward|^2) + B.
-# B is 2 px^2 rather than Ruder et al.'s 0.5: DIS's fast preset is accurate to
-# about a pixel, and on flat walls the tighter bound rejected half the still
-# pixels; an occlusion's round trip is off by the occluder's motion, several px.
+STABILIZE_METHODS = ("canvas", "flow", "none")
+# Weight of the warped previous output where the warp is reliable. With the canvas,
+# 0.5 halves the warping error of frame-by-frame painting on the benchmark's pan and
+# real clips at a deviation under half the peer's (BENCHMARKS.md, "Video").
+DEFAULT_STABILIZE_WEIGHT = 0.5
+# A still camera's pixels that changed by less than this (grey levels, the largest
+# channel, averaged over 5x5 pixels) are held: about three times the noise of the
+# benchmark's phone and surveillance clips, under what an eye sees.
+DEFAULT_HOLD_LEVELS = 5.0
+HOLD_WINDOW_PX = 5
+# The network's grid: two stride-2 convolutions.
+GRID_PX = 4
+# Motion is measured on frames downsized to this long side: at 320 px it cost twice the
+# time and bought no steadier video on the benchmark's clips.
+FLOW_PX = 160
+# Frames smaller than this on a side are painted alone (DIS needs 12 px).
+MIN_FLOW_PX = 16
+# Camera motion: corners tracked, the share that must agree, and how closely.
+MAX_CORNERS = 100
+MIN_CORNERS = 8
+AGREE_PX = 0.5
+AGREEING_SHARE = 0.5
+# The agreeing corners must span this share of the frame's width and height.
+SPREAD_SHARE = 0.5
+# The warp is reliable where the previous frame, warped, matches this one within this
+# many grey levels (mean over a window of MATCH_WINDOW_PX per 320 px of width); the
+# camera's motion is preferred to the local flow unless the flow matches better by more
+# than CAMERA_PREFERENCE_LEVELS (the flow wanders on flat walls).
+RELIABLE_LEVELS = 12.0
+CAMERA_PREFERENCE_LEVELS = 2.0
+MATCH_WINDOW_PX = 7
+# Forward-backward consistency of a measured flow (`flow_reliability`, Sundaram et al.
+# 2010; Ruder et al. 2016): |back + forward(x + back)|^2 <= A (|back|^2 + |forward|^2) + B.
+# B is 2 px^2 rather than Ruder et al.'s 0.5: flows on flat walls are accurate to about
+# a pixel; an occlusion's round trip is off by the occluder's motion, several px.
 CONSISTENCY_RELATIVE = 0.01
 CONSISTENCY_ABSOLUTE_PX2 = 2.0
-STABILIZE_METHODS = ("flow", "none")
 
 
-class FlowStabilizer:
-    """Blends each painted frame with the previous output where optical flow is reliable.
+@dataclasses.dataclass
+class FrameMotion:
+    """What `Stabilizer.prepare` found for one frame.
 
+    Args:
+        canvas: The picture the network paints: the frame shifted by `offset`,
+            float32 (H, W, 3) in [0, 1], with held pixels from the previous canvas.
+        offset: (dx, dy) in pixels: canvas(c) = frame(c - offset).
+        flow: Backward flow (H, W, 2) from this frame to the previous one, or
+            `None` for a first frame.
+        reliable: bool (H, W): where the previous output can be warped onto this
+            frame, or `None`.
+        camera_shift: (dx, dy): the camera's translation since the previous frame
+            (content at x was at x + camera_shift), (0, 0) when still.
+        held_share: Share of the canvas's pixels held from the previous canvas.
+    """
+
+    canvas: np.ndarray
+    offset: tuple = (0.0, 0.0)
+    flow: np.ndarray = None
+    reliable: np.ndarray = None
+    camera_shift: tuple = (0.0, 0.0)
+    held_share: float = 0.0
+
+    def from_canvas(self, painting):
+        """A painting of the canvas shifted back onto the frame: out(x) = painting(x + offset)."""
+        if not any(self.offset):
+            return painting
+        return _translated(painting, -self.offset[0], -self.offset[1])
+
+
+class Stabilizer:
+    """Steady painted video: a canvas that follows the camera, held pixels, a reliable blend.
+
+        canvas_t(c) = frame_t(c - o_t),  o_t = o_{t-1} + g_t (mod 4 px)
         out_t = p_t + w r_t (warp(out_{t-1}, flow_t) - p_t)
 
-    where p_t is frame t painted alone, flow_t the optical flow from input
-    frame t to input frame t-1 (OpenCV's DIS), and r_t in {0, 1} its
-    reliability: forward-backward consistent and pointing inside the frame.
-    Pixels hidden in frame t-1 (behind a moving thing, or new at an edge) get
-    p_t, so moving things leave no trails; a cut makes every pixel unreliable.
+    where g_t is the camera's translation (content at x in frame t was at
+    x + g_t in frame t-1), p_t the network's painting of canvas_t shifted back,
+    flow_t the backward flow (the camera's motion where it explains the pixel,
+    DIS optical flow elsewhere) and r_t in {0, 1} where the warp is reliable.
+    While the camera is still, canvas pixels within `hold_levels` of the
+    previous canvas are the previous canvas's. See the module docstring.
+
+    `prepare` and `finish` each keep their own state: they may run in two
+    threads, each called in frame order.
 
     Args:
         weight: w in [0, 1): how much of the warped previous output is kept.
-        preset: DIS preset, "ultrafast", "fast" or "medium" (more accurate,
-            slower flow).
-
-    Call arguments:
-        frame: The input frame, uint8 RGB (H, W, 3).
-        painted: The frame painted alone, float (H, W, 3) in [0, 1].
-
-    Returns:
-        The stabilized frame, float32 (H, W, 3).
+        follow_camera: Paint on a canvas that follows the camera (step 2).
+        hold_levels: Hold still pixels that changed by less than this many grey
+            levels (0: never).
+        preset: DIS preset, "ultrafast", "fast" or "medium".
+        flow_px: Long side of the frames the flow is computed on.
     """
 
     PRESETS = ("ultrafast", "fast", "medium")
 
-    def __init__(self, weight=DEFAULT_STABILIZE_WEIGHT, preset="fast"):
+    def __init__(self, weight=DEFAULT_STABILIZE_WEIGHT, follow_camera=True,
+                 hold_levels=DEFAULT_HOLD_LEVELS, preset="fast", flow_px=FLOW_PX):
         if not 0.0 <= weight < 1.0:
             raise BadInput(f"the stabilization weight must be in [0, 1); received {weight!r}.")
         if preset not in self.PRESETS:
             raise BadInput(f"unknown optical flow preset {preset!r}; choose one of "
                            f"{', '.join(self.PRESETS)}.")
+        if hold_levels < 0:
+            raise BadInput(f"`hold_levels` must be at least 0; received {hold_levels!r}.")
         cv2 = _import_cv2()
         self.weight = float(weight)
-        self.flow = cv2.DISOpticalFlow_create(
+        self.follow_camera = follow_camera
+        self.hold_levels = float(hold_levels)
+        self.flow_px = int(flow_px)
+        self._dis = cv2.DISOpticalFlow_create(
             getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{preset.upper()}"))
+        self._grids = {}
         self.reset()
 
     def reset(self):
-        """Forgets the previous frame (the next one is taken as painted)."""
+        """Forgets the previous frame (the next one is painted as if it were the first)."""
         self._previous_grey = None
+        self._previous_canvas = None
+        self._offset = np.zeros(2)
         self._previous_output = None
 
-    def __call__(self, frame, painted):
-        grey = _grey(frame)
-        painted = np.asarray(painted, np.float32)
+    def prepare(self, frame):
+        """The canvas to paint for `frame` (uint8 RGB (H, W, 3)) and its motion (a
+        `FrameMotion`)."""
+        cv2 = _import_cv2()
+        frame = np.ascontiguousarray(frame, dtype=np.uint8)
+        grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        previous = self._previous_grey
+        self._previous_grey = grey
+        if previous is None or previous.shape != grey.shape or min(grey.shape) < MIN_FLOW_PX:
+            self._offset = np.zeros(2)
+            self._previous_canvas = frame
+            return FrameMotion(_as_float(frame))
+        flow, reliable, shift = self._motion(grey, previous)
+        if self.follow_camera:
+            self._offset = (self._offset + shift + GRID_PX / 2) % GRID_PX - GRID_PX / 2
+        offset = (float(self._offset[0]), float(self._offset[1]))
+        # Shifted and held as uint8 (OpenCV's fastest paths, exact comparisons), then float.
+        canvas = _translated(frame, *offset) if any(offset) else frame.copy()
+        held = 0.0
+        if self.hold_levels > 0 and not shift.any():
+            held = _hold(canvas, self._previous_canvas, self.hold_levels)
+        self._previous_canvas = canvas
+        return FrameMotion(_as_float(canvas), offset, flow, reliable,
+                           (float(shift[0]), float(shift[1])), held)
+
+    def finish(self, motion, painted):
+        """The stabilized frame: `painted`, the frame's painting (e.g.
+        `motion.from_canvas(paint(motion.canvas))`), blended with the previous output.
+
+        `painted` is float (H, W, 3) in [0, 1], or uint8 (the video pipeline's:
+        a quarter of the memory to warp and blend); the output has its type.
+        """
+        cv2 = _import_cv2()
+        painted = np.asarray(painted)
+        if painted.dtype != np.uint8:
+            painted = painted.astype(np.float32, copy=False)
         output = painted
-        if self._previous_grey is not None and self._previous_grey.shape == grey.shape:
-            backward = self.flow.calc(grey, self._previous_grey, None)
-            forward = self.flow.calc(self._previous_grey, grey, None)
-            reliable = flow_reliability(backward, forward)
+        previous = self._previous_output
+        if (motion.flow is not None and previous is not None and self.weight > 0
+                and previous.shape == painted.shape and previous.dtype == painted.dtype):
             # Bicubic: each output is warped again at the next frame, and bilinear
             # interpolation would blur it a little more every time.
-            warped = warp(self._previous_output, backward, cubic=True)
-            output = painted + (self.weight * reliable[..., None]) * (warped - painted)
-        self._previous_grey = grey
+            warped = self._warp(previous, motion.flow, cubic=True)
+            output = cv2.addWeighted(warped, self.weight, painted, 1.0 - self.weight, 0.0)
+            np.copyto(output, painted, where=~motion.reliable[..., None])
         self._previous_output = output
         return output
 
+    def __call__(self, frame, paint):
+        """`finish(prepare(frame), ...)` with `paint(canvas)` -> painting of the canvas."""
+        motion = self.prepare(frame)
+        return self.finish(motion, motion.from_canvas(paint(motion.canvas)))
 
-def make_stabilizer(method="flow", weight=DEFAULT_STABILIZE_WEIGHT):
-    """The stabilizer a `--stabilize` method names: a `FlowStabilizer`, or `None` for "none"."""
+    # -------------------------------------------------------------- motion
+
+    def _motion(self, grey, previous):
+        """(flow (H, W, 2), reliable (H, W), camera shift (2,)) from frame t-1 to frame t."""
+        cv2 = _import_cv2()
+        height, width = grey.shape
+        scale = min(1.0, self.flow_px / max(height, width))
+        if scale < 1.0:
+            size = (max(8, round(width * scale)), max(8, round(height * scale)))
+            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+            previous = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
+        shift = camera_shift(grey, previous)
+        local = self._dis.calc(grey, previous, None)
+        current, earlier = grey.astype(np.float32), previous.astype(np.float32)
+        window = (max(3, round(MATCH_WINDOW_PX * grey.shape[1] / 320) | 1),) * 2
+        local_mismatch = cv2.blur(np.abs(current - self._warp(earlier, local)), window)
+        if shift.any():
+            camera = np.broadcast_to(shift.astype(np.float32), local.shape)
+            camera_mismatch = cv2.blur(np.abs(current - self._warp(earlier, camera)), window)
+        else:
+            camera = np.zeros_like(local)
+            camera_mismatch = cv2.blur(np.abs(current - earlier), window)
+        use_camera = camera_mismatch <= local_mismatch + CAMERA_PREFERENCE_LEVELS
+        flow = np.where(use_camera[..., None], camera, local)
+        reliable = np.where(use_camera, camera_mismatch, local_mismatch) <= RELIABLE_LEVELS
+        if scale < 1.0:
+            flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) / scale
+            reliable = cv2.resize(reliable.view(np.uint8), (width, height),
+                                  interpolation=cv2.INTER_NEAREST).view(bool)
+            shift = shift / scale
+        columns, rows = self._grid(flow.shape[:2])
+        x, y = columns + flow[..., 0], rows + flow[..., 1]
+        reliable &= (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+        return flow, reliable, shift
+
+    def _grid(self, shape):
+        if shape not in self._grids:
+            self._grids[shape] = _pixel_grid(*shape)
+        return self._grids[shape]
+
+    def _warp(self, image, flow, cubic=False):
+        cv2 = _import_cv2()
+        columns, rows = self._grid(flow.shape[:2])
+        return cv2.remap(image, columns + flow[..., 0], rows + flow[..., 1],
+                         cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+
+
+def camera_shift(grey, previous_grey):
+    """The camera's translation between two greyscale frames, or (0, 0) for a still camera.
+
+    Corners of `grey` (Shi-Tomasi) are tracked into `previous_grey`
+    (pyramidal Lucas-Kanade). The translation is the median displacement when
+    at least `AGREEING_SHARE` of the tracked corners agree with it within
+    `AGREE_PX`, more of them than stand still, and they span `SPREAD_SHARE` of
+    the frame's width and height: a camera's motion moves the whole picture,
+    a hand moving in front of a wall does not.
+
+    Returns:
+        float64 (dx, dy): content at x in `grey` is at x + (dx, dy) in `previous_grey`.
+    """
+    cv2 = _import_cv2()
+    still = np.zeros(2)
+    corners = cv2.goodFeaturesToTrack(grey, MAX_CORNERS, 0.01, 7, blockSize=7)
+    if corners is None or len(corners) < MIN_CORNERS:
+        return still
+    tracked, status, _ = cv2.calcOpticalFlowPyrLK(grey, previous_grey, corners, None,
+                                                  winSize=(15, 15), maxLevel=3)
+    found = status[:, 0] == 1
+    if found.sum() < MIN_CORNERS:
+        return still
+    points = corners[found, 0]
+    shifts = (tracked - corners)[found, 0].astype(np.float64)
+    median = np.median(shifts, axis=0)
+    agree = np.abs(shifts - median).max(axis=1) < AGREE_PX
+    standing = np.abs(shifts).max(axis=1) < AGREE_PX
+    if standing.sum() >= agree.sum() or agree.mean() < AGREEING_SHARE:
+        return still
+    height, width = grey.shape
+    if (np.ptp(points[agree], axis=0) < SPREAD_SHARE * np.array([width, height])).any():
+        return still
+    return shifts[agree].mean(axis=0)
+
+
+def make_stabilizer(method="canvas", weight=DEFAULT_STABILIZE_WEIGHT):
+    """The stabilizer a `stabilize` method names: "canvas" (every step of `Stabilizer`),
+    "flow" (the blend alone), or `None` for "none"."""
     if method not in STABILIZE_METHODS:
         raise BadInput(f"unknown stabilization {method!r}; choose one of "
                        f"{', '.join(STABILIZE_METHODS)}.")
-    return FlowStabilizer(weight) if method == "flow" else None
+    if method == "none":
+        return None
+    if method == "flow":
+        return Stabilizer(weight, follow_camera=False, hold_levels=0.0)
+    return Stabilizer(weight)
+
+
+def _hold(canvas, previous, levels):
+    """Copies into `canvas` (uint8) the pixels of `previous` it differs from by less than
+    `levels` grey levels (largest channel, window mean); returns the share held."""
+    cv2 = _import_cv2()
+    if previous is None or previous.shape != canvas.shape:
+        return 0.0
+    difference = cv2.absdiff(canvas, previous)
+    largest = np.maximum(np.maximum(difference[..., 0], difference[..., 1]), difference[..., 2])
+    change = cv2.blur(largest.astype(np.float32), (HOLD_WINDOW_PX,) * 2)
+    held = change <= levels
+    np.copyto(canvas, previous, where=held[..., None])
+    return float(held.mean())
+
+
+def _as_float(picture):
+    """uint8 pixels as float32 in [0, 1]."""
+    return picture.astype(np.float32) * np.float32(1 / 255)
+
+
+def _translated(image, dx, dy):
+    """out(x) = image(x - (dx, dy)): bicubic, edges mirrored."""
+    cv2 = _import_cv2()
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, matrix, image.shape[1::-1], flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REFLECT_101)
 
 
 def _grey(frame):
@@ -159,8 +400,8 @@ def optical_flow(previous, current):
     """(backward, reliable): flow from `current` to `previous`, and where it holds.
 
     OpenCV's Farneback method, for measuring: an estimator independent of the
-    DIS flow `FlowStabilizer` uses, so that a stabilizer is not graded by its
-    own flow.
+    DIS flow and corner tracking `Stabilizer` uses, so that a stabilizer is not
+    graded by its own motion estimate.
 
     Args:
         previous: uint8 RGB frame (H, W, 3) at time t-1.

@@ -420,6 +420,8 @@ def painter(model, style=None, *, style_images=None, blend_weights=None, normali
 
     Returns:
         paint(photo): photo (H, W, 3) float32 in [0, 1] -> the painting, same shape.
+        `paint.many(photos)` paints a batch (B, H, W, 3) in one call of the
+        network (video frames, `style_transfer.painting.video`).
 
     Raises:
         BadInput: a style the model does not have, style images for a table
@@ -439,11 +441,20 @@ def painter(model, style=None, *, style_images=None, blend_weights=None, normali
         raise BadInput(f"choose a style of the model ({', '.join(model.style_names)}) or a blend.")
     weights = style_weights(style, model.style_names, normalize=normalize)[None]
 
-    def paint(photo):
-        photo = as_float_image(photo)
-        painted = run_network(model, photo[None], weights)[0]
-        return photo_options.apply(photo, painted, strength, preserve_color)
+    def paint_many(photos):
+        photos = np.asarray(photos, np.float32)
+        batch, height, width = photos.shape[:3]
+        painted = run_network(model, photos, np.repeat(weights, batch, axis=0),
+                              batch_pixels=batch * height * width)
+        if strength == 1.0 and not preserve_color:
+            return painted
+        return np.stack([photo_options.apply(photo, picture, strength, preserve_color)
+                         for photo, picture in zip(photos, painted)])
 
+    def paint(photo):
+        return paint_many(as_float_image(photo)[None])[0]
+
+    paint.many = paint_many
     return paint
 
 
@@ -462,4 +473,5 @@ def _arbitrary_painter(model, style, style_images, blend_weights, strength, pres
         conditioning = arbitrary.toward_photo_embedding(model, photo, embedding, strength)
         return paint_with_embedding(model, photo, conditioning, preserve_color)
 
+    paint.many = lambda photos: np.stack([paint(photo) for photo in photos])
     return paint

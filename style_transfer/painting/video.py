@@ -20,11 +20,14 @@ import collections
 import dataclasses
 import fractions
 import heapq
+import queue
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from style_transfer.base import images
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 from style_transfer.base.files import atomic_path, check_destination, check_not_an_input
@@ -193,28 +196,175 @@ def _rgb(frame, size):
                           interpolation="AREA").to_ndarray()
 
 
-# ------------------------------------------------------------------ stabilizing
+# ------------------------------------------------------------------ painting
+
+
+# Frames painted per call of the network: on the 2-core CPU of BENCHMARKS.md ("Video"),
+# batches of 320x240 frames were not faster per frame than single frames, whose
+# instance norms run as one fused kernel; the pipeline overlaps the rest instead.
+DEFAULT_BATCH_SIZE = 1
+# Frames waiting between two stages (memory stays bounded: a few frames per stage).
+QUEUE_FRAMES = 4
+_END = object()
+
+
+class _Stopped(Exception):
+    """Another stage of the pipeline failed or was interrupted."""
+
+
+@dataclasses.dataclass
+class _Frame:
+    """One frame on its way through the pipeline."""
+
+    picture: np.ndarray     # what the network paints: float32 (H, W, 3) in [0, 1]
+    motion: object = None   # the stabilizer's `FrameMotion`, or None
+    time: object = None     # what the writer needs to place it (presentation time)
+    sound: list = dataclasses.field(default_factory=list)  # sound to write before it
+
+
+def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BATCH_SIZE,
+                 progress=None, expected=None):
+    """Paints a stream of frames with reading, the network and writing running at once.
+
+    Three stages, each in its own thread, joined by short queues: the reader
+    draws frames from `frames` and lets the stabilizer find each one's canvas
+    (`Stabilizer.prepare`); the calling thread paints canvases with the network,
+    `batch_size` at a time (TensorFlow releases the GIL, and so do FFmpeg and
+    OpenCV); the writer blends each painting with the previous output
+    (`Stabilizer.finish`) and hands it to `write`. The frames come out in order.
+
+    Args:
+        frames: Iterable of (frame uint8 RGB (H, W, 3), time, sound) triples,
+            drawn in the reader thread; time and sound go to `write` unchanged.
+        paint: photo (H, W, 3) float32 in [0, 1] -> painting; its `many`
+            attribute, if any, paints a batch (B, H, W, 3) in one call
+            (`stylize.painter`'s does).
+        write: Called in the writer thread as `write(output, time, sound)`,
+            output uint8 RGB (H, W, 3), in frame order.
+        stabilizer: A `stabilize.Stabilizer`, or `None` for frame-by-frame painting.
+        batch_size: Frames per call of the network.
+        progress: Called as `progress(frames_written, expected)` after every frame.
+        expected: The number of frames expected, for `progress` (or None).
+
+    Returns:
+        The number of frames written.
+    """
+    paint_many = getattr(paint, "many", None) or (
+        lambda pictures: [paint(picture) for picture in pictures])
+    stop = threading.Event()
+    prepared = queue.Queue(max(QUEUE_FRAMES, 2 * batch_size))
+    painted = queue.Queue(max(QUEUE_FRAMES, 2 * batch_size))
+    errors = []
+    written = 0
+
+    def read():
+        try:
+            for frame, time_, sound in frames:
+                motion = None if stabilizer is None else stabilizer.prepare(frame)
+                picture = (frame.astype(np.float32) * np.float32(1 / 255) if motion is None
+                           else motion.canvas)
+                _put(prepared, _Frame(picture, motion, time_, sound), stop)
+            _put(prepared, _END, stop)
+        except _Stopped:
+            pass
+        except BaseException as error:
+            errors.append(error)
+            stop.set()
+
+    def write_all():
+        nonlocal written
+        try:
+            while (item := _get(painted, stop)) is not _END:
+                frame, picture = item
+                picture = images.to_uint8(picture)
+                if frame.motion is not None:
+                    picture = stabilizer.finish(frame.motion, frame.motion.from_canvas(picture))
+                write(picture, frame.time, frame.sound)
+                written += 1
+                if progress is not None:
+                    progress(written, expected)
+        except _Stopped:
+            pass
+        except BaseException as error:
+            errors.append(error)
+            stop.set()
+
+    reader = threading.Thread(target=read, name="video-reader", daemon=True)
+    writer = threading.Thread(target=write_all, name="video-writer", daemon=True)
+    reader.start()
+    writer.start()
+    try:
+        finished = False
+        while not finished:
+            batch = []
+            while len(batch) < batch_size and not finished:
+                item = _get(prepared, stop)
+                finished = item is _END
+                if not finished:
+                    batch.append(item)
+            if batch:
+                pictures = paint_many(np.stack([frame.picture for frame in batch]))
+                for frame, picture in zip(batch, pictures):
+                    _put(painted, (frame, picture), stop)
+        _put(painted, _END, stop)
+    except _Stopped:
+        pass
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        writer.join()  # it returns after the end marker, or when stopped
+        stop.set()     # the reader may be waiting on a full queue
+        reader.join()
+    if errors:
+        raise errors[0]
+    return written
+
+
+def _put(channel, item, stop):
+    while True:
+        if stop.is_set():
+            raise _Stopped()
+        try:
+            channel.put(item, timeout=0.05)
+            return
+        except queue.Full:
+            continue
+
+
+def _get(channel, stop):
+    while True:
+        if stop.is_set():
+            raise _Stopped()
+        try:
+            return channel.get(timeout=0.05)
+        except queue.Empty:
+            continue
 
 
 # ------------------------------------------------------------------ writing
 
 
 def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
-                  overwrite=False, progress=None):
+                  overwrite=False, progress=None, batch_size=DEFAULT_BATCH_SIZE):
     """Paints every frame of a video file; keeps its timing and sound.
+
+    Decoding, the stabilizer, the network and encoding run at once
+    (`paint_frames`).
 
     Args:
         paint: photo (H, W, 3) float32 in [0, 1] -> painting, e.g. from
-            `stylize.painter`.
+            `stylize.painter` (whose `paint.many` paints batches).
         source: Any video file FFmpeg reads.
         destination: The output file; its extension picks the container
             (.mp4, .m4v, .mov, .mkv: H.264; .webm: VP9).
-        stabilizer: Called as `stabilizer(frame, painted)` on every frame
-            (a `FlowStabilizer`), or `None` for frame-by-frame painting.
+        stabilizer: A `stabilize.Stabilizer` (`stabilize.make_stabilizer`), or
+            `None` for frame-by-frame painting.
         max_size: Downsize frames whose long side is larger.
         overwrite: Replace an existing `destination`.
         progress: Called as `progress(frames_done, frames_expected)` after
             every frame (`frames_expected` from the header, or `None`).
+        batch_size: Frames per call of the network.
 
     Returns:
         A record: input, output, frames, fps, duration_s, size [width,
@@ -240,13 +390,24 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
             with av.open(str(temporary), "w") as output:
                 encoder = _VideoEncoder(output, codec, size, _frame_rate(video), video.time_base)
                 sound = _SoundTrack(output, audio, destination.suffix.lower())
-                count = 0
-                frames = _decoded(container, video, source, [audio] if audio else [], sound.add)
-                for frame, pts in _with_display_times(frames):
-                    encoder.add(_painted(_rgb(frame, size), paint, stabilizer), pts, count)
-                    count += 1
-                    if progress is not None:
-                        progress(count, expected)
+
+                def frames():
+                    pending = []
+                    decoded = _decoded(container, video, source, [audio] if audio else [],
+                                       lambda packet: pending.extend(sound.take(packet)))
+                    for frame, pts in _with_display_times(decoded):
+                        yield _rgb(frame, size), pts, pending[:]
+                        pending.clear()
+                    if pending:
+                        yield None, None, pending[:]
+
+                def write(picture, pts, pieces):
+                    sound.write(pieces)
+                    encoder.add(picture, pts, encoder.count)
+
+                count = paint_frames(_sound_at_end(frames(), sound), paint, write,
+                                     stabilizer=stabilizer, batch_size=batch_size,
+                                     progress=progress, expected=expected)
                 if count == 0:
                     raise BadInput(f"{source} has no frame that could be decoded.")
                 encoder.close()
@@ -257,8 +418,19 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
             "seconds": round(time.perf_counter() - started, 3)}
 
 
+def _sound_at_end(frames, sound):
+    """`frames` without the last (None, None, sound) item, whose sound the track keeps to
+    write when it closes (sound after the last picture has no frame to ride with)."""
+    for frame, pts, pieces in frames:
+        if frame is None:
+            sound.trailing.extend(pieces)
+            return
+        yield frame, pts, pieces
+
+
 def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None,
-                   max_frames=None, overwrite=False, progress=None):
+                   max_frames=None, overwrite=False, progress=None,
+                   batch_size=DEFAULT_BATCH_SIZE):
     """Paints what a camera sees (OpenCV `VideoCapture(camera)`) into a video file.
 
     The same painting, stabilization and encoding as `stylize_video`; it stops
@@ -275,43 +447,48 @@ def stylize_camera(paint, camera, destination, *, stabilizer=None, max_size=None
     if not capture.isOpened():
         raise BadInput(f"cannot open camera {camera} (OpenCV found no such device).")
     fps = fractions.Fraction(capture.get(cv2.CAP_PROP_FPS) or FALLBACK_FPS).limit_denominator(1001)
-    count = 0
-    size = None
+    grabbed, bgr = capture.read()
+    if not grabbed:
+        capture.release()
+        raise BadInput(f"camera {camera} gave no frame.")
+    size = output_size(bgr.shape[1], bgr.shape[0], max_size)
+    interrupted = threading.Event()
+
+    def frames():
+        nonlocal bgr
+        count = 0
+        while bgr is not None and (max_frames is None or count < max_frames):
+            if interrupted.is_set():
+                return
+            picture = np.ascontiguousarray(bgr[..., ::-1])
+            if picture.shape[1::-1] != size:
+                picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
+            yield picture, count, []
+            count += 1
+            grabbed, bgr = capture.read()
+            if not grabbed:
+                bgr = None
+
     try:
         with atomic_path(destination, overwrite=overwrite) as temporary:
             with av.open(str(temporary), "w") as output:
-                encoder = None
+                encoder = _VideoEncoder(output, codec, size, fps, 1 / fps)
+
+                def write(picture, index, _):
+                    encoder.add(picture, index, index)
+
                 try:
-                    while max_frames is None or count < max_frames:
-                        grabbed, bgr = capture.read()
-                        if not grabbed:
-                            break
-                        picture = np.ascontiguousarray(bgr[..., ::-1])
-                        if size is None:
-                            size = output_size(picture.shape[1], picture.shape[0], max_size)
-                            encoder = _VideoEncoder(output, codec, size, fps, 1 / fps)
-                        if picture.shape[1::-1] != size:
-                            picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA)
-                        encoder.add(_painted(picture, paint, stabilizer), count, count)
-                        count += 1
-                        if progress is not None:
-                            progress(count, max_frames)
+                    count = paint_frames(frames(), paint, write, stabilizer=stabilizer,
+                                         batch_size=batch_size, progress=progress,
+                                         expected=max_frames)
                 except KeyboardInterrupt:
-                    pass
-                if encoder is None:
-                    raise BadInput(f"camera {camera} gave no frame.")
+                    count = encoder.count
                 encoder.close()
     finally:
         capture.release()
     return {"input": f"camera {camera}", "output": str(destination), "frames": count,
             "fps": round(float(fps), 3), "duration_s": encoder.duration_s, "size": list(size),
             "audio": None, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def _painted(picture, paint, stabilizer):
-    """One uint8 RGB frame painted, then stabilized against the frames before it."""
-    painted = paint(picture.astype(np.float32) / 255.0)
-    return painted if stabilizer is None else stabilizer(picture, painted)
 
 
 def video_codec(destination):
@@ -337,10 +514,11 @@ class _VideoEncoder:
         self.frame_step = round(1 / (rate * self.time_base)) or 1
         self.first_pts = None
         self.last_pts = None
+        self.count = 0
 
     def add(self, painted, pts, index):
         av = _import_av()
-        pixels = np.clip(np.asarray(painted) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        pixels = painted if painted.dtype == np.uint8 else images.to_uint8(painted)
         frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
         # Frames without a time (some AVI files) are spaced at the frame rate.
         frame.pts = pts if pts is not None else index * self.frame_step
@@ -348,6 +526,7 @@ class _VideoEncoder:
         self.first_pts = frame.pts if self.first_pts is None else self.first_pts
         self.last_pts = frame.pts
         self.output.mux(self.stream.encode(frame))
+        self.count += 1
 
     def close(self):
         self.output.mux(self.stream.encode(None))
@@ -366,6 +545,7 @@ class _SoundTrack:
         self.output = output
         self.audio = audio
         self.mode = None
+        self.trailing = []
         if audio is None:
             return
         name = audio.codec_context.name
@@ -380,22 +560,30 @@ class _SoundTrack:
             self.encoder = self.stream
             self.mode = f"re-encoded as {codec}"
 
-    def add(self, packet):
+    def take(self, packet):
+        """What a demuxed sound packet becomes in the output (in the reading thread):
+        the packet itself, or its decoded samples to re-encode."""
+        if self.audio is None:
+            return []
         if self.encoder is None:
-            if packet.dts is None:  # the demuxer's end-of-stream marker
-                return
-            packet.stream = self.stream
-            self.output.mux(packet)
-            return
-        for frame in packet.decode():
-            frame.pts = None  # the encoder numbers its own samples
-            self.output.mux(self.encoder.encode(frame))
+            return [] if packet.dts is None else [packet]  # None: the end-of-stream marker
+        return list(packet.decode())
+
+    def write(self, pieces):
+        """Writes what `take` returned (in the writing thread)."""
+        for piece in pieces:
+            if self.encoder is None:
+                piece.stream = self.stream
+                self.output.mux(piece)
+            else:
+                piece.pts = None  # the encoder numbers its own samples
+                self.output.mux(self.encoder.encode(piece))
 
     def close(self):
+        self.write(self.trailing)
+        self.trailing = []
         if self.audio is not None and self.encoder is not None:
             self.output.mux(self.encoder.encode(None))
 
-
-# ------------------------------------------------------------------ metrics
 
 

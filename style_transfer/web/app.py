@@ -15,14 +15,16 @@
     POST /api/full                       JSON paint request -> starts the full-size picture
     GET  /api/full                       its state and progress (JSON)
     GET  /api/full.png                   the full-size picture
+    WS   /api/live                       the live camera: RGBA frames in, paintings out
+                                         (`style_transfer.web.live`)
 
 Every /api request but /api/config and /api/sessions names its session in the
 `X-Session` header. Errors are JSON `{"error": "one line"}`: 400 bad input, 404
 unknown session, 409 a full-size picture already being painted, 413 too large,
 503 no session free, 500 a bug (logged; the server goes on).
 
-Painting runs in worker threads (`preview_threads` for previews,
-`full_threads` for full-size pictures), never on the event loop.
+Painting runs in worker threads (`preview_threads` for previews and camera
+frames, `full_threads` for full-size pictures), never on the event loop.
 """
 
 import concurrent.futures
@@ -34,18 +36,21 @@ import anyio
 import numpy as np
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocketDisconnect
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
-from style_transfer.web import painting
+from style_transfer.web import live, painting
 from style_transfer.web.sessions import FullPicture, ServerBusy, SessionStore, UnknownSession
 from style_transfer.web.settings import ServerSettings
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_HEADER = "X-Session"
 MAX_JSON_BYTES = 64 * 1024
+# WebSocket close code of a refused live stream (RFC 6455: a message against the rules).
+WS_POLICY_VIOLATION = 1008
 # The page's own files only; pictures come back as blob: URLs made by the page.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
@@ -96,6 +101,7 @@ def create_app(models, settings=ServerSettings()):
             "max_regions": settings.max_regions,
             "max_style_images": settings.max_style_images,
             "max_soft_edge_px": painting.MAX_SOFT_EDGE_PX,
+            "live_px": settings.live_px,
         })
 
     async def thumbnail(request):
@@ -132,10 +138,8 @@ def create_app(models, settings=ServerSettings()):
         session = _session(sessions, request)
         data = await _body(request, settings.max_upload_bytes)
         with session.lock:
-            preview = session.preview
-        if preview is None:
-            raise BadInput("send a photo before painting regions.")
-        labels = painting.labels_from_bytes(data, preview.shape[:2])
+            shape = session.labels_shape()
+        labels = painting.labels_from_bytes(data, shape)
         if labels.max() > settings.max_regions:
             raise BadInput(f"at most {settings.max_regions} regions; received label "
                            f"{int(labels.max())}.")
@@ -210,6 +214,24 @@ def create_app(models, settings=ServerSettings()):
         return Response(job.png, media_type="image/png", headers={
             **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="painted.png"'})
 
+    async def live_camera(websocket):
+        await websocket.accept()
+        try:
+            start = live.LiveStart.parse(await _first_message(websocket), len(served), settings)
+            session = sessions.get(start.session)
+            session.start_live((start.width, start.height))
+        except BadInput as error:
+            await websocket.send_json({"error": _shown(error)})
+            await websocket.close(code=WS_POLICY_VIOLATION)
+            return
+        try:
+            stream = live.LiveStream(served, session, start)
+            await websocket.send_json({"live": True, "width": stream.width,
+                                       "height": stream.height})
+            await _stream_frames(websocket, stream, sessions, settings, preview_limiter)
+        finally:
+            session.stop_live()
+
     routes = [
         Route("/", page),
         Route("/api/config", config),
@@ -226,6 +248,7 @@ def create_app(models, settings=ServerSettings()):
         Route("/api/full", start_full, methods=["POST"]),
         Route("/api/full", full_state, methods=["GET"]),
         Route("/api/full.png", full_png),
+        WebSocketRoute("/api/live", live_camera),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={
@@ -233,6 +256,48 @@ def create_app(models, settings=ServerSettings()):
     app.state.sessions = sessions
     app.state.settings = settings
     return app
+
+
+async def _first_message(websocket):
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise BadInput("the page left before starting the camera.")
+    try:
+        return json.loads(message.get("text") or "")
+    except json.JSONDecodeError as error:
+        raise BadInput(f"the first message is not JSON: {error}.") from None
+
+
+async def _stream_frames(websocket, stream, sessions, settings, limiter):
+    """Answers each frame with its painting and each JSON message by changing the request, until
+    the page goes; a bad message gets a one-line error (`"frame": true` when it answers a
+    frame) and the stream goes on."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            return
+        frame = message.get("bytes") is not None
+        try:
+            sessions.get(stream.session.id)  # keeps the session alive (fails if forgotten)
+            if frame:
+                painted = await anyio.to_thread.run_sync(stream.paint, message["bytes"],
+                                                         limiter=limiter)
+                await websocket.send_bytes(painted)
+                continue
+            try:
+                body = json.loads(message.get("text") or "")
+            except json.JSONDecodeError as error:
+                raise BadInput(f"the message is not JSON: {error}.") from None
+            stream.change(body, settings.max_regions)
+        except BadInput as error:
+            await websocket.send_json({"error": _shown(error), **({"frame": True} if frame
+                                                                   else {})})
+        except WebSocketDisconnect:
+            return
+        except Exception:
+            log.exception("painting a camera frame failed")
+            await websocket.send_json({"error": "internal error while painting (see the "
+                                                "server's log).", "frame": frame})
 
 
 def _set_photo(session, picture, settings):

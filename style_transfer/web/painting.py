@@ -129,7 +129,7 @@ class PaintRequest:
 
 
 def paint(served, photo, labels, request, style_images=(), embeddings=None, progress=None,
-          cache=None):
+          cache=None, shift_back=None):
     """Paints `photo` as `request` asks.
 
     Args:
@@ -144,6 +144,9 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
         cache: A `sessions.PictureCache` of this photo's pictures, or None:
             conditions painted before (with the same photo options) are not
             painted again.
+        shift_back: For a camera frame painted on a stabilizer's canvas (the
+            photo): its `FrameMotion.from_canvas`, applied to each condition's
+            picture before the regions, drawn on the frame, are mixed.
 
     Returns:
         (picture float32 (H, W, 3) in [0, 1], embeddings used or None).
@@ -199,6 +202,8 @@ def paint(served, photo, labels, request, style_images=(), embeddings=None, prog
         pictures[index] = picture
         if cache is not None:
             cache.put(keys[index], picture)
+    if shift_back is not None:
+        pictures = [shift_back(picture) for picture in pictures]
     # As `stylize.composite` mixes them: each region exactly its condition, soft edges.
     picture = pictures[0] if region_weights is None else stylize.mix_regions(pictures,
                                                                              region_weights)

