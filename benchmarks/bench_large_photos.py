@@ -1,8 +1,8 @@
 """Large photos: peak memory and time of painting 12- and 50-megapixel photos in tiles.
 
-    python benchmarks/bench_large_photos.py            # 12 and 50 MP, android-26 and Magenta's width
-    python benchmarks/bench_large_photos.py --sizes 12 # 12 MP only (a few minutes on 2 CPU cores)
-    python benchmarks/bench_large_photos.py --quick    # a small photo forced into tiles: a smoke test
+    python benchmarks/bench_large_photos.py                   # 12 and 50 MP, android-26 and Magenta's width
+    python benchmarks/bench_large_photos.py --sizes 12 --before 68aad50   # and the code of a commit
+    python benchmarks/bench_large_photos.py --quick           # a small photo forced into tiles: a smoke test
 
 Photos above `style_transfer.painting.tiling.TILE_ABOVE_PIXELS` run through the network
 layer by layer in tiles with the whole picture's instance-norm statistics
@@ -16,9 +16,13 @@ layer by layer in tiles with the whole picture's instance-norm statistics
    time excludes tracing the compiled functions; "baseline" is the worker's peak
    before the large photo (TensorFlow, the model, the traced graphs), and the photo
    and painting arrays (float32) are counted in the peak, as a caller of the API has them.
-2. Agreement with one pass of the network: a photo small enough for one call, painted
-   once in one call and once forced into tiles of `TILE_PX`: the difference in grey
-   levels (0-255), everywhere and on the tile boundaries of every layer.
+2. Agreement with one pass of the network: a 1280x960 photo, small enough for one
+   call, painted once in one call and once forced into tiles: the difference in grey
+   levels (0-255), everywhere and beside the tile boundaries of every layer.
+
+With `--before COMMIT`, the same workers also run the painting code of that commit
+(exported with `git archive` into a temporary folder): the cross-faded tiles of
+commit 68aad50, for instance, in the same run and on the same machine state.
 
 Prints markdown tables with the machine and the load average around each worker, and
 writes the raw results to RESULTS_DIR/large_photos.json and the tables to
@@ -27,14 +31,16 @@ RESULTS_DIR/large_photos.md.
 
 import argparse
 import json
-import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if "--source" in sys.argv:  # a worker for the code of another commit: import it first
+        sys.path.insert(0, sys.argv[sys.argv.index("--source") + 1])
 from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 from benchmarks.machine import load_average, machine_lines, peak_rss_mib  # noqa: E402
 
@@ -43,7 +49,6 @@ MODELS = ("android-26", "magenta")
 AGREEMENT_SIZE = (960, 1280)
 QUICK_SIZE = (240, 320)
 QUICK_TILE_PX = 64
-DEFAULT_TILE_PX = 0  # tiling.TILE_PX (read in the worker: this process never imports TensorFlow)
 RESULT_PREFIX = "RESULT "
 
 
@@ -64,8 +69,7 @@ def load_network(name):
 
 
 def synthetic_photo(height, width):
-    """A smooth picture (gradients and a disc), float32 (H, W, 3), built without
-    full-size temporaries beyond the photo itself."""
+    """A smooth picture (gradients and a disc), float32 (H, W, 3), built band by band."""
     import numpy as np
 
     rows = (np.arange(height, dtype=np.float32) / max(height, width))[:, None, None]
@@ -83,38 +87,50 @@ def synthetic_photo(height, width):
 def first_style(network):
     import numpy as np
 
-    weights = np.zeros(network.num_styles, np.float32)
-    weights[0] = 1.0
+    weights = np.zeros((1, network.num_styles), np.float32)
+    weights[0, 0] = 1.0
     return weights
+
+
+def paint_in_tiles(network, photo, weights, tile_px, progress=None):
+    """`run_network` on one photo, forced into tiles (of `tile_px` where the code has them)."""
+    from style_transfer.painting import stylize, tiling
+
+    saved = tiling.TILE_ABOVE_PIXELS, tiling.TILE_PX
+    tiling.TILE_ABOVE_PIXELS = min(tiling.TILE_ABOVE_PIXELS, photo.shape[0] * photo.shape[1] - 1)
+    tiling.TILE_PX = tile_px or tiling.TILE_PX
+    try:
+        return stylize.run_network(network, photo[None], weights, progress=progress)[0]
+    finally:
+        tiling.TILE_ABOVE_PIXELS, tiling.TILE_PX = saved
 
 
 def paint_worker(name, height, width, tile_px):
     """Runs in a subprocess: paints one photo in tiles; returns time and memory."""
     import numpy as np
 
-    from style_transfer.painting import stylize, tiling
+    from style_transfer.painting import tiling
 
     network = load_network(name)
     weights = first_style(network)
-    tiling.TILE_PX = tile_px = tile_px or tiling.TILE_PX
-    warm_up = synthetic_photo(64, 96)
-    tiling.run_tiled(network, warm_up, weights, tile_px=32)  # traces every compiled function
+    paint_in_tiles(network, synthetic_photo(64, 96), weights, 0)  # traces the functions
     baseline_mib = peak_rss_mib()
     photo = synthetic_photo(height, width)
-    tiling.TILE_ABOVE_PIXELS = min(tiling.TILE_ABOVE_PIXELS, height * width - 1)
     tiles = {}
     started = time.perf_counter()
-    painted = stylize.run_network(network, photo[None], weights[None],
-                                  progress=lambda done, total: tiles.update(total=total))[0]
+    painted = paint_in_tiles(network, photo, weights, tile_px,
+                             progress=lambda done, total: tiles.update(total=total))
     seconds = time.perf_counter() - started
-    layers = tiling._layers(network, tiling._padded_size(height, width))
-    return {
+    result = {
         "model": name, "height": height, "width": width, "megapixels": height * width / 1e6,
-        "tile_px": tile_px, "seconds": seconds, "peak_mib": peak_rss_mib(),
+        "tile_px": tile_px or tiling.TILE_PX, "seconds": seconds, "peak_mib": peak_rss_mib(),
         "baseline_mib": baseline_mib, "photo_mib": photo.nbytes / 2 ** 20,
         "tiles": tiles["total"], "finite": bool(np.isfinite(painted).all()),
-        "recomputed_layers": [layer.block.path for layer in layers if not layer.stored],
     }
+    if hasattr(tiling, "_layers"):
+        layers = tiling._layers(network, tiling._padded_size(height, width))
+        result["recomputed_layers"] = [layer.block.name for layer in layers if not layer.stored]
+    return result
 
 
 def agreement_worker(name, height, width, tile_px):
@@ -125,24 +141,25 @@ def agreement_worker(name, height, width, tile_px):
 
     network = load_network(name)
     weights = first_style(network)
-    tile_px = tile_px or tiling.TILE_PX
     photo = synthetic_photo(height, width)
-    whole = stylize.run_network(network, photo[None], weights[None])[0]
-    tiled = tiling.run_tiled(network, photo, weights, tile_px=tile_px)
+    whole = stylize.run_network(network, photo[None], weights)[0]
+    tiled = paint_in_tiles(network, photo, weights, tile_px)
     difference = np.abs(tiled.astype(np.float64) - whole) * 255
-    # Every layer's tile boundaries, in photo pixels: multiples of tile_px / 4.
-    step = tile_px // 4
-    seams = np.zeros((height, width), bool)
-    for offset in (-1, 0):
-        seams[np.arange(step, height, step) + offset, :] = True
-        seams[:, np.arange(step, width, step) + offset] = True
-    return {
-        "model": name, "height": height, "width": width, "tile_px": tile_px,
+    result = {
+        "model": name, "height": height, "width": width, "tile_px": tile_px or tiling.TILE_PX,
         "max_grey": float(difference.max()), "mean_grey": float(difference.mean()),
         "p99_grey": float(np.percentile(difference, 99)),
-        "seam_max_grey": float(difference[seams].max()),
-        "off_seam_max_grey": float(difference[~seams].max()),
     }
+    if hasattr(tiling, "run_tiled") and hasattr(tiling, "tile_count"):
+        # Every layer's tile boundaries, in photo pixels: multiples of tile_px / 4.
+        step = result["tile_px"] // 4
+        seams = np.zeros((height, width), bool)
+        for offset in (-1, 0):
+            seams[np.arange(step, height, step) + offset, :] = True
+            seams[:, np.arange(step, width, step) + offset] = True
+        result["seam_max_grey"] = float(difference[seams].max())
+        result["off_seam_max_grey"] = float(difference[~seams].max())
+    return result
 
 
 def quick_worker(name, height, width, tile_px):
@@ -154,14 +171,14 @@ def quick_worker(name, height, width, tile_px):
 WORKERS = {"paint": paint_worker, "agreement": agreement_worker, "quick": quick_worker}
 
 
-def run_worker(kind, name, height, width, tile_px):
-    """One worker in a fresh Python process; its result with the load average around it."""
+def run_worker(kind, name, height, width, tile_px=0, source=None):
+    """One worker in a fresh Python process (on the code in `source`, or this checkout's);
+    its result with the load average around it."""
     load_before = load_average()
-    completed = subprocess.run(
-        [sys.executable, __file__, "--worker", kind, "--model", name, "--height", str(height),
-         "--width", str(width), "--tile-px", str(tile_px)],
-        capture_output=True, text=True,
-    )
+    command = [sys.executable, __file__, "--worker", kind, "--model", name, "--height",
+               str(height), "--width", str(width), "--tile-px", str(tile_px)]
+    completed = subprocess.run(command + (["--source", str(source)] if source else []),
+                               capture_output=True, text=True)
     if completed.returncode != 0:
         raise RuntimeError(f"worker {kind} {name} {height}x{width} failed:\n"
                            f"{completed.stderr[-3000:]}")
@@ -170,30 +187,43 @@ def run_worker(kind, name, height, width, tile_px):
             "load_after": load_average()}
 
 
+def export_commit(commit, folder):
+    """The files of `commit` (this repository's) in `folder`, with `git archive`."""
+    archive = subprocess.run(["git", "archive", commit], cwd=preamble.REPOSITORY,
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def grey(row, key):
+    return f"{row[key]:.4f}" if key in row else "-"
+
+
 def tables(paint_rows, agreement_rows):
     lines = [
-        "| model | photo | tiles (all layers) | seconds | peak MiB | baseline MiB | photo MiB "
-        "| recomputed layers | load before | after |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
+        "| code | model | photo | tiles (all layers) | seconds | peak MiB | baseline MiB "
+        "| photo MiB | recomputed layers | load before | after |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |",
     ]
     for row in paint_rows:
         lines.append(
-            f"| {row['model']} | {row['width']}x{row['height']} ({row['megapixels']:.1f} MP) "
-            f"| {row['tiles']} | {row['seconds']:.1f} | {row['peak_mib']:,.0f} "
-            f"| {row['baseline_mib']:,.0f} | {row['photo_mib']:,.0f} "
-            f"| {', '.join(row['recomputed_layers']) or 'none'} | {row['load_before']} "
+            f"| {row['code']} | {row['model']} | {row['width']}x{row['height']} "
+            f"({row['megapixels']:.1f} MP) | {row['tiles']} | {row['seconds']:.1f} "
+            f"| {row['peak_mib']:,.0f} | {row['baseline_mib']:,.0f} | {row['photo_mib']:,.0f} "
+            f"| {', '.join(row.get('recomputed_layers', [])) or '-'} | {row['load_before']} "
             f"| {row['load_after']} |")
     lines += [
         "",
-        "| model | photo | tile px | max grey levels | mean | 99th percentile "
-        "| max on tile boundaries | max elsewhere |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| code | model | photo | tile px | max grey levels | mean | 99th percentile "
+        "| max beside tile boundaries | max elsewhere |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for row in agreement_rows:
         lines.append(
-            f"| {row['model']} | {row['width']}x{row['height']} | {row['tile_px']} "
-            f"| {row['max_grey']:.4f} | {row['mean_grey']:.5f} | {row['p99_grey']:.4f} "
-            f"| {row['seam_max_grey']:.4f} | {row['off_seam_max_grey']:.4f} |")
+            f"| {row['code']} | {row['model']} | {row['width']}x{row['height']} "
+            f"| {row['tile_px']} | {row['max_grey']:.4f} | {row['mean_grey']:.5f} "
+            f"| {row['p99_grey']:.4f} | {grey(row, 'seam_max_grey')} "
+            f"| {grey(row, 'off_seam_max_grey')} |")
     return lines
 
 
@@ -206,13 +236,15 @@ def main(argv=None):
                         help="photo sizes in megapixels, of " + ", ".join(map(str, SIZES)))
     parser.add_argument("--models", default=",".join(MODELS),
                         help="networks, of " + ", ".join(MODELS))
+    parser.add_argument("--before", metavar="COMMIT",
+                        help="also run the painting code of this commit (git archive)")
     preamble.add_results_dir_argument(parser, "large_photos.json and large_photos.md")
-    parser.add_argument("--worker", choices=("paint", "agreement", "quick"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--height", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--tile-px", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--source", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(RESULT_PREFIX + json.dumps(WORKERS[args.worker](
@@ -231,20 +263,28 @@ def main(argv=None):
     machine = machine_lines()
     print("## Machine (at the start)\n" + "\n".join(machine), flush=True)
     paint_rows, agreement_rows = [], []
-    if args.quick:  # one worker (TensorFlow's import is most of the time)
-        both = run_worker("quick", "android-26", *QUICK_SIZE, QUICK_TILE_PX)
-        paint_rows.append({**both["paint"], **both})
-        agreement_rows.append({**both["agreement"], **both})
-        models, sizes = [], []
-    for name in models:
-        agreement_rows.append(run_worker("agreement", name, *AGREEMENT_SIZE, DEFAULT_TILE_PX))
-        print(f"agreement {name}: {agreement_rows[-1]['max_grey']:.4f} grey levels at most",
-              flush=True)
-    for height, width in sizes:
+    with tempfile.TemporaryDirectory(prefix="bench-large-photos-") as folder:
+        codes = {"this checkout": None}
+        if args.before:
+            codes[args.before] = export_commit(args.before, Path(folder))
+        if args.quick:  # one worker (TensorFlow's import is most of the time)
+            both = run_worker("quick", "android-26", *QUICK_SIZE, QUICK_TILE_PX)
+            paint_rows.append({**both["paint"], **both, "code": "this checkout"})
+            agreement_rows.append({**both["agreement"], **both, "code": "this checkout"})
+            codes, sizes = {}, []
         for name in models:
-            paint_rows.append(run_worker("paint", name, height, width, DEFAULT_TILE_PX))
-            print(f"paint {name} {width}x{height}: {paint_rows[-1]['seconds']:.1f} s, "
-                  f"{paint_rows[-1]['peak_mib']:,.0f} MiB", flush=True)
+            for code, source in codes.items():
+                row = run_worker("agreement", name, *AGREEMENT_SIZE, source=source)
+                agreement_rows.append({**row, "code": code})
+                print(f"agreement {code} {name}: {row['max_grey']:.4f} grey levels at most",
+                      flush=True)
+        for height, width in sizes:
+            for name in models:
+                for code, source in codes.items():
+                    row = run_worker("paint", name, height, width, source=source)
+                    paint_rows.append({**row, "code": code})
+                    print(f"paint {code} {name} {width}x{height}: {row['seconds']:.1f} s, "
+                          f"{row['peak_mib']:,.0f} MiB", flush=True)
     lines = (["## Machine (at the start)", *machine, "",
               "## Large photos: time and peak memory; agreement with one pass", ""]
              + tables(paint_rows, agreement_rows)
@@ -253,7 +293,7 @@ def main(argv=None):
     folder = preamble.results_folder(args)
     preamble.write_json(folder / "large_photos.json",
                         {"machine": machine, "paint": paint_rows, "agreement": agreement_rows,
-                         "quick": args.quick})
+                         "before": args.before, "quick": args.quick})
     with preamble.atomic_write(folder / "large_photos.md", "w") as file:
         file.write("\n".join(lines) + "\n")
     return 0
