@@ -12,7 +12,8 @@ differently from one pass. Here the network runs one normalized layer at a time:
    the per-channel mean and variance of every tile are combined into the whole map's
    (Chan et al.'s parallel formula, in float64);
 2. the layer's map is then normalized with those statistics, its gamma and beta
-   applied (one per picture, or per pixel for a weight map), and its activation.
+   applied (one per picture, or per pixel for a weight map) and its activation, tile
+   by tile as the next layer reads it.
 
 Every layer's statistics thus come from the layer below normalized with the whole
 picture's statistics, in layer order, and the painting equals one pass of the network
@@ -20,12 +21,13 @@ within float32 rounding, at the seams and the picture's edges too. Tile boundari
 are in each layer's own resolution (the photo's, a half, a quarter), so they sit on
 the network's 4-pixel stride grid by construction.
 
-Memory: the maps of the half- and quarter-resolution layers are kept; a wide layer at
-the photo's resolution (the first 9x9 convolution; Magenta's last upsampling) is not
-stored but computed again, tile by tile, when the next layer needs it (its
-statistics pass computes it once more): a 32-channel float32 map of a 50-megapixel
-photo would take 6.4 GB. BENCHMARKS.md, "Large photos", gives the peak memory and
-time at 12 and 50 megapixels.
+Memory: the maps of the layers are kept, one or two at a time (three in a residual
+block), as the convolution before normalization: the layer that reads a map
+normalizes and activates each tile it reads. A map at the photo's resolution larger
+than `MAX_FULL_RESOLUTION_MAP_BYTES` (the first 9x9 convolution's 32 channels of a
+50-megapixel photo: 6.4 GB) is not stored but computed again, tile by tile, where the
+next layer reads it: less memory for a second pass of that convolution. BENCHMARKS.md,
+"Large photos", gives the peak memory and time at 12 and 50 megapixels.
 """
 
 import dataclasses
