@@ -105,22 +105,6 @@ def test_layers_computed_again_rather_than_stored_give_the_same_picture(model, m
     np.testing.assert_allclose(recomputed, one_pass(model, image, weights), atol=ROUNDING)
 
 
-def test_run_network_tiles_large_pictures_and_counts_every_tile(model, monkeypatch):
-    images = np.stack([photo(60, 84, seed=5), photo(60, 84, seed=6)])
-    weights = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]], np.float32)
-    whole = stylize.run_network(model, images, weights, batch_pixels=1)
-    monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 32 * 32)
-    monkeypatch.setattr(tiling, "TILE_PX", 32)
-    reported = []
-    tiled = stylize.run_network(model, images, weights,
-                                progress=lambda done, total: reported.append((done, total)))
-    np.testing.assert_allclose(tiled, whole, atol=ROUNDING)
-    total = 2 * tiling.tile_count(model, 60, 84, 32)
-    # 16 layers, each in 2 x 3 tiles of its own resolution (32, 16 or 8 px).
-    assert total == 2 * 16 * 6
-    assert reported == [(done, total) for done in range(1, total + 1)]
-
-
 def test_arbitrary_style_painting_tiles_large_photos(embedding_network, monkeypatch):
     model = SimpleNamespace(transformer=embedding_network)  # what paint_with_embedding reads
     image = photo(70, 90, seed=7)
