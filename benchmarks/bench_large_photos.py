@@ -20,9 +20,9 @@ layer by layer in tiles with the whole picture's instance-norm statistics
    call, painted once in one call and once forced into tiles: the difference in grey
    levels (0-255), everywhere and beside the tile boundaries of every layer.
 
-With `--before COMMIT`, the same workers also run the painting code of that commit
-(exported with `git archive` into a temporary folder): the cross-faded tiles of
-commit 68aad50, for instance, in the same run and on the same machine state.
+With `--before COMMIT`, the agreement and the first size also run the painting code of
+that commit (exported with `git archive` into a temporary folder): the cross-faded
+tiles of commit 68aad50, for instance, in the same run and on the same machine state.
 
 Prints markdown tables with the machine and the load average around each worker, and
 writes the raw results to RESULTS_DIR/large_photos.json and the tables to
@@ -237,7 +237,8 @@ def main(argv=None):
     parser.add_argument("--models", default=",".join(MODELS),
                         help="networks, of " + ", ".join(MODELS))
     parser.add_argument("--before", metavar="COMMIT",
-                        help="also run the painting code of this commit (git archive)")
+                        help="also run the painting code of this commit (git archive) on "
+                             "the agreement photo and the first size")
     preamble.add_results_dir_argument(parser, "large_photos.json and large_photos.md")
     parser.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
@@ -278,9 +279,9 @@ def main(argv=None):
                 agreement_rows.append({**row, "code": code})
                 print(f"agreement {code} {name}: {row['max_grey']:.4f} grey levels at most",
                       flush=True)
-        for height, width in sizes:
+        for number, (height, width) in enumerate(sizes):
             for name in models:
-                for code, source in codes.items():
+                for code, source in list(codes.items())[:1 if number else None]:
                     row = run_worker("paint", name, height, width, source=source)
                     paint_rows.append({**row, "code": code})
                     print(f"paint {code} {name} {width}x{height}: {row['seconds']:.1f} s, "
