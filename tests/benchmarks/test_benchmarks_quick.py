@@ -1,9 +1,12 @@
 """The layer and pretrained-network benchmarks run end to end (`--quick`: tiny shapes; no timing
 is checked)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -54,3 +57,18 @@ def test_bench_pretrained_quick_prints_agreement_and_latency_against_onnxruntime
     latency = [line for line in completed.stdout.splitlines() if line.startswith("| 32 |")]
     assert len(latency) == 2 and "onnxruntime" in completed.stdout
     assert (tmp_path / "pretrained.json").is_file()
+
+
+@pytest.mark.slow
+def test_bench_large_photos_quick_paints_in_tiles_and_agrees_with_one_pass(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_large_photos.py"), "--quick",
+         "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "| code | model | photo | tiles (all layers) | seconds | peak MiB |" in completed.stdout
+    results = json.loads((tmp_path / "large_photos.json").read_text())
+    assert results["paint"][0]["finite"] and results["paint"][0]["tiles"] > 16
+    assert results["agreement"][0]["max_grey"] < 0.5  # within the rounding to 8 bits
+    assert (tmp_path / "large_photos.md").is_file()
