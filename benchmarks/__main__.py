@@ -76,6 +76,8 @@ SECTIONS = (
     Section("web_libraries", "bench_web_libraries.py",
             "Gradio against Starlette: what each installs, how fast each starts (pip installs "
             "both into temporary environments)", True),
+    Section("large_photos", "bench_large_photos.py",
+            "12 and 50 MP photos in tiles: time, peak memory, agreement with one pass", True),
     Section("distribute", "bench_distribute.py",
             "2 logical CPUs and mixed precision against one device in float32", True, True),
 )

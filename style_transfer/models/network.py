@@ -144,12 +144,16 @@ class ConvBlock(keras.layers.Layer):
         )
 
     def call(self, x, styles):
-        x = _reflect_pad(x, self.kernel_size // 2)
-        if self.filters <= FEW_FILTERS and self.kernel_size > 1 and self.strides == 1:
-            x = self._convolve_by_rows(x)
-        else:
-            x = self.conv(x)
+        x = self.convolve(_reflect_pad(x, self.kernel_size // 2))
         return self.activation(self.norm(x, styles))
+
+    def convolve(self, padded):
+        """The block's convolution of a picture already padded by `kernel_size // 2` on
+        every side ('valid'): what `call` normalizes. Large photos run it tile by tile
+        (`style_transfer.painting.tiling`)."""
+        if self.filters <= FEW_FILTERS and self.kernel_size > 1 and self.strides == 1:
+            return self._convolve_by_rows(padded)
+        return self.conv(padded)
 
     def _convolve_by_rows(self, x):
         """`self.conv(x)` for a k x k kernel with few filters, as k row convolutions.
@@ -235,10 +239,14 @@ class UpsampleConvBlock(ConvBlock):
 
     def upsample_conv(self, x):
         """`conv3x3(reflect_pad(upsample_nearest_x2(x), 1))`, from `x` itself."""
-        kernel = ops.cast(self.conv.kernel, x.dtype)
         # Reflection padding of the upsampled picture repeats the low-resolution
         # border pixel: symmetric padding of x by one.
-        x = ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric")
+        return self.convolve(ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="symmetric"))
+
+    def convolve(self, x):
+        """`upsample_conv` of a low-resolution picture already padded by one on every
+        side: (batch, h + 2, w + 2, C) -> (batch, 2h, 2w, filters)."""
+        kernel = ops.cast(self.conv.kernel, x.dtype)
         phase_kernels = [
             _fold_taps(_fold_taps(kernel, a, axis=0), b, axis=1) for a in (0, 1) for b in (0, 1)
         ]

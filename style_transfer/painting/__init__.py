@@ -2,7 +2,7 @@
 
     conditions     what a user asks for (styles, blends, masks) as network weights
     stylize        running the network on photos: batches, composite blends, painters
-    tiling         large photos in overlapping tiles
+    tiling         large photos layer by layer in tiles, with the whole picture's statistics
     arbitrary_styles  painting in the style of any image (arbitrary-style models)
     photo_options  strength and colour preservation
     figures        interpolation grids, contact sheets

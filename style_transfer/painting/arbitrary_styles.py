@@ -16,7 +16,7 @@ from style_transfer.models.arbitrary import (
     style_embeddings,
     toward_photo_embedding,
 )
-from style_transfer.painting import photo_options
+from style_transfer.painting import photo_options, tiling
 
 
 def load_style_image(path, size):
@@ -60,7 +60,11 @@ def stylize_arbitrary(model, content_image, style_images, blend_weights=None, st
 
 
 def paint_with_embedding(model, content_image, embedding, preserve_color=False):
-    """The style network conditioned on `embedding` (embedding_dim,), on one photo."""
+    """The style network conditioned on `embedding` (embedding_dim,), on one photo
+    (layer by layer in tiles above `tiling.TILE_ABOVE_PIXELS`, as `stylize.run_network`)."""
     content = np.asarray(content_image, np.float32)
-    painted = ops.convert_to_numpy(model.transformer(content[None], embedding[None]))[0]
+    if content.shape[0] * content.shape[1] > tiling.TILE_ABOVE_PIXELS:
+        painted = tiling.run_tiled(model.transformer, content, np.asarray(embedding, np.float32))
+    else:
+        painted = ops.convert_to_numpy(model.transformer(content[None], embedding[None]))[0]
     return photo_options.preserve_color(content, painted) if preserve_color else painted

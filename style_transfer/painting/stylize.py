@@ -143,8 +143,8 @@ def use_xla(model, enabled=True):
     XLA fuses the normalizations, activations and padding into few passes over
     memory: less time per picture, but each new picture size costs a
     compilation of seconds (BENCHMARKS.md). Worth it for many pictures of one
-    size (video frames, the tiles of large photos); not for a few photos of
-    different sizes, hence off by default.
+    size (video frames); not for a few photos of different sizes, hence off by
+    default. Large photos (`tiling`) run without it.
     """
     if enabled:
         _xla_models.add(model)
@@ -157,13 +157,15 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
     """Stylizes a batch: images (B, H, W, 3) with weights (B, N) or weight maps (B, H, W, N).
 
     The batch is split into calls of at most `batch_pixels` pixels (at least
-    one picture each); pictures of more than `TILE_ABOVE_PIXELS` run in
-    overlapping tiles of `TILE_PX`. Weights are used as given (validate them
-    first with `check_weights`).
+    one picture each); pictures of more than `tiling.TILE_ABOVE_PIXELS` run
+    layer by layer in tiles (`tiling.run_tiled`: the same painting as one call,
+    within float32 rounding). Weights are used as given (validate them first
+    with `check_weights`).
 
     Args:
         progress: Called as `progress(done, total)` after each call of the
-            network (a group of pictures, or one tile), e.g. for a progress bar.
+            network (a group of pictures), or after each tile of each layer of
+            a large picture, e.g. for a progress bar.
 
     Returns:
         float32 array (B, H, W, 3) in [0, 1].
@@ -179,13 +181,15 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
     height, width = images.shape[1:3]
     counter = _CallCounter(progress)
     if height * width > tiling.TILE_ABOVE_PIXELS:
-        tiles = len(tiling.tile_spans(height, tiling.TILE_PX, tiling.TILE_OVERLAP_PX)) * len(
-            tiling.tile_spans(width, tiling.TILE_PX, tiling.TILE_OVERLAP_PX))
-        counter.total = tiles * len(images)
-        return np.stack([
-            tiling.run_tiled(function, image, condition, counter)
-            for image, condition in zip(images, weights)
-        ])
+        if getattr(model, "runner", None) is not None:
+            # Tiles need the network's layers: their statistics are the whole picture's.
+            raise BadInput(
+                f"{model.path} paints pictures of up to {tiling.TILE_ABOVE_PIXELS:,} pixels; "
+                f"received {width}x{height}: paint it with the .keras model (in tiles) or "
+                f"pass `max_size`.")
+        counter.total = tiling.tile_count(model, height, width) * len(images)
+        return np.stack([tiling.run_tiled(model, image, condition, counter)
+                         for image, condition in zip(images, weights)])
     per_call = max(1, batch_pixels // (height * width))
     counter.total = math.ceil(len(images) / per_call)
     outputs = []

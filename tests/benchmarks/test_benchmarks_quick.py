@@ -1,9 +1,12 @@
 """The layer and pretrained-network benchmarks run end to end (`--quick`: tiny shapes; no timing
 is checked)."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 
@@ -66,3 +69,18 @@ def test_bench_runtimes_refuses_ratios_from_a_loaded_machine(monkeypatch):
         [{"foreign_cores": 0.8}])
     monkeypatch.setattr(bench_runtimes, "LOAD_AT_START", (1.7, 0.5, 0.6))
     assert "load average was 1.70" in bench_runtimes.refusal_reason(quiet_rows)
+
+
+@pytest.mark.slow
+def test_bench_large_photos_quick_paints_in_tiles_and_agrees_with_one_pass(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_large_photos.py"), "--quick",
+         "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "| code | model | photo | tiles (all layers) | seconds | peak MiB |" in completed.stdout
+    results = json.loads((tmp_path / "large_photos.json").read_text())
+    assert results["paint"][0]["finite"] and results["paint"][0]["tiles"] > 16
+    assert results["agreement"][0]["max_grey"] < 0.5  # within the rounding to 8 bits
+    assert (tmp_path / "large_photos.md").is_file()
