@@ -157,5 +157,6 @@ def test_a_run_killed_with_sigkill_then_started_again_gives_the_uninterrupted_fi
 
     code, summary, _ = stylize_dataset(capsys, model_file, source, out, *options)
     assert code == 0 and summary["outputs"] == 80
-    assert summary["kept"] > 0 and summary["painted"] > 0  # resumed, not started over
+    # Resumed, not started over (how many the killed run finished depends on the machine).
+    assert summary["kept"] > 0 and summary["kept"] + summary["painted"] == 80
     assert tree(out) == tree(uninterrupted)
