@@ -62,5 +62,6 @@ def stylize_arbitrary(model, content_image, style_images, blend_weights=None, st
 def paint_with_embedding(model, content_image, embedding, preserve_color=False):
     """The style network conditioned on `embedding` (embedding_dim,), on one photo."""
     content = np.asarray(content_image, np.float32)
-    painted = ops.convert_to_numpy(model.transformer(content[None], embedding[None]))[0]
+    painted = photo_options.check_painted(
+        ops.convert_to_numpy(model.transformer(content[None], embedding[None]))[0])
     return photo_options.preserve_color(content, painted) if preserve_color else painted

@@ -38,9 +38,12 @@ def compiled_network(model):
     Returns:
         dict with "vector": f(images (B, H, W, 3), weights (B, N)) and "map":
         f(images, weight maps (B, H, W, N)), each returning (B, H, W, 3) float32.
-        Height and width are `None` in the signatures: any size reuses the same
-        graph (with `use_xla`, XLA compiles once per size). "one vector" is
-        "vector" for a batch of one picture.
+        Height, width and batch are `None` in the signatures: any size reuses the
+        same graph (with `use_xla`, XLA compiles once per size). A batch of one
+        picture runs the same graph: a graph with a static batch of one let
+        TensorFlow fuse instance normalization with the following ReLU, whose
+        oneDNN kernel turns NaN into 0, so a model that overflows painted a
+        normal-looking picture there instead of NaN.
     """
     functions = _compiled_functions.get(model)
     if functions is None:
@@ -57,16 +60,6 @@ def compiled_network(model):
         def with_vectors(images, weights):
             return model(images, weights)
 
-        # A static batch of one lets instance normalization run as one fused kernel
-        # (`cbn._fused.normalize_single_instance`): about a quarter less time per photo.
-        @tf.function(
-            input_signature=[tf.TensorSpec((1, None, None, 3), tf.float32),
-                             tf.TensorSpec((1, num_styles), tf.float32)],
-            jit_compile=jit_compile,
-        )
-        def one_with_vector(image, weights):
-            return model(image, weights)
-
         @tf.function(
             input_signature=[images_spec, tf.TensorSpec((None, None, None, num_styles), tf.float32)],
             jit_compile=jit_compile,
@@ -74,7 +67,7 @@ def compiled_network(model):
         def with_maps(images, weight_maps):
             return model(images, weight_maps)
 
-        functions = {"vector": with_vectors, "one vector": one_with_vector, "map": with_maps}
+        functions = {"vector": with_vectors, "map": with_maps}
         _compiled_functions[model] = functions
     return functions
 
@@ -109,6 +102,10 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
 
     Returns:
         float32 array (B, H, W, 3) in [0, 1].
+
+    Raises:
+        BadInput: the network painted NaN or infinite values
+            (`photo_options.check_painted`).
     """
     images = np.asarray(images, dtype=np.float32)
     weights = np.asarray(weights, dtype=np.float32)
@@ -121,7 +118,7 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
     def function(images, weights):
         if weights.ndim == 4:
             return functions["map"](images, weights)
-        return functions["one vector" if len(images) == 1 else "vector"](images, weights)
+        return functions["vector"](images, weights)
 
     height, width = images.shape[1:3]
     counter = _CallCounter(progress)
@@ -130,15 +127,15 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
             tiling.tile_spans(width, tiling.TILE_PX, tiling.TILE_OVERLAP_PX))
         counter.total = tiles * len(images)
         return np.stack([
-            tiling.run_tiled(function, image, condition, counter)
+            photo_options.check_painted(tiling.run_tiled(function, image, condition, counter))
             for image, condition in zip(images, weights)
         ])
     per_call = max(1, batch_pixels // (height * width))
     counter.total = math.ceil(len(images) / per_call)
     outputs = []
     for start in range(0, len(images), per_call):
-        outputs.append(
-            function(images[start:start + per_call], weights[start:start + per_call]).numpy())
+        outputs.append(photo_options.check_painted(
+            function(images[start:start + per_call], weights[start:start + per_call]).numpy()))
         counter.step()
     return np.concatenate(outputs, axis=0)
 

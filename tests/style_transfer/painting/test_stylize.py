@@ -29,8 +29,10 @@ def test_output_size_equals_input_size_for_odd_sizes(model, height, width):
 
 
 def test_compiled_function_matches_the_keras_model(model, photo):
+    # The eager call of one picture normalizes with TensorFlow's fused batch-norm kernel,
+    # the compiled graph (any batch) with a multiply-add: float rounding apart (1e-6).
     expected = model(photo[None], np.array([1]))[0].numpy()
-    np.testing.assert_allclose(stylize.stylize(model, photo, 1), expected, atol=1e-6)
+    np.testing.assert_allclose(stylize.stylize(model, photo, 1), expected, atol=1e-5)
 
 
 def test_styles_differ(model, photo):
