@@ -664,6 +664,19 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"has {want}."
             )
 
+    @classmethod
+    def from_config(cls, config):
+        """The layer of a config (a model file's), whose table and MLP are bounded first
+        (`_checks.MAX_FILE_*`): a file cannot make Keras allocate more than any model
+        needs."""
+        _checks.config_within_file_bounds(cls.__name__, config)
+        return super().from_config(config)
+
+    def build_from_config(self, config):
+        if config:
+            _checks.build_within_file_bounds(self, config)
+        super().build_from_config(config)
+
     def get_config(self):
         config = super().get_config()
         config.update(

@@ -70,6 +70,13 @@ def standard_streams(args):
     if args.out == STANDARD_STREAM and args.json:
         raise BadInput("--out - writes the picture to standard output, where --json would "
                        "print its records; use one of them.")
+    # A stream the shell closed (`>&-`, `<&-`) is None in Python.
+    if args.out == STANDARD_STREAM and sys.stdout is None:
+        raise BadInput("--out - writes the picture to standard output, which is closed; "
+                       "give a file name.")
+    if STANDARD_STREAM in args.inputs and sys.stdin is None:
+        raise BadInput("the photo - is read from standard input, which is closed; give a "
+                       "file name.")
     with tempfile.TemporaryDirectory(prefix="style-transfer-") as folder:
         folder = Path(folder)
         if STANDARD_STREAM in args.inputs:

@@ -23,6 +23,8 @@ FORMATS = ("savedmodel", "tflite")
 SIGNATURE = "serving_default"
 DEFAULT_TFLITE_IMAGE_SIZE = 256
 MIN_IMAGE_SIZE = 8
+# A TFLite file takes one picture size, fixed when it is written.
+MAX_IMAGE_SIZE = 4096
 
 
 def inference_function(model, image_size=None, batch_size=None, frozen=False):
@@ -93,9 +95,10 @@ def export_tflite(model, path, image_size=DEFAULT_TFLITE_IMAGE_SIZE, overwrite=F
     import tensorflow as tf
 
     path = Path(path)
-    if not isinstance(image_size, int) or image_size < MIN_IMAGE_SIZE:
-        raise BadInput(f"image_size must be an integer >= {MIN_IMAGE_SIZE}; received "
-                       f"{image_size!r}.")
+    if (not isinstance(image_size, int) or isinstance(image_size, bool)
+            or not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE):
+        raise BadInput(f"`image_size` must be an integer from {MIN_IMAGE_SIZE} to "
+                       f"{MAX_IMAGE_SIZE}; received {image_size!r}.")
     check_destination(path, overwrite)
     # The converter leaves Keras 3 variables as uninitialized TFLite variables:
     # trace with the weights as constants instead (a stateless call).

@@ -9,8 +9,13 @@ output `stylized_image`. See `style_transfer.models.export`.
 """
 
 from style_transfer.base.files import check_destination, check_not_an_input
-from style_transfer.cli.options import integer_at_least
-from style_transfer.models.export import DEFAULT_TFLITE_IMAGE_SIZE, FORMATS, MIN_IMAGE_SIZE
+from style_transfer.cli.options import integer_between
+from style_transfer.models.export import (
+    DEFAULT_TFLITE_IMAGE_SIZE,
+    FORMATS,
+    MAX_IMAGE_SIZE,
+    MIN_IMAGE_SIZE,
+)
 
 
 def register(subparsers):
@@ -22,9 +27,10 @@ def register(subparsers):
                         help="savedmodel: a folder, any picture size; tflite: one file, a fixed size")
     parser.add_argument("--out", required=True, metavar="PATH",
                         help="the SavedModel folder or the .tflite file (never the input model)")
-    parser.add_argument("--image-size", type=integer_at_least(MIN_IMAGE_SIZE), default=None,
-                        metavar="PX", help=f"tflite only: the square picture side it takes "
-                        f"(default: {DEFAULT_TFLITE_IMAGE_SIZE})")
+    parser.add_argument("--image-size", type=integer_between(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+                        default=None, metavar="PX", help=f"tflite only: the square picture "
+                        f"side it takes (default: {DEFAULT_TFLITE_IMAGE_SIZE}; from "
+                        f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE})")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing export (never the input model)")
     parser.set_defaults(run=run)
