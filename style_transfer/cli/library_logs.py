@@ -51,6 +51,38 @@ def quiet_libraries(program):
     warnings.showwarning = show_project_warnings_only
 
 
+def show_project_log(program):
+    """Shows the log records of this project (`style_transfer`, `cbn`) of level WARNING
+    and above as the command line's own lines: "style-transfer train: warning: ...".
+
+    Called with or without --verbose: they are this project's words to the user.
+    """
+    for name in ("style_transfer", "cbn"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if isinstance(h, _ProgramLines)]:
+            logger.removeHandler(handler)
+        logger.addHandler(_ProgramLines(program))
+        logger.propagate = False
+
+
+class _ProgramLines(logging.Handler):
+    """Writes "PROGRAM: LEVEL: MESSAGE" to the standard error of the moment (a test may
+    have replaced it), the message on one line."""
+
+    def __init__(self, program):
+        super().__init__(logging.WARNING)
+        self.program = program
+
+    def emit(self, record):
+        try:
+            message = " ".join(record.getMessage().split())
+            print(f"{self.program}: {record.levelname.lower()}: {message}", file=sys.stderr)
+            if record.exc_info:
+                print(logging.Formatter().formatException(record.exc_info), file=sys.stderr)
+        except Exception:  # As logging.Handler does: a failed log line never stops the work.
+            self.handleError(record)
+
+
 @contextlib.contextmanager
 def standard_error_discarded():
     """Points file descriptor 2 at /dev/null (what C and C++ code writes there is lost)."""

@@ -148,6 +148,12 @@ def output_paths(args, photos, labels, inputs):
     if not args.out:
         raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
     out = Path(args.out)
+    if out.suffix.lower() in images.IMAGE_EXTENSIONS and out.suffix.lower() not in \
+            images.SAVE_FORMATS:
+        # A name like a picture's would otherwise become a folder of that name.
+        raise BadInput(f"--out {shown(args, out)}: pictures are written as "
+                       f"{', '.join(images.SAVE_FORMATS)}, not {out.suffix}; give such a file "
+                       f"name or a folder.")
     if out.suffix.lower() in images.SAVE_FORMATS:
         count = len(photos) * len(labels)
         if count != 1:
