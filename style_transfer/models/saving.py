@@ -21,7 +21,7 @@ import stat
 import zipfile
 from pathlib import Path
 
-from style_transfer.base.errors import BadInput, first_line
+from style_transfer.base.errors import BadInput
 from style_transfer.base.files import (
     atomic_path,
     check_destination,
@@ -174,9 +174,22 @@ def load_model_file(path, model_class, description):
         if cause is not None:
             raise BadInput(f"{path}: {cause}") from None
         raise BadInput(f"{path} could not be loaded as a Keras model ({type(error).__name__}: "
-                       f"{first_line(error)}).") from None
+                       f"{_keras_reason(error)}).") from None
     _check_finite_weights(model, path)
     return model
+
+
+def _keras_reason(error, limit=300):
+    """Keras's reason for a failed load, on one line: a first line that ends in ":" ("...
+    Example error message for object <Conv2D ...>:") is followed by its cause, and the
+    list of objects after it is left out."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    reason = lines[0]
+    if reason.endswith(":") and len(lines) > 1:
+        reason = f"{reason} {lines[1]}"
+    return reason if len(reason) <= limit else reason[:limit - 3] + "..."
 
 
 def _check_finite_weights(model, path):

@@ -35,7 +35,7 @@ class UnreadableImageWarning(UserWarning):
 
 def content_dataset(
     folder, image_size, batch_size, seed=0, start_sample=0, *, random_flip=True, cache=None,
-    keep=None, with_sample_index=False,
+    keep=None, with_sample_index=False, warn=True,
 ):
     """An endless `tf.data.Dataset` of random square crops of the photos in a folder.
 
@@ -72,6 +72,8 @@ def content_dataset(
             samples of every `period` (a worker's share of each global batch under
             `tf.distribute`); the others are skipped before they are decoded.
         with_sample_index: Yield `(sample indices (batch_size,) int64, crops)`.
+        warn: Warn of the files left out (`False` for a second dataset of the same
+            folder in one run, which would repeat the warning).
 
     Returns:
         A dataset of float32 batches `(batch_size, image_size, image_size, 3)` with
@@ -87,14 +89,15 @@ def content_dataset(
     _check_integer("start_sample", start_sample, minimum=0)
     _check_integer("seed", seed, minimum=None)
 
-    files, sizes = _readable_images(folder)
-    if cache is None:
-        cache = _resized_bytes(sizes, image_size) <= CACHE_BUDGET_BYTES
-    if cache:
-        files, decoded = _decode_all(folder, files, image_size)
-        load = _cached_loader(decoded)
-    else:
-        load = _decoding_loader(files, image_size)
+    with warnings.catch_warnings():
+        if not warn:
+            warnings.simplefilter("ignore", UnreadableImageWarning)
+        files, sizes = _readable_images(folder)
+        if cache is None:
+            cache = _resized_bytes(sizes, image_size) <= CACHE_BUDGET_BYTES
+        if cache:
+            files, decoded = _decode_all(folder, files, image_size)
+    load = _cached_loader(decoded) if cache else _decoding_loader(files, image_size)
 
     order_key, sample_key = _stream_keys(seed)
     samples = _sample_files(len(files), order_key, start_sample)
