@@ -59,6 +59,10 @@ SECTIONS = (
             takes_data_dir=True),
     Section("pretrained", "bench_pretrained.py",
             "imported android-26 network against onnxruntime: agreement and latency", True),
+    Section("runtimes", "bench_runtimes.py",
+            "the default stylize path, TensorFlow, onnxruntime and LiteRT exports against "
+            "onnxruntime on the source ONNX file; sizes, PSNR, roofline (a quiet machine)",
+            True),
     Section("cli", "bench_cli.py", "command-line start-up against the eager one", True),
     Section("video", "bench_video.py",
             "video flicker, deviation and frames per second of the stabilization candidates",

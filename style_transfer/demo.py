@@ -71,6 +71,7 @@ def demo(out_dir, *, model=None, overwrite=False):
         BadInput: the model cannot be had (e.g. the [pretrained] extra is not
             installed), or `out_dir` holds earlier outputs and not `overwrite`.
     """
+    from style_transfer.models import runtimes
     from style_transfer.models.loading import load_style_model, model_path
     from style_transfer.models.pretrained import DEFAULT_MODEL
     from style_transfer.painting import conditions, figures, stylize
@@ -82,6 +83,7 @@ def demo(out_dir, *, model=None, overwrite=False):
         raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); "
                        f"`overwrite` replaces them, or choose another `out`.")
     network = load_style_model(model_path(model or DEFAULT_MODEL))
+    stylize.use_runtime(network, runtimes.default_runtime())  # paints in seconds
     photo = images.resize_long_side(images.sample_photo(DEMO_PHOTO), PRETRAINED_TILE_PX)
     styles = [index for index in BLEND_STYLES if index < network.num_styles]
     if len(styles) < len(BLEND_STYLES):

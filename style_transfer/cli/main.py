@@ -115,10 +115,15 @@ def as_options(message, parser):
     `parser` that set them (--max-size): the library speaks of its arguments, the command line
     of its options."""
     flags = {}
-    for action in parser._actions:
-        long_options = [option for option in action.option_strings if option.startswith("--")]
-        if long_options:
-            flags.setdefault(action.dest, long_options[0])
+    parsers = [parser]
+    while parsers:  # a command's own sub-commands (`pretrained get`) hold options too
+        for action in parsers.pop()._actions:
+            long_options = [option for option in action.option_strings
+                            if option.startswith("--")]
+            if long_options:
+                flags.setdefault(action.dest, long_options[0])
+            if isinstance(action, argparse._SubParsersAction):
+                parsers.extend(action.choices.values())
     return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(0)), message)
 
 

@@ -11,6 +11,8 @@ saved, converted from other implementations and exported.
     editing     removing, renaming and copying rows of a table of styles
     pretrained  the registry of pretrained networks and their cache
     importers   Magenta's checkpoints and ONNX files, mapped by name
-    export      SavedModel and TFLite exports
+    export      SavedModel, ONNX and TFLite exports, each verified in its runtime
+    portable    the network as plain TensorFlow ops, for the converters
+    runtimes    painting on onnxruntime or LiteRT: conversion, cache, runners
     magenta_hub Magenta's published arbitrary-style TF Hub model, for comparison
 """

@@ -33,6 +33,7 @@ import keras
 import numpy as np
 
 from style_transfer.base.errors import BadInput, first_line
+from style_transfer.base.extras import import_extra
 from style_transfer.models.network import Architecture, StyleTransferNetwork
 
 # verify_onnx's default check: a picture of this side in every style (and one blend).
@@ -203,11 +204,7 @@ def verify_onnx(model, path, images=None, style_weights=None):
 
 def onnx_session(path):
     """An onnxruntime CPU session on the ONNX file (warnings silenced), or `BadInput`."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise BadInput("onnxruntime is not installed; install the extra: "
-                       "pip install 'cbn-style[pretrained]'.") from None
+    onnxruntime = import_extra("onnxruntime", "pretrained", "reading ONNX files")
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3  # errors only
     try:
@@ -227,11 +224,7 @@ def verification_picture(side_px):
 
 
 def _load_onnx(path):
-    try:
-        import onnx
-    except ImportError:
-        raise BadInput("the onnx package is not installed; install the extra: "
-                       "pip install 'cbn-style[pretrained]'.") from None
+    onnx = import_extra("onnx", "pretrained", "reading ONNX files")
     try:
         # Weights stored in other files are refused, not followed.
         return onnx.load(str(path), load_external_data=False)

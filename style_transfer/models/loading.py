@@ -3,6 +3,7 @@
     load_model("android-26")                      # a pretrained name: converted, cached once
     load_model("styles.keras")                    # a table of styles (`style-transfer train`)
     load_model("arbitrary.keras")                 # an arbitrary-style model (`train-arbitrary`)
+    load_model("styles.onnx")                     # an exported table of styles, on its runtime
     load_model("hub.keras", hub_encoder="~/encoder/")   # ... whose encoder is a TF Hub model
 
 Every command and the web page call `load_model`; it reads the file's config
@@ -14,30 +15,33 @@ arbitrary?" itself. Every model file is untrusted input, read by
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
-from style_transfer.models import pretrained
+from style_transfer.models import pretrained, runtimes
 from style_transfer.models.saving import load_model_file, read_model_config
 
 TABLE = "table"
 ARBITRARY = "arbitrary"
+EXPORTED = "exported"
 # The class a model file names, for each kind of model.
 MODEL_CLASSES = {"StyleTransferNetwork": TABLE, "ArbitraryStyleModel": ARBITRARY}
 DESCRIPTIONS = {TABLE: "a model of trained styles (made by `style-transfer train`)",
-                ARBITRARY: "an arbitrary-style model (made by `style-transfer train-arbitrary`)"}
+                ARBITRARY: "an arbitrary-style model (made by `style-transfer train-arbitrary`)",
+                EXPORTED: "an exported model (made by `style-transfer export`)"}
 
 
 def model_path(model):
-    """The `.keras` file that `model` names: a model file, or the name of a pretrained
-    model (`style_transfer.models.pretrained`), converted and cached on first use.
+    """The file that `model` names: a model file (`.keras`, or an exported `.onnx` or
+    `.tflite`), or the name of a pretrained model (`style_transfer.models.pretrained`),
+    converted and cached on first use.
 
-    A path that exists, or that ends in `.keras`, is a file (an existing file wins
-    over a pretrained model of the same name).
+    A path that exists, or that ends in one of those suffixes, is a file (an existing
+    file wins over a pretrained model of the same name).
 
     Raises:
         BadInput: neither an existing file nor a pretrained model's name, or a
             pretrained model that cannot be had (see `pretrained.ensure_cached`).
     """
     path = Path(model)
-    if path.exists() or path.suffix == ".keras":
+    if path.exists() or path.suffix == ".keras" or runtimes.is_export(path):
         return path
     if str(model) in pretrained.REGISTRY:
         return pretrained.ensure_cached(str(model))
@@ -49,11 +53,14 @@ def model_path(model):
 
 
 def model_kind(path):
-    """`TABLE` or `ARBITRARY`: the kind of model a `.keras` file holds (its config only).
+    """`TABLE`, `ARBITRARY` or `EXPORTED`: the kind of model a file holds (a `.keras`
+    file's config is read, not its weights).
 
     Raises:
         BadInput: the file cannot be read, or holds a model of another class.
     """
+    if runtimes.is_export(path):
+        return EXPORTED
     found = read_model_config(path).get("class_name")
     if found not in MODEL_CLASSES:
         raise BadInput(f"{path} holds a model of class {found}, not a style model of this "
@@ -71,7 +78,7 @@ def load_model(model, *, hub_encoder=None, kind=None):
             SavedModel folder). Running a hub model runs its TensorFlow graph,
             so it is never taken from the file's own record: name one you trust,
             usually the one it was trained with or a local copy.
-        kind: `TABLE` or `ARBITRARY` to accept that kind only (None: either).
+        kind: `TABLE`, `ARBITRARY` or `EXPORTED` to accept that kind only (None: any).
 
     Raises:
         BadInput: `model` names no model, the file is damaged, too large or holds
@@ -85,6 +92,11 @@ def load_model(model, *, hub_encoder=None, kind=None):
     found = model_kind(path)
     if kind is not None and found != kind:
         raise BadInput(f"{path} holds {DESCRIPTIONS[found]}, not {DESCRIPTIONS[kind]}.")
+    if found == EXPORTED:
+        if hub_encoder is not None:
+            raise BadInput(f"`hub_encoder` applies to arbitrary-style models; {path} holds "
+                           f"{DESCRIPTIONS[EXPORTED]}.")
+        return runtimes.ExportedNetwork(path)
     if found == TABLE:
         if hub_encoder is not None:
             raise BadInput(f"`hub_encoder` applies to arbitrary-style models; {path} holds "

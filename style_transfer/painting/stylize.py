@@ -1,12 +1,12 @@
 """Running a style network on photos: batches, tiles for huge photos, composite blends.
 
-The network runs through one compiled `tf.function` per model (input shapes
-with `None` height, width and batch, so new sizes do not retrace), in float32
-without XLA unless `use_xla` asks for it. Measured on a 2-core CPU (BENCHMARKS.md,
-"Stylize speed and memory"): XLA is 10-20% faster per picture but compiles again,
-about 5 s, for every new size; bfloat16 changes pixels by more than 1/255 on average
-(and that CPU has no bfloat16 instructions); batching pictures of 256 px and more was
-not faster per picture beyond the run-to-run spread.
+The network runs on a runtime (`style_transfer.models.runtimes`): by default TensorFlow,
+through one compiled `tf.function` per model (input shapes with `None` height, width
+and batch, so new sizes do not retrace), in float32 without XLA unless `use_xla` asks
+for it; `use_runtime(model, "auto")` (what the painting commands do) paints with the
+fastest measured runtime instead, LiteRT (XNNPACK) or onnxruntime on the network
+converted once. What each costs, and why XLA, bfloat16 and batching are not the
+default: BENCHMARKS.md, "Runtimes" and "Stylize speed and memory".
 
 Style conditions (names, blends, weight maps) come from `style_transfer.painting.conditions`;
 figures (the interpolation grid) from `style_transfer.painting.figures`. The command line
@@ -19,17 +19,18 @@ import weakref
 import numpy as np
 from PIL import Image
 
-from style_transfer.base.errors import BadInput
+from style_transfer.base.errors import BadInput, first_line
 from style_transfer.painting import photo_options, tiling
 from style_transfer.painting.conditions import check_weights, style_weights
 
-# Pixels per call of the network (batch x height x width). On the 2-core CPU of
-# BENCHMARKS.md a batch of 8 pictures of 256 px took longer per picture than 8
-# calls, so only thumbnails smaller than 256x256 share a call.
+# Pixels per call of the network (batch x height x width). A batch of pictures of
+# 256 px and more was measured no faster per picture than single calls, so only
+# thumbnails smaller than 256x256 share a call (BENCHMARKS.md).
 DEFAULT_BATCH_PIXELS = 256 * 256
 
 _compiled_functions = weakref.WeakKeyDictionary()
 _xla_models = weakref.WeakSet()
+_model_runtimes = weakref.WeakKeyDictionary()
 
 
 def compiled_network(model):
@@ -42,8 +43,8 @@ def compiled_network(model):
         same graph (with `use_xla`, XLA compiles once per size). A batch of one
         picture runs the same graph: a graph with a static batch of one let
         TensorFlow fuse instance normalization with the following ReLU, whose
-        oneDNN kernel turns NaN into 0, so a model that overflows painted a
-        normal-looking picture there instead of NaN.
+        oneDNN kernel turns NaN into 0, so a model that overflows painted
+        normal-looking pictures there (and was at most 8% faster).
     """
     functions = _compiled_functions.get(model)
     if functions is None:
@@ -72,14 +73,78 @@ def compiled_network(model):
     return functions
 
 
+def use_runtime(model, runtime):
+    """Paints `model`'s pictures on `runtime` from now on (`runtimes.RUNTIMES`).
+
+    "tensorflow" (the library's default), "onnxruntime", "litert", or "auto":
+    the fastest measured runtime that is installed (`runtimes.resolve`), and
+    TensorFlow when `use_xla` asked for XLA. A runtime other than TensorFlow
+    converts the network once (cached on disk by content, verified against the
+    Keras network) and paints with the weights it had then: call `use_runtime`
+    again after changing them.
+
+    Raises:
+        BadInput: an unknown runtime, or one whose extra is not installed.
+    """
+    from style_transfer.models import runtimes
+
+    runtimes.check_runtime(runtime)
+    if getattr(model, "runner", None) is not None:  # An exported file paints on its own runtime.
+        if runtime not in ("auto", model.runtime):
+            raise BadInput(f"{model.path} is painted by {model.runtime}; `runtime` {runtime} "
+                           f"applies to .keras models.")
+        return
+    if runtime not in ("auto", "tensorflow"):
+        runtimes.require(runtime)
+    runtimes.forget(model)
+    _model_runtimes[model] = runtime
+
+
+def model_runtime(model):
+    """The runtime that paints `model` now: "tensorflow", "onnxruntime" or "litert"."""
+    from style_transfer.models import runtimes
+
+    runtime = _model_runtimes.get(model, "tensorflow")
+    if model in _xla_models or getattr(model, "embedding_dim", None) is not None:
+        return "tensorflow"
+    return runtimes.resolve(runtime)
+
+
+def network_function(model, style="vector"):
+    """f(images, style) -> float32 numpy pictures: the model on its runtime (`use_runtime`).
+
+    `style` is "vector" (weights (B, N)) or "map" (weight maps (B, H, W, N)). With
+    "auto", a conversion that fails (or does not reproduce the Keras pictures)
+    falls back to TensorFlow with a warning; a runtime named explicitly raises.
+    """
+    if getattr(model, "runner", None) is not None:  # An exported file (runtimes.ExportedNetwork).
+        return model.function(style)
+    runtime = model_runtime(model)
+    if runtime != "tensorflow":
+        from style_transfer.models import runtimes
+
+        if _model_runtimes.get(model) != "auto":
+            return runtimes.network_runner(model, runtime, style)
+        try:
+            return runtimes.network_runner(model, runtime, style)
+        except Exception as error:  # auto: any failure of the conversion means TensorFlow.
+            import warnings
+
+            warnings.warn(f"painting with TensorFlow: the {runtime} conversion failed "
+                          f"({type(error).__name__}: {first_line(error)}).", stacklevel=2)
+            _model_runtimes[model] = "tensorflow"
+    compiled = compiled_network(model)[style]
+    return lambda images, condition: compiled(images, condition).numpy()
+
+
 def use_xla(model, enabled=True):
     """Runs the model's network through XLA (`jit_compile=True`) from now on.
 
     XLA fuses the normalizations, activations and padding into few passes over
-    memory: 10-20% less time per picture on the 2-core CPU of BENCHMARKS.md,
-    but each new picture size costs a compilation of about 5 seconds. Worth it
-    for many pictures of one size (video frames, the tiles of large photos);
-    not for a few photos of different sizes, hence off by default.
+    memory: less time per picture, but each new picture size costs a
+    compilation of seconds (BENCHMARKS.md). Worth it for many pictures of one
+    size (video frames, the tiles of large photos); not for a few photos of
+    different sizes, hence off by default.
     """
     if enabled:
         _xla_models.add(model)
@@ -113,12 +178,7 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
         raise BadInput(f"images must have shape (batch, height, width, 3); received {images.shape}.")
     if len(weights) != len(images):
         raise BadInput(f"{len(images)} images but {len(weights)} style weights.")
-    functions = compiled_network(model)
-
-    def function(images, weights):
-        if weights.ndim == 4:
-            return functions["map"](images, weights)
-        return functions["vector"](images, weights)
+    function = network_function(model, "map" if weights.ndim == 4 else "vector")
 
     height, width = images.shape[1:3]
     counter = _CallCounter(progress)
@@ -135,7 +195,7 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
     outputs = []
     for start in range(0, len(images), per_call):
         outputs.append(photo_options.check_painted(
-            function(images[start:start + per_call], weights[start:start + per_call]).numpy()))
+            np.asarray(function(images[start:start + per_call], weights[start:start + per_call]))))
         counter.step()
     return np.concatenate(outputs, axis=0)
 

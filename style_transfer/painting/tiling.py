@@ -23,7 +23,8 @@ def run_tiled(function, image, condition, counter):
     for top, bottom in tile_spans(height, tile_px, overlap_px):
         for left, right in tile_spans(width, tile_px, overlap_px):
             tile_condition = condition[top:bottom, left:right] if condition.ndim == 3 else condition
-            output = function(image[None, top:bottom, left:right], tile_condition[None]).numpy()[0]
+            output = np.asarray(function(image[None, top:bottom, left:right],
+                                         tile_condition[None]))[0]
             ramp = (_ramp(top, bottom, height, overlap_px)[:, None, None]
                     * _ramp(left, right, width, overlap_px)[None, :, None])
             total[top:bottom, left:right] += output * ramp

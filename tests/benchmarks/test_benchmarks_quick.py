@@ -54,3 +54,15 @@ def test_bench_pretrained_quick_prints_agreement_and_latency_against_onnxruntime
     latency = [line for line in completed.stdout.splitlines() if line.startswith("| 32 |")]
     assert len(latency) == 2 and "onnxruntime" in completed.stdout
     assert (tmp_path / "pretrained.json").is_file()
+
+
+def test_bench_runtimes_refuses_ratios_from_a_loaded_machine(monkeypatch):
+    from benchmarks import bench_runtimes
+
+    quiet_rows = [{"foreign_cores": 0.05}, {"foreign_cores": None}]
+    monkeypatch.setattr(bench_runtimes, "LOAD_AT_START", (0.4, 0.5, 0.6))
+    assert bench_runtimes.refusal_reason(quiet_rows) is None
+    assert "other processes used 0.80 cores" in bench_runtimes.refusal_reason(
+        [{"foreign_cores": 0.8}])
+    monkeypatch.setattr(bench_runtimes, "LOAD_AT_START", (1.7, 0.5, 0.6))
+    assert "load average was 1.70" in bench_runtimes.refusal_reason(quiet_rows)

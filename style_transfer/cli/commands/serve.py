@@ -73,14 +73,18 @@ def _listen(host, port):
 
 
 def _load(config):
-    """The model of `config`; the hub encoder goes to the models trained with one."""
+    """The model of `config`, on its runtime; the hub encoder goes to the models trained
+    with one."""
     from style_transfer.models.limits import HUB_ENCODER
-    from style_transfer.models.loading import load_model, model_path
+    from style_transfer.models.loading import ARBITRARY, load_model, model_kind, model_path
     from style_transfer.models.saving import read_model_config
 
     path = model_path(config.model)
-    encoder = read_model_config(path)["config"].get("encoder")
-    return load_model(path, hub_encoder=config.hub_encoder if encoder == HUB_ENCODER else None)
+    with_hub = (model_kind(path) == ARBITRARY
+                and read_model_config(path)["config"].get("encoder") == HUB_ENCODER)
+    model = load_model(path, hub_encoder=config.hub_encoder if with_hub else None)
+    config.prepare(model)
+    return model
 
 
 def _shown_name(name):

@@ -11,6 +11,8 @@
     style-transfer stylize --model arbitrary.keras --style-image wave.jpg photo.jpg --out out/
     style-transfer stylize --engine magenta-hub --style-image wave.jpg photo.jpg --out out/
     style-transfer stylize --model styles.keras --styles
+    style-transfer stylize --model styles.onnx photo.jpg --style 3 --out out.png   # an export
+    style-transfer stylize photo.jpg --style 19 --runtime tensorflow --out out.png
 
 A thin layer over `style_transfer.painting`: the options are `StylizeConfig`'s
 fields. Everything the user asked for (the model, styles, blend, mask, output
@@ -76,10 +78,7 @@ def _run(args, config):
         paint = config.painter(model)
         return photo_files.paint_photos(args, photos, targets, labels, max_size,
                                         lambda photo: [paint(photo)])
-    if config.xla:
-        from style_transfer.painting import stylize
-
-        stylize.use_xla(model)
+    config.prepare(model)
     return photo_files.paint_photos(args, photos, targets, labels, max_size,
                                     lambda photo: _paint(config, model, requested, photo))
 

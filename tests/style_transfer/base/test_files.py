@@ -63,7 +63,7 @@ def test_an_error_while_writing_keeps_the_old_file_and_removes_the_temporary(tmp
 def test_an_existing_file_is_kept_without_overwrite_even_if_it_appears_while_writing(tmp_path):
     path = tmp_path / "out.png"
     path.write_bytes(b"mine")
-    with pytest.raises(BadInput, match="already exists; pass --overwrite"):
+    with pytest.raises(BadInput, match="already exists; replacing it takes `overwrite`"):
         with files.atomic_write(path, overwrite=False) as file:
             file.write(b"theirs")
     path.unlink()

@@ -260,7 +260,7 @@ def test_format_follows_the_extension(tmp_path, name, image_format):
 
 def test_save_refuses_to_overwrite(tmp_path):
     path = images.save_image(np.zeros((4, 4, 3)), tmp_path / "out.png")
-    with pytest.raises(BadInput, match="already exists; pass --overwrite"):
+    with pytest.raises(BadInput, match="already exists; replacing it takes `overwrite`"):
         images.save_image(np.ones((4, 4, 3)), path)
     assert np.asarray(Image.open(path)).max() == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]

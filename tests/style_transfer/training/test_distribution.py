@@ -299,7 +299,7 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_refused(inputs, tmp_pa
 
     ours = [line for line in stderr.splitlines() if line.startswith("style-transfer")]
     assert code == 2
-    assert len(ours) == 1 and ours[0].startswith("style-transfer train: error: batch_size 3"), \
+    assert len(ours) == 1 and ours[0].startswith("style-transfer train: error: --batch-size 3"), \
         stderr
     assert "multiple of 2" in ours[0]
     assert not (tmp_path / "run").exists()

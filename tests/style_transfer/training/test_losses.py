@@ -152,7 +152,7 @@ def test_failed_imagenet_download_asks_for_random_or_a_local_file(monkeypatch):
         raise Exception("URL fetch failure: Name or service not known")
 
     monkeypatch.setattr(keras.utils, "get_file", offline)
-    with pytest.raises(BadInput, match="--vgg-weights random"):
+    with pytest.raises(BadInput, match="`vgg_weights` random"):
         losses.build_loss_network(LossConfig())
 
 
@@ -177,5 +177,5 @@ def test_a_failed_vgg_download_names_its_real_cause(monkeypatch):
             raise Exception(f"URL fetch failure on {url}: {error.code} -- {error.msg}")
 
     monkeypatch.setattr(keras.utils, "get_file", forbidden)
-    with pytest.raises(BadInput, match=r"HTTP 403 \(Forbidden\).*--vgg-weights random"):
+    with pytest.raises(BadInput, match=r"HTTP 403 \(Forbidden\).*`vgg_weights` random"):
         losses.vgg_weights_path(LossConfig())
