@@ -8,7 +8,8 @@ can reach them. `quiet_libraries` therefore
 - points file descriptor 2 at /dev/null while TensorFlow is imported, whenever
   that happens (`base.import_hooks.on_import`, so commands stay free to import
   TensorFlow late, after their arguments are checked);
-- raises the Python loggers of TensorFlow and absl to ERROR;
+- raises the Python loggers of TensorFlow and absl to ERROR, and OpenCV's own log
+  (its "[ WARN:0@0.012] ... can't open camera by index" lines) to ERROR;
 - shows the warnings of this project (`style_transfer`, `cbn`) as one line each
   and drops those of the libraries.
 Call it before anything imports TensorFlow. Library code never calls it: it
@@ -40,6 +41,11 @@ def quiet_libraries(program):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_CPP_MIN_LOG_LEVEL)
     if "tensorflow" not in sys.modules:
         on_import("tensorflow", standard_error_discarded)
+    # OpenCV reads its level when it first logs; one already imported is told.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    logging_of_opencv = getattr(getattr(sys.modules.get("cv2"), "utils", None), "logging", None)
+    if logging_of_opencv is not None:
+        logging_of_opencv.setLogLevel(logging_of_opencv.LOG_LEVEL_ERROR)
     for name in ("tensorflow", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
 

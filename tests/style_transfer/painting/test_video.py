@@ -233,3 +233,16 @@ def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
     inner = (slice(8, -8), slice(8, -8))
     np.testing.assert_allclose(np.median(backward[inner], axis=(0, 1)), [-2, 0], atol=0.1)
     assert reliable[inner].mean() > 0.9
+
+
+def test_a_missing_camera_is_one_line_without_opencvs_own_warnings(model_file, tmp_path,
+                                                                   capfd):
+    # OpenCV logs "[ WARN:0@0.01] ... can't open camera by index" on the standard error
+    # itself (file descriptor 2); only --verbose shows it.
+    out = tmp_path / "live.mp4"
+    assert main(["video", "--model", model_file, "--style", "wave", "--camera", "9",
+                 "--frames", "1", "--out", str(out)]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert lines == ["style-transfer video: error: cannot open camera 9 (OpenCV found no "
+                     "such device)."], lines
+    assert not out.exists()
