@@ -200,11 +200,15 @@ def test_stabilizer_weight_outside_0_1_is_refused():
 def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypatch, tmp_path):
     import cv2
 
+    rows, columns = np.mgrid[0:SIZE[1], 0:SIZE[0]]
+    blue_green_red = np.stack([columns * 255 // SIZE[0], rows * 255 // SIZE[1],
+                               np.full_like(rows, 200)], -1).astype(np.uint8)
+
     class FakeCamera:
         """What OpenCV's VideoCapture gives: BGR frames, then (False, None)."""
 
         def __init__(self, index):
-            self.frames = [np.full((SIZE[1], SIZE[0], 3), 10 * t, np.uint8) for t in range(5)]
+            self.frames = [np.roll(blue_green_red, t, axis=1) for t in range(5)]
 
         def isOpened(self):
             return True
@@ -219,11 +223,21 @@ def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypa
             pass
 
     monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
-    record = video.stylize_camera(stylize.painter(model, "wave"), 0, tmp_path / "live.mp4",
+    paint = stylize.painter(model, "wave")
+    record = video.stylize_camera(paint, 0, tmp_path / "live.mp4",
                                   stabilizer=stabilize.FlowStabilizer(), max_frames=4)
     painted = video.probe(tmp_path / "live.mp4")
     assert record["frames"] == 4 and (painted.frame_count, painted.fps) == (4, 10.0)
     assert painted.duration_s == pytest.approx(0.4)
+    # The first frame (nothing to stabilize against yet) is the painter's picture of the
+    # frame in RGB, through H.264's rounding; not that of the BGR frame or another style.
+    with av.open(str(tmp_path / "live.mp4")) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24") / 255.0
+    rgb = blue_green_red[..., ::-1].astype(np.float32) / 255
+    error = np.abs(first - paint(rgb)).mean()
+    assert error < 0.1  # 0.07: H.264's rounding of a 48 x 32 frame, chroma at half size
+    assert np.abs(first - paint(rgb[..., ::-1])).mean() > 2 * error
+    assert np.abs(first - stylize.painter(model, "scream")(rgb)).mean() > 2 * error
 
 
 def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
