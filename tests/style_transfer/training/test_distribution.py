@@ -391,3 +391,34 @@ def _grey_styles(ids):
     import tensorflow as tf
 
     return tf.fill((tf.shape(ids)[0], 32, 32, 3), 0.5)
+
+
+# ---------------------------------------------------------------------- XLA
+
+
+# Lowering the whole step (the network, VGG, the optimizer) to HLO takes 10-16 s.
+@pytest.mark.slow
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_jit_compile_makes_the_training_step_an_xla_program(jit_compile):
+    import keras
+    from training_inputs import FAST_LOSS
+
+    from style_transfer.models.network import StyleTransferNetwork
+    from style_transfer.training.losses import PerceptualLoss
+    from style_transfer.training.step import TrainingStep
+
+    keras.utils.set_random_seed(0)
+    model = StyleTransferNetwork(2, alpha=0.25)
+    model.build()
+    step = TrainingStep(model, PerceptualLoss(config=FAST_LOSS),
+                        lambda ids: (ids, _grey_styles(ids)), num_styles=2,
+                        learning_rate=1e-3, jit_compile=jit_compile)
+    photos = np.random.default_rng(0).random((2, 32, 32, 3)).astype("float32")
+    ids = np.array([0, 1])
+    # Only a function compiled by XLA has an XLA program (HLO) of its whole step.
+    if jit_compile:
+        hlo = step._step.experimental_get_compiler_ir(photos, ids)(stage="hlo")
+        assert "convolution" in hlo
+    else:
+        with pytest.raises(ValueError, match="jit_compile"):
+            step._step.experimental_get_compiler_ir(photos, ids)
