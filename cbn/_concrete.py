@@ -12,6 +12,8 @@ def to_numpy(tensor):
     """
     if isinstance(tensor, np.ndarray):
         return tensor
+    if isinstance(tensor, keras.KerasTensor):  # A Functional model's symbolic input.
+        return None
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf

@@ -264,12 +264,40 @@ class ConditionalNormalization(keras.layers.Layer):
     # ---------------------------------------------------------------- call
 
     def __call__(self, inputs, condition, *args, **kwargs):
-        # Keras converts numpy arguments to backend tensors before `call`; JAX
-        # (without 64-bit mode) wraps int64 ids there, 2**32 + 1 becoming the
-        # valid row 1, so numpy ids are checked first.
-        if self.uses_table and isinstance(condition, np.ndarray) and _is_integer(condition):
-            self._check_id_values(condition)
+        # The input's and the condition's shapes, and the condition's values when they
+        # exist, are checked here, before Keras's `__call__`: an error raised in `call`
+        # reaches the user wrapped in Keras's report of the call's arguments. (And
+        # Keras converts numpy arguments to backend tensors before `call`; JAX without
+        # 64-bit mode wraps int64 ids there, 2**32 + 1 becoming the valid row 1.)
+        self._check_call(inputs, condition, kwargs.get("training", args[0] if args else None))
         return super().__call__(inputs, condition, *args, **kwargs)
+
+    def _check_call(self, inputs, condition, training):
+        """The checks of `call` that need no tensor operation, as one-line ValueErrors."""
+        shape = getattr(inputs, "shape", None)
+        if shape is None:  # Not an array: `call` checks it once Keras has converted it.
+            return
+        shape = tuple(shape)
+        self._check_rank(shape)
+        self._check_channels(shape)
+        axes = self._statistics_axes(len(shape), training)
+        if axes is not None and 0 in axes and shape[0] == 0:
+            raise ValueError(
+                f"{self._describe()}: batch statistics need at least one sample; received a "
+                f"batch of 0 (input shape {shape})."
+            )
+        condition = _with_dtype(condition)
+        if not self.uses_table:
+            self._check_vector_shape(condition)
+            return
+        kind = self._condition_kind(condition, len(shape), shape)
+        values = _concrete.to_numpy(condition)
+        if values is None:
+            return
+        if kind == "ids":
+            self._check_id_values(values)
+        else:
+            self._raise_for_bad_weights(np.asarray(values, np.float64))
 
     def call(self, inputs, condition, training=None):
         self._check_rank(inputs.shape)
@@ -406,19 +434,22 @@ class ConditionalNormalization(keras.layers.Layer):
     def _checked_vector(self, condition):
         """The MLP-mode condition as a tensor, once its dtype and shape are checked."""
         condition = ops.convert_to_tensor(condition)
+        self._check_vector_shape(condition)
+        return condition
+
+    def _check_vector_shape(self, condition):
         if not _is_float(condition) or len(condition.shape) != 2:
             raise ValueError(
                 f"{self._describe()}: in MLP mode the condition must be a float vector of "
                 f"shape (batch, {self.condition_dim}); received dtype {_dtype_name(condition)} "
                 f"and shape {tuple(condition.shape)}."
             )
-        if condition.shape[-1] != self.condition_dim:
+        if self.condition_dim is not None and condition.shape[-1] != self.condition_dim:
             raise ValueError(
                 f"{self._describe()}: the conditioning vector has length "
                 f"{condition.shape[-1]}, but the layer was built for length "
                 f"{self.condition_dim}."
             )
-        return condition
 
     def _condition_kind(self, condition, rank, inputs_shape):
         shape = tuple(condition.shape)
@@ -663,6 +694,19 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{self._describe()}: the condition has batch size {got} but the input "
                 f"has {want}."
             )
+
+    @classmethod
+    def from_config(cls, config):
+        """The layer of a config (a model file's), whose table and MLP are bounded first
+        (`_checks.MAX_FILE_*`): a file cannot make Keras allocate more than any model
+        needs."""
+        _checks.config_within_file_bounds(cls.__name__, config)
+        return super().from_config(config)
+
+    def build_from_config(self, config):
+        if config:
+            _checks.build_within_file_bounds(self, config)
+        super().build_from_config(config)
 
     def get_config(self):
         config = super().get_config()

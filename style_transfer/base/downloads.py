@@ -58,7 +58,7 @@ def download_failure(error):
     if isinstance(cause, urllib.error.HTTPError):
         return f"the server answered HTTP {cause.code} ({cause.reason})"
     if isinstance(cause, urllib.error.URLError):
-        return f"the host could not be reached ({cause.reason}); no internet connection?"
+        return f"the host could not be reached ({cause.reason}): this computer may be offline"
     if isinstance(error, ValueError) and "hash" in str(error):
         return "the file's SHA-256 does not match the published one (damaged or changed file)"
     lines = str(error).strip().splitlines()

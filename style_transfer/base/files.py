@@ -25,6 +25,7 @@ import glob
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -124,6 +125,26 @@ def describe_os_error(error):
     """The operating system's reason for `error` in a few words ("Permission denied")."""
     reason = error.strerror or str(error) or type(error).__name__
     return " ".join(reason.split()).rstrip(".")
+
+
+def not_a_regular_file(path):
+    """Why `path` cannot be read as a file, or None if it is a regular file (or a link to
+    one): "it does not exist", "it is a folder", or "it is not a regular file (...)".
+
+    Reading a named pipe waits for a writer, and a device such as /dev/zero has no
+    end: every file a user names as input is checked first (without opening it).
+    """
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return "the file does not exist"
+    except OSError as error:
+        return describe_os_error(error)
+    if stat.S_ISDIR(status.st_mode):
+        return "it is a folder, not a file"
+    if not stat.S_ISREG(status.st_mode):
+        return "it is not a regular file (a device, pipe or socket)"
+    return None
 
 
 def check_not_an_input(output, inputs, folder=False):

@@ -15,7 +15,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
-from style_transfer.base.files import atomic_write, describe_os_error
+from style_transfer.base.files import atomic_write, describe_os_error, not_a_regular_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff")
 
@@ -52,10 +52,14 @@ def open_image(path):
         An unloaded `PIL.Image.Image` positioned on its first frame.
 
     Raises:
-        ImageReadError: The file is missing, is a folder, is not an image Pillow
-            can read, or its header gives an empty size.
+        ImageReadError: The file is missing, is a folder, a device, a pipe or a
+            socket, is not an image Pillow can read, or its header gives an empty
+            size.
     """
     path = Path(path)
+    problem = not_a_regular_file(path)  # A named pipe would block Image.open forever.
+    if problem is not None:
+        raise ImageReadError(f"Cannot read image {path}: {problem}.")
     try:
         image = Image.open(path)
     except FileNotFoundError:

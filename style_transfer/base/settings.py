@@ -49,12 +49,99 @@ def option(default=dataclasses.MISSING, help=None, **command_line):
     may change when a run is resumed, because it does not change the result;
     `loss_options` ("defaults" or "overrides") a `LossConfig` (or a dict of
     overrides) that becomes the group of loss options; fields with the same
-    `exclusive` name are mutually exclusive options.
+    `exclusive` name are mutually exclusive options. A number's `minimum` and
+    `maximum` (with `maximum_excluded=True`, the maximum itself is refused) are
+    its range: the option's type refuses other values before anything runs
+    (`style_transfer.cli.options`), `--help` shows them, and `check_ranges`
+    refuses them in the Python API.
     """
     metadata = {"help": help, **command_line}
     if isinstance(default, (list, dict)):
         return dataclasses.field(default_factory=lambda: type(default)(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def value_kind(field):
+    """`int`, `float`, `str`, ... : the type of a field's values (of its items, for a
+    tuple), from its `type` metadata or its default."""
+    kind = field.metadata.get("type")
+    if kind is not None:
+        return kind
+    if field.default is not dataclasses.MISSING:
+        declared = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        declared = field.default_factory()
+    else:
+        return None
+    if isinstance(declared, tuple):
+        declared = declared[0] if declared else None
+    return None if declared is None else type(declared)
+
+
+def describe_range(field):
+    """A field's range in words ("from 16 to 4096", "from 0 to 1, 1 excluded"), or None."""
+    low, high = field.metadata.get("minimum"), field.metadata.get("maximum")
+    low, high = (None if bound is None else _bound_text(bound) for bound in (low, high))
+    if low is None and high is None:
+        return None
+    if high is None:
+        return f"at least {low}"
+    if low is None:
+        return f"at most {high}"
+    excluded = f", {high} excluded" if field.metadata.get("maximum_excluded") else ""
+    return f"from {low} to {high}{excluded}"
+
+
+def _bound_text(bound):
+    """An integer in full ("2147483647"), a float as "%g" ("0.001", "1e+15")."""
+    return str(bound) if isinstance(bound, int) else f"{bound:g}"
+
+
+def check_ranges(config):
+    """Checks every field of the dataclass `config` that has a range (`minimum`,
+    `maximum`; see `option`), and stores its value as an int or a float.
+
+    Values of None (a setting left to the model) pass; a tuple is checked item by item.
+
+    Raises:
+        BadInput: `field` must be an integer (a number) in its range, naming the
+            value received.
+    """
+    for field in dataclasses.fields(config):
+        expected = describe_range(field)
+        value = getattr(config, field.name)
+        if expected is None or value is None:
+            continue
+        if isinstance(value, (tuple, list)):
+            checked = tuple(_in_range(field, f"{field.name}[{index}]", item, expected)
+                            for index, item in enumerate(value))
+        else:
+            checked = _in_range(field, field.name, value, expected)
+        object.__setattr__(config, field.name, checked)
+
+
+def _in_range(field, name, value, expected):
+    integer = value_kind(field) is int
+    low, high = field.metadata.get("minimum"), field.metadata.get("maximum")
+    kind = numbers.Integral if integer else numbers.Real
+    # Integers are compared as they are (float(10**400) would overflow).
+    good = (not isinstance(value, bool) and isinstance(value, kind)
+            and (isinstance(value, numbers.Integral) or math.isfinite(value))
+            and (low is None or value >= low) and (high is None or value <= high)
+            and not (field.metadata.get("maximum_excluded") and value == high))
+    if not good:
+        raise BadInput(f"`{name}` must be {'an integer' if integer else 'a finite number'} "
+                       f"{expected}; received {_short(value)}.")
+    return int(value) if integer else float(value)
+
+
+def _short(value):
+    """`repr(value)`, at most 40 characters (a 400-digit number is shown cut)."""
+    try:
+        text = repr(value)
+    except ValueError:  # An integer of more digits than Python converts to text.
+        return "a number of thousands of digits"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_integer(name, value, minimum):

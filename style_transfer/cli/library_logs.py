@@ -8,7 +8,8 @@ can reach them. `quiet_libraries` therefore
 - points file descriptor 2 at /dev/null while TensorFlow is imported, whenever
   that happens (`base.import_hooks.on_import`, so commands stay free to import
   TensorFlow late, after their arguments are checked);
-- raises the Python loggers of TensorFlow and absl to ERROR;
+- raises the Python loggers of TensorFlow and absl to ERROR, and OpenCV's own log
+  (its "[ WARN:0@0.012] ... can't open camera by index" lines) to ERROR;
 - shows the warnings of this project (`style_transfer`, `cbn`) as one line each
   and drops those of the libraries.
 Call it before anything imports TensorFlow. Library code never calls it: it
@@ -40,6 +41,11 @@ def quiet_libraries(program):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", QUIET_TF_CPP_MIN_LOG_LEVEL)
     if "tensorflow" not in sys.modules:
         on_import("tensorflow", standard_error_discarded)
+    # OpenCV reads its level when it first logs; one already imported is told.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    logging_of_opencv = getattr(getattr(sys.modules.get("cv2"), "utils", None), "logging", None)
+    if logging_of_opencv is not None:
+        logging_of_opencv.setLogLevel(logging_of_opencv.LOG_LEVEL_ERROR)
     for name in ("tensorflow", "absl", "h5py", "apache_beam"):
         logging.getLogger(name).setLevel(logging.ERROR)
     # Apache Beam warns on the root logger while it is imported (optional cloud clients).
@@ -55,6 +61,38 @@ def quiet_libraries(program):
 
 def _not_from_apache_beam(record):
     return f"{os.sep}apache_beam{os.sep}" not in record.pathname
+
+
+def show_project_log(program):
+    """Shows the log records of this project (`style_transfer`, `cbn`) of level WARNING
+    and above as the command line's own lines: "style-transfer train: warning: ...".
+
+    Called with or without --verbose: they are this project's words to the user.
+    """
+    for name in ("style_transfer", "cbn"):
+        logger = logging.getLogger(name)
+        for handler in [h for h in logger.handlers if isinstance(h, _ProgramLines)]:
+            logger.removeHandler(handler)
+        logger.addHandler(_ProgramLines(program))
+        logger.propagate = False
+
+
+class _ProgramLines(logging.Handler):
+    """Writes "PROGRAM: LEVEL: MESSAGE" to the standard error of the moment (a test may
+    have replaced it), the message on one line."""
+
+    def __init__(self, program):
+        super().__init__(logging.WARNING)
+        self.program = program
+
+    def emit(self, record):
+        try:
+            message = " ".join(record.getMessage().split())
+            print(f"{self.program}: {record.levelname.lower()}: {message}", file=sys.stderr)
+            if record.exc_info:
+                print(logging.Formatter().formatException(record.exc_info), file=sys.stderr)
+        except Exception:  # As logging.Handler does: a failed log line never stops the work.
+            self.handleError(record)
 
 
 @contextlib.contextmanager

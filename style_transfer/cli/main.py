@@ -18,6 +18,7 @@ import importlib
 import re
 import signal
 import sys
+import threading
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.commands import COMMANDS
@@ -77,9 +78,10 @@ def main(argv=None):
     if unknown:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     program = f"{PROGRAM} {args.command}"
-    if not args.verbose:
-        from style_transfer.cli.library_logs import quiet_libraries
+    from style_transfer.cli.library_logs import quiet_libraries, show_project_log
 
+    show_project_log(program)
+    if not args.verbose:
         quiet_libraries(program)
     try:
         return args.run(args) or 0
@@ -95,8 +97,17 @@ def main(argv=None):
     except KeyboardInterrupt as interrupt:
         # A training run stopped by SIGTERM says so (`run.RunInterrupted`): exit 143.
         signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
+        _ignore_further_interrupts()
         print(f"{program}: interrupted", file=sys.stderr)
         return 128 + signal_number
+
+
+def _ignore_further_interrupts():
+    """Once stopped, another Ctrl-C while the libraries' threads wind down would only
+    print a traceback from Python's shutdown (or end the process before its exit code):
+    the command is stopping already."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def as_options(message, parser):

@@ -19,9 +19,13 @@ import math
 import re
 
 from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import describe_range, parse_number, value_kind
 from style_transfer.training.config import LossConfig
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# Longer numbers are refused before int() reads them (it refuses 4,300 digits itself,
+# and such a number would fill the error line).
+_MAX_DIGITS = 30
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -39,6 +43,9 @@ def integer_at_least(minimum=None):
     def parse(text):
         if not _INTEGER.fullmatch(text.strip()):
             raise argparse.ArgumentTypeError(f"expected a whole number; received {text!r}")
+        if len(text.strip().lstrip("+-")) > _MAX_DIGITS:
+            raise argparse.ArgumentTypeError(f"expected a whole number of at most {_MAX_DIGITS} "
+                                             f"digits; received one of {len(text.strip())}")
         value = int(text)
         if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"expected at least {minimum}; received {value}")
@@ -65,26 +72,33 @@ def integer_between(low, high):
 
 def decimal_number(text):
     """An argparse type: a decimal number ("0.5", "-1e-3", "inf"; the configs check ranges)."""
-    from style_transfer.base.settings import parse_number
-
     try:
         return parse_number(text, "the value")
     except BadInput:
-        raise argparse.ArgumentTypeError(f"expected a decimal number; received {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a decimal number; received "
+                                         f"{_shown(text)}") from None
 
 
-def number_between(low, high):
-    """An argparse type: a decimal number in [low, high] (finite)."""
+def number_between(low, high, high_excluded=False):
+    """An argparse type: a decimal number in [low, high] (finite; `high` itself refused
+    if `high_excluded`)."""
+    excluded = f", {high:g} excluded" if high_excluded else ""
 
     def parse(text):
         value = decimal_number(text)
-        if not (math.isfinite(value) and low <= value <= high):
-            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}; "
-                                             f"received {text!r}")
+        if not (math.isfinite(value) and low <= value <= high
+                and not (high_excluded and value == high)):
+            raise argparse.ArgumentTypeError(f"expected a number from {low:g} to {high:g}"
+                                             f"{excluded}; received {_shown(text)}")
         return value
 
-    parse.__name__ = f"number from {low:g} to {high:g}"
+    parse.__name__ = f"number from {low:g} to {high:g}{excluded}"
     return parse
+
+
+def _shown(text):
+    """An argument as the error line quotes it: at most 40 characters."""
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def add_config_options(parser, config_class, fields=None, repeatable=()):
@@ -213,6 +227,9 @@ def _add_option(parser, field, default, repeat=False):
         if key in metadata:
             arguments[key] = metadata[key]
     arguments["type"] = _option_type(field)
+    expected = describe_range(field)
+    if expected is not None:
+        arguments["help"] += f"; {expected}"
     parser.add_argument(_flag(field), **arguments)
 
 
@@ -223,12 +240,7 @@ def _option_type(field):
     defaults to None ("keep the model's own") still parses numbers as numbers.
     """
     metadata = field.metadata
-    declared = _default(field)
-    if isinstance(declared, tuple):
-        declared = declared[0] if declared else None
-    kind = metadata.get("type")
-    if kind is None and declared is not None and declared is not dataclasses.MISSING:
-        kind = type(declared)
+    kind = value_kind(field)
     low, high = metadata.get("minimum"), metadata.get("maximum")
     if kind is int:
         return integer_at_least(low) if high is None else integer_between(low, high)
@@ -236,7 +248,8 @@ def _option_type(field):
         if low is None and high is None:
             return decimal_number
         return number_between(-math.inf if low is None else low,
-                              math.inf if high is None else high)
+                              math.inf if high is None else high,
+                              metadata.get("maximum_excluded", False))
     return kind or str
 
 

@@ -70,6 +70,13 @@ def standard_streams(args):
     if args.out == STANDARD_STREAM and args.json:
         raise BadInput("--out - writes the picture to standard output, where --json would "
                        "print its records; use one of them.")
+    # A stream the shell closed (`>&-`, `<&-`) is None in Python.
+    if args.out == STANDARD_STREAM and sys.stdout is None:
+        raise BadInput("--out - writes the picture to standard output, which is closed; "
+                       "give a file name.")
+    if STANDARD_STREAM in args.inputs and sys.stdin is None:
+        raise BadInput("the photo - is read from standard input, which is closed; give a "
+                       "file name.")
     with tempfile.TemporaryDirectory(prefix="style-transfer-") as folder:
         folder = Path(folder)
         if STANDARD_STREAM in args.inputs:
@@ -141,6 +148,12 @@ def output_paths(args, photos, labels, inputs):
     if not args.out:
         raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
     out = Path(args.out)
+    if out.suffix.lower() in images.IMAGE_EXTENSIONS and out.suffix.lower() not in \
+            images.SAVE_FORMATS:
+        # A name like a picture's would otherwise become a folder of that name.
+        raise BadInput(f"--out {shown(args, out)}: pictures are written as "
+                       f"{', '.join(images.SAVE_FORMATS)}, not {out.suffix}; give such a file "
+                       f"name or a folder.")
     if out.suffix.lower() in images.SAVE_FORMATS:
         count = len(photos) * len(labels)
         if count != 1:

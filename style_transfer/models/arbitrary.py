@@ -32,6 +32,7 @@ import cbn
 from style_transfer.base import images
 from style_transfer.base.downloads import download_failure
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.models import limits
 from style_transfer.models.hub import HubModule
 from style_transfer.models.limits import HUB_ENCODER
 from style_transfer.models.network import StyleTransferNetwork
@@ -205,6 +206,7 @@ class ArbitraryStyleModel(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        limits.check_network_size(config)  # Before anything is built.
         if config.get("encoder") == HUB_ENCODER:
             handle = _trusted_hub_encoder.get()
             if handle is None:

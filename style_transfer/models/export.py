@@ -38,6 +38,8 @@ SIGNATURE = "serving_default"
 # A fixed TFLite size is optional now (any size is the default); kept for callers.
 DEFAULT_TFLITE_IMAGE_SIZE = 256
 MIN_IMAGE_SIZE = 8
+# The largest side a fixed-size TFLite file may take.
+MAX_IMAGE_SIZE = 4096
 # "int8" is dynamic range quantization, or full integer with calibration photos.
 QUANTIZATIONS = ("none", "float16", "int8")
 MIN_PSNR_DB = {"float16": 35.0, "int8": 30.0}
@@ -334,10 +336,11 @@ def _checked_image_size(image_size):
         return None
     sides = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if len(sides) != 2 or not all(isinstance(side, (int, np.integer)) and not
-                                  isinstance(side, bool) and side >= MIN_IMAGE_SIZE
+                                  isinstance(side, bool)
+                                  and MIN_IMAGE_SIZE <= side <= MAX_IMAGE_SIZE
                                   for side in sides):
-        raise BadInput(f"image_size must be an integer >= {MIN_IMAGE_SIZE} (or a pair of "
-                       f"them); received {image_size!r}.")
+        raise BadInput(f"`image_size` must be an integer from {MIN_IMAGE_SIZE} to "
+                       f"{MAX_IMAGE_SIZE} (or a pair of them); received {image_size!r}.")
     return tuple(int(side) for side in sides)
 
 

@@ -19,6 +19,9 @@ import keras
 from keras import ops
 
 from cbn import ConditionalInstanceNormalization
+from style_transfer.base.errors import BadInput
+from style_transfer.models import limits
+from style_transfer.models.style_names import check_style_names
 
 # Input sides are padded up to a multiple of this (two stride-2 convolutions).
 SIDE_MULTIPLE = 4
@@ -52,19 +55,13 @@ class Architecture:
 
     def __post_init__(self):
         # Lists from JSON become tuples, so that architectures compare equal.
-        object.__setattr__(self, "contract", tuple(self.contract))
-        object.__setattr__(self, "expand", tuple(self.expand))
-        for name, count in (("contract", 3), ("expand", 2)):
-            widths = getattr(self, name)
-            if len(widths) != count or not all(_is_positive_int(w) for w in widths):
-                raise ValueError(f"architecture {name} must be {count} positive integers; "
-                                 f"received {widths!r}.")
-        for name in ("residual_blocks", "residual_filters"):
-            if not _is_positive_int(getattr(self, name)):
-                raise ValueError(f"architecture {name} must be a positive integer; received "
-                                 f"{getattr(self, name)!r}.")
+        for name in ("contract", "expand"):
+            if isinstance(getattr(self, name), (list, tuple)):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        # Widths and blocks within what any model needs (a file may ask for millions).
+        limits.check_architecture(dataclasses.asdict(self))
         if self.residual_filters != self.contract[-1]:
-            raise ValueError(
+            raise BadInput(
                 f"architecture residual_filters ({self.residual_filters}) must equal the last "
                 f"contracting width ({self.contract[-1]}): the residual blocks add their "
                 f"input to their output."
@@ -79,10 +76,6 @@ class Architecture:
         """A short description: "32-64-128, 5x128 residual, 64-32"."""
         return (f"{'-'.join(map(str, self.contract))}, {self.residual_blocks}x"
                 f"{self.residual_filters} residual, {'-'.join(map(str, self.expand))}")
-
-
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 ARCHITECTURES = {
@@ -426,6 +419,16 @@ class StyleTransferNetwork(keras.Model):
         pad_h = (-height) % SIDE_MULTIPLE
         pad_w = (-width) % SIDE_MULTIPLE
         return ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
+
+    @classmethod
+    def from_config(cls, config):
+        """The network of a config (a model file's): its sizes are checked against
+        `limits` and its style names as names given on the command line are, before
+        anything is built."""
+        limits.check_network_size(config)
+        if config.get("style_names"):
+            check_style_names(config["style_names"])
+        return super().from_config(config)
 
     def get_config(self):
         return {

@@ -6,8 +6,9 @@ reads a bounded amount of it:
 - it must be a regular file (not a folder, a device such as /dev/zero, or a pipe)
   of at most `MAX_MODEL_FILE_BYTES`, and a zip archive whose members unpack to at
   most `MAX_UNPACKED_BYTES` (the sizes are checked before anything is unpacked);
-- the model class its config names is checked before Keras builds anything, and
-  the numbers that size the network are bounded (`MAX_STYLES`, `MAX_ALPHA`, ...);
+- the model class its config names is checked before Keras builds anything, its
+  config nests at most `MAX_CONFIG_DEPTH` levels, and every number that sizes the
+  network is bounded (`style_transfer.models.limits`: styles, widths, blocks, ...);
 - Keras loads it in safe mode (no lambdas or other code from the file);
 - a style encoder from TF Hub, which would run a TensorFlow graph named by the
   file, is never loaded from the file's record (see `arbitrary.load_arbitrary_model`);
@@ -15,20 +16,20 @@ reads a bounded amount of it:
 Every problem is a one-line `BadInput` that names the file.
 """
 
-import json
 import os
 import stat
 import zipfile
 from pathlib import Path
 
-from style_transfer.base.errors import BadInput, first_line
+from style_transfer.base.errors import BadInput
 from style_transfer.base.files import (
     atomic_path,
     check_destination,
     check_not_an_input,
     describe_os_error,
 )
-from style_transfer.models.limits import check_network_size
+from style_transfer.base.json_text import parse_json
+from style_transfer.models.limits import MAX_CONFIG_DEPTH, check_network_size
 
 # A full-width style model is about 7 MB, an arbitrary-style one with InceptionV3 about 100 MB.
 MAX_MODEL_FILE_BYTES = 2 * 1024**3
@@ -87,10 +88,7 @@ def read_model_config(path):
             raise BadInput(f"{path} is not a .keras model file (it has no config.json).") from None
         except OSError as error:
             raise BadInput(f"cannot read model file {path}: {describe_os_error(error)}.") from None
-    try:
-        config = json.loads(text)
-    except (UnicodeDecodeError, ValueError):
-        raise BadInput(f"{path} is damaged: its config.json is not JSON.") from None
+    config = parse_json(text, f"{path} is damaged: its config.json", MAX_CONFIG_DEPTH)
     if not isinstance(config, dict) or not isinstance(config.get("config"), dict):
         raise BadInput(f"{path} is damaged: its config.json is not a Keras model config.")
     return config
@@ -176,9 +174,22 @@ def load_model_file(path, model_class, description):
         if cause is not None:
             raise BadInput(f"{path}: {cause}") from None
         raise BadInput(f"{path} could not be loaded as a Keras model ({type(error).__name__}: "
-                       f"{first_line(error)}).") from None
+                       f"{_keras_reason(error)}).") from None
     _check_finite_weights(model, path)
     return model
+
+
+def _keras_reason(error, limit=300):
+    """Keras's reason for a failed load, on one line: a first line that ends in ":" ("...
+    Example error message for object <Conv2D ...>:") is followed by its cause, and the
+    list of objects after it is left out."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    reason = lines[0]
+    if reason.endswith(":") and len(lines) > 1:
+        reason = f"{reason} {lines[1]}"
+    return reason if len(reason) <= limit else reason[:limit - 3] + "..."
 
 
 def _check_finite_weights(model, path):

@@ -19,8 +19,10 @@ def check_style_name(name):
 
     A name is 1 to `MAX_STYLE_NAME_LENGTH` printable characters without
     surrounding spaces; it has no ',' or '=' (they separate the styles and
-    weights of --blend and --mask-styles) and is not all digits (digits choose a
-    style by index).
+    weights of --blend and --mask-styles), no '/' or '\\' (a picture's file name
+    holds its style's name) and is not all digits (digits choose a style by
+    index). Names read from a model file are checked as names given on the
+    command line are (`StyleTransferNetwork.from_config`).
 
     Raises:
         BadInput: naming the name and the rule it breaks.
@@ -36,6 +38,8 @@ def check_style_name(name):
         problem = "it has a line break, tab or other control character"
     elif "," in name or "=" in name:
         problem = "',' and '=' separate styles and weights in --blend and --mask-styles"
+    elif "/" in name or "\\" in name:
+        problem = "'/' and '\\' separate folders in the file names pictures are saved under"
     elif INDEX.fullmatch(name):
         problem = "it is all digits, which choose a style by index"
     elif len(name) > MAX_STYLE_NAME_LENGTH:

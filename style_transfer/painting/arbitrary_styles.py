@@ -67,4 +67,5 @@ def paint_with_embedding(model, content_image, embedding, preserve_color=False):
         painted = tiling.run_tiled(model.transformer, content, np.asarray(embedding, np.float32))
     else:
         painted = ops.convert_to_numpy(model.transformer(content[None], embedding[None]))[0]
+    painted = photo_options.check_painted(painted)
     return photo_options.preserve_color(content, painted) if preserve_color else painted

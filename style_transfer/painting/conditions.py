@@ -68,11 +68,14 @@ def check_weights(weights, normalize=False):
         raise BadInput("style weights must be finite numbers; received NaN or infinity.")
     if weights.size and weights.min() < 0:
         raise BadInput(f"style weights must be non-negative; received {weights.min():g}.")
-    totals = weights.sum(axis=-1, keepdims=True)
-    if np.any(totals <= 0):
+    if weights.size == 0 or np.any(weights.max(axis=-1) <= 0):
         raise BadInput("style weights must not all be zero.")
+    with np.errstate(over="ignore"):  # An overflowing sum is refused below as not 1.
+        totals = weights.sum(axis=-1, keepdims=True)
     if normalize:
-        weights = weights / totals
+        # Divided by the largest first: weights near the largest float overflow their sum.
+        weights = weights / weights.max(axis=-1, keepdims=True)
+        weights = weights / weights.sum(axis=-1, keepdims=True)
     elif np.abs(totals - 1).max() > WEIGHT_TOLERANCE:
         worst = totals.flat[np.abs(totals - 1).argmax()]
         raise BadInput(

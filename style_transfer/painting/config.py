@@ -23,8 +23,7 @@ from style_transfer.base.errors import BadInput
 from style_transfer.base.settings import (
     check_choice,
     check_flag,
-    check_integer,
-    check_number,
+    check_ranges,
     option,
     parse_number,
 )
@@ -33,6 +32,8 @@ from style_transfer.models.runtimes import ENVIRONMENT_VARIABLE, RUNTIMES
 
 # The network's two stride-2 convolutions and 9x9 reflection padding need this much.
 MIN_PHOTO_PX = 8
+# The largest `max_size` (the long side of a photo, in pixels).
+MAX_PHOTO_PX = 65536
 MASK_MODES = ("composite", "network")
 # Engines of `stylize` with style images: the --model file, or Magenta's hub model.
 NETWORK_ENGINE = "network"
@@ -103,7 +104,8 @@ class PaintConfig:
         False, "keep the photo's colours and take only the luminance from the painting "
         "(Gatys et al. 2016)", group=_PHOTO)
     max_size: int = option(None, "downsize pictures whose long side is larger (default: full "
-                           "size)", metavar="PX", type=int, minimum=MIN_PHOTO_PX, group=_PHOTO)
+                           "size)", metavar="PX", type=int, minimum=MIN_PHOTO_PX,
+                           maximum=MAX_PHOTO_PX, group=_PHOTO)
     xla: bool = option(False, "compile the network with XLA: faster per picture after a "
                        "compilation of a few seconds per picture size; for many pictures of "
                        "one size (video frames, batches)")
@@ -120,11 +122,7 @@ class PaintConfig:
             self._set(name, tuple(str(item) for item in value))
         for name in ("normalize", "preserve_color", "xla"):
             check_flag(name, getattr(self, name))
-        self._set("strength", check_number("strength", self.strength, 0.0))
-        if self.strength > 1.0:
-            raise BadInput(f"`strength` must be from 0 to 1; received {self.strength!r}.")
-        if self.max_size is not None:
-            self._set("max_size", check_integer("max_size", self.max_size, MIN_PHOTO_PX))
+        check_ranges(self)
         if isinstance(self.blend_weights, str):
             self._set("blend_weights", tuple(parse_number(part, "a blend weight")
                                              for part in self.blend_weights.split(",")))
@@ -346,13 +344,6 @@ class VideoConfig(PaintConfig):
     def __post_init__(self):
         super().__post_init__()
         check_choice("stabilize", self.stabilize, STABILIZE_METHODS)
-        weight = check_number("stabilize_weight", self.stabilize_weight, 0.0)
-        if weight >= 1.0:
-            raise BadInput(f"`stabilize_weight` must be in [0, 1); received {weight!r}.")
-        self._set("stabilize_weight", weight)
-        self._set("batch_size", check_integer("`batch_size`", self.batch_size, 1))
-        if self.batch_size > 64:
-            raise BadInput(f"`batch_size` must be from 1 to 64; received {self.batch_size!r}.")
         if len(self.style) > 1:
             raise BadInput("a video is painted in one `style` (or one `blend`); received "
                            f"{len(self.style)} styles.")

@@ -15,7 +15,9 @@
   (`style_transfer.models.arbitrary.conditioning_embedding`).
 
 Both work on float arrays (H, W, 3) in [0, 1] and are applied after the
-network, so stills and video frames get them the same way.
+network, so stills and video frames get them the same way. Before them, every
+picture the network paints passes `check_painted`, on every path (one photo,
+a batch, tiles, video frames, the web page).
 """
 
 import numpy as np
@@ -26,6 +28,21 @@ from style_transfer.base.errors import BadInput
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _CB_SCALE = 0.5 / (1.0 - 0.114)
 _CR_SCALE = 0.5 / (1.0 - 0.299)
+
+
+def check_painted(pictures):
+    """Returns `pictures` (the network's output) if every value is finite.
+
+    A model whose weights overflow paints NaN; mixed with the photo or saved,
+    it would become black or arbitrary pixels that look like a picture.
+
+    Raises:
+        BadInput: a NaN or infinite value.
+    """
+    if not np.all(np.isfinite(pictures)):
+        raise BadInput("the model painted NaN or infinite pixels: its weights overflow or are "
+                       "damaged; use an earlier checkpoint or train again.")
+    return pictures
 
 
 def rgb_to_ycbcr(image):

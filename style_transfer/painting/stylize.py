@@ -169,6 +169,10 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
 
     Returns:
         float32 array (B, H, W, 3) in [0, 1].
+
+    Raises:
+        BadInput: the network painted NaN or infinite values
+            (`photo_options.check_painted`).
     """
     images = np.asarray(images, dtype=np.float32)
     weights = np.asarray(weights, dtype=np.float32)
@@ -188,14 +192,15 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
                 f"received {width}x{height}: paint it with the .keras model (in tiles) or "
                 f"pass `max_size`.")
         counter.total = tiling.tile_count(model, height, width) * len(images)
-        return np.stack([tiling.run_tiled(model, image, condition, counter)
-                         for image, condition in zip(images, weights)])
+        return np.stack([
+            photo_options.check_painted(tiling.run_tiled(model, image, condition, counter))
+            for image, condition in zip(images, weights)])
     per_call = max(1, batch_pixels // (height * width))
     counter.total = math.ceil(len(images) / per_call)
     outputs = []
     for start in range(0, len(images), per_call):
-        outputs.append(
-            np.asarray(function(images[start:start + per_call], weights[start:start + per_call])))
+        outputs.append(photo_options.check_painted(
+            np.asarray(function(images[start:start + per_call], weights[start:start + per_call]))))
         counter.step()
     return np.concatenate(outputs, axis=0)
 

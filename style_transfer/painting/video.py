@@ -31,6 +31,7 @@ from style_transfer.base import images
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 from style_transfer.base.files import atomic_path, check_destination, check_not_an_input
+from style_transfer.painting.config import MIN_PHOTO_PX
 from style_transfer.painting.stabilize import _import_cv2
 
 # Output containers and their video codecs (H.264 plays everywhere; WebM takes VP9).
@@ -43,6 +44,9 @@ DEFAULT_AUDIO_CODEC = "aac"
 VIDEO_QUALITY = {"libx264": {"crf": "18", "preset": "veryfast"},
                  "libvpx-vp9": {"crf": "24", "b": "0", "deadline": "realtime", "cpu-used": "8"}}
 FALLBACK_FPS = 25
+# OpenCV numbers cameras from 0; `--frames` counts up to a month at 30 frames a second.
+MAX_CAMERA_INDEX = 1023
+MAX_FRAMES = 10**8
 # Frames held back to put mislabelled presentation times in order (B-frames reorder
 # a few frames at most).
 REORDER_WINDOW = 16
@@ -178,13 +182,25 @@ def _ffmpeg_reason(error):
 
 def output_size(width, height, max_size=None):
     """(width, height) of the output: the input's, or downsized so that the long side is
-    `max_size`; even sides when resized (4:2:0 video wants them)."""
+    `max_size`; even sides when resized (4:2:0 video wants them).
+
+    Raises:
+        BadInput: a side of the output would be smaller than the network's
+            `MIN_PHOTO_PX`.
+    """
     if max_size is None or max(width, height) <= max_size:
-        return width, height
-    if max_size < 16:
-        raise BadInput(f"`max_size` must be at least 16 pixels; received {max_size}.")
-    scale = max_size / max(width, height)
-    return (max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2))
+        size = width, height
+    else:
+        if max_size < 16:
+            raise BadInput(f"`max_size` must be at least 16 pixels; received {max_size}.")
+        scale = max_size / max(width, height)
+        size = (max(2, int(round(width * scale / 2)) * 2),
+                max(2, int(round(height * scale / 2)) * 2))
+    if min(size) < MIN_PHOTO_PX:
+        downsized = "" if size == (width, height) else f", {size[0]}x{size[1]} once downsized"
+        raise BadInput(f"the video's frames are {width}x{height} pixels{downsized}; the "
+                       f"network needs at least {MIN_PHOTO_PX}x{MIN_PHOTO_PX}.")
+    return size
 
 
 def _rgb(frame, size):

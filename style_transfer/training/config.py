@@ -19,17 +19,43 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.settings import (
+    MAX_SEED,
     check_choice,
     check_flag,
-    check_integer,
-    check_number,
-    check_seed,
+    check_ranges,
     json_ready,
     option,
 )
-from style_transfer.models.limits import APPLICATION_ENCODERS, ARCHITECTURES, HUB_ENCODER
+from style_transfer.models.limits import (
+    APPLICATION_ENCODERS,
+    ARCHITECTURES,
+    HUB_ENCODER,
+    MAX_ALPHA,
+    MAX_EMBEDDING_DIM,
+    MAX_STYLE_IMAGE_PX,
+    MIN_ALPHA,
+)
 
+# The ranges of the numeric settings (every option's --help shows its range). The
+# model's own sizes (alpha, the embedding, the style images) are the bounds every
+# model file is loaded within (`style_transfer.models.limits`), so that every
+# model a run writes can be loaded again.
 MIN_IMAGE_SIZE_PX = 16
+MAX_IMAGE_SIZE_PX = 4096
+MAX_BATCH_SIZE = 1024
+MAX_STEPS = 10**9
+MAX_LEARNING_RATE = 1.0
+MIN_LEARNING_RATE = 1e-12
+# Loss weights: Magenta's style weights are 1e-4, pytorch/examples' 1e10 (on sums).
+MAX_LOSS_WEIGHT = 1e15
+MAX_CPU_REPLICAS = 64
+_SEED = dict(minimum=0, maximum=MAX_SEED)
+_IMAGE_SIZE = dict(minimum=MIN_IMAGE_SIZE_PX, maximum=MAX_IMAGE_SIZE_PX)
+_BATCH_SIZE = dict(minimum=1, maximum=MAX_BATCH_SIZE)
+_STEPS = dict(minimum=1, maximum=MAX_STEPS)
+_LOSS_WEIGHT = dict(minimum=0.0, maximum=MAX_LOSS_WEIGHT)
+_LEARNING_RATE = dict(minimum=MIN_LEARNING_RATE, maximum=MAX_LEARNING_RATE)
+_ALPHA = dict(minimum=MIN_ALPHA, maximum=MAX_ALPHA)
 VGG_NETWORKS = ("vgg16", "vgg19")
 POOLINGS = ("avg", "max")
 # How the rows of an added style start (see `add_style.add_styles`).
@@ -100,25 +126,25 @@ class LossConfig:
     style_layers: tuple = option(
         ("block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3"),
         "VGG layers of the style loss", nargs="+", metavar="LAYER")
-    content_weight: float = option(1.0, "weight of the content loss")
+    content_weight: float = option(1.0, "weight of the content loss", **_LOSS_WEIGHT)
     # On the command line one weight for every style layer (--style-weight).
     style_layer_weights: tuple = option(
         (1e-4, 1e-4, 1e-4, 1e-4), "weight of the style loss of each style layer",
-        flag="--style-weight", type=float, metavar="WEIGHT")
-    tv_weight: float = option(0.0, "weight of the total variation loss")
+        flag="--style-weight", type=float, metavar="WEIGHT", **_LOSS_WEIGHT)
+    tv_weight: float = option(0.0, "weight of the total variation loss", **_LOSS_WEIGHT)
     gram_divides_channels: bool = False
     style_size: int = option(256, "long side to which style images are resized for their "
                              "Gram targets (train-arbitrary: the side of the square style "
-                             "images, which the encoder sees too)", metavar="PX")
-    random_seed: int = 0
+                             "images, which the encoder sees too)", metavar="PX",
+                             minimum=MIN_IMAGE_SIZE_PX, maximum=MAX_STYLE_IMAGE_PX)
+    random_seed: int = option(0, **_SEED)
 
     def __post_init__(self):
         # Lists from JSON become tuples, so that configs compare and hash.
         object.__setattr__(self, "style_layers", tuple(self.style_layers))
-        weights = self.style_layer_weights
-        object.__setattr__(self, "style_layer_weights", tuple(
-            check_number(f"style_layer_weights[{index}]", weight, minimum=0.0)
-            for index, weight in enumerate(weights)))
+        if isinstance(self.style_layer_weights, list):
+            object.__setattr__(self, "style_layer_weights", tuple(self.style_layer_weights))
+        check_ranges(self)
         check_choice("vgg", self.vgg, VGG_NETWORKS)
         check_choice("pooling", self.pooling, POOLINGS)
         if not self.style_layers:
@@ -128,11 +154,6 @@ class LossConfig:
                 f"style_layer_weights has {len(self.style_layer_weights)} weights for "
                 f"{len(self.style_layers)} style layers."
             )
-        for name in ("content_weight", "tv_weight"):
-            object.__setattr__(self, name, check_number(name, getattr(self, name), minimum=0.0))
-        object.__setattr__(self, "style_size",
-                           check_integer("style_size", self.style_size, MIN_IMAGE_SIZE_PX))
-        object.__setattr__(self, "random_seed", check_seed("random_seed", self.random_seed))
         check_flag("gram_divides_channels", self.gram_divides_channels)
 
     def to_dict(self):
@@ -167,6 +188,7 @@ _CONTENT_DIR = dict(help="folder of content photos (searched recursively)", flag
                     metavar="DIR", path=True)
 _STEPS_HELP = "total training steps"
 _CHECKPOINT_EVERY = dict(help="write a checkpoint every this many steps", metavar="STEPS",
+                         minimum=1, maximum=MAX_STEPS,
                          resumable=True)
 _JIT_COMPILE_HELP = ("compile the training step with XLA (minutes to compile, and on a "
                      "small CPU no faster: try it on a GPU)")
@@ -178,7 +200,7 @@ _DISTRIBUTE = dict(help="devices: one; every local GPU (mirrored); or the machin
                    resumable=True)
 _CPU_REPLICAS = dict(help="with --distribute mirrored: split the CPU into N logical "
                      "devices (to try a distributed run without GPUs; no faster)",
-                     metavar="N", type=int, resumable=True)
+                     metavar="N", type=int, resumable=True, minimum=1, maximum=MAX_CPU_REPLICAS)
 _MIXED_PRECISION_HELP = ("compute in mixed precision (float16 with loss scaling on a GPU, "
                          "bfloat16 on a CPU); variables and losses stay float32")
 
@@ -206,23 +228,12 @@ class _RunConfig:
                 self._set(field.name, tuple(text(item) for item in value))
             else:
                 self._set(field.name, text(value))
-        self._set("steps", check_integer("steps", self.steps, minimum=1))
-        self._set("checkpoint_every",
-                  check_integer("checkpoint_every", self.checkpoint_every, minimum=1))
-        self._set("learning_rate",
-                  check_number("learning_rate", self.learning_rate, minimum=0.0, inclusive=False))
-        self._set("seed", check_seed("seed", self.seed))
-        for name in ("image_size", "batch_size"):
-            if getattr(self, name) is not None:
-                minimum = MIN_IMAGE_SIZE_PX if name == "image_size" else 1
-                self._set(name, check_integer(name, getattr(self, name), minimum=minimum))
+        check_ranges(self)
         check_flag("jit_compile", self.jit_compile)
         check_choice("distribute", self.distribute, DISTRIBUTE)
-        if self.cpu_replicas is not None:
-            self._set("cpu_replicas", check_integer("cpu_replicas", self.cpu_replicas, 1))
-            if self.distribute != "mirrored":
-                raise BadInput(f"cpu_replicas splits one CPU for distribute='mirrored'; "
-                               f"received distribute={self.distribute!r}.")
+        if self.cpu_replicas is not None and self.distribute != "mirrored":
+            raise BadInput(f"cpu_replicas splits one CPU for distribute='mirrored'; "
+                           f"received distribute={self.distribute!r}.")
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)
@@ -292,24 +303,26 @@ class TrainConfig(_MixedPrecision, _RunConfig):
                                  nargs="*", metavar="IMG", path=True)
     style_names: tuple = option(None, "one name per style (default: the style file names "
                                 "without extension)", nargs="+", metavar="NAME")
-    image_size: int = option(256, "side of the square training crops, pixels", metavar="PX")
-    batch_size: int = option(4, "samples per step")
-    steps: int = option(40_000, _STEPS_HELP + " (Magenta: 40,000 at batch 16)", resumable=True)
-    learning_rate: float = option(1e-3, "Adam learning rate")
-    alpha: float = option(1.0, "width multiplier of the network (0.25-0.5 trains fast on a CPU)")
+    image_size: int = option(256, "side of the square training crops, pixels", metavar="PX",
+                             **_IMAGE_SIZE)
+    batch_size: int = option(4, "samples per step", **_BATCH_SIZE)
+    steps: int = option(40_000, _STEPS_HELP + " (Magenta: 40,000 at batch 16)", resumable=True,
+                        **_STEPS)
+    learning_rate: float = option(1e-3, "Adam learning rate", **_LEARNING_RATE)
+    alpha: float = option(1.0, "width multiplier of the network (0.25-0.5 trains fast on a CPU)",
+                          **_ALPHA)
     architecture: str = option("magenta", "layer widths: Magenta's standard network (1.67M "
                                "shared weights) or the slim network of TensorFlow's Android "
                                "demo (140K)", choices=ARCHITECTURES)
     loss: LossConfig = option(LossConfig(), "loss options", loss_options="defaults")
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
     sample_every: int = option(500, "log sample stylizations to TensorBoard every this many "
-                               "steps (0: never)", metavar="STEPS", resumable=True)
-    seed: int = option(0, "fixes the initial weights, the crops and the style draws")
+                               "steps (0: never)", metavar="STEPS", resumable=True,
+                               minimum=0, maximum=MAX_STEPS)
+    seed: int = option(0, "fixes the initial weights, the crops and the style draws", **_SEED)
 
     def __post_init__(self):
         super().__post_init__()
-        self._set("alpha", check_number("alpha", self.alpha, minimum=0.0, inclusive=False))
-        self._set("sample_every", check_integer("sample_every", self.sample_every, minimum=0))
         check_choice("architecture", self.architecture, ARCHITECTURES)
         check_loss(self.loss)
 
@@ -331,18 +344,19 @@ class AddStyleConfig(_RunConfig):
     content_dir: str = option(**_CONTENT_DIR)
     style_names: tuple = option(None, "one name per new style (default: the file names "
                                 "without extension)", nargs="+", metavar="NAME")
-    steps: int = option(2000, _STEPS_HELP, resumable=True)
-    learning_rate: float = option(1e-3, "learning rate of a fresh Adam")
-    batch_size: int = option(None, "samples per step (default: the model's)", type=int)
+    steps: int = option(2000, _STEPS_HELP, resumable=True, **_STEPS)
+    learning_rate: float = option(1e-3, "learning rate of a fresh Adam", **_LEARNING_RATE)
+    batch_size: int = option(None, "samples per step (default: the model's)", type=int,
+                             **_BATCH_SIZE)
     image_size: int = option(None, "side of the square training crops (default: the model's)",
-                             type=int, metavar="PX")
+                             type=int, metavar="PX", **_IMAGE_SIZE)
     loss_overrides: dict = option({}, "loss options (default: the model's own loss)",
                                   loss_options="overrides")
     init: str = option("nearest", "starting rows: ones/zeros, the mean of the old styles, or "
                        "a copy of the old style whose stylizations are nearest (style loss) "
                        "to the new style", choices=INITS)
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
-    seed: int = option(0, "fixes the crops and the style draws")
+    seed: int = option(0, "fixes the crops and the style draws", **_SEED)
 
     def __post_init__(self):
         super().__post_init__()
@@ -360,12 +374,15 @@ class ArbitraryConfig(_MixedPrecision, _RunConfig):
     content_dir: str = option(**_CONTENT_DIR)
     style_dir: str = option(help="folder of style images (searched recursively)",
                             flag="--styles", metavar="DIR", path=True)
-    image_size: int = option(256, "side of the square content crops, pixels", metavar="PX")
-    batch_size: int = option(8, "samples per step (Magenta's arbitrary model: 8)")
-    steps: int = option(40_000, _STEPS_HELP, resumable=True)
-    learning_rate: float = option(1e-3, "Adam learning rate")
-    alpha: float = option(1.0, "width multiplier of the style network")
-    embedding_dim: int = option(100, "length of the style embedding")
+    image_size: int = option(256, "side of the square content crops, pixels", metavar="PX",
+                             **_IMAGE_SIZE)
+    batch_size: int = option(8, "samples per step (Magenta's arbitrary model: 8)",
+                             **_BATCH_SIZE)
+    steps: int = option(40_000, _STEPS_HELP, resumable=True, **_STEPS)
+    learning_rate: float = option(1e-3, "Adam learning rate", **_LEARNING_RATE)
+    alpha: float = option(1.0, "width multiplier of the style network", **_ALPHA)
+    embedding_dim: int = option(100, "length of the style embedding", minimum=1,
+                                maximum=MAX_EMBEDDING_DIM)
     encoder: str = option("mobilenet_v2", "keras.applications style encoder",
                           choices=APPLICATION_ENCODERS, exclusive="encoder")
     # On the command line --encoder-hub HANDLE sets encoder to "hub" as well.
@@ -380,12 +397,10 @@ class ArbitraryConfig(_MixedPrecision, _RunConfig):
                                  "frozen")
     loss: LossConfig = option(LossConfig(), "loss options", loss_options="defaults")
     checkpoint_every: int = option(500, **_CHECKPOINT_EVERY)
-    seed: int = option(0, "fixes the initial weights, the crops and the style draws")
+    seed: int = option(0, "fixes the initial weights, the crops and the style draws", **_SEED)
 
     def __post_init__(self):
         super().__post_init__()
-        self._set("alpha", check_number("alpha", self.alpha, minimum=0.0, inclusive=False))
-        self._set("embedding_dim", check_integer("embedding_dim", self.embedding_dim, minimum=1))
         check_choice("encoder", self.encoder, (*APPLICATION_ENCODERS, HUB_ENCODER))
         if (self.encoder == HUB_ENCODER) != (self.hub_handle is not None):
             raise BadInput(f"a TF Hub encoder needs a hub_handle, and only it takes one; "

@@ -35,7 +35,7 @@ class UnreadableImageWarning(UserWarning):
 
 def content_dataset(
     folder, image_size, batch_size, seed=0, start_sample=0, *, random_flip=True, cache=None,
-    keep=None, with_sample_index=False,
+    keep=None, with_sample_index=False, warn=True,
 ):
     """An endless `tf.data.Dataset` of random square crops of the photos in a folder.
 
@@ -43,7 +43,10 @@ def content_dataset(
     with `images.load_pil`, so every format and colour mode reads as RGB; it is
     resized (Lanczos) so that its shorter side is `image_size`, keeping its aspect
     ratio, and a random `image_size` x `image_size` crop is taken, flipped left-right
-    with probability 1/2 when `random_flip`.
+    with probability 1/2 when `random_flip`. A crop of a single colour (a blank
+    wall, an all-black image) gets noise below the 8-bit step, without which the
+    network's instance normalizations make its gradient overflow
+    (`_dither_if_one_colour`).
 
     Files are checked when the dataset is built by reading their headers only; files
     that are not readable images are left out with one `UnreadableImageWarning` that
@@ -69,6 +72,8 @@ def content_dataset(
             samples of every `period` (a worker's share of each global batch under
             `tf.distribute`); the others are skipped before they are decoded.
         with_sample_index: Yield `(sample indices (batch_size,) int64, crops)`.
+        warn: Warn of the files left out (`False` for a second dataset of the same
+            folder in one run, which would repeat the warning).
 
     Returns:
         A dataset of float32 batches `(batch_size, image_size, image_size, 3)` with
@@ -84,14 +89,15 @@ def content_dataset(
     _check_integer("start_sample", start_sample, minimum=0)
     _check_integer("seed", seed, minimum=None)
 
-    files, sizes = _readable_images(folder)
-    if cache is None:
-        cache = _resized_bytes(sizes, image_size) <= CACHE_BUDGET_BYTES
-    if cache:
-        files, decoded = _decode_all(folder, files, image_size)
-        load = _cached_loader(decoded)
-    else:
-        load = _decoding_loader(files, image_size)
+    with warnings.catch_warnings():
+        if not warn:
+            warnings.simplefilter("ignore", UnreadableImageWarning)
+        files, sizes = _readable_images(folder)
+        if cache is None:
+            cache = _resized_bytes(sizes, image_size) <= CACHE_BUDGET_BYTES
+        if cache:
+            files, decoded = _decode_all(folder, files, image_size)
+    load = _cached_loader(decoded) if cache else _decoding_loader(files, image_size)
 
     order_key, sample_key = _stream_keys(seed)
     samples = _sample_files(len(files), order_key, start_sample)
@@ -352,7 +358,30 @@ def _random_crop(image, image_size, seed, random_flip):
     if random_flip:
         crop = tf.cond(randoms[2] < 0.5, lambda: tf.reverse(crop, axis=[1]), lambda: crop)
     crop = tf.ensure_shape(crop, [image_size, image_size, 3])
-    return tf.cast(crop, tf.float32) / 255.0
+    return _dither_if_one_colour(tf.cast(crop, tf.float32) / 255.0, seed)
+
+
+def _dither_if_one_colour(crop, seed):
+    """A crop of a single colour (a blank wall, a saturated sky, a black frame, a 1x1
+    image) with seeded noise below the 8-bit step added; any other crop as it is.
+
+    Every feature map of the network is then constant too, and instance
+    normalization of a map without variance divides 0 by sqrt(epsilon): each of
+    its 16 normalizations multiplies the gradient by 1/sqrt(epsilon) (about 32),
+    and the float sums that should cancel to 0 reach 1e27 and overflow within a
+    few steps. A photo is only known to within its 8-bit step, so noise of half
+    a step changes nothing a viewer could see, and the variance it gives is
+    multiplied back to unit scale within two or three normalizations.
+    """
+    one_colour = tf.reduce_all(crop == crop[:1, :1])
+
+    def dithered():
+        noise = tf.random.stateless_uniform(
+            tf.shape(crop), seed=tf.random.experimental.stateless_fold_in(seed, 1),
+            minval=-0.5 / 255.0, maxval=0.5 / 255.0, alg="philox")
+        return tf.clip_by_value(crop + noise, 0.0, 1.0)
+
+    return tf.cond(one_colour, dithered, lambda: crop)
 
 
 def _random_offset(uniform, max_offset):

@@ -25,13 +25,13 @@ and losses stay float32.
 """
 
 import contextlib
-import json
 import os
 
 import keras
 import tensorflow as tf
 
 from style_transfer.base.errors import BadInput
+from style_transfer.base.json_text import parse_json
 from style_transfer.training import data
 from style_transfer.training.step import draw_style_ids
 
@@ -84,9 +84,9 @@ def check_tf_config(text):
         raise BadInput(f"`distribute` multi-worker reads the cluster from the {TF_CONFIG} "
                        f"environment variable, which is not set; {example}.")
     try:
-        parsed = json.loads(text)
-    except ValueError:
-        raise BadInput(f"{TF_CONFIG} is not JSON; {example}.") from None
+        parsed = parse_json(text, TF_CONFIG)
+    except BadInput as error:
+        raise BadInput(f"{str(error).rstrip('.')}; {example}.") from None
     cluster = parsed.get("cluster") if isinstance(parsed, dict) else None
     task = parsed.get("task") if isinstance(parsed, dict) else None
     if not isinstance(cluster, dict) or not isinstance(task, dict):

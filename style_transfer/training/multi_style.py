@@ -133,8 +133,10 @@ def _sample_grid(model, config, style_pixels):
     """A function drawing photos in the first styles (TensorBoard), or None (sample_every 0)."""
     if not config.sample_every:
         return None
+    # The run's own dataset warns of the files it leaves out.
     contents = next(iter(data.content_dataset(config.content_dir, config.image_size,
-                                              GRID_CONTENT_IMAGES, seed=config.seed + 1)))
+                                              GRID_CONTENT_IMAGES, seed=config.seed + 1,
+                                              warn=False)))
     thumbnails = [images.center_square(image, config.image_size)
                   for image in style_pixels[:GRID_MAX_STYLES]]
     return lambda: figures.stylization_grid(model, contents.numpy(), thumbnails)

@@ -53,6 +53,7 @@ import tensorflow as tf
 from style_transfer.base.errors import BadInput, TrainingDiverged, WorkerLost
 from style_transfer.base.files import PARTIAL_MARKER, atomic_write, remove_stale_partials
 from style_transfer.base.images import folder_fingerprint
+from style_transfer.base.json_text import parse_json
 from style_transfer.training import distribution
 from style_transfer.training.logs import (
     HISTORY_FILE,
@@ -230,8 +231,8 @@ class Run:
                                f"run; choose a new or empty folder.")
             return None
         try:
-            found = json.loads(run_file.read_text())
-        except (OSError, ValueError):
+            found = parse_json(run_file.read_bytes(), f"run file {run_file}")
+        except OSError:
             raise BadInput(f"{run_file} is not a readable run file; choose another "
                            f"folder.") from None
         if not self.resume:
@@ -294,6 +295,13 @@ class Run:
         if saved.get("step", np.zeros(1)).shape != () or saved["step"].dtype.kind not in "iu":
             raise BadInput(f"checkpoint {path} holds no step number; it is damaged: start a "
                            f"new run in another folder.")
+        # A run never writes NaN or infinite variables (history columns may hold NaN: a
+        # style absent from a step).
+        bad = [key for key, value in saved.items() if key.startswith(("model/", "optimizer/"))
+               and value.dtype.kind in "fc" and not np.all(np.isfinite(value))]
+        if bad:
+            raise BadInput(f"checkpoint {path} holds NaN or infinite values ({bad[0]}); it is "
+                           f"damaged: start a new run in another folder.")
         return saved
 
     def _restore(self, step, history):
@@ -324,6 +332,11 @@ class Run:
                 f"training diverged by step {number}: {bad[0]} holds NaN or infinite values; "
                 f"{self._kept()} Lower the learning rate or the loss weights and start a new "
                 f"run.")
+        if not _paints_a_test_picture(step):
+            raise TrainingDiverged(
+                f"training diverged by step {number}: its weights are finite but so large that "
+                f"the network paints NaN or infinite pixels; {self._kept()} Lower the learning "
+                f"rate or the loss weights and start a new run.")
         if self.chief:
             arrays["step"] = np.array(number, np.int64)
             arrays.update({f"history/{name}": column
@@ -332,6 +345,23 @@ class Run:
                 np.savez(file, **arrays)
             history.write_csv(self.run_dir / HISTORY_FILE)
         self._checkpoint_step = number
+
+
+def _paints_a_test_picture(step, styles=4, side_px=16):
+    """Whether the step's network paints a small test picture (a smooth gradient) in its
+    first `styles` styles with finite pixels only.
+
+    Weights can stay finite while a picture overflows (a huge learning rate moves every
+    weight to about its size in one step): such a model would paint NaN, so it is
+    caught here, before a checkpoint or the model is written.
+    """
+    rows, columns = np.mgrid[0:side_px, 0:side_px] / side_px
+    picture = np.stack([rows, columns, 1 - rows * columns], axis=-1).astype(np.float32)
+    style_ids = tf.range(min(styles, step.num_styles), dtype=tf.int32)
+    condition, _ = step.styles(style_ids)
+    photos = np.repeat(picture[None], len(style_ids), axis=0)
+    painted = keras.ops.convert_to_numpy(step.model(photos, condition, training=False))
+    return bool(np.all(np.isfinite(painted)))
 
 
 def read_checkpoint(path):

@@ -28,7 +28,6 @@ frames, `full_threads` for full-size pictures), never on the event loop.
 """
 
 import concurrent.futures
-import json
 import logging
 from pathlib import Path
 
@@ -42,6 +41,8 @@ from starlette.websockets import WebSocketDisconnect
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
+from style_transfer.base.json_text import parse_json
+from style_transfer.painting.config import MIN_PHOTO_PX
 from style_transfer.web import live, painting
 from style_transfer.web.sessions import FullPicture, ServerBusy, SessionStore, UnknownSession
 from style_transfer.web.settings import ServerSettings
@@ -51,6 +52,8 @@ SESSION_HEADER = "X-Session"
 MAX_JSON_BYTES = 64 * 1024
 # WebSocket close code of a refused live stream (RFC 6455: a message against the rules).
 WS_POLICY_VIOLATION = 1008
+# A paint request nests 2 levels (an object of lists of numbers).
+MAX_JSON_DEPTH = 4
 # The page's own files only; pictures come back as blob: URLs made by the page.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
@@ -303,9 +306,18 @@ async def _stream_frames(websocket, stream, sessions, settings, limiter):
 def _set_photo(session, picture, settings):
     """Keeps the photo (uint8) and its preview; returns their sizes for the page."""
     picture = np.asarray(picture, np.float32)
-    if min(picture.shape[:2]) < 8:
-        raise BadInput(f"the photo is {picture.shape[1]} x {picture.shape[0]} pixels; the "
-                       f"network needs at least 8 x 8.")
+    height, width = picture.shape[:2]
+    if min(height, width) < MIN_PHOTO_PX:
+        raise BadInput(f"the photo is {width} x {height} pixels; the network needs at least "
+                       f"{MIN_PHOTO_PX} x {MIN_PHOTO_PX}.")
+    # The preview keeps the photo's shape at `preview_px` on its long side: its short
+    # side must stay paintable too.
+    scale = min(1.0, settings.preview_px / max(height, width))
+    if round(min(height, width) * scale) < MIN_PHOTO_PX:
+        raise BadInput(f"the photo is {width} x {height} pixels, too long and thin: its "
+                       f"preview ({settings.preview_px} px long) would be less than "
+                       f"{MIN_PHOTO_PX} px on its short side; crop it to an aspect ratio of "
+                       f"at most {settings.preview_px // MIN_PHOTO_PX}:1.")
     preview = picture
     if max(picture.shape[:2]) > settings.preview_px:
         preview = images.resize_long_side(picture, settings.preview_px)
@@ -386,10 +398,7 @@ async def _body(request, limit):
 
 async def _json(request):
     data = await _body(request, MAX_JSON_BYTES)
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise BadInput(f"the request is not JSON: {error}.") from None
+    return parse_json(data, "the request", MAX_JSON_DEPTH)
 
 
 _STATUS = {UnknownSession: 404, Conflict: 409, RequestTooLarge: 413,

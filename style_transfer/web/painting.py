@@ -28,6 +28,8 @@ THUMBNAIL_PX = 96
 # The photos a visitor can pick without uploading one (bundled with scikit-image).
 BUNDLED_PHOTOS = ("chelsea", "astronaut", "coffee")
 MAX_SOFT_EDGE_PX = 32.0
+# Integers of a request (a model's or a style's position) beyond this are refused as such.
+MAX_INTEGER = 2**31 - 1
 # Style images are kept as centred squares of this side (the model resizes them to its own).
 STYLE_IMAGE_PX = 256
 
@@ -243,12 +245,26 @@ def _one_hot(index, size):
 
 
 def _number(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise BadInput(f"{name} must be a finite number; received {value!r}.")
-    return float(value)
+    try:
+        number = float(value) if isinstance(value, (int, float)) else math.nan
+    except OverflowError:  # An integer of hundreds of digits.
+        number = math.inf
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise BadInput(f"{name} must be a finite number; received {_shown(value)}.")
+    return number
 
 
 def _integer(value, name):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput(f"{name} must be an integer; received {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INTEGER:
+        raise BadInput(f"{name} must be an integer from {-MAX_INTEGER} to {MAX_INTEGER}; "
+                       f"received {_shown(value)}.")
     return value
+
+
+def _shown(value):
+    """A value of the request as a message quotes it: at most 40 characters."""
+    try:
+        text = repr(value)
+    except ValueError:  # An integer of more digits than Python converts to text.
+        return "a number of thousands of digits"
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -72,6 +72,45 @@ def test_table_condition_of_wrong_shape_or_dtype_is_rejected(condition, message)
         layer(random_inputs(SHAPE), condition)
 
 
+EAGER_MISTAKES = {
+    "batch-size mismatch": (np.zeros(3, "int32"), "batch size 3 but the input has 2"),
+    "wrong number of weights": (np.full((2, 5), 0.2, "float32"), "must have length 3"),
+    "NaN weights": (np.array([[np.nan, 0.5, 0.5], [1, 0, 0]], "float32"), "NaN or infinite"),
+    "weights not summing to 1": (np.array([[0.5, 0.2, 0], [1, 0, 0]], "float32"), "sum to 1"),
+    "float ids": (np.zeros(2, "float32"), "float weights must have shape"),
+    "bool ids": (np.array([True, False]), "received dtype bool"),
+    "id out of range": (np.array([0, 3], "int32"), "ids must be in"),
+}
+
+
+@pytest.mark.parametrize("name", EAGER_MISTAKES)
+@pytest.mark.parametrize("built", [True, False], ids=["built", "first-call"])
+def test_an_eager_mistake_is_one_line_from_the_layer_not_kerass_call_report(name, built):
+    # With Keras's traceback filtering on (the default), an error raised inside `call`
+    # reaches the user wrapped in an 8-line report of the call's arguments.
+    condition, message = EAGER_MISTAKES[name]
+    layer = (built_table_layer(ConditionalBatchNormalization) if built
+             else ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS, name="norm"))
+    assert keras.config.is_traceback_filtering_enabled()
+    with pytest.raises(ValueError) as error:
+        layer(random_inputs(SHAPE), condition)
+    assert str(error.value).startswith("ConditionalBatchNormalization 'norm': ")
+    assert message in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("condition", [np.zeros(0, "int32"), np.zeros((0, 3), "float32")],
+                         ids=["ids", "weights"])
+def test_batch_statistics_of_an_empty_batch_are_refused_and_leave_the_averages(condition):
+    layer = built_table_layer(ConditionalBatchNormalization)
+    before = to_numpy(layer.moving_mean)
+    with pytest.raises(ValueError, match="'norm': batch statistics need at least one sample; "
+                                         "received a batch of 0"):
+        layer(np.zeros((0,) + SHAPE[1:], "float32"), condition, training=True)
+    np.testing.assert_array_equal(to_numpy(layer.moving_mean), before)
+    # At inference an empty batch is an empty result, as in Keras's BatchNormalization.
+    assert to_numpy(layer(np.zeros((0,) + SHAPE[1:], "float32"), condition)).shape[0] == 0
+
+
 @pytest.mark.parametrize(
     "condition, message",
     [
@@ -238,24 +277,36 @@ def test_mlp_layer_cannot_grow():
         built_mlp_layer().append_conditions()
 
 
+# `model.predict` traces the model on TensorFlow and JAX, where values cannot be checked;
+# PyTorch runs it eagerly, where they are.
+PREDICT_IS_TRACED = keras.backend.backend() != "torch"
+
+
 def predict_or_error(condition, bad_condition_input):
-    """`model.predict` of a Functional CIN model (traced on TF and JAX, eager on torch):
-    the outputs, or `None` if it raised a ValueError."""
+    """`model.predict` of a Functional CIN model: (the outputs, None), or (None, the
+    ValueError's message)."""
     images = keras.Input(SHAPE[1:])
     layer = ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS)
     model = keras.Model(
         [images, bad_condition_input], layer(images, bad_condition_input)
     )
     try:
-        return to_numpy(model.predict([random_inputs(SHAPE), condition], verbose=0))
-    except ValueError:
-        return None
+        return to_numpy(model.predict([random_inputs(SHAPE), condition], verbose=0)), None
+    except ValueError as error:
+        return None, str(error)
 
 
-def assert_error_or_nan_for_second_sample(outputs):
-    if outputs is not None:
+def assert_nan_when_traced_else_the_error(result, message):
+    """Traced: the second sample NaN, the first finite. Eager: the layer's error naming
+    the problem (`message`), never another ValueError."""
+    outputs, error = result
+    if PREDICT_IS_TRACED:
+        assert error is None, error
         assert np.all(np.isfinite(outputs[0]))
         assert np.all(np.isnan(outputs[1]))
+    else:
+        assert outputs is None
+        assert "ConditionalInstanceNormalization" in error and message in error, error
 
 
 @pytest.mark.parametrize("dtype", ["int64", "uint64"])
@@ -278,35 +329,85 @@ def test_64_bit_ids_beyond_int32_are_rejected_not_wrapped(dtype, use):
            "adapter truncates int64 inputs to int32 before any layer sees them",
 )
 def test_traced_int64_id_beyond_int32_gives_error_or_nan():
-    outputs = predict_or_error(
-        np.array([1, 2**32 + 1], "int64"), keras.Input((), dtype="int64")
-    )
-    assert_error_or_nan_for_second_sample(outputs)
+    result = predict_or_error(np.array([1, 2**32 + 1], "int64"), keras.Input((), dtype="int64"))
+    assert_nan_when_traced_else_the_error(result, "ids must be in [0, 3)")
 
 
 @pytest.mark.parametrize("bad_id", [NUM_CONDITIONS, -1])
 def test_traced_out_of_range_id_gives_error_or_nan(bad_id):
-    outputs = predict_or_error(
-        np.array([1, bad_id], "int32"), keras.Input((), dtype="int32")
-    )
-    assert_error_or_nan_for_second_sample(outputs)
+    result = predict_or_error(np.array([1, bad_id], "int32"), keras.Input((), dtype="int32"))
+    assert_nan_when_traced_else_the_error(result, "ids must be in [0, 3)")
 
 
 @pytest.mark.parametrize(
-    "bad_weights", [[0.9, 0.9, 0.0], [1.5, -0.5, 0.0], [np.nan, 0.5, 0.5]],
+    "bad_weights, message",
+    [([0.9, 0.9, 0.0], "must sum to 1"), ([1.5, -0.5, 0.0], "must be non-negative"),
+     ([np.nan, 0.5, 0.5], "NaN or infinite")],
     ids=["sum", "negative", "nan"],
 )
-def test_traced_non_convex_weights_give_error_or_nan(bad_weights):
+def test_traced_non_convex_weights_give_error_or_nan(bad_weights, message):
     weights = np.array([[0.2, 0.3, 0.5], bad_weights], "float32")
-    outputs = predict_or_error(weights, keras.Input((NUM_CONDITIONS,)))
-    assert_error_or_nan_for_second_sample(outputs)
+    result = predict_or_error(weights, keras.Input((NUM_CONDITIONS,)))
+    assert_nan_when_traced_else_the_error(result, message)
 
 
-@pytest.mark.skipif(keras.backend.backend() == "torch", reason="torch's predict is eager")
-def test_predict_is_traced_so_bad_ids_give_nan():
-    """Guards the two tests above: on TF and JAX they must take the NaN branch."""
-    outputs = predict_or_error(
-        np.array([1, NUM_CONDITIONS], "int32"), keras.Input((), dtype="int32")
-    )
-    assert outputs is not None
-    assert np.all(np.isnan(outputs[1]))
+# --------------------------------------------------- configs read from files
+
+
+def _serialized(layer, inputs, condition):
+    layer(inputs, condition)
+    return keras.saving.serialize_keras_object(layer)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda config: config["config"].update(num_conditions=10**9),
+         "may ask for 1 to 1048576 conditions"),
+        (lambda config: config["build_config"]["shapes_dict"].update(
+            inputs_shape=[2, 4, 4, 10**6]), "at most 65536 channels"),
+        (lambda config: config["config"].update(num_conditions=10**5) or config[
+            "build_config"]["shapes_dict"].update(inputs_shape=[2, 4, 4, 60_000]),
+         "at most 268,435,456 weights"),
+    ],
+    ids=["conditions", "channels", "weights"],
+)
+def test_a_table_layer_config_beyond_the_file_bounds_is_refused_before_allocating(
+        change, message):
+    config = _serialized(ConditionalBatchNormalization(num_conditions=3, name="norm"),
+                         random_inputs(SHAPE), np.array([0, 1], "int32"))
+    change(config)
+    with pytest.raises(ValueError, match=message):
+        keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda config: config["config"].update(mlp_units=[10**6]), "`mlp_units`"),
+        (lambda config: config["config"].update(mlp_units=[4] * 17), "`mlp_units`"),
+        (lambda config: config["build_config"]["shapes_dict"].update(
+            condition_shape=[2, 10**5]), "entries of the conditioning vector"),
+    ],
+    ids=["units", "layers", "vector"],
+)
+def test_an_mlp_layer_config_beyond_the_file_bounds_is_refused_before_allocating(
+        change, message):
+    config = _serialized(ConditionalBatchNormalization(mlp_units=(4,), name="norm"),
+                         random_inputs(SHAPE), np.zeros((2, 2), "float32"))
+    change(config)
+    with pytest.raises(ValueError, match=message):
+        keras.saving.deserialize_keras_object(config, safe_mode=True)
+
+
+def test_a_layer_config_within_the_bounds_loads_as_it_was_saved():
+    layer = ConditionalBatchNormalization(num_conditions=3, name="norm")
+    config = _serialized(layer, random_inputs(SHAPE), np.array([0, 1], "int32"))
+    loaded = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    assert loaded.num_conditions == 3 and tuple(loaded.gamma.shape) == (3, SHAPE[-1])
+
+
+def test_a_layer_made_in_code_is_not_bounded():
+    # A user may build what they like; only a file is bounded.
+    layer = ConditionalBatchNormalization(num_conditions=2**21, name="norm")
+    assert layer.num_conditions == 2**21

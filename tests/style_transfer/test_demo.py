@@ -85,8 +85,27 @@ def test_the_pretrained_demo_paints_every_style_blends_and_a_spatial_blend(tmp_p
     assert min(np.abs(a - b).mean() for a, b in [first_styles[:2], first_styles[1:]]) > 10
     with Image.open(tmp_path / "demo" / "blends.png") as blends:
         assert blends.size == (5 * 256, 4 * 170)  # photo + 3 styles; 3 pairs x 5 weights
+        blends = np.asarray(blends.convert("RGB"), np.float32)
     with Image.open(tmp_path / "demo" / "spatial_blend.png") as spatial:
         assert spatial.size == (451, 300)  # the photo's own size
+        spatial = np.asarray(spatial.convert("RGB"), np.float32)
+    # In pixels: the blends are the API's figure of BLEND_STYLES, and the spatial blend is
+    # the first style inside the ellipse and the second outside it.
+    from style_transfer.base import images
+    from style_transfer.models.loading import load_model
+    from style_transfer.painting import figures, stylize
+
+    network = load_model("android-26")
+    photo = images.sample_photo("chelsea")
+    expected, _ = figures.interpolation_grid(network, images.resize_long_side(photo, 256),
+                                             list(BLEND_STYLES))
+    assert np.abs(blends - np.round(expected * 255)).max() <= 1
+    inside, outside = (np.round(stylize.stylize(network, photo, style) * 255)
+                       for style in BLEND_STYLES[:2])
+    centre, corner = (slice(130, 170), slice(205, 245)), (slice(0, 30), slice(0, 40))
+    assert np.abs(spatial[centre] - inside[centre]).max() <= 1
+    assert np.abs(spatial[corner] - outside[corner]).max() <= 1
+    assert np.abs(inside[corner] - outside[corner]).mean() > 10
     assert cli.main(["demo", "--out", str(tmp_path / "demo")]) == 2  # no --overwrite
 
 

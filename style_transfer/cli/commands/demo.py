@@ -1,7 +1,10 @@
 """`style-transfer demo`: real styles on a bundled photo in seconds; `--train` trains a model."""
 
 from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import MAX_SEED
+from style_transfer.cli.options import integer_between
 from style_transfer.demo import DEMO_SETTINGS, QUICK_SETTINGS
+from style_transfer.training.config import MAX_STEPS
 
 # Options of the training demo only, with their defaults (to tell whether one was given).
 TRAINING_OPTIONS = {"styles": None, "vgg_weights": "imagenet", "steps": None, "quick": False,
@@ -35,13 +38,14 @@ def register(subparsers):
     training.add_argument("--vgg-weights", default="imagenet", metavar="imagenet|random|PATH",
                           help="loss network weights: 'imagenet', 'random' (trials only) or a "
                           "local vgg16 .h5 file (no top)")
-    training.add_argument("--steps", type=int, default=None,
+    training.add_argument("--steps", type=integer_between(1, MAX_STEPS), default=None,
                           help=f"training steps (default: {DEMO_SETTINGS['steps']}, with "
-                          f"--quick {QUICK_SETTINGS['steps']})")
+                          f"--quick {QUICK_SETTINGS['steps']}; from 1 to {MAX_STEPS})")
     training.add_argument("--quick", action="store_true",
                           help=f"smaller and faster: {QUICK_SETTINGS['image_size']} px crops, "
                           f"alpha {QUICK_SETTINGS['alpha']} (rougher pictures)")
-    training.add_argument("--seed", type=int, default=0, help="seed of the training run")
+    training.add_argument("--seed", type=integer_between(0, MAX_SEED), default=0,
+                          help=f"seed of the training run (from 0 to {MAX_SEED})")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 

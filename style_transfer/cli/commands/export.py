@@ -13,8 +13,14 @@ before they are written (see `style_transfer.models.export`).
 """
 
 from style_transfer.base.files import check_destination, check_not_an_input
-from style_transfer.cli.options import integer_at_least
-from style_transfer.models.export import FORMATS, MIN_IMAGE_SIZE, PARTS, QUANTIZATIONS
+from style_transfer.cli.options import integer_between
+from style_transfer.models.export import (
+    FORMATS,
+    MAX_IMAGE_SIZE,
+    MIN_IMAGE_SIZE,
+    PARTS,
+    QUANTIZATIONS,
+)
 
 
 def register(subparsers):
@@ -27,9 +33,9 @@ def register(subparsers):
                         "one file, any size whose sides are multiples of 4 (or --image-size)")
     parser.add_argument("--out", required=True, metavar="PATH",
                         help="the SavedModel folder or the .tflite file (never the input model)")
-    parser.add_argument("--image-size", type=integer_at_least(MIN_IMAGE_SIZE), default=None,
-                        metavar="PX", help="tflite only: one fixed square side it takes "
-                        "(default: any size)")
+    parser.add_argument("--image-size", type=integer_between(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+                        default=None, metavar="PX", help="tflite only: one fixed square side it takes "
+                        f"(default: any size; from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE})")
     parser.add_argument("--quantize", choices=QUANTIZATIONS, default="none",
                         help="tflite only: float16 weights, or int8 (dynamic range; full "
                         "integer with --calibration)")

@@ -19,23 +19,24 @@ import sys
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
-from style_transfer.cli.options import add_config_options, config_from_args, integer_at_least
+from style_transfer.cli.options import add_config_options, config_from_args, integer_between
 from style_transfer.painting.config import VideoConfig
 
 
 def register(subparsers):
-    from style_transfer.painting.video import VIDEO_CODECS
+    from style_transfer.painting.video import MAX_CAMERA_INDEX, MAX_FRAMES, VIDEO_CODECS
 
     parser = subparsers.add_parser("video", description=__doc__.split("\n\n")[0])
     parser.add_argument("input", nargs="?", metavar="INPUT",
                         help="a video file (anything FFmpeg reads)")
     parser.add_argument("--out", required=True, metavar="OUT",
                         help=f"the output video ({', '.join(VIDEO_CODECS)})")
-    parser.add_argument("--camera", type=integer_at_least(0), default=None, metavar="INDEX",
-                        help="paint what camera INDEX sees (OpenCV) instead of INPUT, until "
-                        "Ctrl-C or --frames")
-    parser.add_argument("--frames", type=integer_at_least(1), default=None, metavar="N",
-                        help="with --camera: stop after N frames")
+    parser.add_argument("--camera", type=integer_between(0, MAX_CAMERA_INDEX), default=None,
+                        metavar="INDEX", help=f"paint what camera INDEX sees (OpenCV) instead "
+                        f"of INPUT, until Ctrl-C or --frames (from 0 to {MAX_CAMERA_INDEX})")
+    parser.add_argument("--frames", type=integer_between(1, MAX_FRAMES), default=None,
+                        metavar="N", help=f"with --camera: stop after N frames (from 1 to "
+                        f"{MAX_FRAMES})")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true",
@@ -57,7 +58,9 @@ def run(args):
     out = Path(args.out)
     video.video_codec(out)
     if args.input is not None:
-        video.probe(args.input)  # an unreadable input fails before the model loads
+        # An unreadable input, or frames too small to paint, fail before the model loads.
+        info = video.probe(args.input)
+        video.output_size(info.width, info.height, config.max_size)
     model = config.load()
     label = config.conditions(model)[0][0]
     paint = config.painter(model)

@@ -265,7 +265,37 @@ def write_assets(folder):
     from tests.style_transfer.builders import write_clip
 
     write_clip(folder / "clip.mp4", num_frames=3, sound=False)
+    write_clip(folder / "small.mp4", num_frames=2, size=(6, 6), sound=False)
+    _with_config(folder / "styles.keras", folder / "blocks.keras",
+                 lambda config: config["architecture"].update(residual_blocks=200_000))
+    _with_config(folder / "styles.keras", folder / "names.keras",
+                 lambda config: config.update(style_names=["wave", "\x1b[31mred\x1b[0m",
+                                                           "udnie"]))
+    _write_deep_config(folder / "styles.keras", folder / "deep.keras", 50_000)
     return folder
+
+
+def _with_config(source, destination, change):
+    """A copy of the model file `source` whose config (the model's) `change` edits."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                change(config["config"])
+                data = json.dumps(config).encode()
+            copy.writestr(item, data)
+
+
+def _write_deep_config(source, destination, depth):
+    """The model with lists nested `depth` levels deep in its config.json."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == "config.json":
+                text = data.decode()
+                data = (text[:-1] + ', "deep": ' + "[" * depth + "]" * depth + "}").encode()
+            copy.writestr(item, data)
 
 
 def _write_huge_config(source, destination):
@@ -330,8 +360,19 @@ def _cbn_condition(condition):
     return _layer(factory)
 
 
-def _make_fifo(work):
-    os.mkfifo(work / "pipe.keras")
+def _empty_training_batch():
+    from cbn import ConditionalBatchNormalization
+
+    ConditionalBatchNormalization(num_conditions=3)(
+        np.zeros((0, 4, 4, 3), np.float32), np.zeros(0, np.int32), training=True)
+
+
+def _make_fifo(work, name="pipe.keras"):
+    os.mkfifo(work / name)
+
+
+def _fifo(name):
+    return lambda work: _make_fifo(work, name)
 
 
 def _make_folder(name):
@@ -377,7 +418,7 @@ CASES = [
     Case("misspelt command", ("stylze",), "invalid choice"),
     Case("unknown option", (*STYLIZE, "--colour", "red"), "unrecognized arguments"),
     Case("max-size with an underscore", (*STYLIZE, "--max-size", "1_0"), "whole number"),
-    Case("max-size below 8", (*STYLIZE, "--max-size", "4"), "at least 8"),
+    Case("max-size below 8", (*STYLIZE, "--max-size", "4"), "from 8 to"),
     Case("strength above 1", (*ARBITRARY, "--strength", "1.5", "--out", "W/out"), "0 to 1"),
     Case("strength NaN", (*ARBITRARY, "--strength", "nan", "--out", "W/out"), "0 to 1"),
     Case("export without its required options", ("export",), "required"),
@@ -525,7 +566,7 @@ CASES = [
     Case("export TFLite onto a folder", (*EXPORT, "--format", "tflite", "--out", "W/content",
                                          "--overwrite"), "is a folder"),
     Case("export TFLite size 4", (*EXPORT, "--format", "tflite", "--image-size", "4", "--out",
-                                  "W/m.tflite"), "at least 8"),
+                                  "W/m.tflite"), "from 8 to"),
     Case("export SavedModel with --image-size", (*EXPORT, "--format", "savedmodel",
                                                  "--image-size", "64", "--out", "W/served"),
          "tflite only"),
@@ -607,7 +648,7 @@ CASES = [
     Case("video with --frames and no camera", (*VIDEO, "--out", "W/out.mp4", "--frames", "3",
                                                "W/clip.mp4"), "--camera"),
     Case("video with a negative camera", ("video", "--camera", "-1", "--out", "W/out.mp4"),
-         "at least 0"),
+         "from 0 to"),
     Case("video with an unknown style", ("video", "--model", "W/styles.keras", "--style", "monet",
                                          "--out", "W/out.mp4", "W/clip.mp4"), "monet"),
     Case("video with stabilizer weight 1", (*VIDEO, "--stabilize-weight", "1", "--out",
@@ -659,7 +700,7 @@ CASES = [
              {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]},
               "task": {"type": "worker", "index": 2}}))),
     Case("train on 0 logical CPUs", (*TRAIN, "--out", "W/run", *TRAINING, "--distribute",
-                                     "mirrored", "--cpu-replicas", "0"), "cpu_replicas"),
+                                     "mirrored", "--cpu-replicas", "0"), "--cpu-replicas"),
     Case("train on logical CPUs without mirrored", (*TRAIN, "--out", "W/run", *TRAINING,
                                                     "--cpu-replicas", "2"), "mirrored"),
     Case("train for 0 steps", ("train", "--content", "W/content", "--styles", "W/style.png",
@@ -721,6 +762,59 @@ CASES = [
     Case("stylize with a damaged ONNX export", ("stylize", "--model", "W/junk.onnx",
                                                 "W/photo.png", "--out", "W/out"),
          "onnxruntime cannot load", prepare=_copy("broken.jpg", "junk.onnx")),
+    # Round three (issue 28): files that set sizes, pipes, huge numbers, names.
+    Case("model with 200,000 residual blocks", ("stylize", "--model", "W/blocks.keras",
+                                                "W/photo.png", "--out", "W/out"),
+         "residual_blocks"),
+    Case("model config nested 50,000 levels deep", ("stylize", "--model", "W/deep.keras",
+                                                    "W/photo.png", "--out", "W/out"),
+         "levels deep"),
+    Case("model whose style names hold terminal escapes",
+         ("stylize", "--model", "W/names.keras", "--styles"), "control character"),
+    Case("rename to ../../x", ("rename-style", "--model", "W/styles.keras", "--style", "wave",
+                               "--to", "../../x", "--out", "W/r.keras"), "'/'"),
+    Case("photo is a named pipe", ("stylize", "--model", "W/styles.keras", "W/fifo.png",
+                                   "--out", "W/out"), "not a regular file",
+         prepare=_fifo("fifo.png")),
+    Case("mask is a named pipe", (*STYLIZE, "--mask", "W/fifo.png", "--mask-styles",
+                                  "wave,scream", "--out", "W/out"), "not a regular file",
+         prepare=_fifo("fifo.png")),
+    Case("style image is a named pipe", (*TRAIN[:-1], "W/fifo.png", "--out", "W/run",
+                                         *TRAINING), "not a regular file",
+         prepare=_fifo("fifo.png")),
+    Case("video of a named pipe", (*VIDEO, "--out", "W/out.mp4", "W/fifo.mp4"),
+         "is not a file", prepare=_fifo("fifo.mp4")),
+    Case("video of 6x6 pixels", (*VIDEO, "--out", "W/out.mp4", "W/small.mp4"), "at least 8"),
+    Case("train --image-size 99999999999999999999", (*TRAIN, "--out", "W/run", *TRAINING,
+                                       "--image-size", "99999999999999999999"), "--image-size"),
+    Case("train --batch-size 99999999999999999999", (*TRAIN, "--out", "W/run", *TRAINING,
+                                       "--batch-size", "99999999999999999999"), "--batch-size"),
+    Case("train --style-size 99999999999", (*TRAIN, "--out", "W/run", *TRAINING,
+                                            "--style-size", "99999999999"), "--style-size"),
+    Case("train --alpha 1e300", (*TRAIN, "--out", "W/run", *TRAINING, "--alpha", "1e300"),
+         "--alpha"),
+    Case("train --alpha 1e-300", (*TRAIN, "--out", "W/run", *TRAINING, "--alpha", "1e-300"),
+         "--alpha"),
+    Case("export --image-size 99999999999", (*EXPORT, "--format", "tflite", "--image-size",
+                                             "99999999999", "--out", "W/m.tflite"),
+         "--image-size"),
+    Case("video --camera 99999999999999999999", ("video", "--camera", "99999999999999999999", "--out", "W/out.mp4"),
+         "--camera"),
+    Case("stylize --out x.tiff", (*STYLIZE, "--style", "wave", "--out", "W/x.tiff"), ".tiff"),
+    Case("stylize --out x.gif", (*STYLIZE, "--style", "wave", "--out", "W/x.gif"), ".gif"),
+    Case("--out - with standard output closed", (*STYLIZE, "--style", "wave", "--out", "-"),
+         "closed", fault=lambda work: _patched(sys, "stdout", lambda original: None),
+         shown="stylize ... --out - >&-"),
+    Case("3 ids for a batch of 2", call=_cbn_condition(np.array([0, 1, 2], np.int32)),
+         expect="batch size 3", shown="condition ids [0, 1, 2] for a batch of 2"),
+    Case("float ids", call=_cbn_condition(np.array([0.0, 1.0], np.float32)),
+         expect="float weights must have shape", shown="condition [0.0, 1.0] (float32)"),
+    Case("bool ids", call=_cbn_condition(np.array([True, False])), expect="dtype bool",
+         shown="condition [True, False]"),
+    Case("NaN weights", call=_cbn_condition(np.array([[np.nan, 0.5, 0.5]] * 2, np.float32)),
+         expect="NaN", shown="condition weights [nan, 0.5, 0.5] per sample"),
+    Case("batch of 0 in training", call=_empty_training_batch, expect="at least one sample",
+         shown="ConditionalBatchNormalization on a batch of 0, training=True"),
 ]
 
 

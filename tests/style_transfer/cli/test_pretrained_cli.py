@@ -56,14 +56,27 @@ def test_pretrained_get_of_an_unknown_name_lists_the_names(tmp_path, capsys):
     assert len(error.splitlines()) == 1 and "android-26, magenta-monet" in error
 
 
+def painted_by_the_library(photo, style):
+    """android-26's painting of `photo` in `style`, through the Python API, as 8-bit."""
+    from style_transfer.models.loading import load_model
+    from style_transfer.painting import stylize
+
+    with Image.open(photo) as original:
+        array = np.asarray(original, np.float32) / 255
+    painted = stylize.stylize(load_model("android-26"), array, style)
+    return np.round(painted * 255)
+
+
 def test_stylize_without_a_model_paints_with_android_26(photo, tmp_path):
     out = tmp_path / "style3.png"
     assert cli.main(["stylize", str(photo), "--style", "3", "--out", str(out), "--quiet"]) == 0
     with Image.open(out) as picture:
         assert picture.size == (56, 40)
         painted = np.asarray(picture, np.float32)
-    with Image.open(photo) as original:
-        assert np.abs(painted - np.asarray(original, np.float32)).mean() > 20
+    # android-26's style 3 itself: within one 8-bit step of the library's, and far from
+    # its neighbour style 4.
+    assert np.abs(painted - painted_by_the_library(photo, 3)).max() <= 1
+    assert np.abs(painted - painted_by_the_library(photo, 4)).mean() > 10
 
 
 def test_stylize_contact_sheet_shows_the_photo_and_every_style(photo, tmp_path):
@@ -73,6 +86,16 @@ def test_stylize_contact_sheet_shows_the_photo_and_every_style(photo, tmp_path):
     with Image.open(out) as sheet:
         # 27 tiles of 56 x 40 in 6 columns (5 rows), 2 px apart.
         assert sheet.size == (6 * 56 + 5 * 2, 5 * 40 + 4 * 2)
+        sheet = np.asarray(sheet.convert("RGB"), np.float32)
+
+    def tile(index):  # Its lower half: the label is written in the top-left corner.
+        row, column = divmod(index, 6)
+        return sheet[row * 42 + 20:row * 42 + 40, column * 58:column * 58 + 56]
+
+    with Image.open(photo) as original:
+        assert np.abs(tile(0) - np.asarray(original, np.float32)[20:]).max() <= 1
+    for style in (0, 13, 25):  # The first, one between and the last, in their places.
+        assert np.abs(tile(style + 1) - painted_by_the_library(photo, style)[20:]).max() <= 1
 
 
 def test_a_name_that_is_neither_a_file_nor_pretrained_is_a_one_line_error(photo, tmp_path,

@@ -52,10 +52,13 @@ def test_xla_gives_the_pictures_of_the_default_path(capsys, model, model_file, p
     assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
 
 
-def test_blend_is_named_after_its_weights(capsys, model_file, photo, tmp_path):
+def test_blend_is_named_after_its_weights(capsys, model, model_file, photo, tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=0.7,scream=0.3",
                   "--out", str(tmp_path))
-    assert code == 0 and (tmp_path / "photo__wave0.7+scream0.3.png").is_file()
+    assert code == 0
+    expected = stylize.stylize(model, load_image(photo), {"wave": 0.7, "scream": 0.3})
+    assert np.abs(written(tmp_path / "photo__wave0.7+scream0.3.png")
+                  - as_8_bit(expected)).max() <= 1
 
 
 def test_normalize_accepts_weights_not_summing_to_one(capsys, model_file, photo, tmp_path):
@@ -64,21 +67,46 @@ def test_normalize_accepts_weights_not_summing_to_one(capsys, model_file, photo,
     assert code == 0 and (tmp_path / "photo__wave0.75+udnie0.25.png").is_file()
 
 
-def test_mask_spatial_blend(capsys, model_file, photo, tmp_path):
+def written(path):
+    with Image.open(path) as picture:
+        return np.asarray(picture, np.float32)
+
+
+def as_8_bit(picture):
+    return np.round(picture * 255)
+
+
+def test_mask_spatial_blend(capsys, model, model_file, photo, tmp_path):
     mask = np.zeros((5, 8), np.uint8)
     mask[:, 4:] = 1
     Image.fromarray(mask).save(tmp_path / "mask.png")
     code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / "mask.png"),
                   "--mask-styles", "wave,udnie", "--out", str(tmp_path / "out"))
     assert code == 0
-    assert Image.open(tmp_path / "out" / "photo__mask-wave+udnie.png").size == (21, 17)
+    painted = written(tmp_path / "out" / "photo__mask-wave+udnie.png")
+    assert painted.shape == (17, 21, 3)
+    # Away from the soft edge, the left half is wave's picture and the right half udnie's.
+    wave, udnie = (as_8_bit(stylize.stylize(model, load_image(photo), style))
+                   for style in ("wave", "udnie"))
+    assert np.abs(painted[:, :7] - wave[:, :7]).max() <= 1
+    assert np.abs(painted[:, 14:] - udnie[:, 14:]).max() <= 1
+    assert np.abs(wave[:, 14:] - udnie[:, 14:]).mean() > 10
 
 
-def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model_file, photo, tmp_path):
+def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model, model_file, photo,
+                                                      tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--grid", "--style", "wave",
                   "--style", "scream", "--out", str(tmp_path / "grid.png"))
     assert code == 0
-    assert Image.open(tmp_path / "grid.png").size == (5 * 21, 2 * 17)
+    grid = written(tmp_path / "grid.png")
+    assert grid.shape == (2 * 17, 5 * 21, 3)
+    # The API's figure, labels included: row 0 the photo, wave, scream; row 1 the blends.
+    from style_transfer.painting import figures
+
+    expected = figures.interpolation_grid(model, load_image(photo), ["wave", "scream"])[0]
+    assert np.abs(grid - as_8_bit(expected)).max() <= 1
+    swapped = figures.interpolation_grid(model, load_image(photo), ["scream", "wave"])[0]
+    assert np.abs(grid - as_8_bit(swapped)).mean() > 10
 
 
 def test_styles_lists_the_model_styles(capsys, model_file):
@@ -86,7 +114,7 @@ def test_styles_lists_the_model_styles(capsys, model_file):
     assert code == 0 and captured.out.split() == ["0", "wave", "1", "scream", "2", "udnie"]
 
 
-def test_exif_orientation_and_max_size_are_honoured(capsys, model_file, tmp_path):
+def test_exif_orientation_and_max_size_are_honoured(capsys, model, model_file, tmp_path):
     pixels = np.random.default_rng(0).integers(0, 256, (30, 60, 3), dtype=np.uint8)
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 degrees when shown
@@ -94,6 +122,19 @@ def test_exif_orientation_and_max_size_are_honoured(capsys, model_file, tmp_path
     code, _ = run(capsys, "--model", model_file, str(tmp_path / "turned.jpg"), "--style", "0",
                   "--max-size", "40", "--out", str(tmp_path / "out.webp"))
     assert code == 0 and Image.open(tmp_path / "out.webp").size == (20, 40)
+    # Turned as shown, in pixels: the painting of the photo turned by hand.
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "turned.jpg"), "--style", "0",
+                  "--max-size", "40", "--out", str(tmp_path / "out.png"))
+    with Image.open(tmp_path / "turned.jpg") as stored:
+        upright = np.asarray(stored.transpose(Image.Transpose.ROTATE_270), np.float32) / 255
+    from style_transfer.base.images import resize_long_side
+
+    expected = as_8_bit(stylize.stylize(model, resize_long_side(upright, 40), 0))
+    turned_wrong = np.ascontiguousarray(upright[::-1, ::-1])  # Upside down.
+    wrong = as_8_bit(stylize.stylize(model, resize_long_side(turned_wrong, 40), 0))
+    error = np.abs(written(tmp_path / "out.png") - expected).mean()
+    assert error < 2  # Resizing in 8 bits or in floats: a step or two at a few pixels.
+    assert np.abs(written(tmp_path / "out.png") - wrong).mean() > 5 * error
 
 
 def test_folder_input_any_colour_mode_and_format(capsys, model_file, tmp_path):

@@ -79,8 +79,9 @@ def test_duplicate_file_stems_are_refused(inputs, capsys, tmp_path):
 ])
 def test_non_positive_sizes_and_counts_are_refused(inputs, capsys, option, value):
     content, styles, out = inputs
+    # Each option's range is checked by argparse, which names the option.
     assert_refused(capsys, _arguments(content, styles, out, option, value), out,
-                    [option.lstrip("-").replace("-", "_")])
+                    [f"argument {option}: expected a whole number from"])
 
 
 def _other_run(out):
@@ -124,3 +125,19 @@ def test_help_documents_every_option_with_its_default(capsys):
     for default in ("(default: 256)", "(default: 4)", "(default: 40000)", "(default: 0.001)",
                     "(default: imagenet)", "(default: avg)", "(default: 0.0001)"):
         assert default in text
+
+
+def test_files_left_out_of_the_content_folder_are_named_once_each(inputs, capsys):
+    # The run's data and its sample grid read the folder: one warning each, not two.
+    import io
+
+    content, styles, out = inputs
+    (content / "notes.png").write_text("not an image")
+    encoded = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(encoded, format="PNG")
+    (content / "cut.png").write_bytes(encoded.getvalue()[: len(encoded.getvalue()) // 2])
+    assert cli.main(_arguments(content, styles, out, "--sample-every", "1",
+                               "--style-size", "32")) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "Skipped" in line]
+    assert len(warnings) == 2, warnings
+    assert "notes.png" in warnings[0] and "cut.png" in warnings[1]

@@ -172,3 +172,47 @@ def test_another_registered_class_is_refused_before_keras_builds_it(style_model_
     with pytest.raises(BadInput, match="registered as 'style_transfer>ArbitraryStyleModel', "
                                        "not a model of trained styles"):
         load_style_model(disguised)
+
+
+def test_weights_that_do_not_fit_are_refused_with_keras_reason_in_one_line(
+        style_model_file, tmp_path):
+    # Keras's message ends its first line with "Example error message for object
+    # <Conv2D ...>:"; the reason is on the next one.
+    weights = io.BytesIO()
+    with zipfile.ZipFile(style_model_file) as original:
+        weights.write(original.read("model.weights.h5"))
+    with h5py.File(weights, "a") as file:
+        kernels = []
+        file.visititems(lambda name, item: kernels.append(name)
+                        if isinstance(item, h5py.Dataset) and "conv/vars" in name else None)
+        del file[kernels[0]]
+    broken = tmp_path / "broken.keras"
+    with zipfile.ZipFile(style_model_file) as original, zipfile.ZipFile(broken, "w") as copy:
+        for item in original.infolist():
+            copy.writestr(item, weights.getvalue() if item.filename == "model.weights.h5"
+                          else original.read(item))
+    with pytest.raises(BadInput) as error:
+        load_style_model(broken)
+    message = str(error.value)
+    assert "\n" not in message and not message.rstrip(".)").endswith(":")
+    assert "expected 1 variables, but received 0" in message
+
+
+@pytest.mark.parametrize("depth", [40, 50_000])
+def test_a_config_nested_too_deeply_is_refused_in_one_line(style_model_file, tmp_path, depth):
+    with zipfile.ZipFile(style_model_file) as original:
+        config = json.loads(original.read("config.json"))
+    deep = tmp_path / "deep.keras"
+    with zipfile.ZipFile(style_model_file) as original, zipfile.ZipFile(deep, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == "config.json":
+                # Spliced as text: json.dumps itself would recurse once per level.
+                data = json.dumps(config).replace(
+                    '"training_config": {}',
+                    '"training_config": {"deep": ' + "[" * depth + "]" * depth + "}").encode()
+                assert data != json.dumps(config).encode()
+            copy.writestr(item, data)
+    with pytest.raises(BadInput, match="more than 32 levels deep") as error:
+        load_style_model(deep)
+    assert "\n" not in str(error.value)

@@ -112,6 +112,15 @@ def test_a_failed_download_names_its_cause_and_caches_nothing(cache, handler, ca
     assert cached_files(cache) == []
 
 
+def test_an_unreachable_host_is_one_plain_sentence(cache):
+    # Nothing listens on port 9 (discard) here: the connection is refused, as offline.
+    with pytest.raises(BadInput, match="could not be reached") as error:
+        load_pretrained(magenta_entry("http://127.0.0.1:9/styles.ckpt"))
+    message = str(error.value)
+    assert "\n" not in message and message.endswith(".") and "?." not in message
+    assert cached_files(cache) == []
+
+
 def test_a_local_checkpoint_replaces_the_download(checkpoint, cache):
     model = load_pretrained(magenta_entry("http://127.0.0.1:9/unreachable.ckpt"),
                                        source_file=checkpoint)

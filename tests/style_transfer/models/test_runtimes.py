@@ -176,10 +176,13 @@ def broken_model():
 @pytest.mark.parametrize("runtime", ["tensorflow", "onnxruntime", "litert"])
 def test_a_nan_weight_paints_nan_on_every_runtime_for_one_picture(broken_model, runtime,
                                                                   tmp_path, monkeypatch):
+    # Every runtime propagates NaN as Keras does, and stylize's guard refuses the picture.
     monkeypatch.setenv("STYLE_TRANSFER_CACHE_DIR", str(tmp_path))
     stylize.use_runtime(broken_model, runtime)
     try:
-        painted = stylize.stylize(broken_model, photos(1, 24, 24)[0], "scream")
+        painted = stylize.network_function(broken_model)(photos(1, 24, 24), STYLE)
+        with pytest.raises(BadInput, match="painted NaN or infinite pixels"):
+            stylize.stylize(broken_model, photos(1, 24, 24)[0], "scream")
     finally:
         stylize.use_runtime(broken_model, "tensorflow")
     assert np.isnan(painted).all()

@@ -313,11 +313,15 @@ def test_a_failing_stage_stops_the_pipeline_with_its_error(stage):
 def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypatch, tmp_path):
     import cv2
 
+    rows, columns = np.mgrid[0:SIZE[1], 0:SIZE[0]]
+    blue_green_red = np.stack([columns * 255 // SIZE[0], rows * 255 // SIZE[1],
+                               np.full_like(rows, 200)], -1).astype(np.uint8)
+
     class FakeCamera:
         """What OpenCV's VideoCapture gives: BGR frames, then (False, None)."""
 
         def __init__(self, index):
-            self.frames = [np.full((SIZE[1], SIZE[0], 3), 10 * t, np.uint8) for t in range(5)]
+            self.frames = [np.roll(blue_green_red, t, axis=1) for t in range(5)]
 
         def isOpened(self):
             return True
@@ -332,11 +336,21 @@ def test_camera_frames_go_through_the_same_painting_and_encoding(model, monkeypa
             pass
 
     monkeypatch.setattr(cv2, "VideoCapture", FakeCamera)
-    record = video.stylize_camera(stylize.painter(model, "wave"), 0, tmp_path / "live.mp4",
+    paint = stylize.painter(model, "wave")
+    record = video.stylize_camera(paint, 0, tmp_path / "live.mp4",
                                   stabilizer=stabilize.Stabilizer(), max_frames=4)
     painted = video.probe(tmp_path / "live.mp4")
     assert record["frames"] == 4 and (painted.frame_count, painted.fps) == (4, 10.0)
     assert painted.duration_s == pytest.approx(0.4)
+    # The first frame (nothing to stabilize against yet) is the painter's picture of the
+    # frame in RGB, through H.264's rounding; not that of the BGR frame or another style.
+    with av.open(str(tmp_path / "live.mp4")) as container:
+        first = next(container.decode(video=0)).to_ndarray(format="rgb24") / 255.0
+    rgb = blue_green_red[..., ::-1].astype(np.float32) / 255
+    error = np.abs(first - paint(rgb)).mean()
+    assert error < 0.1  # 0.07: H.264's rounding of a 48 x 32 frame, chroma at half size
+    assert np.abs(first - paint(rgb[..., ::-1])).mean() > 2 * error
+    assert np.abs(first - stylize.painter(model, "scream")(rgb)).mean() > 2 * error
 
 
 def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
@@ -346,3 +360,16 @@ def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
     inner = (slice(8, -8), slice(8, -8))
     np.testing.assert_allclose(np.median(backward[inner], axis=(0, 1)), [-2, 0], atol=0.1)
     assert reliable[inner].mean() > 0.9
+
+
+def test_a_missing_camera_is_one_line_without_opencvs_own_warnings(model_file, tmp_path,
+                                                                   capfd):
+    # OpenCV logs "[ WARN:0@0.01] ... can't open camera by index" on the standard error
+    # itself (file descriptor 2); only --verbose shows it.
+    out = tmp_path / "live.mp4"
+    assert main(["video", "--model", model_file, "--style", "wave", "--camera", "9",
+                 "--frames", "1", "--out", str(out)]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert lines == ["style-transfer video: error: cannot open camera 9 (OpenCV found no "
+                     "such device)."], lines
+    assert not out.exists()

@@ -131,6 +131,32 @@ def test_crops_are_flipped_only_with_random_flip(tmp_path):
     assert directions(random_flip=True) == {True, False}
 
 
+def test_a_crop_of_one_colour_varies_by_less_than_the_8_bit_step(tmp_path):
+    # Without variation, every instance normalization of the network divides 0 by
+    # sqrt(epsilon) and training overflows (test_training.py trains on such photos).
+    folder = _write_solid_images(tmp_path / "photos", [(0, 0, 0), (255, 255, 255),
+                                                       (40, 90, 200)])
+    Image.new("RGB", (1, 1), (90, 20, 250)).save(folder / "one_pixel.png")
+    crops = np.concatenate(_batches(data.content_dataset(folder, 12, 4, seed=2), 2))
+    colours = np.array([(0, 0, 0), (255, 255, 255), (40, 90, 200), (90, 20, 250)]) / 255
+    for crop in crops:
+        colour = colours[np.abs(crop - colours[:, None, None, :]).max(axis=(1, 2, 3)).argmin()]
+        assert np.abs(crop - colour).max() <= 0.5 / 255 + 1e-7
+        assert crop.std(axis=(0, 1)).min() > 0.05 / 255
+    again = np.concatenate(_batches(data.content_dataset(folder, 12, 4, seed=2), 2))
+    np.testing.assert_array_equal(crops, again)
+
+
+def test_a_crop_of_several_colours_is_not_dithered(tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    two_colours = np.zeros((16, 16, 3), np.uint8)
+    two_colours[:, 8:] = 255
+    Image.fromarray(two_colours).save(folder / "halves.png")
+    crop = _batches(data.content_dataset(folder, 16, 1, random_flip=False), 1)[0][0]
+    np.testing.assert_array_equal(crop, two_colours / np.float32(255))
+
+
 def test_unreadable_files_are_skipped_with_one_counted_warning(tmp_path):
     folder = _write_solid_images(tmp_path / "photos", COLOURS[:3])
     (folder / "notes.jpg").write_text("not an image")

@@ -136,3 +136,23 @@ def test_style_draws_depend_only_on_seed_and_step():
     np.testing.assert_array_equal(first, draw_style_ids(5, 7, 16, 3).numpy())
     assert not np.array_equal(first, draw_style_ids(5, 8, 16, 3).numpy())
     assert first.min() >= 0 and first.max() < 3
+
+
+@pytest.mark.slow
+def test_photos_of_one_colour_train_like_any_other(images_folder, tmp_path):
+    # A black image and a 1x1 image among the photos made every feature map of their
+    # crops constant: instance normalization's gradient then overflowed to NaN.
+    import shutil
+
+    from PIL import Image
+
+    photos, styles = images_folder
+    content = shutil.copytree(photos, tmp_path / "content")
+    Image.new("RGB", (40, 40), (0, 0, 0)).save(content / "black.png")
+    Image.new("RGB", (1, 1), (200, 220, 255)).save(content / "one_pixel.png")
+    config = TrainConfig(content_dir=content, style_images=styles[:1], steps=8,
+                         **{**SETTINGS, "learning_rate": 1e-3})
+    model = training.train(config, tmp_path / "run", progress=False)
+    assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))
+               for variable in model.weights)
+    assert np.all(np.isfinite(read_history(tmp_path / "run")["total"]))

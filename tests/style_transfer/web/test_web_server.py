@@ -266,6 +266,31 @@ def test_invalid_json_is_a_400(url):
     assert status == 400 and "not JSON" in json.loads(data)["error"]
 
 
+@pytest.mark.parametrize("body, message", [
+    (b'{"model": 0, "weights": [1' + b"0" * 400 + b', 0, 0]}', "must be a finite number"),
+    (b'{"model": 1' + b"0" * 400 + b', "weights": [1, 0, 0]}', "must be an integer"),
+    (b'{"model": 0, "weights": [1, 0, 0], "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}",
+     "levels deep"),
+], ids=["401-digit weight", "401-digit model", "nested 20,000 deep"])
+def test_hostile_json_under_the_size_limit_is_a_400(url, body, message):
+    client = Client(url)
+    client.send_photo(png_bytes(photo_array()))
+    assert len(body) < 64 * 1024
+    status, _, data = client.request("POST", "/api/preview", body, "application/json")
+    assert status == 400 and message in json.loads(data)["error"]
+    assert client.preview({"model": 0, "weights": [1, 0, 0]})[0] == 200
+
+
+@pytest.mark.parametrize("width, height", [(3000, 8), (8, 3000)])
+def test_a_photo_whose_preview_would_be_under_8_px_is_refused_and_previews_go_on(
+        url, width, height):
+    client = Client(url)
+    status, reply = client.send_photo(png_bytes(np.zeros((height, width, 3), np.uint8)))
+    assert status == 400 and "too long and thin" in reply["error"], reply
+    assert client.send_photo(png_bytes(photo_array()))[0] == 200
+    assert client.preview({"model": 0, "weights": [1, 0, 0]})[0] == 200
+
+
 def test_a_bug_while_painting_is_a_500_and_the_server_goes_on(url, monkeypatch):
     client = Client(url)
     client.send_photo(png_bytes(photo_array()))
