@@ -12,7 +12,7 @@ output container accepts its codec, otherwise re-encoded (AAC, or Opus in
 WebM). The output is written under a temporary name and renamed when complete
 (`files.atomic_path`).
 
-Painting each frame alone flickers; `stabilize` (its `FlowStabilizer`) steadies
+Painting each frame alone flickers; `stabilize` (its `Stabilizer`) steadies
 the frames, and holds the metrics of flicker the benchmark and the tests share.
 """
 

@@ -74,7 +74,6 @@ def test_every_way_of_painting_a_photo_refuses_nan(nan_model, photo, paint):
 def test_tiles_refuse_nan(nan_model, monkeypatch):
     monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 16 * 16)
     monkeypatch.setattr(tiling, "TILE_PX", 16)
-    monkeypatch.setattr(tiling, "TILE_OVERLAP_PX", 4)
     large = np.random.default_rng(3).random((24, 40, 3), dtype=np.float32)
     with pytest.raises(BadInput, match=NAN_MESSAGE):
         stylize.stylize(nan_model, large, "wave")
