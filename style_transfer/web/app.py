@@ -265,10 +265,7 @@ async def _first_message(websocket):
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise BadInput("the page left before starting the camera.")
-    try:
-        return json.loads(message.get("text") or "")
-    except json.JSONDecodeError as error:
-        raise BadInput(f"the first message is not JSON: {error}.") from None
+    return parse_json(message.get("text") or "", "the first message")
 
 
 async def _stream_frames(websocket, stream, sessions, settings, limiter):
@@ -287,10 +284,7 @@ async def _stream_frames(websocket, stream, sessions, settings, limiter):
                                                          limiter=limiter)
                 await websocket.send_bytes(painted)
                 continue
-            try:
-                body = json.loads(message.get("text") or "")
-            except json.JSONDecodeError as error:
-                raise BadInput(f"the message is not JSON: {error}.") from None
+            body = parse_json(message.get("text") or "", "the message")
             stream.change(body, settings.max_regions)
         except BadInput as error:
             await websocket.send_json({"error": _shown(error), **({"frame": True} if frame

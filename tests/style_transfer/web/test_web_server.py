@@ -222,7 +222,7 @@ def test_a_bomb_is_refused_before_its_pixels_are_decoded(monkeypatch):
     ({"model": 0, "weights": [1, 0]}, "one value per style (3)"),
     ({"model": 3, "weights": [1, 0, 0]}, "model must be 0 to 0"),
     ({"model": 0, "weights": [1, 0, 0], "regions": [7]}, "style must be 0 to 2"),
-    ({"model": 0, "weights": [1, 0, 0], "strength": 2}, "strength must be from 0 to 1"),
+    ({"model": 0, "weights": [1, 0, 0], "strength": 2}, "strength must be a finite number from 0 to 1"),
     ({"model": 0, "weights": [1, 0, 0], "soft_edge_px": 99}, "soft_edge_px must be in"),
     ({"model": 0, "weights": ["1", 0, 0]}, "must be a finite number"),
     ({"model": 0, "weights": [1, 0, 0], "path": "/etc/passwd"}, "unknown request fields: path"),
