@@ -2,7 +2,9 @@
 PyTorch, the rest on TensorFlow.
 
 Keras picks its backend once per process, so each backend gets its own pytest
-run. Extra arguments are passed to every pytest run (e.g. `-x -q`).
+run, spread over the machine's cores by pytest-xdist (`-n auto`, at most 4 workers;
+give `-n 0` to run in this process alone). Extra arguments are passed to every
+pytest run (e.g. `-x -q`, `-m "not slow"`).
 
     python tests/run_backends.py
 """
@@ -19,6 +21,9 @@ RUNS = [
 
 
 def main(argv):
+    if not any(argument == "-n" or argument.startswith(("-n", "--numprocesses"))
+               for argument in argv):
+        argv = ["-n", "auto", "--maxprocesses", "4", *argv]
     failed = []
     for backend, paths in RUNS:
         print(f"\n=== KERAS_BACKEND={backend}: pytest {' '.join(paths)}", flush=True)

@@ -1,8 +1,5 @@
 """The stylize API: sizes, styles, blends, masks, the interpolation grid, the benchmark."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +10,6 @@ from style_transfer.models import style_names
 from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.painting import conditions, figures, stylize, tiling
 from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
-
-REPOSITORY = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -206,15 +201,6 @@ def test_standard_network_costs_80_gflop_at_512_px():
             + 512 ** 2 * 9 * 64 * 32 + 512 ** 2 * 81 * 32 * 3)
     assert stylize.network_flops(StyleTransferNetwork(1), 512, 512) == 2 * macs
 
-
-@pytest.mark.slow
-def test_bench_stylize_quick_runs_end_to_end():
-    completed = subprocess.run(
-        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_stylize.py"), "--quick"],
-        capture_output=True, text=True, timeout=600, cwd=REPOSITORY,
-    )
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
-    assert "| size (px) | GFLOP (ours executes) | ours ms" in completed.stdout
 
 
 def test_large_pictures_run_in_tiles_that_paint_the_one_pass_picture(model, monkeypatch):

@@ -1,8 +1,5 @@
 """Adding, removing and renaming styles: old styles stay bit-identical, only new rows train."""
 
-import subprocess
-import sys
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -18,8 +15,6 @@ from style_transfer.training import add_style
 from style_transfer.training.config import AddStyleConfig
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS, write_style_model
-
-REPO_ROOT = Path(__file__).resolve().parents[3]
 
 OLD_NAMES = ["stripes", "speckles"]
 STEPS = 4
@@ -220,14 +215,3 @@ def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, c
 
 
 # ----------------------------------------------------------------- evidence
-
-
-@pytest.mark.slow
-def test_the_benchmark_runs_in_quick_mode(tmp_path):
-    completed = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "benchmarks" / "bench_add_style.py"), "--quick",
-         "--results-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=600, cwd=REPO_ROOT,
-    )
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
-    assert (tmp_path / "add_style_curves.png").is_file()

@@ -42,7 +42,7 @@ def test_bench_peers_quick_prints_the_diffusers_pairs_forward_and_backward():
     assert rows[0].startswith("| backend | pair (ours / peer) | shape | mode |")
     for peer in ("AdaLayerNormContinuous", "AdaLayerNormContinuous(rms_norm)", "AdaGroupNorm"):
         for mode in ("forward", "forward+backward"):
-            assert any(f"| torch |" in row and f"diffusers {peer} |" in row
+            assert any("| torch |" in row and f"diffusers {peer} |" in row
                        and f"| {mode} |" in row for row in rows), (peer, mode, completed.stdout)
 
 
@@ -59,17 +59,6 @@ def test_bench_pretrained_quick_prints_agreement_and_latency_against_onnxruntime
     assert (tmp_path / "pretrained.json").is_file()
 
 
-def test_bench_runtimes_refuses_ratios_from_a_loaded_machine(monkeypatch):
-    from benchmarks import bench_runtimes
-
-    quiet_rows = [{"foreign_cores": 0.05}, {"foreign_cores": None}]
-    monkeypatch.setattr(bench_runtimes, "LOAD_AT_START", (0.4, 0.5, 0.6))
-    assert bench_runtimes.refusal_reason(quiet_rows) is None
-    assert "other processes used 0.80 cores" in bench_runtimes.refusal_reason(
-        [{"foreign_cores": 0.8}])
-    monkeypatch.setattr(bench_runtimes, "LOAD_AT_START", (1.7, 0.5, 0.6))
-    assert "load average was 1.70" in bench_runtimes.refusal_reason(quiet_rows)
-
 
 @pytest.mark.slow
 def test_bench_large_photos_quick_paints_in_tiles_and_agrees_with_one_pass(tmp_path):
@@ -84,3 +73,25 @@ def test_bench_large_photos_quick_paints_in_tiles_and_agrees_with_one_pass(tmp_p
     assert results["paint"][0]["finite"] and results["paint"][0]["tiles"] > 16
     assert results["agreement"][0]["max_grey"] < 0.5  # within the rounding to 8 bits
     assert (tmp_path / "large_photos.md").is_file()
+
+
+@pytest.mark.slow
+def test_bench_stylize_quick_prints_its_table():
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_stylize.py"), "--quick"],
+        capture_output=True, text=True, timeout=600, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "| size (px) | GFLOP (ours executes) | ours ms" in completed.stdout
+
+
+@pytest.mark.slow
+def test_bench_add_style_quick_draws_its_curves(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, str(REPOSITORY / "benchmarks" / "bench_add_style.py"), "--quick",
+         "--results-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=600, cwd=REPOSITORY,
+    )
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert (tmp_path / "add_style_curves.png").is_file()
+
