@@ -142,6 +142,8 @@ def check_network_size(config, where=None):
     for field in BOUNDS:
         if config.get(field) is not None:
             check_bound(field, config[field], where)
+    if "alpha" in config and config["alpha"] is None:  # The only bound without a None default.
+        _refuse(where, "alpha None", "a width multiplier, a number")
     architecture = config.get("architecture")
     if architecture is None or (isinstance(architecture, str) and architecture in ARCHITECTURES):
         return  # The default, or a preset.
