@@ -13,10 +13,20 @@ import os
 import subprocess
 import sys
 
+# The augmentation layer on the other backends: painting, seeds, training-only, fit, saving
+# (the rest of its file checks what does not depend on the backend, on TensorFlow).
+AUGMENT = [f"tests/style_transfer/test_augment.py::{name}" for name in (
+    "test_strength_mixes_the_painting_with_the_photo",
+    "test_the_same_seed_gives_the_same_pictures_and_another_seed_others",
+    "test_not_training_passes_the_images_through",
+    "test_in_a_model_it_paints_in_fit_only_and_stays_frozen",
+    "test_a_saved_model_loads_in_safe_mode_with_the_network_inside",
+    "test_an_arbitrary_model_paints_in_one_style_image_at_a_time",
+)]
 RUNS = [
-    ("tensorflow", ["tests"]),
-    ("jax", ["tests/cbn", "tests/style_transfer/test_augment.py"]),
-    ("torch", ["tests/cbn", "tests/style_transfer/test_augment.py"]),
+    ("tensorflow", ["tests"], "tests"),
+    ("jax", ["tests/cbn", *AUGMENT], "tests/cbn and the augmentation layer"),
+    ("torch", ["tests/cbn", *AUGMENT], "tests/cbn and the augmentation layer"),
 ]
 
 
@@ -25,8 +35,8 @@ def main(argv):
                for argument in argv):
         argv = ["-n", "auto", "--maxprocesses", "4", *argv]
     failed = []
-    for backend, paths in RUNS:
-        print(f"\n=== KERAS_BACKEND={backend}: pytest {' '.join(paths)}", flush=True)
+    for backend, paths, label in RUNS:
+        print(f"\n=== KERAS_BACKEND={backend}: pytest {label}", flush=True)
         env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
         code = subprocess.call([sys.executable, "-m", "pytest", *paths, *argv], env=env)
         if code != 0:
