@@ -316,6 +316,19 @@ def test_stylize_with_an_export_of_the_wrong_kind_is_refused(capsys, exports, tm
                    ["painted by litert"])
 
 
+def test_an_export_refuses_a_photo_too_large_for_one_pass(exports, monkeypatch):
+    from style_transfer.base.errors import BadInput
+    from style_transfer.painting import stylize, tiling
+
+    # Tiles take the whole picture's statistics layer by layer: only a Keras network has them.
+    monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 16 * 16)
+    exported = runtimes.ExportedNetwork(exports["onnx"])
+    assert stylize.stylize(exported, photos(1, 16, 16)[0], 0).shape == (16, 16, 3)
+    with pytest.raises(BadInput, match=r"styles\.onnx paints pictures of up to 256 pixels; "
+                                       r"received 24x16: .*`max_size`"):
+        stylize.stylize(exported, photos(1, 16, 24)[0], 0)
+
+
 # ---------------------------------------------------------- arbitrary styles
 
 
