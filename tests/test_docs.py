@@ -18,6 +18,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
+@pytest.mark.slow
 def test_the_guides_and_the_api_reference_build_strictly(tmp_path):
     pytest.importorskip("mkdocs", reason="the docs extra is not installed")
     completed = subprocess.run(

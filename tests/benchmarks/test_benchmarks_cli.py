@@ -42,6 +42,7 @@ def test_an_unknown_section_is_refused_with_the_known_ones():
     assert "training" in completed.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script, writes_results", [
     ("bench_training.py", True), ("bench_fidelity.py", True), ("bench_add_style.py", True),
     ("bench_arbitrary.py", False), ("bench_video.py", True), ("bench_video_speed.py", True)])

@@ -43,6 +43,7 @@ def batch_norm_pair(shape, epsilon=1e-3, momentum=0.9):
     return conditional, plain
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rank", [2, 3, 4, 5])
 def test_single_condition_batch_norm_equals_batch_normalization(rank):
     shape = SHAPES_BY_RANK[rank]
@@ -225,6 +226,7 @@ def test_norms_without_moving_statistics_ignore_training_flag(layer):
     )
 
 
+@pytest.mark.slow
 def test_moving_variance_stays_non_negative_for_constant_large_batches():
     layer = ConditionalBatchNormalization(num_conditions=1, momentum=0.0)
     x = np.full((1, 3, 2, 2), 355469.0, "float32")

@@ -101,6 +101,7 @@ def test_identity_row_of_instance_norm_gives_plain_instance_norm():
     )
 
 
+@pytest.mark.slow
 def test_model_append_conditions_grows_every_table_and_keeps_old_outputs():
     model = styled_network()
     inputs = [random_inputs((3,) + IMAGE_SHAPE), np.array([0, 2, 1], "int32")]
@@ -118,6 +119,7 @@ def test_model_append_conditions_grows_every_table_and_keeps_old_outputs():
     assert np.array_equal(to_numpy(model.predict(inputs, verbose=0)), old_outputs)
 
 
+@pytest.mark.slow
 def test_appended_rows_train_after_recompiling():
     model = styled_network()
     (new_id,) = cbn.append_conditions(model)
@@ -129,6 +131,7 @@ def test_appended_rows_train_after_recompiling():
     assert not np.array_equal(to_numpy(layer.gamma)[new_id], new_row_before)
 
 
+@pytest.mark.slow
 def test_training_only_one_row_changes_that_row_and_nothing_else():
     model = styled_network()
     inputs = [random_inputs((4,) + IMAGE_SHAPE), np.array([0, 1, 2, 1], "int32")]
@@ -165,6 +168,7 @@ def test_training_only_conditions_leaves_only_conditional_parameters_trainable()
     assert any("mlp_gamma_beta" in path for path in expected)
 
 
+@pytest.mark.slow
 def test_training_only_conditions_freezes_all_moving_statistics():
     model = styled_network(mlp_layer=True)
     inputs = [

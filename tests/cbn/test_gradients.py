@@ -138,6 +138,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layer_class, shape", CASES,
     ids=[f"{layer.__name__}-rank{len(shape)}" for layer, shape in CASES],
@@ -150,6 +151,7 @@ def test_first_order_gradients_match_autodiff_of_the_formula(layer_class, shape)
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer_class", [
     cbn.ConditionalBatchNormalization,
     cbn.ConditionalGroupNormalization,
@@ -164,6 +166,7 @@ def test_first_order_gradients_after_a_dense_layer(layer_class):
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer_class", LAYERS, ids=LAYER_IDS)
 def test_second_order_gradients_match_autodiff_of_the_formula(layer_class):
     """The gradient of a gradient penalty, |dL/dx|^2, w.r.t. x and the table."""

@@ -45,6 +45,7 @@ print("ran without TensorFlow on", keras.backend.backend())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     keras.backend.backend() == "tensorflow", reason="checked under the JAX and PyTorch runs"
 )

@@ -39,6 +39,7 @@ def layers_with_conditions():
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("policy", POLICIES)
 def test_variables_stay_float32_and_outputs_use_compute_dtype(policy):
     keras.mixed_precision.set_global_policy(policy)

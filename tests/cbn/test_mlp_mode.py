@@ -22,6 +22,7 @@ def conditioning_vectors(batch_size, seed=0):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("training", [True, False])
 def test_fresh_mlp_batch_norm_equals_batch_normalization(training):
     x = random_inputs(SHAPE, scale=2.0, offset=1.0)
@@ -34,6 +35,7 @@ def test_fresh_mlp_batch_norm_equals_batch_normalization(training):
     )
 
 
+@pytest.mark.slow
 def test_fresh_mlp_instance_norm_equals_group_normalization():
     x = random_inputs(SHAPE, scale=2.0, offset=1.0)
     conditional = ConditionalInstanceNormalization(mlp_units=(8, 8), epsilon=1e-3)
@@ -45,6 +47,7 @@ def test_fresh_mlp_instance_norm_equals_group_normalization():
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "conditional, plain",
     [
@@ -63,6 +66,7 @@ def test_fresh_mlp_group_and_layer_norm_equal_the_keras_layers(conditional, plai
     )
 
 
+@pytest.mark.slow
 def test_layer_norm_gives_every_token_its_samples_gamma_and_beta():
     """Transformer inputs (batch, tokens, features), one conditioning vector per sample."""
     x = random_inputs((3, 7, 4), scale=2.0, offset=-1.0)
@@ -88,6 +92,7 @@ def test_linear_mlp_has_only_the_output_layer():
     assert layer.mlp_layers[0].kernel.shape == (CONDITION_DIM, 2 * SHAPE[-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "layer_class", [ConditionalBatchNormalization, ConditionalInstanceNormalization]
 )

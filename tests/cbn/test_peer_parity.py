@@ -84,6 +84,7 @@ def test_diffusers_ada_group_norm(act_fn):
                                **TOLERANCE)
 
 
+@pytest.mark.slow
 def test_diffusers_ada_layer_norm_zero_shift_scale_and_gates():
     """adaLN-Zero: one linear map gives shift, scale and gate for attention and for the
     MLP. Ours: a conditional layer norm for each of the block's two norms and a Dense for
@@ -217,6 +218,7 @@ def keras_hub_adaptive_layer_norm():
     return mmdit.AdaptiveLayerNormalization
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("num_modulations", [2, 6])
 def test_keras_hub_adaptive_layer_normalization(keras_hub_adaptive_layer_norm, num_modulations):
     """SD3's MMDiT: SiLU, Dense to shift, scale (and gate, MLP shift, scale, gate), layer

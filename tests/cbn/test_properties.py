@@ -3,7 +3,10 @@
 import functools
 
 import numpy as np
-from hypothesis import example, given, settings, strategies as st
+import pytest
+from cbn_testing import to_numpy
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from cbn import (
     ConditionalBatchNormalization,
@@ -11,7 +14,6 @@ from cbn import (
     ConditionalInstanceNormalization,
     ConditionalLayerNormalization,
 )
-from cbn_testing import to_numpy
 
 NUM_CONDITIONS = 3
 LAYER_CLASSES = {
@@ -49,6 +51,7 @@ def normalization_cases(draw):
     return draw(st.sampled_from(sorted(LAYER_CLASSES))), inputs, condition, draw(st.booleans())
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(normalization_cases())
 def test_outputs_are_finite_and_keep_the_input_shape(case):
@@ -61,6 +64,7 @@ def test_outputs_are_finite_and_keep_the_input_shape(case):
     assert np.all(np.isfinite(outputs))
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(
     layer_name=st.sampled_from(sorted(LAYER_CLASSES)),
@@ -100,6 +104,7 @@ def test_a_large_constant_input_normalizes_to_finite_values(layer_name, batch_si
     assert np.all(np.isfinite(to_numpy(layer(inputs, ids, training=True))))
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None)
 @given(
     layer_name=st.sampled_from(sorted(LAYER_CLASSES)),

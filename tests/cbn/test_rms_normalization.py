@@ -77,6 +77,7 @@ def test_table_mode_matches_numpy_reference(center, condition):
     np.testing.assert_allclose(to_numpy(layer(x, values)), expected, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_without_center_there_is_no_beta():
     table = table_layer((2, 3, 4), center=False)
     mlp = ConditionalRMSNormalization(mlp_units=(5,))
@@ -120,6 +121,7 @@ def test_appended_rows_without_beta_start_as_identity():
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(
     factor=st.sampled_from([0.05, 0.5, 7.0, 1e4]),

@@ -87,6 +87,7 @@ def test_config_round_trip_reproduces_the_config(layer):
 
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_table_model_survives_keras_file(layer_class, tmp_path):
     model = table_model(layer_class)
@@ -94,6 +95,7 @@ def test_table_model_survives_keras_file(layer_class, tmp_path):
     assert_same_predictions_after_reload(model, inputs, tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("layer_class", LAYER_CLASSES, ids=LAYER_IDS)
 def test_mlp_model_survives_keras_file(layer_class, tmp_path):
     model = mlp_model(layer_class)
@@ -141,6 +143,7 @@ class ConvStyleBlock(keras.layers.Layer):
         }
 
 
+@pytest.mark.slow
 def test_layer_wrapping_it_trains_in_sequential_model_and_survives_keras_file(tmp_path):
     block = ConvStyleBlock(style_id=1, num_styles=NUM_CONDITIONS)
     model = keras.Sequential([keras.Input(IMAGE_SHAPE), block, keras.layers.Conv2D(1, 1)])
@@ -171,6 +174,7 @@ class StyledNetwork(keras.Model):
         return self.conv_out(hidden)
 
 
+@pytest.mark.slow
 def test_subclassed_model_trains_the_rows_it_is_fed():
     model = StyledNetwork()
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")

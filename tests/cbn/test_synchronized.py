@@ -56,6 +56,7 @@ print(json.dumps({
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute")
 def test_synchronized_statistics_match_keras_batch_norm_on_two_replicas():
     child = subprocess.run([sys.executable, "-c", TWO_REPLICAS], capture_output=True, text=True,

@@ -47,6 +47,7 @@ def matching_style(picture, pictures):
     return None
 
 
+@pytest.mark.slow
 def test_one_style_at_a_time_paints_each_image_in_one_of_the_styles(model, photos,
                                                                      style_pictures):
     painted = numpy(RandomStyle(model, concentration=0, strength=1.0, seed=1)(photos)) / 255
@@ -67,6 +68,7 @@ def test_a_large_concentration_blends_every_style_almost_equally(model, photos):
     np.testing.assert_allclose(painted, equal, atol=2e-3)
 
 
+@pytest.mark.slow
 def test_strength_mixes_the_painting_with_the_photo(model, photos, style_pictures):
     painted = numpy(RandomStyle(model, styles=["udnie"], strength=0.25, seed=4)(photos))
     expected = 0.25 * style_pictures[2] * 255 + 0.75 * photos
@@ -96,6 +98,7 @@ def test_preserved_colours_are_photo_options_preserve_color(model, photos, style
     np.testing.assert_allclose(painted, expected, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_same_seed_gives_the_same_pictures_and_another_seed_others(model, photos):
     first = numpy(RandomStyle(model, concentration=0.5, seed=11)(photos))
     again = numpy(RandomStyle(model, concentration=0.5, seed=11)(photos))
@@ -109,6 +112,7 @@ def test_each_call_draws_again(model, photos):
     assert np.abs(numpy(layer(photos)) - numpy(layer(photos))).max() > 1.0
 
 
+@pytest.mark.slow
 def test_not_training_passes_the_images_through(model, photos):
     np.testing.assert_array_equal(numpy(RandomStyle(model, seed=14)(photos, training=False)),
                                   photos)
@@ -123,6 +127,7 @@ def classifier(layer):
     return keras.Model(inputs, keras.layers.Dense(2)(x))
 
 
+@pytest.mark.slow
 def test_in_a_model_it_paints_in_fit_only_and_stays_frozen(model, photos):
     layer = RandomStyle(model, seed=15)
     network = classifier(layer)
@@ -137,6 +142,7 @@ def test_in_a_model_it_paints_in_fit_only_and_stays_frozen(model, photos):
     np.testing.assert_array_equal(probe.predict(photos, verbose=0), photos)
 
 
+@pytest.mark.slow
 def test_a_saved_model_loads_in_safe_mode_with_the_network_inside(model, photos, tmp_path):
     layer = RandomStyle(model, concentration=0.5, strength=(0.5, 1.0), seed=16)
     network = classifier(layer)
@@ -151,6 +157,7 @@ def test_a_saved_model_loads_in_safe_mode_with_the_network_inside(model, photos,
     np.testing.assert_allclose(numpy(layer(photos)), numpy(twin(photos)), atol=1e-3)
 
 
+@pytest.mark.slow
 def test_in_a_tf_data_map_batched_or_one_image_at_a_time(model, photos):
     layer = RandomStyle(model, styles=["scream"], strength=1.0, seed=17)
     expected = numpy(layer(photos))
@@ -162,6 +169,7 @@ def test_in_a_tf_data_map_batched_or_one_image_at_a_time(model, photos):
     np.testing.assert_allclose(single, expected[:2], atol=1e-3)
 
 
+@pytest.mark.slow
 def test_a_tf_data_map_is_seeded(model, photos):
     def run(seed):
         layer = RandomStyle(model, concentration=0.5, seed=seed)
@@ -229,6 +237,7 @@ def style_images():
             for seed in range(3)]
 
 
+@pytest.mark.slow
 @tensorflow_only
 def test_an_arbitrary_model_paints_in_one_style_image_at_a_time(arbitrary_model, style_images,
                                                                  photos):
@@ -244,6 +253,7 @@ def test_an_arbitrary_model_paints_in_one_style_image_at_a_time(arbitrary_model,
                         for index, picture in enumerate(painted)]
 
 
+@pytest.mark.slow
 @tensorflow_only
 def test_random_embeddings_from_the_fitted_normal_are_seeded(arbitrary_model, style_images,
                                                              photos):
@@ -255,6 +265,7 @@ def test_random_embeddings_from_the_fitted_normal_are_seeded(arbitrary_model, st
     assert np.abs(paint(20) - paint(21)).max() > 0.01
 
 
+@pytest.mark.slow
 @tensorflow_only
 def test_an_arbitrary_model_layer_saves_its_style_embeddings(arbitrary_model, style_images,
                                                              photos, tmp_path):

@@ -73,6 +73,7 @@ def test_earlier_demo_outputs_are_not_overwritten(tmp_path, capsys):
     assert (out / "grid.png").read_bytes() == b"an earlier grid"
 
 
+@pytest.mark.slow
 def test_the_pretrained_demo_paints_every_style_blends_and_a_spatial_blend(tmp_path,
                                                                          monkeypatch):
     monkeypatch.setenv("STYLE_TRANSFER_CACHE_DIR", str(tmp_path / "cache"))

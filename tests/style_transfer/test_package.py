@@ -44,6 +44,7 @@ def settings_seen(**environment):
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_import_selects_tensorflow_and_the_caching_allocator_before_tensorflow_loads():
     seen = settings_seen()
     expected = {"KERAS_BACKEND": "tensorflow", "TF_CPU_ALLOCATOR_USE_BFC": "true"}
@@ -53,6 +54,7 @@ def test_import_selects_tensorflow_and_the_caching_allocator_before_tensorflow_l
     assert seen["after import"] == expected
 
 
+@pytest.mark.slow
 def test_a_setting_the_user_made_wins():
     seen = settings_seen(TF_CPU_ALLOCATOR_USE_BFC="false")
     assert seen["when tensorflow was imported"]["TF_CPU_ALLOCATOR_USE_BFC"] == "false"
@@ -108,6 +110,7 @@ def saved_models(model_file, tmp_path_factory):
             "pretrained": converted}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("order", ["style_transfer first", "keras first", "cbn first",
                                    "network first"])
 def test_keras_loads_every_model_this_package_saves_after_import(saved_models, order):
@@ -115,6 +118,7 @@ def test_keras_loads_every_model_this_package_saves_after_import(saved_models, o
         "StyleTransferNetwork", "ArbitraryStyleModel", "StyleTransferNetwork"]
 
 
+@pytest.mark.slow
 def test_keras_alone_cannot_load_them_which_is_what_the_import_fixes(saved_models):
     program = ("import keras, sys\ntry:\n    keras.saving.load_model(sys.argv[1])\n"
                "except TypeError as error:\n    print('refused:', error)\n")

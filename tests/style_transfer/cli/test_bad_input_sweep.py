@@ -17,6 +17,7 @@ def assets(tmp_path_factory):
     return bad_input_sweep.write_assets(tmp_path_factory.mktemp("sweep") / "assets")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "case", [pytest.param(case, id=case.name) for case in CASES])
 def test_bad_input_is_one_line_exit_2_and_nothing_is_lost(case, assets, tmp_path):

@@ -128,12 +128,14 @@ def real_run(tmp_path_factory):
     return run
 
 
+@pytest.mark.slow
 def test_a_real_command_prints_no_library_log_lines(real_run):
     completed = real_run()
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stderr == ""
 
 
+@pytest.mark.slow
 def test_verbose_shows_the_library_log_lines(real_run):
     completed = real_run("--verbose")
     assert completed.returncode == 0, completed.stderr[-2000:]

@@ -41,6 +41,7 @@ def test_pretrained_list_shows_every_model_its_source_licence_and_cache_state(ca
     assert "http://download.magenta.tensorflow.org/models/" in shown
 
 
+@pytest.mark.slow
 def test_pretrained_get_writes_the_converted_model(tmp_path, capsys):
     out = tmp_path / "android.keras"
     assert cli.main(["pretrained", "get", "android-26", "--out", str(out)]) == 0
@@ -67,6 +68,7 @@ def painted_by_the_library(photo, style):
     return np.round(painted * 255)
 
 
+@pytest.mark.slow
 def test_stylize_without_a_model_paints_with_android_26(photo, tmp_path):
     out = tmp_path / "style3.png"
     assert cli.main(["stylize", str(photo), "--style", "3", "--out", str(out), "--quiet"]) == 0
@@ -79,6 +81,7 @@ def test_stylize_without_a_model_paints_with_android_26(photo, tmp_path):
     assert np.abs(painted - painted_by_the_library(photo, 4)).mean() > 10
 
 
+@pytest.mark.slow
 def test_stylize_contact_sheet_shows_the_photo_and_every_style(photo, tmp_path):
     out = tmp_path / "sheet.png"
     assert cli.main(["stylize", "--model", "android-26", str(photo), "--contact-sheet",
@@ -106,6 +109,7 @@ def test_a_name_that_is_neither_a_file_nor_pretrained_is_a_one_line_error(photo,
     assert "neither a model file nor a pretrained model" in error and "android-26" in error
 
 
+@pytest.mark.slow
 def test_rename_remove_and_export_take_a_pretrained_name(tmp_path):
     renamed = tmp_path / "renamed.keras"
     assert cli.main(["rename-style", "--model", "android-26", "--style", "style_19",

@@ -49,6 +49,7 @@ def test_bad_options_are_one_line_errors(capsys, argv, message):
     assert error.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_port_in_use_is_a_one_line_error(capsys, model_file):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -58,6 +59,7 @@ def test_a_port_in_use_is_a_one_line_error(capsys, model_file):
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_the_server_process_serves_the_page_and_its_models(model_file):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     process = subprocess.Popen(

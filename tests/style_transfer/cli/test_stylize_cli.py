@@ -30,6 +30,7 @@ def run(capsys, *argv):
     return code, capsys.readouterr()
 
 
+@pytest.mark.slow
 def test_every_style_by_default_named_after_it(capsys, model_file, photo, tmp_path):
     out = tmp_path / "out"
     code, _ = run(capsys, "--model", model_file, photo, "--out", str(out))
@@ -38,12 +39,14 @@ def test_every_style_by_default_named_after_it(capsys, model_file, photo, tmp_pa
     assert Image.open(out / "photo__wave.png").size == (21, 17)
 
 
+@pytest.mark.slow
 def test_output_matches_the_api(capsys, model, model_file, photo, tmp_path):
     run(capsys, "--model", model_file, photo, "--style", "scream", "--out", str(tmp_path / "o.png"))
     expected = np.round(stylize.stylize(model, load_image(photo), "scream") * 255)
     assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
 
 
+@pytest.mark.slow
 def test_xla_gives_the_pictures_of_the_default_path(capsys, model, model_file, photo, tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--style", "udnie", "--xla",
                   "--out", str(tmp_path / "o.png"))
@@ -52,6 +55,7 @@ def test_xla_gives_the_pictures_of_the_default_path(capsys, model, model_file, p
     assert np.abs(np.asarray(Image.open(tmp_path / "o.png"), np.float32) - expected).max() <= 1
 
 
+@pytest.mark.slow
 def test_blend_is_named_after_its_weights(capsys, model, model_file, photo, tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=0.7,scream=0.3",
                   "--out", str(tmp_path))
@@ -61,6 +65,7 @@ def test_blend_is_named_after_its_weights(capsys, model, model_file, photo, tmp_
                   - as_8_bit(expected)).max() <= 1
 
 
+@pytest.mark.slow
 def test_normalize_accepts_weights_not_summing_to_one(capsys, model_file, photo, tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--blend", "wave=3,udnie=1", "--normalize",
                   "--out", str(tmp_path))
@@ -76,6 +81,7 @@ def as_8_bit(picture):
     return np.round(picture * 255)
 
 
+@pytest.mark.slow
 def test_mask_spatial_blend(capsys, model, model_file, photo, tmp_path):
     mask = np.zeros((5, 8), np.uint8)
     mask[:, 4:] = 1
@@ -93,6 +99,7 @@ def test_mask_spatial_blend(capsys, model, model_file, photo, tmp_path):
     assert np.abs(wave[:, 14:] - udnie[:, 14:]).mean() > 10
 
 
+@pytest.mark.slow
 def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model, model_file, photo,
                                                       tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--grid", "--style", "wave",
@@ -109,11 +116,13 @@ def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model, model_file,
     assert np.abs(grid - as_8_bit(swapped)).mean() > 10
 
 
+@pytest.mark.slow
 def test_styles_lists_the_model_styles(capsys, model_file):
     code, captured = run(capsys, "--model", model_file, "--styles")
     assert code == 0 and captured.out.split() == ["0", "wave", "1", "scream", "2", "udnie"]
 
 
+@pytest.mark.slow
 def test_exif_orientation_and_max_size_are_honoured(capsys, model, model_file, tmp_path):
     pixels = np.random.default_rng(0).integers(0, 256, (30, 60, 3), dtype=np.uint8)
     exif = Image.Exif()
@@ -137,6 +146,7 @@ def test_exif_orientation_and_max_size_are_honoured(capsys, model, model_file, t
     assert np.abs(written(tmp_path / "out.png") - wrong).mean() > 5 * error
 
 
+@pytest.mark.slow
 def test_folder_input_any_colour_mode_and_format(capsys, model_file, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -148,6 +158,7 @@ def test_folder_input_any_colour_mode_and_format(capsys, model_file, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["grey__udnie.jpg", "palette__udnie.jpg"]
 
 
+@pytest.mark.slow
 def test_one_bad_file_of_many_is_reported_and_the_rest_are_written(capsys, model_file, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
@@ -161,6 +172,7 @@ def test_one_bad_file_of_many_is_reported_and_the_rest_are_written(capsys, model
     assert "b.png" in captured.err and "Traceback" not in captured.err
 
 
+@pytest.mark.slow
 def test_existing_output_is_kept_without_overwrite(capsys, model_file, photo, tmp_path):
     target = tmp_path / "o.png"
     target.write_bytes(b"keep me")
@@ -171,6 +183,7 @@ def test_existing_output_is_kept_without_overwrite(capsys, model_file, photo, tm
     assert code == 0 and Image.open(target).size == (21, 17)
 
 
+@pytest.mark.slow
 def test_an_input_is_never_overwritten(capsys, model_file, photo):
     before = open(photo, "rb").read()
     code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--out", photo, "--overwrite")
@@ -180,6 +193,7 @@ def test_an_input_is_never_overwritten(capsys, model_file, photo):
 # Bad inputs of every command, this one's included, are the cases of bad_input_sweep.py.
 
 
+@pytest.mark.slow
 def test_photos_of_a_folder_keep_their_sub_folders(capsys, model_file, tmp_path):
     for folder in ("a", "b"):
         (tmp_path / "album" / folder).mkdir(parents=True)
@@ -193,6 +207,7 @@ def test_photos_of_a_folder_keep_their_sub_folders(capsys, model_file, tmp_path)
     assert written == ["a/photo__wave.png", "b/photo__wave.png", "top__wave.png"]
 
 
+@pytest.mark.slow
 def test_an_existing_output_stops_the_run_before_any_picture(capsys, model_file, tmp_path):
     for name in ("a", "b"):
         write_photo(tmp_path / f"{name}.png")
@@ -207,6 +222,7 @@ def test_an_existing_output_stops_the_run_before_any_picture(capsys, model_file,
 # ------------------------------------------------------------------ photo options, --json, -
 
 
+@pytest.mark.slow
 def test_strength_and_preserve_color_match_the_api(capsys, model, model_file, photo, tmp_path):
     out = tmp_path / "soft.png"
     code, _ = run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", "0.4",
@@ -217,6 +233,7 @@ def test_strength_and_preserve_color_match_the_api(capsys, model, model_file, ph
     assert np.abs(np.asarray(Image.open(out), np.float32) - np.round(expected * 255)).max() <= 1
 
 
+@pytest.mark.slow
 def test_strength_0_writes_the_photo(capsys, model_file, photo, tmp_path):
     out = tmp_path / "same.png"
     run(capsys, "--model", model_file, photo, "--style", "wave", "--strength", "0",
@@ -234,6 +251,7 @@ def test_strength_outside_0_1_is_an_argument_error(capsys, model_file, photo, tm
     assert not (tmp_path / "o.png").exists()
 
 
+@pytest.mark.slow
 def test_json_prints_one_record_per_output(capsys, model_file, photo, tmp_path):
     code = main(["stylize", "--json", "--model", model_file, photo, "--style", "wave",
                  "--style", "udnie", "--out", str(tmp_path / "out")])
@@ -253,6 +271,7 @@ def _cli(*argv, stdin=b""):
                           env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
 
 
+@pytest.mark.slow
 def test_dash_reads_standard_input_and_writes_standard_output(model, model_file, photo):
     completed = _cli("--model", model_file, "-", "--style", "scream", "--out", "-",
                      stdin=Path(photo).read_bytes())
@@ -262,6 +281,7 @@ def test_dash_reads_standard_input_and_writes_standard_output(model, model_file,
     assert np.abs(painted - expected).max() <= 1
 
 
+@pytest.mark.slow
 def test_an_unreadable_standard_input_is_named_as_such_not_as_a_temporary_file(model_file):
     completed = _cli("--model", model_file, "-", "--style", "wave", "--out", "-",
                      stdin=b"not a picture")
@@ -271,6 +291,7 @@ def test_an_unreadable_standard_input_is_named_as_such_not_as_a_temporary_file(m
     assert len(error.strip().splitlines()) == 1 and "style-transfer-" not in error, error
 
 
+@pytest.mark.slow
 def test_standard_output_takes_one_picture_only(capsys, model_file, photo):
     code, captured = run(capsys, "--model", model_file, photo, "--out", "-")
     assert code == 2 and "--out -" in captured.err and "3 pictures" in captured.err

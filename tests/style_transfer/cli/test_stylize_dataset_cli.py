@@ -58,6 +58,7 @@ def finished(model_file, dataset, tmp_path_factory):
     return code, out
 
 
+@pytest.mark.slow
 def test_the_tree_is_kept_with_a_manifest_of_every_output(finished):
     code, out = finished
     assert code == 1  # the broken image
@@ -81,6 +82,7 @@ def test_a_bad_image_is_listed_and_skipped(finished):
     assert not list(out.rglob("broken*"))
 
 
+@pytest.mark.slow
 def test_each_output_is_the_stylize_commands_picture_bit_for_bit(capsys, finished, model_file,
                                                                  dataset, tmp_path):
     _, out = finished
@@ -94,6 +96,7 @@ def test_each_output_is_the_stylize_commands_picture_bit_for_bit(capsys, finishe
         assert target.read_bytes() == (out / record["output"]).read_bytes()
 
 
+@pytest.mark.slow
 def test_a_second_run_paints_only_missing_or_damaged_outputs(capsys, model_file, tmp_path):
     source = make_dataset(tmp_path / "photos")
     out = tmp_path / "stylized"
@@ -107,6 +110,7 @@ def test_a_second_run_paints_only_missing_or_damaged_outputs(capsys, model_file,
     assert tree(out) == before
 
 
+@pytest.mark.slow
 def test_other_settings_on_the_same_output_folder_are_refused(capsys, model_file, tmp_path):
     source = make_dataset(tmp_path / "photos", PHOTOS[:1])
     out = tmp_path / "stylized"

@@ -127,6 +127,7 @@ def test_help_documents_every_option_with_its_default(capsys):
         assert default in text
 
 
+@pytest.mark.slow
 def test_files_left_out_of_the_content_folder_are_named_once_each(inputs, capsys):
     # The run's data and its sample grid read the folder: one warning each, not two.
     import io

@@ -23,6 +23,7 @@ def saved_model(model, tmp_path_factory):
     return tf.saved_model.load(str(path)).signatures[export.SIGNATURE]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weights", [ONE_STYLE, BLEND], ids=["style", "blend"])
 @pytest.mark.parametrize("height, width", [(20, 28), (13, 17)])
 def test_savedmodel_gives_the_keras_pictures_at_any_size(model, saved_model, weights, height, width):
@@ -39,6 +40,7 @@ def test_savedmodel_repeats_one_image_for_a_batch_of_weights(model, saved_model)
     np.testing.assert_allclose(served, expected, atol=1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weights", [ONE_STYLE, BLEND], ids=["style", "blend"])
 def test_tflite_gives_the_keras_pictures(model, tmp_path, weights):
     path = export.export_tflite(model, tmp_path / "styles.tflite", image_size=24)
@@ -48,6 +50,7 @@ def test_tflite_gives_the_keras_pictures(model, tmp_path, weights):
     np.testing.assert_allclose(served, stylize.run_network(model, image, weights), atol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_command_writes_both_formats_and_keeps_existing_ones(model, tmp_path, capsys):
     model_file = tmp_path / "styles.keras"
     save_model(model, model_file)
@@ -67,6 +70,7 @@ def test_export_of_a_missing_model_is_a_one_line_error(tmp_path, capsys):
     assert not (tmp_path / "served").exists()
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_an_earlier_export_but_not_a_folder_of_other_files(model, tmp_path,
                                                                               capsys):
     model_file = tmp_path / "styles.keras"

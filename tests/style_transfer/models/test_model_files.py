@@ -50,6 +50,7 @@ def hub_model(tmp_path_factory):
             "folder": folder}
 
 
+@pytest.mark.slow
 def test_a_hub_encoder_named_by_the_file_is_not_loaded_without_the_users_word(hub_model):
     with pytest.raises(BadInput, match="--hub-encoder") as error:
         load_arbitrary_model(hub_model["path"])
@@ -64,6 +65,7 @@ def test_keras_load_model_does_not_follow_the_files_hub_encoder_either(hub_model
     assert not hub_model["marker"].exists()
 
 
+@pytest.mark.slow
 def test_the_hub_encoder_the_user_names_replaces_the_one_in_the_file(hub_model):
     model = load_arbitrary_model(hub_model["path"], hub_encoder=str(hub_model["harmless"]))
     model.embed(np.zeros((1, 16, 16, 3), np.float32))
@@ -107,6 +109,7 @@ def _rewritten(source, destination, config=None, members=None):
     return destination
 
 
+@pytest.mark.slow
 def test_an_archive_that_unpacks_beyond_the_bound_is_refused_before_unpacking(
         style_model_file, tmp_path, monkeypatch):
     monkeypatch.setattr(model_file, "MAX_UNPACKED_BYTES", 4 * 1024**2)
@@ -147,6 +150,7 @@ def test_a_config_that_would_allocate_a_huge_network_is_refused(style_model_file
         load_style_model(damaged)
 
 
+@pytest.mark.slow
 def test_a_model_with_nan_weights_is_refused(tmp_path):
     network = StyleTransferNetwork(2, alpha=0.25)
     network.build()
@@ -174,6 +178,7 @@ def test_another_registered_class_is_refused_before_keras_builds_it(style_model_
         load_style_model(disguised)
 
 
+@pytest.mark.slow
 def test_weights_that_do_not_fit_are_refused_with_keras_reason_in_one_line(
         style_model_file, tmp_path):
     # Keras's message ends its first line with "Example error message for object

@@ -49,6 +49,7 @@ def test_upsample_conv_gradients_equal_those_of_upsample_then_convolve():
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_upsample_blocks_keep_their_3x3_kernel_variables():
     """Models saved before the 2x2-phase computation load unchanged: same variables."""
     model = StyleTransferNetwork(num_styles=2, alpha=0.25)
@@ -91,6 +92,7 @@ def test_row_convolution_of_few_filter_blocks_equals_the_convolution(kernel_size
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_a_model_saved_before_explicit_architectures_loads_and_paints_the_same():
     from style_transfer.models.loading import load_style_model
 
@@ -102,6 +104,7 @@ def test_a_model_saved_before_explicit_architectures_loads_and_paints_the_same()
     np.testing.assert_allclose(got, recorded["stylized"], rtol=0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_android_slim_architecture_has_the_widths_of_tensorflows_stylize_demo():
     model = StyleTransferNetwork(num_styles=26, architecture="android-slim")
     model.build()
@@ -118,6 +121,7 @@ def test_the_android_slim_architecture_has_the_widths_of_tensorflows_stylize_dem
     assert sum(t.shape[1] for t in tables) == 3 * 32 + 12 * 32 + 8 + 4 + 3
 
 
+@pytest.mark.slow
 def test_a_network_with_an_architecture_saves_and_loads_it(tmp_path):
     from style_transfer.models.loading import load_style_model
     from style_transfer.models.network import Architecture

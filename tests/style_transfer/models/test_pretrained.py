@@ -44,6 +44,7 @@ def cached_files(cache):
     return sorted(path.name for path in cache.rglob("*")) if cache.exists() else []
 
 
+@pytest.mark.slow
 def test_a_magenta_checkpoint_is_downloaded_converted_and_cached(checkpoint, cache):
     entry = magenta_entry(checkpoint.as_uri())
     model = load_pretrained(entry)
@@ -72,6 +73,7 @@ def test_a_truncated_download_is_reported_and_caches_nothing(checkpoint, cache, 
     assert cached_files(cache) == []
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_architecture_is_refused_and_caches_nothing(cache, tmp_path):
     slim = write_checkpoint(tmp_path / "slim.ckpt",
                             random_tensors(magenta_shapes(2, alpha=0.25)))
@@ -96,6 +98,7 @@ class BreaksOff(NotFound):
         self.wfile.write(b"x" * 1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("handler, cause", [(NotFound, "HTTP 404"),
                                             (BreaksOff, "truncated download")])
 def test_a_failed_download_names_its_cause_and_caches_nothing(cache, handler, cause):
@@ -121,6 +124,7 @@ def test_an_unreachable_host_is_one_plain_sentence(cache):
     assert cached_files(cache) == []
 
 
+@pytest.mark.slow
 def test_a_local_checkpoint_replaces_the_download(checkpoint, cache):
     model = load_pretrained(magenta_entry("http://127.0.0.1:9/unreachable.ckpt"),
                                        source_file=checkpoint)
@@ -128,6 +132,7 @@ def test_a_local_checkpoint_replaces_the_download(checkpoint, cache):
     assert cached_files(cache) == ["test-magenta.keras"]
 
 
+@pytest.mark.slow
 def test_android_26_is_converted_from_the_installed_wheel_and_cached(cache):
     model = load_pretrained("android-26")
     assert model.num_styles == 26
@@ -138,6 +143,7 @@ def test_android_26_is_converted_from_the_installed_wheel_and_cached(cache):
     assert record["file"] == "multistyle26.onnx" and len(record["sha256"]) == 64
 
 
+@pytest.mark.slow
 def test_an_onnx_file_that_paints_differently_is_refused_and_caches_nothing(cache, tmp_path):
     import onnx
 

@@ -57,6 +57,7 @@ def photos(batch, height, width, seed=0):
 # ------------------------------------------------------------------ the graph
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("height, width", [(13, 17), (24, 32)])
 def test_the_portable_graph_computes_the_keras_network(model, height, width):
     function = portable.portable_function(model)
@@ -70,6 +71,7 @@ def test_the_portable_graph_computes_the_keras_network(model, height, width):
     np.testing.assert_allclose(by_maps.numpy(), keras(model, images, maps), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_weights_that_are_not_convex_give_nan_as_in_keras(model):
     function = portable.portable_function(model)
     painted = function(photos(2, 16, 16), np.array([[0.5, 0.6, 0.0], [1.0, 0.0, 0.0]],
@@ -80,6 +82,7 @@ def test_weights_that_are_not_convex_give_nan_as_in_keras(model):
 # ---------------------------------------------------------------- float exports
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["onnx", "tflite"])
 @pytest.mark.parametrize("height, width", [(13, 17), (40, 28)])
 def test_float_exports_give_the_keras_pictures_at_any_size_in_a_batch(model, exports, name,
@@ -105,6 +108,7 @@ def test_the_onnx_export_keeps_the_style_names(exports):
     assert runtimes.OnnxRunner(exports["onnx"]).style_names == NAMES
 
 
+@pytest.mark.slow
 def test_a_fixed_size_litert_model_takes_that_size_and_refuses_others(model, tmp_path):
     path = export.export_tflite(model, tmp_path / "fixed.tflite", image_size=(18, 22)).path
     fixed = runtimes.LiteRTRunner(path)
@@ -124,6 +128,7 @@ def test_a_style_input_of_the_wrong_shape_is_refused(exports):
 # ----------------------------------------------------------------- quantized
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("quantize, floor_db", [("float16", 35.0), ("int8", 30.0)])
 def test_quantized_exports_reach_their_psnr_against_float(model, tmp_path, quantize, floor_db):
     written = export.export_tflite(model, tmp_path / "q.tflite", quantize=quantize)
@@ -151,6 +156,7 @@ def test_int8_with_calibration_photos_is_full_integer_or_refused(model, tmp_path
         assert written.report.psnr_db >= 30.0
 
 
+@pytest.mark.slow
 def test_a_failed_check_writes_nothing_and_says_why(model, tmp_path, monkeypatch):
     monkeypatch.setitem(export.MIN_PSNR_DB, "float16", 500.0)
     out = tmp_path / "f16.tflite"
@@ -173,6 +179,7 @@ def broken_model():
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("runtime", ["tensorflow", "onnxruntime", "litert"])
 def test_a_nan_weight_paints_nan_on_every_runtime_for_one_picture(broken_model, runtime,
                                                                   tmp_path, monkeypatch):
@@ -198,6 +205,7 @@ def test_a_nan_pixel_paints_nan(exports, name):
 # ------------------------------------------------------------ stylize's runtimes
 
 
+@pytest.mark.slow
 def test_a_runtime_converts_once_per_content_and_paints_the_keras_pictures(model, tmp_path,
                                                                           monkeypatch):
     monkeypatch.setenv("STYLE_TRANSFER_CACHE_DIR", str(tmp_path))
@@ -254,6 +262,7 @@ def model_file(model, tmp_path_factory):
     return str(path)
 
 
+@pytest.mark.slow
 def test_stylize_paints_with_an_exported_file_as_with_the_model(capsys, model_file, exports,
                                                                  tmp_path):
     from style_transfer.base.images import load_image, save_image
@@ -363,6 +372,7 @@ def test_an_arbitrary_style_model_exports_its_network_and_its_encoder(tmp_path):
         export.export_onnx(model, tmp_path / "maps.onnx", weight_maps=True)
 
 
+@pytest.mark.slow
 def test_the_default_stylize_path_paints_as_tensorflow(capsys, model_file, tmp_path,
                                                       monkeypatch):
     from style_transfer.base.images import load_image, save_image

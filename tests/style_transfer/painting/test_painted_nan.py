@@ -37,11 +37,13 @@ def photo():
     return np.random.default_rng(2).random((24, 32, 3), dtype=np.float32)
 
 
+@pytest.mark.slow
 def test_the_eager_network_paints_nan_everywhere(nan_model, photo):
     painted = keras.ops.convert_to_numpy(nan_model(photo[None], np.array([0])))
     assert np.isnan(painted).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batch", [1, 2])
 def test_run_network_propagates_nan_for_any_batch(nan_model, photo, batch):
     # The compiled function itself, below the guard: NaN in, NaN out, for one picture too.
@@ -71,6 +73,7 @@ def test_every_way_of_painting_a_photo_refuses_nan(nan_model, photo, paint):
         paint(nan_model, photo)
 
 
+@pytest.mark.slow
 def test_tiles_refuse_nan(nan_model, monkeypatch):
     monkeypatch.setattr(tiling, "TILE_ABOVE_PIXELS", 16 * 16)
     monkeypatch.setattr(tiling, "TILE_PX", 16)
@@ -102,6 +105,7 @@ def test_the_web_page_refuses_nan(nan_model):
         painting.paint(served, photo, None, request)
 
 
+@pytest.mark.slow
 def test_an_arbitrary_style_model_refuses_nan(photo):
     from style_transfer.models.arbitrary import create_arbitrary_model
 

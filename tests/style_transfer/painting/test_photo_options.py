@@ -39,6 +39,7 @@ def test_preserve_color_of_a_grey_photo_is_the_grey_of_the_painting():
     np.testing.assert_allclose(result, np.repeat(luma[..., None], 3, axis=-1), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_strength_0_is_the_photo_1_the_painting_and_between_a_pixel_mix(model):
     photo = random_image(5)
     painting = stylize.stylize(model, photo, "wave")
@@ -61,6 +62,7 @@ def test_strength_outside_0_1_is_refused(model, strength):
         stylize.painter(model, "wave", strength=strength)
 
 
+@pytest.mark.slow
 def test_painter_paints_as_stylize_does(model):
     photo = random_image(7)
     paint = stylize.painter(model, "udnie", strength=0.5, preserve_color=True)

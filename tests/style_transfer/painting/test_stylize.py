@@ -17,6 +17,7 @@ def photo():
     return np.random.default_rng(1).random((24, 32, 3), dtype=np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("height, width", [(9, 13), (17, 31), (8, 8)])
 def test_output_size_equals_input_size_for_odd_sizes(model, height, width):
     image = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
@@ -48,6 +49,7 @@ def test_blend_lies_between_its_styles(model, photo):
     assert np.abs(blend - scream).mean() < np.abs(scream - wave).mean()
 
 
+@pytest.mark.slow
 def test_xla_gives_the_same_pictures_for_vectors_and_maps(photo):
     model = untrained_model_with_distinct_styles(seed=3)
     weights = np.array([[0.2, 0.5, 0.3]], np.float32)
@@ -165,6 +167,7 @@ def test_composite_mask_paints_each_region_in_its_style(model, photo):
     np.testing.assert_allclose(blended[:, 18:], scream[:, 18:], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_network_mask_region_is_closer_to_its_style_than_to_the_other(model, photo):
     # One pass with per-pixel gamma/beta: normalization statistics are shared by the
     # regions, so each is near its style, not equal to it.
@@ -203,6 +206,7 @@ def test_standard_network_costs_80_gflop_at_512_px():
 
 
 
+@pytest.mark.slow
 def test_large_pictures_run_in_tiles_that_paint_the_one_pass_picture(model, monkeypatch):
     images = np.random.default_rng(2).random((2, 40, 56, 3), dtype=np.float32)
     weights = np.array([[0.0, 1.0, 0.0], [0.5, 0.0, 0.5]], np.float32)

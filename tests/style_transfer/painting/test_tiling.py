@@ -64,6 +64,7 @@ def tile_boundaries(height, width, tile_px):
     return near
 
 
+@pytest.mark.slow
 def test_tiles_paint_the_one_pass_picture_and_the_seams_are_no_worse(model):
     image = photo(200, 300)
     weights = np.array([0.2, 0.5, 0.3], np.float32)
@@ -77,6 +78,7 @@ def test_tiles_paint_the_one_pass_picture_and_the_seams_are_no_worse(model):
     assert difference[seams].max() <= 2 * difference[~seams].max() + 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("height, width", [(203, 97), (97, 203)])
 def test_odd_sizes_the_slim_architecture_and_a_spatial_weight_map(slim, height, width):
     image = photo(height, width, seed=1)
@@ -85,6 +87,7 @@ def test_odd_sizes_the_slim_architecture_and_a_spatial_weight_map(slim, height, 
     np.testing.assert_allclose(tiled, one_pass(slim, image, weight_map), atol=ROUNDING)
 
 
+@pytest.mark.slow
 def test_an_arbitrary_style_network_conditioned_on_an_embedding(embedding_network):
     image = photo(101, 150, seed=2)
     embedding = np.random.default_rng(3).normal(size=8).astype(np.float32)
@@ -93,6 +96,7 @@ def test_an_arbitrary_style_network_conditioned_on_an_embedding(embedding_networ
                                atol=ROUNDING)
 
 
+@pytest.mark.slow
 def test_layers_computed_again_rather_than_stored_give_the_same_picture(model, monkeypatch):
     image = photo(90, 130, seed=4)
     weights = np.array([0.0, 0.0, 1.0], np.float32)
@@ -121,6 +125,7 @@ def test_arbitrary_style_painting_tiles_large_photos(embedding_network, monkeypa
     np.testing.assert_allclose(tiled, whole, atol=ROUNDING)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["kernel", "gamma", "weights"])
 def test_nan_reaches_the_painting_through_the_tiles(damage):
     network = random_network(num_styles=3, alpha=0.25)
@@ -140,6 +145,7 @@ def test_nan_reaches_the_painting_through_the_tiles(damage):
     assert np.isnan(tiling.run_tiled(network, image, weights, tile_px=16)).all()
 
 
+@pytest.mark.slow
 def test_a_nan_painting_of_a_large_photo_is_refused_not_saved(tmp_path, monkeypatch):
     from style_transfer.cli import photo_files
 

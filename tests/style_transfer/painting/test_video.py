@@ -30,6 +30,7 @@ def clip(tmp_path_factory):
 # ------------------------------------------------------------------ the command
 
 
+@pytest.mark.slow
 def test_video_keeps_frame_count_rate_duration_and_sound(capsys, model, model_file, clip,
                                                         tmp_path):
     out = tmp_path / "painted.mp4"
@@ -50,6 +51,7 @@ def test_video_keeps_frame_count_rate_duration_and_sound(capsys, model, model_fi
         assert 255 * np.abs(rgb_to_ycbcr(output / 255)[..., 0] - expected).mean() < 4
 
 
+@pytest.mark.slow
 def test_json_prints_one_record_per_output(capsys, model_file, clip, tmp_path):
     out = tmp_path / "painted.webm"
     code = main(["video", clip, "--model", model_file, "--blend", "wave=0.5,udnie=0.5",
@@ -63,6 +65,7 @@ def test_json_prints_one_record_per_output(capsys, model_file, clip, tmp_path):
     assert record["seconds"] > 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("problem", ["not a video", "missing", "still image", "bad extension",
                                      "exists", "is the input", "unknown style"])
 def test_bad_input_is_one_line_and_exit_2(capsys, model_file, clip, tmp_path, problem):
@@ -362,6 +365,7 @@ def test_measuring_flow_finds_a_shift_and_trusts_the_pixels_that_stay():
     assert reliable[inner].mean() > 0.9
 
 
+@pytest.mark.slow
 def test_a_missing_camera_is_one_line_without_opencvs_own_warnings(model_file, tmp_path,
                                                                    capfd):
     # OpenCV logs "[ WARN:0@0.01] ... can't open camera by index" on the standard error

@@ -67,6 +67,7 @@ def photos():
     return np.random.default_rng(5).random((2, 32, 32, 3)).astype("float32")
 
 
+@pytest.mark.slow
 def test_old_styles_stylize_bit_identically_after_adding_a_style(base, grown, photos):
     for style_id in range(len(OLD_NAMES)):
         assert np.array_equal(_outputs(base, photos, style_id), _outputs(grown, photos, style_id))
@@ -93,6 +94,7 @@ def test_only_the_new_rows_train(base, grown):
     assert all(new_rows_moved)
 
 
+@pytest.mark.slow
 def test_the_grown_model_round_trips_through_a_keras_file(folder, grown, photos):
     loaded = load_style_model(folder / "grown.keras")
     assert loaded.style_names == [*OLD_NAMES, "checks"]
@@ -107,6 +109,7 @@ def test_the_grown_model_round_trips_through_a_keras_file(folder, grown, photos)
         assert np.array_equal(_outputs(loaded, photos, style_id), _outputs(grown, photos, style_id))
 
 
+@pytest.mark.slow
 def test_blends_of_the_grown_model_use_the_new_style(grown, photos):
     half = np.array([[0.5, 0.0, 0.5]] * len(photos), "float32")
     blend = keras.ops.convert_to_numpy(grown(photos, half))
@@ -114,6 +117,7 @@ def test_blends_of_the_grown_model_use_the_new_style(grown, photos):
     assert np.abs(blend - _outputs(grown, photos, 2)).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path):
     smaller = editing.remove_style(grown, "stripes")
     assert smaller.style_names == ["speckles", "checks"]
@@ -124,6 +128,7 @@ def test_removing_a_style_keeps_the_others_bit_identical(grown, photos, tmp_path
         assert np.array_equal(_outputs(loaded, photos, new_id), _outputs(grown, photos, old_id))
 
 
+@pytest.mark.slow
 def test_removing_an_added_style_gives_back_the_original_weights(base, grown):
     original = editing.remove_style(grown, "checks")
     assert original.style_names == OLD_NAMES
@@ -132,6 +137,7 @@ def test_removing_an_added_style_gives_back_the_original_weights(base, grown):
     assert all(np.array_equal(after[path], value) for path, value in before.items())
 
 
+@pytest.mark.slow
 def test_renaming_a_style_changes_only_its_name(grown):
     renamed = editing.rename_style(grown, "checks", "tiles")
     assert renamed.style_names == [*OLD_NAMES, "tiles"]
@@ -140,6 +146,7 @@ def test_renaming_a_style_changes_only_its_name(grown):
     assert all(np.array_equal(after[path], value) for path, value in before.items())
 
 
+@pytest.mark.slow
 def test_remove_and_rename_commands_write_the_edited_model(folder, grown, tmp_path):
     removed, renamed = tmp_path / "removed.keras", tmp_path / "renamed.keras"
     assert cli.main(["remove-style", "--model", str(folder / "grown.keras"),
@@ -166,12 +173,14 @@ def test_a_file_that_is_not_a_style_model_is_refused(folder, capsys, tmp_path):
     assert_refused(capsys, arguments, tmp_path, ["dense.keras", "not a style model"])
 
 
+@pytest.mark.slow
 def test_a_new_name_the_model_already_has_is_refused(folder, capsys, tmp_path):
     arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
                                tmp_path / "out.keras", "--style-names", "speckles")
     assert_refused(capsys, arguments, folder, ["already has a style named 'speckles'"])
 
 
+@pytest.mark.slow
 def test_an_unreadable_style_image_is_refused(folder, capsys, tmp_path):
     broken = tmp_path / "broken.png"
     broken.write_text("not an image")
@@ -192,6 +201,7 @@ def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
     assert_refused(capsys, arguments, folder, ["grown.keras", "already exists"])
 
 
+@pytest.mark.slow
 def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_path):
     unknown = ["remove-style", "--model", str(folder / "model.keras"), "--style", "waves",
                "--out", str(tmp_path / "o.keras")]
@@ -203,6 +213,7 @@ def test_removing_an_unknown_or_the_last_style_is_refused(folder, capsys, tmp_pa
     assert_refused(capsys, last, tmp_path, ["only style"])
 
 
+@pytest.mark.slow
 def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, capsys):
     model = str(folder / "model.keras")
     taken = ["rename-style", "--model", model, "--style", "stripes", "--to", "speckles",

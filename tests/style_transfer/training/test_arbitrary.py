@@ -73,6 +73,7 @@ def _styles(run):
     return [images.load_image(path) for path in sorted((run / "styles").glob("*.png"))]
 
 
+@pytest.mark.slow
 def test_training_loss_falls(run):
     history = read_history(run / "run")
     assert len(history["step"]) == STEPS
@@ -84,6 +85,7 @@ def test_run_folder_has_checkpoint_settings_and_model(run):
     assert {"run.json", "checkpoint.npz", "history.csv", "logs", "model.keras"} <= names
 
 
+@pytest.mark.slow
 def test_fine_tuned_hub_encoder_is_restored_from_the_model_file(run, model):
     import io
     import zipfile
@@ -105,6 +107,7 @@ def test_fine_tuned_hub_encoder_is_restored_from_the_model_file(run, model):
     assert any(np.array_equal(array, restored) for array in stored)
 
 
+@pytest.mark.slow
 def test_saved_model_gives_identical_outputs_after_a_round_trip(run, model, tmp_path):
     photo, style = _photo(run)[None, :SIZE_PX, :SIZE_PX], _styles(run)[0][None, :SIZE_PX, :SIZE_PX]
     save_model(model, tmp_path / "again.keras")
@@ -170,6 +173,7 @@ def mobilenet_model():
                                       style_image_size=SIZE_PX)
 
 
+@pytest.mark.slow
 def test_random_mobilenet_encoder_gives_distinct_embeddings(mobilenet_model):
     stripes = np.zeros((SIZE_PX, SIZE_PX, 3), np.float32)
     stripes[:, ::4] = 1.0
@@ -180,6 +184,7 @@ def test_random_mobilenet_encoder_gives_distinct_embeddings(mobilenet_model):
     assert mobilenet_model.encoder.trainable_weights == []
 
 
+@pytest.mark.slow
 def test_offline_imagenet_encoder_weights_are_a_one_line_error(mobilenet_model, monkeypatch):
     def no_download(*args, **kwargs):
         raise Exception("URL fetch failure")
@@ -190,6 +195,7 @@ def test_offline_imagenet_encoder_weights_are_a_one_line_error(mobilenet_model, 
     assert "\n" not in str(error.value) and "`encoder_weights` random" in str(error.value)
 
 
+@pytest.mark.slow
 def test_stylize_cli_with_style_images_writes_the_pictures(run, tmp_path):
     styles = sorted(str(path) for path in (run / "styles").glob("*.png"))
     out = tmp_path / "out"
@@ -236,6 +242,7 @@ def test_magenta_hub_engine_takes_a_single_style_at_full_strength(run, tmp_path,
     assert "full strength only; it takes no --strength" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_style_model_file_of_another_kind_is_refused(tmp_path):
     from style_transfer.models.network import StyleTransferNetwork
 
@@ -247,6 +254,7 @@ def test_a_style_model_file_of_another_kind_is_refused(tmp_path):
         load_arbitrary_model(tmp_path / "n_style.keras")
 
 
+@pytest.mark.slow
 def test_hub_encoder_is_refused_for_a_model_without_a_hub_encoder(mobilenet_model, tmp_path):
     save_model(mobilenet_model, tmp_path / "mobilenet.keras")
     with pytest.raises(BadInput, match="`hub_encoder` applies to a model trained with"):

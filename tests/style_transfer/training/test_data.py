@@ -60,6 +60,7 @@ def test_the_stream_does_not_end(tmp_path):
     assert len(_batches(data.content_dataset(folder, 8, 3), 10)) == 10
 
 
+@pytest.mark.slow
 def test_same_seed_gives_same_batches(tmp_path):
     folder = _write_noise_images(tmp_path / "photos")
     first = _batches(data.content_dataset(folder, 8, 2, seed=7), 5)
@@ -67,6 +68,7 @@ def test_same_seed_gives_same_batches(tmp_path):
     np.testing.assert_array_equal(np.stack(first), np.stack(second))
 
 
+@pytest.mark.slow
 def test_different_seeds_give_different_batches(tmp_path):
     folder = _write_noise_images(tmp_path / "photos")
     first = _batches(data.content_dataset(folder, 8, 2, seed=7), 5)
@@ -74,6 +76,7 @@ def test_different_seeds_give_different_batches(tmp_path):
     assert not np.array_equal(np.stack(first), np.stack(second))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cache, resumed_steps", [(True, 3), (False, 3), (False, 7)])
 def test_resuming_at_start_sample_continues_the_stream(tmp_path, cache, resumed_steps):
     folder = _write_noise_images(tmp_path / "photos")
@@ -100,6 +103,7 @@ def test_resuming_does_not_decode_the_skipped_samples(tmp_path, monkeypatch):
     assert len(decoded) < 100
 
 
+@pytest.mark.slow
 def test_cached_and_decoded_streams_are_equal(tmp_path):
     folder = _write_noise_images(tmp_path / "photos")
     cached = _batches(data.content_dataset(folder, 8, 2, seed=5, cache=True), 6)
@@ -115,6 +119,7 @@ def test_each_epoch_shows_every_file_once_in_a_new_order(tmp_path):
     assert len({tuple(epoch) for epoch in epochs}) > 1
 
 
+@pytest.mark.slow
 def test_crops_are_flipped_only_with_random_flip(tmp_path):
     # One image whose values increase from left to right, 16 px high: crops keep
     # that direction unless flipped.
@@ -131,6 +136,7 @@ def test_crops_are_flipped_only_with_random_flip(tmp_path):
     assert directions(random_flip=True) == {True, False}
 
 
+@pytest.mark.slow
 def test_a_crop_of_one_colour_varies_by_less_than_the_8_bit_step(tmp_path):
     # Without variation, every instance normalization of the network divides 0 by
     # sqrt(epsilon) and training overflows (test_training.py trains on such photos).

@@ -138,11 +138,13 @@ def mirrored(inputs, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["train", "add-style", "train-arbitrary"])
 def test_two_logical_cpus_train_as_one_device(command, one_device, mirrored):
     assert_same_training(mirrored(command), one_device(command))
 
 
+@pytest.mark.slow
 def test_a_run_from_two_devices_resumes_on_one(mirrored, one_device, tmp_path, inputs):
     run_dir = tmp_path / "run"
     shutil.copytree(mirrored("train"), run_dir)
@@ -187,6 +189,7 @@ def killed_cluster(inputs, tmp_path_factory):
     return code, stderr, run_dirs
 
 
+@pytest.mark.slow
 def test_two_workers_train_as_one_device(killed_cluster, one_device):
     _, _, (chief_dir, _) = killed_cluster
     steps = int(read_checkpoint(chief_dir / CHECKPOINT_FILE)["step"])
@@ -211,6 +214,7 @@ def test_a_killed_worker_stops_the_run_with_one_line(killed_cluster):
     assert "--resume" in ours[-1]
 
 
+@pytest.mark.slow
 def test_a_run_whose_worker_was_killed_resumes_from_its_checkpoint(
         killed_cluster, one_device, inputs, tmp_path):
     _, _, (chief_dir, _) = killed_cluster
@@ -224,6 +228,7 @@ def test_a_run_whose_worker_was_killed_resumes_from_its_checkpoint(
     assert_same_training(run_dir, one_device("train", steps=steps), steps=steps)
 
 
+@pytest.mark.slow
 def test_workers_that_resume_from_different_checkpoints_are_refused(
         killed_cluster, inputs, tmp_path):
     _, _, (chief_dir, _) = killed_cluster
@@ -292,6 +297,7 @@ def test_cpu_replicas_are_refused_where_tensorflow_uses_gpus(
                    tmp_path / "run", ["--cpu-replicas", "GPUs"])
 
 
+@pytest.mark.slow
 def test_a_batch_that_does_not_split_over_the_replicas_is_refused(inputs, tmp_path):
     code, _, stderr = finish(run_child(arguments(
         "train", inputs, tmp_path / "run", "--distribute", "mirrored", "--cpu-replicas", "2",
@@ -322,6 +328,7 @@ def test_a_hub_encoder_is_refused_under_a_strategy(inputs, tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_a_run_started_before_the_distribute_settings_existed_resumes(
         one_device, inputs, tmp_path):
     run_dir = tmp_path / "run"
@@ -337,6 +344,7 @@ def test_a_run_started_before_the_distribute_settings_existed_resumes(
 # ------------------------------------------------------------ mixed precision
 
 
+@pytest.mark.slow
 def test_mixed_precision_trains_in_bfloat16_on_a_cpu_with_float32_variables(
         one_device, inputs, tmp_path):
     run_dir = tmp_path / "run"
@@ -356,6 +364,7 @@ def test_mixed_precision_trains_in_bfloat16_on_a_cpu_with_float32_variables(
     assert not np.array_equal(mixed["history/total"], full["history/total"])
 
 
+@pytest.mark.slow
 def test_a_float16_network_trains_with_loss_scaling():
     import keras
     from training_inputs import FAST_LOSS

@@ -90,6 +90,7 @@ def test_style_targets_are_gathered_per_sample(two_style_loss):
     assert not np.allclose(keras.ops.convert_to_numpy(swapped), style)
 
 
+@pytest.mark.slow
 def test_the_loss_of_style_images_equals_the_loss_of_their_table_rows():
     """Per-sample Gram targets from style images (arbitrary styles) equal the table's."""
     styles = _random_images((2, 32, 32, 3), 7)
@@ -127,6 +128,7 @@ def test_loss_network_is_frozen_and_uses_average_pooling(two_style_loss):
     assert network.trainable_weights == []
 
 
+@pytest.mark.slow
 def test_max_pooling_shares_the_same_convolution_weights():
     average = losses.build_loss_network(SMALL_CONFIG)
     maximum = losses.build_loss_network(LossConfig(**{**SMALL_CONFIG.to_dict(), "pooling": "max"}))

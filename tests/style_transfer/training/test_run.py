@@ -138,6 +138,7 @@ def sigint_as_in_a_terminal():
     signal.signal(signal.SIGINT, previous)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command, stop_at", [
     ("train", 4), ("add-style", 3), ("train-arbitrary", 5),
 ])
@@ -200,6 +201,7 @@ def _finished(child):
     return child.returncode, stderr.decode()[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["add-style", "train-arbitrary"])
 def test_kill_9_during_a_checkpoint_write_resumes_bit_identical_and_clears_the_temporary(
         command, inputs, straight_run, tmp_path):
@@ -222,6 +224,7 @@ def test_kill_9_during_a_checkpoint_write_resumes_bit_identical_and_clears_the_t
     _assert_same_run(run_dir, straight_run(command))
 
 
+@pytest.mark.slow
 def test_a_second_process_is_refused_and_kill_9_leaves_no_stale_lock(
         inputs, straight_run, tmp_path, capsys):
     run_dir, marker = tmp_path / "run", tmp_path / "paused"
@@ -246,6 +249,7 @@ def test_a_second_process_is_refused_and_kill_9_leaves_no_stale_lock(
     _assert_same_run(run_dir, straight_run("train"))
 
 
+@pytest.mark.slow
 def test_sigterm_checkpoints_after_its_step_and_resumes_bit_identical(
         inputs, straight_run, tmp_path):
     run_dir = tmp_path / "run"
@@ -316,6 +320,7 @@ def _weights_times_after_step(monkeypatch, step_number, factor):
     monkeypatch.setattr(TrainingStep, "__call__", call_then_scale)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command, factor", [
     ("train", np.nan), ("add-style", np.nan),
     # Every weight of the network 1e30 times its size: finite, but it paints NaN.
@@ -382,6 +387,7 @@ def _rewrite_checkpoint(path, change):
         np.savez(file, **arrays)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage, expected", [
     (lambda path: path.write_bytes(path.read_bytes()[: path.stat().st_size // 2]),
      "cannot be read"),
@@ -408,6 +414,7 @@ def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line(
     assert_refused(capsys, command_line, finished_copy, ["checkpoint", expected])
 
 
+@pytest.mark.slow
 def test_resuming_after_the_content_folder_changed_is_refused(inputs, tmp_path, capsys):
     content, run_dir = tmp_path / "content", tmp_path / "run"
     shutil.copytree(inputs / "content", content)
@@ -472,6 +479,7 @@ def test_checkpoints_match_variables_by_path_not_by_position():
 # ----------------------------------------------------------------- TensorBoard
 
 
+@pytest.mark.slow
 def test_without_the_tensorboard_package_training_warns_once_and_writes_no_logs(
         inputs, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(run_logs, "tensorboard_installed", lambda: False)

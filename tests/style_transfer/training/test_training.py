@@ -52,6 +52,7 @@ def _photos(seed=0, size=32):
     return np.random.default_rng(seed).random((2, size, size, 3)).astype("float32")
 
 
+@pytest.mark.slow
 def test_the_loss_falls_for_every_style(straight_run):
     history = read_history(straight_run[1])
     assert len(history["step"]) == STEPS
@@ -61,6 +62,7 @@ def test_the_loss_falls_for_every_style(straight_run):
         assert losses[-2:].mean() < 0.9 * losses[:2].mean(), name
 
 
+@pytest.mark.slow
 def test_the_output_differs_per_style(straight_run):
     model, _ = straight_run
     photos = _photos()
@@ -70,6 +72,7 @@ def test_the_output_differs_per_style(straight_run):
             assert np.abs(outputs[first] - outputs[second]).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_a_blend_equals_the_output_with_blended_gamma_beta(straight_run):
     model, _ = straight_run
     weights = np.array([0.2, 0.5, 0.3], "float32")
@@ -87,6 +90,7 @@ def test_a_blend_equals_the_output_with_blended_gamma_beta(straight_run):
     np.testing.assert_allclose(np.asarray(blended), np.asarray(expected), atol=1e-5)
 
 
+@pytest.mark.slow
 def test_the_saved_model_gives_the_same_outputs_names_and_config(straight_run):
     model, run_dir = straight_run
     loaded = load_style_model(run_dir / MODEL_FILE)
@@ -110,6 +114,7 @@ def test_logs_hold_loss_curves_per_style_and_sample_grids(straight_run):
     assert expected | {f"style_loss/{name}" for name in STYLE_NAMES} <= tags
 
 
+@pytest.mark.slow
 def test_a_batch_trains_only_the_style_rows_it_uses():
     keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)

@@ -125,6 +125,7 @@ def preview_photo():
                                    PREVIEW_PX)
 
 
+@pytest.mark.slow
 def test_the_visit_shows_no_console_errors_or_warnings(visit):
     assert visit["errors"] == []
 
@@ -236,6 +237,7 @@ def camera_visit(model):
     return record
 
 
+@pytest.mark.slow
 def test_the_camera_page_shows_no_console_errors_and_talks_only_to_its_server(camera_visit):
     assert camera_visit["errors"] == []
     server = camera_visit["url"].replace("http://", "")
@@ -258,6 +260,7 @@ def test_the_camera_is_painted_live_with_its_frame_rate_shown(camera_visit):
         assert min(np.abs(shown - picture).max() for picture in recent) <= SCREEN_TOLERANCE
 
 
+@pytest.mark.slow
 def test_every_camera_frame_is_painted_and_steadied_as_the_api_does(camera_visit, model):
     from style_transfer.painting import stabilize
 

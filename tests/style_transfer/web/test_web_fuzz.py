@@ -60,6 +60,7 @@ bodies = st.one_of(paint_requests.map(lambda body: json.dumps(body).encode()),
                    st.integers(1, 100_000).map(lambda depth: b"[" * depth + b"]" * depth))
 
 
+@pytest.mark.slow
 @FEW
 @given(body=bodies, path=st.sampled_from(["/api/preview", "/api/full"]))
 def test_any_json_body_is_painted_or_refused_in_one_line(client, body, path):

@@ -84,6 +84,7 @@ def assert_close(shown, expected):
     assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1
 
 
+@pytest.mark.slow
 def test_camera_frames_come_back_painted_and_steadied_as_the_api_paints_them(url, model,
                                                                              frames):
     client = Client(url)

@@ -44,6 +44,7 @@ def preview_of(array):
     return images.resize_long_side(as_float(array), PREVIEW_PX)
 
 
+@pytest.mark.slow
 def test_page_is_served_with_a_content_security_policy(url):
     status, headers, body = Client(url, session=False).request("GET", "/")
     assert status == 200 and b'<canvas id="picture"' in body
@@ -345,6 +346,7 @@ def test_past_the_session_limit_the_longest_idle_session_gives_way(model):
         assert third.send_photo(png_bytes(photo_array()))[0] == 200
 
 
+@pytest.mark.slow
 def test_arbitrary_model_paints_the_blend_of_the_visitors_style_images():
     model = arbitrary.create_arbitrary_model(encoder_weights="random", embedding_dim=8,
                                              alpha=0.25, style_image_size=32)
