@@ -77,8 +77,9 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as folder:
         os.environ["STYLE_TRANSFER_CACHE_DIR"] = folder  # fresh conversions, not a cache
         from style_transfer.models import pretrained
+        from style_transfer.models.loading import load_pretrained
 
-        model = pretrained.load_pretrained(MODEL)
+        model = load_pretrained(MODEL)
         source = pretrained.package_file_path(MODEL)[0]
         files = export_everything(model, Path(folder), quick=args.quick)
         print_machine()
@@ -114,10 +115,11 @@ def profile(size, runs=10):
     import onnxruntime
 
     from style_transfer.models import export, pretrained
+    from style_transfer.models.loading import load_pretrained
 
     with tempfile.TemporaryDirectory() as folder:
         os.environ["STYLE_TRANSFER_CACHE_DIR"] = folder
-        model = pretrained.load_pretrained(MODEL)
+        model = load_pretrained(MODEL)
         ours = export.export_onnx(model, Path(folder) / "ours.onnx").path
         image = np.random.default_rng(0).random((1, size, size, 3), dtype=np.float32)
         weights = np.eye(model.num_styles, dtype=np.float32)[[STYLE]]

@@ -83,7 +83,7 @@ def main(argv=None):
     content_dir, _ = preamble.data_folders(parser, args)
     results_dir = preamble.results_folder(args)
     print_machine()
-    model = _model(args.quick)
+    model = preamble.android_network(args.quick, STYLE + 1)
     workdir = Path(tempfile.mkdtemp(prefix="bench-video-"))
     clips = {"pan": _pan_clip(content_dir / "chicago.jpg", **setup["pan"])}
     sources = {}
@@ -109,17 +109,6 @@ def main(argv=None):
 
 # ------------------------------------------------------------------ clips
 
-
-def _model(quick):
-    if quick:
-        from style_transfer.models.network import StyleTransferNetwork
-
-        model = StyleTransferNetwork(STYLE + 1, architecture="android-slim")
-        model.build()
-        return model
-    from style_transfer.models.loading import load_pretrained
-
-    return load_pretrained("android-26")
 
 
 def _pan_clip(photo_path, frames, size, velocity):

@@ -77,7 +77,7 @@ def main(argv=None):
     content_dir, _ = preamble.data_folders(parser, args)
     results_dir = preamble.results_folder(args)
     print_machine()
-    model = _model(args.quick)
+    model = preamble.android_network(args.quick, STYLE + 1)
     peer = None if args.quick else shutil.which(PEER)
     workdir = Path(tempfile.mkdtemp(prefix="bench-video-speed-"))
     results = {"style": STYLE, "stages": {}, "fps": {}}
@@ -98,17 +98,6 @@ def main(argv=None):
 
 # ------------------------------------------------------------------ clips
 
-
-def _model(quick):
-    if quick:
-        from style_transfer.models.network import StyleTransferNetwork
-
-        model = StyleTransferNetwork(STYLE + 1, architecture="android-slim")
-        model.build()
-        return model
-    from style_transfer.models.loading import load_pretrained
-
-    return load_pretrained("android-26")
 
 
 def _pan_clip(photo_path, size, length, path):
@@ -259,7 +248,7 @@ def _candidates(model, clips, workdir, peer, size, variants):
             candidates[f"ours, stabilized, batch {batch_size}"] = ours("canvas", batch_size)
         candidates["ours, stabilized (flow: the blend alone)"] = ours("flow")
         candidates["ours, stabilized, optical flow at 160 px"] = ours(None, flow_px=160)
-        xla_model = _model(False) if max(size) > 64 else _model(True)
+        xla_model = preamble.android_network(False, STYLE + 1) if max(size) > 64 else preamble.android_network(True, STYLE + 1)
         stylize.use_xla(xla_model)
         xla_paint = stylize.painter(xla_model, STYLE)
         xla_paint.many(frames[min(frames)][:1])  # compiles for the size

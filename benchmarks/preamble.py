@@ -72,3 +72,17 @@ def save_figure(figure, path, dpi=110):
     with atomic_write(path) as file:
         figure.savefig(file, format="png", dpi=dpi)
     plt.close(figure)
+
+
+def android_network(quick, num_styles=26):
+    """The pretrained android-26 network, or (`quick`) an untrained network of its
+    architecture with `num_styles` styles: smoke tests need neither the wheel nor its cost."""
+    if quick:
+        from style_transfer.models.network import StyleTransferNetwork
+
+        model = StyleTransferNetwork(num_styles, architecture="android-slim")
+        model.build()
+        return model
+    from style_transfer.models.loading import load_pretrained
+
+    return load_pretrained("android-26")

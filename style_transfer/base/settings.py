@@ -131,12 +131,13 @@ def _in_range(field, name, value, expected):
             and not (field.metadata.get("maximum_excluded") and value == high))
     if not good:
         raise BadInput(f"`{name}` must be {'an integer' if integer else 'a finite number'} "
-                       f"{expected}; received {_short(value)}.")
+                       f"{expected}; received {shown_value(value)}.")
     return int(value) if integer else float(value)
 
 
-def _short(value):
-    """`repr(value)`, at most 40 characters (a 400-digit number is shown cut)."""
+def shown_value(value):
+    """`repr(value)` as a message quotes it: at most 40 characters (a 400-digit number is
+    shown cut)."""
     try:
         text = repr(value)
     except ValueError:  # An integer of more digits than Python converts to text.

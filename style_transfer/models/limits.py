@@ -15,6 +15,7 @@ import math
 import numbers
 
 from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import shown_value
 
 # Bounds of the numbers in a config that size the network (and the memory Keras
 # allocates for it before any weight is read).
@@ -80,7 +81,7 @@ def check_architecture(architecture, where=None):
         BadInput: a missing, unknown or out-of-bounds entry.
     """
     if not isinstance(architecture, dict):
-        _refuse(where, f"architecture={_short(architecture)}", "a dict of layer widths")
+        _refuse(where, f"architecture={shown_value(architecture)}", "a dict of layer widths")
     expected = {*ARCHITECTURE_WIDTHS, "residual_blocks", "residual_filters"}
     if set(architecture) != expected:
         _refuse(where, f"architecture keys {sorted(map(str, architecture))}",
@@ -89,13 +90,13 @@ def check_architecture(architecture, where=None):
         widths = architecture[name]
         if (not isinstance(widths, (list, tuple)) or len(widths) != count
                 or not all(_is_count(width, MAX_LAYER_WIDTH) for width in widths)):
-            _refuse(where, f"architecture {name}={_short(widths)}",
+            _refuse(where, f"architecture {name}={shown_value(widths)}",
                     f"{count} integers from 1 to {MAX_LAYER_WIDTH}")
     if not _is_count(architecture["residual_filters"], MAX_LAYER_WIDTH):
-        _refuse(where, f"architecture residual_filters={_short(architecture['residual_filters'])}",
+        _refuse(where, f"architecture residual_filters={shown_value(architecture['residual_filters'])}",
                 f"an integer from 1 to {MAX_LAYER_WIDTH}")
     if not _is_count(architecture["residual_blocks"], MAX_RESIDUAL_BLOCKS):
-        _refuse(where, f"architecture residual_blocks={_short(architecture['residual_blocks'])}",
+        _refuse(where, f"architecture residual_blocks={shown_value(architecture['residual_blocks'])}",
                 f"an integer from 1 to {MAX_RESIDUAL_BLOCKS}")
 
 
@@ -158,11 +159,6 @@ def check_network_size(config, where=None):
 def _is_count(value, high):
     return (isinstance(value, numbers.Integral) and not isinstance(value, bool)
             and 1 <= value <= high)
-
-
-def _short(value):
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _refuse(where, found, expected):

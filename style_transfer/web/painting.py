@@ -18,7 +18,7 @@ import numpy as np
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
-from style_transfer.base.settings import field_default
+from style_transfer.base.settings import field_default, shown_value
 from style_transfer.painting import conditions, stylize
 from style_transfer.painting.config import PaintConfig
 
@@ -250,21 +250,13 @@ def _number(value, name):
     except OverflowError:  # An integer of hundreds of digits.
         number = math.inf
     if isinstance(value, bool) or not math.isfinite(number):
-        raise BadInput(f"{name} must be a finite number; received {_shown(value)}.")
+        raise BadInput(f"{name} must be a finite number; received {shown_value(value)}.")
     return number
 
 
 def _integer(value, name):
     if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INTEGER:
         raise BadInput(f"{name} must be an integer from {-MAX_INTEGER} to {MAX_INTEGER}; "
-                       f"received {_shown(value)}.")
+                       f"received {shown_value(value)}.")
     return value
 
-
-def _shown(value):
-    """A value of the request as a message quotes it: at most 40 characters."""
-    try:
-        text = repr(value)
-    except ValueError:  # An integer of more digits than Python converts to text.
-        return "a number of thousands of digits"
-    return text if len(text) <= 40 else text[:37] + "..."
