@@ -246,17 +246,10 @@ def format_table(records):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny shapes and few repetitions (a smoke test, not a measurement)")
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help=f"comma-separated Keras backends (default {','.join(BACKENDS)})")
-    parser.add_argument("--repetitions", type=int, default=None,
-                        help=f"timed steps per layer (default {REPETITIONS}; --quick: "
-                             f"{QUICK_REPETITIONS})")
-    parser.add_argument("--warmup", type=int, default=None,
-                        help=f"untimed steps first (default {WARMUP}; --quick: {QUICK_WARMUP})")
-    parser.add_argument("--results-dir", default=None,
-                        help="also write every timed sample to RESULTS_DIR/layers.json")
+    from benchmarks.timing import add_timing_arguments
+
+    add_timing_arguments(parser, BACKENDS, REPETITIONS, WARMUP, QUICK_REPETITIONS,
+                         QUICK_WARMUP, "layers.json")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)

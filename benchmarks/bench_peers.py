@@ -261,17 +261,10 @@ def format_table(records):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny shapes and few repetitions (a smoke test, not a measurement)")
-    parser.add_argument("--backends", default=",".join(BACKENDS),
-                        help=f"comma-separated Keras backends (default {','.join(BACKENDS)})")
-    parser.add_argument("--repetitions", type=int, default=None,
-                        help=f"timed steps per layer (default {REPETITIONS}; --quick: "
-                             f"{QUICK_REPETITIONS})")
-    parser.add_argument("--warmup", type=int, default=None,
-                        help=f"untimed steps first (default {WARMUP}; --quick: {QUICK_WARMUP})")
-    parser.add_argument("--results-dir", default=None,
-                        help="also write every timed sample to RESULTS_DIR/peers.json")
+    from benchmarks.timing import add_timing_arguments
+
+    add_timing_arguments(parser, BACKENDS, REPETITIONS, WARMUP, QUICK_REPETITIONS,
+                         QUICK_WARMUP, "peers.json")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="PyTorch's intra-op threads for both sides (default: PyTorch's "
                              "own, one per core); 1 keeps a busy core from stalling every op")

@@ -44,3 +44,20 @@ def summarize(samples_ms):
         "max_ms": float(np.max(samples_ms)),
         "repetitions": len(samples_ms),
     }
+
+
+def add_timing_arguments(parser, backends, repetitions, warmup, quick_repetitions,
+                         quick_warmup, results_file):
+    """The options every interleaved-timing benchmark of layers takes: --quick, --backends,
+    --repetitions, --warmup and --results-dir (writing RESULTS_DIR/`results_file`)."""
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny shapes and few repetitions (a smoke test, not a measurement)")
+    parser.add_argument("--backends", default=",".join(backends),
+                        help=f"comma-separated Keras backends (default {','.join(backends)})")
+    parser.add_argument("--repetitions", type=int, default=None,
+                        help=f"timed steps per layer (default {repetitions}; --quick: "
+                             f"{quick_repetitions})")
+    parser.add_argument("--warmup", type=int, default=None,
+                        help=f"untimed steps first (default {warmup}; --quick: {quick_warmup})")
+    parser.add_argument("--results-dir", default=None,
+                        help=f"also write every timed sample to RESULTS_DIR/{results_file}")
