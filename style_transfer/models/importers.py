@@ -118,7 +118,10 @@ def read_magenta_checkpoint(path, *, style_names=None, training_config=None):
     try:
         reader = tf.train.load_checkpoint(str(path))
         shapes = reader.get_variable_to_shape_map()
-    except Exception as error:  # TensorFlow raises NotFound, DataLoss and others.
+    except tf.errors.DataLossError:  # TensorFlow's own words end in a cut-off sentence.
+        raise BadInput(f"{path} is not a readable TensorFlow checkpoint (its bytes are another "
+                       f"file format, or damaged).") from None
+    except Exception as error:  # TensorFlow raises NotFound and others.
         raise BadInput(f"{path} is not a readable TensorFlow checkpoint "
                        f"({type(error).__name__}: {first_line(error)}).") from None
     return _network_from_tensors(

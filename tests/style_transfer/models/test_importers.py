@@ -10,6 +10,7 @@ import importlib.metadata
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from style_transfer.base.errors import BadInput
 from style_transfer.models import importers
@@ -150,3 +151,13 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "model.onnx").write_bytes(b"\x08\x07not a protobuf at all" * 10)
     with pytest.raises(BadInput, match="not a readable ONNX file|is not a style network"):
         importers.read_onnx(tmp_path / "model.onnx")
+
+
+def test_a_file_of_another_format_is_refused_in_our_words(tmp_path):
+    photo = tmp_path / "photo.png"
+    Image.new("RGB", (8, 8)).save(photo)
+    with pytest.raises(BadInput) as error:
+        importers.read_magenta_checkpoint(photo)
+    # TensorFlow's own message ends in a cut-off sentence ("use a different )").
+    assert str(error.value) == (f"{photo} is not a readable TensorFlow checkpoint (its bytes are "
+                                f"another file format, or damaged).")
