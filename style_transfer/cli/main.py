@@ -112,8 +112,8 @@ def _ignore_further_interrupts():
 
 def as_options(message, parser):
     """`message` with the settings it names in backquotes (`max_size`) as the options of
-    `parser` that set them (--max-size): the library speaks of its arguments, the command line
-    of its options."""
+    `parser` that set them (--max-size), and without the backquotes where no option sets them:
+    the library speaks of its arguments, the command line of its options."""
     flags = {}
     parsers = [parser]
     while parsers:  # a command's own sub-commands (`pretrained get`) hold options too
@@ -124,7 +124,8 @@ def as_options(message, parser):
                 flags.setdefault(action.dest, long_options[0])
             if isinstance(action, argparse._SubParsersAction):
                 parsers.extend(action.choices.values())
-    return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(0)), message)
+    # A setting the command has no option for is named plainly (the command sets it itself).
+    return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(1)), message)
 
 
 def _fail(program, message):

@@ -140,3 +140,15 @@ def test_verbose_shows_the_library_log_lines(real_run):
     completed = real_run("--verbose")
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "absl" in completed.stderr or "tensorflow" in completed.stderr.lower()
+
+
+def test_settings_in_messages_are_shown_as_the_commands_options():
+    from style_transfer.cli.main import as_options
+
+    stylize = build_parser("stylize").commands["stylize"]
+    assert as_options("`max_size` must be positive; `overwrite`.", stylize) == (
+        "--max-size must be positive; --overwrite.")
+    # A sub-command's options (`pretrained get --overwrite`); a setting no option sets: plain.
+    pretrained = build_parser("pretrained").commands["pretrained"]
+    assert as_options("replacing it takes `overwrite`; give `style_names`.", pretrained) == (
+        "replacing it takes --overwrite; give style_names.")
