@@ -4,6 +4,9 @@ Nothing here reads a file from outside the repository. `conftest.py` turns the c
 ones into fixtures; a test module or the bad-input sweep imports the rest from here.
 """
 
+import json
+import zipfile
+
 import keras
 import numpy as np
 from PIL import Image
@@ -81,3 +84,17 @@ def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True):
                 output.mux(audio.encode(frame))
             output.mux(audio.encode(None))
     return str(path)
+
+
+def with_config(source, destination, change):
+    """A copy of the model file `source` whose model config `change` edits in place; returns
+    `destination`."""
+    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w") as copy:
+        for item in original.infolist():
+            data = original.read(item)
+            if item.filename == "config.json":
+                config = json.loads(data)
+                change(config["config"])
+                data = json.dumps(config).encode()
+            copy.writestr(item, data)
+    return destination

@@ -262,29 +262,18 @@ def write_assets(folder):
                                        embedding_dim=4, alpha=0.25, style_image_size=16)
     save_model(arbitrary, folder / "arbitrary.keras")
     marker.unlink()  # Building the model ran the graph once; no case may run it again.
-    from tests.style_transfer.builders import write_clip
+    from tests.style_transfer.builders import with_config, write_clip
 
     write_clip(folder / "clip.mp4", num_frames=3, sound=False)
     write_clip(folder / "small.mp4", num_frames=2, size=(6, 6), sound=False)
-    _with_config(folder / "styles.keras", folder / "blocks.keras",
-                 lambda config: config["architecture"].update(residual_blocks=200_000))
-    _with_config(folder / "styles.keras", folder / "names.keras",
-                 lambda config: config.update(style_names=["wave", "\x1b[31mred\x1b[0m",
+    with_config(folder / "styles.keras", folder / "blocks.keras",
+                lambda config: config["architecture"].update(residual_blocks=200_000))
+    with_config(folder / "styles.keras", folder / "names.keras",
+                lambda config: config.update(style_names=["wave", "\x1b[31mred\x1b[0m",
                                                            "udnie"]))
     _write_deep_config(folder / "styles.keras", folder / "deep.keras", 50_000)
     return folder
 
-
-def _with_config(source, destination, change):
-    """A copy of the model file `source` whose config (the model's) `change` edits."""
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w") as copy:
-        for item in original.infolist():
-            data = original.read(item)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                change(config["config"])
-                data = json.dumps(config).encode()
-            copy.writestr(item, data)
 
 
 def _write_deep_config(source, destination, depth):

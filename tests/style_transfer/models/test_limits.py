@@ -2,8 +2,6 @@
 before anything is built, by our loader and by Keras's own, and the same bounds training
 accepts."""
 
-import json
-import zipfile
 
 import keras
 import pytest
@@ -14,6 +12,7 @@ from style_transfer.models.loading import load_style_model
 from style_transfer.models.network import Architecture, StyleTransferNetwork
 from style_transfer.models.saving import save_model
 from style_transfer.training.config import ArbitraryConfig, LossConfig, TrainConfig
+from tests.style_transfer.builders import with_config
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +24,6 @@ def style_model_file(tmp_path_factory):
     save_model(network, path)
     return path
 
-
-def _with_config(source, destination, change):
-    with zipfile.ZipFile(source) as original, zipfile.ZipFile(destination, "w") as copy:
-        for item in original.infolist():
-            data = original.read(item)
-            if item.filename == "config.json":
-                config = json.loads(data)
-                change(config["config"])
-                data = json.dumps(config).encode()
-            copy.writestr(item, data)
-    return destination
 
 
 HOSTILE_CONFIGS = {
@@ -60,7 +48,7 @@ HOSTILE_CONFIGS = {
 def test_a_config_beyond_the_bounds_is_refused_before_anything_is_built(
         style_model_file, tmp_path, name, loader, monkeypatch):
     change, words = HOSTILE_CONFIGS[name]
-    hostile = _with_config(style_model_file, tmp_path / "hostile.keras", change)
+    hostile = with_config(style_model_file, tmp_path / "hostile.keras", change)
 
     def no_building(*args, **kwargs):
         raise AssertionError("a layer was built before the config was refused")
@@ -84,7 +72,7 @@ def test_a_config_beyond_the_bounds_is_refused_before_anything_is_built(
 ])
 def test_style_names_read_from_a_file_are_checked_as_names_given_on_the_command_line(
         style_model_file, tmp_path, names, words):
-    hostile = _with_config(style_model_file, tmp_path / "names.keras",
+    hostile = with_config(style_model_file, tmp_path / "names.keras",
                            lambda config: config.update(style_names=names))
     with pytest.raises(BadInput, match=words) as error:
         load_style_model(hostile)
