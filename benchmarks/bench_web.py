@@ -34,6 +34,8 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -99,15 +101,21 @@ def main(argv=None):
 
     print_machine()
     started = time.perf_counter()
+    # The server's error stream goes to a file, and its output is drained after the first
+    # line: a pipe nobody reads fills up and stops the server at its next log line.
+    errors = tempfile.TemporaryFile("w+")
     server = subprocess.Popen(
         [sys.executable, "-m", "style_transfer.cli.main", "serve", "--model", MODEL, "--port", "0",
          "--preview-size", str(preview_px)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=errors, text=True,
         env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     try:
         line = server.stdout.readline()
         if " on http://" not in line:
-            raise RuntimeError(f"the server did not start: {line}{server.stderr.read()}")
+            server.wait(timeout=60)
+            errors.seek(0)
+            raise RuntimeError(f"the server did not start: {line}{errors.read()}")
+        threading.Thread(target=server.stdout.read, daemon=True).start()
         url = line.split(" on ", 1)[1].split()[0]
         _request(url + "api/config")
         startup_s = time.perf_counter() - started
@@ -196,7 +204,11 @@ def _live_camera(url, seconds):
             return int(stage.get_attribute("data-live-frames"))
 
         page.click("#camera")
+        deadline = time.perf_counter() + START_TIMEOUT_S
         while frames() < LIVE_WARMUP_FRAMES:
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"the live camera painted {frames()} frames in "
+                                   f"{START_TIMEOUT_S} s: {page.locator('#status').inner_text()}")
             page.wait_for_timeout(50)
         first, started = frames(), time.perf_counter()
         latencies = []
