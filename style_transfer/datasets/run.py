@@ -33,7 +33,8 @@ def stylize_dataset(source, out, config, pipeline_args=None):
         out: The output folder (the same tree as `source`; see `jobs`).
         config: A `DatasetConfig`.
         pipeline_args: Beam pipeline options, e.g. ["--runner=FlinkRunner",
-            "--flink_master=host:8081"] (default: the DirectRunner on this machine).
+            "--flink_master=host:8081"] (default: the DirectRunner on this machine,
+            one worker thread per core: see `local_options`).
 
     Returns:
         {"outputs": outputs recorded in the manifest, "painted": painted by this
@@ -71,7 +72,7 @@ def stylize_dataset(source, out, config, pipeline_args=None):
     previous = [str(file) for file in [out / jobs.MANIFEST_FILE,
                                        *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
                 if file.is_file()]
-    options = PipelineOptions(pipeline_args or [])
+    options = PipelineOptions(local_options(pipeline_args or []))
     pipeline = beam.Pipeline(options=options)
     pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names, previous)
     result = pipeline.run()
@@ -80,3 +81,16 @@ def stylize_dataset(source, out, config, pipeline_args=None):
     outputs, failed = jobs.finish(out, relative_paths, config.copies)
     return {"outputs": outputs, "painted": counters.get("painted", 0),
             "kept": counters.get("kept", 0), "failed": failed}
+
+
+def local_options(pipeline_args):
+    """`pipeline_args`, with the DirectRunner on one worker thread per usable core when they
+    name no runner and no `--direct_*` option: a thread encodes and writes one picture while
+    another paints (TensorFlow and PIL release Python's lock), where Beam's single worker
+    would do one after the other. Any runner or `--direct_*` option given is used as given."""
+    if any(argument.startswith(("--runner", "--direct_")) for argument in pipeline_args):
+        return list(pipeline_args)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return [*pipeline_args, f"--direct_num_workers={max(1, cores or 1)}",
+            "--direct_running_mode=multi_threading"]
+

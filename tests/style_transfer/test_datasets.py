@@ -122,3 +122,16 @@ def test_bad_settings_are_refused(settings, message):
 def test_unknown_styles_are_refused_with_the_models_names():
     with pytest.raises(BadInput, match="wave, scream, udnie"):
         DatasetConfig(style=("monet",)).style_indices(NAMES)
+
+
+def test_the_local_runner_gets_a_worker_thread_per_core_unless_options_say_otherwise():
+    import os
+
+    from style_transfer.datasets.run import local_options
+
+    cores = len(os.sched_getaffinity(0))
+    assert local_options(["--job_name=x"]) == [
+        "--job_name=x", f"--direct_num_workers={cores}", "--direct_running_mode=multi_threading"]
+    for given in (["--runner=FlinkRunner", "--flink_master=host:8081"],
+                  ["--direct_num_workers=1"], ["--direct_running_mode=in_memory"]):
+        assert local_options(given) == given
