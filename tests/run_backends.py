@@ -4,8 +4,8 @@ PyTorch, the rest on TensorFlow.
 Keras picks its backend once per process, so each backend gets its own pytest
 run, spread over the machine's cores by pytest-xdist (`-n auto`, at most 4 workers;
 give `-n 0` to run in this process alone). `--dist loadgroup` keeps each file marked
-`xdist_group` on one worker, so that the models its module fixtures train are made once. Extra arguments are passed to every
-pytest run (e.g. `-x -q`, `-m "not slow"`).
+`xdist_group` on one worker, so that the models its module fixtures train are made once.
+Extra arguments are passed to every pytest run (e.g. `-x -q`, `-m "not slow"`).
 
     python tests/run_backends.py
 """

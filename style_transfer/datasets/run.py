@@ -88,9 +88,9 @@ def local_options(pipeline_args):
     name no runner and no `--direct_*` option: a thread encodes and writes one picture while
     another paints (TensorFlow and PIL release Python's lock), where Beam's single worker
     would do one after the other. Any runner or `--direct_*` option given is used as given."""
+    from style_transfer.models.runtimes import usable_cores
+
     if any(argument.startswith(("--runner", "--direct_")) for argument in pipeline_args):
         return list(pipeline_args)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return [*pipeline_args, f"--direct_num_workers={max(1, cores or 1)}",
+    return [*pipeline_args, f"--direct_num_workers={usable_cores()}",
             "--direct_running_mode=multi_threading"]
-

@@ -302,7 +302,7 @@ class LiteRTRunner:
     def __init__(self, model, threads=None):
         interpreter_module = import_extra("ai_edge_litert.interpreter", "litert",
                                           "LiteRT models")
-        threads = threads or _usable_cores()
+        threads = threads or usable_cores()
         try:
             with _quiet_stderr():
                 if isinstance(model, bytes):
@@ -399,7 +399,8 @@ def _pad_to_multiple(x):
                                        mode="symmetric"))
 
 
-def _usable_cores():
+def usable_cores():
+    """The cores this process may run on (its CPU affinity where the system has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:

@@ -6,8 +6,8 @@ import importlib
 import os
 import subprocess
 import sys
-from unittest import mock
 from pathlib import Path
+from unittest import mock
 
 import pytest
 

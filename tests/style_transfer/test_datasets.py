@@ -125,11 +125,10 @@ def test_unknown_styles_are_refused_with_the_models_names():
 
 
 def test_the_local_runner_gets_a_worker_thread_per_core_unless_options_say_otherwise():
-    import os
-
     from style_transfer.datasets.run import local_options
+    from style_transfer.models.runtimes import usable_cores
 
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     assert local_options(["--job_name=x"]) == [
         "--job_name=x", f"--direct_num_workers={cores}", "--direct_running_mode=multi_threading"]
     for given in (["--runner=FlinkRunner", "--flink_master=host:8081"],
