@@ -3,9 +3,8 @@ PyTorch, the rest on TensorFlow.
 
 Keras picks its backend once per process, so each backend gets its own pytest
 run, spread over the machine's cores by pytest-xdist (`-n auto`, at most 4 workers;
-give `-n 0` to run in this process alone). `--dist loadgroup` keeps each file marked
-`xdist_group` on one worker, so that the models its module fixtures train are made once.
-Extra arguments are passed to every pytest run (e.g. `-x -q`, `-m "not slow"`).
+give `-n 0` to run in this process alone). Extra arguments are passed to every
+pytest run (e.g. `-x -q`, `-m "not slow"`).
 
     python tests/run_backends.py
 """
@@ -34,7 +33,7 @@ RUNS = [
 def main(argv):
     if not any(argument == "-n" or argument.startswith(("-n", "--numprocesses"))
                for argument in argv):
-        argv = ["-n", "auto", "--maxprocesses", "4", "--dist", "loadgroup", *argv]
+        argv = ["-n", "auto", "--maxprocesses", "4", *argv]
     failed = []
     for backend, paths, label in RUNS:
         print(f"\n=== KERAS_BACKEND={backend}: pytest {label}", flush=True)

@@ -17,9 +17,6 @@ from style_transfer.base.errors import BadInput
 from style_transfer.painting import photo_options
 from tests.style_transfer.builders import NAMES
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 BATCH, HEIGHT, WIDTH = 6, 16, 20
 
 

@@ -12,9 +12,6 @@ import sys
 
 import pytest
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 SETTINGS = ("KERAS_BACKEND", "TF_CPU_ALLOCATOR_USE_BFC")
 
 # Records each setting as it stands when TensorFlow is first imported, then imports

@@ -10,9 +10,6 @@ import pytest
 from tests.style_transfer.cli import bad_input_sweep
 from tests.style_transfer.cli.bad_input_sweep import CASES
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):

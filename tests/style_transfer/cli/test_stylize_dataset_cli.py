@@ -17,9 +17,6 @@ from style_transfer.cli.main import main
 from style_transfer.datasets import jobs
 from tests.style_transfer.builders import write_photo
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 pytest.importorskip("apache_beam")
 
 PHOTOS = ["cats/tom.jpg", "cats/kittens/felix.png", "dog.png"]

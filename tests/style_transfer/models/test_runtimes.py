@@ -16,9 +16,6 @@ from style_transfer.painting import stylize
 from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
 from tests.style_transfer.refusals import assert_refused
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 pytest.importorskip("onnxruntime")
 pytest.importorskip("tf2onnx")
 pytest.importorskip("ai_edge_litert")

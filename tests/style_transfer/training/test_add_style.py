@@ -16,9 +16,6 @@ from style_transfer.training.config import AddStyleConfig
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS, write_style_model
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 OLD_NAMES = ["stripes", "speckles"]
 STEPS = 4
 SETTINGS = {"steps": STEPS, "learning_rate": 5e-2, "checkpoint_every": 2, "seed": 1}

@@ -24,9 +24,6 @@ from style_transfer.painting.arbitrary_styles import conditioning_embedding, sty
 from style_transfer.training.logs import read_history
 from tests.style_transfer.hub_stand_ins import save_feature_vector_model, save_magenta_stand_in
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 SIZE_PX = 32
 STEPS = 24
 COLOURS = [(230, 40, 40), (40, 40, 230), (40, 190, 40), (240, 200, 0)]

@@ -43,9 +43,6 @@ from style_transfer.training.run import CHECKPOINT_FILE, MODEL_FILE, read_checkp
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 STEPS = 2
 FIRST_STEP_LOSS_RTOL = 1e-5
 LOSS_RTOL = 1e-3

@@ -39,9 +39,6 @@ from tests.style_transfer.hub_stand_ins import save_feature_vector_model
 from tests.style_transfer.refusals import assert_refused
 from tests.style_transfer.training_inputs import FAST_LOSS_OPTIONS, write_command_inputs
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STEPS = 8
 EVERY = 3  # Checkpoints at steps 3, 6 and 8.

@@ -30,9 +30,6 @@ from style_transfer.web.settings import ServerSettings  # noqa: E402
 from tests.style_transfer.builders import photo_array  # noqa: E402
 from tests.style_transfer.web.web_server import Client, decoded, png_bytes, serving  # noqa: E402
 
-# One xdist worker runs this whole file (`--dist loadgroup`): its module fixtures are made once.
-pytestmark = pytest.mark.xdist_group(__name__)
-
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # As root in a closed network: no sandbox, and none of Chromium's own connections.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
