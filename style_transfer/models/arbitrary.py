@@ -147,8 +147,11 @@ class ArbitraryStyleModel(keras.Model):
         )
 
     def build(self, content_shape=None, style_shape=None):
-        size = self.style_image_size
-        self.embed(ops.zeros((1, size, size, 3)))
+        if self.encoder_name == HUB_ENCODER:  # Its output's width is known once it has run.
+            size = self.style_image_size
+            self.embed(ops.zeros((1, size, size, 3)))
+        else:  # A Keras application: built, and its output's width is in its config.
+            self.bottleneck.build((None, self.encoder.output_shape[-1]))
         self.transformer.build()
         self.built = True
 

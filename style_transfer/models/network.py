@@ -136,6 +136,11 @@ class ConvBlock(keras.layers.Layer):
             name="norm",
         )
 
+    def build(self, x_shape, styles_shape=None):
+        # From shapes alone (no call on a dummy picture): loading a model stays cheap.
+        self.conv.build((None, None, None, x_shape[-1]))
+        self.norm.build((None, None, None, self.filters), styles_shape)
+
     def call(self, x, styles):
         x = self.convolve(_reflect_pad(x, self.kernel_size // 2))
         return self.activation(self.norm(x, styles))
@@ -197,6 +202,10 @@ class ResidualBlock(keras.layers.Layer):
         self.second = ConvBlock(filters, 3, **conditioning, activation=None,
                                 dtype=self.dtype_policy, name="second")
 
+    def build(self, x_shape, styles_shape=None):
+        self.first.build(x_shape, styles_shape)
+        self.second.build((None, None, None, self.filters), styles_shape)
+
     def call(self, x, styles):
         return x + self.second(self.first(x, styles), styles)
 
@@ -225,7 +234,7 @@ class UpsampleConvBlock(ConvBlock):
                 "UpsampleConvBlock supports 3x3 stride-1 convolutions; received "
                 f"kernel_size={self.kernel_size}, strides={self.strides}."
             )
-        self.conv.build((None, None, None, x_shape[-1]))
+        super().build(x_shape, styles_shape)
 
     def call(self, x, styles):
         return self.activation(self.norm(self.upsample_conv(x), styles))
@@ -364,13 +373,14 @@ class StyleTransferNetwork(keras.Model):
         self.to_rgb = block(ConvBlock, 3, 9, activation="sigmoid", name="to_rgb")
 
     def build(self, images_shape=None, styles_shape=None):
-        # Run once on a small picture: every sub-layer creates its weights, whatever
-        # form of style condition is used later (the tables do not depend on it).
-        if self.embedding_dim is None:
-            styles = ops.zeros((1,), dtype="int32")
-        else:
-            styles = ops.zeros((1, self.embedding_dim))
-        self.call(ops.zeros((1, 16, 16, 3)), styles)
+        # Every block from its input's channels, in the order a call would build them (the
+        # same random draws), whatever form of style condition is used later (the tables
+        # do not depend on it): no picture is painted, so loading a file stays cheap.
+        styles_shape = (None,) if self.embedding_dim is None else (None, self.embedding_dim)
+        channels = 3
+        for block in (*self.contract, *self.residuals, *self.expand, self.to_rgb):
+            block.build((None, None, None, channels), styles_shape)
+            channels = block.filters
         self.built = True
 
     def call(self, images, styles):

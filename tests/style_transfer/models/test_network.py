@@ -104,6 +104,26 @@ def test_a_model_saved_before_explicit_architectures_loads_and_paints_the_same()
     np.testing.assert_allclose(got, recorded["stylized"], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["table", "embedding"])
+def test_build_creates_every_weight_a_call_uses_without_painting(kind):
+    # `build` works from shapes alone (loading a file stays cheap): a call afterwards, in
+    # any form of style condition, must find every weight there and add none.
+    table = kind == "table"
+    model = (StyleTransferNetwork(num_styles=3, alpha=0.125) if table
+             else StyleTransferNetwork(embedding_dim=5, alpha=0.125))
+    model.build()
+    built = [w.path for w in model.weights]
+    assert all(layer.built for layer in model._flatten_layers())
+    images = np.random.default_rng(0).random((2, 20, 24, 3)).astype("float32")
+    conditions = ([np.array([0, 2]), np.full((2, 3), 1 / 3, "float32"),
+                   np.full((2, 20, 24, 3), 1 / 3, "float32")] if table
+                  else [np.ones((2, 5), "float32")])
+    for styles in conditions:
+        assert model(images, styles).shape == (2, 20, 24, 3)
+    assert [w.path for w in model.weights] == built
+    assert len(built) == len(set(built)) == 16 * (3 if table else 5)
+
+
 @pytest.mark.slow
 def test_the_android_slim_architecture_has_the_widths_of_tensorflows_stylize_demo():
     model = StyleTransferNetwork(num_styles=26, architecture="android-slim")
