@@ -2,14 +2,15 @@
 
 A slow check kept beside the notebooks, out of the project's suite (about eight minutes on
 2 cores): `python -m pytest notebooks`. The suite checks them statically
-(`tests/test_notebook_code.py`: every cell compiles, every name they import exists).
+(`tests/test_notebook_code.py`: every cell compiles, every name they import exists) and runs
+notebook 08, the diffusion transformer trained on JAX and on PyTorch.
 """
 
 from pathlib import Path
 
-import nbclient
-import nbformat
 import pytest
+
+from tests.notebooks import run_notebook
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent
 
@@ -29,25 +30,8 @@ NOTEBOOKS = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, timeout_s", NOTEBOOKS, ids=[name for name, _ in NOTEBOOKS])
-def test_notebook_runs_without_errors(name, timeout_s, tmp_path, monkeypatch):
-    notebook = nbformat.read(NOTEBOOKS_DIR / name, as_version=4)
-    # The kernel inherits this environment: the TensorFlow backend, quiet logs, no display.
-    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "3")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    client = nbclient.NotebookClient(
-        notebook,
-        timeout=timeout_s,  # nbclient applies it to each cell
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},  # the kernel's working directory
-    )
-    client.execute()  # raises CellExecutionError, naming the cell, if any cell fails
-    errors = [
-        output
-        for cell in notebook.cells if cell.cell_type == "code"
-        for output in cell.get("outputs", []) if output.get("output_type") == "error"
-    ]
-    assert not errors, errors
+def test_notebook_runs_without_errors(name, timeout_s, tmp_path):
+    run_notebook(NOTEBOOKS_DIR / name, tmp_path, timeout_s)
 
 
 def test_every_notebook_in_the_folder_is_listed():

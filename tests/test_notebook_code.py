@@ -1,13 +1,18 @@
-"""The notebooks, read without running them (running them is `python -m pytest notebooks`):
+"""The notebooks, read without running them (running them all is `python -m pytest notebooks`):
 each is a valid notebook, every code cell compiles, and every name a cell imports from
-this project (`cbn`, `style_transfer`) exists, so a renamed module or function fails here."""
+this project (`cbn`, `style_transfer`) exists, so a renamed module or function fails here.
+
+One runs here too: notebook 08, `cbn`'s diffusion transformer trained on JAX and PyTorch."""
 
 import ast
 import importlib
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from tests.notebooks import run_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 PROJECT = ("cbn", "style_transfer")
@@ -53,3 +58,16 @@ def test_every_cell_compiles_and_every_project_name_it_imports_exists(path):
                 importlib.import_module(f"{module_name}.{name}")
             imported += 1
     assert imported, f"{path.name} imports nothing of this project"
+
+
+@pytest.mark.slow
+def test_the_diffusion_transformer_notebook_trains_on_jax_and_on_pytorch(tmp_path):
+    notebook = run_notebook(NOTEBOOKS[0].parent / "08_dit_adaln_zero_on_jax_and_pytorch.ipynb",
+                            tmp_path, timeout_s=300)
+    printed = "".join(output.get("text", "") for cell in notebook.cells
+                      if cell.cell_type == "code" for output in cell.get("outputs", []))
+    losses = {backend: (float(first), float(last)) for backend, first, last in re.findall(
+        r"(jax|torch): first 20 steps ([0-9.]+), last 20 steps ([0-9.]+)", printed)}
+    assert set(losses) == {"jax", "torch"}, printed
+    for backend, (first, last) in losses.items():
+        assert last < 0.7 * first, (backend, first, last)  # it learns on both backends
