@@ -191,7 +191,9 @@ def export_everything(model, folder, quick=False):
         try:
             written = make(out)
         except Exception as error:  # A failed check is a result too (int8 full integer).
-            files[name] = {"path": None, "bytes": None, "check": f"refused: {error}"}
+            # The temporary folder's path is this machine's, not a result: names only.
+            files[name] = {"path": None, "bytes": None,
+                           "check": f"refused: {str(error).replace(f'{folder}{os.sep}', '')}"}
             continue
         files[name] = {"path": written.path, "bytes": written.path.stat().st_size,
                        "check": written.report.describe()}

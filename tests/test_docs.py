@@ -71,3 +71,17 @@ def test_no_committed_document_or_result_holds_a_machine_path():
 def test_the_machine_path_check_sees_one():
     assert MACHINE_PATH.findall("<!-- python /work/wt-x/bench.py --data-dir ../shared/data -->"
                                 ) == ["/work/wt-x"]
+
+
+# A path of this machine (a temporary folder, a home) in a committed document or result.
+LOCAL_PATH = re.compile(r"(?<![\w.~-])/(?:tmp|home|root|work|Users)/")
+
+
+def test_committed_documents_and_results_hold_no_local_absolute_paths():
+    files = [REPOSITORY / "README.md", REPOSITORY / "BENCHMARKS.md",
+             *(REPOSITORY / "docs").rglob("*.md"), *(REPOSITORY / "notebooks").glob("*.ipynb"),
+             *(path for path in (REPOSITORY / "benchmarks" / "results").iterdir()
+               if path.suffix in (".md", ".json"))]
+    found = [f"{path.relative_to(REPOSITORY)}: {match.group(0)}..." for path in files
+             for match in LOCAL_PATH.finditer(path.read_text())]
+    assert found == []
