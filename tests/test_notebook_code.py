@@ -14,7 +14,8 @@ import pytest
 
 from tests.notebooks import run_notebook
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 PROJECT = ("cbn", "style_transfer")
 
 
@@ -62,7 +63,7 @@ def test_every_cell_compiles_and_every_project_name_it_imports_exists(path):
 
 @pytest.mark.slow
 def test_the_diffusion_transformer_notebook_trains_on_jax_and_on_pytorch(tmp_path):
-    notebook = run_notebook(NOTEBOOKS[0].parent / "08_dit_adaln_zero_on_jax_and_pytorch.ipynb",
+    notebook = run_notebook(NOTEBOOKS_DIR / "08_dit_adaln_zero_on_jax_and_pytorch.ipynb",
                             tmp_path, timeout_s=300)
     printed = "".join(output.get("text", "") for cell in notebook.cells
                       if cell.cell_type == "code" for output in cell.get("outputs", []))
