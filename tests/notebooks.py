@@ -5,6 +5,7 @@ Used by `notebooks/test_notebooks.py` (every notebook) and by the suite
 """
 
 import os
+from unittest import mock
 
 import nbclient
 import nbformat
@@ -17,20 +18,11 @@ def run_notebook(path, working_dir, timeout_s):
     # The kernel inherits this environment: the TensorFlow backend, quiet logs, no display.
     environment = {"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "3",
                    "MPLBACKEND": "Agg"}
-    saved = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
-    try:
-        client = nbclient.NotebookClient(
+    with mock.patch.dict(os.environ, environment):  # put back as it was afterwards
+        nbclient.NotebookClient(
             notebook, timeout=timeout_s, kernel_name="python3",
             resources={"metadata": {"path": str(working_dir)}},  # the kernel's working directory
-        )
-        client.execute()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        ).execute()
     errors = [output for cell in notebook.cells if cell.cell_type == "code"
               for output in cell.get("outputs", []) if output.get("output_type") == "error"]
     assert not errors, errors
