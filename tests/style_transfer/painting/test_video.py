@@ -265,6 +265,28 @@ def test_from_canvas_undoes_the_canvas_shift():
     np.testing.assert_allclose(back[4:-4, 4:-4], frame[4:-4, 4:-4] / 255, atol=0.03)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_canvas_shift_is_opencvs_bicubic_translation(channels):
+    """uint8 pictures shift by a separable filter: OpenCV's bicubic warp to within one grey
+    level, whole pixels exactly, mirrored edges; float pictures by the warp itself."""
+    import cv2
+
+    rng = np.random.default_rng(11)
+    picture = cv2.GaussianBlur(rng.integers(0, 256, (37, 53, channels), dtype=np.uint8),
+                               (0, 0), 1.0).reshape(37, 53, channels).squeeze()
+    for dx, dy in [(1.3, -0.7), (-3.6, 2.25), (0.49, 0.0), (-2.0, 3.0), (5.0, -1.0)]:
+        matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+        for image in (picture, picture.astype(np.float32) / 255):
+            expected = cv2.warpAffine(image, matrix, (53, 37), flags=cv2.INTER_CUBIC,
+                                      borderMode=cv2.BORDER_REFLECT_101)
+            shifted = stabilize._translated(image, dx, dy)
+            assert shifted.shape == image.shape and shifted.dtype == image.dtype
+            tolerance = 1 if image.dtype == np.uint8 else 1e-6
+            if dx == round(dx) and dy == round(dy):
+                tolerance = 0
+            assert np.abs(shifted.astype(np.float64) - expected).max() <= tolerance, (dx, dy)
+
+
 def test_stabilizer_weight_outside_0_1_is_refused():
     with pytest.raises(BadInput, match="weight"):
         stabilize.Stabilizer(weight=1.0)
