@@ -36,6 +36,7 @@ machine) and writes RESULTS_DIR/video_speed.json.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -73,7 +74,7 @@ def main(argv=None):
                         help="interleaved rounds of the fps candidates (default 3)")
     parser.add_argument("--variants", action="store_true",
                         help="also: batch sizes 2 and 4, XLA, the stabilizer's methods, "
-                             "optical flow at 160 px")
+                             "optical flow at 160 px, the canvas shift by cv2.warpAffine")
     parser.add_argument("--runtime", choices=runtimes.RUNTIMES, default="auto",
                         help="what paints (default: auto, what `style-transfer video` uses)")
     preamble.add_data_dir_argument(parser)
@@ -227,14 +228,15 @@ def _candidates(model, clips, workdir, peer, size, variants):
             return time.perf_counter() - started
         return run
 
-    def ours(method, batch_size=1, painter=paint, **options):
+    def ours(method, batch_size=1, painter=paint, translated=None, **options):
         def run(clip, length):
             stabilizer = (stabilize.Stabilizer(**options) if options
                           else stabilize.make_stabilizer(method))
             started = time.perf_counter()
-            record = video.stylize_video(painter, clip, workdir / "ours.mp4",
-                                         stabilizer=stabilizer, overwrite=True,
-                                         batch_size=batch_size)
+            with _canvas_shift(translated):
+                record = video.stylize_video(painter, clip, workdir / "ours.mp4",
+                                             stabilizer=stabilizer, overwrite=True,
+                                             batch_size=batch_size)
             seconds = time.perf_counter() - started
             assert record["frames"] == length and record["audio"] == "copied", record
             return seconds
@@ -258,6 +260,8 @@ def _candidates(model, clips, workdir, peer, size, variants):
             candidates[f"ours, stabilized, batch {batch_size}"] = ours("canvas", batch_size)
         candidates["ours, stabilized (flow: the blend alone)"] = ours("flow")
         candidates["ours, stabilized, optical flow at 160 px"] = ours(None, flow_px=160)
+        candidates["ours, stabilized, canvas shift by cv2.warpAffine (before)"] = ours(
+            "canvas", translated=_warp_affine_translated)
         xla_model = preamble.android_network(False, STYLE + 1) if max(size) > 64 else preamble.android_network(True, STYLE + 1)
         stylize.use_xla(xla_model)
         xla_paint = stylize.painter(xla_model, STYLE)
@@ -266,6 +270,29 @@ def _candidates(model, clips, workdir, peer, size, variants):
     for run in candidates.values():  # warm-up: graphs traced, files cached
         run(clips[min(clips)], min(clips))
     return {name: (run, clips) for name, run in candidates.items()}
+
+
+@contextlib.contextmanager
+def _canvas_shift(translated):
+    """The stabilizer's canvas shift replaced by `translated` meanwhile (None: as it is)."""
+    if translated is None:
+        yield
+        return
+    kept = stabilize._translated
+    stabilize._translated = translated
+    try:
+        yield
+    finally:
+        stabilize._translated = kept
+
+
+def _warp_affine_translated(image, dx, dy):
+    """The canvas shift before it became a separable filter: one bicubic `cv2.warpAffine`."""
+    import cv2
+
+    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    return cv2.warpAffine(image, matrix, image.shape[1::-1], flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REFLECT_101)
 
 
 def _fps(candidates, lengths, rounds):
