@@ -160,10 +160,11 @@ def tflite_model(network, style="vector", image_size=None, quantize="none", cali
 
     from style_transfer.models import portable
 
+    # int8: the first convolution by phases, which XNNPACK's int8 kernels run faster.
     function = portable.portable_function(
         network, style=style, reflect="slices", batch_size=None,
         input_padding="none" if image_size is None else "static",
-        image_size=image_size)
+        image_size=image_size, first_by_phases=quantize in ("int8", "int8-full"))
     # With the network as the trackable object the file gets its "serving_default"
     # signature (named inputs and output); with the function itself it gets none.
     converter = tf.lite.TFLiteConverter.from_concrete_functions(

@@ -58,9 +58,11 @@ def photos(batch, height, width, seed=0):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("height, width", [(13, 17), (24, 32)])
-def test_the_portable_graph_computes_the_keras_network(model, height, width):
-    function = portable.portable_function(model)
+@pytest.mark.parametrize("height, width, first_by_phases", [(13, 17, False), (24, 32, False),
+                                                            (13, 17, True)])
+def test_the_portable_graph_computes_the_keras_network(model, height, width, first_by_phases):
+    """Also with the first convolution by phases (what int8 models run), in float."""
+    function = portable.portable_function(model, first_by_phases=first_by_phases)
     images = photos(2, height, width)
     weights = np.concatenate([STYLE, BLEND])
     painted = function(images, weights)["stylized_image"].numpy()
