@@ -241,14 +241,16 @@ def _print_decomposition(model, clips):
         sums = {}  # part -> [frame-by-frame error sum, stabilized error sum, pixels]
         for t in range(1, len(frames)):
             flow, valid = flows[t - 1]
-            errors = [255 * np.abs(series[t] - stabilize.warp(series[t - 1], flow)).mean(-1)
-                      for series in (painted, outputs)]
             for part, mask in (("blended", reliable[t] & valid),
                                ("left to the painting", ~reliable[t] & valid)):
                 total = sums.setdefault(part, [0.0, 0.0, 0])
-                total[0] += errors[0][mask].sum()
-                total[1] += errors[1][mask].sum()
-                total[2] += int(mask.sum())
+                count = int(mask.sum())
+                if count:  # stabilize.warping_error: the mean over the mask's pixels
+                    total[0] += count * stabilize.warping_error(painted[t], painted[t - 1],
+                                                                flow, mask)
+                    total[1] += count * stabilize.warping_error(outputs[t], outputs[t - 1],
+                                                                flow, mask)
+                    total[2] += count
         pixels = sum(total[2] for total in sums.values())
         for part, (alone, ours, count) in sums.items():
             if count:
