@@ -12,7 +12,9 @@ statistics pattern of the family:
   input (PyTorch's channels-last kernel reads 4-D and 5-D inputs in place);
 
 called without their own affine, then gamma and beta applied in one `torch.addcmul`
-(gamma and beta are per sample, or per position for weight maps).
+(gamma and beta are per sample, or per position for weight maps). Layer norm with
+per-sample gamma and beta on large enough samples runs PyTorch's fused layer norm, affine
+included, sample by sample instead (`cbn/_torch_layer_norm.py`), forward and backward.
 
 Group and instance norm with per-sample gamma and beta differentiate in closed form
 instead (`cbn/_torch_group_norm.py`, the formulas of `cbn/_fused.py`): PyTorch's backward of
@@ -24,6 +26,13 @@ In MLP mode (float32, plain `Dense` layers) the MLP and gamma/beta are computed 
 PyTorch operations too (`mlp_mode_call`): on small inputs the overhead of a Keras layer
 call and of each Keras op over the PyTorch one is as much as the normalization itself.
 
+Called eagerly on PyTorch tensors, an MLP-mode layer also skips Keras's `Layer.__call__`
+when that machinery has nothing to do for the call (`direct_call_available`, like PyTorch's
+own fast path for `nn.MultiheadAttention`): no conversion, no build, no mask, no autocast
+or distribution scope, no module hook, no `training`-dependent statistics. That machinery
+costs 0.1-0.3 ms per call on two CPU cores, as much as normalizing 8 x 256 x 384 tokens
+(BENCHMARKS.md, "Adaptive norms against diffusers and keras-hub").
+
 Same formula as the other backends, so the same outputs and gradients up to float32
 rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Batch
 statistics (batch norm in training) and stored statistics keep the Keras ops: they also
@@ -31,6 +40,11 @@ update or read moving averages.
 """
 
 import keras
+
+try:  # Keras's own check for an enclosing autocast scope; without it, no direct call.
+    from keras.src.backend.common.variables import get_autocast_scope
+except ImportError:  # pragma: no cover - another Keras layout
+    get_autocast_scope = None
 
 
 def available(x, axes, groups, centered):
@@ -59,6 +73,11 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
 
     channels = x.shape[-1]
     if list(axes) == [] and groups == 1:
+        if centered and x.shape[0] and _per_sample(x, gamma, beta):
+            from cbn._torch_layer_norm import MIN_SAMPLE_SIZE, layer_norm_affine
+
+            if x.numel() // x.shape[0] >= MIN_SAMPLE_SIZE:
+                return layer_norm_affine(x, gamma, beta, epsilon)
         if centered:
             normalized = F.layer_norm(x, (channels,), eps=epsilon)
         else:
@@ -70,9 +89,28 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
     else:
         channels_first = x.movedim(-1, 1)
         normalized = F.group_norm(channels_first, groups, eps=epsilon).movedim(1, -1)
+    if not _records_gradients(x, gamma, beta):
+        # Nothing to differentiate: the affine overwrites the normalized tensor in place,
+        # one output buffer fewer to allocate and fault in.
+        normalized = normalized.mul_(gamma)
+        return normalized if beta is None else normalized.add_(beta)
     if beta is None:
         return normalized * gamma
     return beta.addcmul(normalized, gamma)
+
+
+def _per_sample(x, gamma, beta):
+    """Whether gamma (and beta, if any) hold one `(channels,)` row per sample of `x`."""
+    shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
+    return tuple(gamma.shape) == shape and (beta is None or tuple(beta.shape) == shape)
+
+
+def _records_gradients(*tensors):
+    """Whether autograd records an operation on these tensors (`None` allowed)."""
+    import torch
+
+    return torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in tensors)
 
 
 def whole_layer_available(layer, inputs, training):
@@ -107,20 +145,88 @@ def mlp_mode_call(layer, x, condition, training):
     """
     import torch
 
-    hidden = condition.to(torch.float32)
-    if layer.condition_activation is not None:
-        hidden = layer.condition_activation(hidden)
+    hidden = condition if condition.dtype == torch.float32 else condition.to(torch.float32)
+    activation = layer.condition_activation
+    if activation is not None:
+        hidden = _torch_activation(activation)(hidden)
     for dense in layer.mlp_layers:
         kernel = dense.kernel.value
-        hidden = hidden @ kernel if dense.bias is None else torch.addmm(
-            dense.bias.value, hidden, kernel
-        )
+        bias = dense.bias
+        hidden = hidden @ kernel if bias is None else torch.addmm(bias.value, hidden, kernel)
         if dense.activation is not keras.activations.linear:
-            hidden = dense.activation(hidden)
-    delta_gamma, delta_beta = layer._split_affine(hidden)
-    affine_shape = (x.shape[0],) + (1,) * (len(x.shape) - 2) + (layer.channels,)
-    gamma = (layer.gamma.value + delta_gamma).reshape(affine_shape)
-    beta = None if delta_beta is None else (layer.beta.value + delta_beta).reshape(affine_shape)
-    axes = layer._statistics_axes(len(x.shape), training)
+            hidden = _torch_activation(dense.activation)(hidden)
+    channels = layer.channels
+    affine_shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (channels,)
+    gamma = layer.gamma.value
+    if layer._has_beta():
+        delta_gamma, delta_beta = hidden.split(channels, dim=-1)
+        beta = (layer.beta.value + delta_beta).view(affine_shape)
+    else:
+        delta_gamma, beta = hidden, None
+    gamma = (gamma + delta_gamma).view(affine_shape)
+    axes = layer._statistics_axes(x.dim(), training)
     return normalize(x, gamma, beta, layer.epsilon, axes, layer._groups, layer.CENTERED)
 
+
+def _torch_activation(activation):
+    """PyTorch's own function for a Keras activation that computes the same (the Keras
+    function dispatches through `keras.ops` on every call), else the activation itself."""
+    if not _TORCH_ACTIVATIONS:
+        import torch
+        import torch.nn.functional as F
+
+        _TORCH_ACTIVATIONS.update({
+            keras.activations.silu: F.silu, keras.activations.relu: F.relu,
+            keras.activations.sigmoid: torch.sigmoid, keras.activations.tanh: torch.tanh})
+    return _TORCH_ACTIVATIONS.get(activation, activation)
+
+
+_TORCH_ACTIVATIONS = {}
+
+
+def _module_hooks(layer):
+    """Whether PyTorch would run a hook around `layer`'s forward (its own or a global one)."""
+    from torch.nn.modules import module
+
+    own = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    global_ = ("_global_forward_hooks", "_global_forward_pre_hooks",
+               "_global_backward_hooks", "_global_backward_pre_hooks")
+    # A name PyTorch no longer has counts as a hook: the direct call is then not taken.
+    return any(getattr(layer, name, True) for name in own) or any(
+        getattr(module, name, True) for name in global_)
+
+
+def direct_call_available(layer, inputs, condition, kwargs):
+    """Whether `layer(inputs, condition, **kwargs)` may run `mlp_mode_call` without Keras's
+    `Layer.__call__`, because that call would do nothing else.
+
+    Holds on the PyTorch backend for a built float32 MLP-mode layer whose statistics do not
+    depend on `training` (not batch norm), called eagerly on float32 PyTorch tensors on the
+    layer's device with no Keras mask, with no keyword but `training`, outside an autocast
+    scope and a distribution, with no activity regularizer, rematerialization or module
+    hook. Anything else takes Keras's `__call__` (symbolic inputs, numpy arrays, mixed
+    precision, masks, hooks, ...).
+    """
+    if keras.backend.backend() != "torch" or get_autocast_scope is None:
+        return False
+    if not layer.built or layer.uses_table or (kwargs and set(kwargs) != {"training"}):
+        return False
+    import torch
+
+    if not (isinstance(inputs, torch.Tensor) and isinstance(condition, torch.Tensor)):
+        return False
+    if inputs.dtype != torch.float32 or condition.dtype != torch.float32:
+        return False
+    if getattr(inputs, "_keras_mask", None) is not None or getattr(
+        condition, "_keras_mask", None) is not None:
+        return False
+    if inputs.device != layer.gamma.value.device or condition.device != inputs.device:
+        return False
+    if (layer.activity_regularizer is not None or layer._remat_mode is not None
+            or get_autocast_scope() is not None or keras.distribution.distribution() is not None):
+        return False
+    rank = len(inputs.shape)
+    axes = layer._statistics_axes(rank, None)
+    if axes != layer._statistics_axes(rank, True) or axes != layer._statistics_axes(rank, False):
+        return False
+    return whole_layer_available(layer, inputs, None) and not _module_hooks(layer)

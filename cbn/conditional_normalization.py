@@ -270,6 +270,11 @@ class ConditionalNormalization(keras.layers.Layer):
         # Keras converts numpy arguments to backend tensors before `call`; JAX without
         # 64-bit mode wraps int64 ids there, 2**32 + 1 becoming the valid row 1.)
         self._check_call(inputs, condition, kwargs.get("training", args[0] if args else None))
+        if not args and _native.direct_call_available(self, inputs, condition, kwargs):
+            # PyTorch, eager: Keras's `__call__` would only add its overhead (`cbn/_native.py`).
+            if not self._called:
+                self._called = True
+            return _native.mlp_mode_call(self, inputs, condition, kwargs.get("training"))
         return super().__call__(inputs, condition, *args, **kwargs)
 
     def _check_call(self, inputs, condition, training):

@@ -90,3 +90,180 @@ def test_batch_norm_keeps_keras_ops_for_its_moving_statistics(monkeypatch):
     layer(x, np.array([0, 1, 0, 1], "int32"), training=True)
     layer(x, np.array([0, 1, 0, 1], "int32"), training=False)
     assert np.all(to_numpy(layer.moving_mean) > 0.0)
+
+
+# ---------------------------------------------------------------- layer norm sample by sample
+
+
+def penalty_gradients(layer, x, condition):
+    """The gradients of a gradient penalty, the sum of the squares of dL/dx and dL/dw for
+    every trainable variable w, w.r.t. x and each w (second order), as numpy arrays."""
+    import torch
+
+    x = torch.tensor(x, requires_grad=True)
+    outputs = layer(x, condition)
+    upstream = torch.tensor(random_inputs(tuple(outputs.shape), seed=9))
+    variables = [variable.value for variable in layer.trainable_variables]
+    first = torch.autograd.grad((outputs * upstream).sum(), [x] + variables, create_graph=True)
+    penalty = sum(grad.square().sum() for grad in first)
+    grads = torch.autograd.grad(penalty, [x] + variables, allow_unused=True)
+    return [np.zeros(tuple(v.shape), "float32") if g is None else to_numpy(g)
+            for g, v in zip(grads, [x] + variables)]
+
+
+@pytest.mark.parametrize("mode", ["ids", "mlp"])
+def test_layer_norm_sample_by_sample_gives_the_gradients_of_keras_ops(mode, monkeypatch):
+    """Per-sample gamma/beta: PyTorch's fused layer norm runs once per sample, forward and
+    backward (`cbn/_torch_layer_norm.py`); outputs, gradients and second-order gradients
+    are those of the Keras-ops path, and without autograd the same outputs."""
+    import torch
+
+    from cbn import _torch_layer_norm
+
+    layer, condition = conditioned_layer("layer", mode, SHAPES["tokens"])
+    x = random_inputs(SHAPES["tokens"], scale=2.0, offset=1.0)
+    monkeypatch.setattr(_torch_layer_norm, "MIN_SAMPLE_SIZE", 1)
+    calls = []
+    forward = _torch_layer_norm._forward
+    monkeypatch.setattr(_torch_layer_norm, "_forward",
+                        lambda *args: calls.append(1) or forward(*args))
+
+    by_sample = outputs_and_gradients(layer, x, condition)
+    second_by_sample = penalty_gradients(layer, x, condition)
+    with torch.no_grad():
+        no_grad = to_numpy(layer(torch.tensor(x), condition))
+    assert len(calls) == 3, "the per-sample kernels were not used"
+    monkeypatch.setattr(_native, "available", lambda *args: False)
+    monkeypatch.setattr(_native, "whole_layer_available", lambda *args: False)
+    keras_ops = outputs_and_gradients(layer, x, condition)
+    second_keras_ops = penalty_gradients(layer, x, condition)
+
+    assert len(calls) == 3
+    np.testing.assert_array_equal(no_grad, by_sample[0])
+    for index, (got, want) in enumerate(zip(by_sample, keras_ops)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5, err_msg=f"output {index}")
+    for index, (got, want) in enumerate(zip(second_by_sample, second_keras_ops)):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4, err_msg=f"second {index}")
+
+
+def test_layer_norm_goes_sample_by_sample_on_large_samples_only(monkeypatch):
+    import torch
+
+    from cbn import _torch_layer_norm
+
+    calls = []
+    forward = _torch_layer_norm._forward
+    monkeypatch.setattr(_torch_layer_norm, "_forward",
+                        lambda *args: calls.append(args[0].shape) or forward(*args))
+    layer = cbn.ConditionalLayerNormalization(num_conditions=2)
+    ids = np.array([0, 1], "int32")
+    large = (2, 128, _torch_layer_norm.MIN_SAMPLE_SIZE // 128)
+    layer(torch.tensor(random_inputs(large)), ids)
+    layer(torch.tensor(random_inputs((2, 3, large[-1]))), ids)
+    assert calls == [torch.Size(large)]
+
+
+# ---------------------------------------------------------------- eager calls without Keras's __call__
+
+
+def mlp_layer(layer_class=cbn.ConditionalLayerNormalization, **kwargs):
+    import torch
+
+    layer = layer_class(mlp_units=(), condition_activation="silu", **kwargs)
+    x = torch.tensor(random_inputs((2, 5, 4), scale=2.0, offset=1.0))
+    condition = torch.tensor(random_inputs((2, 3), seed=2))
+    layer(x, condition)
+    rng = np.random.default_rng(4)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") for w in layer.get_weights()])
+    return layer, x, condition
+
+
+def count_keras_calls(monkeypatch):
+    """A list that grows by one each time Keras's `Layer.__call__` runs for a cbn layer."""
+    calls = []
+    keras_call = keras.Layer.__call__
+
+    def counting(self, *args, **kwargs):
+        if isinstance(self, cbn.ConditionalNormalization):
+            calls.append(type(self).__name__)
+        return keras_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Layer, "__call__", counting)
+    return calls
+
+
+@pytest.mark.parametrize("layer_class", [
+    cbn.ConditionalLayerNormalization, cbn.ConditionalRMSNormalization,
+    cbn.ConditionalInstanceNormalization,
+    functools.partial(cbn.ConditionalGroupNormalization, groups=2),
+], ids=["layer", "rms", "instance", "group"])
+def test_eager_calls_skip_keras_call_with_the_same_outputs_and_gradients(
+    layer_class, monkeypatch
+):
+    import torch
+
+    layer, x, condition = mlp_layer(layer_class)
+    if layer_class is cbn.ConditionalInstanceNormalization or isinstance(
+            layer, cbn.ConditionalGroupNormalization):
+        x = x.reshape(2, 5, 1, 4)
+    calls = count_keras_calls(monkeypatch)
+
+    def results():
+        inputs = x.clone().requires_grad_()
+        outputs = layer(inputs, condition, training=True)
+        variables = [variable.value for variable in layer.trainable_variables]
+        grads = torch.autograd.grad((outputs * (1.0 + inputs)).sum(), [inputs] + variables)
+        return [to_numpy(outputs)] + [to_numpy(grad) for grad in grads]
+
+    direct = results()
+    assert calls == []
+    monkeypatch.setattr(_native, "direct_call_available", lambda *args: False)
+    through_keras = results()
+    assert calls == [type(layer).__name__]
+    for index, (got, want) in enumerate(zip(direct, through_keras)):
+        np.testing.assert_array_equal(got, want, err_msg=f"output {index}")
+
+
+def test_calls_that_need_keras_call_still_get_it(monkeypatch):
+    import torch
+
+    layer, x, condition = mlp_layer()
+    calls = count_keras_calls(monkeypatch)
+    want = to_numpy(layer(x, condition))
+    assert calls == []
+
+    # A PyTorch forward hook runs.
+    seen = []
+    handle = layer.register_forward_hook(lambda module, args, outputs: seen.append(1))
+    np.testing.assert_array_equal(to_numpy(layer(x, condition)), want)
+    handle.remove()
+    assert seen == [1] and len(calls) == 1
+    # numpy arrays are converted by Keras.
+    np.testing.assert_allclose(to_numpy(layer(to_numpy(x), to_numpy(condition))), want,
+                               rtol=1e-6, atol=1e-6)
+    assert len(calls) == 2
+    # A Keras mask on the input is Keras's to handle.
+    masked = x.clone()
+    masked._keras_mask = torch.ones(x.shape[:-1], dtype=torch.bool)
+    with pytest.warns(UserWarning, match="does not support masking"):
+        layer(masked, condition)
+    assert len(calls) == 3
+    # Symbolic inputs build a model, whose eager calls give the same outputs.
+    inputs = keras.Input((5, 4))
+    conditions = keras.Input((3,))
+    model = keras.Model([inputs, conditions], layer(inputs, conditions))
+    np.testing.assert_allclose(to_numpy(model([x, condition])), want, rtol=1e-6, atol=1e-6)
+
+
+def test_batch_norm_and_mixed_precision_calls_go_through_keras(monkeypatch):
+    import torch
+
+    calls = count_keras_calls(monkeypatch)
+    batch_norm = cbn.ConditionalBatchNormalization(mlp_units=())
+    batch_norm(torch.ones(4, 3, 2), torch.ones(4, 3), training=True)
+    batch_norm(torch.ones(4, 3, 2), torch.ones(4, 3), training=True)
+    assert calls.count("ConditionalBatchNormalization") == 2
+    mixed = cbn.ConditionalLayerNormalization(mlp_units=(), dtype="mixed_float16")
+    outputs = [mixed(torch.ones(2, 3, 4), torch.ones(2, 3)) for _ in range(2)]
+    assert calls.count("ConditionalLayerNormalization") == 2
+    assert outputs[-1].dtype == torch.float16
