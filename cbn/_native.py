@@ -12,9 +12,11 @@ statistics pattern of the family:
   input (PyTorch's channels-last kernel reads 4-D and 5-D inputs in place);
 
 called without their own affine, then gamma and beta applied in one `torch.addcmul`
-(gamma and beta are per sample, or per position for weight maps). Layer norm with
-per-sample gamma and beta on large enough samples runs PyTorch's fused layer norm, affine
-included, sample by sample instead (`cbn/_torch_layer_norm.py`), forward and backward.
+(gamma and beta are per sample, or per position for weight maps). Where autograd records,
+layer norm with per-sample gamma and beta on large enough samples runs PyTorch's fused
+layer norm, affine included, sample by sample instead (`cbn/_torch_layer_norm.py`):
+its backward is one kernel per sample where the `addcmul`'s takes three input-sized
+products besides the normalization's own.
 
 Group and instance norm with per-sample gamma and beta differentiate in closed form
 instead (`cbn/_torch_group_norm.py`, the formulas of `cbn/_fused.py`): PyTorch's backward of
@@ -73,13 +75,24 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
 
     channels = x.shape[-1]
     if list(axes) == [] and groups == 1:
-        if centered and x.shape[0] and _per_sample(x, gamma, beta):
-            from cbn._torch_layer_norm import MIN_SAMPLE_SIZE, layer_norm_affine
+        if centered and x.shape[0] and _per_sample(x, gamma, beta) and _records_gradients(
+                x, gamma, beta):
+            from cbn._torch_layer_norm import MIN_SAMPLE_SIZE, LayerNormAffine
 
             if x.numel() // x.shape[0] >= MIN_SAMPLE_SIZE:
-                return layer_norm_affine(x, gamma, beta, epsilon)
+                batch = x.shape[0]
+                return LayerNormAffine.apply(
+                    x.contiguous(), gamma.reshape(batch, channels),
+                    None if beta is None else beta.reshape(batch, channels), epsilon)
         if centered:
             normalized = F.layer_norm(x, (channels,), eps=epsilon)
+        elif not _records_gradients(x, gamma, beta):
+            # One reduction (the 2-norm) and one product, where `rms_norm` on a CPU squares
+            # the input into a buffer of its size first.
+            import torch
+
+            norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+            normalized = x * norm.square_().div_(channels).add_(epsilon).rsqrt_()
         else:
             normalized = F.rms_norm(x, (channels,), eps=epsilon)
     elif beta is not None and all(size == 1 for size in gamma.shape[1:-1]):

@@ -9,10 +9,11 @@ gamma and beta in one pass, and `native_layer_norm_backward` returns d_x, d_gamm
 in one pass, each writing into its slice of one output tensor (`out=`). The whole-batch
 alternative is a normalization, an `addcmul` and, backward, the `addcmul`'s three
 input-sized products and two reductions besides the normalization's own backward: about
-twice the time on two CPU cores (BENCHMARKS.md, "Layer speed").
+twice the time of a training step on two CPU cores (BENCHMARKS.md, "Layer speed").
 
 A loop over samples costs one kernel dispatch per sample, so `_native.normalize` takes this
-path only when a sample holds at least `MIN_SAMPLE_SIZE` values.
+path only when a sample holds at least `MIN_SAMPLE_SIZE` values, and only where autograd
+records: without it the whole-batch normalization and an in-place affine allocate less.
 
 Imported by `cbn/_native.py` on the PyTorch backend only (it imports torch).
 """
@@ -45,21 +46,6 @@ def _forward(x, gamma, beta, epsilon):
             epsilon, out0=outputs[index], out1=_statistics_views(mean, x, index),
             out2=_statistics_views(rstd, x, index))
     return outputs, mean, rstd
-
-
-def layer_norm_affine(x, gamma, beta, epsilon):
-    """`gamma * layer_norm(x) + beta` (beta may be `None`), gamma and beta per sample,
-    differentiable (`LayerNormAffine`) where autograd records."""
-    batch, channels = x.shape[0], x.shape[-1]
-    x = x.contiguous()
-    gamma_rows = gamma.reshape(batch, channels)
-    beta_rows = None if beta is None else beta.reshape(batch, channels)
-    if torch.is_grad_enabled() and any(
-            t is not None and t.requires_grad for t in (x, gamma, beta)):
-        outputs = LayerNormAffine.apply(x, gamma_rows, beta_rows, epsilon)
-    else:
-        outputs = _forward(x, gamma_rows, beta_rows, epsilon)[0]
-    return outputs
 
 
 class LayerNormAffine(torch.autograd.Function):
