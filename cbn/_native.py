@@ -16,7 +16,9 @@ called without their own affine, then gamma and beta applied in one `torch.addcm
 layer norm with per-sample gamma and beta on large enough samples runs PyTorch's fused
 layer norm, affine included, sample by sample instead (`cbn/_torch_layer_norm.py`):
 its backward is one kernel per sample where the `addcmul`'s takes three input-sized
-products besides the normalization's own.
+products besides the normalization's own. RMS norm with autograd is one function with a
+closed-form gradient (`cbn/_torch_rms_norm.py`): PyTorch's `rms_norm` on a CPU is a
+composite of elementwise operations, each differentiated on its own.
 
 Group and instance norm with per-sample gamma and beta differentiate in closed form
 instead (`cbn/_torch_group_norm.py`, the formulas of `cbn/_fused.py`): PyTorch's backward of
@@ -86,6 +88,11 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
                     None if beta is None else beta.reshape(batch, channels), epsilon)
         if centered:
             normalized = F.layer_norm(x, (channels,), eps=epsilon)
+        elif _records_gradients(x, gamma, beta) and gamma.dim() == x.dim() and (
+                beta is None or beta.dim() == x.dim()):
+            from cbn._torch_rms_norm import RMSNormAffine
+
+            return RMSNormAffine.apply(x, gamma, beta, epsilon)
         elif not _records_gradients(x, gamma, beta):
             # One reduction (the 2-norm) and one product, where `rms_norm` on a CPU squares
             # the input into a buffer of its size first.

@@ -270,3 +270,25 @@ def test_batch_norm_and_mixed_precision_calls_go_through_keras(monkeypatch):
     outputs = [mixed(torch.ones(2, 3, 4), torch.ones(2, 3)) for _ in range(2)]
     assert calls.count("ConditionalLayerNormalization") == 2
     assert outputs[-1].dtype == torch.float16
+
+
+@pytest.mark.parametrize("mode", ["ids", "weight_map", "mlp"])
+@pytest.mark.parametrize("name", ["rms", "rms-beta"])
+def test_rms_norm_closed_form_gives_second_order_gradients_of_keras_ops(name, mode, monkeypatch):
+    """RMS norm under autograd is one function with a closed-form gradient
+    (`cbn/_torch_rms_norm.py`); a gradient penalty through it matches the Keras-ops path."""
+    from cbn import _torch_rms_norm
+
+    layer, condition = conditioned_layer(name, mode, SHAPES["tokens"])
+    x = random_inputs(SHAPES["tokens"], scale=2.0, offset=1.0)
+    calls = []
+    function = _torch_rms_norm.RMSNormAffine
+    monkeypatch.setattr(_torch_rms_norm, "RMSNormAffine", type(
+        "Counting", (), {"apply": staticmethod(lambda *a: calls.append(1) or function.apply(*a))}))
+    closed_form = penalty_gradients(layer, x, condition)
+    assert calls, "the closed-form RMS function was not used"
+    monkeypatch.setattr(_native, "available", lambda *args: False)
+    monkeypatch.setattr(_native, "whole_layer_available", lambda *args: False)
+    keras_ops = penalty_gradients(layer, x, condition)
+    for index, (got, want) in enumerate(zip(closed_form, keras_ops)):
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-4, err_msg=f"second {index}")
