@@ -287,6 +287,39 @@ def test_the_canvas_shift_is_opencvs_bicubic_translation(channels):
             assert np.abs(shifted.astype(np.float64) - expected).max() <= tolerance, (dx, dy)
 
 
+def test_the_previous_output_moves_by_one_translation_where_the_camera_explains_it():
+    """Where the flow is the camera's translation the previous output is translated
+    (separably) instead of remapped pixel by pixel: the same pixels within two grey levels
+    wherever the warp is used; pixels that move on their own are remapped as before."""
+    import cv2
+
+    rng = np.random.default_rng(12)
+    photo = cv2.GaussianBlur(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8), (0, 0), 1.5)
+    previous_output = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8),
+                                       (0, 0), 1.0)
+    pan, _ = stabilize.pan_clip(photo, 3, (64, 48), velocity=(2.3, -1.4), start=(10, 30))
+    square = photo[:12, :12]
+    moving = [photo[40:88, 40:104].copy() for _ in range(3)]
+    for t, frame in enumerate(moving):
+        frame[18:30, 10 + 3 * t: 22 + 3 * t] = square
+    for frames, whole_frame in ((pan, True), (moving, False)):
+        stabilizer = stabilize.Stabilizer()
+        for frame in frames:
+            motion = stabilizer.prepare(frame)
+        assert (motion.local is None) == whole_frame
+        if not whole_frame:
+            assert motion.local[18:30, 18:28].all() and not motion.local[:, 40:].any()
+        warped = stabilizer._warped_previous(previous_output, motion)
+        remapped = stabilizer._warp(previous_output, motion.flow, cubic=True)
+        difference = np.abs(warped.astype(int) - remapped)[motion.reliable]
+        assert motion.reliable.mean() > 0.5 and difference.max() <= 2
+    # The band a translation brings in from outside the frame is what inside_frame finds.
+    for shift in [(2.3, -1.4), (-0.5, 3.0), (0.0, 0.0)]:
+        flow = np.broadcast_to(np.float32(shift), (48, 64, 2))
+        np.testing.assert_array_equal(stabilize._inside_translation(48, 64, shift),
+                                      stabilize.inside_frame(flow))
+
+
 def test_stabilizer_weight_outside_0_1_is_refused():
     with pytest.raises(BadInput, match="weight"):
         stabilize.Stabilizer(weight=1.0)
