@@ -39,14 +39,19 @@ class GroupNormAffine(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, gamma, beta, groups, epsilon):
         batch, channels = x.shape[0], x.shape[-1]
+        positions = x.numel() // (batch * channels)
         # A channels-last tensor viewed channels first is already in PyTorch's
         # channels_last layout for 4-D and 5-D inputs (no copy); other ranks are copied.
-        memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
-            x.dim(), torch.contiguous_format)
+        # PyTorch's channels-last kernel is slow with no more positions than channels
+        # (statistics of 64 x 8 x 8 x 512: 11 ms against 3 ms copied to channels first;
+        # 16 x 16 x 16 x 256: 7.6 against 0.9 ms); with 4 positions per channel the two
+        # are level, with 8 the copy costs more than it saves.
+        memory_format = torch.contiguous_format if positions <= channels else {
+            4: torch.channels_last, 5: torch.channels_last_3d}.get(
+                x.dim(), torch.contiguous_format)
         channels_first = x.movedim(-1, 1).contiguous(memory_format=memory_format)
         normalized, mean, rstd = torch.native_group_norm(
-            channels_first, None, None, batch, channels, x.numel() // (batch * channels),
-            groups, epsilon)
+            channels_first, None, None, batch, channels, positions, groups, epsilon)
         ctx.save_for_backward(x, gamma, mean, rstd)
         ctx.groups, ctx.epsilon = groups, epsilon
         return beta.addcmul(normalized.movedim(1, -1), gamma)
