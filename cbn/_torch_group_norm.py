@@ -42,11 +42,13 @@ class GroupNormAffine(torch.autograd.Function):
         positions = x.numel() // (batch * channels)
         # A channels-last tensor viewed channels first is already in PyTorch's
         # channels_last layout for 4-D and 5-D inputs (no copy); other ranks are copied.
-        # PyTorch's channels-last kernel is slow with no more positions than channels
-        # (statistics of 64 x 8 x 8 x 512: 11 ms against 3 ms copied to channels first;
-        # 16 x 16 x 16 x 256: 7.6 against 0.9 ms); with 4 positions per channel the two
-        # are level, with 8 the copy costs more than it saves.
-        memory_format = torch.contiguous_format if positions <= channels else {
+        # PyTorch's channels-last kernel is slow for instance norm (a group per channel)
+        # with no more positions than channels (statistics of 64 x 8 x 8 x 512: 11 ms
+        # against 3 ms copied to channels first; 16 x 16 x 16 x 256: 7.6 against 0.9 ms);
+        # with 4 positions per channel the two are level, with 8 the copy costs more than
+        # it saves, and with 16 channels per group (group norm) the kernel is fast.
+        instance = groups == channels
+        memory_format = torch.contiguous_format if instance and positions <= channels else {
             4: torch.channels_last, 5: torch.channels_last_3d}.get(
                 x.dim(), torch.contiguous_format)
         channels_first = x.movedim(-1, 1).contiguous(memory_format=memory_format)

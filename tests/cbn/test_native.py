@@ -23,7 +23,7 @@ LAYERS = {
     "instance": cbn.ConditionalInstanceNormalization,
 }
 # Rank 5 goes through the same kernels; tests/cbn/test_gradients.py covers it on PyTorch.
-# "small map": no more positions than channels, where group and instance norm normalize a
+# "small map": no more positions than channels, where instance norm normalizes a
 # channels-first copy (PyTorch's channels-last kernel is slow there).
 SHAPES = {"tokens": (3, 5, 4), "image": (2, 3, 4, 4), "small map": (2, 2, 3, 8)}
 NUM_CONDITIONS = 3
