@@ -76,9 +76,9 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
     import torch.nn.functional as F
 
     channels = x.shape[-1]
+    records = _records_gradients(x, gamma, beta)
     if list(axes) == [] and groups == 1:
-        if centered and x.shape[0] and _per_sample(x, gamma, beta) and _records_gradients(
-                x, gamma, beta):
+        if centered and records and x.shape[0] and _per_sample(x, gamma, beta):
             from cbn._torch_layer_norm import MIN_SAMPLE_SIZE, LayerNormAffine
 
             if x.numel() // x.shape[0] >= MIN_SAMPLE_SIZE:
@@ -88,20 +88,17 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
                     None if beta is None else beta.reshape(batch, channels), epsilon)
         if centered:
             normalized = F.layer_norm(x, (channels,), eps=epsilon)
-        elif _records_gradients(x, gamma, beta) and gamma.dim() == x.dim() and (
-                beta is None or beta.dim() == x.dim()):
-            from cbn._torch_rms_norm import RMSNormAffine
-
-            return RMSNormAffine.apply(x, gamma, beta, epsilon)
-        elif not _records_gradients(x, gamma, beta):
-            # One reduction (the 2-norm) and one product, where `rms_norm` on a CPU squares
-            # the input into a buffer of its size first.
-            import torch
-
-            norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
-            normalized = x * norm.square_().div_(channels).add_(epsilon).rsqrt_()
         else:
-            normalized = F.rms_norm(x, (channels,), eps=epsilon)
+            from cbn import _torch_rms_norm
+
+            if not records:
+                # One reduction (the 2-norm) and one product, where `rms_norm` on a CPU
+                # squares the input into a buffer of its size first.
+                normalized = x * _torch_rms_norm.rstd(x, epsilon)
+            elif gamma.dim() == x.dim() and (beta is None or beta.dim() == x.dim()):
+                return _torch_rms_norm.RMSNormAffine.apply(x, gamma, beta, epsilon)
+            else:
+                normalized = F.rms_norm(x, (channels,), eps=epsilon)
     elif beta is not None and all(size == 1 for size in gamma.shape[1:-1]):
         from cbn._torch_group_norm import GroupNormAffine  # imports torch: PyTorch only
 
@@ -109,7 +106,7 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
     else:
         channels_first = x.movedim(-1, 1)
         normalized = F.group_norm(channels_first, groups, eps=epsilon).movedim(1, -1)
-    if not _records_gradients(x, gamma, beta):
+    if not records:
         # Nothing to differentiate: the affine overwrites the normalized tensor in place,
         # one output buffer fewer to allocate and fault in.
         normalized = normalized.mul_(gamma)

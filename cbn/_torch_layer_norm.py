@@ -84,12 +84,18 @@ class LayerNormAffine(torch.autograd.Function):
 def _recorded_backward(ctx, upstream, x, gamma, beta):
     """The gradients of `LayerNormAffine` as recorded PyTorch operations on the saved
     inputs (so that they can be differentiated again)."""
-    inputs = (x, gamma) if beta is None else (x, gamma, beta)
-    wanted = [t for t, needed in zip(inputs, ctx.needs_input_grad) if needed]
     shape = (x.shape[0],) + (1,) * (x.dim() - 2) + (x.shape[-1],)
     outputs = F.layer_norm(x, (x.shape[-1],), eps=ctx.epsilon) * gamma.view(shape)
     if beta is not None:
         outputs = outputs + beta.view(shape)
+    return recorded_gradients(ctx, upstream, (x, gamma, beta), outputs)
+
+
+def recorded_gradients(ctx, upstream, inputs, outputs):
+    """`backward`'s return value for an autograd function of `inputs` (x, gamma, beta or
+    `None`, then one non-tensor argument) whose `outputs` were computed again by recorded
+    operations: their gradients along `upstream`, themselves differentiable."""
+    needed = ctx.needs_input_grad[:len(inputs)]
+    wanted = [t for t, need in zip(inputs, needed) if need]
     grads = iter(torch.autograd.grad(outputs, wanted, upstream, create_graph=True))
-    result = [next(grads) if needed else None for needed in ctx.needs_input_grad[:3]]
-    return tuple(result) + (None,)
+    return tuple(next(grads) if need else None for need in needed) + (None,)

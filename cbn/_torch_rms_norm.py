@@ -16,8 +16,10 @@ Imported by `cbn/_native.py` on the PyTorch backend only (it imports torch).
 
 import torch
 
+from cbn._torch_layer_norm import recorded_gradients
 
-def _rstd(x, epsilon):
+
+def rstd(x, epsilon):
     """1 / sqrt(mean_channels(x^2) + epsilon), `(batch, *positions, 1)`, by one reduction."""
     norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True)
     return norm.square_().div_(x.shape[-1]).add_(epsilon).rsqrt_()
@@ -35,9 +37,9 @@ class RMSNormAffine(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, gamma, beta, epsilon):
-        rstd = _rstd(x, epsilon)
-        normalized = x * rstd
-        ctx.save_for_backward(x, gamma, beta, normalized, rstd)
+        inverse = rstd(x, epsilon)
+        normalized = x * inverse
+        ctx.save_for_backward(x, gamma, beta, normalized, inverse)
         ctx.epsilon = epsilon
         if beta is None:
             return normalized * gamma
@@ -45,7 +47,7 @@ class RMSNormAffine(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, upstream):
-        x, gamma, beta, normalized, rstd = ctx.saved_tensors
+        x, gamma, beta, normalized, inverse = ctx.saved_tensors
         if torch.is_grad_enabled():
             # This backward is itself differentiated (a gradient penalty): autograd's own
             # gradient of the same formula, recorded.
@@ -55,7 +57,7 @@ class RMSNormAffine(torch.autograd.Function):
         if needs_x:
             scaled = upstream * gamma
             mean_product = torch.linalg.vecdot(scaled, normalized).unsqueeze_(-1)
-            d_x = scaled.sub_(normalized * mean_product.div_(x.shape[-1])).mul_(rstd)
+            d_x = scaled.sub_(normalized * mean_product.div_(x.shape[-1])).mul_(inverse)
         if needs_gamma:
             d_gamma = _sum_to(upstream * normalized, gamma.shape)
         if needs_beta:
@@ -66,12 +68,7 @@ class RMSNormAffine(torch.autograd.Function):
 def _recorded_backward(ctx, upstream, x, gamma, beta):
     """The gradients of `RMSNormAffine` as recorded PyTorch operations on the saved inputs
     (so that they can be differentiated again)."""
-    inputs = (x, gamma) if beta is None else (x, gamma, beta)
-    wanted = [t for t, needed in zip(inputs, ctx.needs_input_grad) if needed]
-    mean_square = x.square().mean(-1, keepdim=True)
-    outputs = x * torch.rsqrt(mean_square + ctx.epsilon) * gamma
+    outputs = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + ctx.epsilon) * gamma
     if beta is not None:
         outputs = outputs + beta
-    grads = iter(torch.autograd.grad(outputs, wanted, upstream, create_graph=True))
-    result = [next(grads) if needed else None for needed in ctx.needs_input_grad[:3]]
-    return tuple(result) + (None,)
+    return recorded_gradients(ctx, upstream, (x, gamma, beta), outputs)
