@@ -239,7 +239,7 @@ def direct_call_available(layer, inputs, condition, kwargs):
         return False
     if inputs.device != layer.gamma.value.device or condition.device != inputs.device:
         return False
-    if (layer.activity_regularizer is not None or layer._remat_mode is not None
+    if (layer.activity_regularizer is not None or getattr(layer, "_remat_mode", None) is not None
             or get_autocast_scope() is not None or keras.distribution.distribution() is not None):
         return False
     rank = len(inputs.shape)

@@ -171,7 +171,7 @@ def test_layer_norm_goes_sample_by_sample_on_large_samples_under_autograd_only(m
     assert len(calls) == 1
 
 
-# ---------------------------------------------------------------- eager calls without Keras's __call__
+# ------------------------------------------------------- eager calls without Keras's __call__
 
 
 def mlp_layer(layer_class=cbn.ConditionalLayerNormalization, **kwargs):
