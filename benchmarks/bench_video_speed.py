@@ -226,8 +226,8 @@ def _print_stages(rows):
 
 
 def _candidates(model, clips, workdir, peer, size, variants, only=None):
-    """{name: run(clip, length) -> seconds}; with `only`, those whose name contains one of
-    its strings."""
+    """{name: run(clip, length) -> seconds}; with `only`, those named by one of its strings,
+    or whose name contains one that names no candidate whole."""
     paint = stylize.painter(model, STYLE)
     frames = {length: np.stack(_decoded(clip)).astype(np.float32) / 255
               for length, clip in clips.items()}
