@@ -96,6 +96,7 @@ def test_float_exports_give_the_keras_pictures_at_any_size_in_a_batch(model, exp
     np.testing.assert_allclose(painted, keras(model, images, weights), atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["onnx map", "tflite map"])
 def test_weight_map_exports_give_the_keras_spatial_blend(model, exports, name):
     images = photos(1, 20, 26)
@@ -106,6 +107,7 @@ def test_weight_map_exports_give_the_keras_spatial_blend(model, exports, name):
                                atol=1e-4)
 
 
+@pytest.mark.slow
 def test_the_onnx_export_keeps_the_style_names(exports):
     assert runtimes.OnnxRunner(exports["onnx"]).style_names == NAMES
 
@@ -120,6 +122,7 @@ def test_a_fixed_size_litert_model_takes_that_size_and_refuses_others(model, tmp
         fixed(photos(1, 24, 24), STYLE)
 
 
+@pytest.mark.slow
 def test_a_style_input_of_the_wrong_shape_is_refused(exports):
     with pytest.raises(BadInput, match="N = 3"):
         runner(exports, "onnx")(photos(1, 16, 16), np.ones((1, 4), np.float32) / 4)
@@ -197,6 +200,7 @@ def test_a_nan_weight_paints_nan_on_every_runtime_for_one_picture(broken_model, 
     assert np.isnan(painted).all()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["onnx", "tflite"])
 def test_a_nan_pixel_paints_nan(exports, name):
     images = photos(1, 16, 16)
@@ -304,6 +308,7 @@ def test_export_options_that_do_not_apply_are_refused(capsys, model_file, tmp_pa
                             str(tmp_path / "out" / "m.file")], tmp_path / "out", words)
 
 
+@pytest.mark.slow
 def test_an_existing_export_is_refused_without_overwrite(capsys, model_file, exports, tmp_path):
     out = tmp_path / "styles.onnx"
     out.write_bytes(b"an earlier file")
@@ -311,6 +316,7 @@ def test_an_existing_export_is_refused_without_overwrite(capsys, model_file, exp
                             str(out)], tmp_path, ["--overwrite"])
 
 
+@pytest.mark.slow
 def test_stylize_with_an_export_of_the_wrong_kind_is_refused(capsys, exports, tmp_path):
     from style_transfer.base.images import save_image
 
@@ -327,6 +333,7 @@ def test_stylize_with_an_export_of_the_wrong_kind_is_refused(capsys, exports, tm
                    ["painted by litert"])
 
 
+@pytest.mark.slow
 def test_an_export_refuses_a_photo_too_large_for_one_pass(exports, monkeypatch):
     from style_transfer.base.errors import BadInput
     from style_transfer.painting import stylize, tiling

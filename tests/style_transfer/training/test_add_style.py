@@ -73,12 +73,14 @@ def test_old_styles_stylize_bit_identically_after_adding_a_style(base, grown, ph
         assert np.array_equal(_outputs(base, photos, style_id), _outputs(grown, photos, style_id))
 
 
+@pytest.mark.slow
 def test_the_new_style_differs_from_every_old_style(base, grown, photos):
     new_output = _outputs(grown, photos, len(OLD_NAMES))
     for style_id in range(len(OLD_NAMES)):
         assert np.abs(new_output - _outputs(base, photos, style_id)).max() > 1e-3
 
 
+@pytest.mark.slow
 def test_only_the_new_rows_train(base, grown):
     before, after = _weights(base), _weights(grown)
     assert before.keys() == after.keys()

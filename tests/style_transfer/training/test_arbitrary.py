@@ -80,6 +80,7 @@ def test_training_loss_falls(run):
     assert history["total"][-6:].mean() < 0.8 * history["total"][:6].mean()
 
 
+@pytest.mark.slow
 def test_run_folder_has_checkpoint_settings_and_model(run):
     names = {path.name for path in (run / "run").iterdir()}
     assert {"run.json", "checkpoint.npz", "history.csv", "logs", "model.keras"} <= names
@@ -115,6 +116,7 @@ def test_saved_model_gives_identical_outputs_after_a_round_trip(run, model, tmp_
     np.testing.assert_array_equal(again(photo, style), model(photo, style))
 
 
+@pytest.mark.slow
 def test_two_style_images_give_different_gamma_beta_and_pictures(run, model):
     styles = _styles(run)
     embeddings = style_embeddings(model, styles[:2])
@@ -129,6 +131,7 @@ def test_two_style_images_give_different_gamma_beta_and_pictures(run, model):
     assert np.abs(first - second).mean() > 1e-3
 
 
+@pytest.mark.slow
 def test_strength_zero_uses_the_photos_own_embedding_and_one_the_styles(run, model):
     photo, style = _photo(run), _styles(run)[0]
     own = style_embeddings(model, [photo])[0]
@@ -145,6 +148,7 @@ def test_strength_zero_uses_the_photos_own_embedding_and_one_the_styles(run, mod
     assert np.abs(at_zero - stylize_arbitrary(model, photo, [style])).mean() > 1e-4
 
 
+@pytest.mark.slow
 def test_blend_is_the_convex_combination_of_embeddings(run, model):
     styles = _styles(run)[:2]
     embeddings = style_embeddings(model, styles)
@@ -161,6 +165,7 @@ def test_bad_blend_weights_are_refused(weights):
         blend_embeddings(np.zeros((2, 4)), weights)
 
 
+@pytest.mark.slow
 def test_strength_outside_zero_one_is_refused(run, model):
     with pytest.raises(BadInput, match="strength"):
         conditioning_embedding(model, _photo(run), _styles(run)[:1], strength=1.5)
@@ -208,6 +213,7 @@ def test_stylize_cli_with_style_images_writes_the_pictures(run, tmp_path):
     assert picture.shape == (48, 48, 3)
 
 
+@pytest.mark.slow
 def test_magenta_hub_engine_runs_the_hub_model_through_the_cli(run, tmp_path):
     stand_in = save_magenta_stand_in(tmp_path / "magenta")
     style_path = sorted((run / "styles").glob("*.png"))[2]
@@ -233,6 +239,7 @@ def test_magenta_hub_output_is_cropped_to_a_photo_whose_sides_are_not_multiples_
     np.testing.assert_allclose(painted, 0.5 * photo + 0.125, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_magenta_hub_engine_takes_a_single_style_at_full_strength(run, tmp_path, capsys):
     style = str(sorted((run / "styles").glob("*.png"))[0])
     code = main(["stylize", str(run / "content" / "c1.png"), "--engine", "magenta-hub",

@@ -197,6 +197,7 @@ def test_two_workers_train_as_one_device(killed_cluster, one_device):
     assert_same_training(chief_dir, one_device("train", steps=steps), steps=steps)
 
 
+@pytest.mark.slow
 def test_only_the_chief_writes(killed_cluster):
     _, _, (chief_dir, worker_dir) = killed_cluster
 
@@ -204,6 +205,7 @@ def test_only_the_chief_writes(killed_cluster):
     assert not worker_dir.exists()
 
 
+@pytest.mark.slow
 def test_a_killed_worker_stops_the_run_with_one_line(killed_cluster):
     code, stderr, _ = killed_cluster
 

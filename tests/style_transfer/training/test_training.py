@@ -103,6 +103,7 @@ def test_the_saved_model_gives_the_same_outputs_names_and_config(straight_run):
                                   np.asarray(model(_photos(), styles)))
 
 
+@pytest.mark.slow
 def test_logs_hold_loss_curves_per_style_and_sample_grids(straight_run):
     _, run_dir = straight_run
     tags = set()

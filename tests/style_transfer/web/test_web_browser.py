@@ -130,6 +130,7 @@ def test_the_visit_shows_no_console_errors_or_warnings(visit):
     assert visit["errors"] == []
 
 
+@pytest.mark.slow
 def test_the_uploaded_photo_is_previewed_in_the_first_style(visit, model):
     expected = stylize.stylize(model, preview_photo(), 0)
     shown = decoded(visit["uploaded"])
@@ -137,6 +138,7 @@ def test_the_uploaded_photo_is_previewed_in_the_first_style(visit, model):
     assert np.abs(shown - expected).max() <= SCREEN_TOLERANCE
 
 
+@pytest.mark.slow
 def test_moving_a_slider_changes_the_preview_to_the_blend_it_shows(visit, model):
     assert visit["shares"] == ["50%", "50%", "0%"]
     blended = decoded(visit["blended"])
@@ -145,6 +147,7 @@ def test_moving_a_slider_changes_the_preview_to_the_blend_it_shows(visit, model)
     assert np.abs(blended - expected).max() <= SCREEN_TOLERANCE
 
 
+@pytest.mark.slow
 def test_the_painted_region_takes_its_style(visit, model):
     labels = visit["labels"]
     assert labels.shape == PREVIEW_SIZE and set(np.unique(labels)) == {0, 1}
@@ -161,6 +164,7 @@ def test_the_painted_region_takes_its_style(visit, model):
     assert np.abs(painted - decoded(visit["blended"]))[inside].mean() > 0.02
 
 
+@pytest.mark.slow
 def test_the_download_is_the_full_size_picture_the_api_paints(visit, model):
     assert visit["download_name"] == "painted.png"
     picture = decoded(visit["download"])
@@ -246,6 +250,7 @@ def test_the_camera_page_shows_no_console_errors_and_talks_only_to_its_server(ca
     assert f"ws://{server}/api/live" in camera_visit["urls"]
 
 
+@pytest.mark.slow
 def test_the_camera_is_painted_live_with_its_frame_rate_shown(camera_visit):
     stage = camera_visit["stage"]
     assert int(stage["liveFrames"]) >= LIVE_FRAMES
