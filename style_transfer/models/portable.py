@@ -20,7 +20,9 @@ and portability, not approximated:
   phases interleaved by depth-to-space (`network.UpsampleConvBlock`);
 - a convolution with at most `network.FEW_FILTERS` filters (the RGB one) runs at half
   resolution as phase kernels between space-to-depth and depth-to-space
-  (`_Graph.conv_by_phases`);
+  (`_Graph.conv_by_phases`); channels-last, the upsampling block before it keeps its
+  phases apart through its normalization and the reflection padding, so that
+  neither that depth-to-space nor the space-to-depth runs (`_Graph.phased_blocks`);
 - instance-norm statistics are taken one spatial axis at a time, as the Keras
   layers take them (`cbn._fused.moments`): a float32 mean over a million positions
   in one reduction drifts by 1e-2 of a grey level at 1024 px in onnxruntime and
@@ -127,7 +129,8 @@ def style_kind(network):
 
 
 def portable_function(network, *, layout="NHWC", style="vector", input_padding="dynamic",
-                      image_size=None, reflect="pad", batch_size=None, first_by_phases=False):
+                      image_size=None, reflect="pad", batch_size=None, first_by_phases=False,
+                      phased_tail=True):
     """A `tf.function(images, style) -> pictures` computing `network` (see the module doc).
 
     Args:
@@ -144,6 +147,10 @@ def portable_function(network, *, layout="NHWC", style="vector", input_padding="
             resolution (`_Graph.conv_by_phases`): a third more multiply-adds, but 12
             input channels instead of 3, which XNNPACK's int8 kernels run 1.7x
             faster at 512 px (its float kernels 15% slower): for int8 models.
+        phased_tail: Channels-last graphs with one style vector per picture hand the
+            last upsampling block's four phases to the RGB convolution (which runs by
+            phases) without interleaving them (`_Graph.phased_blocks`): two copies
+            of the full-size activations fewer.
 
     Returns:
         The `tf.function`, with an input signature named `input_image` and
@@ -189,8 +196,20 @@ def portable_function(network, *, layout="NHWC", style="vector", input_padding="
         for index in range(residual_blocks):
             first, second = blocks[3 + 2 * index], blocks[4 + 2 * index]
             x = x + graph.block(second, graph.block(first, x, affines), affines)
-        for block in blocks[3 + 2 * residual_blocks:]:
-            x = graph.block(block, x, affines)
+        tail = blocks[3 + 2 * residual_blocks:]
+        index = 0
+        while index < len(tail):
+            block, following = tail[index], (tail + [None])[index + 1]
+            if (phased_tail and style == "vector" and following is not None
+                    and graph.stays_in_phases(block, following)):
+                # The upsampling block's four phases stay side by side in the channels
+                # (space-to-depth form) through its normalization, activation and the
+                # next block's padding, which convolves them by phases anyway.
+                x = graph.phased_blocks(block, following, x, affines)
+                index += 2
+            else:
+                x = graph.block(block, x, affines)
+                index += 1
         pictures = graph.to_nhwc(x)
         if input_padding != "none":
             if image_size is not None:
@@ -386,10 +405,99 @@ class _Graph:
                           block.strides)
         gamma, beta = affines.gamma_beta(block)
         x = self.normalize(x, gamma, beta, block.epsilon, per_sample=affines.style == "vector")
-        if block.activation == "relu":
+        return self.activate(x, block.activation)
+
+    def stays_in_phases(self, block, following):
+        """Whether `block` (an upsampling one) can hand its phases to `following` without
+        interleaving them: the next convolution runs by phases, with an even padding."""
+        size = following.kernel.shape[0]
+        return (not self.nchw and block.kind == "upsample" and following.kind == "conv"
+                and following.strides == 1 and size > 1 and (size // 2) % 2 == 0
+                and (following.filters <= FEW_FILTERS or following.name in self.by_phases))
+
+    def phased_blocks(self, block, following, x, affines):
+        """`block(following(x))` for an upsampling `block` whose output goes to a
+        convolution by phases: the depth-to-space after the upsampling and the
+        space-to-depth before the convolution cancel, so neither runs; the
+        normalization, activation and reflection padding work on the phases."""
+        x = self.upsample_conv(x, block.kernel, interleave=False)
+        gamma, beta = affines.gamma_beta(block)
+        x = self.normalize_phases(x, gamma, beta, block.epsilon)
+        x = self.activate(x, block.activation)
+        x = self.reflect_phases(x, following.kernel.shape[0] // 2)
+        x = self.depth_to_space(self.conv(x, _phase_kernel(following.kernel)))
+        gamma, beta = affines.gamma_beta(following)
+        x = self.normalize(x, gamma, beta, following.epsilon)
+        return self.activate(x, following.activation)
+
+    def activate(self, x, activation):
+        if activation == "relu":
             return self.tf.nn.relu(x)
-        if block.activation == "sigmoid":
+        if activation == "sigmoid":
             return self.tf.sigmoid(x)
+        return x
+
+    def normalize_phases(self, x, gamma, beta, epsilon):
+        """`normalize` of the picture whose 2 x 2 phases are `x`'s four channel groups
+        (space-to-depth form, NHWC): statistics over the positions and the phases."""
+        tf = self.tf
+
+        def mean_of(t):
+            means = tf.reduce_mean(tf.reduce_mean(t, 2, keepdims=True), 1, keepdims=True)
+            groups = tf.split(means, 4, axis=-1)
+            return (groups[0] + groups[1] + groups[2] + groups[3]) * 0.25
+
+        def tiled(t):
+            return tf.concat([t, t, t, t], -1)
+
+        mean = tiled(mean_of(x))
+        variance = tiled(mean_of(tf.math.squared_difference(x, mean)))
+        scale = tiled(gamma) * tf.math.rsqrt(variance + epsilon)
+        return x * scale + (tiled(beta) - mean * scale)
+
+    def reflect_phases(self, x, amount):
+        """Reflection padding by `amount` (even) of the picture whose 2 x 2 phases are
+        `x`'s channel groups, in that form: `amount / 2` blocks on each side, each
+        block's phases taken from the blocks that hold the reflected lines."""
+        tf = self.tf
+        blocks = amount // 2
+        group = x.shape[-1] // 4
+        for axis in (1, 2):
+            def line(index):
+                parts = [slice(None)] * 4
+                parts[axis] = slice(index, index + 1 or None)
+                return x[tuple(parts)]
+
+            def padding_block(sources):
+                # sources[phase]: the block index (negative from the end) holding that
+                # phase's reflected line, and the phase it sits in there.
+                pieces = []
+                for row_phase in (0, 1):
+                    for column_phase in (0, 1):
+                        phase = row_phase if axis == 1 else column_phase
+                        source, source_phase = sources[phase]
+                        if axis == 1:
+                            channel = 2 * source_phase + column_phase
+                        else:
+                            channel = 2 * row_phase + source_phase
+                        pieces.append(line(source)[..., channel * group:(channel + 1) * group])
+                return tf.concat(pieces, -1)
+
+            before, after = [], []
+            for j in range(blocks, 0, -1):  # block -j: full-resolution lines -2j and -2j + 1
+                sources = []
+                for phase in (0, 1):
+                    line_index = 2 * j - phase  # the reflection of line -(2j - phase)
+                    sources.append((line_index // 2, line_index % 2))
+                before.append(padding_block(sources))
+            for j in range(blocks):  # block n + j: lines 2n + 2j + phase, reflected
+                sources = []
+                for phase in (0, 1):
+                    back = 2 * j + phase + 2  # the line `back` from the end (1 = last)
+                    # The full-resolution line 2n - back sits in block n - ceil(back / 2).
+                    sources.append((-((back + 1) // 2), (-back) % 2))
+                after.append(padding_block(sources))
+            x = tf.concat(before + [x] + after, axis)
         return x
 
     def normalize(self, x, gamma, beta, epsilon, per_sample=True):
@@ -443,22 +551,8 @@ class _Graph:
         (2.7 against 3.5 ms at 256 px, 45 against 67 ms at 1024 px, one thread), and
         XNNPACK ran the whole 512 px network in 156 against 167 ms (int8: 98 against 114).
         """
-        k, filters = kernel.shape[0], kernel.shape[-1]
-        taps = (k + 2) // 2
-        channels = kernel.shape[2]
-        phased = np.zeros((taps, taps, 2, 2, channels, 2, 2, filters), np.float32)
-        for ty in range(taps):
-            for tx in range(taps):
-                for p in range(2):
-                    for q in range(2):
-                        for a in range(2):
-                            for b in range(2):
-                                dy, dx = 2 * ty + p - a, 2 * tx + q - b
-                                if 0 <= dy < k and 0 <= dx < k:
-                                    phased[ty, tx, p, q, :, a, b, :] = kernel[dy, dx]
-        phased = phased.reshape(taps, taps, 4 * channels, 4 * filters)
         x = self.space_to_depth(x)
-        return self.depth_to_space(self.conv(x, phased))
+        return self.depth_to_space(self.conv(x, _phase_kernel(kernel)))
 
     def space_to_depth(self, x):
         if self.nchw:
@@ -466,7 +560,7 @@ class _Graph:
         x = self.tf.nn.space_to_depth(x, 2)
         return self.tf.transpose(x, [0, 3, 1, 2]) if self.nchw else x
 
-    def upsample_conv(self, x, kernel):
+    def upsample_conv(self, x, kernel, interleave=True):
         """conv3x3(reflect_pad(upsample_nearest_x2(x))) as four 2x2 phase kernels at low
         resolution, the phases interleaved by depth-to-space (`UpsampleConvBlock`)."""
         filters = kernel.shape[-1]
@@ -479,7 +573,8 @@ class _Graph:
                 index = 2 * a + b
                 parts.append(self.window(phases, slice(a, a - 1 or None), slice(b, b - 1 or None),
                                          slice(index * filters, (index + 1) * filters)))
-        return self.depth_to_space(self.concat(parts, 1 if self.nchw else 3))
+        phases = self.concat(parts, 1 if self.nchw else 3)
+        return self.depth_to_space(phases) if interleave else phases
 
 
 def _fold_taps(kernel, phase, axis):
@@ -487,3 +582,22 @@ def _fold_taps(kernel, phase, axis):
     k0, k1, k2 = np.split(kernel, 3, axis=axis)
     taps = [k0, k1 + k2] if phase == 0 else [k0 + k1, k2]
     return np.concatenate(taps, axis=axis)
+
+
+def _phase_kernel(kernel):
+    """The (k + 2) // 2 square kernel that convolves a space-to-depth picture (2 x 2
+    blocks) into the four output phases of the k x k `kernel` (`_Graph.conv_by_phases`)."""
+    k, filters = kernel.shape[0], kernel.shape[-1]
+    taps = (k + 2) // 2
+    channels = kernel.shape[2]
+    phased = np.zeros((taps, taps, 2, 2, channels, 2, 2, filters), np.float32)
+    for ty in range(taps):
+        for tx in range(taps):
+            for p in range(2):
+                for q in range(2):
+                    for a in range(2):
+                        for b in range(2):
+                            dy, dx = 2 * ty + p - a, 2 * tx + q - b
+                            if 0 <= dy < k and 0 <= dx < k:
+                                phased[ty, tx, p, q, :, a, b, :] = kernel[dy, dx]
+    return phased.reshape(taps, taps, 4 * channels, 4 * filters)

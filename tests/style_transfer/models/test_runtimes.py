@@ -73,6 +73,26 @@ def test_the_portable_graph_computes_the_keras_network(model, height, width, fir
     np.testing.assert_allclose(by_maps.numpy(), keras(model, images, maps), atol=1e-5)
 
 
+@pytest.mark.parametrize("amount", [2, 4])
+def test_padding_and_normalizing_the_phases_equal_doing_it_to_the_picture(amount):
+    """The phase form (space-to-depth, 2 x 2 blocks) of the reflection-padded,
+    instance-normalized picture is what `reflect_phases` / `normalize_phases` give."""
+    import tensorflow as tf
+
+    graph = portable._Graph("NHWC", "slices")
+    picture = tf.constant(np.random.default_rng(3).normal(size=(2, 12, 10, 5)), tf.float32)
+    padded = tf.pad(picture, [[0, 0], [amount] * 2, [amount] * 2, [0, 0]], mode="REFLECT")
+    np.testing.assert_array_equal(
+        graph.reflect_phases(tf.nn.space_to_depth(picture, 2), amount).numpy(),
+        tf.nn.space_to_depth(padded, 2).numpy())
+    gamma, beta = (tf.constant(np.random.default_rng(seed).normal(size=(2, 1, 1, 5)),
+                               tf.float32) for seed in (4, 5))
+    np.testing.assert_allclose(
+        graph.normalize_phases(tf.nn.space_to_depth(picture, 2), gamma, beta, 1e-3).numpy(),
+        tf.nn.space_to_depth(graph.normalize(picture, gamma, beta, 1e-3), 2).numpy(),
+        atol=1e-5)
+
+
 @pytest.mark.slow
 def test_weights_that_are_not_convex_give_nan_as_in_keras(model):
     function = portable.portable_function(model)
