@@ -277,6 +277,8 @@ def _candidates(model, clips, workdir, peer, size, variants, only=None):
             "canvas", patch=(stabilize, "_translated", _warp_affine_translated))
         candidates["ours, stabilized, previous output remapped everywhere (before)"] = ours(
             "canvas", patch=(stabilize.Stabilizer, "_warped_previous", _remapped_previous))
+        candidates["ours, stabilized, OpenCV on one thread"] = _with_opencv_threads(
+            1, ours("canvas"))
         if only is None or any(part in "ours, stabilized, --xla" for part in only):
             xla_model = preamble.android_network(max(size) <= 64, STYLE + 1)
             stylize.use_xla(xla_model)
@@ -290,6 +292,19 @@ def _candidates(model, clips, workdir, peer, size, variants, only=None):
     for run in candidates.values():  # warm-up: graphs traced, files cached
         run(clips[min(clips)], min(clips))
     return {name: (run, clips) for name, run in candidates.items()}
+
+
+def _with_opencv_threads(threads, run):
+    """`run` with OpenCV's thread pool set to `threads` meanwhile."""
+    def wrapped(clip, length):
+        cv2 = stabilize._import_cv2()
+        kept = cv2.getNumThreads()
+        cv2.setNumThreads(threads)
+        try:
+            return run(clip, length)
+        finally:
+            cv2.setNumThreads(kept)
+    return wrapped
 
 
 @contextlib.contextmanager
