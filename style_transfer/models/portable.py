@@ -416,7 +416,7 @@ class _Graph:
                 and (following.filters <= FEW_FILTERS or following.name in self.by_phases))
 
     def phased_blocks(self, block, following, x, affines):
-        """`block(following(x))` for an upsampling `block` whose output goes to a
+        """`following(block(x))` for an upsampling `block` whose output goes to a
         convolution by phases: the depth-to-space after the upsampling and the
         space-to-depth before the convolution cancel, so neither runs; the
         normalization, activation and reflection padding work on the phases."""
