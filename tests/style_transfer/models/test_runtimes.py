@@ -93,6 +93,18 @@ def test_padding_and_normalizing_the_phases_equal_doing_it_to_the_picture(amount
         atol=1e-5)
 
 
+def test_an_unfolded_convolution_equals_the_direct_one():
+    """`conv_unfolded` (3 rows side by side, a dilated kernel of a third of the rows)."""
+    import tensorflow as tf
+
+    graph = portable._Graph("NHWC", "slices")
+    rng = np.random.default_rng(6)
+    picture = tf.constant(rng.random((2, 17, 14, 3)), tf.float32)
+    kernel = rng.normal(size=(9, 9, 3, 5)).astype(np.float32)
+    np.testing.assert_allclose(graph.conv_unfolded(picture, kernel).numpy(),
+                               tf.nn.conv2d(picture, kernel, 1, "VALID").numpy(), atol=1e-5)
+
+
 @pytest.mark.slow
 def test_weights_that_are_not_convex_give_nan_as_in_keras(model):
     function = portable.portable_function(model)
