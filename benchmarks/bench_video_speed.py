@@ -279,6 +279,12 @@ def _candidates(model, clips, workdir, peer, size, variants, only=None):
             "canvas", patch=(stabilize.Stabilizer, "_warped_previous", _remapped_previous))
         candidates["ours, stabilized, OpenCV on one thread"] = _with_opencv_threads(
             1, ours("canvas"))
+        if stylize.model_runtime(model) == "litert":
+            earlier = _earlier_litert_painter(max(size) <= 64)
+            candidates["ours, stabilized, LiteRT graph before 2026-12-07"] = ours(
+                "canvas", painter=earlier)
+            candidates["ours, frame by frame, LiteRT graph before 2026-12-07"] = ours(
+                "none", painter=earlier)
         if only is None or any(part in "ours, stabilized, --xla" for part in only):
             xla_model = preamble.android_network(max(size) <= 64, STYLE + 1)
             stylize.use_xla(xla_model)
@@ -292,6 +298,24 @@ def _candidates(model, clips, workdir, peer, size, variants, only=None):
     for run in candidates.values():  # warm-up: graphs traced, files cached
         run(clips[min(clips)], min(clips))
     return {name: (run, clips) for name, run in candidates.items()}
+
+
+def _earlier_litert_painter(quick):
+    """A painter of the same network on LiteRT with the graph as it was before 2026-12-07:
+    without the phase-form tail and the unfolded first convolution (BENCHMARKS.md,
+    "Runtimes")."""
+    import functools
+
+    from style_transfer.models import portable
+
+    model = preamble.android_network(quick, STYLE + 1)
+    stylize.use_runtime(model, "litert")
+    with _patched(portable, "portable_function",
+                  functools.partial(portable.portable_function, phased_tail=False)), \
+            _patched(portable, "UNFOLD_CHANNELS", 0):
+        content = runtimes.tflite_model(model)
+    runtimes._runners.setdefault(model, {})[("litert", "vector")] = runtimes.LiteRTRunner(content)
+    return stylize.painter(model, STYLE)
 
 
 def _with_opencv_threads(threads, run):
