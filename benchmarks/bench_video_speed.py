@@ -310,9 +310,9 @@ def _earlier_litert_painter(quick):
 
     model = preamble.android_network(quick, STYLE + 1)
     stylize.use_runtime(model, "litert")
-    with _patched(portable, "portable_function",
-                  functools.partial(portable.portable_function, phased_tail=False)), \
-            _patched(portable, "UNFOLD_CHANNELS", 0):
+    earlier_graph = functools.partial(portable.portable_function, phased_tail=False,
+                                      unfold_first=False)
+    with _patched(portable, "portable_function", earlier_graph):
         content = runtimes.tflite_model(model)
     runtimes._runners.setdefault(model, {})[("litert", "vector")] = runtimes.LiteRTRunner(content)
     return stylize.painter(model, STYLE)

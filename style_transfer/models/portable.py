@@ -137,7 +137,7 @@ def style_kind(network):
 
 def portable_function(network, *, layout="NHWC", style="vector", input_padding="dynamic",
                       image_size=None, reflect="pad", batch_size=None, first_by_phases=False,
-                      phased_tail=True):
+                      phased_tail=True, unfold_first=True):
     """A `tf.function(images, style) -> pictures` computing `network` (see the module doc).
 
     Args:
@@ -158,6 +158,8 @@ def portable_function(network, *, layout="NHWC", style="vector", input_padding="
             last upsampling block's four phases to the RGB convolution (which runs by
             phases) without interleaving them (`_Graph.phased_blocks`): two copies
             of the full-size activations fewer.
+        unfold_first: Channels-last graphs run a convolution from few channels (the
+            picture's) on 3 adjacent rows side by side (`_Graph.conv_unfolded`).
 
     Returns:
         The `tf.function`, with an input signature named `input_image` and
@@ -176,7 +178,8 @@ def portable_function(network, *, layout="NHWC", style="vector", input_padding="
     if style == "map" and kind != "weights":
         raise BadInput("weight maps need a network with a table of styles.")
     blocks, residual_blocks = network_blocks(network)
-    graph = _Graph(layout, reflect, by_phases=(blocks[0].name,) if first_by_phases else ())
+    graph = _Graph(layout, reflect, by_phases=(blocks[0].name,) if first_by_phases else (),
+                   unfold=unfold_first)
     width = blocks[0].affine.shape[0]
     height, side = (None, None) if image_size is None else image_size
     images_spec = tf.TensorSpec((batch_size, height, side, 3), tf.float32, name="input_image")
@@ -317,13 +320,14 @@ class _Affines:
 class _Graph:
     """The operations of one layout."""
 
-    def __init__(self, layout, reflect, by_phases=()):
+    def __init__(self, layout, reflect, by_phases=(), unfold=True):
         import tensorflow as tf
 
         self.tf = tf
         self.nchw = layout == "NCHW"
         self.reflect = reflect
         self.by_phases = set(by_phases)  # Names of blocks convolved by phases whatever their size.
+        self.unfold = unfold and not self.nchw  # `conv_unfolded` for few input channels
         self.spatial = (2, 3) if self.nchw else (1, 2)
 
     # ----------------------------------------------------------------- layout
@@ -452,18 +456,25 @@ class _Graph:
         (space-to-depth form, NHWC): statistics over the positions and the phases."""
         tf = self.tf
 
-        def mean_of(t):
-            means = tf.reduce_mean(tf.reduce_mean(t, 2, keepdims=True), 1, keepdims=True)
-            groups = tf.split(means, 4, axis=-1)
-            return (groups[0] + groups[1] + groups[2] + groups[3]) * 0.25
-
         def tiled(t):
             return tf.concat([t, t, t, t], -1)
 
-        mean = tiled(mean_of(x))
-        variance = tiled(mean_of(tf.math.squared_difference(x, mean)))
-        scale = tiled(gamma) * tf.math.rsqrt(variance + epsilon)
-        return x * scale + (tiled(beta) - mean * scale)
+        def mean_of(t):
+            means = tf.reduce_mean(tf.reduce_mean(t, 2, keepdims=True), 1, keepdims=True)
+            groups = tf.split(means, 4, axis=-1)
+            return tiled((groups[0] + groups[1] + groups[2] + groups[3]) * 0.25)
+
+        return self._normalize_channels_last(x, tiled(gamma), tiled(beta), epsilon, mean_of)
+
+    def _normalize_channels_last(self, x, gamma, beta, epsilon, mean_of):
+        """The channels-last instance norm, with the statistics' `mean_of`: the variance
+        through one squared difference, then `x * scale + (beta - mean * scale)` (three
+        passes over `x` after its mean; LiteRT has the fused op)."""
+        tf = self.tf
+        mean = mean_of(x)
+        variance = mean_of(tf.math.squared_difference(x, mean))
+        scale = gamma * tf.math.rsqrt(variance + epsilon)
+        return x * scale + (beta - mean * scale)
 
     def reflect_phases(self, x, amount):
         """Reflection padding by `amount` (even) of the picture whose 2 x 2 phases are
@@ -473,12 +484,12 @@ class _Graph:
         blocks = amount // 2
         group = x.shape[-1] // 4
         for axis in (1, 2):
-            def line(index):
+            def line(index, x=x, axis=axis):
                 parts = [slice(None)] * 4
                 parts[axis] = slice(index, index + 1 or None)
                 return x[tuple(parts)]
 
-            def padding_block(sources):
+            def padding_block(sources, axis=axis, line=line):
                 # sources[phase]: the block index (negative from the end) holding that
                 # phase's reflected line, and the phase it sits in there.
                 pieces = []
@@ -527,11 +538,9 @@ class _Graph:
         def mean_of(t):
             return tf.reduce_mean(tf.reduce_mean(t, second, keepdims=True), first, keepdims=True)
 
-        mean = mean_of(x)
         if not self.nchw:
-            variance = mean_of(tf.math.squared_difference(x, mean))
-            scale = gamma * tf.math.rsqrt(variance + epsilon)
-            return x * scale + (beta - mean * scale)
+            return self._normalize_channels_last(x, gamma, beta, epsilon, mean_of)
+        mean = mean_of(x)
         centred = x - mean
         # (ONNX's ReduceL2 of the rows, one read instead of a square written and read,
         # was slower in onnxruntime: 35 against 33 ms at 256 px, 624 against 598 at 1024.)
@@ -554,7 +563,7 @@ class _Graph:
         """Whether `block`'s convolution runs unfolded (`conv_unfolded`): channels-last,
         stride 1, few input channels (the RGB picture) and a size divisible by 3."""
         size, channels = block.kernel.shape[0], block.kernel.shape[2]
-        return (not self.nchw and block.strides == 1 and channels <= UNFOLD_CHANNELS
+        return (self.unfold and block.strides == 1 and channels <= UNFOLD_CHANNELS
                 and size > UNFOLD_ROWS and size % UNFOLD_ROWS == 0)
 
     def conv_unfolded(self, x, kernel):
