@@ -209,7 +209,8 @@ def portable_function(network, *, layout="NHWC", style="vector", input_padding="
         tail = blocks[3 + 2 * residual_blocks:]
         index = 0
         while index < len(tail):
-            block, following = tail[index], (tail + [None])[index + 1]
+            block = tail[index]
+            following = tail[index + 1] if index + 1 < len(tail) else None
             if (phased_tail and style == "vector" and following is not None
                     and graph.stays_in_phases(block, following)):
                 # The upsampling block's four phases stay side by side in the channels
@@ -417,6 +418,11 @@ class _Graph:
         else:
             x = self.conv(self.pad(x, block.kernel.shape[0] // 2, "REFLECT"), block.kernel,
                           block.strides)
+        return self.normalize_and_activate(block, x, affines)
+
+    def normalize_and_activate(self, block, x, affines):
+        """The end of `block`: its instance norm with the style's gamma and beta, then
+        its activation."""
         gamma, beta = affines.gamma_beta(block)
         x = self.normalize(x, gamma, beta, block.epsilon, per_sample=affines.style == "vector")
         return self.activate(x, block.activation)
@@ -440,9 +446,7 @@ class _Graph:
         x = self.activate(x, block.activation)
         x = self.reflect_phases(x, following.kernel.shape[0] // 2)
         x = self.depth_to_space(self.conv(x, _phase_kernel(following.kernel)))
-        gamma, beta = affines.gamma_beta(following)
-        x = self.normalize(x, gamma, beta, following.epsilon)
-        return self.activate(x, following.activation)
+        return self.normalize_and_activate(following, x, affines)
 
     def activate(self, x, activation):
         if activation == "relu":
