@@ -69,14 +69,25 @@ PAIRS = [
 ]
 
 RESULT_PREFIX = "RESULT "
+# With --variants on TensorFlow: layer and RMS norm with their gradient left to TensorFlow's
+# graph (no XLA, as before 2026-12-07), timed in the same rounds as the default.
+GRAPH_GRADIENT = " (graph gradient)"
+VARIANTS = {"tokens": [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
+                       f"ConditionalRMSNormalization{GRAPH_GRADIENT}"]}
 
 
 def make_layer(name):
-    """The layer called `name` in `PAIRS`, and the keyword arguments of its call."""
+    """The layer called `name` in `PAIRS` (or `VARIANTS`), and the keyword arguments of
+    its call."""
     import keras
 
     import cbn
+    from cbn import _fused
 
+    # Read when a step is traced: `time_layers_at_shape` traces each step as it is made.
+    _fused.XLA_GRADIENT = not name.endswith(GRAPH_GRADIENT)
+    _fused._gradient_function.cache_clear()
+    name = name.removesuffix(GRAPH_GRADIENT)
     if name == "ConditionalBatchNormalization":
         return cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS), {
             "training": True
@@ -164,7 +175,7 @@ def torch_grad_step(layer, inputs, condition, upstream, call_kwargs):
     return step
 
 
-def run_worker(backend, shapes_by_kind, repetitions, warmup):
+def run_worker(backend, shapes_by_kind, repetitions, warmup, variants=False):
     """Times every pair at its shapes on this process's backend; prints JSON lines."""
     import keras
 
@@ -174,6 +185,8 @@ def run_worker(backend, shapes_by_kind, repetitions, warmup):
     rng = np.random.default_rng(0)
     for kind, shapes in shapes_by_kind.items():
         names = [name for *pair, pair_kind in PAIRS if pair_kind == kind for name in pair]
+        if variants and backend == "tensorflow":
+            names += VARIANTS.get(kind, [])
         for shape in shapes:
             for record in time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
                 print(RESULT_PREFIX + json.dumps({"backend": backend, **record}), flush=True)
@@ -191,17 +204,18 @@ def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
         layer, call_kwargs = make_layer(name)
         condition = ids if name.startswith("Conditional") else None
         steps[name] = grad_step(layer, inputs, condition, upstream, call_kwargs)
+        steps[name]()  # traced now, with `make_layer`'s gradient setting
     samples_ms = time_interleaved(steps, repetitions, warmup)
     return [{"shape": list(shape), "layer": name, "samples_ms": samples}
             for name, samples in samples_ms.items()]
 
 
-def measure(backend, quick, repetitions, warmup):
+def measure(backend, quick, repetitions, warmup, variants=False):
     """Runs this script as a worker for `backend`; returns its result records."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", backend,
         "--repetitions", str(repetitions), "--warmup", str(warmup),
-    ] + (["--quick"] if quick else [])
+    ] + (["--quick"] if quick else []) + (["--variants"] if variants else [])
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -224,6 +238,8 @@ def format_table(records):
     from benchmarks.timing import summarize
 
     unconditional = {conditional: plain for conditional, plain, _ in PAIRS}
+    unconditional.update({variant: unconditional[variant.removesuffix(GRAPH_GRADIENT)]
+                          for variants in VARIANTS.values() for variant in variants})
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
     lines = [
         "| backend | shape | layer | median ms | IQR ms | min-max ms | ratio cond/uncond (IQR) |",
@@ -250,6 +266,9 @@ def main(argv=None):
 
     add_timing_arguments(parser, BACKENDS, REPETITIONS, WARMUP, QUICK_REPETITIONS,
                          QUICK_WARMUP, "layers.json")
+    parser.add_argument("--variants", action="store_true",
+                        help="TensorFlow: also layer and RMS norm with the gradient left to "
+                             "TensorFlow's graph (no XLA), in the same rounds")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
@@ -259,14 +278,14 @@ def main(argv=None):
         "tokens": QUICK_TOKEN_SHAPES if args.quick else TOKEN_SHAPES,
     }
     if args.worker:
-        run_worker(args.worker, shapes, repetitions, warmup)
+        run_worker(args.worker, shapes, repetitions, warmup, args.variants)
         return 0
     from benchmarks.machine import print_machine
 
     print_machine("machine (layer benchmark, before the run)")
     records = []
     for backend in args.backends.split(","):
-        records += measure(backend, args.quick, repetitions, warmup)
+        records += measure(backend, args.quick, repetitions, warmup, args.variants)
     print_machine("machine (after the run)")
     if args.results_dir:
         results_dir = Path(args.results_dir)

@@ -33,6 +33,8 @@ the forward function, so that backend has its own path (`cbn/_native.py`: PyTorc
 kernels, and the same closed form as a `torch.autograd.Function` for group norm).
 """
 
+import functools
+
 import keras
 from keras import ops
 
@@ -137,18 +139,19 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
     Returns:
         The normalized tensor, shaped like `x`.
     """
-    axes = list(axes)
-    position_axes = list(position_axes)
-    # Statistics that span every position: the means in d_x follow from d_beta and d_gamma.
+    axes = tuple(axes)
+    position_axes = tuple(position_axes)
     from_sums = set(position_axes) <= set(axes)
-    beyond_positions = [axis for axis in axes if axis not in position_axes]
-
-    def sum_positions(t):
-        return ops.sum(t, axis=position_axes, keepdims=True) if position_axes else t
-
     has_beta = beta is not None
     if not has_beta:
         beta = ops.zeros_like(gamma)  # stands in for the argument; its gradient goes unread
+    known_size = 1
+    for size in x.shape:
+        known_size *= size or 1
+    gradient_of = _gradient_function(axes, groups, position_axes, centered, float(epsilon),
+                                     len(x.shape), x.shape[-1],
+                                     keras.backend.standardize_dtype(x.dtype),
+                                     known_size >= XLA_GRADIENT_MIN_SIZE)
 
     @ops.custom_gradient
     def forward(x, gamma, beta):
@@ -165,38 +168,87 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
 
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            # differentiable in x: see above
-            mean_x, variance_x = moments(x, axes, groups, centered)
-            inv = ops.rsqrt(variance_x + epsilon)
-            count = _count(x, axes) * (x.shape[-1] // groups)
-            d_beta = sum_positions(upstream)
-            if from_sums:
-                if centered:
-                    d_gamma = (sum_positions(upstream * x) - mean_x * d_beta) * inv
-                    mean_g = group_sum(gamma * d_beta, beyond_positions, groups) / count
-                else:
-                    d_gamma = sum_positions(upstream * x) * inv
-                    mean_g = 0.0
-                mean_g_xhat = group_sum(gamma * d_gamma, beyond_positions, groups) / count
-                # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
-                x_coefficient = -inv * inv * mean_g_xhat
-                constant = -inv * mean_g - mean_x * x_coefficient
-                d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
-            else:
-                xhat = (x - mean_x) * inv if centered else x * inv
-                d_gamma = sum_positions(upstream * xhat)
-                scaled = upstream * gamma
-                mean_g_xhat = group_sum(scaled * xhat, axes, groups) / count
-                if centered:
-                    d_x = inv * (scaled - group_sum(scaled, axes, groups) / count
-                                 - xhat * mean_g_xhat)
-                else:
-                    d_x = inv * (scaled - xhat * mean_g_xhat)
-            return d_x, d_gamma, d_beta
+            return gradient_of(x, gamma, upstream)
 
         return outputs, gradient
 
     return forward(x, gamma, beta)
+
+
+# Whether TensorFlow compiles the gradient with XLA (see `_gradient_function`), and from
+# how many elements of the input (its static sizes; an unknown size counts as 1): under it
+# the compiled call's overhead outweighs what it saves (crossover near 16 x 64 x 256).
+XLA_GRADIENT = True
+XLA_GRADIENT_MIN_SIZE = 1 << 18
+
+
+@functools.cache
+def _gradient_function(axes, groups, position_axes, centered, epsilon, rank, channels, dtype,
+                       large):
+    """`(x, gamma, upstream) -> (d_x, d_gamma, d_beta)` for one layout of `normalize`.
+
+    On TensorFlow, with statistics per position (layer and RMS norm), compiled
+    with XLA (one function per layout, shared by every call): TensorFlow's graph
+    runs each elementwise op as a pass over memory, where XLA fuses the backward
+    pass into a few loops (BENCHMARKS.md, "Layer speed": layer norm's training
+    step 0.68-0.76x Keras's `LayerNormalization` against 0.81-0.86x uncompiled).
+    Statistics over positions (batch, instance and group norm) keep the graph's
+    ops: there XLA was slower on small maps (1.4x on 64 x 8 x 8 x 512); so do
+    inputs under `XLA_GRADIENT_MIN_SIZE` elements (`large` false). The
+    forward pass is left as ordinary ops, so that exported inference graphs hold
+    nothing compiled; the compiled gradient stays differentiable (second-order
+    gradients are exact).
+    """
+    def function(x, gamma, upstream):
+        return _gradient(x, gamma, upstream, list(axes), groups, list(position_axes), centered,
+                         epsilon)
+
+    per_position = not set(position_axes) <= set(axes)
+    if keras.backend.backend() == "tensorflow" and XLA_GRADIENT and per_position and large:
+        import tensorflow as tf
+
+        # Every size but the channels' may vary (one XLA compilation per shape).
+        spec = tf.TensorSpec([None] * (rank - 1) + [channels], dtype)
+        return tf.function(function, jit_compile=True, input_signature=[spec] * 3)
+    return function
+
+
+def _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon):
+    """The closed-form gradient of `normalize` (module docstring), with the statistics
+    recomputed from `x` so that it stays differentiable in `x`."""
+    from_sums = set(position_axes) <= set(axes)
+    beyond_positions = [axis for axis in axes if axis not in position_axes]
+
+    def sum_positions(t):
+        return ops.sum(t, axis=position_axes, keepdims=True) if position_axes else t
+
+    mean_x, variance_x = moments(x, axes, groups, centered)
+    inv = ops.rsqrt(variance_x + epsilon)
+    count = _count(x, axes) * (x.shape[-1] // groups)
+    d_beta = sum_positions(upstream)
+    if from_sums:
+        if centered:
+            d_gamma = (sum_positions(upstream * x) - mean_x * d_beta) * inv
+            mean_g = group_sum(gamma * d_beta, beyond_positions, groups) / count
+        else:
+            d_gamma = sum_positions(upstream * x) * inv
+            mean_g = 0.0
+        mean_g_xhat = group_sum(gamma * d_gamma, beyond_positions, groups) / count
+        # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
+        x_coefficient = -inv * inv * mean_g_xhat
+        constant = -inv * mean_g - mean_x * x_coefficient
+        d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
+    else:
+        xhat = (x - mean_x) * inv if centered else x * inv
+        d_gamma = sum_positions(upstream * xhat)
+        scaled = upstream * gamma
+        mean_g_xhat = group_sum(scaled * xhat, axes, groups) / count
+        if centered:
+            d_x = inv * (scaled - group_sum(scaled, axes, groups) / count
+                         - xhat * mean_g_xhat)
+        else:
+            d_x = inv * (scaled - xhat * mean_g_xhat)
+    return d_x, d_gamma, d_beta
 
 
 def single_instance_available(x, axes):

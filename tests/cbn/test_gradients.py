@@ -221,38 +221,69 @@ def test_gradients_of_blends_match_the_formula(layer_class):
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=2e-4, atol=2e-5, err_msg=name)
 
 
+@pytest.fixture
+def xla_gradient_for_any_size(monkeypatch):
+    """Layer and RMS norm's gradient compiled with XLA on TensorFlow (`cbn/_fused.py`)
+    even for the tests' small inputs, which otherwise keep TensorFlow's graph."""
+    from cbn import _fused
+
+    monkeypatch.setattr(_fused, "XLA_GRADIENT_MIN_SIZE", 0)
+    _fused._gradient_function.cache_clear()
+    yield
+    _fused._gradient_function.cache_clear()
+
+
+@pytest.mark.parametrize("layer_class", [
+    cbn.ConditionalLayerNormalization, cbn.ConditionalRMSNormalization,
+], ids=["layer", "rms"])
+def test_gradients_compiled_with_xla_match_autodiff_to_second_order(
+        layer_class, xla_gradient_for_any_size):
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("XLA compiles the gradient on TensorFlow only")
+    test_first_order_gradients_match_autodiff_of_the_formula(layer_class, TOKENS)
+    test_second_order_gradients_match_autodiff_of_the_formula(layer_class)
+
+
+@pytest.mark.parametrize("xla", [False, True], ids=["graph", "xla"])
 @pytest.mark.parametrize("layer_class", [
     cbn.ConditionalBatchNormalization, cbn.ConditionalGroupNormalization,
-], ids=["batch", "group"])
-def test_gradients_with_unknown_shapes_in_a_compiled_function(layer_class):
+    cbn.ConditionalLayerNormalization, cbn.ConditionalRMSNormalization,
+], ids=["batch", "group", "layer", "rms"])
+def test_gradients_with_unknown_shapes_in_a_compiled_function(layer_class, xla, request):
     """The closed-form gradient counts positions, and group norm splits the channels,
     from the runtime shape when the static one is unknown (TensorFlow `tf.function`
-    with `None` batch and spatial sizes)."""
+    with `None` batch and spatial sizes); one layer differentiates inputs of several
+    sizes (layer and RMS norm's gradient, compiled with XLA, once per layout)."""
     if keras.backend.backend() != "tensorflow":
         pytest.skip("static shapes are always known on this backend")
+    if xla:
+        request.getfixturevalue("xla_gradient_for_any_size")
     import tensorflow as tf
 
     layer = make_layer(layer_class, num_conditions=2)
-    x = random_inputs((3, 4, 4, 4), offset=1.0)
-    ids = np.array([0, 1, 1])
-    layer(x, ids, training=True)
+    layer(random_inputs((3, 4, 4, 4)), np.array([0, 1, 1]), training=True)
     randomize_table(layer)
 
-    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 4))])
-    def input_gradient(x):
+    @tf.function(input_signature=[tf.TensorSpec((None, None, None, 4)),
+                                  tf.TensorSpec((None,), tf.int32)])
+    def input_gradient(x, ids):
         with tf.GradientTape() as tape:
             tape.watch(x)
             loss = tf.reduce_sum(tf.square(layer(x, ids, training=True)))
         return tape.gradient(loss, x)
 
-    rows_gamma = np.asarray(layer.gamma)[ids].reshape(3, 1, 1, 4)
-    rows_beta = np.asarray(layer.beta)[ids].reshape(3, 1, 1, 4)
+    for shape in [(3, 4, 4, 4), (2, 5, 3, 4), (5, 2, 6, 4)]:
+        x = random_inputs(shape, offset=1.0)
+        ids = np.arange(shape[0]) % 2
+        rows_gamma = np.asarray(layer.gamma)[ids].reshape(shape[0], 1, 1, 4)
+        rows_beta = np.asarray(layer.beta)[ids].reshape(shape[0], 1, 1, 4)
 
-    def reference_loss_of_x(x):
-        return ops.sum(ops.square(
-            reference(x, rows_gamma, rows_beta, layer_class, layer.epsilon)
-        ))
+        def reference_loss_of_x(x, rows_gamma=rows_gamma, rows_beta=rows_beta):
+            return ops.sum(ops.square(
+                reference(x, rows_gamma, rows_beta, layer_class, layer.epsilon)
+            ))
 
-    want = differentiate(reference_loss_of_x)(tf.constant(x))[0]
-    np.testing.assert_allclose(input_gradient(tf.constant(x)).numpy(), want.numpy(),
-                               rtol=2e-4, atol=2e-5)
+        want = differentiate(reference_loss_of_x)(tf.constant(x))[0]
+        got = input_gradient(tf.constant(x), tf.constant(ids, tf.int32))
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=2e-4, atol=2e-5,
+                                   err_msg=str(shape))
