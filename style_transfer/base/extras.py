@@ -13,6 +13,7 @@ The package is installed from its source folder, so an extra is added there:
 """
 
 import importlib
+import sys
 
 from style_transfer.base.errors import BadInput
 
@@ -40,6 +41,9 @@ def import_extra(module, extra, purpose):
     Raises:
         BadInput: the module is not installed (`missing_extra`).
     """
+    imported = sys.modules.get(module)
+    if imported is not None:  # the common case, per video frame: no import machinery
+        return imported
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:

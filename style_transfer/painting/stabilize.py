@@ -68,9 +68,14 @@ LOCAL_BOX_SHARE = 0.5
 # Frames smaller than this on a side are painted alone (DIS needs 12 px).
 MIN_FLOW_PX = 16
 # Camera motion: corners tracked, the share that must agree, and how closely.
-MAX_CORNERS = 100
+MAX_CORNERS = 50
+LK_WINDOW_PX = 11
 MIN_CORNERS = 8
 AGREE_PX = 0.5
+# Under this median motion (pixels per frame at the flow's size) the camera is still; the
+# benchmark's still shots (cup, vtest) stay still with it, and a pan of a third of a pixel
+# per frame (10 px a second at 30 fps) is followed.
+MIN_CAMERA_SHIFT_PX = 0.05
 AGREEING_SHARE = 0.5
 # The agreeing corners must span this share of the frame's width and height.
 SPREAD_SHARE = 0.5
@@ -172,6 +177,7 @@ class Stabilizer:
     def reset(self):
         """Forgets the previous frame (the next one is painted as if it were the first)."""
         self._previous_grey = None
+        self._previous_small = None
         self._previous_canvas = None
         self._offset = np.zeros(2)
         self._previous_output = None
@@ -182,13 +188,18 @@ class Stabilizer:
         cv2 = _import_cv2()
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
         grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        previous = self._previous_grey
-        self._previous_grey = grey
+        previous, previous_small = self._previous_grey, self._previous_small
+        # Motion is measured on frames downsized to `flow_px`, each downsized once.
+        scale = min(1.0, self.flow_px / max(grey.shape))
+        small = grey if scale == 1.0 else cv2.resize(
+            grey, (max(8, round(grey.shape[1] * scale)), max(8, round(grey.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA)
+        self._previous_grey, self._previous_small = grey, small
         if previous is None or previous.shape != grey.shape or min(grey.shape) < MIN_FLOW_PX:
             self._offset = np.zeros(2)
             self._previous_canvas = frame
             return FrameMotion(_as_float(frame))
-        flow, reliable, shift, local = self._motion(grey, previous)
+        flow, reliable, shift, local = self._motion(small, previous_small, grey.shape, scale)
         if self.follow_camera:
             self._offset = (self._offset + shift + GRID_PX / 2) % GRID_PX - GRID_PX / 2
         offset = (float(self._offset[0]), float(self._offset[1]))
@@ -266,46 +277,52 @@ class Stabilizer:
 
     # -------------------------------------------------------------- motion
 
-    def _motion(self, grey, previous):
+    def _motion(self, grey, previous, full_shape, scale):
         """(flow (H, W, 2), reliable (H, W), camera shift (2,), local (H, W) or `None`)
-        from frame t-1 to frame t; `local` marks the pixels whose flow is not the camera's
-        translation (see `FrameMotion`)."""
+        from frame t-1 to frame t, measured on `grey` and `previous` (the frames downsized
+        by `scale` from `full_shape`); `local` marks the pixels whose flow is not the
+        camera's translation (see `FrameMotion`)."""
         cv2 = _import_cv2()
-        height, width = grey.shape
-        scale = min(1.0, self.flow_px / max(height, width))
-        if scale < 1.0:
-            size = (max(8, round(width * scale)), max(8, round(height * scale)))
-            grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-            previous = cv2.resize(previous, size, interpolation=cv2.INTER_AREA)
+        height, width = full_shape
         shift = camera_shift(grey, previous)
         local = self._dis.calc(grey, previous, None)
         current, earlier = grey.astype(np.float32), previous.astype(np.float32)
         window = (max(3, round(MATCH_WINDOW_PX * grey.shape[1] / 320) | 1),) * 2
         local_mismatch = cv2.blur(np.abs(current - self._warp(earlier, local)), window)
         if shift.any():
-            camera = np.broadcast_to(shift.astype(np.float32), local.shape)
-            camera_mismatch = cv2.blur(np.abs(current - self._warp(earlier, camera)), window)
+            # The camera's translation by an affine warp: bilinear as the remap, a tenth
+            # of its time (no per-pixel maps).
+            translation = np.float32([[1, 0, shift[0]], [0, 1, shift[1]]])
+            camera_mismatch = cv2.blur(np.abs(current - cv2.warpAffine(
+                earlier, translation, (grey.shape[1], grey.shape[0]),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REPLICATE)), window)
         else:
-            camera = np.zeros_like(local)
             camera_mismatch = cv2.blur(np.abs(current - earlier), window)
         use_camera = camera_mismatch <= local_mismatch + CAMERA_PREFERENCE_LEVELS
+        if use_camera.all():
+            # One translation everywhere: the flow is a view of the shift, not an array.
+            reliable = camera_mismatch <= RELIABLE_LEVELS
+            if scale < 1.0:
+                reliable = cv2.resize(reliable.view(np.uint8), (width, height),
+                                      interpolation=cv2.INTER_NEAREST).view(bool)
+                shift = shift / scale
+            # The pixels the translation brings from outside the frame form a band
+            # along the edges.
+            reliable &= _inside_translation(height, width, shift)
+            flow = np.broadcast_to(shift.astype(np.float32), (height, width, 2))
+            return flow, reliable, shift, None
+        camera = np.broadcast_to(shift.astype(np.float32), local.shape)
         flow = np.where(use_camera[..., None], camera, local)
         reliable = np.where(use_camera, camera_mismatch, local_mismatch) <= RELIABLE_LEVELS
         # Widened by a pixel: the flow is interpolated across the border when upsized.
-        moving = None if use_camera.all() else cv2.dilate(
-            (~use_camera).view(np.uint8), np.ones((3, 3), np.uint8))
+        moving = cv2.dilate((~use_camera).view(np.uint8), np.ones((3, 3), np.uint8))
         if scale < 1.0:
             flow = cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) / scale
             reliable = cv2.resize(reliable.view(np.uint8), (width, height),
                                   interpolation=cv2.INTER_NEAREST).view(bool)
-            if moving is not None:
-                moving = cv2.resize(moving, (width, height), interpolation=cv2.INTER_NEAREST)
+            moving = cv2.resize(moving, (width, height), interpolation=cv2.INTER_NEAREST)
             shift = shift / scale
-        if moving is None:
-            # One translation: the pixels it brings from outside the frame form a band
-            # along the edges.
-            reliable &= _inside_translation(height, width, shift)
-            return flow, reliable, shift, None
         columns, rows = self._grid(flow.shape[:2])
         x, y = columns + flow[..., 0], rows + flow[..., 1]
         reliable &= (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
@@ -328,11 +345,13 @@ def camera_shift(grey, previous_grey):
     """The camera's translation between two greyscale frames, or (0, 0) for a still camera.
 
     Corners of `grey` (Shi-Tomasi) are tracked into `previous_grey`
-    (pyramidal Lucas-Kanade). The translation is the median displacement when
-    at least `AGREEING_SHARE` of the tracked corners agree with it within
-    `AGREE_PX`, more of them than stand still, and they span `SPREAD_SHARE` of
-    the frame's width and height: a camera's motion moves the whole picture,
-    a hand moving in front of a wall does not.
+    (pyramidal Lucas-Kanade). The translation is the median displacement when it
+    is at least `MIN_CAMERA_SHIFT_PX`, at least `AGREEING_SHARE` of the tracked
+    corners agree with it within `AGREE_PX`, more of them than stand still
+    (nearer to no motion than to the median: a slow pan moves every corner by less
+    than `AGREE_PX`), and they span `SPREAD_SHARE` of the frame's width and height:
+    a camera's motion moves the whole picture, a hand moving in front of a wall
+    does not.
 
     Returns:
         float64 (dx, dy): content at x in `grey` is at x + (dx, dy) in `previous_grey`.
@@ -343,15 +362,21 @@ def camera_shift(grey, previous_grey):
     if corners is None or len(corners) < MIN_CORNERS:
         return still
     tracked, status, _ = cv2.calcOpticalFlowPyrLK(grey, previous_grey, corners, None,
-                                                  winSize=(15, 15), maxLevel=3)
+                                                  winSize=(LK_WINDOW_PX,) * 2, maxLevel=3)
     found = status[:, 0] == 1
     if found.sum() < MIN_CORNERS:
         return still
     points = corners[found, 0]
     shifts = (tracked - corners)[found, 0].astype(np.float64)
     median = np.median(shifts, axis=0)
-    agree = np.abs(shifts - median).max(axis=1) < AGREE_PX
-    standing = np.abs(shifts).max(axis=1) < AGREE_PX
+    if np.abs(median).max() < MIN_CAMERA_SHIFT_PX:
+        return still
+    off_median = np.abs(shifts - median).max(axis=1)
+    # A corner stands if it is nearer to standing still than to the median: on a slow pan
+    # (a fraction of AGREE_PX per frame at the flow's size) every corner is within AGREE_PX
+    # of both, and counting it as standing would take the camera for still.
+    standing = np.abs(shifts).max(axis=1) < off_median
+    agree = ~standing & (off_median < AGREE_PX)
     if standing.sum() >= agree.sum() or agree.mean() < AGREEING_SHARE:
         return still
     height, width = grey.shape
