@@ -98,6 +98,8 @@ def main(argv=None):
     runtime = stylize.model_runtime(model)
     print(f"\nThe network paints on {runtime} (--runtime {args.runtime}).")
     peer = None if args.quick else shutil.which(PEER)
+    if peer is None and not args.quick:
+        print(f"{PEER} is not on PATH (pip install {PEER}): its candidate is left out.")
     workdir = Path(tempfile.mkdtemp(prefix="bench-video-speed-"))
     results = {"style": STYLE, "runtime": runtime, "stages": {}, "fps": {}}
     only = None if args.only is None else [part for part in args.only.split(",") if part]
