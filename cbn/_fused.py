@@ -145,13 +145,14 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
     has_beta = beta is not None
     if not has_beta:
         beta = ops.zeros_like(gamma)  # stands in for the argument; its gradient goes unread
-    known_size = 1
-    for size in x.shape:
-        known_size *= size or 1
-    gradient_of = _gradient_function(axes, groups, position_axes, centered, float(epsilon),
-                                     len(x.shape), x.shape[-1],
-                                     keras.backend.standardize_dtype(x.dtype),
-                                     known_size >= XLA_GRADIENT_MIN_SIZE)
+    if _xla_gradient_applies(x, from_sums):
+        gradient_of = _xla_gradient(axes, groups, position_axes, centered, float(epsilon),
+                                    len(x.shape), x.shape[-1],
+                                    keras.backend.standardize_dtype(x.dtype))
+    else:
+        def gradient_of(x, gamma, upstream):
+            return _gradient(x, gamma, upstream, axes, groups, position_axes, centered,
+                             epsilon)
 
     @ops.custom_gradient
     def forward(x, gamma, beta):
@@ -175,42 +176,45 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
     return forward(x, gamma, beta)
 
 
-# Whether TensorFlow compiles the gradient with XLA (see `_gradient_function`), and from
-# how many elements of the input (its static sizes; an unknown size counts as 1): under it
-# the compiled call's overhead outweighs what it saves (crossover near 16 x 64 x 256).
+# Whether TensorFlow compiles the gradient with XLA (see `_xla_gradient`), and from how
+# many elements of the input (its static sizes; an unknown size counts as 1): under it the
+# compiled call's overhead outweighs what it saves (crossover near 16 x 64 x 256).
 XLA_GRADIENT = True
 XLA_GRADIENT_MIN_SIZE = 1 << 18
 
 
+def _xla_gradient_applies(x, from_sums):
+    """TensorFlow, statistics per position (layer and RMS norm), a large enough input."""
+    if keras.backend.backend() != "tensorflow" or from_sums or not XLA_GRADIENT:
+        return False
+    known_size = 1
+    for size in x.shape:
+        known_size *= size if isinstance(size, int) else 1
+    return known_size >= XLA_GRADIENT_MIN_SIZE
+
+
 @functools.cache
-def _gradient_function(axes, groups, position_axes, centered, epsilon, rank, channels, dtype,
-                       large):
-    """`(x, gamma, upstream) -> (d_x, d_gamma, d_beta)` for one layout of `normalize`.
+def _xla_gradient(axes, groups, position_axes, centered, epsilon, rank, channels, dtype):
+    """`_gradient` for one layout of `normalize` as a TensorFlow function compiled with XLA
+    (one per layout, shared by every call; every size but the channels' may vary, with one
+    compilation per shape).
 
-    On TensorFlow, with statistics per position (layer and RMS norm), compiled
-    with XLA (one function per layout, shared by every call): TensorFlow's graph
-    runs each elementwise op as a pass over memory, where XLA fuses the backward
-    pass into a few loops (BENCHMARKS.md, "Layer speed": layer norm's training
-    step 0.68-0.76x Keras's `LayerNormalization` against 0.81-0.86x uncompiled).
-    Statistics over positions (batch, instance and group norm) keep the graph's
-    ops: there XLA was slower on small maps (1.4x on 64 x 8 x 8 x 512); so do
-    inputs under `XLA_GRADIENT_MIN_SIZE` elements (`large` false). The
-    forward pass is left as ordinary ops, so that exported inference graphs hold
-    nothing compiled; the compiled gradient stays differentiable (second-order
-    gradients are exact).
+    TensorFlow's graph runs each elementwise op as a pass over memory, where XLA fuses
+    the backward pass into a few loops (BENCHMARKS.md, "Layer speed": layer norm's
+    training step 0.68-0.80x Keras's `LayerNormalization` against 0.84-0.89x uncompiled).
+    Statistics over positions (batch, instance and group norm) keep the graph's ops:
+    there XLA was slower on small maps (1.4x on 64 x 8 x 8 x 512); so do inputs under
+    `XLA_GRADIENT_MIN_SIZE` elements. The forward pass is left as ordinary ops, so that
+    exported inference graphs hold nothing compiled; the compiled gradient stays
+    differentiable (second-order gradients are exact).
     """
+    import tensorflow as tf
+
     def function(x, gamma, upstream):
-        return _gradient(x, gamma, upstream, list(axes), groups, list(position_axes), centered,
-                         epsilon)
+        return _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon)
 
-    per_position = not set(position_axes) <= set(axes)
-    if keras.backend.backend() == "tensorflow" and XLA_GRADIENT and per_position and large:
-        import tensorflow as tf
-
-        # Every size but the channels' may vary (one XLA compilation per shape).
-        spec = tf.TensorSpec([None] * (rank - 1) + [channels], dtype)
-        return tf.function(function, jit_compile=True, input_signature=[spec] * 3)
-    return function
+    spec = tf.TensorSpec([None] * (rank - 1) + [channels], dtype)
+    return tf.function(function, jit_compile=True, input_signature=[spec] * 3)
 
 
 def _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon):
