@@ -86,7 +86,6 @@ def make_layer(name):
 
     # Read when a step is traced: `time_layers_at_shape` traces each step as it is made.
     _fused.XLA_GRADIENT = not name.endswith(GRAPH_GRADIENT)
-    _fused._xla_gradient.cache_clear()
     name = name.removesuffix(GRAPH_GRADIENT)
     if name == "ConditionalBatchNormalization":
         return cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS), {

@@ -228,9 +228,6 @@ def xla_gradient_for_any_size(monkeypatch):
     from cbn import _fused
 
     monkeypatch.setattr(_fused, "XLA_GRADIENT_MIN_SIZE", 0)
-    _fused._xla_gradient.cache_clear()
-    yield
-    _fused._xla_gradient.cache_clear()
 
 
 @pytest.mark.parametrize("layer_class", [
