@@ -69,11 +69,15 @@ PAIRS = [
 ]
 
 RESULT_PREFIX = "RESULT "
-# With --variants on TensorFlow: layer and RMS norm with their gradient left to TensorFlow's
-# graph (no XLA, as before 2026-12-07), timed in the same rounds as the default.
+# With --variants, the previous code timed in the same rounds as the default: on TensorFlow,
+# layer and RMS norm with their gradient left to TensorFlow's graph (no XLA, as before
+# 2026-12-07); on PyTorch, batch norm in training by Keras ops and autograd (as before
+# 2026-12-07, when its closed form `cbn/_torch_batch_norm.py` came).
 GRAPH_GRADIENT = " (graph gradient)"
-VARIANTS = {"tokens": [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
-                       f"ConditionalRMSNormalization{GRAPH_GRADIENT}"]}
+KERAS_OPS = " (Keras ops)"
+VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
+                                       f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
+            ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}"]}
 
 
 def make_layer(name):
@@ -87,6 +91,8 @@ def make_layer(name):
     # Read when a step is traced: `time_layers_at_shape` traces each step as it is made.
     _fused.XLA_GRADIENT = not name.endswith(GRAPH_GRADIENT)
     name = name.removesuffix(GRAPH_GRADIENT)
+    if name == f"ConditionalBatchNormalization{KERAS_OPS}":
+        return _KerasOpsBatchNormalization(num_conditions=NUM_CONDITIONS), {"training": True}
     if name == "ConditionalBatchNormalization":
         return cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS), {
             "training": True
@@ -112,6 +118,19 @@ def make_layer(name):
     if name == "RMSNormalization":
         return keras.layers.RMSNormalization(), {}
     raise ValueError(f"make_layer: unknown layer name {name!r}.")
+
+
+def _KerasOpsBatchNormalization(**kwargs):
+    """`ConditionalBatchNormalization` normalizing by the family's generic path (Keras ops),
+    as batch norm in training did on PyTorch before its closed form."""
+    import cbn
+    from cbn.conditional_normalization import ConditionalNormalization
+
+    class KerasOpsBatchNormalization(cbn.ConditionalBatchNormalization):
+        def _normalize(self, x, gamma, beta, per_sample, training):
+            return ConditionalNormalization._normalize(self, x, gamma, beta, per_sample, training)
+
+    return KerasOpsBatchNormalization(**kwargs)
 
 
 def tensorflow_grad_step(layer, inputs, condition, upstream, call_kwargs):
@@ -184,8 +203,8 @@ def run_worker(backend, shapes_by_kind, repetitions, warmup, variants=False):
     rng = np.random.default_rng(0)
     for kind, shapes in shapes_by_kind.items():
         names = [name for *pair, pair_kind in PAIRS if pair_kind == kind for name in pair]
-        if variants and backend == "tensorflow":
-            names += VARIANTS.get(kind, [])
+        if variants:
+            names += VARIANTS.get((backend, kind), [])
         for shape in shapes:
             for record in time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
                 print(RESULT_PREFIX + json.dumps({"backend": backend, **record}), flush=True)
@@ -237,8 +256,9 @@ def format_table(records):
     from benchmarks.timing import summarize
 
     unconditional = {conditional: plain for conditional, plain, _ in PAIRS}
-    unconditional.update({variant: unconditional[variant.removesuffix(GRAPH_GRADIENT)]
-                          for variants in VARIANTS.values() for variant in variants})
+    unconditional.update({
+        variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)]
+        for variants in VARIANTS.values() for variant in variants})
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
     lines = [
         "| backend | shape | layer | median ms | IQR ms | min-max ms | ratio cond/uncond (IQR) |",
@@ -266,8 +286,9 @@ def main(argv=None):
     add_timing_arguments(parser, BACKENDS, REPETITIONS, WARMUP, QUICK_REPETITIONS,
                          QUICK_WARMUP, "layers.json")
     parser.add_argument("--variants", action="store_true",
-                        help="TensorFlow: also layer and RMS norm with the gradient left to "
-                             "TensorFlow's graph (no XLA), in the same rounds")
+                        help="also the previous code, in the same rounds: on TensorFlow layer "
+                             "and RMS norm with the gradient left to TensorFlow's graph (no "
+                             "XLA), on PyTorch batch norm by Keras ops")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)

@@ -38,9 +38,11 @@ costs 0.1-0.3 ms per call on two CPU cores, as much as normalizing 8 x 256 x 384
 (BENCHMARKS.md, "Adaptive norms against diffusers and keras-hub").
 
 Same formula as the other backends, so the same outputs and gradients up to float32
-rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Batch
-statistics (batch norm in training) and stored statistics keep the Keras ops: they also
-update or read moving averages.
+rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Stored statistics
+(batch norm at inference) keep the Keras ops. Batch norm in training with per-sample
+gamma and beta (float32) is one function with a closed-form gradient that also returns
+the batch's statistics for the moving averages (`cbn/_torch_batch_norm.py`); with
+per-position gamma and beta it keeps the Keras ops.
 """
 
 import keras
@@ -114,6 +116,24 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
     if beta is None:
         return normalized * gamma
     return beta.addcmul(normalized, gamma)
+
+
+def batch_statistics_available(x, gamma, beta):
+    """Whether `normalize_with_batch_statistics` applies: the PyTorch backend, float32,
+    and per-sample gamma and beta (not per position)."""
+    if keras.backend.backend() != "torch" or beta is None:
+        return False
+    return all(keras.backend.standardize_dtype(t.dtype) == "float32"
+               for t in (x, gamma, beta)) and _per_sample(x, gamma, beta)
+
+
+def normalize_with_batch_statistics(x, gamma, beta, epsilon):
+    """Batch norm in training with per-sample gamma and beta, closed-form gradient
+    (`cbn/_torch_batch_norm.py`): `(outputs, mean, variance)`, the statistics `(channels,)`
+    for the moving averages."""
+    from cbn._torch_batch_norm import BatchNormAffine  # imports torch: PyTorch only
+
+    return BatchNormAffine.apply(x, gamma, beta, epsilon)
 
 
 def _per_sample(x, gamma, beta):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from cbn import _checks
+from cbn import _checks, _native
 from cbn.conditional_normalization import ConditionalNormalization
 
 
@@ -135,6 +135,13 @@ class ConditionalBatchNormalization(ConditionalNormalization):
 
     def _normalize(self, x, gamma, beta, per_sample, training):
         axes = self._statistics_axes(len(x.shape), training)
+        if axes is not None and not self.synchronized and per_sample and (
+                _native.batch_statistics_available(x, gamma, beta)):
+            # PyTorch: one function with a closed-form gradient (`cbn/_torch_batch_norm.py`).
+            outputs, mean, variance = _native.normalize_with_batch_statistics(
+                x, gamma, beta, self.epsilon)
+            self._update_statistics(mean, variance)
+            return outputs
         if not self.synchronized or axes is None:
             return super()._normalize(x, gamma, beta, per_sample, training)
         # Keras's moments all-reduce the sums over the replicas (Keras BN does the same).

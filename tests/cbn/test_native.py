@@ -23,8 +23,8 @@ LAYERS = {
     "instance": cbn.ConditionalInstanceNormalization,
 }
 # Rank 5 goes through the same kernels; tests/cbn/test_gradients.py covers it on PyTorch.
-# "small map": no more positions than channels, where instance norm normalizes a
-# channels-first copy (PyTorch's channels-last kernel is slow there).
+# "small map": no more positions than channels, where instance norm takes its statistics by
+# reductions instead of PyTorch's group norm kernel (slow there on channels-last inputs).
 SHAPES = {"tokens": (3, 5, 4), "image": (2, 3, 4, 4), "small map": (2, 2, 3, 8)}
 NUM_CONDITIONS = 3
 
@@ -74,6 +74,7 @@ def without_native_kernels(monkeypatch):
     """From here on, the layers compute with Keras ops only."""
     monkeypatch.setattr(_native, "available", lambda *args: False)
     monkeypatch.setattr(_native, "whole_layer_available", lambda *args: False)
+    monkeypatch.setattr(_native, "batch_statistics_available", lambda *args: False)
 
 
 def assert_all_close(got, want, rtol, atol, label):
@@ -97,13 +98,64 @@ def test_native_kernels_give_the_outputs_and_gradients_of_keras_ops(
     assert_all_close(native, outputs_and_gradients(layer, x, condition), 1e-4, 1e-5, "output")
 
 
-def test_batch_norm_keeps_keras_ops_for_its_moving_statistics(monkeypatch):
-    monkeypatch.setattr(_native, "normalize", lambda *args: pytest.fail("native path taken"))
+# ---------------------------------------------------------------- batch norm in training
+
+BATCH_NORM_SHAPES = {"features": (6, 4), "tokens": (3, 5, 4), "image": (2, 3, 4, 4),
+                     "volume": (2, 2, 3, 2, 4)}
+
+
+def batch_norm_results(layer, x, condition):
+    """Outputs, gradients (x and each trainable variable) and the moving statistics after
+    one training call of a copy of `layer`'s state, as numpy arrays."""
+    before = layer.get_weights()
+    results = outputs_and_gradients(layer, x, condition)
+    results += [to_numpy(layer.moving_mean), to_numpy(layer.moving_variance)]
+    layer.set_weights(before)
+    return results
+
+
+@pytest.mark.parametrize("shape_name", sorted(BATCH_NORM_SHAPES))
+@pytest.mark.parametrize("mode", ["ids", "blend", "mlp"])
+def test_batch_norm_closed_form_gives_the_outputs_gradients_and_statistics_of_keras_ops(
+    mode, shape_name, monkeypatch
+):
+    """Batch norm in training with per-sample gamma/beta is one function with a closed-form
+    gradient (`cbn/_torch_batch_norm.py`); its outputs, gradients and moving statistics
+    are those of the Keras-ops path."""
+    from cbn import _torch_batch_norm
+
+    shape = BATCH_NORM_SHAPES[shape_name]
+    rng = np.random.default_rng(5)
+    if mode == "mlp":
+        layer = cbn.ConditionalBatchNormalization(mlp_units=(5,), momentum=0.5)
+        condition = rng.normal(size=(shape[0], 3)).astype("float32")
+    else:
+        layer = cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS, momentum=0.5)
+        condition = ((np.arange(shape[0]) % NUM_CONDITIONS).astype("int32") if mode == "ids"
+                     else rng.dirichlet(np.ones(NUM_CONDITIONS), size=shape[0]).astype("float32"))
+    x = random_inputs(shape, scale=2.0, offset=1.0)
+    layer(x, condition)
+    layer.set_weights([rng.normal(size=w.shape).astype("float32") + (w.ndim == 1) * 2.0
+                       for w in layer.get_weights()])
+    calls = spy(monkeypatch, _torch_batch_norm.BatchNormAffine, "apply")
+    closed_form = batch_norm_results(layer, x, condition)
+    assert calls, "the closed-form batch norm was not used"
+    without_native_kernels(monkeypatch)
+    keras_ops = batch_norm_results(layer, x, condition)
+    assert_all_close(closed_form, keras_ops, 1e-4, 1e-5, "result")
+
+
+def test_batch_norm_keeps_keras_ops_for_weight_maps_and_stored_statistics(monkeypatch):
+    """Per-position gamma/beta (weight maps) and inference (the moving statistics) are not
+    what the closed form computes: they keep the Keras ops."""
+    monkeypatch.setattr(_native, "normalize_with_batch_statistics",
+                        lambda *args: pytest.fail("closed-form batch norm taken"))
     layer = cbn.ConditionalBatchNormalization(num_conditions=2)
     x = random_inputs((4, 3, 3, 2), offset=2.0)
-    layer(x, np.array([0, 1, 0, 1], "int32"), training=True)
-    layer(x, np.array([0, 1, 0, 1], "int32"), training=False)
+    weight_maps = np.random.default_rng(0).dirichlet(np.ones(2), size=(4, 3, 3))
+    layer(x, weight_maps.astype("float32"), training=True)
     assert np.all(to_numpy(layer.moving_mean) > 0.0)
+    layer(x, np.array([0, 1, 0, 1], "int32"), training=False)
 
 
 # ---------------------------------------------------------------- layer norm sample by sample
