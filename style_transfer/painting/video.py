@@ -9,8 +9,11 @@ one at a time, so memory does not grow with the length. Every frame keeps its
 presentation time, so the frame rate and duration are the input's (variable
 frame rates included); the sound track is copied packet by packet when the
 output container accepts its codec, otherwise re-encoded (AAC, or Opus in
-WebM). The output is written under a temporary name and renamed when complete
-(`files.atomic_path`).
+WebM). A video whose display matrix turns or mirrors its frames (a phone held
+upright records landscape frames and a 90 degree rotation) is painted and
+written upright, as players show it and as photos are painted after their
+EXIF orientation. The output is written under a temporary name and renamed
+when complete (`files.atomic_path`).
 
 Painting each frame alone flickers; `stabilize` (its `Stabilizer`) steadies
 the frames, and holds the metrics of flicker the benchmark and the tests share.
@@ -20,6 +23,7 @@ import collections
 import dataclasses
 import fractions
 import heapq
+import math
 import queue
 import threading
 import time
@@ -64,8 +68,9 @@ class VideoInfo:
     """What `probe` reads from a video file's header.
 
     Args:
-        width: Frame width in pixels.
-        height: Frame height in pixels.
+        width: Frame width in pixels, as displayed (after the display matrix's
+            rotation).
+        height: Frame height in pixels, as displayed.
         fps: Average frame rate (frames per second).
         frame_count: Number of frames, or `None` if the header does not say.
         duration_s: Duration in seconds, or `None`.
@@ -86,11 +91,14 @@ def probe(path):
     Raises:
         BadInput: the file is missing, FFmpeg cannot read it, or it has no video.
     """
+    orientation = _orientation(path)
     with _open_input(path) as container:
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
+        width, height = _displayed((video.codec_context.width, video.codec_context.height),
+                                   orientation)
         return VideoInfo(
-            width=video.codec_context.width, height=video.codec_context.height,
+            width=width, height=height,
             fps=float(_frame_rate(video)), frame_count=video.frames or None,
             duration_s=_duration_s(container, video),
             audio_codec=audio.codec_context.name if audio is not None else None,
@@ -98,12 +106,14 @@ def probe(path):
 
 
 def read_frames(path, max_size=None):
-    """Yields every frame of a video as uint8 RGB (H, W, 3), downsized to `max_size`."""
+    """Yields every frame of a video as uint8 RGB (H, W, 3), upright (see `_orientation`),
+    downsized to `max_size`."""
+    orientation = _orientation(path)
     with _open_input(path) as container:
         video = container.streams.video[0]
         size = output_size(video.codec_context.width, video.codec_context.height, max_size)
         for frame in _decoded(container, video, path):
-            yield _rgb(frame, size)
+            yield _upright(_rgb(frame, size), orientation)
 
 
 def _open_input(path):
@@ -210,6 +220,64 @@ def _rgb(frame, size):
         return frame.to_ndarray(format="rgb24")
     return frame.reformat(width=width, height=height, format="rgb24",
                           interpolation="AREA").to_ndarray()
+
+
+def _orientation(path):
+    """How to turn the frames of the video at `path` upright, as FFmpeg's `-autorotate`
+    (and so players) do from the display matrix its decoder attaches to the first frame:
+    `(transpose, mirror_columns, mirror_rows)`, applied in that order (`_upright`), or
+    `None` when the frames are shown as stored (no matrix, or not a right angle).
+
+    A phone held upright records landscape frames with a matrix that turns them by 90
+    degrees; the matrix's 2 x 2 part (16.16 fixed point) gives the angle and the mirrors.
+    """
+    with _open_input(path) as container:
+        video = container.streams.video[0]
+        try:
+            frame = next(iter(_decoded(container, video, path)), None)
+        except BadInput:
+            return None  # the painting loop reports what cannot be decoded
+        matrix = None if frame is None else next(
+            (np.frombuffer(bytes(data), "<i4") for data in frame.side_data
+             if getattr(data.type, "name", str(data.type)).endswith("DISPLAYMATRIX")
+             and len(bytes(data)) == 36), None)
+    if matrix is None:
+        return None
+    a, b, c, d = (float(matrix[index]) / 65536 for index in (0, 1, 3, 4))
+    if not (math.hypot(a, c) and math.hypot(b, d)):
+        return None
+    # FFmpeg's angle, -av_display_rotation_get(matrix), and what `-autorotate` does at it.
+    angle = math.degrees(math.atan2(b / math.hypot(b, d), a / math.hypot(a, c))) % 360
+    quarter = round(angle / 90)
+    if abs(angle - 90 * quarter) >= 1:
+        return None  # not a right angle: shown as stored
+    quarter %= 4
+    if quarter == 1:  # transpose "cclock_flip" (a plain transpose), else "clock"
+        return (True, c <= 0, False)
+    if quarter == 3:  # transpose "clock_flip", else "cclock"
+        return (True, c < 0, True)
+    if quarter == 2:  # hflip and / or vflip
+        return (False, a < 0, d < 0) if a < 0 or d < 0 else None
+    return (False, False, True) if d < 0 else None  # vflip
+
+
+def _displayed(size, orientation):
+    """(width, height) of frames of `size` turned upright by `orientation`."""
+    return tuple(reversed(size)) if orientation is not None and orientation[0] else tuple(size)
+
+
+def _upright(picture, orientation):
+    """`picture` (H, W, 3) turned upright: `_orientation`'s transpose and mirrors."""
+    if orientation is None:
+        return picture
+    cv2 = _import_cv2()
+    transpose, mirror_columns, mirror_rows = orientation
+    if transpose:
+        picture = cv2.transpose(picture)
+    if mirror_columns or mirror_rows:
+        picture = cv2.flip(picture, -1 if mirror_columns and mirror_rows else
+                           1 if mirror_columns else 0)
+    return picture
 
 
 # ------------------------------------------------------------------ painting
@@ -397,6 +465,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
     codec = video_codec(destination)
     check_not_an_input(destination, [source])
     check_destination(destination, overwrite)
+    orientation = _orientation(source)
     with _open_input(source) as container:
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -404,7 +473,8 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
         expected = video.frames or None
         with atomic_path(destination, overwrite=overwrite) as temporary:
             with av.open(str(temporary), "w") as output:
-                encoder = _VideoEncoder(output, codec, size, _frame_rate(video), video.time_base)
+                encoder = _VideoEncoder(output, codec, _displayed(size, orientation),
+                                        _frame_rate(video), video.time_base)
                 sound = _SoundTrack(output, audio, destination.suffix.lower())
 
                 def frames():
@@ -412,7 +482,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
                     decoded = _decoded(container, video, source, [audio] if audio else [],
                                        lambda packet: pending.extend(sound.take(packet)))
                     for frame, pts in _with_display_times(decoded):
-                        yield _rgb(frame, size), pts, pending[:]
+                        yield _upright(_rgb(frame, size), orientation), pts, pending[:]
                         pending.clear()
                     if pending:
                         yield None, None, pending[:]
@@ -430,7 +500,8 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
                 sound.close()
     return {"input": str(source), "output": str(destination), "frames": count,
             "fps": round(float(_frame_rate(video)), 3),
-            "duration_s": encoder.duration_s, "size": list(size), "audio": sound.mode,
+            "duration_s": encoder.duration_s, "size": list(_displayed(size, orientation)),
+            "audio": sound.mode,
             "seconds": round(time.perf_counter() - started, 3)}
 
 

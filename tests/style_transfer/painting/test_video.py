@@ -111,6 +111,68 @@ def test_a_failure_midway_leaves_no_output_and_no_temporary(clip, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def write_turned_clip(path, stored, degrees, mirror):
+    """A 3-frame H.264 clip of the frame `stored` whose display matrix turns it by `degrees`
+    counterclockwise and then mirrors it left to right (`mirror`), as PyAV writes it."""
+    height, width = stored.shape[:2]
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264rgb", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "rgb24"
+        stream.options = {"qp": "0"}  # lossless: the pixels come back as written
+        stream.set_display_rotation(degrees, hflip=mirror)
+        for _ in range(3):
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")))
+        output.mux(stream.encode(None))
+    return path
+
+
+def as_displayed(stored, degrees, mirror):
+    """What a player shows: the stored frame turned counterclockwise, then mirrored."""
+    shown = np.rot90(stored, degrees // 90)
+    return shown[:, ::-1] if mirror else shown
+
+
+ORIENTATIONS = [(degrees, mirror) for degrees in (0, 90, 180, 270) for mirror in (False, True)]
+
+
+@pytest.mark.parametrize("degrees, mirror", ORIENTATIONS,
+                         ids=[f"{d}{'-mirrored' if m else ''}" for d, m in ORIENTATIONS])
+def test_frames_of_a_turned_video_are_read_upright(degrees, mirror, tmp_path):
+    """Phones record landscape frames and a display matrix that turns them (and front
+    cameras mirror them): every orientation reads as a player shows it, as FFmpeg's
+    `-autorotate` does."""
+    stored = np.random.default_rng(0).integers(0, 256, (48, 80, 3), dtype=np.uint8)
+    path = write_turned_clip(tmp_path / "turned.mp4", stored, degrees, mirror)
+    shown = as_displayed(stored, degrees, mirror)
+    frames = list(video.read_frames(path))
+    assert len(frames) == 3
+    for frame in frames:
+        np.testing.assert_array_equal(frame, shown)
+    info = video.probe(path)
+    assert (info.height, info.width) == shown.shape[:2]
+
+
+def test_a_turned_video_is_painted_and_written_upright(tmp_path):
+    """The painter sees the frames upright and the output needs no display matrix."""
+    stored = np.zeros((48, 80, 3), np.uint8)
+    stored[:12, :20] = 255  # a block in the stored frame's top left corner
+    path = write_turned_clip(tmp_path / "phone.mp4", stored, 90, False)
+    seen = []
+
+    def paint(photo):
+        seen.append(photo.shape)
+        return photo
+
+    record = video.stylize_video(paint, path, tmp_path / "painted.mp4")
+    assert record["size"] == [48, 80] and seen[0] == (80, 48, 3)
+    with av.open(str(tmp_path / "painted.mp4")) as output:
+        frame = next(output.decode(video=0))
+        assert (frame.width, frame.height, frame.rotation) == (48, 80, 0)
+        picture = frame.to_ndarray(format="rgb24").mean(axis=-1)
+    # Turned 90 degrees counterclockwise, the top left corner is at the bottom left.
+    assert picture[-12:, :12].mean() > 200 and picture[:12, :12].mean() < 50
+
+
 def test_frames_without_times_in_display_order_get_sorted_times():
     class Frame:
         def __init__(self, pts):
