@@ -12,7 +12,7 @@ output container accepts its codec, otherwise re-encoded (AAC, or Opus in
 WebM). A video whose display matrix turns or mirrors its frames (a phone held
 upright records landscape frames and a 90 degree rotation) is painted and
 written upright, as players show it and as photos are painted after their
-EXIF orientation. The output is written under a temporary name and renamed
+EXIF orientation; non-square pixels keep their aspect ratio. The output is written under a temporary name and renamed
 when complete (`files.atomic_path`).
 
 Painting each frame alone flickers; `stabilize` (its `Stabilizer`) steadies
@@ -261,6 +261,13 @@ def _orientation(path):
     return (False, False, True) if d < 0 else None  # vflip
 
 
+def _pixel_aspect(video):
+    """The video's pixel (sample) aspect ratio, width over height, or `None` for square
+    pixels."""
+    aspect = video.codec_context.sample_aspect_ratio or video.sample_aspect_ratio
+    return fractions.Fraction(aspect) if aspect and aspect != 1 else None
+
+
 def _displayed(size, orientation):
     """(width, height) of frames of `size` turned upright by `orientation`."""
     return tuple(reversed(size)) if orientation is not None and orientation[0] else tuple(size)
@@ -469,12 +476,20 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
     with _open_input(source) as container:
         video = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
-        size = output_size(video.codec_context.width, video.codec_context.height, max_size)
+        width, height = video.codec_context.width, video.codec_context.height
+        # Non-square pixels (DV, HDV, anamorphic DVD) keep their aspect in the output; VP9
+        # in WebM cannot carry it, so there the frames are widened to square pixels.
+        aspect = _pixel_aspect(video)
+        if aspect is not None and codec == "libvpx-vp9":
+            width, aspect = max(2, round(width * aspect)), None
+        size = output_size(width, height, max_size)
+        if aspect is not None and orientation is not None and orientation[0]:
+            aspect = 1 / aspect  # the pixels turn with the frame
         expected = video.frames or None
         with atomic_path(destination, overwrite=overwrite) as temporary:
             with av.open(str(temporary), "w") as output:
                 encoder = _VideoEncoder(output, codec, _displayed(size, orientation),
-                                        _frame_rate(video), video.time_base)
+                                        _frame_rate(video), video.time_base, aspect)
                 sound = _SoundTrack(output, audio, destination.suffix.lower())
 
                 def frames():
@@ -590,10 +605,12 @@ def video_codec(destination):
 class _VideoEncoder:
     """Encodes painted frames with their input presentation times into one video stream."""
 
-    def __init__(self, output, codec, size, rate, time_base):
+    def __init__(self, output, codec, size, rate, time_base, pixel_aspect=None):
         self.output = output
         self.stream = output.add_stream(codec, rate=rate, options=VIDEO_QUALITY.get(codec, {}))
         self.stream.width, self.stream.height = size
+        if pixel_aspect is not None:
+            self.stream.codec_context.sample_aspect_ratio = pixel_aspect
         # 4:2:0 halves the chroma resolution, so it needs even sides; 4:4:4 does not.
         self.stream.pix_fmt = "yuv420p" if size[0] % 2 == 0 and size[1] % 2 == 0 else "yuv444p"
         self.time_base = fractions.Fraction(time_base) if time_base else 1 / fractions.Fraction(rate)

@@ -173,6 +173,43 @@ def test_a_turned_video_is_painted_and_written_upright(tmp_path):
     assert picture[-12:, :12].mean() > 200 and picture[:12, :12].mean() < 50
 
 
+def write_anamorphic_clip(path, degrees=0):
+    """A 3-frame 96x64 clip of pixels 4/3 as wide as high (as DV and HDV store them),
+    turned by `degrees` for display."""
+    import fractions
+
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        stream.codec_context.sample_aspect_ratio = fractions.Fraction(4, 3)
+        stream.set_display_rotation(degrees)
+        for _ in range(3):
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(
+                np.full((64, 96, 3), 128, np.uint8), format="rgb24")))
+        output.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("suffix, degrees, size, aspect", [
+    (".mp4", 0, [96, 64], "4/3"), (".mkv", 0, [96, 64], "4/3"),
+    (".mp4", 90, [64, 96], "3/4"),
+    (".webm", 0, [128, 64], None),  # VP9 in WebM carries no pixel aspect: square pixels
+])
+def test_non_square_pixels_keep_the_picture_as_wide_as_the_input(suffix, degrees, size, aspect,
+                                                                 tmp_path):
+    source = write_anamorphic_clip(tmp_path / "dv.mp4", degrees)
+    out = tmp_path / f"painted{suffix}"
+    record = video.stylize_video(lambda photo: photo, source, out)
+    assert record["size"] == size
+    with av.open(str(out)) as output:
+        stream = output.streams.video[0]
+        assert [stream.width, stream.height] == size
+        assert str(stream.sample_aspect_ratio) == (aspect or "1")
+        shown = size[0] * (stream.sample_aspect_ratio or 1) / size[1]
+    # As wide as the input is shown: 96 * 4/3 by 64 (turned: 64 by 96 * 4/3).
+    assert shown == pytest.approx(2.0 if degrees == 0 else 0.5)
+
+
 def test_frames_without_times_in_display_order_get_sorted_times():
     class Frame:
         def __init__(self, pts):
