@@ -201,8 +201,9 @@ def output_size(width, height, max_size=None):
     if max_size is None or max(width, height) <= max_size:
         size = width, height
     else:
-        if max_size < 16:
-            raise BadInput(f"`max_size` must be at least 16 pixels; received {max_size}.")
+        if max_size < MIN_PHOTO_PX:  # what `--max-size` accepts too
+            raise BadInput(f"`max_size` must be at least {MIN_PHOTO_PX} pixels; received "
+                           f"{max_size}.")
         scale = max_size / max(width, height)
         size = (max(2, int(round(width * scale / 2)) * 2),
                 max(2, int(round(height * scale / 2)) * 2))

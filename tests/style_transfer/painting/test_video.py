@@ -210,6 +210,17 @@ def test_non_square_pixels_keep_the_picture_as_wide_as_the_input(suffix, degrees
     assert shown == pytest.approx(2.0 if degrees == 0 else 0.5)
 
 
+def test_output_size_takes_every_max_size_the_command_takes():
+    """`--max-size` accepts 8 and up: a square clip downsized to 8 px is paintable, a wide
+    one whose short side would fall under 8 px is refused in one line."""
+    assert video.output_size(64, 64, max_size=8) == (8, 8)
+    assert video.output_size(160, 120, max_size=12) == (12, 8)  # even sides for 4:2:0
+    with pytest.raises(BadInput, match="160x90 pixels, 8x4 once downsized"):
+        video.output_size(160, 90, max_size=8)
+    with pytest.raises(BadInput, match="at least 8 pixels; received 0"):
+        video.output_size(160, 90, max_size=0)
+
+
 def test_frames_without_times_in_display_order_get_sorted_times():
     class Frame:
         def __init__(self, pts):
