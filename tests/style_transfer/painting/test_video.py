@@ -12,7 +12,6 @@ pytest.importorskip("cv2", reason="the [video] extra is not installed")
 from style_transfer.base.errors import BadInput  # noqa: E402
 from style_transfer.cli.main import main  # noqa: E402
 from style_transfer.painting import stabilize, stylize, video  # noqa: E402
-from style_transfer.painting.photo_options import rgb_to_ycbcr  # noqa: E402
 from tests.style_transfer.builders import FPS, NUM_FRAMES, SIZE, write_clip  # noqa: E402
 
 
@@ -43,12 +42,14 @@ def test_video_keeps_frame_count_rate_duration_and_sound(capsys, model, model_fi
     assert painted.duration_s == pytest.approx(source.duration_s, abs=1e-3)
     assert painted.audio_codec == "aac"
     assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=1e-3)
-    # Every frame is the network's painting of the input frame: H.264 keeps its luma within
-    # a few levels (another style is 30 levels away); 4:2:0 video halves the chroma.
+    # Every frame is the network's painting of the input frame: H.264 keeps its luma (BT.709's,
+    # the output's matrix) within a few levels (another style is 30 levels away); 4:2:0
+    # video halves the chroma.
     paint = stylize.painter(model, "scream")
+    luma = np.array([0.2126, 0.7152, 0.0722], np.float32)  # BT.709
     for frame, output in zip(video.read_frames(clip), video.read_frames(out)):
-        expected = rgb_to_ycbcr(paint(frame.astype(np.float32) / 255))[..., 0]
-        assert 255 * np.abs(rgb_to_ycbcr(output / 255)[..., 0] - expected).mean() < 4
+        expected = paint(frame.astype(np.float32) / 255) @ luma
+        assert 255 * np.abs(output / 255 @ luma - expected).mean() < 4
 
 
 @pytest.mark.slow
@@ -219,6 +220,35 @@ def test_output_size_takes_every_max_size_the_command_takes():
         video.output_size(160, 90, max_size=8)
     with pytest.raises(BadInput, match="at least 8 pixels; received 0"):
         video.output_size(160, 90, max_size=0)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".webm"])
+def test_the_output_says_which_colours_it_holds_and_holds_them(suffix, tmp_path):
+    """The output is converted to BT.709 (limited range) and tagged so: players read an
+    untagged HD stream as BT.709 where FFmpeg's default conversion is BT.601, which turns
+    pure red into (255, 25, 0). Decoded by its tags, every flat patch keeps its colour."""
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [224, 172, 140], [40, 40, 40],
+                        [250, 250, 250]], np.uint8)
+    patches = np.repeat(np.repeat(colours[None], 32, axis=0), 32, axis=1)  # 32 x 192
+    source = tmp_path / "patches.mkv"
+    with av.open(str(source), "w") as output:
+        stream = output.add_stream("libx264rgb", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 192, 32, "rgb24"
+        stream.options = {"qp": "0"}
+        for _ in range(2):
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(patches, format="rgb24")))
+        output.mux(stream.encode(None))
+    out = tmp_path / f"painted{suffix}"
+    video.stylize_video(lambda photo: photo, source, out)
+    with av.open(str(out)) as painted:
+        context = painted.streams.video[0].codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc) == (1, 1, 1)
+        frame = next(painted.decode(video=0))
+        assert (frame.colorspace, frame.color_range) == (1, 1)  # BT.709, limited range
+        shown = frame.to_ndarray(format="rgb24").astype(int)
+    for index, colour in enumerate(colours):
+        centre = shown[8:24, 32 * index + 8: 32 * index + 24].reshape(-1, 3)
+        assert np.abs(np.median(centre, axis=0) - colour).max() <= 3, (colour, centre[0])
 
 
 def test_frames_without_times_in_display_order_get_sorted_times():
