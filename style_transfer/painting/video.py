@@ -52,6 +52,7 @@ FALLBACK_FPS = 25
 # and for limited ("MPEG", 16-235) range.
 BT709 = 1
 LIMITED_RANGE = 1
+UNSPECIFIED_MATRIX = 2
 # OpenCV numbers cameras from 0; `--frames` counts up to a month at 30 frames a second.
 MAX_CAMERA_INDEX = 1023
 MAX_FRAMES = 10**8
@@ -219,12 +220,24 @@ def output_size(width, height, max_size=None):
 
 
 def _rgb(frame, size):
-    """An FFmpeg frame as uint8 RGB (H, W, 3) of `size` (width, height)."""
+    """An FFmpeg frame as uint8 RGB (H, W, 3) of `size` (width, height), its colours read
+    with the matrix its stream names, or for a stream that names none, with the one players
+    assume (`_untagged_matrix`)."""
     width, height = size
-    if (frame.width, frame.height) == (width, height):
+    matrix = _untagged_matrix(frame)
+    if (frame.width, frame.height) == (width, height) and matrix is None:
         return frame.to_ndarray(format="rgb24")
-    return frame.reformat(width=width, height=height, format="rgb24",
+    return frame.reformat(width=width, height=height, format="rgb24", src_colorspace=matrix,
                           interpolation="AREA").to_ndarray()
+
+
+def _untagged_matrix(frame):
+    """BT.709 for an HD YUV frame whose stream names no colour matrix (players such as mpv
+    take BT.709 for frames at least 1280 wide or over 576 high, FFmpeg's conversion takes
+    BT.601 whatever the size); `None` to keep FFmpeg's choice."""
+    if frame.colorspace != UNSPECIFIED_MATRIX or not frame.format.name.startswith("yuv"):
+        return None
+    return BT709 if frame.width >= 1280 or frame.height > 576 else None
 
 
 def _orientation(path):

@@ -251,6 +251,32 @@ def test_the_output_says_which_colours_it_holds_and_holds_them(suffix, tmp_path)
         assert np.abs(np.median(centre, axis=0) - colour).max() <= 3, (colour, centre[0])
 
 
+@pytest.mark.parametrize("width, height, matrix", [(1280, 720, 1), (640, 480, 6)],
+                         ids=["HD: BT.709", "SD: BT.601"])
+def test_a_stream_that_names_no_colour_matrix_is_read_as_players_read_it(width, height, matrix,
+                                                                          tmp_path):
+    """Untagged video is converted with BT.709 at HD sizes and BT.601 below, as players
+    (mpv, VLC) assume: written so, its colours read back as they went in."""
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [224, 172, 140]], np.uint8)
+    picture = np.repeat(np.repeat(colours[None], height, axis=0), width // 4, axis=1)
+    path = tmp_path / "untagged.mp4"
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(2):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=matrix, dst_color_range=1)
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    with av.open(str(path)) as written:
+        assert next(written.decode(video=0)).colorspace == 2  # unspecified
+    shown = next(iter(video.read_frames(path))).astype(int)
+    for index, colour in enumerate(colours):
+        patch = shown[height // 4: 3 * height // 4,
+                      index * width // 4 + width // 16: (index + 1) * width // 4 - width // 16]
+        assert np.abs(np.median(patch.reshape(-1, 3), axis=0) - colour).max() <= 3, colour
+
+
 def test_frames_without_times_in_display_order_get_sorted_times():
     class Frame:
         def __init__(self, pts):
