@@ -4,8 +4,9 @@
 per-sample gamma and beta `(batch, 1, ..., 1, channels)` (instance norm: one channel per
 group). The forward pass is PyTorch's `native_group_norm` kernel and one `addcmul` (for
 instance norm on maps with no more positions than channels, two reductions and one
-`addcmul`: that kernel is slow there); the backward pass is the closed form of `cbn/_fused.py` for statistics over every position,
-where the means in d_x follow from d_beta and d_gamma:
+`addcmul`: that kernel is slow there); the backward pass is the closed form of
+`cbn/_fused.py` for statistics over every position, where the means in d_x follow from
+d_beta and d_gamma:
 
     d_beta  = sum_positions(g)
     d_gamma = (sum_positions(g * x) - mean * d_beta) * inv

@@ -12,8 +12,9 @@ output container accepts its codec, otherwise re-encoded (AAC, or Opus in
 WebM). A video whose display matrix turns or mirrors its frames (a phone held
 upright records landscape frames and a 90 degree rotation) is painted and
 written upright, as players show it and as photos are painted after their
-EXIF orientation; non-square pixels keep their aspect ratio. The output is written under a temporary name and renamed
-when complete (`files.atomic_path`).
+EXIF orientation; non-square pixels keep their aspect ratio; colours are read
+with the input's matrix and written as BT.709, tagged. The output is written
+under a temporary name and renamed when complete (`files.atomic_path`).
 
 Painting each frame alone flickers; `stabilize` (its `Stabilizer`) steadies
 the frames, and holds the metrics of flicker the benchmark and the tests share.
