@@ -123,7 +123,8 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     - a label mask: pixel value k (or palette index k) paints the k-th style of
       `mask_style_ids`; every value must be in [0, len(mask_style_ids));
     - a greyscale mask for exactly two styles: value v in [0, 255] gives weight
-      1 - v/255 to the first and v/255 to the second (soft edges, gradients).
+      1 - v/255 to the first and v/255 to the second (soft edges, gradients); in a
+      16-bit mask, v in [0, 65535] gives v/65535.
     A mask whose values are all below `MAX_LABELS` (small integers) is a label
     mask; a greyscale mask must reach above that.
     The weights are resized to `size` bilinearly (a convex combination, so the
@@ -141,7 +142,7 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     Raises:
         BadInput: labels that do not match `mask_style_ids`.
     """
-    values = _mask_values(mask)
+    values, white = _mask_values(mask)
     ids = [int(index) for index in mask_style_ids]
     if not ids:
         raise BadInput("`mask_styles` must list at least one style.")
@@ -153,7 +154,7 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     if is_label_mask and labels.max() < len(ids):
         per_label = np.stack([(values == label).astype(np.float32) for label in range(len(ids))], -1)
     elif not is_label_mask and len(ids) == 2:
-        second = np.clip(values.astype(np.float32) / 255.0, 0.0, 1.0)
+        second = np.clip(values.astype(np.float32) / white, 0.0, 1.0)
         per_label = np.stack([1.0 - second, second], axis=-1)
     else:
         shown = ", ".join(str(int(label)) for label in labels[:8]) + (", ..." if len(labels) > 8 else "")
@@ -231,11 +232,16 @@ def _resize_convex(planes, size):
 
 
 def _mask_values(mask):
+    """The mask's values (H, W) and the value of white (255, or 65535 in 16 bits)."""
     if isinstance(mask, Image.Image):
-        if mask.mode in ("P", "L", "I", "I;16", "1"):
-            return np.asarray(mask).astype(np.int64)
+        if mask.mode in ("P", "L", "1"):
+            return np.asarray(mask).astype(np.int64), 255
+        if mask.mode == "I" or mask.mode.startswith("I;16"):
+            # 16-bit greyscale (Pillow reads 16-bit PNG and TIFF files as "I;16" or "I").
+            return np.asarray(mask).astype(np.int64), 65535
         mask = np.asarray(mask.convert("RGB"))
     values = np.asarray(mask)
+    white = 65535 if values.dtype == np.uint16 else 255
     if values.ndim == 3:
         if values.shape[-1] == 4:
             values = values[..., :3]
@@ -249,7 +255,7 @@ def _mask_values(mask):
         raise BadInput(f"the mask must be a 2-D image; received shape {values.shape}.")
     if not np.all(np.isfinite(values)) or values.min() < 0:
         raise BadInput("mask values must be non-negative labels or grey levels.")
-    return values
+    return values, white
 
 
 def style_label(style, style_names):

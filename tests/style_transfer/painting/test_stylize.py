@@ -147,6 +147,17 @@ def test_greyscale_mask_gives_soft_weights_to_two_styles():
     np.testing.assert_allclose(weight_map[..., 0] + weight_map[..., 1], 1.0, atol=1e-5)
 
 
+@pytest.mark.parametrize("as_file", [False, True])
+def test_16_bit_greyscale_mask_gives_the_weights_of_its_8_bit_copy(tmp_path, as_file):
+    # 65535 is white in 16 bits: read as 8-bit values, every grey above 255 was white.
+    mask = np.tile(np.linspace(0, 65535, 32).astype(np.uint16), (8, 1))
+    if as_file:
+        Image.fromarray(mask).save(tmp_path / "mask16.png")
+        mask = Image.open(tmp_path / "mask16.png")
+    weight_map = conditions.mask_to_weight_map(mask, 3, [0, 1], (8, 32))
+    np.testing.assert_allclose(weight_map[..., 1], np.tile(np.linspace(0, 1, 32), (8, 1)), atol=0.01)
+
+
 @pytest.mark.parametrize("labels, styles", [([0, 1, 2], [0, 1]), ([0, 5, 9], [0, 1, 2])])
 def test_mask_labels_that_do_not_match_the_styles_raise(labels, styles):
     mask = np.array([labels] * 4, np.uint8)
