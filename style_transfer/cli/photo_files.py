@@ -94,13 +94,17 @@ def standard_streams(args):
         try:
             yield
         except BadInput as error:
-            message = str(error)
-            for temporary in args.shown:
-                message = message.replace(temporary, STANDARD_STREAM_NAMES[temporary == args.out])
-            raise type(error)(message) from None
+            raise type(error)(as_given(args, str(error))) from None
         if stdout_file is not None and stdout_file.exists():
             sys.stdout.buffer.write(stdout_file.read_bytes())
             sys.stdout.buffer.flush()
+
+
+def as_given(args, message):
+    """`message` with the temporary files of the standard streams named as such."""
+    for temporary in getattr(args, "shown", {}):
+        message = message.replace(temporary, STANDARD_STREAM_NAMES[temporary == args.out])
+    return message
 
 
 def shown(args, path):
@@ -229,7 +233,8 @@ def paint_photos(args, photos, targets, labels, max_size, paint):
             if single:
                 raise
             failures += 1
-            print(f"\nstyle-transfer stylize: {photo.path}: {error}", file=sys.stderr)
+            # The error names the photo (standard input as such, not its temporary file).
+            print(f"\nstyle-transfer stylize: {as_given(args, str(error))}", file=sys.stderr)
             continue
         seconds = time.perf_counter() - started
         for picture, target, label in zip(pictures, paths, labels):

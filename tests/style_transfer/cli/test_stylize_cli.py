@@ -295,3 +295,14 @@ def test_an_unreadable_standard_input_is_named_as_such_not_as_a_temporary_file(m
 def test_standard_output_takes_one_picture_only(capsys, model_file, photo):
     code, captured = run(capsys, "--model", model_file, photo, "--out", "-")
     assert code == 2 and "--out -" in captured.err and "3 pictures" in captured.err
+
+
+@pytest.mark.slow
+def test_an_unreadable_standard_input_among_photos_is_named_as_such(capsys, model_file, photo,
+                                                                    tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"not a picture")))
+    code, captured = run(capsys, "--model", model_file, "-", photo, "--style", "wave",
+                         "--out", str(tmp_path / "out"))
+    assert code == 1 and (tmp_path / "out" / "photo__wave.png").is_file()
+    assert "Cannot read image standard input" in captured.err
+    assert "style-transfer-" not in captured.err, captured.err
