@@ -227,7 +227,8 @@ class StylizeConfig(PaintConfig):
         mask_styles: The styles of the mask's labels, in order.
         mask_mode: "composite": each style on the whole photo, mixed per pixel
             (regions exactly in their style); "network": per-pixel gamma/beta
-            in one pass (shared statistics let regions drift).
+            in one pass (shared statistics let regions drift). None: composite,
+            or network for an export made with weight maps (it takes maps only).
         grid: One picture: the photo, each style and pairwise blends.
         contact_sheet: One picture: the photo and each style, labelled.
         engine: "network" (the model) or "magenta-hub" (Magenta's published
@@ -241,9 +242,10 @@ class StylizeConfig(PaintConfig):
     mask_styles: str = option(None, "the styles of the mask's labels, in order",
                               metavar="A,B,...", type=str, group=_TRAINED_STYLES)
     mask_mode: str = option(
-        None, "composite (the default): each style on the whole photo, mixed per pixel "
-        "(regions exactly in their style); network: per-pixel gamma/beta in one pass (faster; "
-        "shared normalization statistics let regions drift)", choices=MASK_MODES, type=str,
+        None, "composite (the default; network for an export made with --weight-maps): each "
+        "style on the whole photo, mixed per pixel (regions exactly in their style); network: "
+        "per-pixel gamma/beta in one pass (faster; shared normalization statistics let regions "
+        "drift)", choices=MASK_MODES, type=str,
         group=_TRAINED_STYLES)
     grid: bool = option(False, "one picture: the photo, each style and pairwise blends at 0, "
                         "0.25, 0.5, 0.75, 1", exclusive="figure", group=_TRAINED_STYLES)

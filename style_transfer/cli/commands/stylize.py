@@ -104,6 +104,7 @@ def _requested_styles(config, model):
             raise images.ImageReadError(f"Cannot read mask {config.mask}: {error}") from None
         # Check the labels now, on the mask's own size, before any photo is read.
         conditions.mask_to_weight_map(mask, model.num_styles, ids, (mask.height, mask.width))
+        _mask_mode(config, model)
         label = "mask-" + "+".join(conditions.style_label(index, names) for index in ids)
         return [(label, ("mask", mask, ids))]
     requested = config.conditions(model)
@@ -114,6 +115,21 @@ def _requested_styles(config, model):
             f"{MAX_GRID_STYLES} with `style`."
         )
     return requested
+
+
+def _mask_mode(config, model):
+    """`mask_mode`; by default composite, or network for an export made with weight maps
+    (it takes weight maps only, and composite paints each style alone)."""
+    from style_transfer.models.runtimes import ExportedNetwork
+
+    takes_maps = isinstance(model, ExportedNetwork) and model.style == "map"
+    if config.mask_mode is None:
+        return "network" if takes_maps else "composite"
+    if config.mask_mode == "composite" and takes_maps:
+        raise BadInput(f"`mask_mode` composite paints each style alone, but {model.path} was "
+                       f"exported with weight maps and takes maps only; use `mask_mode` "
+                       f"network, or a file exported without weight maps.")
+    return config.mask_mode
 
 
 def _paint(config, model, requested, photo):
@@ -132,7 +148,7 @@ def _paint(config, model, requested, photo):
             _, mask, ids = style
             style = mask_to_weight_map(mask, model.num_styles, ids, photo.shape[:2])
         styles.append(style)
-    if config.mask and config.mask_mode != "network":
+    if config.mask and _mask_mode(config, model) == "composite":
         painted = stylize.composite_blend(model, photo, styles[0])
         return [apply(photo, painted, config.strength, config.preserve_color)]
     return stylize.stylize_many(model, photo, styles, normalize=config.normalize,

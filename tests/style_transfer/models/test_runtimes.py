@@ -366,6 +366,30 @@ def test_stylize_with_an_export_of_the_wrong_kind_is_refused(capsys, exports, tm
 
 
 @pytest.mark.slow
+def test_stylize_mask_paints_with_an_export_made_with_weight_maps(capsys, model, exports,
+                                                                  tmp_path):
+    # Such a file takes weight maps only: the default mask mode is then network (composite
+    # painted each style alone, which the file refused).
+    from style_transfer.base.images import load_image, save_image
+
+    photo, mask = tmp_path / "photo.png", tmp_path / "mask.png"
+    save_image(photos(1, 16, 16)[0], photo)
+    labels = np.zeros((16, 16), np.uint8)
+    labels[:, 8:] = 1
+    save_image(labels, mask)
+    options = ["stylize", "--quiet", "--model", str(exports["onnx map"]), str(photo), "--mask",
+               str(mask), "--mask-styles", "wave,scream"]
+    assert main([*options, "--out", str(tmp_path / "painted.png")]) == 0
+    weight_map = np.zeros((1, 16, 16, 3), np.float32)
+    weight_map[0, :, :8, 0] = weight_map[0, :, 8:, 1] = 1
+    expected = keras(model, load_image(photo)[None], weight_map)[0]
+    assert np.abs(load_image(tmp_path / "painted.png") - expected).max() <= 1 / 255 + 1e-4
+    assert_refused(capsys, [*options, "--mask-mode", "composite", "--out",
+                            str(tmp_path / "out.png")], tmp_path / "out.png",
+                   ["--mask-mode network", "weight maps"])
+
+
+@pytest.mark.slow
 def test_an_export_refuses_a_photo_too_large_for_one_pass(exports, monkeypatch):
     from style_transfer.base.errors import BadInput
     from style_transfer.painting import stylize, tiling
