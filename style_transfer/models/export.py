@@ -106,12 +106,16 @@ def export_file(model_file, path, format, *, image_size=None, quantize="none",
     Returns:
         The `Exported` file.
     """
-    from style_transfer.models.loading import ARBITRARY, load_model, model_kind
+    from style_transfer.models.loading import ARBITRARY, EXPORTED, load_model, model_kind
 
     check_options(format, image_size, quantize, calibration, weight_maps, part)
     if format not in ("onnx", "tflite"):
         raise BadInput(f"export_file writes onnx or tflite; received {format!r}.")
-    if part == "encoder" and model_kind(model_file) != ARBITRARY:
+    kind = model_kind(model_file)
+    if kind == EXPORTED:
+        raise BadInput(f"{model_file} is an export already; export the .keras model it was "
+                       f"made from (or a pretrained model, by name).")
+    if part == "encoder" and kind != ARBITRARY:
         raise BadInput(f"`part` encoder exports the style encoder of an arbitrary-style "
                        f"model; {model_file} has a table of styles.")
     model = load_model(model_file)

@@ -32,7 +32,8 @@ def register(subparsers):
                         help="savedmodel: a folder; onnx: one file, any picture size; tflite: "
                         "one file, any size whose sides are multiples of 4 (or --image-size)")
     parser.add_argument("--out", required=True, metavar="PATH",
-                        help="the SavedModel folder or the .tflite file (never the input model)")
+                        help="the SavedModel folder, or the .onnx or .tflite file (never the "
+                        "input model)")
     parser.add_argument("--image-size", type=integer_between(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
                         default=None, metavar="PX", help="tflite only: one fixed square side it takes "
                         f"(default: any size; from {MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE})")
@@ -52,6 +53,7 @@ def register(subparsers):
 
 def run(args):
     import sys
+    from pathlib import Path
 
     from style_transfer.base.errors import BadInput
     from style_transfer.models import export
@@ -69,6 +71,10 @@ def run(args):
         export.check_replaceable_export(args.out, args.overwrite)
     else:
         check_destination(args.out, args.overwrite)
+        if Path(args.out).suffix.lower() != f".{args.format}":
+            # `--model` takes an export by its suffix: any other name could not be painted with.
+            raise BadInput(f"--out {args.out}: a {args.format} export is a .{args.format} "
+                           f"file; give such a name.")
     if folder:
         print(export.export_savedmodel(load_style_model(path), args.out,
                                        overwrite=args.overwrite))

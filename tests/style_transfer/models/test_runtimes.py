@@ -337,7 +337,24 @@ def test_export_of_a_tflite_model_reports_its_check(capsys, model_file, tmp_path
 def test_export_options_that_do_not_apply_are_refused(capsys, model_file, tmp_path, options,
                                                       words):
     assert_refused(capsys, ["export", "--model", model_file, *options, "--out",
-                            str(tmp_path / "out" / "m.file")], tmp_path / "out", words)
+                            str(tmp_path / "out" / f"m.{options[1]}")], tmp_path / "out", words)
+
+
+@pytest.mark.parametrize("format, name", [("onnx", "styles"), ("onnx", "styles.tflite"),
+                                          ("tflite", "styles.onnx")])
+def test_an_export_named_for_another_format_is_refused(capsys, model_file, tmp_path, format,
+                                                       name):
+    # `stylize --model` takes an export by its suffix: it could not paint with such a file.
+    assert_refused(capsys, ["export", "--model", model_file, "--format", format, "--out",
+                            str(tmp_path / "out" / name)], tmp_path / "out", [f".{format} file"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["onnx", "tflite"])
+def test_an_export_of_an_export_is_refused(capsys, exports, tmp_path, name):
+    assert_refused(capsys, ["export", "--model", str(exports[name]), "--format", "tflite",
+                            "--out", str(tmp_path / "out" / "again.tflite")], tmp_path / "out",
+                   ["is an export already"])
 
 
 @pytest.mark.slow
