@@ -60,7 +60,7 @@ def rename_style(model, name, new_name):
     index = style_index(name, model.style_names)
     name = model.style_names[index]
     check_style_name(new_name)
-    check_new_names(model, [new_name])
+    check_new_names(model, [new_name], "new_name")
     style_names = list(model.style_names)
     style_names[index] = new_name
     training_config = dict(model.training_config)
@@ -81,12 +81,13 @@ def check_table_model(model, path=None):
         )
 
 
-def check_new_names(model, names):
+def check_new_names(model, names, setting="style_names"):
+    """Refuses new style names the model has already (`setting`: the argument that gave them)."""
     taken = sorted(set(names) & set(model.style_names))
     if taken:
         raise BadInput(
             f"the model already has a style named {taken[0]!r} (its styles: "
-            f"{', '.join(model.style_names)}); give the new style another name (`style_names`)."
+            f"{', '.join(model.style_names)}); give the new style another name (`{setting}`)."
         )
 
 

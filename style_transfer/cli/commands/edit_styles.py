@@ -22,7 +22,7 @@ def register(subparsers):
         "rename-style", description="Write a copy of MODEL in which one style has another name.",
     )
     _add_edit_arguments(rename)
-    rename.add_argument("--to", required=True, metavar="NEW_NAME",
+    rename.add_argument("--to", dest="new_name", required=True, metavar="NEW_NAME",
                         help="the new name: not empty, no ',' '=' or control characters, "
                         "not all digits (those select a style by index)")
     rename.set_defaults(run=_run_rename)
@@ -50,8 +50,9 @@ def _run_remove(args):
 def _run_rename(args):
     from style_transfer.models.editing import rename_style
 
-    return _edit(args, lambda model: rename_style(model, args.style, args.to),
-                 f"Model with style {args.style!r} renamed {args.to!r} written to {args.out}")
+    return _edit(args, lambda model: rename_style(model, args.style, args.new_name),
+                 f"Model with style {args.style!r} renamed {args.new_name!r} written to "
+                 f"{args.out}")
 
 
 def _edit(args, change, message):

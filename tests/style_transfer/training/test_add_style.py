@@ -220,7 +220,9 @@ def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, c
     model = str(folder / "model.keras")
     taken = ["rename-style", "--model", model, "--style", "stripes", "--to", "speckles",
              "--out", str(folder / "r.keras")]
-    assert_refused(capsys, taken, folder, ["already has a style named 'speckles'"])
+    # The name is given with --to, not with add-style's --style-names.
+    assert_refused(capsys, taken, folder, ["already has a style named 'speckles'",
+                                           "another name (--to)"])
     for command in (["rename-style", "--to", "lines"], ["remove-style"]):
         onto_model = [*command, "--model", model, "--style", "stripes", "--out", model,
                       "--overwrite"]
