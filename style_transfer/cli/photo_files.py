@@ -177,10 +177,14 @@ def output_paths(args, photos, labels, inputs):
         for target in paths:
             check_not_an_input(target, protected)
             key = target.resolve()
+            if writers.get(key) is photo:
+                raise BadInput(f"two pictures of {shown(args, photo.path)} would be written to "
+                               f"{shown(args, target)}: a style is asked for twice, or two "
+                               f"styles' names make the same file name.")
             if key in writers:
-                raise BadInput(f"{writers[key]} and {photo.path} would both be written to "
-                               f"{target}; rename one or stylize them separately.")
-            writers[key] = photo.path
+                raise BadInput(f"{writers[key].path} and {photo.path} would both be written "
+                               f"to {target}; rename one or stylize them separately.")
+            writers[key] = photo
             check_destination(target, args.overwrite)
     return targets
 

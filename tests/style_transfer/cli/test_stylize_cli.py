@@ -306,3 +306,15 @@ def test_an_unreadable_standard_input_among_photos_is_named_as_such(capsys, mode
     assert code == 1 and (tmp_path / "out" / "photo__wave.png").is_file()
     assert "Cannot read image standard input" in captured.err
     assert "style-transfer-" not in captured.err, captured.err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("styles", [["wave", "wave"], ["wave", "0"]])
+def test_a_style_asked_for_twice_is_named_as_the_problem(capsys, model_file, photo, tmp_path,
+                                                         styles):
+    assert NAMES[0] == "wave"
+    options = [option for style in styles for option in ("--style", style)]
+    code, captured = run(capsys, "--model", model_file, photo, *options,
+                         "--out", str(tmp_path / "out"))
+    assert code == 2 and "a style is asked for twice" in captured.err, captured.err
+    assert f"{photo} and {photo}" not in captured.err and not (tmp_path / "out").exists()
