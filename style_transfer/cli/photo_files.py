@@ -152,7 +152,7 @@ def output_paths(args, photos, labels, inputs):
     if not args.out:
         raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
     out = Path(args.out)
-    if out.suffix.lower() in images.IMAGE_EXTENSIONS and out.suffix.lower() not in \
+    if out.suffix.lower() in _picture_suffixes() and out.suffix.lower() not in \
             images.SAVE_FORMATS:
         # A name like a picture's would otherwise become a folder of that name.
         raise BadInput(f"--out {shown(args, out)}: pictures are written as "
@@ -187,6 +187,17 @@ def output_paths(args, photos, labels, inputs):
             writers[key] = photo
             check_destination(target, args.overwrite)
     return targets
+
+
+def _picture_suffixes():
+    """The file name suffixes of pictures: those read here, and every one Pillow knows
+    (.tga, .ppm, .pdf, ...)."""
+    from PIL import Image
+
+    from style_transfer.base import images
+
+    Image.init()
+    return {*images.IMAGE_EXTENSIONS, *Image.registered_extensions()}
 
 
 def _extensions_of(image_format):

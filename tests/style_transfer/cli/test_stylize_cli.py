@@ -318,3 +318,14 @@ def test_a_style_asked_for_twice_is_named_as_the_problem(capsys, model_file, pho
                          "--out", str(tmp_path / "out"))
     assert code == 2 and "a style is asked for twice" in captured.err, captured.err
     assert f"{photo} and {photo}" not in captured.err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["x.tga", "x.ppm", "x.PDF", "x.jfif"])
+def test_out_named_as_a_picture_of_a_format_not_written_is_refused(capsys, model_file, photo,
+                                                                    tmp_path, name):
+    # It would otherwise become a folder of that name.
+    code, captured = run(capsys, "--model", model_file, photo, "--style", "wave",
+                         "--out", str(tmp_path / name))
+    assert code == 2 and "pictures are written as .png" in captured.err, captured.err
+    assert not (tmp_path / name).exists()
