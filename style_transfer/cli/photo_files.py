@@ -248,8 +248,11 @@ def paint_photos(args, photos, targets, labels, max_size, paint):
             if single:
                 raise
             failures += 1
-            # The error names the photo (standard input as such, not its temporary file).
-            print(f"\nstyle-transfer stylize: {as_given(args, str(error))}", file=sys.stderr)
+            # The error names the photo (standard input as such, not its temporary file);
+            # it starts a line of its own after the progress bar's.
+            after_bar = "" if progress is None else "\n"
+            print(f"{after_bar}style-transfer stylize: {as_given(args, str(error))}",
+                  file=sys.stderr)
             continue
         seconds = time.perf_counter() - started
         for picture, target, label in zip(pictures, paths, labels):

@@ -309,6 +309,17 @@ def test_an_unreadable_standard_input_among_photos_is_named_as_such(capsys, mode
 
 
 @pytest.mark.slow
+def test_an_unreadable_photo_of_several_is_one_line_without_a_progress_bar(capsys, model_file,
+                                                                          photo, tmp_path):
+    (tmp_path / "text.png").write_text("not a picture")
+    code, captured = run(capsys, "--model", model_file, str(tmp_path / "text.png"), photo,
+                         "--style", "wave", "--out", str(tmp_path / "out"))
+    assert code == 1 and captured.err.splitlines() == [
+        f"style-transfer stylize: Cannot read image {tmp_path / 'text.png'}: not an image "
+        f"format Pillow can read.", "style-transfer stylize: 1 of 2 files failed."]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("styles", [["wave", "wave"], ["wave", "0"]])
 def test_a_style_asked_for_twice_is_named_as_the_problem(capsys, model_file, photo, tmp_path,
                                                          styles):
