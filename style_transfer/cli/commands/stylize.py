@@ -29,6 +29,8 @@ from style_transfer.painting.config import MAGENTA_ENGINE, StylizeConfig
 
 # Pairwise blends grow as k(k-1)/2 rows: past this, ask the user to pick styles.
 MAX_GRID_STYLES = 6
+# The size a mask's labels are checked at before any photo is read (any size checks them).
+CHECKED_MASK_SIZE = (8, 8)
 # Contact sheets show every style: their photos are downsized to this unless --max-size.
 CONTACT_SHEET_PX = 256
 
@@ -102,8 +104,9 @@ def _requested_styles(config, model):
             mask.load()
         except (OSError, ValueError) as error:
             raise images.ImageReadError(f"Cannot read mask {config.mask}: {error}") from None
-        # Check the labels now, on the mask's own size, before any photo is read.
-        conditions.mask_to_weight_map(mask, model.num_styles, ids, (mask.height, mask.width))
+        # Check the labels now, before any photo is read; at the mask's own size the weight
+        # map alone (height x width x styles floats) would take gigabytes for a large mask.
+        conditions.mask_to_weight_map(mask, model.num_styles, ids, CHECKED_MASK_SIZE)
         _mask_mode(config, model)
         label = "mask-" + "+".join(conditions.style_label(index, names) for index in ids)
         return [(label, ("mask", mask, ids))]

@@ -100,6 +100,29 @@ def test_mask_spatial_blend(capsys, model, model_file, photo, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_mask_larger_than_the_photo_makes_no_weight_map_of_its_own_size(
+        capsys, model_file, photo, tmp_path, monkeypatch):
+    # Its labels are checked before any photo is read; a weight map of a 12-megapixel mask
+    # (height x width x styles floats) took gigabytes and seconds for that check.
+    from style_transfer.painting import conditions
+
+    sizes = []
+    make_map = conditions.mask_to_weight_map
+
+    def recorded(mask, num_styles, ids, size):
+        sizes.append(tuple(size))
+        return make_map(mask, num_styles, ids, size)
+
+    monkeypatch.setattr(conditions, "mask_to_weight_map", recorded)
+    mask = np.zeros((600, 800), np.uint8)
+    mask[:, 400:] = 1
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / "mask.png"),
+                  "--mask-styles", "wave,udnie", "--out", str(tmp_path / "out.png"))
+    assert code == 0 and sizes and max(height * width for height, width in sizes) <= 17 * 21
+
+
+@pytest.mark.slow
 def test_grid_is_one_picture_of_rows_by_columns_tiles(capsys, model, model_file, photo,
                                                       tmp_path):
     code, _ = run(capsys, "--model", model_file, photo, "--grid", "--style", "wave",
