@@ -24,6 +24,11 @@ UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
 
+# Formats Pillow decodes by running another program on the file: EPS is handed to
+# Ghostscript, an interpreter of PostScript (a programming language). Files are never
+# opened as these: a file a user names, whatever its extension, runs no code.
+PROGRAM_FORMATS = ("EPS",)
+
 # Greyscale modes with more than 8 bits per pixel; Pillow's own convert("RGB") clips
 # them at 255 instead of scaling, so they are scaled here. Mode "I" (32-bit integers)
 # is what Pillow uses for 16-bit PNG and TIFF files too, so it is read as 16-bit.
@@ -61,7 +66,7 @@ def open_image(path):
     if problem is not None:
         raise ImageReadError(f"Cannot read image {path}: {problem}.")
     try:
-        image = Image.open(path)
+        image = Image.open(path, formats=_file_formats())
     except FileNotFoundError:
         raise ImageReadError(f"Cannot read image {path}: the file does not exist.") from None
     except IsADirectoryError:
@@ -75,6 +80,12 @@ def open_image(path):
     if image.width < 1 or image.height < 1:
         raise ImageReadError(f"Cannot read image {path}: its header gives an empty size {image.size}.")
     return image
+
+
+def _file_formats():
+    """The formats `open_image` opens: every one Pillow reads but `PROGRAM_FORMATS`."""
+    Image.init()
+    return tuple(name for name in Image.OPEN if name not in PROGRAM_FORMATS)
 
 
 def load_pil(path, max_size=None, *, shorter_side=None):

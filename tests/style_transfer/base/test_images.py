@@ -359,6 +359,20 @@ def test_uploads_in_formats_other_than_photos_are_refused():
         images.read_image_bytes(data.getvalue(), max_pixels=1000)
 
 
+def test_a_postscript_file_is_never_handed_to_ghostscript(tmp_path, monkeypatch):
+    # Pillow opens EPS files and decodes them by running Ghostscript on them.
+    from PIL import EpsImagePlugin
+
+    def ghostscript(*args, **kwargs):
+        raise AssertionError("Ghostscript was run on a user's file")
+
+    monkeypatch.setattr(EpsImagePlugin, "Ghostscript", ghostscript)
+    path = tmp_path / "photo.jpg"
+    path.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 16 16\nshowpage\n%%EOF\n")
+    with pytest.raises(images.ImageReadError, match="not an image format"):
+        images.load_image(path)
+
+
 def test_image_bytes_round_trip_losslessly_as_png():
     pixels = np.random.default_rng(1).integers(0, 256, (7, 5, 3), dtype=np.uint8)
     for level in (1, 6):
