@@ -214,9 +214,12 @@ def load_photo(path, max_size):
 
     photo = images.load_image(path, max_size=max_size)
     if min(photo.shape[:2]) < MIN_PHOTO_PX:
+        size = f"{photo.shape[1]}x{photo.shape[0]} pixels"
+        if max_size is not None and max(photo.shape[:2]) == max_size:
+            # The file's own size is larger: say which option made it too small.
+            size += f" once downsized to --max-size {max_size}"
         raise images.ImageReadError(
-            f"{path} is {photo.shape[1]}x{photo.shape[0]} pixels; the network needs at least "
-            f"{MIN_PHOTO_PX}x{MIN_PHOTO_PX}.")
+            f"{path} is {size}; the network needs at least {MIN_PHOTO_PX}x{MIN_PHOTO_PX}.")
     return photo
 
 

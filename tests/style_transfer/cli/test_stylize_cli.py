@@ -363,3 +363,13 @@ def test_out_named_as_a_picture_of_a_format_not_written_is_refused(capsys, model
                          "--out", str(tmp_path / name))
     assert code == 2 and "pictures are written as .png" in captured.err, captured.err
     assert not (tmp_path / name).exists()
+
+
+@pytest.mark.slow
+def test_a_photo_too_thin_once_downsized_names_max_size(capsys, model_file, tmp_path):
+    Image.fromarray(np.zeros((10, 2000, 3), np.uint8)).save(tmp_path / "wide.png")
+    code, captured = run(capsys, "--model", model_file, str(tmp_path / "wide.png"),
+                         "--max-size", "100", "--style", "wave", "--out", str(tmp_path / "o.png"))
+    assert code == 2 and captured.err.strip().endswith(
+        "wide.png is 100x1 pixels once downsized to --max-size 100; the network needs at "
+        "least 8x8."), captured.err
