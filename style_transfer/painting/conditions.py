@@ -259,7 +259,8 @@ def _mask_values(mask):
 
 
 def style_label(style, style_names):
-    """A short file-name-safe label: "wave", "wave0.7+scream0.3"."""
+    """A short file-name-safe label: "wave", "wave0.7+scream0.3" (letters of any script
+    kept: "波", "café")."""
     weights = style_weights(style, style_names, normalize=True)
     used = [(style_names[index], float(weights[index])) for index in np.flatnonzero(weights)]
     if len(used) == 1:
@@ -268,4 +269,6 @@ def style_label(style, style_names):
 
 
 def _safe_name(name):
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "style"
+    # \w is any script's letters and digits: a name in Chinese or Greek stays itself (else
+    # every such style would be "style", and two of them one file).
+    return re.sub(r"[^\w.-]+", "-", name).strip("-") or "style"

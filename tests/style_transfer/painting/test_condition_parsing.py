@@ -71,3 +71,11 @@ def test_any_weight_vector_is_convex_or_one_bad_input_line(values, normalize):
 @pytest.mark.parametrize("style", ["wave", 1, "2", {"wave": 0.5, "udnie": 0.5}])
 def test_style_weights_of_each_kind_are_convex(style):
     assert_convex(conditions.style_weights(style, NAMES), len(NAMES))
+
+
+def test_style_names_in_any_script_keep_their_letters_in_labels():
+    # They name the pictures' files: stripped to ASCII, "波" and "雪" were both "style".
+    names = ["波", "雪", "café", "a/b c"]
+    assert [conditions.style_label(index, names) for index in range(4)] == [
+        "波", "雪", "café", "a-b-c"]
+    assert conditions.style_label({0: 0.5, 1: 0.5}, names) == "波0.5+雪0.5"
