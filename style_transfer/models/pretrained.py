@@ -233,11 +233,12 @@ def _read_magenta_checked(entry, path, sha256):
 
 
 def _local_file(source_file):
-    from style_transfer.base.files import file_sha256
+    from style_transfer.base.files import file_sha256, not_a_regular_file
 
     path = Path(source_file).expanduser()
-    if not path.is_file():
-        raise BadInput(f"source file {str(path)!r} does not exist.")
+    problem = not_a_regular_file(path)  # a folder, a device or a pipe is not "missing"
+    if problem is not None:
+        raise BadInput(f"source file {str(path)!r}: {problem}.")
     return path, file_sha256(path)
 
 

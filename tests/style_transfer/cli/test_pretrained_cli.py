@@ -57,6 +57,20 @@ def test_pretrained_get_of_an_unknown_name_lists_the_names(tmp_path, capsys):
     assert len(error.splitlines()) == 1 and "android-26, magenta-monet" in error
 
 
+@pytest.mark.parametrize("source, reason", [("none.onnx", "the file does not exist"),
+                                            ("folder", "it is a folder, not a file"),
+                                            ("/dev/zero", "(a device, pipe or socket)")])
+def test_pretrained_get_from_what_is_not_a_file_says_what_it_is(tmp_path, capsys, source,
+                                                                 reason):
+    (tmp_path / "folder").mkdir()
+    source = source if source.startswith("/") else str(tmp_path / source)
+    assert cli.main(["pretrained", "get", "android-26", "--from", source, "--out",
+                     str(tmp_path / "m.keras")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and error.endswith(f"{reason}."), error
+    assert not (tmp_path / "m.keras").exists()
+
+
 def painted_by_the_library(photo, style):
     """android-26's painting of `photo` in `style`, through the Python API, as 8-bit."""
     from style_transfer.models.loading import load_model
