@@ -32,6 +32,8 @@ from pathlib import Path
 from style_transfer.base.errors import BadInput
 
 PARTIAL_MARKER = ".partial"
+# The longest file name (in bytes) that the usual file systems take.
+MAX_NAME_BYTES = 255
 
 
 def _umask():
@@ -63,7 +65,7 @@ def atomic_path(path, *, overwrite=True, folder=False):
     try:
         with _reported_as(path):
             path.parent.mkdir(parents=True, exist_ok=True)
-            prefix, suffix = f".{path.name}.", f"{PARTIAL_MARKER}{path.suffix}"
+            prefix, suffix = _temporary_affixes(path.name)
             if folder:
                 temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=prefix, suffix=suffix))
             else:
@@ -115,10 +117,22 @@ def remove_stale_partials(folder, name=None):
     its owner has locked).
     """
     removed = []
-    for entry in Path(folder).glob(f".{glob.escape(name) if name else '*'}.*{PARTIAL_MARKER}*"):
+    prefix = glob.escape(_temporary_affixes(name)[0]) if name else ".*."
+    for entry in Path(folder).glob(f"{prefix}*{PARTIAL_MARKER}*"):
         _remove(entry)
         removed.append(entry.name)
     return sorted(removed)
+
+
+def _temporary_affixes(name):
+    """The prefix and suffix of the temporaries of a file called `name`: `.NAME.` (NAME
+    shortened so that the temporary's name, 8 random characters included, fits in
+    `MAX_NAME_BYTES`) and `.partial` + its suffix."""
+    suffix = f"{PARTIAL_MARKER}{Path(name).suffix}"
+    room = MAX_NAME_BYTES - len(os.fsencode(suffix)) - len("..") - 8
+    while len(os.fsencode(name)) > room:
+        name = name[:-1]
+    return f".{name}.", suffix
 
 
 def describe_os_error(error):
@@ -198,6 +212,9 @@ def check_destination(path, overwrite=True, folder=False):
         BadInput: see `atomic_path`.
     """
     path = Path(path)
+    if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+        raise BadInput(f"cannot write {path}: its name is longer than {MAX_NAME_BYTES} bytes, "
+                       f"the most file systems take; choose a shorter one.")
     if path.is_dir() and not folder:
         raise BadInput(f"cannot write {path}: it is a folder; give a file name.")
     if path.exists() and not path.is_dir() and folder:

@@ -185,3 +185,21 @@ def test_stale_temporaries_of_one_destination_only(tmp_path):
     removed = files.remove_stale_partials(tmp_path, name="model.keras")
     assert len(removed) == 1 and removed[0].startswith(".model.keras.")
     assert [entry.startswith(".other.keras.") for entry in _entries(tmp_path)] == [True]
+
+
+def test_a_name_near_the_longest_is_written_and_its_stale_temporaries_found(tmp_path):
+    # The temporary's name adds some 20 characters to the destination's.
+    name = "é" * 100 + "a" * 40 + ".png"  # 244 bytes
+    with files.atomic_write(tmp_path / name) as file:
+        file.write(b"picture")
+    assert _entries(tmp_path) == [name] and (tmp_path / name).read_bytes() == b"picture"
+    unfinished = files.atomic_path(tmp_path / name)
+    unfinished.__enter__()  # Never exited, as after SIGKILL.
+    assert len(files.remove_stale_partials(tmp_path, name=name)) == 1
+    assert _entries(tmp_path) == [name]
+
+
+def test_a_name_too_long_for_a_file_system_is_refused_before_any_work(tmp_path):
+    with pytest.raises(BadInput, match="longer than 255 bytes") as error:
+        files.check_destination(tmp_path / ("a" * 252 + ".png"))
+    assert len(str(error.value).splitlines()) == 1
