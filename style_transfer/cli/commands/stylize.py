@@ -88,6 +88,8 @@ def _run(args, config):
 def _requested_styles(config, model):
     """[(label, style condition)] from the styles, the blend or the mask, checked against the
     model (a mask condition is ("mask", mask image, style ids): its size is each photo's)."""
+    from PIL import ImageOps
+
     from style_transfer.base import images
     from style_transfer.models.style_names import style_index
     from style_transfer.painting import conditions
@@ -102,6 +104,8 @@ def _requested_styles(config, model):
         mask = images.open_image(config.mask)
         try:
             mask.load()
+            # Upright as a viewer shows it, as the photos are read.
+            mask = ImageOps.exif_transpose(mask)
         except (OSError, ValueError) as error:
             raise images.ImageReadError(f"Cannot read mask {config.mask}: {error}") from None
         # Check the labels now, before any photo is read; at the mask's own size the weight

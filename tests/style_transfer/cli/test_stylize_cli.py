@@ -100,6 +100,24 @@ def test_mask_spatial_blend(capsys, model, model_file, photo, tmp_path):
 
 
 @pytest.mark.slow
+def test_a_mask_is_read_upright_as_its_exif_orientation_says(capsys, model_file, photo,
+                                                             tmp_path):
+    upright = np.zeros((17, 21), np.uint8)
+    upright[:, 10:] = 1
+    Image.fromarray(upright).save(tmp_path / "upright.png")
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)
+    exif = stored.getexif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: upright
+    stored.save(tmp_path / "rotated.png", exif=exif)
+    for name in ("upright", "rotated"):
+        code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / f"{name}.png"),
+                      "--mask-styles", "wave,udnie", "--out", str(tmp_path / f"{name}_out.png"))
+        assert code == 0
+    np.testing.assert_array_equal(written(tmp_path / "rotated_out.png"),
+                                  written(tmp_path / "upright_out.png"))
+
+
+@pytest.mark.slow
 def test_a_mask_larger_than_the_photo_makes_no_weight_map_of_its_own_size(
         capsys, model_file, photo, tmp_path, monkeypatch):
     # Its labels are checked before any photo is read; a weight map of a 12-megapixel mask
