@@ -125,8 +125,9 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     - a greyscale mask for exactly two styles: value v in [0, 255] gives weight
       1 - v/255 to the first and v/255 to the second (soft edges, gradients); in a
       16-bit mask, v in [0, 65535] gives v/65535.
-    A mask whose values are all below `MAX_LABELS` (small integers) is a label
-    mask; a greyscale mask must reach above that.
+    A mask whose values are all below `MAX_LABELS` (small integers), or below the
+    number of `mask_style_ids` when more than 2 are given, is a label mask; a
+    greyscale mask must reach above that.
     The weights are resized to `size` bilinearly (a convex combination, so the
     map stays convex; label borders become a soft transition a few pixels wide).
 
@@ -150,7 +151,10 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     if bad:
         raise BadInput(f"mask style index {bad[0]} is out of range for {num_styles} styles.")
     labels = np.unique(values)
-    is_label_mask = labels.max() < MAX_LABELS and np.all(labels == np.round(labels))
+    # With more than MAX_LABELS styles, labels up to their number are labels (a greyscale
+    # mask takes 2 styles).
+    is_label_mask = (labels.max() < max(MAX_LABELS, len(ids))
+                     and np.all(labels == np.round(labels)))
     if is_label_mask and labels.max() < len(ids):
         per_label = np.stack([(values == label).astype(np.float32) for label in range(len(ids))], -1)
     elif not is_label_mask and len(ids) == 2:

@@ -147,6 +147,13 @@ def test_greyscale_mask_gives_soft_weights_to_two_styles():
     np.testing.assert_allclose(weight_map[..., 0] + weight_map[..., 1], 1.0, atol=1e-5)
 
 
+def test_a_label_mask_of_more_than_16_styles_paints_each_label_in_its_style():
+    mask = np.arange(20, dtype=np.uint8).reshape(4, 5)
+    ids = [index % 3 for index in range(20)]
+    weight_map = conditions.mask_to_weight_map(mask, 3, ids, (4, 5))
+    np.testing.assert_allclose(weight_map.reshape(20, 3), np.eye(3)[ids], atol=1e-6)
+
+
 @pytest.mark.parametrize("as_file", [False, True])
 def test_16_bit_greyscale_mask_gives_the_weights_of_its_8_bit_copy(tmp_path, as_file):
     # 65535 is white in 16 bits: read as 8-bit values, every grey above 255 was white.
