@@ -11,6 +11,7 @@ Everything here is checked before any picture is made; a bad condition is a
 `BadInput` naming what was wrong and what is expected.
 """
 
+import hashlib
 import re
 
 import numpy as np
@@ -24,6 +25,8 @@ from style_transfer.models.style_names import style_index
 WEIGHT_TOLERANCE = 1e-3
 # Masks with values all below this are label masks; above, greyscale weights.
 MAX_LABELS = 16
+# Labels name files: a longer one (a blend of many styles) is cut and told apart by a digest.
+MAX_LABEL_BYTES = 96
 
 
 def parse_blend(text, style_names, normalize=False):
@@ -264,12 +267,24 @@ def _mask_values(mask):
 
 def style_label(style, style_names):
     """A short file-name-safe label: "wave", "wave0.7+scream0.3" (letters of any script
-    kept: "波", "café")."""
+    kept: "波", "café"); past `MAX_LABEL_BYTES`, its start and a digest of the whole."""
     weights = style_weights(style, style_names, normalize=True)
     used = [(style_names[index], float(weights[index])) for index in np.flatnonzero(weights)]
     if len(used) == 1:
-        return _safe_name(used[0][0])
-    return "+".join(f"{_safe_name(name)}{weight:.3g}" for name, weight in used)
+        label = _safe_name(used[0][0])
+    else:
+        label = "+".join(f"{_safe_name(name)}{weight:.3g}" for name, weight in used)
+    return shortened_label(label)
+
+
+def shortened_label(label):
+    """`label` if it has at most `MAX_LABEL_BYTES`, else its start and a digest of it."""
+    if len(label.encode()) <= MAX_LABEL_BYTES:
+        return label
+    digest = "-" + hashlib.sha256(label.encode()).hexdigest()[:8]
+    while len(label.encode()) > MAX_LABEL_BYTES - len(digest):
+        label = label[:-1]
+    return label + digest
 
 
 def _safe_name(name):

@@ -112,7 +112,8 @@ def _requested_styles(config, model):
         # map alone (height x width x styles floats) would take gigabytes for a large mask.
         conditions.mask_to_weight_map(mask, model.num_styles, ids, CHECKED_MASK_SIZE)
         _mask_mode(config, model)
-        label = "mask-" + "+".join(conditions.style_label(index, names) for index in ids)
+        label = conditions.shortened_label(
+            "mask-" + "+".join(conditions.style_label(index, names) for index in ids))
         return [(label, ("mask", mask, ids))]
     requested = config.conditions(model)
     if config.grid and len(requested) > MAX_GRID_STYLES:

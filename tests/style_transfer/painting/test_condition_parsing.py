@@ -1,6 +1,8 @@
 """The condition parsers on generated hostile input (Hypothesis): any text or any numbers
 give convex weights or one `BadInput` line, never another exception."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -79,3 +81,15 @@ def test_style_names_in_any_script_keep_their_letters_in_labels():
     assert [conditions.style_label(index, names) for index in range(4)] == [
         "波", "雪", "café", "a-b-c"]
     assert conditions.style_label({0: 0.5, 1: 0.5}, names) == "波0.5+雪0.5"
+
+
+def test_a_label_too_long_for_a_file_name_is_cut_and_told_apart_by_a_digest():
+    # A blend of 26 styles made a label of over 360 characters: no file can have that name.
+    names = [f"style_{index}" for index in range(26)]
+    labels = {conditions.style_label(dict.fromkeys(names[first:], 1.0), names)
+              for first in (0, 1)}
+    assert len(labels) == 2
+    for label in labels:
+        assert len(label.encode()) <= conditions.MAX_LABEL_BYTES
+        assert label.startswith("style_") and re.fullmatch(r".*-[0-9a-f]{8}", label)
+    assert conditions.style_label("波" * 40, ["波" * 40]).startswith("波" * 29)
