@@ -265,7 +265,18 @@ async def _first_message(websocket):
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
         raise BadInput("the page left before starting the camera.")
-    return parse_json(message.get("text") or "", "the first message")
+    return _message_json(message, "the first message")
+
+
+def _message_json(message, what):
+    """The JSON of a WebSocket text message, refused unparsed past `MAX_JSON_BYTES` as a
+    request's body is (the WebSocket's own limit, 16 MiB, would take seconds of the event
+    loop to parse)."""
+    text = message.get("text") or ""
+    if len(text) > MAX_JSON_BYTES or len(text.encode()) > MAX_JSON_BYTES:
+        raise RequestTooLarge(f"{what} is over {MAX_JSON_BYTES // 1024} KiB, the most "
+                              f"accepted.")
+    return parse_json(text, what, MAX_JSON_DEPTH)
 
 
 async def _stream_frames(websocket, stream, sessions, settings, limiter):
@@ -284,7 +295,7 @@ async def _stream_frames(websocket, stream, sessions, settings, limiter):
                                                          limiter=limiter)
                 await websocket.send_bytes(painted)
                 continue
-            body = parse_json(message.get("text") or "", "the message")
+            body = _message_json(message, "the message")
             stream.change(body, settings.max_regions)
         except BadInput as error:
             await websocket.send_json({"error": _shown(error), **({"frame": True} if frame

@@ -133,6 +133,8 @@ def test_regions_painted_on_the_camera_take_their_style(url, model, frames):
     ({"width": 640, "height": 480, "paint": paint_request()}, "16 to 64 pixels"),
     ({"width": WIDTH, "height": HEIGHT, "paint": {"model": 0, "weights": "all"}}, "weights"),
     ({"width": WIDTH, "height": HEIGHT, "paint": paint_request(), "fps": 60}, "unknown"),
+    ({"width": WIDTH, "height": HEIGHT, "paint": paint_request([0.0] * 20_000)},
+     "over 64 KiB"),
 ])
 def test_bad_starts_are_refused_with_one_line_and_closed(url, start, message):
     from websockets.exceptions import ConnectionClosed
@@ -160,6 +162,19 @@ def test_a_frame_of_the_wrong_size_gets_one_line_and_the_stream_goes_on(url, fra
         connection.send(json.dumps({"paint": {"model": 7, "weights": BLEND}}))
         answer = json.loads(connection.recv(timeout=60))
         assert "model must be 0 to 0" in answer["error"] and "frame" not in answer
+        connection.send(rgba(frames[0]))
+        assert len(connection.recv(timeout=60)) == WIDTH * HEIGHT * 4
+
+
+def test_a_message_over_64_kib_is_refused_unparsed_and_the_stream_goes_on(url, frames):
+    # The WebSocket takes messages of up to 16 MiB: parsed, one would hold the event loop (and
+    # every other page) for seconds.
+    client = Client(url)
+    connection, _ = open_stream(url, client.session)
+    with connection:
+        connection.send(json.dumps({"paint": paint_request([0.0] * 20_000)}))
+        answer = json.loads(connection.recv(timeout=60))
+        assert answer == {"error": "the message is over 64 KiB, the most accepted."}
         connection.send(rgba(frames[0]))
         assert len(connection.recv(timeout=60)) == WIDTH * HEIGHT * 4
 
