@@ -217,8 +217,7 @@ def create_app(models, settings=ServerSettings()):
         return Response(job.png, media_type="image/png", headers={
             **SECURITY_HEADERS, "Content-Disposition": 'attachment; filename="painted.png"'})
 
-    async def live_camera(websocket):
-        await websocket.accept()
+    async def camera_stream(websocket):
         try:
             start = live.LiveStart.parse(await _first_message(websocket), len(served), settings)
             session = sessions.get(start.session)
@@ -234,6 +233,13 @@ def create_app(models, settings=ServerSettings()):
             await _stream_frames(websocket, stream, sessions, settings, preview_limiter)
         finally:
             session.stop_live()
+
+    async def live_camera(websocket):
+        await websocket.accept()
+        try:
+            await camera_stream(websocket)
+        except WebSocketDisconnect:
+            pass  # The page left (closed, reloaded) while it was being answered.
 
     routes = [
         Route("/", page),
@@ -264,7 +270,7 @@ def create_app(models, settings=ServerSettings()):
 async def _first_message(websocket):
     message = await websocket.receive()
     if message["type"] == "websocket.disconnect":
-        raise BadInput("the page left before starting the camera.")
+        raise WebSocketDisconnect(message.get("code", 1000))
     return _message_json(message, "the first message")
 
 

@@ -26,8 +26,13 @@ SOFT_EDGE_PX = 4.0
 
 
 @pytest.fixture(scope="module")
-def url(model):
-    with serving(create_app([("tiny", model)], SETTINGS)) as url:
+def app(model):
+    return create_app([("tiny", model)], SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def url(app):
+    with serving(app) as url:
         yield url
 
 
@@ -177,6 +182,42 @@ def test_a_message_over_64_kib_is_refused_unparsed_and_the_stream_goes_on(url, f
         assert answer == {"error": "the message is over 64 KiB, the most accepted."}
         connection.send(rgba(frames[0]))
         assert len(connection.recv(timeout=60)) == WIDTH * HEIGHT * 4
+
+
+@pytest.mark.parametrize("messages", [
+    [],  # the page left before starting its camera
+    ["start", b"\x00" * 10],  # ... or before the answer to a bad frame
+], ids=["before-start", "after-bad-frame"])
+def test_a_page_that_leaves_while_answered_ends_its_stream_quietly(app, messages):
+    # Driven as the server drives it: sending to a page that has gone raises OSError
+    # (uvicorn's ClientDisconnected), which must end the stream, not escape as a server error.
+    import anyio
+
+    session = app.state.sessions.create()
+    start = json.dumps({"session": session.id, "width": WIDTH, "height": HEIGHT,
+                        "paint": paint_request()})
+    incoming = [{"type": "websocket.connect"}]
+    incoming += [{"type": "websocket.receive", **({"text": start} if message == "start"
+                                                   else {"bytes": message})}
+                 for message in messages]
+    incoming.append({"type": "websocket.disconnect", "code": 1001})
+    answers = 1 + len(messages[:1])  # the accept, then "live" if started
+
+    async def receive():
+        return incoming.pop(0)
+
+    async def send(message):
+        nonlocal answers
+        if answers == 0:
+            raise OSError("the page has gone")
+        answers -= 1
+
+    scope = {"type": "websocket", "path": "/api/live", "raw_path": b"/api/live",
+             "query_string": b"", "headers": [], "scheme": "ws", "root_path": "",
+             "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "subprotocols": [],
+             "asgi": {"version": "3.0"}}
+    anyio.run(app, scope, receive, send)
+    assert session.live_size is None  # the camera is stopped: the tab may start it again
 
 
 def test_two_tabs_paint_their_cameras_apart(url, model, frames):
