@@ -32,6 +32,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import weakref
 from pathlib import Path
 
@@ -295,7 +296,9 @@ class LiteRTRunner:
 
     A model of any size takes sides that are multiples of 4: others are padded
     here (symmetrically, as the Keras network pads) and cropped back. A model of
-    a fixed size takes that size only.
+    a fixed size takes that size only. The interpreter is not thread-safe (its
+    tensors are resized and filled in place): calls from several threads (the web
+    page's previews and full-size pictures) take turns.
     """
 
     runtime = "litert"
@@ -330,6 +333,7 @@ class LiteRTRunner:
         self.image_size = None if -1 in signature[1:3] else tuple(int(s) for s in signature[1:3])
         self._output = self.interpreter.get_output_details()[0]["index"]
         self._shapes = None
+        self._lock = threading.Lock()
         content = model if isinstance(model, bytes) else Path(model).read_bytes()
         try:
             self.style_names = json.loads(tflite_metadata(content, "style_names") or "[]")
@@ -349,16 +353,17 @@ class LiteRTRunner:
             if style.ndim == 4:
                 style = _pad_to_multiple(style)
         shapes = (images.shape, style.shape)
-        if shapes != self._shapes:
-            with _quiet_stderr():  # The delegate announces itself on the first allocation.
-                self.interpreter.resize_tensor_input(self._image["index"], images.shape)
-                self.interpreter.resize_tensor_input(self._style["index"], style.shape)
-                self.interpreter.allocate_tensors()
-            self._shapes = shapes
-        self.interpreter.set_tensor(self._image["index"], images)
-        self.interpreter.set_tensor(self._style["index"], style)
-        self.interpreter.invoke()
-        return self.interpreter.get_tensor(self._output)[:, :height, :width]
+        with self._lock:
+            if shapes != self._shapes:
+                with _quiet_stderr():  # The delegate announces itself on the first allocation.
+                    self.interpreter.resize_tensor_input(self._image["index"], images.shape)
+                    self.interpreter.resize_tensor_input(self._style["index"], style.shape)
+                    self.interpreter.allocate_tensors()
+                self._shapes = shapes
+            self.interpreter.set_tensor(self._image["index"], images)
+            self.interpreter.set_tensor(self._style["index"], style)
+            self.interpreter.invoke()
+            return self.interpreter.get_tensor(self._output)[:, :height, :width]
 
 
 def _input_name(name):

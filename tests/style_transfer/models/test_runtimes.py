@@ -155,6 +155,46 @@ def test_a_fixed_size_litert_model_takes_that_size_and_refuses_others(model, tmp
 
 
 @pytest.mark.slow
+def test_a_litert_runner_called_from_two_threads_paints_one_call_at_a_time(exports):
+    # The web page paints previews and full-size pictures in several threads with one runner;
+    # LiteRT's interpreter resizes and fills its tensors in place (concurrent previews of
+    # two photos failed with "Dimension mismatch" or "at least 1 reference to internal data").
+    import threading
+
+    litert = runner(exports, "tflite")
+    interpreter = litert.interpreter
+    second_entered, overlapped = threading.Event(), []
+
+    class Watched:
+        """The interpreter, noting when the second thread calls it while the first invokes."""
+
+        def __getattr__(self, name):
+            method = getattr(interpreter, name)
+
+            def watched(*args, **kwargs):
+                if threading.current_thread() is second:
+                    second_entered.set()
+                elif name == "invoke":
+                    second.start()
+                    # The second call either reaches the interpreter (at once, unless it waits
+                    # its turn) or has not when this returns.
+                    overlapped.append(second_entered.wait(timeout=1))
+                return method(*args, **kwargs)
+            return watched
+
+    litert.interpreter = Watched()
+    images, other = photos(1, 16, 16), photos(1, 24, 20, seed=1)
+    pictures = {}
+    second = threading.Thread(target=lambda: pictures.update(other=litert(other, BLEND)))
+    pictures["first"] = litert(images, STYLE)
+    second.join()
+    assert overlapped == [False]
+    litert.interpreter = interpreter
+    np.testing.assert_allclose(pictures["first"], litert(images, STYLE), atol=1e-6)
+    np.testing.assert_allclose(pictures["other"], litert(other, BLEND), atol=1e-6)
+
+
+@pytest.mark.slow
 def test_a_style_input_of_the_wrong_shape_is_refused(exports):
     with pytest.raises(BadInput, match="N = 3"):
         runner(exports, "onnx")(photos(1, 16, 16), np.ones((1, 4), np.float32) / 4)
