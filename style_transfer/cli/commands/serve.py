@@ -11,6 +11,7 @@ exactly these, so nothing a visitor sends names a file. It listens on 127.0.0.1
 (this computer only) unless --host says otherwise. Needs the [web] extra.
 """
 
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from style_transfer.cli.options import add_config_options, config_from_args
 from style_transfer.painting.config import PaintConfig
 from style_transfer.web.settings import ServerSettings
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 MODEL_FIELDS = ("model", "hub_encoder")
 
 
@@ -48,9 +48,9 @@ def run(args):
     shown_host = f"[{host}]" if ":" in host else host
     print(f"Painting with {', '.join(name for name, _ in models)} on "
           f"http://{shown_host}:{port}/ (Ctrl+C to stop)", flush=True)
-    if settings.host not in LOOPBACK_HOSTS:
-        print(f"style-transfer serve: listening on {settings.host}: other computers can use "
-              f"this page.", file=sys.stderr, flush=True)
+    warning = _others_warning(host)
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
     server.run(sockets=[listening])
     return 0
@@ -70,6 +70,14 @@ def _listen(host, port):
         reason = getattr(error, "strerror", None) or str(error)
         raise BadInput(f"cannot listen on {host}:{port}: {reason}.") from None
     return listening
+
+
+def _others_warning(host):
+    """The warning for a server listening on the address `host` (as bound: `--host ""` is
+    0.0.0.0, `localhost` 127.0.0.1), or None when only this computer can reach it."""
+    if ipaddress.ip_address(host.split("%")[0]).is_loopback:
+        return None
+    return f"style-transfer serve: listening on {host}: other computers can use this page."
 
 
 def _load(config):

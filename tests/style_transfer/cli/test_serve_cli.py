@@ -49,6 +49,22 @@ def test_bad_options_are_one_line_errors(capsys, argv, message):
     assert error.count("\n") == 1
 
 
+@pytest.mark.parametrize("host, warned", [
+    ("127.0.0.1", False), ("127.0.0.2", False), ("::1", False), ("0.0.0.0", True),
+    ("::", True), ("192.168.1.20", True), ("fe80::1%eth0", True),
+])
+def test_only_an_address_other_computers_reach_is_warned_of_by_its_address(host, warned):
+    # Judged on the address bound: `--host ""` binds 0.0.0.0 (it was warned of as "listening
+    # on : ..."), and 127.0.0.2 or 0:0:0:0:0:0:0:1 are this computer (they were warned of).
+    from style_transfer.cli.commands.serve import _others_warning
+
+    warning = _others_warning(host)
+    assert (warning is not None) == warned
+    if warned:
+        assert warning == (f"style-transfer serve: listening on {host}: other computers can "
+                           f"use this page.")
+
+
 @pytest.mark.slow
 def test_a_port_in_use_is_a_one_line_error(capsys, model_file):
     with socket.socket() as taken:
