@@ -19,9 +19,10 @@
                                          (`style_transfer.web.live`)
 
 Every /api request but /api/config and /api/sessions names its session in the
-`X-Session` header. Errors are JSON `{"error": "one line"}`: 400 bad input, 404
-unknown session, 409 a full-size picture already being painted, 413 too large,
-503 no session free, 500 a bug (logged; the server goes on).
+`X-Session` header. Errors are JSON `{"error": "one line"}`: 400 bad input, 403 a
+page of another site (a new session or the camera asked by a page whose Origin is not
+this server), 404 unknown session, 409 a full-size picture already being painted, 413
+too large, 503 no session free, 500 a bug (logged; the server goes on).
 
 Painting runs in worker threads (`preview_threads` for previews and camera
 frames, `full_threads` for full-size pictures), never on the event loop.
@@ -30,6 +31,7 @@ frames, `full_threads` for full-size pictures), never on the event loop.
 import concurrent.futures
 import logging
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import anyio
 import numpy as np
@@ -74,6 +76,10 @@ class Conflict(BadInput):
     """A request that clashes with work in progress."""
 
 
+class OtherSite(BadInput):
+    """A request made by a page of another site (its Origin is not this server)."""
+
+
 def create_app(models, settings=ServerSettings()):
     """The app serving `models`: a list of (name, model) pairs, in the order the page lists them.
 
@@ -115,6 +121,7 @@ def create_app(models, settings=ServerSettings()):
                         headers={"Cache-Control": "private, max-age=3600"})
 
     async def new_session(request):
+        _check_origin(request)
         return JSONResponse({"session": sessions.create().id})
 
     async def uploaded_picture(request, what):
@@ -219,6 +226,7 @@ def create_app(models, settings=ServerSettings()):
 
     async def camera_stream(websocket):
         try:
+            _check_origin(websocket)
             start = live.LiveStart.parse(await _first_message(websocket), len(served), settings)
             session = sessions.get(start.session)
             session.start_live((start.width, start.height))
@@ -384,6 +392,18 @@ def _model_at(served, index):
     return served[index]
 
 
+def _check_origin(connection):
+    """Refuses what a page of another site asks: a browser lets any page POST here or open a
+    WebSocket here (it only hides the answers), and with new sessions it would push the
+    visitors' own out. Such requests name their page's origin; the page's own, and clients
+    that are not browsers, name this server or nothing."""
+    origin = connection.headers.get("origin")
+    host = connection.headers.get("host", "")
+    if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+        raise OtherSite(f"requests from pages of other sites are refused; received one from "
+                        f"{origin[:100]!r}.")
+
+
 def _session(sessions, request):
     return sessions.get(request.headers.get(SESSION_HEADER))
 
@@ -412,7 +432,7 @@ async def _json(request):
     return parse_json(data, "the request", MAX_JSON_DEPTH)
 
 
-_STATUS = {UnknownSession: 404, Conflict: 409, RequestTooLarge: 413,
+_STATUS = {OtherSite: 403, UnknownSession: 404, Conflict: 409, RequestTooLarge: 413,
            images.ImageTooLargeError: 413, ServerBusy: 503}
 
 

@@ -157,6 +157,24 @@ def test_bad_starts_are_refused_with_one_line_and_closed(url, start, message):
     assert client.get_json("/api/config")[0] == 200  # the server goes on
 
 
+def test_a_page_of_another_site_cannot_open_the_camera(url):
+    from websockets.exceptions import ConnectionClosed
+
+    client = Client(url)
+    connection = websockets_client.connect(url.replace("http://", "ws://") + "/api/live",
+                                           origin="https://elsewhere.example")
+    with connection:
+        connection.send(json.dumps({"session": client.session, "width": WIDTH,
+                                    "height": HEIGHT, "paint": paint_request()}))
+        answer = json.loads(connection.recv(timeout=60))
+        assert "pages of other sites are refused" in answer["error"]
+        with pytest.raises(ConnectionClosed):
+            connection.recv(timeout=60)
+    connection, answer = open_stream(url, client.session)  # the page's own: no Origin
+    connection.close()
+    assert answer["live"]
+
+
 def test_a_frame_of_the_wrong_size_gets_one_line_and_the_stream_goes_on(url, frames):
     client = Client(url)
     connection, _ = open_stream(url, client.session)

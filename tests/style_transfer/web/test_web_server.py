@@ -261,6 +261,18 @@ def test_requests_without_a_known_session_get_404(url):
     assert status == 404 and "reload the page" in reply["error"]
 
 
+def test_a_page_of_another_site_cannot_start_sessions(url):
+    # A browser sends any page's POST (it only hides the answer): sessions started so would
+    # push the visitors' own out.
+    client = Client(url, session=False)
+    for origin in ("https://elsewhere.example", "null", url.replace("127.0.0.1", "localhost")):
+        status, _, body = client.request("POST", "/api/sessions", b"",
+                                         headers={"Origin": origin})
+        assert status == 403 and b"pages of other sites" in body, (origin, body)
+    status, _, body = client.request("POST", "/api/sessions", b"", headers={"Origin": url})
+    assert status == 200 and "session" in json.loads(body)
+
+
 def test_invalid_json_is_a_400(url):
     client = Client(url)
     status, _, data = client.request("POST", "/api/preview", b"{not json", "application/json")
