@@ -360,7 +360,12 @@ def _paint(served, session, paint_request, full_size, progress=None):
 
 
 def _paint_full(served, session, paint_request, job):
-    """Paints the full-size picture into `job` (in a worker thread)."""
+    """Paints the full-size picture into `job` (in a worker thread), unless the session has
+    let it go before its turn (a new photo, then another picture asked): the pictures that
+    nobody will see are not painted, so asking again and again cannot queue work without end."""
+    if session.full is not job:
+        return
+
     def progress(fraction):
         job.progress = 0.95 * fraction  # the rest is encoding the PNG
 

@@ -6,6 +6,7 @@ import http.client
 import io
 import json
 import struct
+import time
 import zlib
 
 import numpy as np
@@ -316,6 +317,39 @@ def test_a_bug_while_painting_is_a_500_and_the_server_goes_on(url, monkeypatch):
     assert status == 500 and "internal error" in json.loads(data)["error"]
     monkeypatch.undo()
     assert client.preview({"model": 0, "weights": [1, 0, 0]})[0] == 200
+
+
+def test_full_size_pictures_let_go_before_their_turn_are_not_painted(url, monkeypatch):
+    # A new photo lets the page ask for another full-size picture while one is painted; those
+    # asked for the photos in between would each have been painted (minutes each at 24 MP),
+    # in turn, before the last.
+    import threading
+
+    from style_transfer.web import app as web_app
+
+    client = Client(url)
+    painted, started, release = [], threading.Event(), threading.Event()
+    paint = web_app._paint
+
+    def counted(served, session, paint_request, full_size, progress=None):
+        painted.append(paint_request.weights)
+        started.set()
+        release.wait(timeout=60)
+        return paint(served, session, paint_request, full_size, progress)
+
+    monkeypatch.setattr(web_app, "_paint", counted)
+    for style in range(3):
+        assert client.send_photo(png_bytes(photo_array(style)))[0] == 200
+        weights = [float(index == style) for index in range(3)]
+        assert client.post_json("/api/full", {"model": 0, "weights": weights})[0] == 202
+        assert started.wait(timeout=60)  # the first is being painted
+    release.set()
+    job = client.get_json("/api/full")[1]
+    while job["state"] == "painting":
+        time.sleep(0.05)
+        job = client.get_json("/api/full")[1]
+    # The first was painting when the next photo came; the second was let go before its turn.
+    assert job["state"] == "done" and painted == [(1.0, 0.0, 0.0), (0.0, 0.0, 1.0)]
 
 
 def test_concurrent_sessions_each_get_their_own_pictures(url, model):
