@@ -671,6 +671,16 @@ class _VideoEncoder:
         return round(float((self.last_pts - self.first_pts + self.frame_step) * self.time_base), 3)
 
 
+def _encoder_rate(codec, rate):
+    """The sample rate to re-encode sound of `rate` at: its own, or where `codec` does not
+    take it (Opus takes 8 to 48 kHz, not the 44.1 kHz of most AAC), the next one up that it
+    takes (the encoder resamples)."""
+    rates = _import_av().codec.Codec(codec, "w").audio_rates
+    if not rates or rate in rates:
+        return rate
+    return min((taken for taken in rates if taken >= rate), default=max(rates))
+
+
 class _SoundTrack:
     """Copies the input's sound packets into the output, or re-encodes them."""
 
@@ -688,7 +698,8 @@ class _SoundTrack:
             self.mode = "copied"
         else:
             codec = AUDIO_FALLBACK_CODECS.get(suffix, DEFAULT_AUDIO_CODEC)
-            self.stream = output.add_stream(codec, rate=audio.codec_context.sample_rate)
+            self.stream = output.add_stream(codec, rate=_encoder_rate(
+                codec, audio.codec_context.sample_rate))
             self.stream.layout = audio.codec_context.layout
             self.encoder = self.stream
             self.mode = f"re-encoded as {codec}"

@@ -54,7 +54,8 @@ SIZE = (48, 32)
 SAMPLE_RATE = 16000
 
 
-def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True):
+def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True,
+               sample_rate=SAMPLE_RATE):
     """An H.264 clip of a bar sliding over a gradient, with a 440 Hz AAC tone as long as it
     (needs PyAV, the [video] extra)."""
     import av
@@ -64,7 +65,7 @@ def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True):
         stream = output.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         if sound:
-            audio = output.add_stream("aac", rate=SAMPLE_RATE)
+            audio = output.add_stream("aac", rate=sample_rate)
             audio.layout = "mono"
         gradient = np.linspace(40, 200, width, dtype=np.float32)
         for t in range(num_frames):
@@ -74,13 +75,13 @@ def write_clip(path, num_frames=NUM_FRAMES, fps=FPS, size=SIZE, sound=True):
             output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
         output.mux(stream.encode(None))
         if sound:
-            total = SAMPLE_RATE * num_frames // fps
+            total = sample_rate * num_frames // fps
             for start in range(0, total, 1024):
                 count = min(1024, total - start)
-                tone = 0.3 * np.sin(2 * np.pi * 440 * (start + np.arange(count)) / SAMPLE_RATE)
+                tone = 0.3 * np.sin(2 * np.pi * 440 * (start + np.arange(count)) / sample_rate)
                 frame = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None], format="flt",
                                                    layout="mono")
-                frame.sample_rate, frame.pts = SAMPLE_RATE, start
+                frame.sample_rate, frame.pts = sample_rate, start
                 output.mux(audio.encode(frame))
             output.mux(audio.encode(None))
     return str(path)

@@ -66,6 +66,18 @@ def test_json_prints_one_record_per_output(capsys, model_file, clip, tmp_path):
     assert record["seconds"] > 0
 
 
+def test_sound_at_a_rate_opus_does_not_take_is_resampled_into_webm(tmp_path):
+    # Opus takes 8 to 48 kHz: the 44.1 kHz of most AAC failed to open the encoder
+    # ('avcodec_open2("libopus", {})' returned 22, a traceback).
+    clip = write_clip(tmp_path / "cd.mp4", sample_rate=44100)
+    out = tmp_path / "painted.webm"
+    record = video.stylize_video(lambda photo: photo, clip, out)
+    assert record["audio"] == "re-encoded as libopus"
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].codec_context.sample_rate == 48000
+    assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.03)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("problem", ["not a video", "missing", "still image", "bad extension",
                                      "exists", "is the input", "unknown style"])
