@@ -163,9 +163,7 @@ def test_a_page_of_another_site_cannot_open_the_camera(url):
     client = Client(url)
     connection = websockets_client.connect(url.replace("http://", "ws://") + "/api/live",
                                            origin="https://elsewhere.example")
-    with connection:
-        connection.send(json.dumps({"session": client.session, "width": WIDTH,
-                                    "height": HEIGHT, "paint": paint_request()}))
+    with connection:  # refused at once, before its first message
         answer = json.loads(connection.recv(timeout=60))
         assert "pages of other sites are refused" in answer["error"]
         with pytest.raises(ConnectionClosed):
