@@ -24,6 +24,7 @@ import collections
 import dataclasses
 import fractions
 import heapq
+import io
 import math
 import queue
 import threading
@@ -509,7 +510,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
             with av.open(str(temporary), "w") as output:
                 encoder = _VideoEncoder(output, codec, _displayed(size, orientation),
                                         _frame_rate(video), video.time_base, aspect)
-                sound = _SoundTrack(output, audio, destination.suffix.lower())
+                sound = _SoundTrack(output, audio, destination.suffix.lower(), source)
 
                 def frames():
                     pending = []
@@ -671,6 +672,35 @@ class _VideoEncoder:
         return round(float((self.last_pts - self.first_pts + self.frame_step) * self.time_base), 3)
 
 
+def _copies(source, format_name):
+    """Whether the first sound track of the video `source` can be copied as it is into a
+    container of `format_name`: some codecs that a container lists are refused only as a
+    file is written (FLAC in .mov, PCM whose channels name no order in .mp4), so one of its
+    packets is written into a file in memory first."""
+    av = _import_av()
+    with av.open(str(source), "r") as container:
+        audio = container.streams.audio[0]
+        try:
+            with av.open(io.BytesIO(), "w", format=format_name) as trial:
+                stream = trial.add_stream_from_template(audio)
+                packet = next((packet for packet in container.demux(audio)
+                               if packet.dts is not None), None)
+                if packet is not None:
+                    packet.stream = stream
+                    trial.mux(packet)
+        except (av.FFmpegError, ValueError):
+            return False
+    return True
+
+
+def _named_layout(layout):
+    """`layout`, or for one or two channels in no named order (PCM in Matroska), mono or
+    stereo: AAC's encoder takes named channels only."""
+    if all(channel.name == "NONE" for channel in layout.channels):
+        return {1: "mono", 2: "stereo"}.get(len(layout.channels), layout)
+    return layout
+
+
 def _encoder_rate(codec, rate):
     """The sample rate to re-encode sound of `rate` at: its own, or where `codec` does not
     take it (Opus takes 8 to 48 kHz, not the 44.1 kHz of most AAC), the next one up that it
@@ -684,7 +714,7 @@ def _encoder_rate(codec, rate):
 class _SoundTrack:
     """Copies the input's sound packets into the output, or re-encodes them."""
 
-    def __init__(self, output, audio, suffix):
+    def __init__(self, output, audio, suffix, source):
         self.output = output
         self.audio = audio
         self.mode = None
@@ -692,7 +722,7 @@ class _SoundTrack:
         if audio is None:
             return
         name = audio.codec_context.name
-        if name in output.supported_codecs:
+        if name in output.supported_codecs and _copies(source, output.format.name):
             self.stream = output.add_stream_from_template(audio)
             self.encoder = None
             self.mode = "copied"
@@ -700,7 +730,7 @@ class _SoundTrack:
             codec = AUDIO_FALLBACK_CODECS.get(suffix, DEFAULT_AUDIO_CODEC)
             self.stream = output.add_stream(codec, rate=_encoder_rate(
                 codec, audio.codec_context.sample_rate))
-            self.stream.layout = audio.codec_context.layout
+            self.stream.layout = _named_layout(audio.codec_context.layout)
             self.encoder = self.stream
             self.mode = f"re-encoded as {codec}"
 

@@ -78,6 +78,41 @@ def test_sound_at_a_rate_opus_does_not_take_is_resampled_into_webm(tmp_path):
     assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.03)
 
 
+def matroska_clip(path, audio_codec, num_frames=10, fps=10, rate=44100):
+    """A Matroska clip with stereo sound in `audio_codec` (Matroska keeps no channel order
+    for PCM: its two channels come back unnamed)."""
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        audio = output.add_stream(audio_codec, rate=rate)
+        audio.layout = "stereo"
+        for index in range(num_frames):
+            picture = np.full((24, 32, 3), 20 * index, np.uint8)
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        output.mux(stream.encode(None))
+        total = rate * num_frames // fps
+        for start in range(0, total, 1024):
+            tone = np.sin(np.arange(start, min(start + 1024, total)) / 10) * 8000
+            frame = av.AudioFrame.from_ndarray(np.repeat(tone.astype(np.int16), 2)[None],
+                                               format="s16", layout="stereo")
+            frame.sample_rate, frame.pts = rate, start
+            output.mux(audio.encode(frame))
+        output.mux(audio.encode(None))
+    return str(path)
+
+
+@pytest.mark.parametrize("audio_codec, suffix", [("flac", ".mov"), ("pcm_s16le", ".mp4")])
+def test_sound_the_output_lists_but_refuses_to_write_is_re_encoded(tmp_path, audio_codec,
+                                                                   suffix):
+    # The container names the codec, yet refuses it as the file is written ("flac only
+    # supported in MP4"; "unsupported channel layout 2 channels"): a traceback, no video.
+    clip = matroska_clip(tmp_path / "clip.mkv", audio_codec)
+    out = tmp_path / f"painted{suffix}"
+    record = video.stylize_video(lambda photo: photo, clip, out)
+    assert record["audio"] == "re-encoded as aac" and record["frames"] == 10
+    assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.05)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("problem", ["not a video", "missing", "still image", "bad extension",
                                      "exists", "is the input", "unknown style"])
