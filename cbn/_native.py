@@ -106,7 +106,10 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
 
         return GroupNormAffine.apply(x, gamma, beta, groups, epsilon)
     else:
-        channels_first = x.movedim(-1, 1)
+        from cbn._torch_group_norm import group_shift
+
+        # Shifted: PyTorch's channels-last variance is one-pass (see `group_shift`).
+        channels_first = (x - group_shift(x, groups)).movedim(-1, 1)
         normalized = F.group_norm(channels_first, groups, eps=epsilon).movedim(1, -1)
     if not records:
         # Nothing to differentiate: the affine overwrites the normalized tensor in place,

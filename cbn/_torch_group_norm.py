@@ -19,7 +19,20 @@ than on channels first, and the `addcmul` backward costs as much again.
 Imported by `cbn/_native.py` on the PyTorch backend only (it imports torch).
 """
 
+import math
+
 import torch
+
+
+def group_shift(x, groups):
+    """`(batch, 1, ..., 1, channels)`: each sample's values at its first position, averaged
+    over each group's channels. PyTorch's group-norm kernel on a channels-last input takes
+    the variance in one pass, E[x^2] - E[x]^2, in float32, which cancels to noise when a
+    group's mean is large against its spread (instance norm of 1000 +- 1 came out wrong by
+    900); the statistics of `x - group_shift(x, groups)`, whose mean is within a few
+    deviations of zero, do not, and normalizing it gives the same result."""
+    first = x[(slice(None),) + (0,) * (x.dim() - 2)]
+    return _channel_view(first.reshape(x.shape[0], groups, x.shape[-1] // groups).mean(-1), x)
 
 
 def _channel_view(per_group, x):
@@ -32,7 +45,7 @@ def _channel_view(per_group, x):
 def _group_mean(t, groups, count):
     """(batch, groups): `t` `(batch, 1, ..., 1, channels)` summed over each group's channels,
     divided by `count`."""
-    return t.reshape(t.shape[0], groups, -1).sum(-1) / count
+    return t.reshape(t.shape[0], groups, t.shape[-1] // groups).sum(-1) / count
 
 
 class GroupNormAffine(torch.autograd.Function):
@@ -41,7 +54,7 @@ class GroupNormAffine(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, gamma, beta, groups, epsilon):
         batch, channels = x.shape[0], x.shape[-1]
-        positions = x.numel() // (batch * channels)
+        positions = math.prod(x.shape[1:-1])
         ctx.groups, ctx.epsilon = groups, epsilon
         if groups == channels and positions <= channels:
             # Instance norm on small maps: PyTorch's channels-last kernel is slow there
@@ -62,9 +75,11 @@ class GroupNormAffine(torch.autograd.Function):
         # channels_last layout for 4-D and 5-D inputs (no copy); other ranks are copied.
         memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
             x.dim(), torch.contiguous_format)
-        channels_first = x.movedim(-1, 1).contiguous(memory_format=memory_format)
+        shift = group_shift(x, groups)
+        channels_first = (x - shift).movedim(-1, 1).contiguous(memory_format=memory_format)
         normalized, mean, rstd = torch.native_group_norm(
             channels_first, None, None, batch, channels, positions, groups, epsilon)
+        mean = mean + shift.reshape(batch, groups, channels // groups)[..., 0]
         ctx.save_for_backward(x, gamma, mean, rstd)
         return beta.addcmul(normalized.movedim(1, -1), gamma)
 
@@ -73,11 +88,11 @@ class GroupNormAffine(torch.autograd.Function):
         x, gamma, mean, rstd = ctx.saved_tensors
         groups = ctx.groups
         positions = tuple(range(1, x.dim() - 1))
-        count = x.numel() // (x.shape[0] * groups)
+        count = math.prod(x.shape[1:]) // groups
         if torch.is_grad_enabled():
             # This backward is itself differentiated (a gradient penalty): the statistics
             # must be functions of x for the second-order gradient to be exact.
-            grouped = x.reshape(x.shape[0], -1, groups, x.shape[-1] // groups)
+            grouped = x.reshape(x.shape[0], math.prod(x.shape[1:-1]), groups, x.shape[-1] // groups)
             mean = grouped.mean((1, 3))
             rstd = torch.rsqrt(grouped.var((1, 3), unbiased=False) + ctx.epsilon)
         mean, inv = _channel_view(mean, x), _channel_view(rstd, x)

@@ -411,3 +411,21 @@ def test_a_layer_made_in_code_is_not_bounded():
     # A user may build what they like; only a file is bounded.
     layer = ConditionalBatchNormalization(num_conditions=2**21, name="norm")
     assert layer.num_conditions == 2**21
+
+
+@pytest.mark.parametrize("layer_class", [
+    ConditionalInstanceNormalization,
+    lambda **kwargs: ConditionalGroupNormalization(groups=3, **kwargs),
+], ids=["instance", "group"])
+@pytest.mark.parametrize("size", [2, 8], ids=["small map", "large map"])
+def test_per_sample_statistics_of_an_empty_batch_are_an_empty_result(layer_class, size):
+    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    inputs = np.zeros((0, size, size, 3), "float32")
+    for condition in (np.zeros(0, "int32"), np.zeros((0, size, size, NUM_CONDITIONS), "float32")):
+        assert to_numpy(layer(inputs, condition, training=True)).shape == inputs.shape
+    if keras.backend.backend() == "torch":  # the closed-form backward (`_torch_group_norm.py`)
+        import torch
+
+        x = torch.zeros(inputs.shape, requires_grad=True)
+        layer(x, np.zeros(0, "int32")).sum().backward()
+        assert x.grad.shape == inputs.shape
