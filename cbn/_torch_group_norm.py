@@ -92,7 +92,8 @@ class GroupNormAffine(torch.autograd.Function):
         if torch.is_grad_enabled():
             # This backward is itself differentiated (a gradient penalty): the statistics
             # must be functions of x for the second-order gradient to be exact.
-            grouped = x.reshape(x.shape[0], math.prod(x.shape[1:-1]), groups, x.shape[-1] // groups)
+            grouped = x.reshape(
+                x.shape[0], math.prod(x.shape[1:-1]), groups, x.shape[-1] // groups)
             mean = grouped.mean((1, 3))
             rstd = torch.rsqrt(grouped.var((1, 3), unbiased=False) + ctx.epsilon)
         mean, inv = _channel_view(mean, x), _channel_view(rstd, x)
