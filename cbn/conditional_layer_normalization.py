@@ -55,6 +55,7 @@ class ConditionalLayerNormalization(ConditionalNormalization):
     """
 
     MIN_RANK = 2
+    PASSES_MASK = True  # each position alone: masked ones touch no other
 
     def _channel_groups(self, channels):
         return 1  # all channels of a position together

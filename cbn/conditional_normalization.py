@@ -76,6 +76,11 @@ class ConditionalNormalization(keras.layers.Layer):
     MIN_RANK = 3
     # Subtract the mean before scaling (False for RMS normalization).
     CENTERED = True
+    # Whether the input's Keras mask passes on to the output: only where each position is
+    # normalized on its own (layer and RMS norm), as in Keras's layers. Statistics over
+    # positions include the masked ones, so there the mask is dropped (Keras warns) rather
+    # than passed on as if it had been honoured.
+    PASSES_MASK = False
 
     def __init__(
         self,
@@ -92,6 +97,7 @@ class ConditionalNormalization(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.supports_masking = self.PASSES_MASK
         if (num_conditions is None) == (mlp_units is None):
             raise ValueError(
                 f"{self._describe()}: give exactly one of `num_conditions` (a gamma/beta "

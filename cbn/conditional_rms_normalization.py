@@ -56,6 +56,7 @@ class ConditionalRMSNormalization(ConditionalNormalization):
     """
 
     MIN_RANK = 2
+    PASSES_MASK = True  # each position alone: masked ones touch no other
     CENTERED = False
 
     def __init__(self, num_conditions=None, mlp_units=None, center=False, epsilon=1e-6,

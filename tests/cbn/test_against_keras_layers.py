@@ -1,5 +1,7 @@
 """With one condition, the conditional layers are the plain Keras layers."""
 
+import functools
+
 import numpy as np
 import keras
 import pytest
@@ -9,6 +11,7 @@ from cbn import (
     ConditionalGroupNormalization,
     ConditionalInstanceNormalization,
     ConditionalLayerNormalization,
+    ConditionalRMSNormalization,
 )
 from cbn_testing import random_inputs, randomize_table, to_numpy
 
@@ -234,3 +237,24 @@ def test_moving_variance_stays_non_negative_for_constant_large_batches():
     assert np.all(to_numpy(layer.moving_variance) >= 0.0)
     assert np.all(np.isfinite(outputs))
     assert np.all(np.isfinite(to_numpy(layer(x, np.zeros(1, "int32"), training=False))))
+
+
+@pytest.mark.parametrize("layer_class, passes", [
+    (ConditionalLayerNormalization, True),
+    (ConditionalRMSNormalization, True),
+    (ConditionalInstanceNormalization, False),  # statistics over the masked positions too
+    (functools.partial(ConditionalGroupNormalization, groups=3), False),
+    (ConditionalBatchNormalization, False),
+], ids=["layer", "rms", "instance", "group", "batch"])
+def test_a_keras_mask_passes_through_where_each_position_is_normalized_alone(layer_class, passes):
+    tokens = keras.Input((None,), dtype="int32")
+    label = keras.Input((), dtype="int32")
+    embedded = keras.layers.Embedding(10, 6, mask_zero=True)(tokens)
+    outputs = layer_class(num_conditions=2)(embedded, label)
+    assert (getattr(outputs, "_keras_mask", None) is not None) == passes
+    if passes:  # Padding is then skipped downstream: the same state with or without it.
+        model = keras.Model([tokens, label], keras.layers.GRU(3)(outputs))
+        label_values = np.array([1], "int32")
+        padded = to_numpy(model([np.array([[4, 2, 0, 0]], "int32"), label_values]))
+        unpadded = to_numpy(model([np.array([[4, 2]], "int32"), label_values]))
+        np.testing.assert_allclose(padded, unpadded, rtol=1e-5, atol=1e-6)
