@@ -300,6 +300,7 @@ class ConditionalNormalization(keras.layers.Layer):
         condition = _with_dtype(condition)
         if not self.uses_table:
             self._check_vector_shape(condition)
+            self._check_batch(tuple(condition.shape), shape)
             return
         kind = self._condition_kind(condition, len(shape), shape)
         values = _concrete.to_numpy(condition)

@@ -117,8 +117,9 @@ def test_batch_statistics_of_an_empty_batch_are_refused_and_leave_the_averages(c
         (np.zeros((2, 2), "int32"), "float vector of shape \\(batch, 2\\); received dtype int32"),
         (np.zeros(2, "float32"), "float vector of shape \\(batch, 2\\);.* shape \\(2,\\)"),
         (np.zeros((2, 5), "float32"), "has length 5, but the layer was built for length 2"),
+        (np.zeros((3, 2), "float32"), "the condition has batch size 3 but the input has 2\\.$"),
     ],
-    ids=["integer", "rank-1", "wrong-length"],
+    ids=["integer", "rank-1", "wrong-length", "wrong-batch"],
 )
 def test_mlp_condition_must_be_float_vector_of_built_length(condition, message):
     layer = built_mlp_layer()
