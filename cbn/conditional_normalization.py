@@ -275,6 +275,9 @@ class ConditionalNormalization(keras.layers.Layer):
         # reaches the user wrapped in Keras's report of the call's arguments. (And
         # Keras converts numpy arguments to backend tensors before `call`; JAX without
         # 64-bit mode wraps int64 ids there, 2**32 + 1 becoming the valid row 1.)
+        # A list of ids or weights as the numpy array it reads as (Keras takes a list
+        # for a structure of tensors, and refuses one of Python numbers).
+        condition = _with_dtype(condition)
         self._check_call(inputs, condition, kwargs.get("training", args[0] if args else None))
         if not args and _native.direct_call_available(self, inputs, condition, kwargs):
             # PyTorch, eager: Keras's `__call__` would only add its overhead (`cbn/_native.py`).
@@ -750,13 +753,18 @@ def _with_dtype(condition):
 
 
 def _is_integer(tensor):
-    return "int" in keras.backend.standardize_dtype(tensor.dtype)
+    return "int" in _dtype_name(tensor)
 
 
 def _is_float(tensor):
-    return keras.backend.is_float_dtype(tensor.dtype)
+    name = _dtype_name(tensor)
+    return "float" in name and keras.backend.is_float_dtype(name)
 
 
 def _dtype_name(tensor):
-    """The backend-independent name of the tensor's dtype (`bool`, not `torch.bool`)."""
-    return keras.backend.standardize_dtype(tensor.dtype)
+    """The backend-independent name of the tensor's dtype (`bool`, not `torch.bool`), or
+    numpy's name for one that no backend holds (`object` for `None`, `<U1` for strings)."""
+    try:
+        return keras.backend.standardize_dtype(tensor.dtype)
+    except ValueError:
+        return str(tensor.dtype)

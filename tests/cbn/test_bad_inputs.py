@@ -430,3 +430,25 @@ def test_per_sample_statistics_of_an_empty_batch_are_an_empty_result(layer_class
         x = torch.zeros(inputs.shape, requires_grad=True)
         layer(x, np.zeros(0, "int32")).sum().backward()
         assert x.grad.shape == inputs.shape
+
+
+@pytest.mark.parametrize("condition", [None, np.array(["a", "b"])], ids=["None", "strings"])
+@pytest.mark.parametrize("layer", [built_table_layer, built_mlp_layer], ids=["table", "mlp"])
+def test_a_condition_that_is_not_numbers_is_refused_by_the_layer(layer, condition):
+    with pytest.raises(ValueError) as error:
+        layer()(random_inputs(SHAPE), condition)
+    assert str(error.value).startswith(("ConditionalInstanceNormalization 'norm': ",
+                                        "ConditionalBatchNormalization 'norm': "))
+    assert "received dtype" in str(error.value) and len(str(error.value).splitlines()) == 1
+
+
+def test_a_python_list_condition_reads_as_its_numpy_array():
+    layer = built_table_layer()
+    inputs = random_inputs(SHAPE)
+    weights = [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]
+    np.testing.assert_array_equal(to_numpy(layer(inputs, [0, 2])),
+                                  to_numpy(layer(inputs, np.array([0, 2]))))
+    np.testing.assert_array_equal(to_numpy(layer(inputs, weights)),
+                                  to_numpy(layer(inputs, np.array(weights, "float32"))))
+    with pytest.raises(ValueError, match="'norm': condition ids must be in \\[0, 3\\)"):
+        layer(inputs, [0, 3])
