@@ -516,7 +516,10 @@ class ConditionalNormalization(keras.layers.Layer):
         # Traced: ids cannot be checked here, so an out-of-range id yields NaN
         # (a visibly wrong result) instead of a silently clamped row.
         ids = ops.reshape(ids, (-1,))
-        in_range = ops.logical_and(ids >= 0, ids < n)
+        in_range = ids >= 0
+        if n <= np.iinfo(keras.backend.standardize_dtype(ids.dtype)).max:
+            # (Where the ids' dtype cannot hold n, every id is below it; n would wrap.)
+            in_range = ops.logical_and(in_range, ids < n)
         safe_ids = ops.cast(ops.where(in_range, ids, 0), "int32")
         rows = ops.take(table, safe_ids, axis=0)
         return ops.where(in_range[:, None], rows, float("nan"))

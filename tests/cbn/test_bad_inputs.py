@@ -452,3 +452,17 @@ def test_a_python_list_condition_reads_as_its_numpy_array():
                                   to_numpy(layer(inputs, np.array(weights, "float32"))))
     with pytest.raises(ValueError, match="'norm': condition ids must be in \\[0, 3\\)"):
         layer(inputs, [0, 3])
+
+
+@pytest.mark.slow  # a compiled predict: 0.6 s on JAX
+@pytest.mark.parametrize("dtype", ["int8", "uint8"])
+def test_traced_narrow_ids_of_a_table_larger_than_their_dtype_are_in_range(dtype):
+    """300 conditions and int8 ids: 300 must not wrap to int8 (44) in the range check."""
+    tokens = keras.Input((4, 3))
+    ids = keras.Input((), dtype=dtype)
+    layer = ConditionalInstanceNormalization(num_conditions=300)
+    model = keras.Model([tokens, ids], layer(tokens, ids))
+    condition = np.array([1, 100], dtype)
+    outputs = model.predict([random_inputs((2, 4, 3)), condition], verbose=0)
+    np.testing.assert_allclose(outputs, to_numpy(layer(random_inputs((2, 4, 3)), condition)),
+                               atol=1e-6)
