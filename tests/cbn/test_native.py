@@ -302,11 +302,10 @@ def test_calls_that_need_keras_call_still_get_it(monkeypatch):
     np.testing.assert_allclose(to_numpy(layer(to_numpy(x), to_numpy(condition))), want,
                                rtol=1e-6, atol=1e-6)
     assert len(calls) == 2
-    # A Keras mask on the input is Keras's to handle.
+    # A Keras mask on the input is Keras's to handle (layer norm passes it on).
     masked = x.clone()
     masked._keras_mask = torch.ones(x.shape[:-1], dtype=torch.bool)
-    with pytest.warns(UserWarning, match="does not support masking"):
-        layer(masked, condition)
+    assert layer(masked, condition)._keras_mask is masked._keras_mask
     assert len(calls) == 3
     # Symbolic inputs build a model, whose eager calls give the same outputs.
     inputs = keras.Input((5, 4))
