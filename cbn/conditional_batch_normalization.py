@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from cbn import _checks, _native
+from cbn import _checks, _fused, _native
 from cbn.conditional_normalization import ConditionalNormalization
 
 
@@ -144,8 +144,7 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             return outputs
         if not self.synchronized or axes is None:
             return super()._normalize(x, gamma, beta, per_sample, training)
-        # Keras's moments all-reduce the sums over the replicas (Keras BN does the same).
-        mean, variance = ops.moments(x, axes, keepdims=True, synchronized=True)
+        mean, variance = _synchronized_moments(x, axes)
         self._update_statistics(mean, variance)
         return self._scale_and_shift(x, mean, variance, gamma, beta, per_sample)
 
@@ -175,3 +174,24 @@ class ConditionalBatchNormalization(ConditionalNormalization):
             }
         )
         return config
+
+
+def _synchronized_moments(x, axes):
+    """Mean and variance of `x` over `axes` and the batches of every replica of a
+    `tf.distribute` strategy, kept as size-1 axes: the replicas' sums give the mean, then
+    their sums of squared deviations from it the variance. (Keras's synchronized moments,
+    those of its BatchNormalization, take E[x^2] - E[x]^2 in float32, which cancels to noise
+    when the mean is large against the spread: 1000 +- 1 normalized off by 0.7.)"""
+    import tensorflow as tf
+
+    replica = tf.distribute.get_replica_context()
+    if replica is None:  # Cross-replica context: this batch is the whole batch.
+        return _fused.moments(x, axes, x.shape[-1])
+
+    def summed(t):
+        return replica.all_reduce(tf.distribute.ReduceOp.SUM,
+                                  tf.reduce_sum(t, axis=axes, keepdims=True))
+
+    count = summed(tf.ones_like(x[..., :1]))
+    mean = tf.math.divide_no_nan(summed(x), count)
+    return mean, tf.math.divide_no_nan(summed(tf.math.squared_difference(x, mean)), count)

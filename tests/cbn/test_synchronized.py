@@ -95,3 +95,15 @@ def test_synchronized_needs_tensorflow_and_a_boolean():
             ConditionalBatchNormalization(2, synchronized=True)
     with pytest.raises(ValueError, match="synchronized"):
         ConditionalBatchNormalization(2, synchronized="yes")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute")
+def test_synchronized_statistics_of_a_large_mean_are_those_of_float64():
+    # E[x^2] - E[x]^2 in float32 (Keras's synchronized moments) was off by 0.7 here.
+    inputs = (1000.0 + np.random.default_rng(0).normal(size=(4, 8, 8, 3))).astype("float32")
+    layer = ConditionalBatchNormalization(1, synchronized=True)
+    outputs = keras.ops.convert_to_numpy(layer(inputs, np.zeros(4, "int32"), training=True))
+    exact = inputs.astype("float64")
+    deviation = exact - exact.mean((0, 1, 2))
+    expected = deviation / np.sqrt(np.mean(deviation**2, (0, 1, 2)) + 1e-3)
+    np.testing.assert_allclose(outputs, expected, atol=1e-3)
