@@ -300,6 +300,12 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{self._describe()}: batch statistics need at least one sample; received a "
                 f"batch of 0 (input shape {shape})."
             )
+        if axes is not None and 0 in axes and 0 in [shape[axis] for axis in axes]:
+            # No value to average: NaN statistics, and NaN moving averages from then on.
+            raise ValueError(
+                f"{self._describe()}: batch statistics need at least one position; received "
+                f"an input without positions (input shape {shape})."
+            )
         condition = _with_dtype(condition)
         if not self.uses_table:
             self._check_vector_shape(condition)

@@ -111,6 +111,16 @@ def test_batch_statistics_of_an_empty_batch_are_refused_and_leave_the_averages(c
     assert to_numpy(layer(np.zeros((0,) + SHAPE[1:], "float32"), condition)).shape[0] == 0
 
 
+def test_batch_statistics_without_positions_are_refused_and_leave_the_averages():
+    layer = built_table_layer(ConditionalBatchNormalization)
+    before = to_numpy(layer.moving_mean)
+    with pytest.raises(ValueError, match="'norm': batch statistics need at least one position; "
+                                         "received an input without positions \(input shape "
+                                         "\(2, 0, 4, 3\)\)\.$"):
+        layer(np.zeros((2, 0, 4, 3), "float32"), np.array([0, 1]), training=True)
+    np.testing.assert_array_equal(to_numpy(layer.moving_mean), before)
+
+
 @pytest.mark.parametrize(
     "condition, message",
     [
