@@ -334,14 +334,22 @@ class ConditionalNormalization(keras.layers.Layer):
         x = ops.cast(inputs, compute_dtype)
         gamma, beta = self._affine(condition, rank, inputs.shape)
         per_sample = len(gamma.shape) == 2
-        broadcast_shape = [-1] + [1] * (rank - 2) + [self.channels]
-        gamma = ops.cast(gamma, compute_dtype)
         if per_sample:
-            gamma = ops.reshape(gamma, broadcast_shape)
+            # The input's batch size, not -1: where it is unknown until run time (a graph
+            # traced for any batch), a condition of another batch then fails there
+            # instead of broadcasting (one id silently applied to every sample).
+            affine_shape = [ops.shape(inputs)[0]] + [1] * (rank - 2) + [self.channels]
+            gamma = ops.reshape(gamma, affine_shape)
+            beta = None if beta is None else ops.reshape(beta, affine_shape)
+        elif None in tuple(gamma.shape[:-1]) + tuple(inputs.shape[:-1]):
+            # A weight map whose size cannot be checked before run time (`_condition_kind`
+            # checks known sizes): of another size it would broadcast (a 1 x 1 map over
+            # every position), so it yields NaN, as traced non-convex weights do.
+            same = ops.all(ops.equal(ops.shape(gamma)[:-1], ops.shape(inputs)[:-1]))
+            gamma = ops.where(same, gamma, float("nan"))
+        gamma = ops.cast(gamma, compute_dtype)
         if beta is not None:
             beta = ops.cast(beta, compute_dtype)
-            if per_sample:
-                beta = ops.reshape(beta, broadcast_shape)
         outputs = self._normalize(x, gamma, beta, per_sample, training)
         return ops.cast(outputs, self.compute_dtype)
 

@@ -476,3 +476,26 @@ def test_traced_narrow_ids_of_a_table_larger_than_their_dtype_are_in_range(dtype
     outputs = model.predict([random_inputs((2, 4, 3)), condition], verbose=0)
     np.testing.assert_allclose(outputs, to_numpy(layer(random_inputs((2, 4, 3)), condition)),
                                atol=1e-6)
+
+
+@pytest.mark.slow  # traces two TensorFlow functions: 1-3 s
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="sizes unknown until run time: a TensorFlow graph traced for any size")
+def test_a_condition_of_another_size_than_an_input_of_unknown_size_does_not_broadcast():
+    import tensorflow as tf
+
+    layer = built_table_layer()
+    inputs = random_inputs(SHAPE)
+    traced = {dtype: tf.function(layer, input_signature=[
+        tf.TensorSpec([None, None, None, SHAPE[-1]]), tf.TensorSpec(shape, dtype)])
+        for dtype, shape in [("float32", [None, None, None, NUM_CONDITIONS]), ("int32", [None])]}
+    blend = np.full(SHAPE[:-1] + (NUM_CONDITIONS,), 1 / NUM_CONDITIONS, "float32")
+    assert np.all(np.isfinite(to_numpy(traced["float32"](inputs, blend))))
+    # A 1 x 1 map, or one of batch 1, would blend every position or sample alike: NaN.
+    for weights in (blend[:, :1, :1], blend[:1]):
+        assert np.all(np.isnan(to_numpy(traced["float32"](inputs, weights))))
+    # One id for a batch of two would pick every sample's row.
+    np.testing.assert_array_equal(to_numpy(traced["int32"](inputs, np.array([0, 2], "int32"))),
+                                  to_numpy(layer(inputs, np.array([0, 2]))))
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        traced["int32"](inputs, np.array([2], "int32"))
