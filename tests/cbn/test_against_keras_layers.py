@@ -250,7 +250,11 @@ def test_a_keras_mask_passes_through_where_each_position_is_normalized_alone(lay
     tokens = keras.Input((None,), dtype="int32")
     label = keras.Input((), dtype="int32")
     embedded = keras.layers.Embedding(10, 6, mask_zero=True)(tokens)
-    outputs = layer_class(num_conditions=2)(embedded, label)
+    if passes:
+        outputs = layer_class(num_conditions=2)(embedded, label)
+    else:
+        with pytest.warns(UserWarning, match="does not support masking"):
+            outputs = layer_class(num_conditions=2)(embedded, label)
     assert (getattr(outputs, "_keras_mask", None) is not None) == passes
     if passes:  # Padding is then skipped downstream: the same state with or without it.
         model = keras.Model([tokens, label], keras.layers.GRU(3)(outputs))
