@@ -34,11 +34,13 @@ def remove_style(model, name):
         raise BadInput(f"cannot remove {name!r}: it is the model's only style.")
     kept = [row for row in range(model.num_styles) if row != index]
     training_config = dict(model.training_config)
-    if len(training_config.get("style_images", [])) == model.num_styles:
-        training_config["style_images"] = [training_config["style_images"][row] for row in kept]
-    if "added_styles" in training_config:
+    style_images = recorded_list(training_config, "style_images")
+    if style_images is not None and len(style_images) == model.num_styles:
+        training_config["style_images"] = [style_images[row] for row in kept]
+    added_styles = recorded_list(training_config, "added_styles")
+    if added_styles is not None:
         training_config["added_styles"] = [
-            entry for entry in training_config["added_styles"] if entry["name"] != name
+            entry for entry in added_styles if _added_style_name(entry) != name
         ]
     training_config["removed_styles"] = [*training_config.get("removed_styles", []), name]
     return rebuilt(model, kept, [model.style_names[row] for row in kept], training_config)
@@ -64,12 +66,28 @@ def rename_style(model, name, new_name):
     style_names = list(model.style_names)
     style_names[index] = new_name
     training_config = dict(model.training_config)
-    if "added_styles" in training_config:
+    added_styles = recorded_list(training_config, "added_styles")
+    if added_styles is not None:
         training_config["added_styles"] = [
-            {**entry, "name": new_name} if entry["name"] == name else entry
-            for entry in training_config["added_styles"]
+            {**entry, "name": new_name} if _added_style_name(entry) == name else entry
+            for entry in added_styles
         ]
     return rebuilt(model, range(model.num_styles), style_names, training_config)
+
+
+def recorded_list(training_config, key):
+    """`training_config[key]` if it is a list, else None.
+
+    A model file's record of its training is untrusted and only informs: an entry of
+    another shape is neither read nor updated, and the model still loads and edits.
+    """
+    value = training_config.get(key)
+    return list(value) if isinstance(value, list) else None
+
+
+def _added_style_name(entry):
+    """The style name an `added_styles` entry records (None for a malformed entry)."""
+    return entry.get("name") if isinstance(entry, dict) else None
 
 
 def check_table_model(model, path=None):

@@ -24,8 +24,13 @@ import numpy as np
 import cbn
 from style_transfer.base.errors import BadInput
 from style_transfer.base.files import file_sha256
-from style_transfer.base.settings import field_default
-from style_transfer.models.editing import check_new_names, check_table_model, rebuilt
+from style_transfer.base.settings import field_default, shown_value
+from style_transfer.models.editing import (
+    check_new_names,
+    check_table_model,
+    rebuilt,
+    recorded_list,
+)
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.saving import check_output_path, save_model
 from style_transfer.training import data, distribution
@@ -86,7 +91,12 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
     check_new_names(base, new_names)
     config = _with_model_sizes(config, base)
     distribution.check_batch_split(strategy, config.batch_size)
-    loss_config = model_loss_config(base, config.loss_overrides)
+    try:
+        recorded_loss = model_loss_config(base)
+    except BadInput as error:
+        raise BadInput(f"{config.model}: its record of the loss it was trained with cannot be "
+                       f"used: {error}") from None
+    loss_config = recorded_loss.with_overrides(config.loss_overrides)
     style_pixels = [load_style(path, loss_config.style_size) for path in config.style_images]
     run = Run(run_dir or out_path.with_suffix(RUN_DIR_SUFFIX), COMMAND, config, resume=resume,
               inputs={"model_sha256": file_sha256(config.model),
@@ -120,11 +130,18 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
 
 def _with_model_sizes(config, model):
     """`config` with the image size and batch size the model was trained with where unset."""
-    # A model that records none was trained with `train`'s defaults.
-    sizes = {name: getattr(config, name) or model.training_config.get(
-                 name, field_default(TrainConfig, name))
-             for name in ("image_size", "batch_size")}
-    return dataclasses.replace(config, **sizes)
+    for name in ("image_size", "batch_size"):
+        if getattr(config, name) is not None:
+            continue
+        # A model that records none was trained with `train`'s defaults.
+        recorded = model.training_config.get(name, field_default(TrainConfig, name))
+        try:
+            config = dataclasses.replace(config, **{name: recorded})
+        except BadInput:
+            raise BadInput(f"{config.model} records {shown_value(recorded)} as the "
+                           f"{name.replace('_', ' ')} it was trained with, which cannot be "
+                           f"used; give `{name}`.") from None
+    return config
 
 
 def _added_styles(config, loss_config, new_names, old_names, init_rows, steps):
@@ -147,10 +164,12 @@ def _added_styles(config, loss_config, new_names, old_names, init_rows, steps):
 
 def _grown_training_config(training_config, num_old, config, added):
     training_config = dict(training_config)
-    if len(training_config.get("style_images", [])) == num_old:
-        training_config["style_images"] = [*training_config["style_images"],
+    style_images = recorded_list(training_config, "style_images")
+    if style_images is not None and len(style_images) == num_old:
+        training_config["style_images"] = [*style_images,
                                            *(Path(path).name for path in config.style_images)]
-    training_config["added_styles"] = [*training_config.get("added_styles", []), *added]
+    training_config["added_styles"] = [*(recorded_list(training_config, "added_styles") or []),
+                                       *added]
     return training_config
 
 

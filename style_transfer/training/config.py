@@ -15,6 +15,7 @@ its arguments with it before the heavy libraries load.
 """
 
 import dataclasses
+import os
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
@@ -25,6 +26,7 @@ from style_transfer.base.settings import (
     check_ranges,
     json_ready,
     option,
+    shown_value,
 )
 from style_transfer.models.limits import (
     APPLICATION_ENCODERS,
@@ -140,10 +142,22 @@ class LossConfig:
     random_seed: int = option(0, **_SEED)
 
     def __post_init__(self):
-        # Lists from JSON become tuples, so that configs compare and hash.
-        object.__setattr__(self, "style_layers", tuple(self.style_layers))
-        if isinstance(self.style_layer_weights, list):
-            object.__setattr__(self, "style_layer_weights", tuple(self.style_layer_weights))
+        # Lists from JSON become tuples, so that configs compare and hash. A model file's
+        # record of its loss is untrusted: every field is checked for its type too.
+        for name in ("style_layers", "style_layer_weights"):
+            value = getattr(self, name)
+            if not isinstance(value, (list, tuple)):
+                raise BadInput(f"{name} must be a list, one item per style layer; received "
+                               f"{shown_value(value)}.")
+            object.__setattr__(self, name, tuple(value))
+        if isinstance(self.vgg_weights, os.PathLike):
+            object.__setattr__(self, "vgg_weights", str(self.vgg_weights))
+        for name, value in (("vgg_weights", self.vgg_weights),
+                            ("content_layer", self.content_layer),
+                            *((f"style_layers[{index}]", layer)
+                              for index, layer in enumerate(self.style_layers))):
+            if not isinstance(value, str):
+                raise BadInput(f"{name} must be text; received {shown_value(value)}.")
         check_ranges(self)
         check_choice("vgg", self.vgg, VGG_NETWORKS)
         check_choice("pooling", self.pooling, POOLINGS)
@@ -162,6 +176,13 @@ class LossConfig:
 
     @classmethod
     def from_dict(cls, config):
+        """The config `to_dict` gave (a model file's or run.json's record: untrusted)."""
+        if not isinstance(config, dict):
+            raise BadInput(f"a loss config is a dict of LossConfig fields; received "
+                           f"{shown_value(config)}.")
+        unknown = sorted(set(config) - {field.name for field in dataclasses.fields(cls)})
+        if unknown:
+            raise BadInput(f"LossConfig has no field {unknown[0]!r}.")
         return cls(**config)
 
     def with_overrides(self, overrides):

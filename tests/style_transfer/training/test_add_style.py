@@ -229,4 +229,49 @@ def test_renaming_to_a_taken_name_or_editing_onto_the_model_is_refused(folder, c
         assert_refused(capsys, onto_model, folder, ["is an input", "never overwritten"])
 
 
+def _with_training_record(source, path, **record):
+    """A copy of the model file `source` whose training_config has the entries `record`:
+    a model file's record of its training is untrusted input too."""
+    model = load_style_model(source)
+    model.training_config.update(record)
+    save_model(model, path)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("record, expected", [
+    ({"loss": {**FAST_LOSS.to_dict(), "bogus": 1}}, ["record of the loss", "'bogus'"]),
+    ({"loss": {**FAST_LOSS.to_dict(), "style_layers": 5}}, ["record of the loss",
+                                                             "style_layers must be a list"]),
+    ({"loss": {**FAST_LOSS.to_dict(), "content_layer": 5}}, ["record of the loss",
+                                                              "content_layer must be text"]),
+    ({"loss": [1, 2]}, ["record of the loss", "a dict of LossConfig fields"]),
+    ({"image_size": "big"}, ["records 'big' as the image size", "--image-size"]),
+    ({"batch_size": 10**9}, ["records 1000000000 as the batch size", "--batch-size"]),
+], ids=["unknown field", "layers not a list", "layer not text", "loss not a dict",
+        "image size", "batch size"])
+def test_a_damaged_record_of_the_training_is_refused_in_one_line(folder, capsys, tmp_path,
+                                                                 record, expected):
+    model = _with_training_record(folder / "model.keras", tmp_path / "damaged.keras", **record)
+    arguments = _add_arguments(folder, model, [folder / "checks.png"], tmp_path / "out.keras")
+    assert_refused(capsys, arguments, tmp_path, ["damaged.keras", *expected])
+
+
+@pytest.mark.slow
+def test_a_malformed_record_of_the_style_images_is_left_as_it_is(folder, tmp_path):
+    model = load_style_model(_with_training_record(
+        folder / "model.keras", tmp_path / "odd.keras", style_images=5,
+        added_styles=[5, {"name": "speckles", "steps": 3}]))
+    removed = editing.remove_style(model, "speckles")
+    assert removed.training_config["style_images"] == 5
+    assert removed.training_config["added_styles"] == [5]
+    renamed = editing.rename_style(model, "speckles", "dots")
+    assert renamed.training_config["added_styles"] == [5, {"name": "dots", "steps": 3}]
+    grown = add_style._grown_training_config(model.training_config, 2, AddStyleConfig(
+        model=folder / "model.keras", style_images=[folder / "checks.png"],
+        content_dir=folder / "content"), [{"name": "checks"}])
+    assert grown["style_images"] == 5
+    assert grown["added_styles"] == [5, {"name": "speckles", "steps": 3}, {"name": "checks"}]
+
+
 # ----------------------------------------------------------------- evidence
