@@ -59,13 +59,15 @@ def _run_list(args):
 def _run_get(args):
     import shutil
 
-    from style_transfer.base.files import atomic_path, check_not_an_input
+    from style_transfer.base.files import atomic_path, check_destination, check_not_an_input
     from style_transfer.models import pretrained
 
     if not args.out.endswith(".keras"):
         raise BadInput(f"model files end in .keras; received --out {args.out!r}.")
     if args.source_file:
         check_not_an_input(args.out, args.source_file)
+    # Before a conversion (and a download) that a refused --out would waste.
+    check_destination(args.out, args.overwrite)
     cached = pretrained.ensure_cached(args.name, args.source_file)
     with atomic_path(args.out, overwrite=args.overwrite) as temporary:
         shutil.copyfile(cached, temporary)

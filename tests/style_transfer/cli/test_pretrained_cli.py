@@ -51,6 +51,20 @@ def test_pretrained_get_writes_the_converted_model(tmp_path, capsys):
     assert "--overwrite" in capsys.readouterr().err
 
 
+def test_pretrained_get_refuses_an_existing_out_before_converting(tmp_path, capsys,
+                                                                  monkeypatch):
+    def convert(*args):
+        raise AssertionError("converted (or downloaded) for an --out that is refused")
+
+    monkeypatch.setattr(pretrained, "ensure_cached", convert)
+    out = tmp_path / "monet.keras"
+    out.write_bytes(b"mine")
+    assert cli.main(["pretrained", "get", "magenta-monet", "--out", str(out)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "already exists" in error and "--overwrite" in error
+    assert out.read_bytes() == b"mine"
+
+
 def test_pretrained_get_of_an_unknown_name_lists_the_names(tmp_path, capsys):
     assert cli.main(["pretrained", "get", "picasso", "--out", str(tmp_path / "m.keras")]) == 2
     error = capsys.readouterr().err.strip()
