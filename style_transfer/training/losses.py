@@ -138,8 +138,11 @@ def vgg_weights_path(config):
         return _download_imagenet_weights(config.vgg)
     path = os.path.expanduser(config.vgg_weights)
     if not os.path.isfile(path):
+        problem = ("is a folder" if os.path.isdir(path) else
+                   "is not a regular file (a device, pipe or socket)" if os.path.exists(path)
+                   else "does not exist")
         raise BadInput(
-            f"VGG weights file {config.vgg_weights!r} does not exist (pass 'imagenet', "
+            f"VGG weights file {config.vgg_weights!r} {problem} (pass 'imagenet', "
             f"'random' or the path of a .h5 weights file)."
         )
     return path

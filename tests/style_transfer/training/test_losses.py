@@ -163,6 +163,13 @@ def test_missing_weights_file_is_bad_input(tmp_path):
         losses.build_loss_network(LossConfig(vgg_weights=str(tmp_path / "vgg.h5")))
 
 
+def test_a_weights_path_that_is_not_a_file_says_what_it_is(tmp_path):
+    with pytest.raises(BadInput, match="'.*' is a folder"):
+        losses.vgg_weights_path(LossConfig(vgg_weights=str(tmp_path)))
+    with pytest.raises(BadInput, match="is not a regular file"):
+        losses.vgg_weights_path(LossConfig(vgg_weights="/dev/null"))
+
+
 def test_unknown_layer_names_the_available_layers():
     with pytest.raises(BadInput, match="block1_conv1"):
         losses.build_loss_network(LossConfig(vgg_weights="random", content_layer="relu3_3"))
