@@ -60,7 +60,7 @@ def training_step(strategy, settings, mixed_precision, content_dir, style_images
     config = TrainConfig(content_dir=content_dir, style_images=style_images,
                          image_size=settings["image_size"], batch_size=settings["batch_size"],
                          alpha=settings["alpha"], loss=loss_config, seed=0)
-    styles = [load_style(path, loss_config.style_size) for path in style_images]
+    styles = [load_style(path, loss_config) for path in style_images]
     with strategy.scope(), distribution.dtype_policy(mixed_precision):
         loss = PerceptualLoss(styles, loss_config)
         keras.utils.set_random_seed(0)

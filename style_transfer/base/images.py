@@ -283,9 +283,14 @@ def resize(image, size):
 
 def resize_long_side(image, size):
     """Resizes a float image (H, W, 3) so that its longer side is `size` pixels."""
-    height, width = np.shape(image)[:2]
+    return resize(image, long_side_shape(np.shape(image)[:2], size))
+
+
+def long_side_shape(shape, size):
+    """The (height, width) to which `resize_long_side` resizes an image of `shape`."""
+    height, width = shape
     scale = size / max(height, width)
-    return resize(image, (max(1, round(height * scale)), max(1, round(width * scale))))
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def center_square(image, size):

@@ -97,7 +97,7 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
         raise BadInput(f"{config.model}: its record of the loss it was trained with cannot be "
                        f"used: {error}") from None
     loss_config = recorded_loss.with_overrides(config.loss_overrides)
-    style_pixels = [load_style(path, loss_config.style_size) for path in config.style_images]
+    style_pixels = [load_style(path, loss_config) for path in config.style_images]
     run = Run(run_dir or out_path.with_suffix(RUN_DIR_SUFFIX), COMMAND, config, resume=resume,
               inputs={"model_sha256": file_sha256(config.model),
                       "style_sha256": [file_sha256(path) for path in config.style_images]},

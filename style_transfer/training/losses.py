@@ -13,6 +13,7 @@ the loss are a `LossConfig` (`style_transfer.training.config`, imported here too
 """
 
 import os
+import re
 import warnings
 
 import keras
@@ -80,6 +81,15 @@ def total_variation(images):
     vertical = ops.mean(ops.square(images[:, 1:] - images[:, :-1]), axis=(1, 2, 3))
     horizontal = ops.mean(ops.square(images[:, :, 1:] - images[:, :, :-1]), axis=(1, 2, 3))
     return vertical + horizontal
+
+
+def smallest_side_px(config):
+    """The shortest side, in pixels, of an image in which VGG reaches every layer `config`
+    uses: a layer of block N follows N - 1 poolings, each halving the side (rounding
+    down), so a thinner image leaves nothing to convolve."""
+    blocks = [int(match.group(1)) for name in (config.content_layer, *config.style_layers)
+              if (match := re.fullmatch(r"block(\d+)_\w+", name))]
+    return 2 ** (max(blocks, default=1) - 1)
 
 
 def build_loss_network(config):

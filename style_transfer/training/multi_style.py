@@ -21,7 +21,7 @@ from style_transfer.models.style_names import check_style_names
 from style_transfer.painting import figures
 from style_transfer.training import data, distribution
 from style_transfer.training.config import TrainConfig
-from style_transfer.training.losses import PerceptualLoss
+from style_transfer.training.losses import PerceptualLoss, smallest_side_px
 from style_transfer.training.run import MODEL_FILE, Run
 from style_transfer.training.step import TrainingStep
 
@@ -64,7 +64,7 @@ def train(config, out_dir, *, resume=False, progress=True, strategy=None):
     strategy = distribution.strategy_for(config, strategy)
     distribution.check_batch_split(strategy, config.batch_size)
     style_names = checked_style_names(config.style_images, config.style_names)
-    style_pixels = [load_style(path, config.loss.style_size) for path in config.style_images]
+    style_pixels = [load_style(path, config.loss) for path in config.style_images]
     run = Run(out_dir, COMMAND, config, resume=resume,
               inputs={"style_sha256": [file_sha256(path) for path in config.style_images]},
               chief=distribution.is_chief(strategy))
@@ -110,13 +110,23 @@ def checked_style_names(style_paths, style_names):
         raise BadInput(f"{error} Rename the style files or give `style_names`.") from None
 
 
-def load_style(path, style_size):
+def load_style(path, loss_config):
+    """The style image at `path` for the loss of `loss_config`; refused if, resized to
+    its `style_size`, it is too thin for the loss network's deepest layer."""
     try:
         # Decoding at most twice the loss's size keeps huge files cheap; the loss
         # resizes to its exact size.
-        return images.load_image(path, max_size=2 * style_size)
+        image = images.load_image(path, max_size=2 * loss_config.style_size)
     except images.ImageReadError as error:
         raise BadInput(f"style image: {error}") from None
+    height, width = images.long_side_shape(image.shape[:2], loss_config.style_size)
+    needed = smallest_side_px(loss_config)
+    if min(height, width) < needed:
+        raise BadInput(f"style image {path} is too thin: resized to `style_size` "
+                       f"{loss_config.style_size} it is {width}x{height} pixels, and the loss "
+                       f"network needs at least {needed} on each side; crop it less "
+                       f"elongated or raise `style_size`.")
+    return image
 
 
 def _training_config(config):

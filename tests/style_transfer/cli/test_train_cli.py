@@ -46,6 +46,20 @@ def test_a_style_file_that_is_not_an_image_is_refused(inputs, capsys):
     assert_refused(capsys, _arguments(content, [styles[0], text], out), out, ["notes.png"])
 
 
+@pytest.mark.parametrize("size, needed", [((300, 1), 8), ((64, 6), 8), ((64, 12), 16)],
+                         ids=["a line", "thin for block4", "thin for block5"])
+def test_a_style_image_too_thin_for_the_loss_network_is_refused(inputs, capsys, size, needed):
+    content, styles, out = inputs
+    thin = styles[0].parent / "thin.png"
+    Image.new("RGB", size, (255, 0, 0)).save(thin)
+    extra = ["--style-size", "64"]
+    if needed == 16:
+        extra += ["--style-layers", "block5_conv1"]
+    assert_refused(capsys, _arguments(content, [styles[0], thin], out, *extra), out,
+                   ["style image", "thin.png", f"at least {needed} on each side",
+                    "--style-size"])
+
+
 def test_zero_styles_are_refused(inputs, capsys):
     content, _, out = inputs
     assert_refused(capsys, _arguments(content, [], out), out, ["no style images"])
