@@ -32,6 +32,7 @@ import cbn
 from style_transfer.base import images
 from style_transfer.base.downloads import download_failure
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.base.files import not_a_regular_file
 from style_transfer.models import limits
 from style_transfer.models.hub import HubModule
 from style_transfer.models.limits import HUB_ENCODER
@@ -187,8 +188,9 @@ class ArbitraryStyleModel(keras.Model):
             _seed_kernels(self.encoder, seed)
             return
         constructor = ENCODERS[self.encoder_name][0]
-        if weights != "imagenet" and not Path(weights).expanduser().is_file():
-            raise BadInput(f"encoder weights file {weights!r} does not exist (pass 'imagenet', "
+        problem = weights != "imagenet" and not_a_regular_file(Path(weights).expanduser())
+        if problem:
+            raise BadInput(f"encoder weights file {weights!r}: {problem} (pass 'imagenet', "
                            f"'random' or the path of a weights file).")
         try:
             with warnings.catch_warnings():

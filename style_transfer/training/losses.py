@@ -23,6 +23,7 @@ from keras import ops
 from style_transfer.base import images
 from style_transfer.base.downloads import download_failure
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
+from style_transfer.base.files import not_a_regular_file
 from style_transfer.training.config import LossConfig
 
 _VGG_CONSTRUCTORS = {"vgg16": keras.applications.VGG16, "vgg19": keras.applications.VGG19}
@@ -147,12 +148,10 @@ def vgg_weights_path(config):
     if config.vgg_weights == "imagenet":
         return _download_imagenet_weights(config.vgg)
     path = os.path.expanduser(config.vgg_weights)
-    if not os.path.isfile(path):
-        problem = ("is a folder" if os.path.isdir(path) else
-                   "is not a regular file (a device, pipe or socket)" if os.path.exists(path)
-                   else "does not exist")
+    problem = not_a_regular_file(path)
+    if problem:
         raise BadInput(
-            f"VGG weights file {config.vgg_weights!r} {problem} (pass 'imagenet', "
+            f"VGG weights file {config.vgg_weights!r}: {problem} (pass 'imagenet', "
             f"'random' or the path of a .h5 weights file)."
         )
     return path

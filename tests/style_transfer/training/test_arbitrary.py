@@ -266,3 +266,13 @@ def test_hub_encoder_is_refused_for_a_model_without_a_hub_encoder(mobilenet_mode
     save_model(mobilenet_model, tmp_path / "mobilenet.keras")
     with pytest.raises(BadInput, match="`hub_encoder` applies to a model trained with"):
         load_arbitrary_model(tmp_path / "mobilenet.keras", hub_encoder=str(tmp_path))
+
+
+@pytest.mark.slow
+def test_encoder_weights_that_are_not_a_file_say_what_they_are(mobilenet_model, tmp_path):
+    with pytest.raises(BadInput, match="': it is a folder, not a file"):
+        mobilenet_model.load_encoder_weights(str(tmp_path))
+    with pytest.raises(BadInput, match="': it is not a regular file"):
+        mobilenet_model.load_encoder_weights("/dev/null")
+    with pytest.raises(BadInput, match="': the file does not exist"):
+        mobilenet_model.load_encoder_weights(str(tmp_path / "encoder.h5"))

@@ -164,7 +164,7 @@ def test_missing_weights_file_is_bad_input(tmp_path):
 
 
 def test_a_weights_path_that_is_not_a_file_says_what_it_is(tmp_path):
-    with pytest.raises(BadInput, match="'.*' is a folder"):
+    with pytest.raises(BadInput, match="'.*': it is a folder"):
         losses.vgg_weights_path(LossConfig(vgg_weights=str(tmp_path)))
     with pytest.raises(BadInput, match="is not a regular file"):
         losses.vgg_weights_path(LossConfig(vgg_weights="/dev/null"))
