@@ -58,6 +58,11 @@ class History:
         if any(len(column) != step for column in columns):
             raise BadInput(f"checkpoint {path} holds a history of another length than its "
                            f"{step} steps; it is damaged: start a new run in another folder.")
+        # One number per step in each column, and the steps 1, 2, ... in the first.
+        if (any(column.shape != (step,) or column.dtype.kind not in "iuf" for column in columns)
+                or not np.array_equal(columns[0], np.arange(1, step + 1))):
+            raise BadInput(f"checkpoint {path} holds a history that is not one row of numbers "
+                           f"per step; it is damaged: start a new run in another folder.")
         self.rows = np.stack(columns, axis=1).tolist()
 
     def write_csv(self, path):

@@ -406,7 +406,19 @@ def _rewrite_checkpoint(path, change):
             key: np.full_like(arrays[key], np.nan) for key in arrays
             if key.endswith("conv1/conv/kernel")})),
      "NaN or infinite values"),
-], ids=["truncated", "missing-variable", "unknown-variable", "other-shape", "nan"])
+    (lambda path: _rewrite_checkpoint(
+        path, lambda arrays: arrays["history/step"].__setitem__(1, np.nan)),
+     "one row of numbers per step"),
+    (lambda path: _rewrite_checkpoint(
+        path, lambda arrays: arrays.update({"history/total": np.stack(
+            [arrays["history/total"]] * 2, axis=1)})),
+     "one row of numbers per step"),
+    (lambda path: _rewrite_checkpoint(
+        path, lambda arrays: arrays.update({"history/total": arrays["history/total"].astype(
+            str)})),
+     "one row of numbers per step"),
+], ids=["truncated", "missing-variable", "unknown-variable", "other-shape", "nan",
+        "history-steps", "history-2d", "history-text"])
 def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line(
         damage, expected, inputs, finished_copy, capsys):
     damage(finished_copy / CHECKPOINT_FILE)
