@@ -81,10 +81,14 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
     if not isinstance(config, AddStyleConfig):
         raise BadInput(f"config must be an AddStyleConfig; received {type(config).__name__}.")
     out_path = Path(out_path)
+    run_dir = Path(run_dir) if run_dir else out_path.with_suffix(RUN_DIR_SUFFIX)
     strategy = distribution.strategy_for(config, strategy)
     chief = distribution.is_chief(strategy)
     if chief:
         check_output_path(config.model, out_path, overwrite)
+        if run_dir.resolve() == out_path.resolve():
+            raise BadInput(f"the run folder {run_dir} is the output model's path; give "
+                           f"`run_dir` another name.")
     with strategy.scope():
         base = _load_table_model(config.model)
     new_names = checked_style_names(config.style_images, config.style_names)
@@ -98,7 +102,7 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
                        f"used: {error}") from None
     loss_config = recorded_loss.with_overrides(config.loss_overrides)
     style_pixels = [load_style(path, loss_config) for path in config.style_images]
-    run = Run(run_dir or out_path.with_suffix(RUN_DIR_SUFFIX), COMMAND, config, resume=resume,
+    run = Run(run_dir, COMMAND, config, resume=resume,
               inputs={"model_sha256": file_sha256(config.model),
                       "style_sha256": [file_sha256(path) for path in config.style_images]},
               outputs=[out_path], chief=chief)

@@ -197,6 +197,15 @@ def test_out_equal_to_the_model_is_refused_even_with_overwrite(folder, capsys, o
     assert_refused(capsys, arguments, folder, ["is an input", "never overwritten"])
 
 
+def test_a_run_folder_at_the_output_models_path_is_refused_before_training(folder, capsys,
+                                                                           tmp_path):
+    out = tmp_path / "grown.keras"
+    arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"], out,
+                               "--run-dir", str(out))
+    assert_refused(capsys, arguments, tmp_path, ["run folder", "--run-dir"])
+    assert not out.exists()
+
+
 def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
     arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
                                folder / "grown.keras", "--style-names", "other")
