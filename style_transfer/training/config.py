@@ -246,6 +246,10 @@ class _RunConfig:
             # Paths as strings and lists as tuples: JSON-ready, comparable, hashable.
             text = str if field.metadata.get("path") else (lambda item: item)
             if field.metadata.get("nargs"):
+                if isinstance(value, (str, os.PathLike)):
+                    # tuple() would split a lone name into its characters.
+                    raise BadInput(f"{field.name} is a list; received the single value "
+                                   f"{shown_value(str(value))}: pass [{str(value)!r}].")
                 self._set(field.name, tuple(text(item) for item in value))
             else:
                 self._set(field.name, text(value))

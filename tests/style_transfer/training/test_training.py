@@ -3,12 +3,15 @@
 Resuming, signals, locks and divergence are `test_run.py`'s, for all three commands.
 """
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from cbn import conditional_layers
+from style_transfer.base.errors import BadInput
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.training import multi_style as training
@@ -162,3 +165,12 @@ def test_photos_of_one_colour_train_like_any_other(images_folder, tmp_path):
     assert all(np.all(np.isfinite(keras.ops.convert_to_numpy(variable)))
                for variable in model.weights)
     assert np.all(np.isfinite(read_history(tmp_path / "run")["total"]))
+
+
+@pytest.mark.parametrize("field, value", [("style_images", "wave.jpg"),
+                                          ("style_images", Path("wave.jpg")),
+                                          ("style_names", "wave")])
+def test_a_single_value_for_a_list_is_refused_not_split_into_characters(field, value):
+    lists = {"style_images": ["wave.jpg"], "style_names": None, field: value}
+    with pytest.raises(BadInput, match=rf"{field} is a list; .*'wave(\.jpg)?'\]"):
+        TrainConfig(content_dir="photos", **lists)
