@@ -131,7 +131,8 @@ def network_weights(architecture, alpha, num_styles=None, embedding_dim=None):
 def check_network_size(config, where=None):
     """Refuses a config whose numbers would make Keras allocate more than any model needs:
     each number of `BOUNDS` and the architecture within its bounds, and at most
-    `MAX_NETWORK_WEIGHTS` weights in all.
+    `MAX_NETWORK_WEIGHTS` weights in all; and a `training_config` that is not a dict
+    (the record of how it was trained, which commands read).
 
     Args:
         config: The model's config (`get_config()`, or the "config" of a file's config.json).
@@ -145,6 +146,10 @@ def check_network_size(config, where=None):
             check_bound(field, config[field], where)
     if "alpha" in config and config["alpha"] is None:  # The only bound without a None default.
         _refuse(where, "alpha None", "a width multiplier, a number")
+    record = config.get("training_config")
+    if record is not None and not isinstance(record, dict):
+        _refuse(where, f"training_config {shown_value(record)}",
+                "a dict: the record of how the model was trained")
     architecture = config.get("architecture")
     if architecture is None or (isinstance(architecture, str) and architecture in ARCHITECTURES):
         return  # The default, or a preset.

@@ -40,6 +40,8 @@ HOSTILE_CONFIGS = {
         "weights"),
     "10^9 styles": (lambda config: config.update(num_styles=10**9), "num_styles"),
     "alpha 1e-300": (lambda config: config.update(alpha=1e-300), "alpha"),
+    "a training record that is not a dict": (lambda config: config.update(
+        training_config=[1]), "training_config [1]"),
 }
 
 
