@@ -91,7 +91,7 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
                            f"`run_dir` another name.")
     with strategy.scope():
         base = _load_table_model(config.model)
-    new_names = checked_style_names(config.style_images, config.style_names)
+    new_names = checked_style_names(config.style_images, config.style_names, base.num_styles)
     check_new_names(base, new_names)
     config = _with_model_sizes(config, base)
     distribution.check_batch_split(strategy, config.batch_size)

@@ -15,6 +15,7 @@ import keras
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
 from style_transfer.base.files import file_sha256
+from style_transfer.models import limits
 from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.models.saving import save_model
 from style_transfer.models.style_names import check_style_names
@@ -91,11 +92,18 @@ def train(config, out_dir, *, resume=False, progress=True, strategy=None):
     return model
 
 
-def checked_style_names(style_paths, style_names):
+def checked_style_names(style_paths, style_names, num_old=0):
     """One name per style image (default: the file names' stems), each valid
-    (`conditions.check_style_name`: stylize chooses styles by name) and unique."""
+    (`conditions.check_style_name`: stylize chooses styles by name) and unique; with
+    the `num_old` styles of a model they are added to, no more than a model file may
+    hold (`limits.MAX_STYLES`), so that the model written can be loaded again."""
     if not style_paths:
         raise BadInput("no style images given; pass at least one (`style_images`).")
+    if num_old + len(style_paths) > limits.MAX_STYLES:
+        held = f"the model's {num_old} styles and " if num_old else ""
+        raise BadInput(f"{held}{len(style_paths)} style images make "
+                       f"{num_old + len(style_paths)} styles; a model holds at most "
+                       f"{limits.MAX_STYLES}.")
     if style_names is None:
         style_names = [Path(path).stem for path in style_paths]
     style_names = [str(name) for name in style_names]

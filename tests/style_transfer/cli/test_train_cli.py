@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from style_transfer.cli import main as cli
+from style_transfer.models import limits
 from style_transfer.training.run import RUN_FILE, RUN_FORMAT
 from tests.style_transfer.refusals import assert_refused
 
@@ -58,6 +59,13 @@ def test_a_style_image_too_thin_for_the_loss_network_is_refused(inputs, capsys, 
     assert_refused(capsys, _arguments(content, [styles[0], thin], out, *extra), out,
                    ["style image", "thin.png", f"at least {needed} on each side",
                     "--style-size"])
+
+
+def test_more_styles_than_a_model_file_may_hold_are_refused(inputs, capsys, monkeypatch):
+    content, styles, out = inputs
+    monkeypatch.setattr(limits, "MAX_STYLES", 1)
+    assert_refused(capsys, _arguments(content, styles, out), out,
+                   ["2 style images make 2 styles", "at most 1"])
 
 
 def test_zero_styles_are_refused(inputs, capsys):

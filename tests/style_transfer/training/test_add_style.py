@@ -8,7 +8,7 @@ from PIL import Image
 
 from cbn import conditional_layers
 from style_transfer.cli import main as cli
-from style_transfer.models import editing
+from style_transfer.models import editing, limits
 from style_transfer.models.loading import load_style_model
 from style_transfer.models.saving import save_model
 from style_transfer.training import add_style
@@ -204,6 +204,15 @@ def test_a_run_folder_at_the_output_models_path_is_refused_before_training(folde
                                "--run-dir", str(out))
     assert_refused(capsys, arguments, tmp_path, ["run folder", "--run-dir"])
     assert not out.exists()
+
+
+def test_more_styles_than_a_model_file_may_hold_are_refused_before_training(
+        folder, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_STYLES", 2)  # The model has 2 styles.
+    arguments = _add_arguments(folder, folder / "model.keras", [folder / "checks.png"],
+                               tmp_path / "out.keras")
+    assert_refused(capsys, arguments, tmp_path, ["model's 2 styles", "make 3 styles",
+                                                 "at most 2"])
 
 
 def test_an_existing_out_without_overwrite_is_refused(folder, capsys, grown):
