@@ -168,6 +168,10 @@ class LossConfig:
                 f"style_layer_weights has {len(self.style_layer_weights)} weights for "
                 f"{len(self.style_layers)} style layers."
             )
+        if not (self.content_weight or any(self.style_layer_weights) or self.tv_weight):
+            raise BadInput("`content_weight`, `style_layer_weights` and `tv_weight` are all 0: "
+                           "the loss would be 0 and nothing would train; give one of them a "
+                           "positive weight.")
         check_flag("gram_divides_channels", self.gram_divides_channels)
 
     def to_dict(self):

@@ -163,6 +163,12 @@ def test_missing_weights_file_is_bad_input(tmp_path):
         losses.build_loss_network(LossConfig(vgg_weights=str(tmp_path / "vgg.h5")))
 
 
+def test_a_loss_whose_weights_are_all_zero_is_refused():
+    with pytest.raises(BadInput, match="all 0: the loss would be 0"):
+        LossConfig(content_weight=0.0, style_layer_weights=(0.0,) * 4, tv_weight=0.0)
+    LossConfig(content_weight=0.0, style_layer_weights=(0.0, 0.0, 0.0, 1e-4))  # Style only.
+
+
 def test_a_weights_path_that_is_not_a_file_says_what_it_is(tmp_path):
     with pytest.raises(BadInput, match="'.*': it is a folder"):
         losses.vgg_weights_path(LossConfig(vgg_weights=str(tmp_path)))
