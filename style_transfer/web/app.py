@@ -21,7 +21,8 @@
 Every /api request but /api/config and /api/sessions names its session in the
 `X-Session` header. Errors are JSON `{"error": "one line"}`: 400 bad input, 403 a
 page of another site (a new session or the camera asked by a page whose Origin is not
-this server), 404 unknown session, 409 a full-size picture already being painted, 413
+this server; any request addressed to another host, when the server listens on this
+computer only), 404 unknown session, 409 a full-size picture already being painted, 413
 too large, 503 no session free, 500 a bug (logged; the server goes on).
 
 Painting runs in worker threads (`preview_threads` for previews and camera
@@ -29,6 +30,7 @@ frames, `full_threads` for full-size pictures), never on the event loop.
 """
 
 import concurrent.futures
+import ipaddress
 import logging
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -36,6 +38,7 @@ from urllib.parse import urlsplit
 import anyio
 import numpy as np
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -54,6 +57,9 @@ SESSION_HEADER = "X-Session"
 MAX_JSON_BYTES = 64 * 1024
 # WebSocket close code of a refused live stream (RFC 6455: a message against the rules).
 WS_POLICY_VIOLATION = 1008
+# How long a camera's WebSocket may stay open without its first message (the stream's
+# settings): a page sends it at once, and a connection that never does would be held open.
+FIRST_MESSAGE_SECONDS = 30.0
 # A paint request nests 2 levels (an object of lists of numbers).
 MAX_JSON_DEPTH = 4
 # The page's own files only; pictures come back as blob: URLs made by the page.
@@ -268,7 +274,8 @@ def create_app(models, settings=ServerSettings()):
         WebSocketRoute("/api/live", live_camera),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, exception_handlers={
+    middleware = [Middleware(_ThisComputerOnly)] if _is_local(settings.host) else []
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={
         BadInput: _bad_input, Exception: _internal_error})
     app.state.sessions = sessions
     app.state.settings = settings
@@ -276,7 +283,12 @@ def create_app(models, settings=ServerSettings()):
 
 
 async def _first_message(websocket):
-    message = await websocket.receive()
+    message = None
+    with anyio.move_on_after(FIRST_MESSAGE_SECONDS):
+        message = await websocket.receive()
+    if message is None:
+        raise BadInput(f"the camera's first message (its settings) did not come within "
+                       f"{FIRST_MESSAGE_SECONDS:g} s.")
     if message["type"] == "websocket.disconnect":
         raise WebSocketDisconnect(message.get("code", 1000))
     return _message_json(message, "the first message")
@@ -407,6 +419,55 @@ def _check_origin(connection):
     if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
         raise OtherSite(f"requests from pages of other sites are refused; received one from "
                         f"{origin[:100]!r}.")
+
+
+def _is_local(address):
+    """Whether the server listens on this computer only (`localhost` or a loopback address)."""
+    try:
+        return address == "localhost" or ipaddress.ip_address(address.split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def _names_this_computer(host):
+    """Whether a request's Host header (`localhost:8765`, `127.0.0.1:8765`, `[::1]:8765`) names
+    this computer; a request without one is not a browser's."""
+    if host is None:
+        return True
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return False
+    return name == "localhost" or name.endswith(".localhost") or _is_local(name)
+
+
+class _ThisComputerOnly:
+    """Refuses requests that name another host, when the server listens on this computer only.
+
+    A page of another site cannot read this server's answers (the browser keeps them from
+    it) unless its own name comes to point here: with DNS rebinding, `evil.example`
+    resolves to 127.0.0.1 once the page is loaded, and the browser then treats this server
+    as that site. Such requests still carry the site's name in their Host header, which the
+    page's own requests (`localhost`, `127.0.0.1`, `[::1]`) never do.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] in ("http", "websocket"):
+            host = dict(scope.get("headers") or ()).get(b"host")
+            if not _names_this_computer(None if host is None else host.decode("latin-1")):
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": WS_POLICY_VIOLATION})
+                    return
+                response = JSONResponse(
+                    {"error": "this page answers requests for this computer (localhost) only; "
+                              f"received one for {host.decode('latin-1')[:100]!r}."},
+                    status_code=403)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _session(sessions, request):

@@ -173,6 +173,33 @@ def test_a_page_of_another_site_cannot_open_the_camera(url):
     assert answer["live"]
 
 
+def test_a_camera_addressed_to_another_host_is_refused(url):
+    # DNS rebinding (see test_web_server): the WebSocket is refused at its handshake.
+    import socket
+
+    from websockets.exceptions import InvalidStatus
+
+    address, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((address, int(port)), timeout=60) as sock:
+        with pytest.raises(InvalidStatus, match="403"):
+            websockets_client.connect(f"ws://rebound.example:{port}/api/live", sock=sock)
+
+
+def test_a_camera_that_sends_no_first_message_is_closed(url, monkeypatch):
+    from websockets.exceptions import ConnectionClosed
+
+    from style_transfer.web import app as app_module
+
+    monkeypatch.setattr(app_module, "FIRST_MESSAGE_SECONDS", 0.2)
+    connection = websockets_client.connect(url.replace("http://", "ws://") + "/api/live")
+    with connection:
+        answer = json.loads(connection.recv(timeout=60))
+        assert "first message" in answer["error"] and "did not come within 0.2 s" in \
+            answer["error"]
+        with pytest.raises(ConnectionClosed):
+            connection.recv(timeout=60)
+
+
 def test_a_frame_of_the_wrong_size_gets_one_line_and_the_stream_goes_on(url, frames):
     client = Client(url)
     connection, _ = open_stream(url, client.session)

@@ -274,6 +274,29 @@ def test_a_page_of_another_site_cannot_start_sessions(url):
     assert status == 200 and "session" in json.loads(body)
 
 
+def test_requests_addressed_to_another_host_are_refused(url):
+    # DNS rebinding: a site whose name comes to point at 127.0.0.1 once its page is loaded
+    # reaches the server in the visitor's browser, its own name in the Host header.
+    port = url.rsplit(":", 1)[1]
+    client = Client(url, session=False)
+    for host in (f"rebound.example:{port}", "rebound.example", f"127.0.0.1.example:{port}",
+                 f"localhost.example:{port}", "[::1"):
+        status, _, body = client.request("GET", "/api/config", headers={"Host": host})
+        assert status == 403 and b"this computer (localhost) only" in body, (host, body)
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}", f"[::1]:{port}",
+                 f"page.localhost:{port}", f"LOCALHOST:{port}"):
+        assert client.request("GET", "/api/config", headers={"Host": host})[0] == 200, host
+
+
+@pytest.mark.slow
+def test_a_server_listening_for_other_computers_answers_any_host(model):
+    # `--host 0.0.0.0` is the user's choice to serve other computers, by whatever name.
+    with serving(create_app([("tiny", model)], ServerSettings(host="0.0.0.0"))) as url:
+        status, _, _ = Client(url, session=False).request(
+            "GET", "/api/config", headers={"Host": "studio.example:8765"})
+        assert status == 200
+
+
 def test_invalid_json_is_a_400(url):
     client = Client(url)
     status, _, data = client.request("POST", "/api/preview", b"{not json", "application/json")
