@@ -239,6 +239,12 @@ class Run:
             raise BadInput(f"output folder {run_dir} already holds a training run; "
                            f"`resume` continues it, or choose another folder.")
         self._check_same_run(found)
+        if not self.checkpoint_path.is_file() and (run_dir / MODEL_FILE).is_file():
+            # The run ended (its last step writes a checkpoint, then the model) and its
+            # checkpoint is gone: resuming would train from step 0 over the model.
+            raise BadInput(f"cannot resume {run_dir}: it holds a finished model "
+                           f"({MODEL_FILE}) but no checkpoint ({CHECKPOINT_FILE}) to continue "
+                           f"from; start a new run in another folder (the model is kept).")
         return found, _file_identity(self.checkpoint_path)
 
     def _check_same_run(self, found):

@@ -426,6 +426,16 @@ def test_a_damaged_or_foreign_checkpoint_is_refused_in_one_line(
     assert_refused(capsys, command_line, finished_copy, ["checkpoint", expected])
 
 
+def test_resuming_a_finished_run_whose_checkpoint_is_gone_is_refused(inputs, finished_copy,
+                                                                     capsys):
+    # It would train from step 0 and write its new network over the finished one.
+    (finished_copy / CHECKPOINT_FILE).unlink()
+    model = (finished_copy / MODEL_FILE).read_bytes()
+    command_line = arguments("train", inputs, finished_copy, "--resume", "--steps", "9")
+    assert_refused(capsys, command_line, finished_copy, ["finished model", "no checkpoint"])
+    assert (finished_copy / MODEL_FILE).read_bytes() == model
+
+
 @pytest.mark.slow
 def test_resuming_after_the_content_folder_changed_is_refused(inputs, tmp_path, capsys):
     content, run_dir = tmp_path / "content", tmp_path / "run"
