@@ -311,6 +311,9 @@ def find_images(folder):
     Returns:
         Sorted list of `Path`s whose extension (any case) is one of
         `IMAGE_EXTENSIONS`. Files are not opened: see `open_image` for that.
+        Hidden files and folders (names starting with ".") are left out: macOS's
+        `._photo.jpg` companions, `.ipynb_checkpoints`, thumbnail caches, and the
+        temporaries of an interrupted write (`.NAME.RANDOM.partial.png`).
 
     Raises:
         ImageFolderError: `folder` does not exist, is not a folder, or it or a
@@ -328,9 +331,10 @@ def find_images(folder):
                                f"{describe_os_error(error)}.")
 
     found = []
-    for root, _, names in os.walk(folder, onerror=unreadable):
+    for root, folders, names in os.walk(folder, onerror=unreadable):
+        folders[:] = [name for name in folders if not name.startswith(".")]
         found += [Path(root) / name for name in names
-                  if Path(name).suffix.lower() in IMAGE_EXTENSIONS]
+                  if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS]
     return sorted(path for path in found if path.is_file())
 
 

@@ -312,6 +312,19 @@ def test_find_images_is_recursive_sorted_and_case_insensitive(tmp_path):
     assert found == ["a.png", "b.JPG", "e.gif", "f.bmp", "g.jpeg", "h.tif", "sub/c.tiff", "sub/deeper/d.WebP"]
 
 
+def test_find_images_leaves_hidden_files_and_folders_out(tmp_path):
+    # macOS's AppleDouble companions, Jupyter's checkpoints, an interrupted write's temporary.
+    for name in ["a.png", "._a.png", ".ipynb_checkpoints/b.png", "sub/.c.png.x1y2.partial.png",
+                 "sub/.thumbnails/d.jpg", "sub/e.jpg"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    found = [path.relative_to(tmp_path).as_posix() for path in images.find_images(tmp_path)]
+    assert found == ["a.png", "sub/e.jpg"]
+    # A hidden folder named as the folder itself is listed.
+    assert images.find_images(tmp_path / ".ipynb_checkpoints") == [
+        tmp_path / ".ipynb_checkpoints" / "b.png"]
+
+
 def test_find_images_in_missing_folder_raises(tmp_path):
     with pytest.raises(images.ImageFolderError, match="does not exist"):
         images.find_images(tmp_path / "missing")
