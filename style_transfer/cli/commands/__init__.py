@@ -33,7 +33,7 @@ COMMANDS = {
                         "train a model that stylizes with any style image (style encoder + "
                         "embedding)"),
     "export": ("style_transfer.cli.commands.export",
-               "export a style model as a SavedModel or TFLite file"),
+               "export a style model as a SavedModel, an ONNX or a TFLite file"),
     "add-style": ("style_transfer.cli.commands.add_style",
                   "add styles to a trained model, training only their gamma/beta"),
     "remove-style": ("style_transfer.cli.commands.edit_styles",

@@ -109,6 +109,15 @@ def test_every_option_has_help_and_its_default_is_shown_once(command):
     assert "(default: None)" not in text and "(default: False)" not in text
 
 
+def test_the_summary_of_export_names_every_format():
+    summary = COMMANDS["export"][1]
+    formats = next(action for action in _options("export")[1] if action.dest == "format")
+    names = {"savedmodel": "SavedModel", "onnx": "ONNX", "tflite": "TFLite"}
+    assert set(formats.choices) == set(names)
+    for choice in formats.choices:
+        assert names[choice] in summary, summary
+
+
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quiet")
