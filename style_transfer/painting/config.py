@@ -332,6 +332,10 @@ class VideoConfig(PaintConfig):
         batch_size: Frames painted per call of the network.
     """
 
+    # One picture, so one style: the option stays repeatable only for its one-line refusal.
+    style: tuple = option((), "a style, by name or index (one: a video is painted in one style "
+                          "or one --blend)", action="append", metavar="NAME|INDEX",
+                          group=_TRAINED_STYLES)
     stabilize: str = option("canvas", "canvas: paint each frame on a canvas that follows the "
                             "camera, hold still pixels, and blend with the previous frame where "
                             "optical flow is reliable; flow: the blend alone; none: every frame "

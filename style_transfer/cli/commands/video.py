@@ -41,7 +41,7 @@ def register(subparsers):
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON record (input, output, style, size, seconds, "
-                        "frames, fps, duration, audio) instead of the progress bar")
+                        "frames, fps, duration_s, audio) instead of the progress bar")
     add_config_options(parser, VideoConfig)
     parser.set_defaults(run=run)
 

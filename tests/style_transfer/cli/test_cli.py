@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from style_transfer.base.errors import BadInput
 from style_transfer.cli.commands import COMMANDS
 from style_transfer.cli.main import build_parser
 from style_transfer.cli.options import HelpFormatter
@@ -116,6 +117,15 @@ def test_the_summary_of_export_names_every_format():
     assert set(formats.choices) == set(names)
     for choice in formats.choices:
         assert names[choice] in summary, summary
+
+
+def test_the_help_of_video_offers_one_style():
+    from style_transfer.painting.config import VideoConfig
+
+    style = next(action for action in _options("video")[1] if action.dest == "style")
+    assert "repeat" not in style.help and "one picture per style" not in style.help
+    with pytest.raises(BadInput, match="one `style`"):
+        VideoConfig(style=("wave", "udnie"))
 
 
 @pytest.fixture(scope="module")
