@@ -215,6 +215,8 @@ def _add_option(parser, field, default, repeat=False):
     elif metadata.get("action") == "append" or repeat:
         # A list grows from None (argparse would append to a shared default list).
         arguments.update(action="append", default=None)
+        if repeat:
+            arguments["help"] += "; repeat it for several"
         if default not in (None, ()):
             arguments["help"] += f" (default: {default})"
     else:

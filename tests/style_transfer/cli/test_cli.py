@@ -128,6 +128,11 @@ def test_the_help_of_video_offers_one_style():
         VideoConfig(style=("wave", "udnie"))
 
 
+def test_the_help_of_serve_says_that_model_repeats():
+    model = next(action for action in _options("serve")[1] if action.dest == "model")
+    assert "repeat" in model.help, model.help
+
+
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("quiet")
