@@ -6,6 +6,7 @@ match the signature; the README and BENCHMARKS.md, which live outside the guides
 their relative links checked here.
 """
 
+import argparse
 import re
 import subprocess
 import sys
@@ -74,3 +75,63 @@ def test_the_machine_path_check_sees_one():
                                 ) == ["/work/wt-x"]
     assert MACHINE_PATH.findall("refused: ... in /tmp/tmpf93d0tyi/int8.tflite") == [
         "/tmp/tmpf93d0tyi"]
+
+
+# The command lines the guides show: in ```bash blocks (continued lines joined, comments cut,
+# one per `&&`) and in `style-transfer ...` code spans. bad_inputs.md shows wrong ones on purpose.
+BASH_BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
+CODE_SPAN = re.compile(r"`(style-transfer [^`]+)`")
+SHOWN_COMMAND = re.compile(r"(?:^|\s)style-transfer\s+(\S.*)")
+
+
+def shown_command_lines(text):
+    for block in BASH_BLOCK.findall(text):
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
+            for part in line.split(" #")[0].split("&&"):
+                match = SHOWN_COMMAND.search(part)
+                if match:
+                    yield match.group(1).split()
+    for span in CODE_SPAN.findall(text):
+        yield span.split()[1:]
+
+
+def unknown_options(words):
+    """The options of `style-transfer WORDS` that its command does not have (the words up
+    to a `--`, after which Apache Beam's own options go); the command itself if unknown."""
+    from style_transfer.cli.main import build_parser
+
+    command, words = words[0], words[1:]
+    if command.startswith("-"):
+        return []
+    commands = build_parser(command).commands
+    if command not in commands:
+        return [command]
+    parser = commands[command]
+    words = words[:words.index("--")] if "--" in words else words
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction) and words and words[0] in action.choices:
+            parser = action.choices[words[0]]
+    known = {flag for action in parser._actions for flag in action.option_strings}
+    return [word for word in words
+            if word.startswith("--") and word.split("=")[0].rstrip(".,;)") not in known]
+
+
+GUIDES = ["README.md", *sorted(f"docs/{path.name}" for path in (REPOSITORY / "docs").glob("*.md")
+                               if path.name != "bad_inputs.md")]
+
+
+@pytest.mark.parametrize("document", GUIDES)
+def test_the_command_lines_of_the_guides_name_real_commands_and_options(document):
+    text = (REPOSITORY / document).read_text()
+    wrong = [f"style-transfer {' '.join(words)}: {unknown}"
+             for words in shown_command_lines(text) for unknown in [unknown_options(words)]
+             if unknown]
+    assert not wrong, f"{document} shows options its commands do not have:\n" + "\n".join(wrong)
+
+
+def test_the_command_line_check_sees_a_wrong_option_and_command():
+    text = ("```bash\nstyle-transfer stylize photo.jpg \\\n    --colour red --out x.png  # --no\n"
+            "style-transfer stylze photo.jpg\n```\nand `style-transfer pretrained get x --form y`"
+            "\n```bash\nstyle-transfer stylize-dataset in --out o -- --runner=FlinkRunner\n```")
+    found = [unknown_options(words) for words in shown_command_lines(text)]
+    assert found == [["--colour"], ["stylze"], [], ["--form"]]
