@@ -157,8 +157,8 @@ class RandomStyle(keras.layers.Layer):
             self.styles = None
         else:
             if style_images is not None:
-                raise BadInput("`style_images` need an arbitrary-style model (made by "
-                               "train-arbitrary); this model has a table of styles: choose "
+                raise BadInput("an arbitrary-style model (made by train-arbitrary) is needed "
+                               "for `style_images`; this model has a table of styles: choose "
                                "`styles`.")
             if sampling != "images":
                 raise BadInput("`sampling` applies to arbitrary-style models; a table of styles "

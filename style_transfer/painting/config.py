@@ -162,8 +162,8 @@ class PaintConfig:
                                "least one.")
             return
         if self.style_images:
-            raise BadInput("`style_images` need an arbitrary-style model (made by "
-                           "train-arbitrary); this model has a table of styles: choose a "
+            raise BadInput("an arbitrary-style model (made by train-arbitrary) is needed for "
+                           "`style_images`; this model has a table of styles: choose a "
                            "`style` or a `blend`.")
         for style in self.style:
             style_index(style, model.style_names)

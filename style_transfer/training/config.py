@@ -261,8 +261,8 @@ class _RunConfig:
         check_flag("jit_compile", self.jit_compile)
         check_choice("distribute", self.distribute, DISTRIBUTE)
         if self.cpu_replicas is not None and self.distribute != "mirrored":
-            raise BadInput(f"cpu_replicas splits one CPU for distribute='mirrored'; "
-                           f"received distribute={self.distribute!r}.")
+            raise BadInput(f"`cpu_replicas` splits one CPU for `distribute` mirrored; "
+                           f"received `distribute` {self.distribute}.")
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)

@@ -524,7 +524,7 @@ CASES = [
                                                       "W/out"), "paints with --style-image, not with --style"),
     Case("style image with a model of trained styles", (*STYLIZE, "--style-image", "W/style.png",
                                                         "--out", "W/out"),
-         "--style-image need an arbitrary-style model"),
+         "is needed for --style-image"),
     Case("blend weights not one per style image", (*ARBITRARY, "--blend-weights", "0.3,0.7",
                                                    "--out", "W/out"), "one per style image"),
     Case("blend weights 0_5", (*ARBITRARY, "--blend-weights", "0_5", "--out", "W/out"),

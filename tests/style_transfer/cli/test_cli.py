@@ -176,3 +176,21 @@ def test_settings_in_messages_are_shown_as_the_commands_options():
     pretrained = build_parser("pretrained").commands["pretrained"]
     assert as_options("replacing it takes `overwrite`; give `style_names`.", pretrained) == (
         "replacing it takes --overwrite; give style_names.")
+
+
+def test_refusals_of_settings_name_the_options_in_good_english():
+    from types import SimpleNamespace
+
+    from style_transfer.cli.main import as_options
+    from style_transfer.painting.config import PaintConfig
+    from style_transfer.training.config import TrainConfig
+
+    with pytest.raises(BadInput) as refused:
+        TrainConfig(content_dir="photos", style_images=("wave.png",), cpu_replicas=2)
+    assert as_options(str(refused.value), build_parser("train").commands["train"]) == (
+        "--cpu-replicas splits one CPU for --distribute mirrored; received --distribute none.")
+    with pytest.raises(BadInput) as refused:
+        PaintConfig(style_images=("wave.png",)).check_model(SimpleNamespace(style_names=["a"]))
+    assert as_options(str(refused.value), build_parser("stylize").commands["stylize"]) == (
+        "an arbitrary-style model (made by train-arbitrary) is needed for --style-image; this "
+        "model has a table of styles: choose a --style or a --blend.")
