@@ -31,7 +31,8 @@ def register(subparsers):
                         help="a folder of images (its tree is kept under --out), or a text "
                         "file listing image files relative to its folder")
     parser.add_argument("--out", required=True, metavar="OUT_DIR",
-                        help="the output folder: the same tree, manifest.jsonl, failed.jsonl")
+                        help="the output folder: the same tree, manifest.jsonl, and failed.jsonl "
+                        "when an image could not be read")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as one JSON record")
