@@ -175,7 +175,8 @@ def prepare_output(out, root, relative_paths, config, model_path):
         previous = _read_json(recorded)
         changed = sorted(key for key in settings if previous.get(key) != settings[key])
         if changed:
-            raise BadInput(f"{out} holds a dataset made with other settings ({', '.join(changed)}"
+            raise BadInput(f"{out} holds a dataset made with other settings ("
+                           f"{', '.join(f'`{key}`' for key in changed)}"
                            f"); resume it with the same ones, or choose another --out.")
     else:
         with atomic_write(recorded, "w") as file:

@@ -116,9 +116,11 @@ def test_other_settings_on_the_same_output_folder_are_refused(capsys, model_file
     out = tmp_path / "stylized"
     assert stylize_dataset(capsys, model_file, source, out)[0] == 0
     code = main(["stylize-dataset", str(source), "--out", str(out), "--model", model_file,
-                 "--seed", "7"])
+                 "--seed", "7", "--preserve-color"])
     error = capsys.readouterr().err
-    assert code == 2 and "other settings (seed)" in error and len(error.splitlines()) == 1
+    # Named as the options that set them.
+    assert code == 2 and "other settings (--preserve-color, --seed)" in error
+    assert len(error.splitlines()) == 1
 
 
 def test_an_output_folder_inside_the_input_is_refused(capsys, model_file, tmp_path):
