@@ -263,8 +263,8 @@ class Run:
                          if key not in resumable and config.get(key) != previous.get(key))
         if changed:
             raise BadInput(f"cannot resume {run_dir}: the run was started with different "
-                           f"settings ({', '.join(changed)}); use the same settings or "
-                           f"another folder.")
+                           f"settings ({', '.join(_changed_names(changed, config, previous))}); "
+                           f"use the same settings or another folder.")
         inputs, previous = expected["inputs"], found["inputs"]
         changed = sorted(key for key in set(inputs) | set(previous)
                          if inputs.get(key) != previous.get(key))
@@ -476,6 +476,20 @@ def _refuse_if_in_use(run_dir):
 def _in_use(run_dir):
     return BadInput(f"{run_dir} is in use by another training process; wait for it to end or "
                     f"choose another folder.")
+
+
+def _changed_names(changed, config, previous):
+    """The settings `changed` between two run configs, in backquotes (the command line
+    shows their options); a nested setting (the loss) by the fields of it that changed."""
+    names = []
+    for key in changed:
+        new, old = config.get(key), previous.get(key)
+        if isinstance(new, dict) and isinstance(old, dict):
+            names += [f"`{name}`" for name in sorted(set(new) | set(old))
+                      if new.get(name) != old.get(name)]
+        else:
+            names.append(f"`{key}`")
+    return names
 
 
 def _describe_change(input_name):

@@ -125,7 +125,17 @@ def test_resuming_with_different_settings_is_refused(inputs, capsys):
     content, styles, out = inputs
     _other_run(out)
     assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
-                    ["different settings", "image_size"])
+                    ["different settings", "--image-size"])
+
+
+def test_resuming_with_another_loss_names_its_options(inputs, capsys):
+    content, styles, out = inputs
+    _other_run(out)
+    run = json.loads((out / RUN_FILE).read_text())
+    run["config"] = {"loss": {"vgg_weights": "random", "tv_weight": 1.0}}
+    (out / RUN_FILE).write_text(json.dumps(run))
+    assert_refused(capsys, _arguments(content, styles, out, "--resume"), out,
+                    ["different settings", "--tv-weight", "--vgg,"])
 
 
 def test_a_folder_of_other_files_is_refused(inputs, capsys):
