@@ -3,13 +3,15 @@
     style-transfer remove-style --model more.keras --style mosaic --out fewer.keras
     style-transfer rename-style --model more.keras --style mosaic --to tiles --out renamed.keras
 
-A thin layer over `style_transfer.training.add_style.remove_style` / `rename_style`. The
+A thin layer over `style_transfer.models.editing.remove_style` / `rename_style`. The
 other styles stay bit-identical; the edited model is written atomically to --out,
 which is never the input model.
 """
 
 
 def register(subparsers):
+    from style_transfer.models.style_names import MAX_STYLE_NAME_LENGTH
+
     remove = subparsers.add_parser(
         "remove-style",
         description="Write a copy of MODEL without one style: its row leaves every "
@@ -23,8 +25,8 @@ def register(subparsers):
     )
     _add_edit_arguments(rename)
     rename.add_argument("--to", dest="new_name", required=True, metavar="NEW_NAME",
-                        help="the new name: not empty, no ',' '=' or control characters, "
-                        "not all digits (those select a style by index)")
+                        help=f"the new name: 1 to {MAX_STYLE_NAME_LENGTH} characters, no ',' '=' "
+                        "or control characters, not all digits (those select a style by index)")
     rename.set_defaults(run=_run_rename)
 
 

@@ -21,6 +21,9 @@ def register(subparsers):
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser(
         "list", help="name, styles, architecture, source, licence, and whether it is cached",
+        description="List the pretrained networks: for each its name, styles, architecture, "
+        "source, licence, whether it is cached and, for a download, its URL; then the cache "
+        "folder.",
     )
     listing.set_defaults(run=_run_list)
     get = actions.add_parser(

@@ -4,6 +4,7 @@ Each subprocess here refuses imports of the heavy libraries (a `sys.meta_path`
 finder that raises), so a --help or an argument error that needed them fails.
 """
 
+import argparse
 import json
 import os
 import subprocess
@@ -194,3 +195,20 @@ def test_refusals_of_settings_name_the_options_in_good_english():
     assert as_options(str(refused.value), build_parser("stylize").commands["stylize"]) == (
         "an arbitrary-style model (made by train-arbitrary) is needed for --style-image; this "
         "model has a table of styles: choose a --style or a --blend.")
+
+
+def test_the_help_of_rename_style_gives_the_longest_name():
+    from style_transfer.models.style_names import MAX_STYLE_NAME_LENGTH
+
+    to = next(action for action in _options("rename-style")[1] if action.dest == "new_name")
+    assert f"1 to {MAX_STYLE_NAME_LENGTH} characters" in to.help
+
+
+def test_every_command_and_sub_command_describes_itself_in_its_help():
+    for command in COMMANDS:
+        parser = build_parser(command).commands[command]
+        assert parser.description, command
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub_parser in action.choices.items():
+                    assert sub_parser.description, f"{command} {name}"
