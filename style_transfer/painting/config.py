@@ -138,6 +138,9 @@ class PaintConfig:
             raise BadInput("`normalize` applies to the weights of a `blend` only.")
         if self.runtime is not None:
             check_choice("runtime", self.runtime, RUNTIMES)
+            if self.xla and self.runtime not in ("auto", "tensorflow"):
+                raise BadInput(f"`xla` compiles the network for TensorFlow; `runtime` "
+                               f"{self.runtime} paints without it: give one of them.")
 
     def _set(self, name, value):
         object.__setattr__(self, name, value)

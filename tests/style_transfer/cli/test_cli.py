@@ -212,3 +212,14 @@ def test_every_command_and_sub_command_describes_itself_in_its_help():
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub_parser in action.choices.items():
                     assert sub_parser.description, f"{command} {name}"
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "litert"])
+def test_xla_with_a_runtime_other_than_tensorflow_is_refused(runtime):
+    from style_transfer.painting.config import PaintConfig
+
+    for allowed in (None, "auto", "tensorflow"):
+        assert PaintConfig(xla=True, runtime=allowed).xla
+    with pytest.raises(BadInput, match=f"`xla` compiles the network for TensorFlow; `runtime` "
+                                       f"{runtime} paints without it"):
+        PaintConfig(xla=True, runtime=runtime)
