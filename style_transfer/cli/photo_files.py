@@ -48,10 +48,11 @@ def add_output_options(parser):
                         "decides otherwise)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace existing outputs (never an input)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar, no list of outputs")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no output paths (one photo) and no progress bar (several)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON record per output picture (input, output, style, "
-                        "size, seconds) instead of the list of outputs")
+                        "size, seconds) instead of the output paths or the progress bar")
 
 
 @contextlib.contextmanager
