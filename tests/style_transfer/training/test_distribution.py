@@ -279,7 +279,7 @@ def test_multi_worker_refuses_a_missing_or_malformed_tf_config(
 
 @pytest.mark.parametrize("options, expected", [
     (["--distribute", "mirrored", "--cpu-replicas", "0"], ["--cpu-replicas", "from 1 to 64"]),
-    (["--cpu-replicas", "2"], ["cpu_replicas", "mirrored"]),
+    (["--cpu-replicas", "2"], ["--cpu-replicas splits one CPU", "--distribute mirrored"]),
 ])
 def test_bad_cpu_replicas_are_refused(options, expected, inputs, tmp_path, capsys):
     assert_refused(capsys, arguments("train", inputs, tmp_path / "run", *options),

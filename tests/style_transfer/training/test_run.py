@@ -559,5 +559,5 @@ def test_the_training_commands_check_their_options_without_tensorflow_or_keras()
                                capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr[-2000:]
     refusals = completed.stdout.strip().splitlines()
-    assert [line.split()[0] for line in refusals] == ["--seed", "cpu_replicas",
+    assert [line.split()[0] for line in refusals] == ["--seed", "`cpu_replicas`",
                                                       "--learning-rate"], refusals
