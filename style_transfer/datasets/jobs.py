@@ -146,6 +146,24 @@ def weights_record(weights, style_names):
     return {name: float(weight) for name, weight in zip(style_names, weights) if weight > 0}
 
 
+def check_output_names(relative_paths, copies, image_format):
+    """Refuses two jobs with one output (NAME.jpg and NAME.png, or NAME.jpg's copy 1 and
+    NAME__1.jpg's copy 0): one would overwrite the other.
+
+    Raises:
+        BadInput: naming the two images and their output.
+    """
+    writers = {}
+    for relative_path in relative_paths:
+        for copy in range(copies):
+            output = output_name(relative_path, copy, image_format)
+            other = writers.setdefault(output, relative_path)
+            if other != relative_path:
+                raise BadInput(f"{other} and {relative_path} would both be written as {output}; "
+                               f"rename one of them, or list the images in a text file without "
+                               f"it.")
+
+
 def job_key(relative_path, copy):
     return f"{relative_path}\0{copy}"
 
@@ -167,6 +185,7 @@ def prepare_output(out, root, relative_paths, config, model_path):
     if root.resolve() in out.resolve().parents or root.resolve() == out.resolve():
         raise BadInput(f"--out {out} is inside the input {root}; the outputs would become "
                        f"inputs of a later run: choose a folder outside it.")
+    check_output_names(relative_paths, config.copies, config.format)
     settings = {**config.settings(), "model_file_sha256": file_sha256(model_path),
                 "inputs": len(relative_paths),
                 "inputs_sha256": hashlib.sha256("\n".join(relative_paths).encode()).hexdigest()}
@@ -194,9 +213,17 @@ def finished_records(out):
     for path in files:
         if path.is_file():
             for record in read_jsonl(path):
-                if "sha256" in record:
+                if is_output_record(record):
                     records[job_key(record["input"], record["copy"])] = record
     return records
+
+
+def is_output_record(record):
+    """Whether a manifest or journal line is an output's record: a hand-edited or damaged
+    one (no input, copy or SHA-256) is not, and is painted again."""
+    return (isinstance(record, dict) and isinstance(record.get("input"), str)
+            and isinstance(record.get("copy"), int) and not isinstance(record["copy"], bool)
+            and isinstance(record.get("sha256"), str))
 
 
 def is_finished(out, record, job):
@@ -229,10 +256,10 @@ def finish(out, relative_paths, copies):
     for path in [out / MANIFEST_FILE] + sorted((out / JOURNAL_FOLDER).glob("*.jsonl")):
         if path.is_file():
             for record in read_jsonl(path):
-                if "error" in record:
-                    failures[record["input"]] = record
-                else:
+                if is_output_record(record):
                     outputs[job_key(record["input"], record["copy"])] = record
+                elif "error" in record and isinstance(record.get("input"), str):
+                    failures[record["input"]] = record
     wanted = {job_key(path, copy) for path in relative_paths for copy in range(copies)}
     done = [outputs[key] for key in sorted(outputs) if key in wanted]
     done_inputs = {record["input"] for record in done}

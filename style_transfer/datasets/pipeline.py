@@ -89,7 +89,7 @@ def _finished_record(line):
         record = json.loads(line)
     except ValueError:
         return []
-    return [record] if isinstance(record, dict) and "sha256" in record else []
+    return [record] if jobs.is_output_record(record) else []
 
 
 def _counter(name):

@@ -1,5 +1,7 @@
 """`style_transfer.datasets`: the settings, the inputs, each copy's draws and the output names."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -134,3 +136,32 @@ def test_the_local_runner_gets_a_worker_thread_per_core_unless_options_say_other
     for given in (["--runner=FlinkRunner", "--flink_master=host:8081"],
                   ["--direct_num_workers=1"], ["--direct_running_mode=in_memory"]):
         assert local_options(given) == given
+
+
+@pytest.mark.parametrize("paths, copies", [
+    (["cats/tom.jpg", "cats/tom.png"], 1),
+    (["tom.jpg", "tom__1.jpg"], 2),
+])
+def test_two_images_with_one_output_are_refused_before_anything_is_written(tmp_path, paths,
+                                                                          copies):
+    (tmp_path / "in").mkdir()
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"model")
+    with pytest.raises(BadInput, match="would both be written as"):
+        jobs.prepare_output(tmp_path / "out", tmp_path / "in", paths,
+                            DatasetConfig(copies=copies), model)
+    assert not (tmp_path / "out" / jobs.SETTINGS_FILE).exists()
+
+
+def test_damaged_manifest_lines_are_painted_again_not_fatal(tmp_path):
+    good = {"input": "a.jpg", "copy": 0, "output": "a.png", "sha256": "0" * 64}
+    damaged = [{"sha256": "x"}, {"input": "a.jpg", "sha256": "x"},
+               {"input": 3, "copy": 0, "sha256": "x"}, {"input": "a.jpg", "copy": "0",
+                                                         "sha256": "x"},
+               {"input": "a.jpg", "copy": 0}, {"error": "unreadable"}]
+    (tmp_path / jobs.MANIFEST_FILE).write_text(
+        "".join(json.dumps(record) + "\n" for record in [*damaged, good]))
+    assert [jobs.is_output_record(record) for record in [*damaged, good]] == [
+        False] * len(damaged) + [True]
+    assert jobs.finish(tmp_path, ["a.jpg"], 1) == (1, [])
+    assert jobs.read_jsonl(tmp_path / jobs.MANIFEST_FILE) == [good]
