@@ -194,6 +194,7 @@ class RandomStyle(keras.layers.Layer):
         self.built = True
 
     def __call__(self, images, training=None, **kwargs):
+        _check_images_shape(images)
         if keras.backend.backend() != "tensorflow" and _is_graph_tensor(images):
             return self._call_eagerly_from_graph(images, training)
         if training is not None:
@@ -375,6 +376,16 @@ def _check_value_range(value_range):
         raise BadInput(f"`value_range` must be (low, high) with low < high; received "
                        f"{value_range!r}.")
     return low, high
+
+
+def _check_images_shape(images):
+    """Refuses what is not RGB images (batch, H, W, 3) or one image (H, W, 3), in one line
+    (the network's own error came from deep inside it, or was an IndexError)."""
+    shape = tuple(images.shape) if hasattr(images, "shape") else np.shape(images)
+    if len(shape) not in (3, 4) or shape[-1] not in (3, None):
+        raise BadInput(f"RandomStyle paints RGB images (batch, height, width, 3) or one image "
+                       f"(height, width, 3); received shape {shape}: give grayscale images 3 "
+                       f"channels and drop an alpha channel.")
 
 
 def _is_graph_tensor(value):

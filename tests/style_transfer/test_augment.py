@@ -194,6 +194,15 @@ def test_bad_arguments_are_refused_with_one_line(model, arguments, message):
         RandomStyle(model, **arguments)
 
 
+@pytest.mark.parametrize("shape", [(2, 16, 16, 1), (2, 16, 16, 4), (16, 16), (1, 2, 16, 16, 3)])
+def test_images_that_are_not_rgb_are_refused_with_one_line(model, shape):
+    layer = RandomStyle(model, seed=0)
+    with pytest.raises(BadInput, match=r"RGB images .*received shape"):
+        layer(np.zeros(shape, "float32"))
+    with pytest.raises(BadInput, match="RGB images"):
+        layer(np.zeros(shape, "float32"), training=False)
+
+
 def test_only_style_networks_are_painting_networks():
     with pytest.raises(BadInput, match="style network"):
         RandomStyle(keras.Sequential([keras.layers.Dense(1)]))
