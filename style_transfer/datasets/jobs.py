@@ -23,6 +23,7 @@ each output is a function of its job alone, the finished folder is the same, bit
 bit, as an uninterrupted run's.
 """
 
+import collections
 import hashlib
 import json
 import os
@@ -261,9 +262,12 @@ def finish(out, relative_paths, copies):
                 elif "error" in record and isinstance(record.get("input"), str):
                     failures[record["input"]] = record
     wanted = {job_key(path, copy) for path in relative_paths for copy in range(copies)}
-    done = [outputs[key] for key in sorted(outputs) if key in wanted]
-    done_inputs = {record["input"] for record in done}
-    failed = [failures[path] for path in sorted(failures) if path not in done_inputs]
+    # An image that failed now may have records of a previous run whose files are gone:
+    # only those whose file has the recorded SHA-256 are still outputs.
+    done = [outputs[key] for key in sorted(outputs) if key in wanted and (
+        outputs[key]["input"] not in failures or is_finished(out, outputs[key], outputs[key]))]
+    copies_done = collections.Counter(record["input"] for record in done)
+    failed = [failures[path] for path in sorted(failures) if copies_done[path] < copies]
     with atomic_write(out / MANIFEST_FILE, "w") as file:
         file.write("".join(json.dumps(record, sort_keys=True) + "\n" for record in done))
     if failed or (out / FAILED_FILE).exists():

@@ -165,3 +165,22 @@ def test_damaged_manifest_lines_are_painted_again_not_fatal(tmp_path):
         False] * len(damaged) + [True]
     assert jobs.finish(tmp_path, ["a.jpg"], 1) == (1, [])
     assert jobs.read_jsonl(tmp_path / jobs.MANIFEST_FILE) == [good]
+
+
+def test_an_image_that_fails_now_keeps_only_the_outputs_still_on_disk(tmp_path):
+    """A resumed run could not read a.jpg, whose copy 0 a previous run painted and someone
+    deleted since: the manifest must not list it, and a.jpg is a failure."""
+    (tmp_path / "a__1.png").write_bytes(b"copy 1")
+    (tmp_path / "b.png").write_bytes(b"b")
+    records = [{"input": "a.jpg", "copy": 0, "output": "a.png", "seed": 1, "sha256": "0" * 64},
+               {"input": "a.jpg", "copy": 1, "output": "a__1.png", "seed": 2,
+                "sha256": jobs.file_sha256(tmp_path / "a__1.png")},
+               {"input": "b.jpg", "copy": 0, "output": "b.png", "seed": 3,
+                "sha256": "0" * 64}]
+    (tmp_path / jobs.MANIFEST_FILE).write_text(
+        "".join(json.dumps(record) + "\n" for record in records))
+    failure = {"input": "a.jpg", "error": "cannot read a.jpg"}
+    jobs.write_journal(tmp_path, [failure], "run")
+    assert jobs.finish(tmp_path, ["a.jpg", "b.jpg"], 2) == (2, [failure])
+    assert jobs.read_jsonl(tmp_path / jobs.MANIFEST_FILE) == records[1:]
+    assert jobs.read_jsonl(tmp_path / jobs.FAILED_FILE) == [failure]
