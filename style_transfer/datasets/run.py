@@ -12,6 +12,7 @@ manifest (`style_transfer.datasets.jobs`). Needs the [datasets] extra (Apache Be
 """
 
 import os
+import threading
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
@@ -24,7 +25,7 @@ def import_beam():
     return import_extra("apache_beam", "datasets", "stylize-dataset")
 
 
-def stylize_dataset(source, out, config, pipeline_args=None):
+def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
     """Paints every image of `source` in `config.copies` drawn styles, under `out`.
 
     Args:
@@ -35,6 +36,11 @@ def stylize_dataset(source, out, config, pipeline_args=None):
         pipeline_args: Beam pipeline options, e.g. ["--runner=FlinkRunner",
             "--flink_master=host:8081"] (default: the DirectRunner on this machine,
             one worker thread per core: see `local_options`).
+        progress: Called as `progress(done, total)` about every second while the
+            pipeline runs (from another thread), with the copies settled (painted,
+            found finished, or of an image that failed) out of all of them, e.g. for
+            a progress bar; counted from the journal, so on any runner whose
+            workers write OUT where this machine reads it.
 
     Returns:
         {"outputs": outputs recorded in the manifest, "painted": painted by this
@@ -75,8 +81,14 @@ def stylize_dataset(source, out, config, pipeline_args=None):
     options = PipelineOptions(local_options(pipeline_args or []))
     pipeline = beam.Pipeline(options=options)
     pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names, previous)
-    result = pipeline.run()
-    result.wait_until_finish()
+    watcher = None if progress is None else JournalProgress(
+        out, len(relative_paths) * config.copies, config.copies, progress)
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    finally:
+        if watcher is not None:
+            watcher.stop()
     counters = pipeline_module.counters(result)
     outputs, failed = jobs.finish(out, relative_paths, config.copies)
     return {"outputs": outputs, "painted": counters.get("painted", 0),
@@ -94,3 +106,44 @@ def local_options(pipeline_args):
         return list(pipeline_args)
     return [*pipeline_args, f"--direct_num_workers={usable_cores()}",
             "--direct_running_mode=multi_threading"]
+
+
+class JournalProgress:
+    """Calls `progress(done, total)` every `interval` seconds from a thread of its own, when
+    it has changed, with the copies the journal records: an output painted or found
+    finished is one, an image that failed is its `copies`. The journal files already there
+    when it starts are a killed run's, whose records the run journals again: not counted."""
+
+    def __init__(self, out, total, copies, progress, interval=1.0):
+        self.folder = Path(out) / jobs.JOURNAL_FOLDER
+        self.total, self.copies, self.progress = total, copies, progress
+        self.seen = {path.name for path in self.folder.glob("*.jsonl")}
+        self.done = 0
+        self.reported = None
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(interval,), daemon=True)
+        self.thread.start()
+
+    def _run(self, interval):
+        while not self.stopped.wait(interval):
+            self.poll()
+
+    def poll(self):
+        """Counts the journal files written since the last poll and reports."""
+        for path in sorted(self.folder.glob("*.jsonl")):
+            if path.name not in self.seen:
+                self.seen.add(path.name)
+                try:
+                    records = jobs.read_jsonl(path)
+                except OSError:
+                    continue
+                self.done += sum(self.copies if "error" in record else 1 for record in records)
+        if self.done != self.reported:
+            self.reported = self.done
+            self.progress(min(self.done, self.total), self.total)
+
+    def stop(self):
+        """Stops the thread after a last report."""
+        self.stopped.set()
+        self.thread.join()
+        self.poll()

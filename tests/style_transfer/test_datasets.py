@@ -184,3 +184,18 @@ def test_an_image_that_fails_now_keeps_only_the_outputs_still_on_disk(tmp_path):
     assert jobs.finish(tmp_path, ["a.jpg", "b.jpg"], 2) == (2, [failure])
     assert jobs.read_jsonl(tmp_path / jobs.MANIFEST_FILE) == records[1:]
     assert jobs.read_jsonl(tmp_path / jobs.FAILED_FILE) == [failure]
+
+
+def test_progress_counts_the_copies_the_journal_records_since_the_start(tmp_path):
+    from style_transfer.datasets.run import JournalProgress
+
+    record = {"input": "a.jpg", "copy": 0, "output": "a.png", "sha256": "0" * 64}
+    jobs.write_journal(tmp_path, [record], "killed_run")  # journaled again by this run
+    reports = []
+    watcher = JournalProgress(tmp_path, 6, 3, lambda *report: reports.append(report),
+                              interval=3600)
+    watcher.poll()
+    jobs.write_journal(tmp_path, [record, {**record, "copy": 1}], "painted")
+    jobs.write_journal(tmp_path, [{"input": "b.jpg", "error": "unreadable"}], "failed")
+    watcher.stop()
+    assert reports == [(0, 6), (5, 6)]

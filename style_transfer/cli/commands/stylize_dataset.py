@@ -33,7 +33,8 @@ def register(subparsers):
     parser.add_argument("--out", required=True, metavar="OUT_DIR",
                         help="the output folder: the same tree, manifest.jsonl, and failed.jsonl "
                         "when an image could not be read")
-    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print nothing but errors (no progress bar)")
     parser.add_argument("--json", action="store_true",
                         help="print the summary as one JSON record")
     parser.add_argument("pipeline_args", nargs="*", metavar="-- BEAM_OPTIONS",
@@ -51,7 +52,9 @@ def run(args):
     if any(not argument.startswith("--") for argument in args.pipeline_args):
         raise BadInput(f"one INPUT at a time; Apache Beam's options go after -- and start with "
                        f"-- (received {' '.join(args.pipeline_args)}).")
-    summary = stylize_dataset(args.input, args.out, config, pipeline_args=args.pipeline_args)
+    progress = None if args.quiet or args.json else _ProgressBar()
+    summary = stylize_dataset(args.input, args.out, config, pipeline_args=args.pipeline_args,
+                              progress=progress)
     for failure in summary["failed"]:
         print(f"style-transfer stylize-dataset: {failure['input']}: {failure['error']}",
               file=sys.stderr)
@@ -62,3 +65,18 @@ def run(args):
               f"{summary['kept']} already finished), {len(summary['failed'])} images failed; "
               f"manifest.jsonl lists them.")
     return EXIT_SOME_FILES_FAILED if summary["failed"] else 0
+
+
+class _ProgressBar:
+    """Copies done, rate and time left (Keras's bar), from the run's journal."""
+
+    def __init__(self):
+        self.bar = None
+
+    def __call__(self, done, total):
+        if self.bar is None:
+            import keras
+
+            self.bar = keras.utils.Progbar(total, unit_name="copy")
+        self.bar.update(done)
+        sys.stdout.flush()
