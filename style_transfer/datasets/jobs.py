@@ -72,6 +72,10 @@ def list_inputs(source):
         raise BadInput(f"INPUT {source} does not exist.")
     if not found:
         raise BadInput(f"no image found in {source}.")
+    broken = next((path for path in found if "\n" in path or "\r" in path), None)
+    if broken is not None:
+        raise BadInput(f"{source} holds {broken!r}, whose name has a line break (the run lists "
+                       f"its images one a line): rename it.")
     found = sorted(found)
     repeated = next((first for first, second in zip(found, found[1:]) if first == second), None)
     if repeated is not None:
@@ -188,12 +192,14 @@ def prepare_output(out, root, relative_paths, config, model_path):
                        f"inputs of a later run: choose a folder outside it.")
     check_output_names(relative_paths, config.copies, config.format)
     settings = {**config.settings(), "model_file_sha256": file_sha256(model_path),
-                "inputs": len(relative_paths),
+                "input_folder": str(root.resolve()), "inputs": len(relative_paths),
                 "inputs_sha256": hashlib.sha256("\n".join(relative_paths).encode()).hexdigest()}
     recorded = out / SETTINGS_FILE
     if recorded.exists():
         previous = _read_json(recorded)
-        changed = sorted(key for key in settings if previous.get(key) != settings[key])
+        # A folder made before the input folder was recorded resumes from any.
+        changed = sorted(key for key in settings if previous.get(key) != settings[key]
+                         and (key != "input_folder" or key in previous))
         if changed:
             raise BadInput(f"{out} holds a dataset made with other settings ("
                            f"{', '.join(f'`{key}`' for key in changed)}"
@@ -296,7 +302,11 @@ def read_jsonl(path):
 
 def _read_json(path):
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise BadInput(f"cannot read {path}: {error}; remove it to start the dataset "
                        f"again.") from None
+    if not isinstance(settings, dict):
+        raise BadInput(f"{path} is not a run's settings (a JSON object); remove it to start "
+                       f"the dataset again.")
+    return settings

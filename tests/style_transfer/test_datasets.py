@@ -199,3 +199,33 @@ def test_progress_counts_the_copies_the_journal_records_since_the_start(tmp_path
     jobs.write_journal(tmp_path, [{"input": "b.jpg", "error": "unreadable"}], "failed")
     watcher.stop()
     assert reports == [(0, 6), (5, 6)]
+
+
+def prepare(tmp_path, root="in", paths=("a.jpg",)):
+    (tmp_path / root).mkdir(exist_ok=True)
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"model")
+    return jobs.prepare_output(tmp_path / "out", tmp_path / root, list(paths), DatasetConfig(),
+                               model)
+
+
+def test_another_input_folder_with_the_same_names_is_refused(tmp_path):
+    """train/ then val/ into one --out, both 0001.jpg: val's would be 'already finished'."""
+    prepare(tmp_path, "train")
+    prepare(tmp_path, "train")
+    with pytest.raises(BadInput, match=r"other settings \(input_folder\)"):
+        prepare(tmp_path, "val")
+
+
+def test_settings_that_are_not_an_object_are_refused(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / jobs.SETTINGS_FILE).write_text("[]")
+    with pytest.raises(BadInput, match="not a run's settings"):
+        prepare(tmp_path)
+
+
+def test_a_name_with_a_line_break_is_refused(tmp_path):
+    write_photo(tmp_path / "a.png")
+    write_photo(tmp_path / "b\nc.png")
+    with pytest.raises(BadInput, match="line break"):
+        jobs.list_inputs(tmp_path)
