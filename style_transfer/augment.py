@@ -380,12 +380,17 @@ def _check_value_range(value_range):
 
 def _check_images_shape(images):
     """Refuses what is not RGB images (batch, H, W, 3) or one image (H, W, 3), in one line
-    (the network's own error came from deep inside it, or was an IndexError)."""
-    shape = tuple(images.shape) if hasattr(images, "shape") else np.shape(images)
-    if len(shape) not in (3, 4) or shape[-1] not in (3, None):
+    (the network's own error came from deep inside it, or was an IndexError); the rank and
+    the channels must be known (a `tf.data` tensor from `tf.io.decode_image` has neither)."""
+    try:
+        shape = tuple(images.shape) if hasattr(images, "shape") else np.shape(images)
+    except ValueError:  # a TensorFlow tensor of unknown rank
+        shape = None
+    if shape is None or len(shape) not in (3, 4) or shape[-1] != 3:
         raise BadInput(f"RandomStyle paints RGB images (batch, height, width, 3) or one image "
-                       f"(height, width, 3); received shape {shape}: give grayscale images 3 "
-                       f"channels and drop an alpha channel.")
+                       f"(height, width, 3); received shape {shape or 'unknown'}: give "
+                       f"grayscale images 3 channels and drop an alpha channel (in tf.data, "
+                       f"decode with channels=3).")
 
 
 def _is_graph_tensor(value):

@@ -203,6 +203,15 @@ def test_images_that_are_not_rgb_are_refused_with_one_line(model, shape):
         layer(np.zeros(shape, "float32"), training=False)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's shapes")
+def test_a_tf_data_map_of_images_of_unknown_channels_is_refused_with_one_line(model):
+    layer = RandomStyle(model, seed=0)
+    for signature in [tf.TensorSpec(None, "uint8"), tf.TensorSpec((None, None, None), "uint8")]:
+        # AutoGraph wraps the BadInput as its StagingError, the message kept.
+        with pytest.raises(Exception, match="decode with channels=3"):
+            tf.function(layer, input_signature=[signature]).get_concrete_function()
+
+
 def test_only_style_networks_are_painting_networks():
     with pytest.raises(BadInput, match="style network"):
         RandomStyle(keras.Sequential([keras.layers.Dense(1)]))
