@@ -75,6 +75,13 @@ def main(argv=None):
     command = argv[0] if argv and argv[0] in COMMANDS else None
     parser = build_parser(command)
     args, unknown = parser.parse_known_args(argv)
+    pass_through = getattr(parser.commands.get(args.command), "pass_through", None)
+    if pass_through and "--" in unknown:
+        # What follows `--` once INPUT and the options are parsed is another program's
+        # (argparse leaves it unparsed when an option came between INPUT and `--`).
+        split = unknown.index("--")
+        setattr(args, pass_through, [*getattr(args, pass_through), *unknown[split + 1:]])
+        unknown = unknown[:split]
     if unknown:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     program = f"{PROGRAM} {args.command}"

@@ -41,6 +41,7 @@ def register(subparsers):
                         help=argparse.SUPPRESS)
     add_config_options(parser, DatasetConfig)
     parser.set_defaults(run=run)
+    parser.pass_through = "pipeline_args"  # the arguments after --, wherever INPUT is
 
 
 def run(args):

@@ -137,6 +137,29 @@ def test_words_after_the_input_must_be_beam_options(capsys, model_file, tmp_path
     assert code == 2 and "one INPUT at a time" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("order", ["input first", "input last"])
+def test_arguments_after_a_double_dash_go_to_beam_wherever_the_input_is(
+        capsys, monkeypatch, model_file, tmp_path, order):
+    from style_transfer.datasets import run
+
+    received = {}
+
+    def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
+        received.update(source=source, pipeline_args=pipeline_args)
+        return {"outputs": 0, "painted": 0, "kept": 0, "failed": []}
+
+    monkeypatch.setattr(run, "stylize_dataset", stylize_dataset)
+    options = ["--out", str(tmp_path / "out"), "--model", model_file, "--quiet"]
+    arguments = (["photos", *options] if order == "input first" else [*options, "photos"])
+    beam_options = ["--runner=FlinkRunner", "--flink_master=host:8081", "--out=x"]
+    assert main(["stylize-dataset", *arguments, "--", *beam_options]) == 0
+    assert received == {"source": "photos", "pipeline_args": beam_options}
+    with pytest.raises(SystemExit) as exit:
+        main(["stylize-dataset", *arguments, "--bogus", "--", *beam_options])
+    assert exit.value.code == 2
+    assert "unrecognized arguments: --bogus (" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_a_run_killed_with_sigkill_then_started_again_gives_the_uninterrupted_files(
         capsys, model_file, tmp_path):
