@@ -51,8 +51,6 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
             output folder that holds another run (see `jobs.prepare_output`).
     """
     beam = import_beam()
-    from apache_beam.options.pipeline_options import PipelineOptions
-
     from style_transfer.base.files import remove_stale_partials
     from style_transfer.datasets import pipeline as pipeline_module
     from style_transfer.models.loading import TABLE, model_kind, model_path
@@ -71,6 +69,7 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
 
         parse_blend(config.blend, style_names)
     root, relative_paths = jobs.list_inputs(source)
+    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args or []))
     out = Path(out)
     jobs.prepare_output(out, root, relative_paths, config, path)
     for folder, _, _ in os.walk(out):
@@ -78,8 +77,6 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
     previous = [str(file) for file in [out / jobs.MANIFEST_FILE,
                                        *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
                 if file.is_file()]
-    options = PipelineOptions(local_options(pipeline_args or []))
-    pipeline = beam.Pipeline(options=options)
     pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names, previous)
     watcher = None if progress is None else JournalProgress(
         out, len(relative_paths) * config.copies, config.copies, progress)
@@ -93,6 +90,38 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
     outputs, failed = jobs.finish(out, relative_paths, config.copies)
     return {"outputs": outputs, "painted": counters.get("painted", 0),
             "kept": counters.get("kept", 0), "failed": failed}
+
+
+def pipeline_options(pipeline_args):
+    """Beam's `PipelineOptions` of `pipeline_args` (with `local_options`), checked before
+    anything is written: a bad value or an unknown runner is one line (Beam printed its
+    whole usage, or a traceback).
+
+    Raises:
+        BadInput: naming the option.
+    """
+    import contextlib
+    import io
+
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.runners.runner import create_runner
+
+    options = PipelineOptions(local_options(pipeline_args))
+    usage = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(usage):
+            options.get_all_options()
+    except SystemExit:
+        message = (usage.getvalue().strip().splitlines() or ["invalid"])[-1]
+        raise BadInput(f"Apache Beam's options after --: {message.split('error: ', 1)[-1]}."
+                       ) from None
+    runner = options.view_as(StandardOptions).runner
+    if runner is not None:
+        try:
+            create_runner(runner)
+        except ValueError as error:
+            raise BadInput(f"Apache Beam's options after --: {error}") from None
+    return options
 
 
 def local_options(pipeline_args):

@@ -229,3 +229,17 @@ def test_a_name_with_a_line_break_is_refused(tmp_path):
     write_photo(tmp_path / "b\nc.png")
     with pytest.raises(BadInput, match="line break"):
         jobs.list_inputs(tmp_path)
+
+
+@pytest.mark.parametrize("argument, message", [
+    ("--direct_num_workers=abc", r"after --: argument --direct_num_workers: invalid int value"),
+    ("--runner=NoSuchRunner", "after --: Unexpected pipeline runner: NoSuchRunner"),
+])
+@pytest.mark.slow  # importing Beam
+def test_bad_beam_options_are_refused_with_one_line(capsys, argument, message):
+    pytest.importorskip("apache_beam")
+    from style_transfer.datasets.run import pipeline_options
+
+    with pytest.raises(BadInput, match=message):
+        pipeline_options([argument])
+    assert capsys.readouterr().err == ""  # not Beam's whole usage
