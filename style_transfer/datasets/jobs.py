@@ -72,10 +72,15 @@ def list_inputs(source):
         raise BadInput(f"INPUT {source} does not exist.")
     if not found:
         raise BadInput(f"no image found in {source}.")
-    broken = next((path for path in found if "\n" in path or "\r" in path), None)
-    if broken is not None:
-        raise BadInput(f"{source} holds {broken!r}, whose name has a line break (the run lists "
-                       f"its images one a line): rename it.")
+    for path in found:  # the run lists its images as UTF-8 text, one a line
+        if "\n" in path or "\r" in path:
+            raise BadInput(f"{source} holds {path!r}, whose name has a line break (the run "
+                           f"lists its images one a line): rename it.")
+        try:
+            path.encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadInput(f"{source} holds {path!r}, whose name is not UTF-8 (the run lists "
+                           f"its images as UTF-8 text): rename it.") from None
     found = sorted(found)
     repeated = next((first for first, second in zip(found, found[1:]) if first == second), None)
     if repeated is not None:

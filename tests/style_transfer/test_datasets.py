@@ -1,6 +1,7 @@
 """`style_transfer.datasets`: the settings, the inputs, each copy's draws and the output names."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -224,10 +225,12 @@ def test_settings_that_are_not_an_object_are_refused(tmp_path):
         prepare(tmp_path)
 
 
-def test_a_name_with_a_line_break_is_refused(tmp_path):
+@pytest.mark.parametrize("name, message", [("b\nc.png", "line break"),
+                                           (os.fsdecode(b"caf\xe9.png"), "not UTF-8")])
+def test_a_name_that_cannot_be_listed_is_refused(tmp_path, name, message):
     write_photo(tmp_path / "a.png")
-    write_photo(tmp_path / "b\nc.png")
-    with pytest.raises(BadInput, match="line break"):
+    write_photo(tmp_path / name)
+    with pytest.raises(BadInput, match=message):
         jobs.list_inputs(tmp_path)
 
 
