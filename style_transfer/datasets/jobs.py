@@ -158,20 +158,30 @@ def weights_record(weights, style_names):
 
 def check_output_names(relative_paths, copies, image_format):
     """Refuses two jobs with one output (NAME.jpg and NAME.png, or NAME.jpg's copy 1 and
-    NAME__1.jpg's copy 0): one would overwrite the other.
+    NAME__1.jpg's copy 0): one would overwrite the other. In time and memory of the images,
+    not of the copies: a copy k > 0 can only be written as the copy 0 of an image NAME__k.
 
     Raises:
         BadInput: naming the two images and their output.
     """
-    writers = {}
+    firsts = {}
     for relative_path in relative_paths:
-        for copy in range(copies):
-            output = output_name(relative_path, copy, image_format)
-            other = writers.setdefault(output, relative_path)
-            if other != relative_path:
-                raise BadInput(f"{other} and {relative_path} would both be written as {output}; "
-                               f"rename one of them, or list the images in a text file without "
-                               f"it.")
+        output = output_name(relative_path, 0, image_format)
+        other = firsts.setdefault(output, relative_path)
+        if other != relative_path:
+            _same_output(other, relative_path, output)
+    extension = OUTPUT_EXTENSIONS[image_format]
+    for output, relative_path in firsts.items():
+        original, _, copy = output[:-len(extension)].rpartition("__")
+        if (original and "/" not in copy and copy.isascii() and copy.isdigit()
+                and str(int(copy)) == copy and int(copy) < copies
+                and original + extension in firsts):
+            _same_output(firsts[original + extension], relative_path, output)
+
+
+def _same_output(first, second, output):
+    raise BadInput(f"{first} and {second} would both be written as {output}; rename one of "
+                   f"them, or list the images in a text file without it.")
 
 
 def job_key(relative_path, copy):

@@ -154,6 +154,13 @@ def test_two_images_with_one_output_are_refused_before_anything_is_written(tmp_p
     assert not (tmp_path / "out" / jobs.SETTINGS_FILE).exists()
 
 
+def test_names_like_a_copys_are_outputs_of_their_own_when_no_copy_has_them():
+    jobs.check_output_names(["tom.jpg", "tom__2.jpg", "tom__01.jpg", "sub/tom__1.jpg"], 2, "png")
+    with pytest.raises(BadInput, match="tom.jpg and tom__1.jpg would both be written as "
+                                       "tom__1.png"):
+        jobs.check_output_names(["tom.jpg", "tom__1.jpg"], 2, "png")
+
+
 def test_damaged_manifest_lines_are_painted_again_not_fatal(tmp_path):
     good = {"input": "a.jpg", "copy": 0, "output": "a.png", "sha256": "0" * 64}
     damaged = [{"sha256": "x"}, {"input": "a.jpg", "sha256": "x"},
