@@ -33,7 +33,12 @@ import numpy as np
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
-from style_transfer.base.files import atomic_write, check_not_an_input, file_sha256
+from style_transfer.base.files import (
+    MAX_NAME_BYTES,
+    atomic_write,
+    check_not_an_input,
+    file_sha256,
+)
 
 SETTINGS_FILE = "dataset.json"
 INPUTS_FILE = "inputs.txt"
@@ -158,19 +163,25 @@ def weights_record(weights, style_names):
 
 def check_output_names(relative_paths, copies, image_format):
     """Refuses two jobs with one output (NAME.jpg and NAME.png, or NAME.jpg's copy 1 and
-    NAME__1.jpg's copy 0): one would overwrite the other. In time and memory of the images,
+    NAME__1.jpg's copy 0): one would overwrite the other; and names too long for a file. In time and memory of the images,
     not of the copies: a copy k > 0 can only be written as the copy 0 of an image NAME__k.
 
     Raises:
-        BadInput: naming the two images and their output.
+        BadInput: naming the two images and their output, or the image.
     """
+    extension = OUTPUT_EXTENSIONS[image_format]
+    last_copy = f"__{copies - 1}" if copies > 1 else ""
     firsts = {}
     for relative_path in relative_paths:
         output = output_name(relative_path, 0, image_format)
         other = firsts.setdefault(output, relative_path)
         if other != relative_path:
             _same_output(other, relative_path, output)
-    extension = OUTPUT_EXTENSIONS[image_format]
+        longest = output.rpartition("/")[2][:-len(extension)] + last_copy + extension
+        if len(os.fsencode(longest)) > MAX_NAME_BYTES:
+            raise BadInput(f"{relative_path}'s output {longest} would have a name longer than "
+                           f"{MAX_NAME_BYTES} bytes, which no file system takes: rename it (or "
+                           f"choose fewer `copies`).")
     for output, relative_path in firsts.items():
         original, _, copy = output[:-len(extension)].rpartition("__")
         if (original and "/" not in copy and copy.isascii() and copy.isdigit()

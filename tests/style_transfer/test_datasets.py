@@ -161,6 +161,14 @@ def test_names_like_a_copys_are_outputs_of_their_own_when_no_copy_has_them():
         jobs.check_output_names(["tom.jpg", "tom__1.jpg"], 2, "png")
 
 
+def test_an_output_name_too_long_for_a_file_is_refused_before_anything_is_written():
+    name = "x" * 250 + ".jpeg"  # 255 bytes: its copy 0 fits, its copy 1 does not
+    jobs.check_output_names([f"sub/{name}"], 1, "webp")
+    with pytest.raises(BadInput, match=r"sub/x+\.jpeg's output x+__1\.webp would have a name "
+                                       r"longer than 255 bytes"):
+        jobs.check_output_names([f"sub/{name}"], 2, "webp")
+
+
 def test_damaged_manifest_lines_are_painted_again_not_fatal(tmp_path):
     good = {"input": "a.jpg", "copy": 0, "output": "a.png", "sha256": "0" * 64}
     damaged = [{"sha256": "x"}, {"input": "a.jpg", "sha256": "x"},
