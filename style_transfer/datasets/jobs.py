@@ -13,6 +13,7 @@ The output folder holds:
     OUT/manifest.jsonl      one record per output, sorted: input, copy, output, style
                             weights, strength, seed, the output's SHA-256 and size
     OUT/failed.jsonl        the images that could not be read, with the reason
+    OUT/.lock               held by the run (a second one on OUT is refused)
     OUT/.journal/           while running: the records of finished outputs, in small
                             files written atomically; merged into the manifest at the end
 
@@ -24,6 +25,8 @@ bit, as an uninterrupted run's.
 """
 
 import collections
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -45,6 +48,7 @@ INPUTS_FILE = "inputs.txt"
 MANIFEST_FILE = "manifest.jsonl"
 FAILED_FILE = "failed.jsonl"
 JOURNAL_FOLDER = ".journal"
+LOCK_FILE = ".lock"
 OUTPUT_EXTENSIONS = {"png": ".png", "jpg": ".jpg", "webp": ".webp"}
 
 
@@ -163,8 +167,9 @@ def weights_record(weights, style_names):
 
 def check_output_names(relative_paths, copies, image_format):
     """Refuses two jobs with one output (NAME.jpg and NAME.png, or NAME.jpg's copy 1 and
-    NAME__1.jpg's copy 0): one would overwrite the other; and names too long for a file. In time and memory of the images,
-    not of the copies: a copy k > 0 can only be written as the copy 0 of an image NAME__k.
+    NAME__1.jpg's copy 0): one would overwrite the other; and names too long for a file.
+    In time and memory of the images, not of the copies: a copy k > 0 can only be written
+    as the copy 0 of an image NAME__k.
 
     Raises:
         BadInput: naming the two images and their output, or the image.
@@ -236,6 +241,30 @@ def prepare_output(out, root, relative_paths, config, model_path):
     with atomic_write(out / INPUTS_FILE, "w") as file:
         file.write("".join(path + "\n" for path in relative_paths))
     return settings
+
+
+@contextlib.contextmanager
+def output_lock(out):
+    """Holds an exclusive flock on OUT/.lock: a second run on the same folder is refused (it
+    would remove the first's temporaries and merge its journal away). The lock file stays;
+    the kernel drops the lock when its holder ends, even by SIGKILL.
+
+    Raises:
+        BadInput: another process holds OUT.
+    """
+    try:
+        descriptor = os.open(Path(out) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise BadInput(f"cannot write {out}: {error.strerror or error}.") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInput(f"{out} is in use by another stylize-dataset run; wait for it to "
+                           f"end or choose another --out.") from None
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def finished_records(out):

@@ -72,24 +72,26 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
     pipeline = beam.Pipeline(options=pipeline_options(pipeline_args or []))
     out = Path(out)
     jobs.prepare_output(out, root, relative_paths, config, path)
-    for folder, _, _ in os.walk(out):
-        remove_stale_partials(folder)  # What a killed run was writing: never half a file.
-    previous = [str(file) for file in [out / jobs.MANIFEST_FILE,
-                                       *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
-                if file.is_file()]
-    pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names, previous)
-    watcher = None if progress is None else JournalProgress(
-        out, len(relative_paths) * config.copies, config.copies, progress)
-    try:
-        result = pipeline.run()
-        result.wait_until_finish()
-    finally:
-        if watcher is not None:
-            watcher.stop()
-    counters = pipeline_module.counters(result)
-    outputs, failed = jobs.finish(out, relative_paths, config.copies)
-    return {"outputs": outputs, "painted": counters.get("painted", 0),
-            "kept": counters.get("kept", 0), "failed": failed}
+    with jobs.output_lock(out):
+        for folder, _, _ in os.walk(out):
+            remove_stale_partials(folder)  # What a killed run was writing: never half a file.
+        previous = [str(file) for file in [out / jobs.MANIFEST_FILE,
+                                           *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
+                    if file.is_file()]
+        pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names,
+                                       previous)
+        watcher = None if progress is None else JournalProgress(
+            out, len(relative_paths) * config.copies, config.copies, progress)
+        try:
+            result = pipeline.run()
+            result.wait_until_finish()
+        finally:
+            if watcher is not None:
+                watcher.stop()
+        counters = pipeline_module.counters(result)
+        outputs, failed = jobs.finish(out, relative_paths, config.copies)
+        return {"outputs": outputs, "painted": counters.get("painted", 0),
+                "kept": counters.get("kept", 0), "failed": failed}
 
 
 def pipeline_options(pipeline_args):

@@ -261,3 +261,12 @@ def test_bad_beam_options_are_refused_with_one_line(capsys, argument, message):
     with pytest.raises(BadInput, match=message):
         pipeline_options([argument])
     assert capsys.readouterr().err == ""  # not Beam's whole usage
+
+
+def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_runs(tmp_path):
+    with jobs.output_lock(tmp_path):
+        with pytest.raises(BadInput, match="in use by another stylize-dataset run"):
+            with jobs.output_lock(tmp_path):
+                pass
+    with jobs.output_lock(tmp_path):  # free again once the first has ended
+        pass
