@@ -130,6 +130,9 @@ class RandomStyle(keras.layers.Layer):
         self.arbitrary = isinstance(self.network, ArbitraryStyleModel)
         self.concentration = _check_concentration(concentration)
         self.strength = _strength_range(strength)
+        if not isinstance(preserve_color, (bool, np.bool_)):  # bool("no") is True
+            raise BadInput(f"`preserve_color` must be True or False; received "
+                           f"{preserve_color!r}.")
         self.preserve_color = bool(preserve_color)
         self.value_range = _check_value_range(value_range)
         if sampling not in SAMPLINGS:

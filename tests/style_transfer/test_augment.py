@@ -188,6 +188,7 @@ def test_a_tf_data_map_is_seeded(model, photos):
     ({"style_images": [np.zeros((32, 32, 3))]}, "arbitrary-style model"),
     ({"sampling": "normal"}, "`sampling`"),
     ({"value_range": (1, 0)}, "`value_range`"),
+    ({"preserve_color": "no"}, "`preserve_color` must be True or False"),
 ])
 def test_bad_arguments_are_refused_with_one_line(model, arguments, message):
     with pytest.raises(BadInput, match=message):
