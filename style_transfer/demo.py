@@ -60,8 +60,8 @@ def demo(out_dir, *, model=None, overwrite=False):
     Args:
         out_dir: Output folder (see the module docstring); created if needed.
         model: A pretrained model's name or a `.keras` file (default
-            `pretrained.DEFAULT_MODEL`); the blends use `BLEND_STYLES` when the
-            model has that many styles, else its first three.
+            `pretrained.DEFAULT_MODEL`) of at least two styles; the blends use
+            `BLEND_STYLES` when the model has that many styles, else its first three.
         overwrite: Replace the outputs of an earlier demo in `out_dir`.
 
     Returns:
@@ -69,7 +69,7 @@ def demo(out_dir, *, model=None, overwrite=False):
 
     Raises:
         BadInput: the model cannot be had (e.g. the [pretrained] extra is not
-            installed), or `out_dir` holds earlier outputs and not `overwrite`.
+            installed) or has one style, or `out_dir` holds earlier outputs and not `overwrite`.
     """
     from style_transfer.models import runtimes
     from style_transfer.models.loading import load_style_model, model_path
@@ -83,6 +83,9 @@ def demo(out_dir, *, model=None, overwrite=False):
         raise BadInput(f"{out_dir} already holds demo outputs ({', '.join(existing)}); "
                        f"`overwrite` replaces them, or choose another `out`.")
     network = load_style_model(model_path(model or DEFAULT_MODEL))
+    if network.num_styles < 2:
+        raise BadInput(f"the demo paints blends of two styles or more; {model} has "
+                       f"{network.num_styles} style: paint it with `style-transfer stylize`.")
     stylize.use_runtime(network, runtimes.default_runtime())  # paints in seconds
     photo = images.resize_long_side(images.sample_photo(DEMO_PHOTO), PRETRAINED_TILE_PX)
     styles = [index for index in BLEND_STYLES if index < network.num_styles]

@@ -14,6 +14,7 @@ from style_transfer.demo import (
     generated_styles,
     training_demo,
 )
+from style_transfer.models.network import StyleTransferNetwork
 
 
 @pytest.mark.slow
@@ -121,3 +122,15 @@ def test_training_options_need_train(tmp_path, capsys):
     assert cli.main(["demo", "--out", str(tmp_path / "demo"), "--steps", "3"]) == 2
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "--steps belongs to the training demo" in error
+
+
+@pytest.mark.slow
+def test_a_model_of_one_style_is_refused_before_any_picture_is_written(tmp_path, capsys):
+    model = StyleTransferNetwork(1, alpha=0.25, style_names=["wave"])
+    model.build()
+    model.save(tmp_path / "one.keras")
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--model", str(tmp_path / "one.keras")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "two styles or more" in error, error
+    assert not out.exists() or not any(out.iterdir())
