@@ -38,6 +38,7 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput, first_line
 from style_transfer.base.extras import import_extra
+from style_transfer.models.style_names import check_style_names
 
 RUNTIMES = ("auto", "tensorflow", "onnxruntime", "litert")
 # The default of `style-transfer stylize --runtime`; the environment variable overrides it.
@@ -203,7 +204,8 @@ def tflite_model(network, style="vector", image_size=None, quantize="none", cali
 
 def with_tflite_metadata(content, name, text):
     """A TFLite flatbuffer with the metadata entry `name` holding `text` (as ONNX's
-    metadata_props hold the style names), through the schema's object API."""
+    metadata_props hold the style names; an entry of that name is replaced), through the
+    schema's object API."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -214,7 +216,8 @@ def with_tflite_metadata(content, name, text):
     entry = schema.MetadataT()
     entry.name = name
     entry.buffer = len(model.buffers) - 1
-    model.metadata = [*(model.metadata or []), entry]
+    kept = [old for old in model.metadata or [] if old.name not in (name, name.encode())]
+    model.metadata = [*kept, entry]
     builder = flatbuffers.Builder(len(content) + len(text) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
@@ -283,7 +286,10 @@ class OnnxRunner:
         self.style_input = style_inputs[0]
         self.style_width = inputs[self.style_input].shape[-1]
         metadata = self.session.get_modelmeta().custom_metadata_map
-        self.style_names = json.loads(metadata.get("style_names", "[]"))
+        try:
+            self.style_names = json.loads(metadata.get("style_names", "[]"))
+        except ValueError:
+            self.style_names = []
 
     def __call__(self, images, style):
         images, style = _checked_inputs(images, style, self.style_input, self.style_width)
@@ -458,9 +464,14 @@ class ExportedNetwork:
                            f"style embeddings); paint with the .keras model and `style_images`.")
         self.style = "map" if self.runner.style_input == "style_weight_map" else "vector"
         self.num_styles = int(self.runner.style_width)
-        names = list(self.runner.style_names)
-        self.style_names = names if len(names) == self.num_styles else [
-            f"style_{index}" for index in range(self.num_styles)]
+        names = self.runner.style_names
+        if not isinstance(names, list) or len(names) != self.num_styles:
+            names = [f"style_{index}" for index in range(self.num_styles)]
+        try:
+            self.style_names = check_style_names(names)
+        except BadInput as error:  # Names from the file, as a model file's are checked.
+            raise BadInput(f"the style_names metadata of {path} cannot be used: "
+                           f"{error}") from None
 
     def function(self, style):
         """The runner, for `style` "vector" or "map" if the file takes it."""

@@ -144,6 +144,50 @@ def test_the_onnx_export_keeps_the_style_names(exports):
     assert runtimes.OnnxRunner(exports["onnx"]).style_names == NAMES
 
 
+def with_style_names(exports, name, text, folder):
+    """A copy of the export `name` whose style_names metadata is `text`."""
+    source = exports[name]
+    if name == "onnx":
+        import onnx
+
+        proto = onnx.load(source)
+        for entry in proto.metadata_props:
+            if entry.key == "style_names":
+                entry.value = text
+        content = proto.SerializeToString()
+    else:
+        content = runtimes.with_tflite_metadata(source.read_bytes(), "style_names", text)
+    path = folder / f"named{source.suffix}"
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["onnx", "tflite"])
+@pytest.mark.parametrize("text", ["{not json", "5", '{"wave": 0}'])
+def test_style_names_metadata_that_is_not_a_list_of_names_gives_numbered_styles(
+        exports, tmp_path, name, text):
+    network = runtimes.ExportedNetwork(with_style_names(exports, name, text, tmp_path))
+    assert network.style_names == ["style_0", "style_1", "style_2"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["onnx", "tflite"])
+@pytest.mark.parametrize("text, words", [("[1, 2, 3]", "a style name is text"),
+                                         ('["a", "b", "a"]', "two styles named 'a'"),
+                                         ('["a", null, "c"]', "a style name is text")])
+def test_style_names_metadata_with_bad_names_is_refused_in_one_line(capsys, exports, tmp_path,
+                                                                     name, text, words):
+    path = with_style_names(exports, name, text, tmp_path)
+    photo = tmp_path / "photo.png"
+    from style_transfer.base.images import save_image
+
+    save_image(photos(1, 16, 16)[0], photo)
+    assert_refused(capsys, ["stylize", "--model", str(path), str(photo), "--style", "0",
+                            "--out", str(tmp_path / "out")],
+                   tmp_path, ["style_names metadata of", words])
+
+
 @pytest.mark.slow
 def test_a_fixed_size_litert_model_takes_that_size_and_refuses_others(model, tmp_path):
     path = export.export_tflite(model, tmp_path / "fixed.tflite", image_size=(18, 22)).path
