@@ -1,5 +1,6 @@
 """The stylize API: sizes, styles, blends, masks, the interpolation grid, the benchmark."""
 
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from style_transfer.base.errors import BadInput
 from style_transfer.models import style_names
 from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.painting import conditions, figures, stylize, tiling
+from style_transfer.painting.arbitrary_styles import paint_with_embedding
 from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
 
 
@@ -22,6 +24,19 @@ def photo():
 def test_output_size_equals_input_size_for_odd_sizes(model, height, width):
     image = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
     assert stylize.stylize(model, image, "wave").shape == (height, width, 3)
+
+
+@pytest.mark.parametrize("height, width", [(5, 7), (2, 3), (1, 40), (40, 1)])
+def test_a_picture_with_a_side_under_8_pixels_is_refused_in_one_line(model, height, width):
+    # The runtimes each failed in their own words (a graph error, a delegate error), or
+    # painted what the Keras network refuses.
+    image = np.random.default_rng(0).random((height, width, 3), dtype=np.float32)
+    words = f"at least 8x8 pixels; received {width}x{height}"
+    with pytest.raises(BadInput, match=words):
+        stylize.stylize(model, image, "wave")
+    arbitrary = SimpleNamespace(transformer=StyleTransferNetwork(alpha=0.25, embedding_dim=4))
+    with pytest.raises(BadInput, match=words):
+        paint_with_embedding(arbitrary, image, np.zeros(4, np.float32))
 
 
 def test_compiled_function_matches_the_keras_model(model, photo):
