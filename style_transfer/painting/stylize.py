@@ -102,11 +102,18 @@ def use_runtime(model, runtime):
 
 
 def model_runtime(model):
-    """The runtime that paints `model` now: "tensorflow", "onnxruntime" or "litert"."""
+    """The runtime that paints `model` now: "tensorflow", "onnxruntime" or "litert".
+
+    "auto" means TensorFlow for a model that computes in a mixed dtype policy (trained
+    with `--mixed-precision`): the float32 conversions cannot reproduce its pictures, so
+    each run converted, failed the check and warned before painting with TensorFlow.
+    """
     from style_transfer.models import runtimes
 
     runtime = _model_runtimes.get(model, "tensorflow")
     if model in _xla_models or getattr(model, "embedding_dim", None) is not None:
+        return "tensorflow"
+    if runtime == "auto" and getattr(model, "compute_dtype", "float32") != "float32":
         return "tensorflow"
     return runtimes.resolve(runtime)
 

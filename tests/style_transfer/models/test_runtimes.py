@@ -5,12 +5,15 @@ Conversions cost seconds each, so the converted files are module fixtures shared
 tests; the network is the small 3-style test network (alpha 0.25) on small pictures.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.main import main
 from style_transfer.models import export, portable, runtimes
+from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.models.saving import save_model
 from style_transfer.painting import stylize
 from tests.style_transfer.builders import NAMES, untrained_model_with_distinct_styles
@@ -363,6 +366,22 @@ def test_auto_paints_on_the_first_runtime_installed_else_tensorflow(model, monke
     finally:
         stylize.use_xla(model, enabled=False)
         stylize.use_runtime(model, "tensorflow")
+
+
+@pytest.mark.slow
+def test_auto_paints_a_mixed_precision_model_on_tensorflow_without_converting(monkeypatch):
+    # Its pictures are computed in bfloat16: every float32 conversion failed its check, so
+    # each run converted (seconds) and warned before painting with TensorFlow.
+    mixed = StyleTransferNetwork(len(NAMES), alpha=0.25, style_names=NAMES,
+                                 dtype="mixed_bfloat16")
+    mixed.build()
+    monkeypatch.setattr(runtimes, "available", lambda runtime: True)
+    monkeypatch.setattr(runtimes, "network_runner", None)  # A conversion would fail here.
+    stylize.use_runtime(mixed, "auto")
+    assert stylize.model_runtime(mixed) == "tensorflow"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert stylize.stylize(mixed, photos(1, 16, 16)[0], 0).shape == (16, 16, 3)
 
 
 def test_a_missing_runtime_extra_is_a_one_line_error_naming_it(model, monkeypatch):
