@@ -166,9 +166,17 @@ def export_savedmodel(model, path, overwrite=False):
     Written to a temporary folder beside `path`, then renamed (`files.atomic_path`).
     With `overwrite`, an existing folder is replaced only if it is empty or holds
     a SavedModel (an earlier export), never a folder of other files.
+
+    Raises:
+        BadInput: a model without a table of styles (an arbitrary-style model), or a
+            destination that exists (see above).
     """
     import tensorflow as tf
 
+    if getattr(model, "num_styles", None) is None:
+        raise BadInput("a SavedModel export takes a model of trained styles (made by "
+                       "`style-transfer train`); export an arbitrary-style model with "
+                       "export_onnx or export_tflite.")
     path = Path(path)
     check_replaceable_export(path, overwrite)
     module = tf.Module()

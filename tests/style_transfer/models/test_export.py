@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from style_transfer.base.errors import BadInput
 from style_transfer.cli.main import main
 from style_transfer.models import export
+from style_transfer.models.network import StyleTransferNetwork
 from style_transfer.models.saving import save_model
 from style_transfer.painting import stylize
 
@@ -21,6 +23,14 @@ BLEND = np.array([[0.6, 0.0, 0.4]], np.float32)
 def saved_model(model, tmp_path_factory):
     path = export.export_savedmodel(model, tmp_path_factory.mktemp("export") / "served")
     return tf.saved_model.load(str(path)).signatures[export.SIGNATURE]
+
+
+def test_savedmodel_refuses_a_network_without_a_table_of_styles_in_one_line(tmp_path):
+    # An arbitrary-style model's network (or the model) ended in a TypeError (AttributeError).
+    network = StyleTransferNetwork(alpha=0.25, embedding_dim=4)
+    with pytest.raises(BadInput, match="takes a model of trained styles"):
+        export.export_savedmodel(network, tmp_path / "served")
+    assert not (tmp_path / "served").exists()
 
 
 @pytest.mark.slow
