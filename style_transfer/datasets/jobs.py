@@ -231,6 +231,9 @@ def prepare_output(out, root, relative_paths, config, model_path):
         # A folder made before the input folder was recorded resumes from any.
         changed = sorted(key for key in settings if previous.get(key) != settings[key]
                          and (key != "input_folder" or key in previous))
+        if "input_folder" in changed:
+            raise BadInput(f"{out} holds a dataset painted from another input folder "
+                           f"({previous['input_folder']}); choose another --out.")
         if changed:
             raise BadInput(f"{out} holds a dataset made with other settings ("
                            f"{', '.join(f'`{key}`' for key in changed)}"

@@ -17,7 +17,6 @@ from style_transfer.models.arbitrary import (
     toward_photo_embedding,
 )
 from style_transfer.painting import photo_options, tiling
-from style_transfer.painting.stylize import check_picture_size
 
 
 def load_style_image(path, size):
@@ -64,7 +63,7 @@ def paint_with_embedding(model, content_image, embedding, preserve_color=False):
     """The style network conditioned on `embedding` (embedding_dim,), on one photo
     (layer by layer in tiles above `tiling.TILE_ABOVE_PIXELS`, as `stylize.run_network`)."""
     content = np.asarray(content_image, np.float32)
-    check_picture_size(*content.shape[:2])
+    photo_options.check_picture_size(*content.shape[:2])
     if content.shape[0] * content.shape[1] > tiling.TILE_ABOVE_PIXELS:
         painted = tiling.run_tiled(model.transformer, content, np.asarray(embedding, np.float32))
     else:

@@ -111,3 +111,13 @@ def _same_shape(photo, stylized):
         raise BadInput(f"the photo {photo.shape} and its stylization {stylized.shape} must be "
                        f"(height, width, 3) of the same size.")
     return photo, stylized
+
+
+def check_picture_size(height, width):
+    """Refuses a picture with a side under the network's `MIN_SIDE_PX`, which no runtime can
+    pad (each failed in its own words, or painted what the Keras network refuses)."""
+    from style_transfer.models.network import MIN_SIDE_PX
+
+    if min(height, width) < MIN_SIDE_PX:
+        raise BadInput(f"the network paints pictures of at least {MIN_SIDE_PX}x{MIN_SIDE_PX} "
+                       f"pixels; received {width}x{height}.")

@@ -20,7 +20,6 @@ import numpy as np
 from PIL import Image
 
 from style_transfer.base.errors import BadInput, first_line
-from style_transfer.models.network import MIN_SIDE_PX
 from style_transfer.painting import photo_options, tiling
 from style_transfer.painting.conditions import check_weights, style_weights
 
@@ -179,14 +178,14 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
         float32 array (B, H, W, 3) in [0, 1].
 
     Raises:
-        BadInput: a picture with a side under `MIN_SIDE_PX`, or the network painted NaN
+        BadInput: a picture with a side under 8 pixels, or the network painted NaN
             or infinite values (`photo_options.check_painted`).
     """
     images = np.asarray(images, dtype=np.float32)
     weights = np.asarray(weights, dtype=np.float32)
     if images.ndim != 4 or images.shape[-1] != 3:
         raise BadInput(f"images must have shape (batch, height, width, 3); received {images.shape}.")
-    check_picture_size(*images.shape[1:3])
+    photo_options.check_picture_size(*images.shape[1:3])
     if len(weights) != len(images):
         raise BadInput(f"{len(images)} images but {len(weights)} style weights.")
     function = network_function(model, "map" if weights.ndim == 4 else "vector")
@@ -212,14 +211,6 @@ def run_network(model, images, weights, batch_pixels=DEFAULT_BATCH_PIXELS, progr
             np.asarray(function(images[start:start + per_call], weights[start:start + per_call]))))
         counter.step()
     return np.concatenate(outputs, axis=0)
-
-
-def check_picture_size(height, width):
-    """Refuses a picture with a side under `MIN_SIDE_PX`, which no runtime can pad (each
-    failed in its own words, or painted what the Keras network refuses)."""
-    if min(height, width) < MIN_SIDE_PX:
-        raise BadInput(f"the network paints pictures of at least {MIN_SIDE_PX}x{MIN_SIDE_PX} "
-                       f"pixels; received {width}x{height}.")
 
 
 class _CallCounter:

@@ -229,7 +229,7 @@ def test_another_input_folder_with_the_same_names_is_refused(tmp_path):
     """train/ then val/ into one --out, both 0001.jpg: val's would be 'already finished'."""
     prepare(tmp_path, "train")
     prepare(tmp_path, "train")
-    with pytest.raises(BadInput, match=r"other settings \(input_folder\)"):
+    with pytest.raises(BadInput, match="painted from another input folder"):
         prepare(tmp_path, "val")
 
 
