@@ -21,6 +21,7 @@ destination the user asked for, never the temporary.
 """
 
 import contextlib
+import fcntl
 import glob
 import hashlib
 import os
@@ -133,6 +134,34 @@ def _temporary_affixes(name):
     while len(os.fsencode(name)) > room:
         name = name[:-1]
     return f".{name}.", suffix
+
+
+@contextlib.contextmanager
+def held_lock(lock_file, busy):
+    """Holds an exclusive flock on `lock_file` (created if missing) while inside: one
+    process at a time. The file stays (removing it would let two processes lock two files
+    of the same name); the kernel drops the lock when its holder ends, even by SIGKILL.
+
+    Args:
+        lock_file: The lock's path; its folder must exist.
+        busy: The `BadInput` raised when another process holds the lock.
+
+    Raises:
+        BadInput: `busy`, or the lock file cannot be created.
+    """
+    try:
+        descriptor = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as error:
+        raise BadInput(f"cannot write {Path(lock_file).parent}: "
+                       f"{error.strerror or error}.") from None
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def describe_os_error(error):

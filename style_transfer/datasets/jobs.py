@@ -25,8 +25,6 @@ bit, as an uninterrupted run's.
 """
 
 import collections
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -41,6 +39,7 @@ from style_transfer.base.files import (
     atomic_write,
     check_not_an_input,
     file_sha256,
+    held_lock,
 )
 
 SETTINGS_FILE = "dataset.json"
@@ -246,28 +245,16 @@ def prepare_output(out, root, relative_paths, config, model_path):
     return settings
 
 
-@contextlib.contextmanager
 def output_lock(out):
-    """Holds an exclusive flock on OUT/.lock: a second run on the same folder is refused (it
-    would remove the first's temporaries and merge its journal away). The lock file stays;
-    the kernel drops the lock when its holder ends, even by SIGKILL.
+    """Holds an exclusive lock on OUT (OUT/.lock): a second run on the same folder is
+    refused (it would remove the first's temporaries and merge its journal away).
 
     Raises:
         BadInput: another process holds OUT.
     """
-    try:
-        descriptor = os.open(Path(out) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as error:
-        raise BadInput(f"cannot write {out}: {error.strerror or error}.") from None
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise BadInput(f"{out} is in use by another stylize-dataset run; wait for it to "
-                           f"end or choose another --out.") from None
-        yield
-    finally:
-        os.close(descriptor)
+    return held_lock(Path(out) / LOCK_FILE, BadInput(
+        f"{out} is in use by another stylize-dataset run; wait for it to end or choose "
+        f"another --out."))
 
 
 def finished_records(out):

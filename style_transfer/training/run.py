@@ -51,7 +51,12 @@ import numpy as np
 import tensorflow as tf
 
 from style_transfer.base.errors import BadInput, TrainingDiverged, WorkerLost
-from style_transfer.base.files import PARTIAL_MARKER, atomic_write, remove_stale_partials
+from style_transfer.base.files import (
+    PARTIAL_MARKER,
+    atomic_write,
+    held_lock,
+    remove_stale_partials,
+)
 from style_transfer.base.images import folder_fingerprint
 from style_transfer.base.json_text import parse_json
 from style_transfer.training import distribution
@@ -439,24 +444,14 @@ def _is_ours(name):
 
 @contextlib.contextmanager
 def _folder_lock(run_dir):
-    """Holds an exclusive flock on RUN_DIR/.lock; refuses a folder another process holds.
-
-    The lock file stays (removing it would let two processes lock two files of the
-    same name); the kernel drops the lock when the holder exits, even by SIGKILL.
-    """
+    """Holds an exclusive lock on RUN_DIR (RUN_DIR/.lock); refuses a folder another process
+    holds."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError as error:
         raise BadInput(f"cannot write {run_dir}: {error.strerror or error}.") from None
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise _in_use(run_dir) from None
+    with held_lock(run_dir / LOCK_FILE, _in_use(run_dir)):
         yield
-    finally:
-        os.close(descriptor)
 
 
 def _refuse_if_in_use(run_dir):
