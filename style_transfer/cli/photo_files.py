@@ -23,6 +23,7 @@ from pathlib import Path, PurePath
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.files import check_destination, check_not_an_input
+from style_transfer.cli.progress import ProgressBar, watched
 from style_transfer.painting.config import MIN_PHOTO_PX
 
 OUTPUT_FORMATS = ("png", "jpg", "webp")
@@ -242,7 +243,8 @@ def paint_photos(args, photos, targets, labels, max_size, paint):
     from style_transfer.base import images
 
     single = len(photos) == 1
-    progress = None if args.quiet or args.json or single else _progress_bar(len(photos))
+    progress = None if args.quiet or args.json or single or not watched() else (
+        ProgressBar("file"))
     failures = 0
     for number, (photo, paths) in enumerate(zip(photos, targets), start=1):
         started = time.perf_counter()
@@ -271,7 +273,9 @@ def paint_photos(args, photos, targets, labels, max_size, paint):
             elif single and not args.quiet:
                 print(target)
         if progress is not None:
-            progress.update(number)
+            progress(number, len(photos))
+    if progress is not None:
+        progress.close()
     if failures:
         print(f"style-transfer stylize: {failures} of {len(photos)} files failed.",
               file=sys.stderr)
@@ -284,9 +288,3 @@ def output_record(args, photo_path, target, label, picture, seconds):
     height, width = picture.shape[:2]
     return {"input": shown(args, photo_path), "output": shown(args, target), "style": label,
             "size": [width, height], "seconds": round(seconds, 3)}
-
-
-def _progress_bar(total):
-    import keras
-
-    return keras.utils.Progbar(total, unit_name="file")

@@ -17,6 +17,7 @@ import sys
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.options import add_config_options, config_from_args
+from style_transfer.cli.progress import ProgressBar, watched
 from style_transfer.datasets.config import DatasetConfig
 
 EXIT_SOME_FILES_FAILED = 1
@@ -53,9 +54,11 @@ def run(args):
     if any(not argument.startswith("--") for argument in args.pipeline_args):
         raise BadInput(f"one INPUT at a time; Apache Beam's options go after -- and start with "
                        f"-- (received {' '.join(args.pipeline_args)}).")
-    progress = None if args.quiet or args.json else _ProgressBar()
+    progress = None if args.quiet or args.json or not watched() else ProgressBar("copy")
     summary = stylize_dataset(args.input, args.out, config, pipeline_args=args.pipeline_args,
                               progress=progress)
+    if progress is not None:
+        progress.close()
     for failure in summary["failed"]:
         print(f"style-transfer stylize-dataset: {failure['input']}: {failure['error']}",
               file=sys.stderr)
@@ -66,18 +69,3 @@ def run(args):
               f"{summary['kept']} already finished), {len(summary['failed'])} images failed; "
               f"manifest.jsonl lists them.")
     return EXIT_SOME_FILES_FAILED if summary["failed"] else 0
-
-
-class _ProgressBar:
-    """Copies done, rate and time left (Keras's bar), from the run's journal."""
-
-    def __init__(self):
-        self.bar = None
-
-    def __call__(self, done, total):
-        if self.bar is None:
-            import keras
-
-            self.bar = keras.utils.Progbar(total, unit_name="copy")
-        self.bar.update(done)
-        sys.stdout.flush()

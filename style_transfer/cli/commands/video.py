@@ -15,11 +15,11 @@ existing file without --overwrite, nor the input.
 """
 
 import json
-import sys
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.options import add_config_options, config_from_args, integer_between
+from style_transfer.cli.progress import ProgressBar, watched
 from style_transfer.painting.config import VideoConfig
 
 
@@ -65,33 +65,20 @@ def run(args):
     label = config.conditions(model)[0][0]
     paint = config.painter(model)
     stabilizer = stabilize.make_stabilizer(config.stabilize, config.stabilize_weight)
-    progress = None if args.quiet or args.json else _ProgressBar()
+    progress = None if args.quiet or args.json or not watched() else ProgressBar("frame")
     options = dict(stabilizer=stabilizer, max_size=config.max_size, overwrite=args.overwrite,
                    progress=progress, batch_size=config.batch_size)
     if args.camera is not None:
         record = video.stylize_camera(paint, args.camera, out, max_frames=args.frames, **options)
     else:
         record = video.stylize_video(paint, args.input, out, **options)
+    if progress is not None:
+        progress.close()
     record = {"input": record.pop("input"), "output": record.pop("output"), "style": label,
               **record}
     if args.json:
         print(json.dumps(record))
     elif not args.quiet:
-        print(f"\n{out}: {record['frames']} frames, {record['duration_s']} s, "
+        print(f"{out}: {record['frames']} frames, {record['duration_s']} s, "
               f"{record['size'][0]}x{record['size'][1]}, sound {record['audio'] or 'none'}")
     return 0
-
-
-class _ProgressBar:
-    """Frames done, rate and time left (Keras's bar; a counter when the length is unknown)."""
-
-    def __init__(self):
-        self.bar = None
-
-    def __call__(self, done, expected):
-        if self.bar is None:
-            import keras
-
-            self.bar = keras.utils.Progbar(expected, unit_name="frame")
-        self.bar.update(done)
-        sys.stdout.flush()
