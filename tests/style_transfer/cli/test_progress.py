@@ -23,15 +23,26 @@ def test_the_bar_is_drawn_on_standard_error_and_ends_its_line_when_cut_short(mon
     assert progress.watched()
     bar = progress.ProgressBar("frame")
     bar(1, 4)
-    bar(2, 4)
+    assert terminal.getvalue().startswith("\r1/4 [" + "=" * 7 + "." * 23 + "]")
     bar.close()
-    assert "1/4" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert terminal.getvalue().endswith("\n") and terminal.getvalue().count("\n") == 1
     assert capsys.readouterr().out == ""
     finished = progress.ProgressBar("file")
-    finished(3, 3)
-    drawn = len(terminal.getvalue())
-    finished.close()  # Keras ended its line on reaching the total
-    assert len(terminal.getvalue()) == drawn
+    finished(3, 3)  # the last update is drawn and ends its line
+    assert terminal.getvalue().endswith("\n") and "3/3 [" + "=" * 30 + "]" in terminal.getvalue()
+    drawn = terminal.getvalue()
+    finished.close()
+    assert terminal.getvalue() == drawn
+    counter = progress.ProgressBar("frame")  # a video whose header gives no frame count
+    counter(5, None)
+    assert terminal.getvalue().rpartition("\n")[2].startswith("\r5 done, 0s")
+
+
+def test_the_time_left_follows_the_rate():
+    assert progress._line(10, 40, 5.0, "frame") == "10/40 [" + "=" * 7 + "." * 23 + \
+        "] 15s left, 2.0 frame/s"
+    assert progress._line(40, 40, 125.0, "frame").endswith("] 2:05, 0.3 frame/s")
+    assert progress._duration(3725) == "1:02:05"
 
 
 def test_nobody_watches_a_pipe_or_a_file(monkeypatch):
