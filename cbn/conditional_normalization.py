@@ -306,7 +306,6 @@ class ConditionalNormalization(keras.layers.Layer):
                 f"{self._describe()}: batch statistics need at least one position; received "
                 f"an input without positions (input shape {shape})."
             )
-        condition = _with_dtype(condition)
         if not self.uses_table:
             self._check_vector_shape(condition)
             self._check_batch(tuple(condition.shape), shape)
