@@ -3,6 +3,7 @@
     python benchmarks/bench_layers.py            # the full run (a few minutes on 2 CPU cores)
     python benchmarks/bench_layers.py --quick    # tiny shapes, 2 repetitions: a smoke test
     python benchmarks/bench_layers.py --results-dir benchmarks/results  # also layers.json
+    python benchmarks/bench_layers.py --floors   # also layer and RMS norm without Keras's layer
 
 Pairs compared, on each backend:
 
@@ -78,6 +79,16 @@ KERAS_OPS = " (Keras ops)"
 VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
                                        f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
             ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}"]}
+
+# With --floors, the unconditional normalization itself without Keras's layer, at the token
+# shapes: the backend's own kernel (PyTorch's `layer_norm` and `rms_norm` with a `(channels,)`
+# weight and bias, autograd) or the formula in the backend's ops, compiled as the layers are
+# (`tf.function`, `jax.jit`). Its ratio is to Keras's layer, in the same rounds: what a layer
+# built on these kernels can save at most, before its own work (a per-sample affine, the
+# table's gather and the gradient of its rows).
+FLOOR = " alone"
+FLOORS = {"tokens": [f"layer norm{FLOOR}", f"RMS norm{FLOOR}"]}
+FLOOR_OF = {f"layer norm{FLOOR}": "LayerNormalization", f"RMS norm{FLOOR}": "RMSNormalization"}
 
 
 def make_layer(name):
@@ -193,7 +204,66 @@ def torch_grad_step(layer, inputs, condition, upstream, call_kwargs):
     return step
 
 
-def run_worker(backend, shapes_by_kind, repetitions, warmup, variants=False):
+def floor_step(backend, name, inputs, upstream, epsilon=1e-3):
+    """A training step of the unconditional normalization `name` of `FLOORS` without Keras's
+    layer: the gradient of `sum(norm(x) * upstream)` with respect to `x` and a `(channels,)`
+    weight (and bias, for layer norm). Keras's layers' default epsilons: 1e-3 for layer norm,
+    1e-6 for RMS norm."""
+    rms = name.startswith("RMS")
+    epsilon = 1e-6 if rms else epsilon
+    channels = inputs.shape[-1]
+    weight = np.ones(channels, "float32")
+    bias = np.zeros(channels, "float32")
+    if backend == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        x = torch.tensor(inputs, requires_grad=True)
+        up = torch.tensor(upstream)
+        w = torch.tensor(weight, requires_grad=True)
+        b = torch.tensor(bias, requires_grad=True)
+        if rms:
+            return lambda: torch.autograd.grad(
+                (F.rms_norm(x, (channels,), w, epsilon) * up).sum(), [x, w])
+        return lambda: torch.autograd.grad(
+            (F.layer_norm(x, (channels,), w, b, epsilon) * up).sum(), [x, w, b])
+    if backend == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def norm(x, w, b):
+            if rms:
+                return x * jax.lax.rsqrt(jnp.mean(jnp.square(x), -1, keepdims=True) + epsilon) * w
+            mean = jnp.mean(x, -1, keepdims=True)
+            variance = jnp.mean(jnp.square(x - mean), -1, keepdims=True)
+            return (x - mean) * jax.lax.rsqrt(variance + epsilon) * w + b
+
+        up = jnp.asarray(upstream)
+        step = jax.jit(jax.grad(lambda x, w, b: jnp.sum(norm(x, w, b) * up),
+                                argnums=(0, 1) if rms else (0, 1, 2)))
+        args = [jnp.asarray(inputs), jnp.asarray(weight), jnp.asarray(bias)]
+        return lambda: jax.block_until_ready(step(*args))
+    import tensorflow as tf
+
+    x, up = tf.constant(inputs), tf.constant(upstream)
+    w, b = tf.Variable(weight), tf.Variable(bias)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            if rms:
+                y = x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), -1, keepdims=True) + epsilon) * w
+            else:
+                mean, variance = tf.nn.moments(x, [-1], keepdims=True)
+                y = (x - mean) * tf.math.rsqrt(variance + epsilon) * w + b
+            loss = tf.reduce_sum(y * up)
+        return tape.gradient(loss, [x, w] if rms else [x, w, b])
+
+    return step
+
+
+def run_worker(backend, shapes_by_kind, repetitions, warmup, variants=False, floors=False):
     """Times every pair at its shapes on this process's backend; prints JSON lines."""
     import keras
 
@@ -205,12 +275,15 @@ def run_worker(backend, shapes_by_kind, repetitions, warmup, variants=False):
         names = [name for *pair, pair_kind in PAIRS if pair_kind == kind for name in pair]
         if variants:
             names += VARIANTS.get((backend, kind), [])
+        if floors:
+            names += FLOORS.get(kind, [])
         for shape in shapes:
-            for record in time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
+            for record in time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup,
+                                               backend):
                 print(RESULT_PREFIX + json.dumps({"backend": backend, **record}), flush=True)
 
 
-def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
+def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup, backend=None):
     """One record per layer: its step times at `shape`, all layers timed in interleaved rounds."""
     from benchmarks.timing import time_interleaved
 
@@ -219,6 +292,10 @@ def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
     ids = (np.arange(shape[0]) % NUM_CONDITIONS).astype("int32")
     steps = {}
     for name in names:
+        if name in FLOOR_OF:
+            steps[name] = floor_step(backend, name, inputs, upstream)
+            steps[name]()
+            continue
         layer, call_kwargs = make_layer(name)
         condition = ids if name.startswith("Conditional") else None
         steps[name] = grad_step(layer, inputs, condition, upstream, call_kwargs)
@@ -228,12 +305,13 @@ def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup):
             for name, samples in samples_ms.items()]
 
 
-def measure(backend, quick, repetitions, warmup, variants=False):
+def measure(backend, quick, repetitions, warmup, variants=False, floors=False):
     """Runs this script as a worker for `backend`; returns its result records."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", backend,
         "--repetitions", str(repetitions), "--warmup", str(warmup),
-    ] + (["--quick"] if quick else []) + (["--variants"] if variants else [])
+    ] + (["--quick"] if quick else []) + (["--variants"] if variants else []) + (
+        ["--floors"] if floors else [])
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
     if completed.returncode != 0:
@@ -259,6 +337,7 @@ def format_table(records):
     unconditional.update({
         variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)]
         for variants in VARIANTS.values() for variant in variants})
+    unconditional.update(FLOOR_OF)
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
     lines = [
         "| backend | shape | layer | median ms | IQR ms | min-max ms | ratio cond/uncond (IQR) |",
@@ -289,6 +368,10 @@ def main(argv=None):
                         help="also the previous code, in the same rounds: on TensorFlow layer "
                              "and RMS norm with the gradient left to TensorFlow's graph (no "
                              "XLA), on PyTorch batch norm by Keras ops")
+    parser.add_argument("--floors", action="store_true",
+                        help="also, at the token shapes, layer and RMS norm without Keras's "
+                             "layer (PyTorch's kernels, or the formula in JAX's or TensorFlow's "
+                             "ops), timed in the same rounds as Keras's layers")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
@@ -298,14 +381,14 @@ def main(argv=None):
         "tokens": QUICK_TOKEN_SHAPES if args.quick else TOKEN_SHAPES,
     }
     if args.worker:
-        run_worker(args.worker, shapes, repetitions, warmup, args.variants)
+        run_worker(args.worker, shapes, repetitions, warmup, args.variants, args.floors)
         return 0
     from benchmarks.machine import print_machine
 
     print_machine("machine (layer benchmark, before the run)")
     records = []
     for backend in args.backends.split(","):
-        records += measure(backend, args.quick, repetitions, warmup, args.variants)
+        records += measure(backend, args.quick, repetitions, warmup, args.variants, args.floors)
     print_machine("machine (after the run)")
     if args.results_dir:
         results_dir = Path(args.results_dir)
