@@ -5,9 +5,11 @@ Every reader returns what a style network consumes: RGB, float32 in [0, 1], shap
 through these functions, so an image looks the same wherever it is read.
 """
 
+import functools
 import hashlib
 import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,11 @@ PROGRAM_FORMATS = ("EPS",)
 # is what Pillow uses for 16-bit PNG and TIFF files too, so it is read as 16-bit.
 _HIGH_DEPTH_GREY_MAXIMUM = {"I;16": 65535, "I;16L": 65535, "I;16B": 65535, "I;16N": 65535, "I": 65535}
 
+# An embedded colour profile that moves no colour of a lattice (every 15th level of each
+# channel) by more than this many levels of 255 on its way to sRGB is sRGB itself, whoever
+# made it: its pixels are kept exactly as they are stored.
+SRGB_TOLERANCE_LEVELS = 1
+
 
 class ImageReadError(BadInput):
     """A file is missing, is not an image, or its image data cannot be decoded."""
@@ -45,6 +52,10 @@ class ImageTooLargeError(ImageReadError):
 
 class ImageFolderError(BadInput):
     """A folder of images does not exist or is not a folder."""
+
+
+class ColourProfileWarning(UserWarning):
+    """An image's embedded ICC colour profile cannot be used: its pixels are read as sRGB."""
 
 
 def open_image(path):
@@ -109,6 +120,10 @@ def load_image(path, max_size=None, *, shorter_side=None):
     - 16-bit greyscale ("I;16", "I") is divided by 65535, keeping its precision;
     - 32-bit float greyscale ("F") is taken as already in [0, 1] and clipped;
     - palette ("P"), CMYK, YCbCr, HSV and LAB are converted to sRGB;
+    - an embedded ICC colour profile of an RGB, greyscale or palette picture that is
+      not sRGB (Adobe RGB, Display P3, a grey gamma) converts its colours to sRGB
+      (`ColourProfileWarning`, and the pixels taken as sRGB, for a profile that cannot
+      be used); pictures in sRGB or without a profile are read as they are stored;
     - transparency (RGBA, LA, PA, palettes with a transparent colour) is composited
       on a white background, so transparent pixels read as white.
     The EXIF orientation tag is applied, so the array is upright as a viewer shows it.
@@ -363,7 +378,7 @@ def _upright_rgb(image, shown, draft_size):
                 # target), which makes large photos several times faster to read.
                 image.draft(None, draft_size)
             image = ImageOps.exif_transpose(image)
-            return _to_rgb_or_float_grey(image)
+            return _to_rgb_or_float_grey(image, shown)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageReadError(f"Cannot read {shown}: {_one_line(error)}") from None
 
@@ -380,7 +395,7 @@ def _target_size(size, max_size, shorter_side):
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def _to_rgb_or_float_grey(image):
+def _to_rgb_or_float_grey(image, shown):
     mode = image.mode
     if mode in _HIGH_DEPTH_GREY_MAXIMUM:
         grey = np.asarray(image, dtype=np.float32) / _HIGH_DEPTH_GREY_MAXIMUM[mode]
@@ -392,11 +407,76 @@ def _to_rgb_or_float_grey(image):
             ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
         )
         return ImageCms.applyTransform(image, lab_to_srgb)
+    image = _in_srgb(image, shown)
+    mode = image.mode
     has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (mode == "P" and "transparency" in image.info)
     if has_alpha:
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
     return image.convert("RGB")
+
+
+def _in_srgb(image, shown):
+    """An RGB, greyscale or palette image (alpha kept) with its colours converted from its
+    embedded ICC profile to sRGB: mode "RGB" or "RGBA"; the image itself when it has no
+    profile, another colour mode, or a profile that is sRGB already
+    (`SRGB_TOLERANCE_LEVELS`). A profile that cannot be used (damaged, or of another
+    colour space than the pixels) warns (`ColourProfileWarning`, one line) and leaves the
+    pixels as they are, taken as sRGB."""
+    profile = image.info.get("icc_profile")
+    if not profile or image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        return image
+    if image.mode == "P":  # The palette's colours are in the profile's space.
+        has_alpha = "transparency" in image.info
+        image = image.convert("RGBA" if has_alpha else "RGB")
+    colour_mode = "L" if image.mode in ("L", "LA") else "RGB"
+    try:
+        transform = _to_srgb_transform(bytes(profile), colour_mode)
+    except (OSError, ValueError, ImageCms.PyCMSError) as error:
+        reason = _one_line(error).rstrip(".")
+        warnings.warn(f"the colour profile of {shown} cannot be used ({reason}); its pixels "
+                      f"are read as sRGB.", ColourProfileWarning, stacklevel=2)
+        return image
+    if transform is None:
+        return image
+    converted = ImageCms.applyTransform(image.convert(colour_mode), transform)
+    if image.mode in ("RGBA", "LA"):
+        converted.putalpha(image.getchannel("A"))
+    return converted
+
+
+@functools.lru_cache(maxsize=16)
+def _to_srgb_transform(profile, colour_mode):
+    """The transform of `colour_mode` ("RGB" or "L") pixels from the ICC `profile` (bytes)
+    to 8-bit sRGB, or None when the profile is sRGB already (cached: the photos of one
+    camera share a profile; LittleCMS transforms may be applied by several threads at
+    once, the web server's, since each call copies the transform's cache).
+
+    Raises:
+        OSError, ImageCms.PyCMSError: a profile that cannot be read, or not of the
+            colour space of the pixels.
+    """
+    source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
+    expected = {"RGB": "RGB", "L": "GRAY"}[colour_mode]
+    space = source.profile.xcolor_space.strip()
+    if space != expected:
+        raise OSError(f"a profile of {space or 'no'} colours for {expected} pixels")
+    transform = ImageCms.buildTransform(source, _srgb_profile(), colour_mode, "RGB")
+    levels = np.arange(0, 256, 15, dtype=np.uint8)
+    if colour_mode == "RGB":
+        lattice = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
+        probe, expected_rgb = Image.fromarray(lattice, "RGB"), lattice
+    else:
+        probe = Image.fromarray(levels[None], "L")
+        expected_rgb = np.repeat(levels[None, :, None], 3, axis=-1)
+    moved = np.abs(np.asarray(ImageCms.applyTransform(probe, transform), np.int16)
+                   - expected_rgb.astype(np.int16))
+    return None if moved.max() <= SRGB_TOLERANCE_LEVELS else transform
+
+
+@functools.cache
+def _srgb_profile():
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _float_array(image):

@@ -5,6 +5,7 @@ ones into fixtures; a test module or the bad-input sweep imports the rest from h
 """
 
 import json
+import struct
 import zipfile
 
 import keras
@@ -46,6 +47,66 @@ def photo_array(seed=0, height=90, width=120):
     picture = 0.5 + 0.4 * np.sin(6 * rows[..., None] + 4 * columns[..., None] + phase)
     picture[np.hypot(rows - 0.35, columns - 0.5) < 0.2] = rng.random(3)
     return np.round(picture * 255).astype(np.uint8)
+
+
+# Colorants (columns: red, green, blue) in XYZ, adapted to D50 as ICC profiles store them.
+ADOBE_RGB_COLORANTS = np.array([[0.6097559, 0.2052401, 0.1492240],
+                                [0.3111242, 0.6256560, 0.0632197],
+                                [0.0194811, 0.0608902, 0.7448387]])
+ADOBE_RGB_GAMMA = 563 / 256
+SRGB_COLORANTS = np.array([[0.4360747, 0.3850649, 0.1430804],
+                           [0.2225045, 0.7168786, 0.0606169],
+                           [0.0139322, 0.0971045, 0.7141733]])
+# sRGB's curve as an ICC parametric curve of type 3: (g, a, b, c, d).
+SRGB_CURVE = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
+_D50 = (0.9642, 1.0, 0.8249)
+
+
+def icc_profile(description, curve, colorants=None):
+    """A minimal ICC v2 display profile (bytes): RGB with `colorants` (3 x 3, columns red,
+    green, blue in D50 XYZ) or greyscale without; `curve` is a gamma (a number) or the 5
+    parameters of a type-3 parametric curve (`SRGB_CURVE`). What a camera or a phone
+    embeds, made here, since Pillow creates only sRGB, LAB and XYZ profiles."""
+
+    def fixed(value):  # s15Fixed16Number
+        return struct.pack(">i", round(value * 65536))
+
+    def xyz(values):
+        return b"XYZ \0\0\0\0" + b"".join(fixed(value) for value in values)
+
+    if isinstance(curve, tuple):
+        trc = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + b"".join(map(fixed, curve))
+    else:
+        trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(curve * 256))
+    text = description.encode("ascii") + b"\0"
+    tags = [(b"desc", b"desc\0\0\0\0" + struct.pack(">I", len(text)) + text + bytes(8 + 3 + 67)),
+            (b"wtpt", xyz(_D50)), (b"cprt", b"text\0\0\0\0none\0")]
+    if colorants is None:
+        space = b"GRAY"
+        tags.append((b"kTRC", trc))
+    else:
+        space = b"RGB "
+        tags += [(name, xyz(np.asarray(colorants)[:, k])) for k, name in
+                 enumerate((b"rXYZ", b"gXYZ", b"bXYZ"))]
+        tags += [(name, trc) for name in (b"rTRC", b"gTRC", b"bTRC")]
+    start = 128 + 4 + 12 * len(tags)
+    table, data = b"", b""
+    for name, body in tags:
+        body += bytes(-len(body) % 4)
+        table += name + struct.pack(">II", start + len(data), len(body))
+        data += body
+    header = (struct.pack(">I4sI", start + len(data), b"", 0x02100000) + b"mntr" + space
+              + b"XYZ " + bytes(12) + b"acsp" + bytes(28) + b"".join(map(fixed, _D50)))
+    header += bytes(128 - len(header))
+    return header + struct.pack(">I", len(tags)) + table + data
+
+
+def srgb_from_adobe_rgb(pixels):
+    """Adobe RGB uint8 pixels in sRGB, floats in [0, 1]: the ICC arithmetic in numpy (linear
+    light, through D50 XYZ, clipped to sRGB's gamut), a reference for colour management."""
+    linear = (np.asarray(pixels) / 255.0) ** ADOBE_RGB_GAMMA
+    linear = np.clip(linear @ (np.linalg.inv(SRGB_COLORANTS) @ ADOBE_RGB_COLORANTS).T, 0, 1)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
 
 
 FPS = 12

@@ -4,10 +4,18 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
+from tests.style_transfer.builders import (
+    ADOBE_RGB_COLORANTS,
+    ADOBE_RGB_GAMMA,
+    SRGB_COLORANTS,
+    SRGB_CURVE,
+    icc_profile,
+    srgb_from_adobe_rgb,
+)
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -141,6 +149,84 @@ def test_lab_tiff_is_converted_to_srgb_grey_for_neutral_colours(tmp_path):
     lab = Image.new("LAB", (2, 2), (255, 128, 128))
     loaded = images.load_image(_write(lab, tmp_path / "lab.tif"))
     np.testing.assert_allclose(loaded[0, 0], [1, 1, 1], atol=2 / 255)
+
+
+# Embedded ICC colour profiles.
+
+ADOBE_RGB = icc_profile("Adobe RGB (1998)", ADOBE_RGB_GAMMA, ADOBE_RGB_COLORANTS)
+
+
+@pytest.mark.parametrize("name", ["adobe.png", "adobe.tiff", "adobe.webp"])
+def test_an_adobe_rgb_picture_is_converted_to_srgb(tmp_path, name):
+    pixels = _random_rgb(16, 16)
+    options = {"lossless": True} if name.endswith(".webp") else {}
+    path = _write(Image.fromarray(pixels), tmp_path / name, icc_profile=ADOBE_RGB, **options)
+    loaded = images.load_image(path)
+    np.testing.assert_allclose(loaded, srgb_from_adobe_rgb(pixels), atol=1 / 255)
+    # Read as if it were sRGB, its colours were off by tens of levels.
+    assert np.abs(loaded - pixels / 255).max() > 40 / 255
+
+
+def test_an_adobe_rgb_jpeg_reads_as_its_untagged_pixels_converted(tmp_path):
+    pixels = _random_rgb(16, 16)
+    _write(Image.fromarray(pixels), tmp_path / "plain.jpg", quality=95)
+    _write(Image.fromarray(pixels), tmp_path / "adobe.jpg", quality=95, icc_profile=ADOBE_RGB)
+    stored = np.round(images.load_image(tmp_path / "plain.jpg") * 255)
+    np.testing.assert_allclose(images.load_image(tmp_path / "adobe.jpg"),
+                               srgb_from_adobe_rgb(stored), atol=1 / 255)
+
+
+def test_a_grey_gamma_profile_is_converted_to_srgb_grey(tmp_path):
+    grey = np.arange(0, 256, 5, dtype=np.uint8).reshape(4, 13)
+    path = _write(Image.fromarray(grey, "L"), tmp_path / "grey.png",
+                  icc_profile=icc_profile("Gray Gamma 1.8", 1.8))
+    linear = (grey / 255) ** 1.8
+    srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    # Within a level, but for a level and a half in the darkest greys (LittleCMS's tables).
+    np.testing.assert_allclose(images.load_image(path), np.repeat(srgb[..., None], 3, -1),
+                               atol=1.5 / 255)
+
+
+def test_transparency_is_composited_on_white_after_the_colour_conversion(tmp_path):
+    pixels = _random_rgb(4, 6)
+    alpha = np.full((4, 6), 255, np.uint8)
+    alpha[:, :3] = 0
+    path = _write(Image.fromarray(np.dstack([pixels, alpha]), "RGBA"), tmp_path / "alpha.png",
+                  icc_profile=ADOBE_RGB)
+    loaded = images.load_image(path)
+    np.testing.assert_array_equal(loaded[:, :3], 1.0)
+    np.testing.assert_allclose(loaded[:, 3:], srgb_from_adobe_rgb(pixels[:, 3:]), atol=1 / 255)
+
+
+@pytest.mark.parametrize("profile", [
+    None,
+    ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+    icc_profile("sRGB IEC61966-2.1", SRGB_CURVE, SRGB_COLORANTS),
+], ids=["untagged", "littlecms-srgb", "camera-srgb"])
+@pytest.mark.parametrize("name", ["photo.png", "photo.jpg"])
+def test_srgb_and_untagged_pictures_read_bit_for_bit_as_stored(tmp_path, profile, name):
+    pixels = _random_rgb(16, 16)
+    options = {} if profile is None else {"icc_profile": profile}
+    _write(Image.fromarray(pixels), tmp_path / "untagged.jpg", quality=90)
+    path = _write(Image.fromarray(pixels), tmp_path / name, quality=90, **options)
+    # What a reader without colour management gives: the stored pixels over 255.
+    stored = pixels if name.endswith(".png") else np.asarray(Image.open(tmp_path / "untagged.jpg"))
+    np.testing.assert_array_equal(images.load_image(path), stored / np.float32(255))
+
+
+@pytest.mark.parametrize("profile, reason", [
+    (b"not a colour profile", "cannot open profile"),
+    (icc_profile("Gray Gamma 2.2", 2.2), "a profile of GRAY colours for RGB pixels"),
+], ids=["damaged", "grey-profile-on-rgb"])
+def test_a_profile_that_cannot_be_used_reads_the_pixels_as_srgb_with_one_warning(
+        tmp_path, profile, reason):
+    pixels = _random_rgb()
+    path = _write(Image.fromarray(pixels), tmp_path / "photo.png", icc_profile=profile)
+    with pytest.warns(images.ColourProfileWarning, match=f"{reason}.*read as sRGB") as caught:
+        loaded = images.load_image(path)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert str(path) in str(caught[0].message)
+    np.testing.assert_array_equal(loaded, pixels / np.float32(255))
 
 
 def test_gif_loads_its_first_frame(tmp_path):
@@ -347,6 +433,14 @@ def test_uploaded_bytes_read_as_the_same_file_loads(tmp_path, mode):
     picture.save(tmp_path / "upload.png")
     uploaded = images.read_image_bytes((tmp_path / "upload.png").read_bytes(), max_pixels=1000)
     np.testing.assert_array_equal(uploaded, images.load_image(tmp_path / "upload.png"))
+
+
+def test_uploaded_bytes_are_converted_from_their_colour_profile(tmp_path):
+    pixels = _random_rgb(9, 13)
+    path = _write(Image.fromarray(pixels), tmp_path / "upload.png",
+                  icc_profile=icc_profile("Adobe RGB (1998)", ADOBE_RGB_GAMMA, ADOBE_RGB_COLORANTS))
+    uploaded = images.read_image_bytes(path.read_bytes(), max_pixels=1000)
+    np.testing.assert_allclose(uploaded, srgb_from_adobe_rgb(pixels), atol=1 / 255)
 
 
 def test_uploaded_bytes_follow_the_exif_orientation(tmp_path):
