@@ -9,7 +9,15 @@ import pytest
 from style_transfer.base.errors import BadInput
 from style_transfer.datasets import jobs
 from style_transfer.datasets.config import DatasetConfig
-from tests.style_transfer.builders import NAMES, write_photo
+from tests.style_transfer.builders import (
+    ADOBE_RGB_COLORANTS,
+    ADOBE_RGB_GAMMA,
+    NAMES,
+    icc_profile,
+    photo_array,
+    srgb_from_adobe_rgb,
+    write_photo,
+)
 
 
 def draws(config, path="cats/tom.jpg", copy=0):
@@ -261,6 +269,20 @@ def test_bad_beam_options_are_refused_with_one_line(capsys, argument, message):
     with pytest.raises(BadInput, match=message):
         pipeline_options([argument])
     assert capsys.readouterr().err == ""  # not Beam's whole usage
+
+
+@pytest.mark.slow  # importing Beam
+def test_a_photo_with_a_colour_profile_is_read_in_srgb(tmp_path):
+    pytest.importorskip("apache_beam")
+    from PIL import Image
+
+    from style_transfer.datasets.pipeline import _ReadPhoto
+
+    pixels = photo_array(height=20, width=28)
+    Image.fromarray(pixels).save(tmp_path / "phone.png", icc_profile=icc_profile(
+        "Adobe RGB (1998)", ADOBE_RGB_GAMMA, ADOBE_RGB_COLORANTS))
+    [job] = _ReadPhoto(tmp_path, max_size=None).process({"input": "phone.png"})
+    np.testing.assert_allclose(job["photo"], srgb_from_adobe_rgb(pixels), atol=1 / 255)
 
 
 def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_runs(tmp_path):

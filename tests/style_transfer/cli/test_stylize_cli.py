@@ -15,7 +15,12 @@ from style_transfer.base.images import load_image
 from style_transfer.cli.main import main
 from style_transfer.painting import stylize
 from tests.style_transfer.builders import (
+    ADOBE_RGB_COLORANTS,
+    ADOBE_RGB_GAMMA,
     NAMES,
+    icc_profile,
+    photo_array,
+    srgb_from_adobe_rgb,
     write_photo,  # noqa: E402
 )
 
@@ -185,6 +190,41 @@ def test_exif_orientation_and_max_size_are_honoured(capsys, model, model_file, t
     error = np.abs(written(tmp_path / "out.png") - expected).mean()
     assert error < 2  # Resizing in 8 bits or in floats: a step or two at a few pixels.
     assert np.abs(written(tmp_path / "out.png") - wrong).mean() > 5 * error
+
+
+@pytest.mark.slow
+def test_a_photo_in_adobe_rgb_is_painted_from_its_colours_in_srgb(capsys, model, model_file,
+                                                                  tmp_path):
+    pixels = photo_array(height=24, width=32)
+    Image.fromarray(pixels).save(tmp_path / "phone.png", icc_profile=icc_profile(
+        "Adobe RGB (1998)", ADOBE_RGB_GAMMA, ADOBE_RGB_COLORANTS))
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "phone.png"), "--style", "wave",
+                  "--out", str(tmp_path / "out.png"))
+    assert code == 0
+    with Image.open(tmp_path / "out.png") as output:
+        assert "icc_profile" not in output.info  # sRGB, as untagged pictures are taken
+    # The photo the network painted is the reference's conversion to sRGB.
+    photo = load_image(tmp_path / "phone.png")
+    np.testing.assert_allclose(photo, srgb_from_adobe_rgb(pixels), atol=1 / 255)
+    painted = written(tmp_path / "out.png")
+    assert np.abs(painted - as_8_bit(stylize.stylize(model, photo, "wave"))).max() <= 1
+    as_if_srgb = as_8_bit(stylize.stylize(model, pixels / np.float32(255), "wave"))
+    assert np.abs(painted - as_if_srgb).mean() > 5
+
+
+@pytest.mark.slow
+def test_a_damaged_colour_profile_paints_the_pixels_as_srgb_with_a_one_line_warning(
+        capsys, model, model_file, tmp_path):
+    pixels = photo_array(height=24, width=32)
+    Image.fromarray(pixels).save(tmp_path / "odd.png", icc_profile=b"damaged profile")
+    code, captured = run(capsys, "--model", model_file, str(tmp_path / "odd.png"), "--style",
+                         "wave", "--out", str(tmp_path / "out.png"))
+    assert code == 0
+    assert captured.err.splitlines() == [
+        f"style-transfer stylize: warning: the colour profile of image {tmp_path / 'odd.png'} "
+        f"cannot be used (cannot open profile from string); its pixels are read as sRGB."]
+    expected = as_8_bit(stylize.stylize(model, pixels / np.float32(255), "wave"))
+    assert np.abs(written(tmp_path / "out.png") - expected).max() <= 1
 
 
 @pytest.mark.slow
