@@ -25,6 +25,9 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".
 UPLOAD_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF")
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".bmp": "BMP"}
+# The formats written that keep an alpha channel (`save_image`'s `alpha`); JPEG has none, and
+# many readers of BMP ignore it.
+ALPHA_FORMATS = ("PNG", "WEBP")
 
 # Formats Pillow decodes by running another program on the file: EPS is handed to
 # Ghostscript, an interpreter of PostScript (a programming language). Files are never
@@ -105,7 +108,7 @@ def load_pil(path, max_size=None, *, shorter_side=None):
     Same reading rules as `load_image` (colour modes, transparency, EXIF orientation,
     resizing); 16-bit greyscale is scaled to 8 bits.
     """
-    image = _decode(path, max_size, shorter_side)
+    image, _ = _decode(path, max_size, shorter_side)
     if image.mode == "F":
         return to_pil(_float_array(image))
     return image
@@ -125,7 +128,8 @@ def load_image(path, max_size=None, *, shorter_side=None):
       (`ColourProfileWarning`, and the pixels taken as sRGB, for a profile that cannot
       be used); pictures in sRGB or without a profile are read as they are stored;
     - transparency (RGBA, LA, PA, palettes with a transparent colour) is composited
-      on a white background, so transparent pixels read as white.
+      on a white background, so transparent pixels read as white (`load_image_alpha`
+      also gives the alpha channel, to put back on a painting with `save_image`).
     The EXIF orientation tag is applied, so the array is upright as a viewer shows it.
 
     Args:
@@ -146,7 +150,25 @@ def load_image(path, max_size=None, *, shorter_side=None):
             image, or its data is corrupt or truncated. The message names the file
             and the reason on one line.
     """
-    return _float_array(_decode(path, max_size, shorter_side))
+    return _float_array(_decode(path, max_size, shorter_side)[0])
+
+
+def load_image_alpha(path, max_size=None, *, shorter_side=None):
+    """`load_image`'s picture and the file's alpha channel, to put back on a painting of it.
+
+    The picture is composited on white, as `load_image` reads it; the alpha channel
+    is the file's own, upright and resized (Lanczos) as the picture is.
+
+    Returns:
+        (picture, alpha): the float32 array `(height, width, 3)` in [0, 1], and a
+        uint8 array `(height, width)` (0 transparent, 255 opaque), or None for an
+        image without transparency (RGB, greyscale, CMYK, ...).
+
+    Raises:
+        ImageReadError: as `load_image`.
+    """
+    image, alpha = _decode(path, max_size, shorter_side)
+    return _float_array(image), None if alpha is None else np.asarray(alpha)
 
 
 def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
@@ -186,7 +208,7 @@ def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
         raise ImageTooLargeError(
             f"The {what} is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
             f"at most {max_pixels / 1e6:g} megapixels are accepted.")
-    return _float_array(_upright_rgb(image, f"the {what}", None))
+    return _float_array(_upright_rgb(image, f"the {what}", None)[0])
 
 
 def to_uint8(picture):
@@ -226,7 +248,7 @@ def to_pil(image):
     return Image.fromarray(array, "RGB" if array.ndim == 3 else "L")
 
 
-def save_image(image, path, overwrite=False):
+def save_image(image, path, overwrite=False, alpha=None):
     """Writes an image file atomically (`files.atomic_write`); the format follows the extension.
 
     A reader never sees a half-written file and a failure leaves no file behind.
@@ -235,8 +257,12 @@ def save_image(image, path, overwrite=False):
         image: A `PIL.Image.Image`, or an array accepted by `to_pil` (floats in
             [0, 1] are clipped and rounded to uint8).
         path: Destination; extension .png, .jpg, .jpeg, .webp or .bmp (any case).
-            JPEG and WebP are written at quality 95. Missing folders are created.
+            JPEG and WebP are written at quality 95 (WebP's alpha losslessly).
+            Missing folders are created.
         overwrite: Replace an existing file instead of refusing.
+        alpha: An alpha channel, uint8 `(height, width)` as `load_image_alpha` gives
+            it, put on the picture where the format keeps one (`ALPHA_FORMATS`: PNG,
+            WebP); JPEG and BMP files are written in RGB without it. None: no alpha.
 
     Returns:
         The destination as a `Path`.
@@ -244,7 +270,8 @@ def save_image(image, path, overwrite=False):
     Raises:
         BadInput (a ValueError): an unsupported extension, an existing file
             without `overwrite`, or a destination that cannot be written.
-        ValueError: An array `to_pil` rejects.
+        ValueError: An array `to_pil` rejects, or an alpha channel that is not
+            uint8 of the picture's size.
     """
     path = Path(path)
     image_format = SAVE_FORMATS.get(path.suffix.lower())
@@ -255,6 +282,15 @@ def save_image(image, path, overwrite=False):
         )
     if not isinstance(image, Image.Image):
         image = to_pil(image)
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.dtype != np.uint8 or alpha.shape != (image.height, image.width):
+            raise ValueError(f"An alpha channel must be uint8 of shape "
+                             f"{(image.height, image.width)}; got {alpha.dtype} of shape "
+                             f"{alpha.shape}.")
+        if image_format in ALPHA_FORMATS:
+            image = image.convert("RGB")
+            image.putalpha(Image.fromarray(alpha, "L"))
     options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
     with atomic_write(path, overwrite=overwrite) as file:
         image.save(file, format=image_format, **options)
@@ -354,7 +390,8 @@ def find_images(folder):
 
 
 def _decode(path, max_size, shorter_side):
-    """Decodes to an upright, resized PIL image in mode "RGB", or "F" (grey in [0, 1])."""
+    """Decodes to an upright, resized PIL image in mode "RGB", or "F" (grey in [0, 1]), and
+    its alpha channel (mode "L", upright and resized too) or None."""
     if max_size is not None and shorter_side is not None:
         raise BadInput("Give at most one of max_size and shorter_side.")
     for name, value in (("max_size", max_size), ("shorter_side", shorter_side)):
@@ -362,15 +399,19 @@ def _decode(path, max_size, shorter_side):
             raise BadInput(f"{name} must be a positive integer or None; got {value!r}.")
 
     image = open_image(path)
-    image = _upright_rgb(image, f"image {path}", _target_size(image.size, max_size, shorter_side))
+    image, alpha = _upright_rgb(image, f"image {path}",
+                                _target_size(image.size, max_size, shorter_side))
     target_size = _target_size(image.size, max_size, shorter_side)
     if target_size is not None and target_size != image.size:
         image = image.resize(target_size, Image.Resampling.LANCZOS)
-    return image
+        if alpha is not None:
+            alpha = alpha.resize(target_size, Image.Resampling.LANCZOS)
+    return image, alpha
 
 
 def _upright_rgb(image, shown, draft_size):
-    """Decodes an opened image: EXIF orientation applied, mode "RGB" or "F" (grey in [0, 1])."""
+    """Decodes an opened image: EXIF orientation applied, mode "RGB" or "F" (grey in [0, 1]),
+    composited on white; and its alpha channel (mode "L") or None."""
     try:
         with image:
             if draft_size is not None:
@@ -396,24 +437,26 @@ def _target_size(size, max_size, shorter_side):
 
 
 def _to_rgb_or_float_grey(image, shown):
+    """(mode "RGB" or "F" image, alpha channel or None): see `_upright_rgb`."""
     mode = image.mode
     if mode in _HIGH_DEPTH_GREY_MAXIMUM:
         grey = np.asarray(image, dtype=np.float32) / _HIGH_DEPTH_GREY_MAXIMUM[mode]
-        return Image.fromarray(np.clip(grey, 0.0, 1.0), "F")
+        return Image.fromarray(np.clip(grey, 0.0, 1.0), "F"), None
     if mode == "F":
-        return Image.fromarray(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0), "F")
+        return Image.fromarray(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0), "F"), None
     if mode == "LAB":
         lab_to_srgb = ImageCms.buildTransform(
             ImageCms.createProfile("LAB"), ImageCms.createProfile("sRGB"), "LAB", "RGB"
         )
-        return ImageCms.applyTransform(image, lab_to_srgb)
+        return ImageCms.applyTransform(image, lab_to_srgb), None
     image = _in_srgb(image, shown)
     mode = image.mode
     has_alpha = mode in ("RGBA", "RGBa", "LA", "La", "PA") or (mode == "P" and "transparency" in image.info)
     if has_alpha:
         white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
-    return image.convert("RGB")
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(white, rgba).convert("RGB"), rgba.getchannel("A")
+    return image.convert("RGB"), None
 
 
 def _in_srgb(image, shown):

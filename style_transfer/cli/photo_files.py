@@ -207,14 +207,15 @@ def _extensions_of(image_format):
 
 
 def load_photo(path, max_size):
-    """A photo as float32 (H, W, 3) in [0, 1], downsized to `max_size` (long side) if larger.
+    """A photo as float32 (H, W, 3) in [0, 1], downsized to `max_size` (long side) if larger,
+    and its alpha channel (uint8 (H, W)) or None (`images.load_image_alpha`).
 
     Raises:
         images.ImageReadError: unreadable, or smaller than `MIN_PHOTO_PX` on a side.
     """
     from style_transfer.base import images
 
-    photo = images.load_image(path, max_size=max_size)
+    photo, alpha = images.load_image_alpha(path, max_size=max_size)
     if min(photo.shape[:2]) < MIN_PHOTO_PX:
         size = f"{photo.shape[1]}x{photo.shape[0]} pixels"
         if max_size is not None and max(photo.shape[:2]) == max_size:
@@ -222,12 +223,16 @@ def load_photo(path, max_size):
             size += f" once downsized to --max-size {max_size}"
         raise images.ImageReadError(
             f"{path} is {size}; the network needs at least {MIN_PHOTO_PX}x{MIN_PHOTO_PX}.")
-    return photo
+    return photo, alpha
 
 
-def paint_photos(args, photos, targets, labels, max_size, paint):
+def paint_photos(args, photos, targets, labels, max_size, paint, keep_alpha=True):
     """Runs `paint(photo array) -> pictures` on every photo (downsized to `max_size`, the
     long side, if larger) and saves the pictures (`labels`: the style of each).
+
+    A photo with transparency is painted composited on white; with `keep_alpha` (not for
+    figures, whose pictures are not the photo's), its alpha channel is put back on its
+    pictures where the format keeps one (PNG, WebP; `images.save_image`).
 
     Returns:
         The exit code: 0, or `EXIT_SOME_FILES_FAILED` if a photo of several
@@ -249,7 +254,8 @@ def paint_photos(args, photos, targets, labels, max_size, paint):
     for number, (photo, paths) in enumerate(zip(photos, targets), start=1):
         started = time.perf_counter()
         try:
-            pictures = paint(load_photo(photo.path, max_size))
+            photo_array, alpha = load_photo(photo.path, max_size)
+            pictures = paint(photo_array)
         except images.ImageReadError as error:
             if single:
                 raise
@@ -266,7 +272,8 @@ def paint_photos(args, photos, targets, labels, max_size, paint):
                 raise BadInput(f"the model painted NaN or infinite pixels for "
                                f"{shown(args, photo.path)}: its weights overflow; use an "
                                f"earlier checkpoint or train again.")
-            images.save_image(picture, target, overwrite=args.overwrite)
+            images.save_image(picture, target, overwrite=args.overwrite,
+                              alpha=alpha if keep_alpha else None)
             if args.json:
                 print(json.dumps(output_record(args, photo.path, target, label, picture,
                                                seconds)), flush=True)

@@ -131,7 +131,8 @@ class _CheckFinished(beam.DoFn):
 
 
 class _ReadPhoto(beam.DoFn):
-    """Reads an image's photo as `stylize` does; one that cannot be read is a failure."""
+    """Reads an image's photo as `stylize` does, and its alpha channel (or None) to put back
+    on its pictures; one that cannot be read is a failure."""
 
     def __init__(self, root, max_size):
         self.root = root
@@ -142,7 +143,7 @@ class _ReadPhoto(beam.DoFn):
 
         path = Path(self.root) / job["input"]
         try:
-            photo = images.load_image(path, max_size=self.max_size)
+            photo, alpha = images.load_image_alpha(path, max_size=self.max_size)
             if min(photo.shape[:2]) < MIN_PHOTO_PX:
                 raise images.ImageReadError(
                     f"{path} is {photo.shape[1]}x{photo.shape[0]} pixels; the network needs "
@@ -152,7 +153,7 @@ class _ReadPhoto(beam.DoFn):
             yield beam.pvalue.TaggedOutput("failed", {"input": job["input"],
                                                       "error": str(error)})
             return
-        yield {**job, "photo": photo}
+        yield {**job, "photo": photo, "alpha": alpha}
 
 
 class StyleModelHandler(ModelHandler):
@@ -209,7 +210,7 @@ class _WriteOutputs(beam.DoFn):
                 raise BadInput("the model painted NaN or infinite pixels: its weights "
                                "overflow; use an earlier checkpoint or train again.")
             target = Path(self.out) / copy["output"]
-            images.save_image(picture, target, overwrite=True)
+            images.save_image(picture, target, overwrite=True, alpha=job.get("alpha"))
             height, width = picture.shape[:2]
             yield {"input": copy["input"], "copy": copy["copy"], "output": copy["output"],
                    "seed": copy["seed"], "strength": copy["strength"],

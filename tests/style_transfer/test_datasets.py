@@ -285,6 +285,32 @@ def test_a_photo_with_a_colour_profile_is_read_in_srgb(tmp_path):
     np.testing.assert_allclose(job["photo"], srgb_from_adobe_rgb(pixels), atol=1 / 255)
 
 
+@pytest.mark.slow  # importing Beam
+def test_a_transparent_photos_alpha_is_put_back_on_its_pictures(tmp_path):
+    pytest.importorskip("apache_beam")
+    from PIL import Image
+
+    from style_transfer.datasets.pipeline import _ReadPhoto, _WriteOutputs
+
+    rgba = np.dstack([photo_array(height=20, width=28), np.zeros((20, 28), np.uint8)])
+    rgba[5:15, 5:20, 3] = 255
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "cut.png")
+    [job] = _ReadPhoto(tmp_path, max_size=None).process({"input": "cut.png"})
+    np.testing.assert_array_equal(job["alpha"], rgba[..., 3])
+    copies = [{"input": "cut.png", "copy": copy, "output": output, "seed": 0, "strength": 1.0,
+               "weights": np.array([1.0, 0, 0]), "preserve_color": False}
+              for copy, output in enumerate(["cut.png", "cut__1.jpg"])]
+    pictures = [job["photo"][::-1], job["photo"]]  # what the network paints, for this test
+    records = list(_WriteOutputs(tmp_path / "out", NAMES).process(
+        {**job, "copies": copies, "pictures": pictures}))
+    assert len(records) == 2
+    with Image.open(tmp_path / "out" / "cut.png") as written:
+        assert written.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(written)[..., 3], rgba[..., 3])
+    with Image.open(tmp_path / "out" / "cut__1.jpg") as written:
+        assert written.mode == "RGB"
+
+
 def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_runs(tmp_path):
     with jobs.output_lock(tmp_path):
         with pytest.raises(BadInput, match="in use by another stylize-dataset run"):

@@ -82,7 +82,8 @@ def _run(args, config):
                                         lambda photo: [paint(photo)])
     config.prepare(model)
     return photo_files.paint_photos(args, photos, targets, labels, max_size,
-                                    lambda photo: _paint(config, model, requested, photo))
+                                    lambda photo: _paint(config, model, requested, photo),
+                                    keep_alpha=not config.figure)
 
 
 def _requested_styles(config, model):

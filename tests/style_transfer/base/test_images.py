@@ -132,6 +132,70 @@ def test_greyscale_with_alpha_is_composited_on_white(tmp_path):
     np.testing.assert_array_equal(loaded[0], [[0, 0, 0], [1, 1, 1]])
 
 
+def _rgba_with_a_transparent_region(height=6, width=8):
+    alpha = np.full((height, width), 255, np.uint8)
+    alpha[:, : width // 2] = 0
+    alpha[0, -1] = 128
+    return np.dstack([_random_rgb(height, width), alpha])
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P"])
+def test_the_alpha_channel_is_given_with_the_picture_composited_on_white(tmp_path, mode):
+    picture = Image.fromarray(_rgba_with_a_transparent_region(), "RGBA")
+    if mode == "P":  # A palette with one transparent colour.
+        picture = picture.convert("RGB").quantize(8)
+        picture.info["transparency"] = 0
+    else:
+        picture = picture.convert(mode)
+    path = _write(picture, tmp_path / "alpha.png")
+    loaded, alpha = images.load_image_alpha(path)
+    np.testing.assert_array_equal(loaded, images.load_image(path))
+    np.testing.assert_array_equal(alpha, np.asarray(picture.convert("RGBA"))[..., 3])
+    assert alpha.dtype == np.uint8 and alpha.min() == 0
+
+
+def test_a_picture_without_transparency_has_no_alpha_channel(tmp_path):
+    loaded, alpha = images.load_image_alpha(_write(Image.fromarray(_random_rgb()),
+                                                   tmp_path / "rgb.png"))
+    assert alpha is None and loaded.shape == (6, 8, 3)
+
+
+def test_the_alpha_channel_is_turned_and_resized_with_the_picture(tmp_path):
+    rgba = _rgba_with_a_transparent_region(20, 40)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to show: the transparent left half on top
+    path = _write(Image.fromarray(rgba, "RGBA"), tmp_path / "turned.png", exif=exif)
+    loaded, alpha = images.load_image_alpha(path, max_size=20)
+    assert loaded.shape == (20, 10, 3) and alpha.shape == (20, 10)
+    # Transparent on top, opaque below, but for Lanczos's ringing next to the edge.
+    assert alpha[:8].max() <= 2 and alpha[12:18].min() >= 253
+
+
+@pytest.mark.parametrize("name", ["out.png", "out.webp"])
+def test_an_alpha_channel_is_saved_exactly_where_the_format_keeps_one(tmp_path, name):
+    rgba = _rgba_with_a_transparent_region()
+    images.save_image(rgba[..., :3], tmp_path / name, alpha=rgba[..., 3])
+    with Image.open(tmp_path / name) as saved:
+        assert saved.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(saved)[..., 3], rgba[..., 3])
+        if name.endswith(".png"):
+            np.testing.assert_array_equal(np.asarray(saved)[..., :3], rgba[..., :3])
+
+
+@pytest.mark.parametrize("name", ["out.jpg", "out.bmp"])
+def test_formats_without_alpha_are_saved_in_rgb(tmp_path, name):
+    rgba = _rgba_with_a_transparent_region()
+    images.save_image(rgba[..., :3], tmp_path / name, alpha=rgba[..., 3])
+    with Image.open(tmp_path / name) as saved:
+        assert saved.mode == "RGB"
+
+
+def test_an_alpha_channel_of_another_size_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"alpha channel must be uint8 of shape \(6, 8\)"):
+        images.save_image(_random_rgb(), tmp_path / "out.png", alpha=np.zeros((8, 6), np.uint8))
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_cmyk_tiff_is_converted_to_rgb(tmp_path):
     cmyk = Image.new("CMYK", (2, 2), (0, 255, 0, 0))
     loaded = images.load_image(_write(cmyk, tmp_path / "cmyk.tif"))

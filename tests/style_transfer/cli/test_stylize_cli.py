@@ -228,6 +228,38 @@ def test_a_damaged_colour_profile_paints_the_pixels_as_srgb_with_a_one_line_warn
 
 
 @pytest.mark.slow
+def test_a_transparent_png_keeps_its_alpha_in_png_and_webp_and_jpeg_stays_rgb(
+        capsys, model, model_file, tmp_path):
+    pixels = photo_array(height=24, width=32)
+    alpha = np.full((24, 32), 255, np.uint8)
+    alpha[:, :12] = 0
+    alpha[20:, 20:] = 100
+    Image.fromarray(np.dstack([pixels, alpha]), "RGBA").save(tmp_path / "cut.png")
+    on_white = load_image(tmp_path / "cut.png")
+    painted = as_8_bit(stylize.stylize(model, on_white, "wave"))
+    for name in ("out.png", "out.webp"):
+        code, _ = run(capsys, "--model", model_file, str(tmp_path / "cut.png"), "--style", "wave",
+                      "--out", str(tmp_path / name))
+        assert code == 0
+        with Image.open(tmp_path / name) as output:
+            assert output.mode == "RGBA"
+            np.testing.assert_array_equal(np.asarray(output)[..., 3], alpha)
+    # Painted composited on white, as before.
+    assert np.abs(written(tmp_path / "out.png")[..., :3] - painted).max() <= 1
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "cut.png"), "--style", "wave",
+                  "--out", str(tmp_path / "out.jpg"))
+    assert code == 0
+    with Image.open(tmp_path / "out.jpg") as output:
+        assert output.mode == "RGB" and output.size == (32, 24)
+    # A figure is not the photo: no alpha.
+    code, _ = run(capsys, "--model", model_file, str(tmp_path / "cut.png"), "--grid", "--style",
+                  "wave", "--style", "udnie", "--out", str(tmp_path / "grid.png"))
+    assert code == 0
+    with Image.open(tmp_path / "grid.png") as output:
+        assert output.mode == "RGB"
+
+
+@pytest.mark.slow
 def test_folder_input_any_colour_mode_and_format(capsys, model_file, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
