@@ -97,9 +97,9 @@ def demo(out_dir, *, model=None, overwrite=False):
     grid, _ = figures.interpolation_grid(network, photo, styles)
     images.save_image(grid, written["blends"], overwrite=True)
     full_size = images.sample_photo(DEMO_PHOTO)
-    weight_map = conditions.mask_to_weight_map(
+    used, weights = conditions.mask_region_weights(
         ellipse_mask(full_size.shape[:2]), network.num_styles, styles[:2], full_size.shape[:2])
-    images.save_image(stylize.composite_blend(network, full_size, weight_map),
+    images.save_image(stylize.composite(network, full_size, used, weights),
                       written["spatial_blend"], overwrite=True)
     return written
 

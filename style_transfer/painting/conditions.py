@@ -3,7 +3,9 @@
 - a style (a name or an index) is a one-hot weight vector (num_styles,);
 - a blend ("wave=0.7,scream=0.3") is a convex weight vector (num_styles,);
 - a spatial blend is a weight map (height, width, num_styles), made from a
-  mask by `mask_to_weight_map`;
+  mask by `mask_to_weight_map` (what the network takes), or the mask's styles and
+  their weights (height, width, styles used) by `mask_region_weights` (what a
+  composite takes: as many planes as the mask uses styles, not the model's all);
 - painted regions, each in its own condition, are convex region weights
   (height, width, num_regions) from a label image (`region_weights`).
 
@@ -146,6 +148,53 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
     Raises:
         BadInput: labels that do not match `mask_style_ids`.
     """
+    ids, resized = _mask_planes(mask, num_styles, mask_style_ids, size)
+    height, width = size
+    weight_map = np.zeros((height, width, num_styles), dtype=np.float32)
+    for k, index in enumerate(ids):
+        weight_map[..., index] += resized[..., k]
+    return weight_map
+
+
+def mask_region_weights(mask, num_styles, mask_style_ids, size):
+    """A mask as the styles it paints and their weights: `mask_to_weight_map`'s planes
+    of the styles used, and only those.
+
+    What `stylize.composite` takes: a model of 26 styles and a mask of 2 make
+    weights (height, width, 2), where the weight map is (height, width, 26). The
+    planes are the weight map's, bit for bit (a style listed for two labels adds
+    them up as there), in the order of the style indices, without the styles of
+    labels the mask does not use (weight 0 everywhere).
+
+    Args:
+        mask: PIL image, 2-D array, or (H, W, 3) array with equal channels (the
+            kinds of masks of `mask_to_weight_map`).
+        num_styles: The model's number of styles.
+        mask_style_ids: Style indices, one per label.
+        size: (height, width) of the photo.
+
+    Returns:
+        (styles, weights): the style indices used, increasing, and a float32 array
+        (height, width, len(styles)), convex per pixel.
+
+    Raises:
+        BadInput: as `mask_to_weight_map`.
+    """
+    ids, resized = _mask_planes(mask, num_styles, mask_style_ids, size)
+    height, width = size
+    styles, planes = [], []
+    for index in sorted(set(ids)):
+        plane = np.zeros((height, width), dtype=np.float32)
+        for k in (k for k, listed in enumerate(ids) if listed == index):
+            plane += resized[..., k]
+        if plane.max() > 0:
+            styles.append(index)
+            planes.append(plane)
+    return styles, np.stack(planes, axis=-1)
+
+
+def _mask_planes(mask, num_styles, mask_style_ids, size):
+    """(style ids, one weight plane per label resized to `size`, (height, width, labels))."""
     values, white = _mask_values(mask)
     ids = [int(index) for index in mask_style_ids]
     if not ids:
@@ -170,12 +219,7 @@ def mask_to_weight_map(mask, num_styles, mask_style_ids, size):
             f"{len(ids)} styles (labels 0 to {len(ids) - 1}); a greyscale mask needs "
             f"exactly 2 styles."
         )
-    height, width = size
-    resized = _resize_convex(per_label, size)
-    weight_map = np.zeros((height, width, num_styles), dtype=np.float32)
-    for k, index in enumerate(ids):
-        weight_map[..., index] += resized[..., k]
-    return weight_map
+    return ids, _resize_convex(per_label, size)
 
 
 def region_weights(labels, num_regions, size, soft_edge_px=0.0):

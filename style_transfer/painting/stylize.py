@@ -290,6 +290,10 @@ def composite_blend(model, image, weight_map, batch_pixels=DEFAULT_BATCH_PIXELS)
     Here every style used runs on the whole photo and the outputs are mixed
     per pixel: away from the soft edges each region is exactly its style, at
     the cost of one pass per style.
+    From a mask, `composite(model, image, *conditions.mask_region_weights(...))`
+    paints the same picture, bit for bit, from weights of the mask's styles only
+    instead of a plane per style of the model (and this function's float64 check
+    of them).
 
     Args:
         weight_map: Convex weights (H, W, num_styles), e.g. from `mask_to_weight_map`.

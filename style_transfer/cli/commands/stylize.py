@@ -109,9 +109,9 @@ def _requested_styles(config, model):
             mask = ImageOps.exif_transpose(mask)
         except (OSError, ValueError) as error:
             raise images.ImageReadError(f"Cannot read mask {config.mask}: {error}") from None
-        # Check the labels now, before any photo is read; at the mask's own size the weight
-        # map alone (height x width x styles floats) would take gigabytes for a large mask.
-        conditions.mask_to_weight_map(mask, model.num_styles, ids, CHECKED_MASK_SIZE)
+        # Check the labels now, before any photo is read; at the mask's own size the weights
+        # alone (height x width x styles floats) would take gigabytes for a large mask.
+        conditions.mask_region_weights(mask, model.num_styles, ids, CHECKED_MASK_SIZE)
         _mask_mode(config, model)
         label = conditions.shortened_label(
             "mask-" + "+".join(conditions.style_label(index, names) for index in ids))
@@ -142,24 +142,31 @@ def _mask_mode(config, model):
 
 
 def _paint(config, model, requested, photo):
-    """The pictures of one photo: one per requested style, or the figure."""
-    from style_transfer.painting import figures, stylize
-    from style_transfer.painting.conditions import mask_to_weight_map
+    """The pictures of one photo: one per requested style, or the figure.
+
+    A mask in composite mode makes weights for the styles it uses only
+    (`mask_region_weights`: height x width x 2 floats for 2 styles of a model of 26);
+    in network mode the network takes a weight map of every style of the model.
+    """
+    from style_transfer.painting import conditions, figures, stylize
     from style_transfer.painting.photo_options import apply
 
     if config.grid:
         return [figures.interpolation_grid(model, photo, [style for _, style in requested])[0]]
     if config.contact_sheet:
         return [figures.contact_sheet(model, photo, [style for _, style in requested])[0]]
+    if config.mask and _mask_mode(config, model) == "composite":
+        [(_, (_, mask, ids))] = requested
+        used, weights = conditions.mask_region_weights(mask, model.num_styles, ids,
+                                                       photo.shape[:2])
+        painted = stylize.composite(model, photo, used, weights)
+        return [apply(photo, painted, config.strength, config.preserve_color)]
     styles = []
     for _, style in requested:
         if isinstance(style, tuple) and style[0] == "mask":
             _, mask, ids = style
-            style = mask_to_weight_map(mask, model.num_styles, ids, photo.shape[:2])
+            style = conditions.mask_to_weight_map(mask, model.num_styles, ids, photo.shape[:2])
         styles.append(style)
-    if config.mask and _mask_mode(config, model) == "composite":
-        painted = stylize.composite_blend(model, photo, styles[0])
-        return [apply(photo, painted, config.strength, config.preserve_color)]
     return stylize.stylize_many(model, photo, styles, normalize=config.normalize,
                                 strength=config.strength, preserve_color=config.preserve_color)
 

@@ -122,27 +122,66 @@ def test_a_mask_is_read_upright_as_its_exif_orientation_says(capsys, model_file,
                                   written(tmp_path / "upright_out.png"))
 
 
+def record_mask_weights(monkeypatch):
+    """The shapes of the weights `conditions` makes of a mask, in a list filled as they are."""
+    from style_transfer.painting import conditions
+
+    shapes = []
+
+    def recorded(function):
+        def making(*arguments):
+            made = function(*arguments)
+            shapes.append(np.shape(made[1] if isinstance(made, tuple) else made))
+            return made
+        return making
+
+    for name in ("mask_to_weight_map", "mask_region_weights"):
+        monkeypatch.setattr(conditions, name, recorded(getattr(conditions, name)))
+    return shapes
+
+
 @pytest.mark.slow
-def test_a_mask_larger_than_the_photo_makes_no_weight_map_of_its_own_size(
+def test_a_mask_larger_than_the_photo_makes_no_weights_of_its_own_size(
         capsys, model_file, photo, tmp_path, monkeypatch):
     # Its labels are checked before any photo is read; a weight map of a 12-megapixel mask
     # (height x width x styles floats) took gigabytes and seconds for that check.
-    from style_transfer.painting import conditions
-
-    sizes = []
-    make_map = conditions.mask_to_weight_map
-
-    def recorded(mask, num_styles, ids, size):
-        sizes.append(tuple(size))
-        return make_map(mask, num_styles, ids, size)
-
-    monkeypatch.setattr(conditions, "mask_to_weight_map", recorded)
+    shapes = record_mask_weights(monkeypatch)
     mask = np.zeros((600, 800), np.uint8)
     mask[:, 400:] = 1
     Image.fromarray(mask).save(tmp_path / "mask.png")
+    for mode in ("composite", "network"):
+        code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / "mask.png"),
+                      "--mask-styles", "wave,udnie", "--mask-mode", mode,
+                      "--out", str(tmp_path / f"{mode}.png"))
+        assert code == 0
+    assert shapes and max(height * width for height, width, _ in shapes) <= 17 * 21
+
+
+@pytest.mark.slow
+def test_a_composite_mask_makes_weights_of_the_styles_it_uses_not_of_every_style(
+        capsys, model, model_file, photo, tmp_path, monkeypatch):
+    # The weights of a photo are (height, width, styles of the mask): 2 planes of a model of
+    # 3 styles here, of 26 for android-26 (they were a plane per style of the model, and a
+    # copy in float64 of it); the pictures are those of the weight map, bit for bit.
+    from style_transfer.painting import conditions
+    from style_transfer.painting.photo_options import apply
+
+    shapes = record_mask_weights(monkeypatch)
+    mask = np.zeros((5, 8), np.uint8)
+    mask[:, 3:] = 1
+    mask[3:, 6:] = 2
+    Image.fromarray(mask).save(tmp_path / "mask.png")
     code, _ = run(capsys, "--model", model_file, photo, "--mask", str(tmp_path / "mask.png"),
-                  "--mask-styles", "wave,udnie", "--out", str(tmp_path / "out.png"))
-    assert code == 0 and sizes and max(height * width for height, width in sizes) <= 17 * 21
+                  "--mask-styles", "udnie,wave,udnie", "--strength", "0.7",
+                  "--out", str(tmp_path / "out.png"))
+    assert code == 0
+    assert shapes == [(8, 8, 2), (17, 21, 2)]  # the labels checked, then the photo's weights
+    shapes.clear()
+    picture = load_image(photo)
+    with Image.open(tmp_path / "mask.png") as opened:
+        weight_map = conditions.mask_to_weight_map(opened, 3, [2, 0, 2], (17, 21))
+    before = apply(picture, stylize.composite_blend(model, picture, weight_map), 0.7, False)
+    np.testing.assert_array_equal(written(tmp_path / "out.png"), as_8_bit(before))
 
 
 @pytest.mark.slow

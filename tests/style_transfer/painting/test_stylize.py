@@ -187,6 +187,37 @@ def test_mask_labels_that_do_not_match_the_styles_raise(labels, styles):
         conditions.mask_to_weight_map(mask, 3, styles, (8, 8))
 
 
+def _three_label_mask(size=(10, 12)):
+    mask = np.zeros(size, np.uint8)
+    mask[:, size[1] // 3:] = 1
+    mask[size[0] // 2:, 2 * size[1] // 3:] = 2
+    return mask
+
+
+@pytest.mark.parametrize("ids", [[19, 3], [3, 19, 3], [25, 0, 7, 11]])
+def test_mask_region_weights_are_the_weight_maps_planes_of_the_styles_used_only(ids):
+    # 26 styles (android-26's number), a mask of 2 or 3: weights of 2 or 3 planes, not 26.
+    mask = _three_label_mask()[:, : 12 if len(ids) > 2 else 8]  # labels 0, 1 (and 2)
+    styles, weights = conditions.mask_region_weights(mask, 26, ids, (24, 32))
+    used = sorted(set(ids[:int(mask.max()) + 1]))
+    assert styles == used
+    assert weights.shape == (24, 32, len(used)) and weights.dtype == np.float32
+    weight_map = conditions.mask_to_weight_map(mask, 26, ids, (24, 32))
+    np.testing.assert_array_equal(weights, weight_map[..., used])
+    assert not weight_map[..., [index for index in range(26) if index not in used]].any()
+
+
+def test_a_composite_of_mask_region_weights_is_the_composite_blend_of_the_weight_map_bit_for_bit(
+        model, photo):
+    # The pictures of the weight map of every style (what `stylize --mask` painted before).
+    mask = _three_label_mask()
+    for ids in ([2, 0, 1], [2, 0, 2], [1, 1, 0]):
+        styles, weights = conditions.mask_region_weights(mask, 3, ids, photo.shape[:2])
+        weight_map = conditions.mask_to_weight_map(mask, 3, ids, photo.shape[:2])
+        np.testing.assert_array_equal(stylize.composite(model, photo, styles, weights),
+                                      stylize.composite_blend(model, photo, weight_map))
+
+
 def _two_region_map(photo):
     mask = np.zeros(photo.shape[:2], np.uint8)
     mask[:, photo.shape[1] // 2:] = 1
