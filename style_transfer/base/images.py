@@ -507,7 +507,8 @@ def _to_srgb_transform(profile, colour_mode):
     transform = ImageCms.buildTransform(source, _srgb_profile(), colour_mode, "RGB")
     levels = np.arange(0, 256, 15, dtype=np.uint8)
     if colour_mode == "RGB":
-        lattice = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(1, -1, 3)
+        lattice = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1)
+        lattice = lattice.reshape(1, -1, 3)
         probe, expected_rgb = Image.fromarray(lattice, "RGB"), lattice
     else:
         probe = Image.fromarray(levels[None], "L")

@@ -259,9 +259,10 @@ def test_a_damaged_colour_profile_paints_the_pixels_as_srgb_with_a_one_line_warn
     code, captured = run(capsys, "--model", model_file, str(tmp_path / "odd.png"), "--style",
                          "wave", "--out", str(tmp_path / "out.png"))
     assert code == 0
-    assert captured.err.splitlines() == [
-        f"style-transfer stylize: warning: the colour profile of image {tmp_path / 'odd.png'} "
-        f"cannot be used (cannot open profile from string); its pixels are read as sRGB."]
+    warning = (f"style-transfer stylize: warning: the colour profile of image "
+               f"{tmp_path / 'odd.png'} cannot be used (cannot open profile from string); its "
+               f"pixels are read as sRGB.")
+    assert captured.err.splitlines() == [warning]
     expected = as_8_bit(stylize.stylize(model, pixels / np.float32(255), "wave"))
     assert np.abs(written(tmp_path / "out.png") - expected).max() <= 1
 
