@@ -29,6 +29,7 @@ import math
 import queue
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,10 @@ MAX_FRAMES = 10**8
 # Frames held back to put mislabelled presentation times in order (B-frames reorder
 # a few frames at most).
 REORDER_WINDOW = 16
+
+
+class SoundLeftOutWarning(UserWarning):
+    """The input's sound cannot go into the output as it is: mixed down, or left out."""
 
 
 def _import_av():
@@ -479,7 +484,8 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
 
     Returns:
         A record: input, output, frames, fps, duration_s, size [width,
-        height], audio ("copied", "re-encoded as CODEC" or None), seconds.
+        height], audio ("copied", "re-encoded as CODEC", "re-encoded as CODEC,
+        mixed down to stereo" or None), seconds.
 
     Raises:
         BadInput: an unreadable or undecodable input, an output extension
@@ -694,11 +700,47 @@ def _copies(source, format_name):
 
 
 def _named_layout(layout):
-    """`layout`, or for one or two channels in no named order (PCM in Matroska), mono or
-    stereo: AAC's encoder takes named channels only."""
+    """`layout`, or for channels in no named order (PCM in Matroska), FFmpeg's default
+    layout for their number, as FFmpeg's own tools take them (one is mono, two stereo,
+    six 5.1): encoders take named channels only. `None` for a number of unnamed channels
+    that FFmpeg names no layout for (nine, say)."""
     if all(channel.name == "NONE" for channel in layout.channels):
-        return {1: "mono", 2: "stereo"}.get(len(layout.channels), layout)
+        av = _import_av()
+        try:
+            return av.AudioLayout(f"{layout.nb_channels}c")
+        except (av.FFmpegError, ValueError):
+            return None
     return layout
+
+
+def _encoder_opens(codec, layout, rate):
+    """Whether the encoder `codec` takes sound of `layout` at `rate` (AAC takes 5.1, Opus
+    takes 3.0 but not 2.1, neither takes 12 channels in no named order): an encoder is
+    opened to see."""
+    av = _import_av()
+    context = av.CodecContext.create(codec, "w")
+    try:
+        context.layout, context.sample_rate = layout, rate
+        context.format = context.codec.audio_formats[0]
+        context.open()
+    except (av.FFmpegError, ValueError):
+        return False
+    return True
+
+
+def _encoder_layout(codec, layout, rate):
+    """The channel layout to re-encode sound of `layout` as with `codec`, and whether that
+    mixes it down: its own (its channels named as FFmpeg names them, `_named_layout`) where
+    the encoder takes it, else stereo, mixed down (FFmpeg's resampler mixes named channels,
+    so does a player); `(None, False)` where neither is possible (too many channels in no
+    named order)."""
+    named = _named_layout(layout)
+    for candidate in (named, layout):
+        if candidate is not None and _encoder_opens(codec, candidate, rate):
+            return candidate, False
+    if named is not None and _encoder_opens(codec, "stereo", rate):
+        return "stereo", True
+    return None, False
 
 
 def _encoder_rate(codec, rate):
@@ -728,11 +770,28 @@ class _SoundTrack:
             self.mode = "copied"
         else:
             codec = AUDIO_FALLBACK_CODECS.get(suffix, DEFAULT_AUDIO_CODEC)
-            self.stream = output.add_stream(codec, rate=_encoder_rate(
-                codec, audio.codec_context.sample_rate))
-            self.stream.layout = _named_layout(audio.codec_context.layout)
+            rate = _encoder_rate(codec, audio.codec_context.sample_rate)
+            channels = audio.codec_context.layout
+            layout, mixed_down = _encoder_layout(codec, channels, rate)
+            if layout is None:
+                warnings.warn(f"{source}: its sound's {channels.nb_channels} channels, in no "
+                              f"order FFmpeg names, cannot be encoded as {codec} for a "
+                              f"{suffix} file; the output has no sound (an .mkv output "
+                              f"can keep it).", SoundLeftOutWarning, stacklevel=3)
+                self.audio = None
+                return
+            self.stream = output.add_stream(codec, rate=rate)
+            self.stream.layout = layout
             self.encoder = self.stream
             self.mode = f"re-encoded as {codec}"
+            if mixed_down:
+                self.mode += ", mixed down to stereo"
+                described = ("" if channels.name.endswith(" channels")
+                             else f" ({channels.name})")
+                warnings.warn(f"{source}: {codec} for a {suffix} file takes no sound of "
+                              f"{channels.nb_channels} channels{described}; it is mixed down "
+                              f"to stereo (an .mkv output can keep every channel).",
+                              SoundLeftOutWarning, stacklevel=3)
 
     def take(self, packet):
         """What a demuxed sound packet becomes in the output (in the reading thread):

@@ -78,14 +78,15 @@ def test_sound_at_a_rate_opus_does_not_take_is_resampled_into_webm(tmp_path):
     assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.03)
 
 
-def matroska_clip(path, audio_codec, num_frames=10, fps=10, rate=44100):
-    """A Matroska clip with stereo sound in `audio_codec` (Matroska keeps no channel order
-    for PCM: its two channels come back unnamed)."""
+def matroska_clip(path, audio_codec, num_frames=10, fps=10, rate=44100, layout="stereo"):
+    """A Matroska clip with sound of `layout` in `audio_codec` (Matroska keeps no channel
+    order for PCM: its channels come back unnamed), a tone in every channel."""
     with av.open(str(path), "w") as output:
         stream = output.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
         audio = output.add_stream(audio_codec, rate=rate)
-        audio.layout = "stereo"
+        audio.layout = layout
+        channels = audio.layout.nb_channels
         for index in range(num_frames):
             picture = np.full((24, 32, 3), 20 * index, np.uint8)
             output.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
@@ -93,8 +94,8 @@ def matroska_clip(path, audio_codec, num_frames=10, fps=10, rate=44100):
         total = rate * num_frames // fps
         for start in range(0, total, 1024):
             tone = np.sin(np.arange(start, min(start + 1024, total)) / 10) * 8000
-            frame = av.AudioFrame.from_ndarray(np.repeat(tone.astype(np.int16), 2)[None],
-                                               format="s16", layout="stereo")
+            frame = av.AudioFrame.from_ndarray(np.repeat(tone.astype(np.int16), channels)[None],
+                                               format="s16", layout=layout)
             frame.sample_rate, frame.pts = rate, start
             output.mux(audio.encode(frame))
         output.mux(audio.encode(None))
@@ -111,6 +112,49 @@ def test_sound_the_output_lists_but_refuses_to_write_is_re_encoded(tmp_path, aud
     record = video.stylize_video(lambda photo: photo, clip, out)
     assert record["audio"] == "re-encoded as aac" and record["frames"] == 10
     assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.05)
+
+
+def sound_channels(path):
+    with av.open(str(path)) as container:
+        return container.streams.audio[0].codec_context.channels
+
+
+@pytest.mark.parametrize("layout", ["mono", "stereo", "2.1", "quad", "5.1", "6.1", "7.1"])
+def test_pcm_of_any_named_number_of_channels_keeps_them_all_in_mp4(tmp_path, layout):
+    # Matroska's PCM names no channel order and MP4 takes no PCM in no order: re-encoded as
+    # AAC, whose encoder refused 3 to 8 unnamed channels ('avcodec_open2("aac", {})'
+    # returned 22, a traceback). They are FFmpeg's default layout for their number, as
+    # FFmpeg's own tools take them (six are 5.1), which AAC takes.
+    clip = matroska_clip(tmp_path / "clip.mkv", "pcm_s16le", layout=layout, rate=48000)
+    out = tmp_path / "painted.mp4"
+    record = video.stylize_video(lambda photo: photo, clip, out)
+    assert record["audio"] in ("copied", "re-encoded as aac") and record["frames"] == 10
+    assert sound_channels(out) == sound_channels(clip) == av.AudioLayout(layout).nb_channels
+    assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.05)
+
+
+@pytest.mark.parametrize("suffix, codec", [(".mp4", "aac"), (".webm", "libopus")])
+def test_more_channels_than_the_encoder_takes_are_mixed_down_to_stereo(tmp_path, suffix,
+                                                                      codec):
+    clip = matroska_clip(tmp_path / "clip.mkv", "pcm_s16le", layout="5.1.4", rate=48000)
+    out = tmp_path / f"painted{suffix}"
+    with pytest.warns(video.SoundLeftOutWarning, match="10 channels; it is mixed down"):
+        record = video.stylize_video(lambda photo: photo, clip, out)
+    assert record["audio"] == f"re-encoded as {codec}, mixed down to stereo"
+    assert sound_channels(out) == 2
+    assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=0.05)
+
+
+def test_channels_no_layout_names_and_no_encoder_takes_leave_the_sound_out(tmp_path):
+    # Nine channels in no order: FFmpeg names no layout of nine, so none can be mixed down.
+    clip = matroska_clip(tmp_path / "clip.mkv", "pcm_s16le", layout="9 channels", rate=48000)
+    out = tmp_path / "painted.mp4"
+    with pytest.warns(video.SoundLeftOutWarning, match="the output has no sound"):
+        record = video.stylize_video(lambda photo: photo, clip, out)
+    assert record["audio"] is None and record["frames"] == 10
+    with av.open(str(out)) as container:
+        assert not container.streams.audio
+    assert video.probe(out).frame_count == 10
 
 
 @pytest.mark.slow
