@@ -64,6 +64,11 @@ MAX_FRAMES = 10**8
 REORDER_WINDOW = 16
 
 
+class DamagedVideoWarning(UserWarning):
+    """Part of a video's data does not decode (a file damaged or cut short): the frames
+    that decode are painted."""
+
+
 class SoundLeftOutWarning(UserWarning):
     """The input's sound cannot go into the output as it is: mixed down, or left out."""
 
@@ -119,13 +124,23 @@ def probe(path):
 
 def read_frames(path, max_size=None):
     """Yields every frame of a video as uint8 RGB (H, W, 3), upright (see `_orientation`),
-    downsized to `max_size`."""
+    downsized to `max_size`.
+
+    A file damaged or cut short yields the frames that decode, then warns
+    (`DamagedVideoWarning`); one of which no frame decodes raises `BadInput`.
+    """
     orientation = _orientation(path)
     with _open_input(path) as container:
         video = container.streams.video[0]
         size = output_size(video.codec_context.width, video.codec_context.height, max_size)
-        for frame in _decoded(container, video, path):
+        damage = _Damage()
+        count = 0
+        for frame in _decoded(container, video, damage):
             yield _upright(_rgb(frame, size), orientation)
+            count += 1
+        incomplete = _incomplete(path, count, damage, "read")
+    if incomplete:
+        warnings.warn(incomplete, DamagedVideoWarning, stacklevel=2)
 
 
 def _open_input(path):
@@ -148,17 +163,84 @@ def _open_input(path):
     return container
 
 
-def _decoded(container, video, path, other_streams=(), on_packet=None):
-    """Decoded frames of `video`; packets of `other_streams` go to `on_packet` as read."""
+@dataclasses.dataclass
+class _Damage:
+    """What of a video stream did not decode, as `_decoded` found it."""
+
+    failures: int = 0        # packets the decoder refused or the demuxer found cut short
+    reason: str = None       # FFmpeg's words for the first failure
+    frames_before: int = 0   # frames decoded before the first failure
+    resumed: bool = False    # whether a whole packet decoded after it
+
+    def note(self, frames_so_far, reason=None):
+        if not self.failures:
+            self.frames_before = frames_so_far
+        self.failures += 1
+        self.reason = self.reason or reason
+
+
+def _decoded(container, video, damage, other_streams=(), on_packet=None):
+    """Decoded frames of `video`; packets of `other_streams` go to `on_packet` as read.
+
+    Data that does not decode is passed over, as players and FFmpeg pass over it: a
+    packet the decoder refuses is skipped, and the demuxer failing (a file cut short)
+    ends the frames, with those the decoder still holds. What was passed over is noted
+    in `damage` (a `_Damage`; `_incomplete` says what it means). `on_packet(None)` means
+    that the packets end early, without the demuxer's end-of-stream packets.
+    """
     av = _import_av()
+    count = 0
     try:
         for packet in container.demux(video, *other_streams):
             if packet.stream is not video:
                 on_packet(packet)
                 continue
-            yield from packet.decode()
-    except av.FFmpegError as error:
-        raise BadInput(f"cannot decode {path}: {_ffmpeg_reason(error)}.") from None
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as error:
+                damage.note(count, _ffmpeg_reason(error))
+                frames = None
+            if frames is not None:
+                if packet.is_corrupt:  # cut short, yet decoded (in part)
+                    damage.note(count, "its data is cut short")
+                elif damage.failures and packet.size:
+                    damage.resumed = True
+                count += len(frames)
+                yield from frames
+    except av.FFmpegError as error:  # the demuxer: no further packet can be read
+        damage.note(count, _ffmpeg_reason(error))
+        damage.resumed = False
+        if on_packet is not None:
+            on_packet(None)
+        try:
+            yield from video.decode(None)  # the frames the decoder holds
+        except av.FFmpegError:
+            pass
+
+
+def _incomplete(path, count, damage, verb):
+    """The one-line warning for the video at `path`, whose `count` frames decoded with
+    `damage`, when part of it did not decode; `None` when it is whole. `verb` says what
+    was done with the frames ("painted").
+
+    Raises:
+        BadInput: no frame decoded.
+    """
+    if count == 0:
+        raise BadInput(f"cannot decode {path}: {damage.reason}." if damage.failures else
+                       f"{path} has no frame that could be decoded.")
+    if damage.failures and not damage.resumed:
+        message = (f"{path} is damaged after frame {count}; {verb} the {count} frames before "
+                   f"it.")
+    elif damage.failures:
+        pieces = ("piece of its video data does" if damage.failures == 1
+                  else "pieces of its video data do")
+        message = (f"{path} is damaged: {damage.failures} {pieces} not decode, the first "
+                   f"after about frame {damage.frames_before}; {verb} the {count} frames "
+                   f"that do.")
+    else:
+        message = None
+    return message
 
 
 def _with_display_times(frames, window=REORDER_WINDOW):
@@ -258,10 +340,8 @@ def _orientation(path):
     """
     with _open_input(path) as container:
         video = container.streams.video[0]
-        try:
-            frame = next(iter(_decoded(container, video, path)), None)
-        except BadInput:
-            return None  # the painting loop reports what cannot be decoded
+        # None when no frame decodes: the painting loop reports it.
+        frame = next(iter(_decoded(container, video, _Damage())), None)
         matrix = None if frame is None else next(
             (np.frombuffer(bytes(data), "<i4") for data in frame.side_data
              if getattr(data.type, "name", str(data.type)).endswith("DISPLAYMATRIX")
@@ -466,7 +546,9 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
     """Paints every frame of a video file; keeps its timing and sound.
 
     Decoding, the stabilizer, the network and encoding run at once
-    (`paint_frames`).
+    (`paint_frames`). A file damaged or cut short is painted as far as it decodes
+    (its sound as far as that decodes), with a `DamagedVideoWarning`: as players
+    play it.
 
     Args:
         paint: photo (H, W, 3) float32 in [0, 1] -> painting, e.g. from
@@ -488,7 +570,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
         mixed down to stereo" or None), seconds.
 
     Raises:
-        BadInput: an unreadable or undecodable input, an output extension
+        BadInput: an unreadable input or one of which no frame decodes, an output extension
             that is not a video container, an output that exists (without
             `overwrite`) or is the input.
     """
@@ -512,6 +594,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
         if aspect is not None and orientation is not None and orientation[0]:
             aspect = 1 / aspect  # the pixels turn with the frame
         expected = video.frames or None
+        damage = _Damage()
         with atomic_path(destination, overwrite=overwrite) as temporary:
             with av.open(str(temporary), "w") as output:
                 encoder = _VideoEncoder(output, codec, _displayed(size, orientation),
@@ -520,7 +603,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
 
                 def frames():
                     pending = []
-                    decoded = _decoded(container, video, source, [audio] if audio else [],
+                    decoded = _decoded(container, video, damage, [audio] if audio else [],
                                        lambda packet: pending.extend(sound.take(packet)))
                     for frame, pts in _with_display_times(decoded):
                         yield _upright(_rgb(frame, size), orientation), pts, pending[:]
@@ -535,10 +618,11 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
                 count = paint_frames(_sound_at_end(frames(), sound), paint, write,
                                      stabilizer=stabilizer, batch_size=batch_size,
                                      progress=progress, expected=expected)
-                if count == 0:
-                    raise BadInput(f"{source} has no frame that could be decoded.")
+                incomplete = _incomplete(source, count, damage, "painted")
                 encoder.close()
                 sound.close()
+    if incomplete:
+        warnings.warn(incomplete, DamagedVideoWarning, stacklevel=2)
     return {"input": str(source), "output": str(destination), "frames": count,
             "fps": round(float(_frame_rate(video)), 3),
             "duration_s": encoder.duration_s, "size": list(_displayed(size, orientation)),
@@ -795,12 +879,18 @@ class _SoundTrack:
 
     def take(self, packet):
         """What a demuxed sound packet becomes in the output (in the reading thread):
-        the packet itself, or its decoded samples to re-encode."""
+        the packet itself, or its decoded samples to re-encode. `None` ends the sound
+        early (a file cut short): the decoder gives what it holds. Sound that does not
+        decode is passed over, as players pass over it."""
         if self.audio is None:
             return []
         if self.encoder is None:
-            return [] if packet.dts is None else [packet]  # None: the end-of-stream marker
-        return list(packet.decode())
+            # No dts: the end-of-stream marker; a packet cut short is left out.
+            return [] if packet is None or packet.dts is None or packet.is_corrupt else [packet]
+        try:
+            return list(self.audio.decode(packet))
+        except _import_av().FFmpegError:
+            return []
 
     def write(self, pieces):
         """Writes what `take` returned (in the writing thread)."""

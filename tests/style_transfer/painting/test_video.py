@@ -2,6 +2,7 @@
 and the temporal metrics against exact references."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -159,7 +160,8 @@ def test_channels_no_layout_names_and_no_encoder_takes_leave_the_sound_out(tmp_p
 
 @pytest.mark.slow
 @pytest.mark.parametrize("problem", ["not a video", "missing", "still image", "bad extension",
-                                     "exists", "is the input", "unknown style"])
+                                     "exists", "is the input", "unknown style",
+                                     "cut before its first frame"])
 def test_bad_input_is_one_line_and_exit_2(capsys, model_file, clip, tmp_path, problem):
     from PIL import Image
 
@@ -167,6 +169,9 @@ def test_bad_input_is_one_line_and_exit_2(capsys, model_file, clip, tmp_path, pr
     if problem == "not a video":
         source = tmp_path / "notes.mp4"
         source.write_text("not a video")
+    elif problem == "cut before its first frame":
+        whole = remuxed(clip, tmp_path / "whole.mkv")
+        source = cut_copy(whole, tmp_path / "cut.mkv", video_packets(whole)[0][0] + 5)
     elif problem == "missing":
         source = tmp_path / "missing.mp4"
     elif problem == "still image":
@@ -201,6 +206,188 @@ def test_a_failure_midway_leaves_no_output_and_no_temporary(clip, tmp_path):
     with pytest.raises(BadInput, match="stop here"):
         video.stylize_video(paint, clip, tmp_path / "out.mp4")
     assert list(tmp_path.iterdir()) == []
+
+
+def remuxed(source, path, sound=True, **options):
+    """The packets of `source` (without its sound if not `sound`), as they are, in the
+    container of `path`; MP4 with `movflags="faststart"` has its index before the data, as
+    web and phone videos have it, so that a copy cut short still has it."""
+    with av.open(str(source)) as container, av.open(str(path), "w", options=options) as output:
+        streams = {stream.index: output.add_stream_from_template(stream)
+                   for stream in container.streams if sound or stream.type == "video"}
+        for packet in container.demux():
+            if packet.dts is not None and packet.stream.index in streams:
+                packet.stream = streams[packet.stream.index]
+                output.mux(packet)
+    return path
+
+
+def video_packets(path):
+    """(position, size, seconds or None) of every video packet of `path` that its demuxer
+    reads whole (those a cut left partial it marks corrupt), in file order."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted((packet.pos, packet.size, None if packet.pts is None
+                       else round(float(packet.pts * packet.time_base), 3))
+                      for packet in container.demux(stream)
+                      if packet.size and not packet.is_corrupt)
+
+
+def cut_copy(source, path, length):
+    """The first `length` bytes of `source`, as a download or a copy stopped midway
+    leaves them."""
+    path.write_bytes(Path(source).read_bytes()[:length])
+    return str(path)
+
+
+def frames_by_time(path):
+    """{seconds: uint8 RGB frame} of every frame `path` decodes (passing over what does not)."""
+    frames = {}
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                continue
+            for frame in decoded:
+                frames[round(float(frame.pts * stream.time_base), 3)] = frame.to_ndarray(
+                    format="rgb24")
+    return frames
+
+
+def decodable_sound_seconds(path):
+    """Seconds of the sound of `path` that decodes (the packets wholly in the file)."""
+    samples = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        try:
+            for packet in container.demux(stream):
+                try:
+                    samples += sum(frame.samples for frame in packet.decode())
+                except av.FFmpegError:
+                    continue
+        except av.FFmpegError:
+            pass
+        return samples / stream.codec_context.sample_rate
+
+
+@pytest.fixture(scope="module")
+def indexed_clips(clip, tmp_path_factory):
+    """`clip` as MP4 with its index first (cut short, its frames are still found) and as
+    Matroska: {suffix: path}."""
+    folder = tmp_path_factory.mktemp("indexed")
+    return {".mp4": str(remuxed(clip, folder / "clip.mp4", movflags="faststart")),
+            ".mkv": str(remuxed(clip, folder / "clip.mkv"))}
+
+
+CUTS = [(".mp4", "in a frame")]
+
+
+@pytest.mark.parametrize("suffix, where", CUTS, ids=[f"{s}-{w}" for s, w in CUTS])
+def test_a_file_cut_short_paints_every_frame_there_is_with_its_sound_and_a_warning(
+        indexed_clips, tmp_path, suffix, where):
+    # Cut in the middle of its data, a file ended in "cannot decode ...: Invalid data
+    # found" and no output, where players play what is there.
+    source = indexed_clips[suffix]
+    packets = video_packets(source)
+    position, size, _ = packets[6]
+    length = position + (size // 2 if where == "in a frame" else size)
+    cut = cut_copy(source, tmp_path / f"cut{suffix}", length)
+    # What is there: the frames whose data the demuxer finds whole before the cut.
+    kept = sorted(seconds for _, _, seconds in video_packets(cut))
+    count = len(kept)
+    assert 0 < count < NUM_FRAMES
+    out = tmp_path / "painted.mp4"
+    message = f"cut{suffix} is damaged after frame {count}; "
+    with pytest.warns(video.DamagedVideoWarning,
+                      match=f"{message}painted the {count} frames"):
+        record = video.stylize_video(lambda photo: photo, cut, out)
+    assert record["frames"] == count
+    painted, original = frames_by_time(out), frames_by_time(source)
+    assert sorted(painted) == kept
+    for seconds in kept:  # each the input's frame of that time (H.264 keeps it within a level)
+        difference = painted[seconds].astype(np.float32) - original[seconds]
+        assert np.abs(difference).mean() < 3
+    assert sound_seconds(out) == pytest.approx(decodable_sound_seconds(cut), abs=1e-3)
+    assert sound_seconds(out) > 0.25
+    with pytest.warns(video.DamagedVideoWarning, match=f"read the {count} frames"):
+        assert len(list(video.read_frames(cut))) == count
+
+
+def test_sound_re_encoded_from_a_file_cut_short_is_kept_as_far_as_it_decodes(indexed_clips,
+                                                                             tmp_path):
+    source = indexed_clips[".mp4"]
+    position, size, _ = video_packets(source)[6]
+    cut = cut_copy(source, tmp_path / "cut.mp4", position + size // 2)
+    out = tmp_path / "painted.webm"  # WebM takes no AAC: decoded and re-encoded as Opus
+    with pytest.warns(video.DamagedVideoWarning, match="damaged after frame"):
+        record = video.stylize_video(lambda photo: photo, cut, out)
+    assert record["audio"] == "re-encoded as libopus"
+    # Opus resamples 16 to 48 kHz and codes 20 ms frames.
+    assert sound_seconds(out) == pytest.approx(decodable_sound_seconds(cut), abs=0.03)
+
+
+class FailingDemuxer:
+    """A container whose demuxer fails after `after` packets, as one reading a file whose
+    data ends or is unreadable midway does."""
+
+    def __init__(self, container, after):
+        self.container, self.after = container, after
+
+    def demux(self, *streams):
+        for index, packet in enumerate(self.container.demux(*streams)):
+            if index == self.after:
+                raise av.error.InvalidDataError(1094995529, "Invalid data found when "
+                                                "processing input")
+            yield packet
+
+
+def test_a_demuxer_failing_midway_ends_the_frames_with_those_the_decoder_holds(clip):
+    # H.264 with B-frames (and the decoder's threads) holds frames back: without draining
+    # it, the frames of the last packets read were lost.
+    ends = []
+    with av.open(clip) as container:
+        stream = container.streams.video[0]
+        damage = video._Damage()
+        frames = list(video._decoded(FailingDemuxer(container, 7), stream, damage,
+                                     on_packet=ends.append))
+    assert len(frames) == 7  # one frame for each packet read
+    assert ends == [None]    # the sound is told the packets end
+    assert damage.failures == 1 and not damage.resumed
+    assert video._incomplete("clip.mp4", len(frames), damage, "painted") == (
+        "clip.mp4 is damaged after frame 7; painted the 7 frames before it.")
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_file_cut_before_its_first_frame_is_refused_and_leaves_nothing(indexed_clips,
+                                                                         tmp_path, suffix):
+    source = indexed_clips[suffix]
+    position, _, _ = video_packets(source)[0]
+    cut = cut_copy(source, tmp_path / f"cut{suffix}", position + 5)
+    out = tmp_path / "out" / "painted.mp4"
+    out.parent.mkdir()
+    with pytest.raises(BadInput, match="cannot decode .*cut|cut.* has no frame that could be "
+                                       "decoded"):
+        video.stylize_video(lambda photo: photo, cut, out)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_frame_damaged_in_the_middle_is_passed_over_and_the_rest_painted(indexed_clips,
+                                                                           tmp_path):
+    # As players do: the frames after the damage decode (the next ones a little marred
+    # until a key frame), so they are painted too.
+    source = Path(indexed_clips[".mp4"])
+    data = bytearray(source.read_bytes())
+    position, size, _ = video_packets(source)[6]
+    data[position + 4:position + size] = bytes(index % 256 for index in range(size - 4))
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    with pytest.warns(video.DamagedVideoWarning,
+                      match="damaged.mp4 is damaged: 1 piece of its video data does not decode, "
+                            "the first after about frame [0-9]+; painted the 11 frames that do"):
+        record = video.stylize_video(lambda photo: photo, damaged, tmp_path / "painted.mp4")
+    assert record["frames"] == NUM_FRAMES - 1
 
 
 def write_turned_clip(path, stored, degrees, mirror):
