@@ -62,11 +62,16 @@ MAX_FRAMES = 10**8
 # Frames held back to put mislabelled presentation times in order (B-frames reorder
 # a few frames at most).
 REORDER_WINDOW = 16
+# Frames a video may fall short of the count its container declares without a warning:
+# declared counts are approximate (a duration times an average rate), so a couple of frames
+# or a hundredth of them, whichever is more.
+SHORTFALL_FRAMES = 2
+SHORTFALL_FRACTION = 0.01
 
 
 class DamagedVideoWarning(UserWarning):
-    """Part of a video's data does not decode (a file damaged or cut short): the frames
-    that decode are painted."""
+    """Part of a video's data does not decode, or it holds fewer frames than its container
+    declares (a file cut short): the frames that decode are painted."""
 
 
 class SoundLeftOutWarning(UserWarning):
@@ -138,7 +143,7 @@ def read_frames(path, max_size=None):
         for frame in _decoded(container, video, damage):
             yield _upright(_rgb(frame, size), orientation)
             count += 1
-        incomplete = _incomplete(path, count, damage, "read")
+        incomplete = _incomplete(path, count, damage, _declared_frames(video), "read")
     if incomplete:
         warnings.warn(incomplete, DamagedVideoWarning, stacklevel=2)
 
@@ -171,6 +176,7 @@ class _Damage:
     reason: str = None       # FFmpeg's words for the first failure
     frames_before: int = 0   # frames decoded before the first failure
     resumed: bool = False    # whether a whole packet decoded after it
+    discarded: int = 0       # packets the container says to leave out (an MP4's edit list)
 
     def note(self, frames_so_far, reason=None):
         if not self.failures:
@@ -195,6 +201,7 @@ def _decoded(container, video, damage, other_streams=(), on_packet=None):
             if packet.stream is not video:
                 on_packet(packet)
                 continue
+            damage.discarded += getattr(packet, "is_discard", False)  # not in older PyAV
             try:
                 frames = packet.decode()
             except av.FFmpegError as error:
@@ -218,10 +225,40 @@ def _decoded(container, video, damage, other_streams=(), on_packet=None):
             pass
 
 
-def _incomplete(path, count, damage, verb):
+def _declared_frames(video):
+    """The number of frames the container declares for `video`: its frame count (MP4,
+    MOV, AVI), or its duration (a Matroska track's DURATION tag) times its frame rate;
+    `None` where it declares neither. Frames it says to leave out are counted."""
+    if video.frames:
+        return video.frames
+    seconds = None
+    if video.duration is not None and video.time_base is not None:
+        seconds = float(video.duration * video.time_base)
+    else:
+        tags = {key.upper().split("-")[0]: value for key, value in video.metadata.items()}
+        if tags.get("NUMBER_OF_FRAMES", "").isdigit():
+            return int(tags["NUMBER_OF_FRAMES"]) or None
+        seconds = _tag_seconds(tags.get("DURATION"))
+    rate = video.average_rate or video.guessed_rate
+    if not seconds or seconds <= 0 or not rate:
+        return None
+    return round(seconds * float(rate))
+
+
+def _tag_seconds(tag):
+    """Seconds of a Matroska DURATION tag ("00:01:02.500000000"), or `None`."""
+    try:
+        hours, minutes, seconds = str(tag).split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except (ValueError, TypeError):
+        return None
+
+
+def _incomplete(path, count, damage, declared, verb):
     """The one-line warning for the video at `path`, whose `count` frames decoded with
-    `damage`, when part of it did not decode; `None` when it is whole. `verb` says what
-    was done with the frames ("painted").
+    `damage`, when part of it did not decode, or when `count` is clearly below the frames
+    its container declares (`declared`: a file cut where a frame ends); `None` when it is
+    whole. `verb` says what was done with the frames ("painted").
 
     Raises:
         BadInput: no frame decoded.
@@ -229,15 +266,22 @@ def _incomplete(path, count, damage, verb):
     if count == 0:
         raise BadInput(f"cannot decode {path}: {damage.reason}." if damage.failures else
                        f"{path} has no frame that could be decoded.")
+    if declared is not None:
+        declared -= damage.discarded
+    of = f" (of the {declared} it declares)" if declared is not None and declared > count else ""
     if damage.failures and not damage.resumed:
-        message = (f"{path} is damaged after frame {count}; {verb} the {count} frames before "
-                   f"it.")
+        message = (f"{path} is damaged after frame {count}{of}; {verb} the {count} frames "
+                   f"before it.")
     elif damage.failures:
         pieces = ("piece of its video data does" if damage.failures == 1
                   else "pieces of its video data do")
         message = (f"{path} is damaged: {damage.failures} {pieces} not decode, the first "
                    f"after about frame {damage.frames_before}; {verb} the {count} frames "
                    f"that do.")
+    elif declared is not None and declared - count > max(SHORTFALL_FRAMES,
+                                                         SHORTFALL_FRACTION * declared):
+        message = (f"{path} ends after frame {count} though it declares {declared} frames: "
+                   f"it seems cut short; {verb} the {count} frames there are.")
     else:
         message = None
     return message
@@ -618,7 +662,8 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
                 count = paint_frames(_sound_at_end(frames(), sound), paint, write,
                                      stabilizer=stabilizer, batch_size=batch_size,
                                      progress=progress, expected=expected)
-                incomplete = _incomplete(source, count, damage, "painted")
+                incomplete = _incomplete(source, count, damage, _declared_frames(video),
+                                         "painted")
                 encoder.close()
                 sound.close()
     if incomplete:

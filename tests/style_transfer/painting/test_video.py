@@ -2,6 +2,7 @@
 and the temporal metrics against exact references."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -281,14 +282,16 @@ def indexed_clips(clip, tmp_path_factory):
             ".mkv": str(remuxed(clip, folder / "clip.mkv"))}
 
 
-CUTS = [(".mp4", "in a frame")]
+CUTS = [(suffix, where) for suffix in (".mp4", ".mkv")
+        for where in ("in a frame", "after a frame")]
 
 
 @pytest.mark.parametrize("suffix, where", CUTS, ids=[f"{s}-{w}" for s, w in CUTS])
 def test_a_file_cut_short_paints_every_frame_there_is_with_its_sound_and_a_warning(
         indexed_clips, tmp_path, suffix, where):
     # Cut in the middle of its data, a file ended in "cannot decode ...: Invalid data
-    # found" and no output, where players play what is there.
+    # found" and no output, where players play what is there; cut where a frame ends, it
+    # was painted to the cut without a word.
     source = indexed_clips[suffix]
     packets = video_packets(source)
     position, size, _ = packets[6]
@@ -299,7 +302,11 @@ def test_a_file_cut_short_paints_every_frame_there_is_with_its_sound_and_a_warni
     count = len(kept)
     assert 0 < count < NUM_FRAMES
     out = tmp_path / "painted.mp4"
-    message = f"cut{suffix} is damaged after frame {count}; "
+    if suffix == ".mp4" and where == "in a frame":  # the MP4 index leads to a frame cut short
+        message = f"cut{suffix} is damaged after frame {count} .of the {NUM_FRAMES} it declares.; "
+    else:
+        message = (f"cut{suffix} ends after frame {count} though it declares [0-9]+ frames: "
+                   f"it seems cut short; ")
     with pytest.warns(video.DamagedVideoWarning,
                       match=f"{message}painted the {count} frames"):
         record = video.stylize_video(lambda photo: photo, cut, out)
@@ -355,8 +362,9 @@ def test_a_demuxer_failing_midway_ends_the_frames_with_those_the_decoder_holds(c
     assert len(frames) == 7  # one frame for each packet read
     assert ends == [None]    # the sound is told the packets end
     assert damage.failures == 1 and not damage.resumed
-    assert video._incomplete("clip.mp4", len(frames), damage, "painted") == (
-        "clip.mp4 is damaged after frame 7; painted the 7 frames before it.")
+    assert video._incomplete("clip.mp4", len(frames), damage, NUM_FRAMES, "painted") == (
+        f"clip.mp4 is damaged after frame 7 (of the {NUM_FRAMES} it declares); painted the "
+        f"7 frames before it.")
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
@@ -388,6 +396,30 @@ def test_a_frame_damaged_in_the_middle_is_passed_over_and_the_rest_painted(index
                             "the first after about frame [0-9]+; painted the 11 frames that do"):
         record = video.stylize_video(lambda photo: photo, damaged, tmp_path / "painted.mp4")
     assert record["frames"] == NUM_FRAMES - 1
+
+
+def test_a_file_that_declares_no_length_is_painted_to_its_end_without_a_warning(clip,
+                                                                                 tmp_path):
+    # A raw H.264 stream declares neither a frame count nor a duration: however short, it
+    # is as long as it is.
+    raw = remuxed(clip, tmp_path / "clip.h264", sound=False)
+    position, size, _ = video_packets(raw)[5]
+    cut = cut_copy(raw, tmp_path / "cut.h264", position + size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", video.DamagedVideoWarning)
+        record = video.stylize_video(lambda photo: photo, cut, tmp_path / "painted.mp4")
+    assert 0 < record["frames"] < NUM_FRAMES
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".ts"])
+def test_a_whole_file_gives_no_warning_whatever_its_container(clip, tmp_path, suffix):
+    # Declared lengths are approximate (Matroska's is a duration): a whole file is never
+    # taken for one cut short.
+    source = remuxed(clip, tmp_path / f"clip{suffix}") if suffix != ".mp4" else clip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", video.DamagedVideoWarning)
+        record = video.stylize_video(lambda photo: photo, source, tmp_path / "painted.mkv")
+    assert record["frames"] == NUM_FRAMES
 
 
 def write_turned_clip(path, stored, degrees, mirror):
