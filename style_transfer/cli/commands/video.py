@@ -15,6 +15,7 @@ existing file without --overwrite, nor the input.
 """
 
 import json
+import warnings
 from pathlib import Path
 
 from style_transfer.base.errors import BadInput
@@ -68,12 +69,20 @@ def run(args):
     progress = None if args.quiet or args.json or not watched() else ProgressBar("frame")
     options = dict(stabilizer=stabilizer, max_size=config.max_size, overwrite=args.overwrite,
                    progress=progress, batch_size=config.batch_size)
-    if args.camera is not None:
-        record = video.stylize_camera(paint, args.camera, out, max_frames=args.frames, **options)
-    else:
-        record = video.stylize_video(paint, args.input, out, **options)
-    if progress is not None:
-        progress.close()
+    # The warnings of the painting (a file cut short) are shown once the bar's line ends.
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            if args.camera is not None:
+                record = video.stylize_camera(paint, args.camera, out, max_frames=args.frames,
+                                              **options)
+            else:
+                record = video.stylize_video(paint, args.input, out, **options)
+        finally:
+            if progress is not None:
+                progress.close()
+    for warning in caught:
+        warnings.showwarning(warning.message, warning.category, warning.filename,
+                             warning.lineno)
     record = {"input": record.pop("input"), "output": record.pop("output"), "style": label,
               **record}
     if args.json:

@@ -1,7 +1,9 @@
 """Video: `style-transfer video` end to end on a generated clip with sound, the stabilizer,
 and the temporal metrics against exact references."""
 
+import io
 import json
+import sys
 import warnings
 from pathlib import Path
 
@@ -320,6 +322,38 @@ def test_a_file_cut_short_paints_every_frame_there_is_with_its_sound_and_a_warni
     assert sound_seconds(out) > 0.25
     with pytest.warns(video.DamagedVideoWarning, match=f"read the {count} frames"):
         assert len(list(video.read_frames(cut))) == count
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("watching", [False, True], ids=["quiet", "on a terminal"])
+def test_the_command_paints_a_file_cut_short_and_says_so_in_one_line(
+        monkeypatch, capsys, model_file, indexed_clips, tmp_path, watching):
+    source = indexed_clips[".mp4"]
+    position, size, _ = video_packets(source)[6]
+    cut = cut_copy(source, tmp_path / "cut.mp4", position + size // 2)
+    out = tmp_path / "painted.mp4"
+    terminal = Terminal()
+    if watching:  # the progress bar stops short of the frames the file declares
+        monkeypatch.setattr(sys, "stderr", terminal)
+    code = main(["video", cut, "--model", model_file, "--style", "wave",
+                 *([] if watching else ["--quiet"]), "--out", str(out)])
+    error = terminal.getvalue() if watching else capsys.readouterr().err
+    assert code == 0, error
+    count = video.probe(out).frame_count
+    assert 0 < count < NUM_FRAMES
+    warning = (f"style-transfer video: warning: {cut} is damaged after frame {count} (of the "
+               f"{NUM_FRAMES} it declares); painted the {count} frames before it.\n")
+    if watching:  # after the bar, on a line of its own
+        bar, _, rest = error.rpartition("\n" + warning)
+        assert bar.startswith("\r") and "\n" not in bar and f"/{NUM_FRAMES} [" in bar
+        assert rest == ""
+    else:
+        assert error == warning
 
 
 def test_sound_re_encoded_from_a_file_cut_short_is_kept_as_far_as_it_decodes(indexed_clips,
