@@ -320,10 +320,15 @@ class ConditionalNormalization(keras.layers.Layer):
             self._raise_for_bad_weights(np.asarray(values, np.float64))
 
     def call(self, inputs, condition, training=None):
+        return self._normalized(inputs, condition, training)
+
+    def _normalized(self, inputs, condition, training, mask=None):
+        """`call`'s computation; `mask` (batch norm only) as in `_normalize`."""
         self._check_rank(inputs.shape)
         self._check_channels(inputs.shape)
         rank = len(inputs.shape)
-        if not self.uses_table and _native.whole_layer_available(self, inputs, training):
+        if mask is None and not self.uses_table and _native.whole_layer_available(
+                self, inputs, training):
             # PyTorch: MLP, gamma/beta and normalization without a Keras op in between.
             return _native.mlp_mode_call(
                 self, inputs, self._checked_vector(condition), training
@@ -349,10 +354,17 @@ class ConditionalNormalization(keras.layers.Layer):
         gamma = ops.cast(gamma, compute_dtype)
         if beta is not None:
             beta = ops.cast(beta, compute_dtype)
-        outputs = self._normalize(x, gamma, beta, per_sample, training)
+        if mask is None:
+            outputs = self._normalize(x, gamma, beta, per_sample, training)
+        else:
+            outputs = self._normalize(x, gamma, beta, per_sample, training, mask=mask)
         return ops.cast(outputs, self.compute_dtype)
 
     def _normalize(self, x, gamma, beta, per_sample, training):
+        """`gamma * (x - mean) / sqrt(variance + epsilon) + beta` with the statistics of
+        `_statistics_axes`. A layer whose `call` takes a Keras mask (batch norm) overrides
+        it with a `mask` argument: `(batch, *positions)`, the positions the statistics
+        span."""
         rank = len(x.shape)
         axes = self._statistics_axes(rank, training)
         centered = self.CENTERED
