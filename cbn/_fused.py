@@ -73,6 +73,44 @@ def moments(x, axes, groups, centered=True):
     return group_mean, group_sum(spread, [], groups) / (x.shape[-1] // groups)
 
 
+def masked_moments(x, mask, axes):
+    """Per-channel mean and (biased) variance of `x` over `axes`, counting only the
+    positions where `mask` holds, and their number.
+
+    Args:
+        x: Float tensor, channels last: `(batch, *positions, channels)`.
+        mask: `(batch, *positions)`, or broadcastable to it (size-1 axes): a position
+            counts where it is true or non-zero (as in Keras's `BatchNormalization`).
+        axes: The batch and position axes the statistics span.
+
+    Returns:
+        `(mean, variance, count)`: mean and variance kept as size-1 axes, and the number
+        of positions counted (a float tensor that broadcasts against them). With no
+        position counted, the mean and variance are 0 (Keras's too).
+
+    Two passes, each summed one axis at a time (`_channel_moments`). The masked values
+    enter no sum: `where` picks 0 for them before the sums and before the deviations are
+    squared, so padding of any size, infinite included, leaves the statistics as they
+    are, and receives no gradient through them. Differentiated by automatic
+    differentiation.
+    """
+    kept = ops.expand_dims(ops.cast(mask, "bool"), -1)
+    # The count over the mask broadcast to x's positions (a mask may have size-1 axes).
+    weights = ops.cast(kept, x.dtype) + ops.zeros_like(x[..., :1])
+    count = _sum_axis_by_axis(weights, axes)
+    divisor = ops.maximum(count, 1.0)
+    mean = _sum_axis_by_axis(ops.where(kept, x, 0.0), axes) / divisor
+    deviations = ops.where(kept, x - mean, 0.0)
+    variance = _sum_axis_by_axis(ops.square(deviations), axes) / divisor
+    return mean, variance, count
+
+
+def _sum_axis_by_axis(x, axes):
+    for axis in sorted(axes, reverse=True):
+        x = ops.sum(x, axis=axis, keepdims=True)
+    return x
+
+
 def _channel_moments(x, axes):
     """Mean and variance over `axes`, kept as size-1 axes.
 

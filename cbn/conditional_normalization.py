@@ -76,10 +76,11 @@ class ConditionalNormalization(keras.layers.Layer):
     MIN_RANK = 3
     # Subtract the mean before scaling (False for RMS normalization).
     CENTERED = True
-    # Whether the input's Keras mask passes on to the output: only where each position is
-    # normalized on its own (layer and RMS norm), as in Keras's layers. Statistics over
-    # positions include the masked ones, so there the mask is dropped (Keras warns) rather
-    # than passed on as if it had been honoured.
+    # Whether the input's Keras mask passes on to the output, as in Keras's layers: where
+    # each position is normalized on its own (layer and RMS norm), and where the statistics
+    # leave the masked positions out (batch norm, whose `call` takes the mask). Instance
+    # and group norm's statistics include the masked positions, so there the mask is
+    # dropped (Keras warns) rather than passed on as if it had been honoured.
     PASSES_MASK = False
 
     def __init__(

@@ -244,9 +244,10 @@ def test_moving_variance_stays_non_negative_for_constant_large_batches():
     (ConditionalRMSNormalization, True),
     (ConditionalInstanceNormalization, False),  # statistics over the masked positions too
     (functools.partial(ConditionalGroupNormalization, groups=3), False),
-    (ConditionalBatchNormalization, False),
+    (ConditionalBatchNormalization, True),  # statistics over the unmasked positions only
 ], ids=["layer", "rms", "instance", "group", "batch"])
-def test_a_keras_mask_passes_through_where_each_position_is_normalized_alone(layer_class, passes):
+def test_a_keras_mask_passes_through_where_the_statistics_leave_the_masked_positions_out(
+        layer_class, passes):
     tokens = keras.Input((None,), dtype="int32")
     label = keras.Input((), dtype="int32")
     embedded = keras.layers.Embedding(10, 6, mask_zero=True)(tokens)
