@@ -70,6 +70,56 @@ def test_synchronized_statistics_match_keras_batch_norm_on_two_replicas():
     assert differences["local_outputs"] > 0.1
 
 
+# One training-mode call of a synchronized CBN with a mask (huge values at the masked
+# positions) on two replicas; prints the largest differences from numpy batch norm over the
+# unmasked positions of the whole batch, of the outputs and of the moving statistics.
+TWO_REPLICAS_MASKED = """
+import json, keras, numpy as np, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from cbn import ConditionalBatchNormalization
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+rng = np.random.default_rng(0)
+batch = rng.normal(size=(4, 6, 3)).astype("float32")
+batch[2:] = batch[2:] * 3.0 + 2.0
+mask = rng.uniform(size=(4, 6)) < 0.6
+mask[:, 0] = True
+batch[~mask] = 1e6
+with strategy.scope():
+    layer = ConditionalBatchNormalization(1, synchronized=True, momentum=0.0)
+    layer.build(batch.shape, (4,))
+def halves(values):
+    return strategy.experimental_distribute_values_from_function(
+        lambda context: values[2 * context.replica_id_in_sync_group:][:2])
+def replica(tokens, kept):
+    return layer(tokens, tf.zeros((2,), tf.int32), training=True, mask=kept)
+outputs = tf.function(lambda: strategy.run(replica, args=(halves(batch), halves(mask))))()
+outputs = strategy.gather(outputs, axis=0).numpy()
+kept = batch.astype("float64")[mask]
+mean, variance = kept.mean(0), kept.var(0)
+expected = (batch - mean) / np.sqrt(variance + 1e-3)
+moving = np.concatenate([keras.ops.convert_to_numpy(layer.moving_mean),
+                         keras.ops.convert_to_numpy(layer.moving_variance)])
+print(json.dumps({
+    "outputs": float(np.abs(outputs - expected)[mask].max()),
+    "moving": float(np.abs(moving - np.concatenate([mean, variance])).max()),
+}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute")
+def test_synchronized_masked_statistics_are_those_of_the_unmasked_positions_of_all_replicas():
+    child = subprocess.run([sys.executable, "-c", TWO_REPLICAS_MASKED], capture_output=True,
+                           text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                           timeout=300)
+    assert child.returncode == 0, child.stderr
+    differences = json.loads(child.stdout.strip().splitlines()[-1])
+
+    assert differences["outputs"] < 1e-5
+    assert differences["moving"] < 1e-5
+
+
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute")
 def test_synchronized_survives_config_and_keras_file(tmp_path):
     inputs = keras.Input((4, 4, 3))
