@@ -42,7 +42,7 @@ rounding (`tests/cbn/test_native.py` holds them to the Keras-ops path). Stored s
 (batch norm at inference) keep the Keras ops. Batch norm in training with per-sample
 gamma and beta (float32) is one function with a closed-form gradient that also returns
 the batch's statistics for the moving averages (`cbn/_torch_batch_norm.py`); with
-per-position gamma and beta it keeps the Keras ops.
+per-position gamma and beta, or with a Keras mask, it keeps the Keras ops.
 """
 
 import keras
