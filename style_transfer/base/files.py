@@ -170,6 +170,13 @@ def describe_os_error(error):
     return " ".join(reason.split()).rstrip(".")
 
 
+def os_error_line(error):
+    """An operating-system error as the command line shows it: "PATH: REASON." (the path
+    where the error names one)."""
+    where = f"{error.filename}: " if error.filename else ""
+    return f"{where}{describe_os_error(error)}."
+
+
 def not_a_regular_file(path):
     """Why `path` cannot be read as a file, or None if it is a regular file (or a link to
     one): "it does not exist", "it is a folder", or "it is not a regular file (...)".

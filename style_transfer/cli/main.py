@@ -97,10 +97,9 @@ def main(argv=None):
     except OSError as error:
         # The commands check their paths and `files` names the destination of a
         # failed write; this is the net for what slips through (a full disk on read).
-        from style_transfer.base.files import describe_os_error
+        from style_transfer.base.files import os_error_line
 
-        where = f"{error.filename}: " if error.filename else ""
-        return _fail(program, f"{where}{describe_os_error(error)}.")
+        return _fail(program, os_error_line(error))
     except KeyboardInterrupt as interrupt:
         # A training run stopped by SIGTERM says so (`run.RunInterrupted`): exit 143.
         signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
