@@ -9,7 +9,10 @@ can reach them. `quiet_libraries` therefore
   that happens (`base.import_hooks.on_import`, so commands stay free to import
   TensorFlow late, after their arguments are checked);
 - raises the Python loggers of TensorFlow and absl to ERROR, and OpenCV's own log
-  (its "[ WARN:0@0.012] ... can't open camera by index" lines) to ERROR;
+  (its "[ WARN:0@0.012] ... can't open camera by index" lines) to ERROR; Apache Beam's
+  to CRITICAL (its ERROR lines are the tracebacks of the errors its run raises, which
+  the command reports), and drops what Beam's workers print to `sys.stderr` (the same
+  tracebacks again);
 - shows the warnings of this project (`style_transfer`, `cbn`) as one line each
   and drops those of the libraries.
 Call it before anything imports TensorFlow. Library code never calls it: it
@@ -46,10 +49,15 @@ def quiet_libraries(program):
     logging_of_opencv = getattr(getattr(sys.modules.get("cv2"), "utils", None), "logging", None)
     if logging_of_opencv is not None:
         logging_of_opencv.setLogLevel(logging_of_opencv.LOG_LEVEL_ERROR)
-    for name in ("tensorflow", "absl", "h5py", "apache_beam"):
+    for name in ("tensorflow", "absl", "h5py"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Apache Beam logs, at ERROR, each failure of a worker with its traceback (several
+    # screens, once per retry) before it raises it again: the command reports that error.
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
     # Apache Beam warns on the root logger while it is imported (optional cloud clients).
     logging.getLogger().addFilter(_not_from_apache_beam)
+    if not isinstance(sys.stderr, _WithoutBeamPrints):
+        sys.stderr = _WithoutBeamPrints(sys.stderr)
 
     def show_project_warnings_only(message, category, filename, lineno, file=None, line=None):
         if os.path.abspath(filename).startswith(_PROJECT_FOLDERS):
@@ -93,6 +101,31 @@ class _ProgramLines(logging.Handler):
                 print(logging.Formatter().formatException(record.exc_info), file=sys.stderr)
         except Exception:  # As logging.Handler does: a failed log line never stops the work.
             self.handleError(record)
+
+
+class _WithoutBeamPrints:
+    """A text stream that passes to `stream` everything but what Apache Beam's code writes.
+
+    Beam's workers print the traceback of every failure to `sys.stderr` (besides
+    logging it), several screens per retry, and go on printing those of the work they
+    held after the run has raised the error, which the command reports.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            # print() is a builtin: the frame that called it is the caller of write().
+            caller = sys._getframe(1).f_code.co_filename
+        except ValueError:  # Called from C with no Python frame (Python's own traceback).
+            caller = ""
+        if f"{os.sep}apache_beam{os.sep}" in caller:
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 @contextlib.contextmanager

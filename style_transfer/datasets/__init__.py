@@ -5,6 +5,8 @@
                the manifest: its records, the journal a killed run leaves, resuming
     pipeline   the Beam pipeline (RunInference with the style network), run on the
                DirectRunner here and on Dataflow, Flink or Spark on a cluster
+    worker_errors  a worker's one-line error (a BadInput), carried across Beam to the
+                   command that started the run
 
 Light at import: Beam and TensorFlow are imported by the functions that run.
 """

@@ -18,6 +18,11 @@ from pathlib import Path
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 from style_transfer.datasets import jobs
+from style_transfer.datasets.worker_errors import (
+    new_run,
+    settled_on_failure,
+    worker_bad_input,
+)
 
 
 def import_beam():
@@ -47,8 +52,11 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
         run, "kept": found finished, "failed": [{"input", "error"}]}.
 
     Raises:
-        BadInput: a bad setting, a model that is not a table of styles, or an
-            output folder that holds another run (see `jobs.prepare_output`).
+        BadInput: a bad setting, a model that is not a table of styles, an
+            output folder that holds another run (see `jobs.prepare_output`), or
+            what stopped a worker: a model that cannot be loaded or paints NaN, an
+            output that cannot be written (the same one line, whatever the runner;
+            the outputs finished so far are kept for a restart).
     """
     beam = import_beam()
     from style_transfer.base.files import remove_stale_partials
@@ -78,13 +86,21 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
         previous = [str(file) for file in [out / jobs.MANIFEST_FILE,
                                            *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
                     if file.is_file()]
+        run = new_run()
         pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names,
-                                       previous)
+                                       previous, run)
         watcher = None if progress is None else JournalProgress(
             out, len(relative_paths) * config.copies, config.copies, progress)
         try:
-            result = pipeline.run()
-            result.wait_until_finish()
+            with settled_on_failure(run):
+                result = pipeline.run()
+                result.wait_until_finish()
+        except Exception as error:
+            # A worker's BadInput arrives as Beam's error holding its traceback's text.
+            bad_input = worker_bad_input(error)
+            if bad_input is None:
+                raise
+            raise bad_input from None
         finally:
             if watcher is not None:
                 watcher.stop()

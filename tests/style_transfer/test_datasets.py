@@ -318,3 +318,72 @@ def test_a_second_run_on_the_same_output_folder_is_refused_while_the_first_runs(
                 pass
     with jobs.output_lock(tmp_path):  # free again once the first has ended
         pass
+
+
+def test_a_workers_one_line_is_found_in_the_text_of_the_error_its_run_raised():
+    from style_transfer.datasets import worker_errors
+
+    message = "cannot write out/cats/tom.png: out/cats is a file, not a folder (\u00e9, \"q\")."
+    with pytest.raises(worker_errors.WorkerBadInput) as raised:
+        with worker_errors.user_errors():
+            raise BadInput(message)
+    traceback_text = (f"Traceback (most recent call last):\n  ...\nstyle_transfer.datasets."
+                      f"worker_errors.WorkerBadInput: {raised.value} [while running 'Write']\n")
+    # As the DirectRunner raises it, and as a runner that quotes the text as JSON would.
+    for text in (traceback_text, json.dumps(traceback_text)):
+        found = worker_errors.worker_bad_input(RuntimeError(text))
+        assert isinstance(found, BadInput) and str(found) == message
+    try:
+        raise RuntimeError("Beam's error") from raised.value
+    except RuntimeError as chained:
+        assert str(worker_errors.worker_bad_input(chained)) == message
+    assert worker_errors.worker_bad_input(RuntimeError("ZeroDivisionError: a bug")) is None
+
+
+def test_operating_system_errors_on_a_worker_are_one_line_and_bugs_go_through():
+    from style_transfer.datasets import worker_errors
+
+    with pytest.raises(worker_errors.WorkerBadInput) as raised:
+        with worker_errors.user_errors():
+            raise PermissionError(13, "Permission denied", "out/cats")
+    assert str(worker_errors.worker_bad_input(raised.value)) == "out/cats: Permission denied."
+    with pytest.raises(ZeroDivisionError):
+        with worker_errors.user_errors():
+            raise ZeroDivisionError
+
+
+def test_after_a_failed_run_the_work_in_flight_ends_first_and_no_more_starts():
+    import threading
+    import time
+
+    from style_transfer.datasets import worker_errors
+
+    run = worker_errors.new_run()
+    entered, ended = threading.Event(), threading.Event()
+
+    def worker():  # a DirectRunner thread still painting when the run fails
+        with worker_errors.user_errors(run):
+            entered.set()
+            while run not in worker_errors._stopped:
+                time.sleep(0.001)
+            time.sleep(0.05)
+            ended.set()
+
+    thread = threading.Thread(target=worker)
+    with pytest.raises(KeyError):
+        with worker_errors.settled_on_failure(run):
+            thread.start()
+            entered.wait()
+            raise KeyError("the run failed")
+    assert ended.is_set()  # the error went on only once the work in flight had ended
+    thread.join()
+    with pytest.raises(worker_errors.RunStopped):
+        with worker_errors.user_errors(run):
+            pass
+    # Another run, and work of no run (a transform called by itself), go on.
+    another = worker_errors.new_run()
+    with worker_errors.settled_on_failure(another):
+        with worker_errors.user_errors(another):
+            pass
+    with worker_errors.user_errors():
+        pass

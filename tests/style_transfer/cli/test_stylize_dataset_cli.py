@@ -3,6 +3,7 @@ the `stylize` command's pictures bit for bit, resuming after a kill."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,7 +16,9 @@ from PIL import Image
 from style_transfer.base.files import file_sha256
 from style_transfer.cli.main import main
 from style_transfer.datasets import jobs
-from tests.style_transfer.builders import write_photo
+from style_transfer.models.saving import save_model
+from tests.style_transfer.builders import untrained_model_with_distinct_styles, write_photo
+from tests.style_transfer.painting.test_painted_nan import with_one_nan_weight
 
 pytest.importorskip("apache_beam")
 
@@ -191,3 +194,61 @@ def test_a_run_killed_with_sigkill_then_started_again_gives_the_uninterrupted_fi
     # Every output once, whatever the killed run had finished.
     assert summary["kept"] + summary["painted"] == 80
     assert tree(out) == tree(uninterrupted)
+
+
+@pytest.fixture(scope="module")
+def nan_model_file(tmp_path_factory):
+    """A table of styles with a NaN weight: its config reads well; loading it (on the
+    workers) refuses it."""
+    path = tmp_path_factory.mktemp("nan_model") / "nan.keras"
+    save_model(with_one_nan_weight(untrained_model_with_distinct_styles(seed=5)), path)
+    return str(path)
+
+
+@pytest.mark.slow
+def test_a_model_the_workers_refuse_is_one_line_and_exit_code_2(nan_model_file, tmp_path):
+    # The real command: Beam's workers log and print each failure's traceback themselves.
+    source = make_dataset(tmp_path / "photos")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "style_transfer", "stylize-dataset", str(source),
+         "--out", str(tmp_path / "out"), "--model", nan_model_file],
+        capture_output=True, text=True, timeout=300, env=env)
+    assert completed.returncode == 2, completed.stderr[-3000:]
+    [line] = completed.stderr.splitlines() or [""]
+    assert re.fullmatch(rf"style-transfer stylize-dataset: error: {re.escape(nan_model_file)} "
+                        rf"has NaN or infinite weights \(\S+\): its training diverged; use an "
+                        rf"earlier checkpoint or train again\.", line), completed.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_an_output_the_workers_cannot_write_stops_the_run_in_one_line_and_it_resumes(
+        capsys, model_file, tmp_path):
+    source = make_dataset(tmp_path / "photos", ["cats/tom.jpg", "dog.png"])
+    out = tmp_path / "stylized"
+    out.mkdir()
+    (out / "cats").write_bytes(b"a file where the folder of cats/tom.png goes")
+    command = ["stylize-dataset", str(source), "--out", str(out), "--model", model_file,
+               "--quiet"]
+    assert main(command) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"style-transfer stylize-dataset: error: cannot write {out}/cats/tom.png: {out}/cats "
+        f"is a file, not a folder."]
+    assert not list(out.rglob(".*.partial*"))  # no half-written picture
+    (out / "cats").unlink()
+    assert main(command) == 0
+    assert len(jobs.read_jsonl(out / "manifest.jsonl")) == 2
+
+
+@pytest.mark.slow
+def test_a_bug_on_a_worker_keeps_its_traceback(capsys, monkeypatch, model_file, tmp_path):
+    from style_transfer.painting import stylize
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(stylize, "stylize_many", broken)
+    source = make_dataset(tmp_path / "photos", PHOTOS[:1])
+    with pytest.raises(Exception, match="ZeroDivisionError: a bug"):
+        main(["stylize-dataset", str(source), "--out", str(tmp_path / "out"), "--model",
+              model_file, "--quiet"])
