@@ -51,6 +51,7 @@ import numpy as np
 from keras import ops
 
 from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import check_seed
 from style_transfer.models.arbitrary import ArbitraryStyleModel, style_embeddings
 from style_transfer.models.limits import HUB_ENCODER, check_network_size
 from style_transfer.models.network import StyleTransferNetwork
@@ -103,7 +104,8 @@ class RandomStyle(keras.layers.Layer):
             least two style images).
         value_range: The range of the input pixels, (0, 255) or (0, 1) as
             Keras's image layers; the output has the same range.
-        seed: The seed of the draws (None: a random one).
+        seed: The seed of the draws, an integer from 0 to 2**31 - 1 (the range of Keras's
+            seeds on every backend; None: a random one).
         num_style_embeddings: Set when a saved layer is loaded (how many style
             embeddings it holds); leave it None and give `style_images`.
         **kwargs: Base layer arguments (`name`, `dtype`).
@@ -139,8 +141,8 @@ class RandomStyle(keras.layers.Layer):
             raise BadInput(f"`sampling` must be one of {', '.join(SAMPLINGS)}; received "
                            f"{sampling!r}.")
         self.sampling = sampling
-        self.seed = seed
-        self.generator = keras.random.SeedGenerator(seed)
+        self.seed = None if seed is None else check_seed("seed", seed)
+        self.generator = keras.random.SeedGenerator(self.seed)
         self._initial_embeddings = None
         if self.arbitrary:
             if styles is not None:

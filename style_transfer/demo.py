@@ -31,6 +31,7 @@ from style_transfer.base import images
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 from style_transfer.base.files import atomic_write, check_destination, check_not_an_input
+from style_transfer.base.settings import check_seed
 
 CONTENT_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle")
 GRID_PHOTOS = ("chelsea", "astronaut")
@@ -131,7 +132,7 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
             the pipeline; the pictures are rougher.
         overwrite: Replace the outputs of an earlier demo in `out_dir`.
         progress: Show the training progress bar.
-        seed: Seed of the training run.
+        seed: Seed of the training run, from 0 to 2**31 - 1 (`MAX_SEED`).
 
     Returns:
         A dict: the written paths `"grid"`, `"losses"`, `"model"`, and
@@ -139,7 +140,8 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
 
     Raises:
         BadInput: unreadable style images, ImageNet weights that cannot be
-            downloaded, or an `out_dir` holding earlier outputs without `overwrite`.
+            downloaded, an `out_dir` holding earlier outputs without `overwrite`, or
+            a `seed` out of range (before anything is written).
     """
     from style_transfer.training.config import LossConfig, TrainConfig
     from style_transfer.training.logs import read_history
@@ -147,6 +149,7 @@ def training_demo(out_dir, *, style_images=None, vgg_weights="imagenet", steps=N
     from style_transfer.training.multi_style import train
     from style_transfer.training.run import MODEL_FILE
 
+    seed = check_seed("seed", seed)  # TrainConfig checks it too, but after out_dir is made.
     _pyplot()
     import_extra("skimage.data", "demo", "the demo")
     settings = dict(QUICK_SETTINGS if quick else DEMO_SETTINGS)

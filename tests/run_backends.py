@@ -18,6 +18,7 @@ import sys
 AUGMENT = [f"tests/style_transfer/test_augment.py::{name}" for name in (
     "test_strength_mixes_the_painting_with_the_photo",
     "test_the_same_seed_gives_the_same_pictures_and_another_seed_others",
+    "test_the_largest_seed_and_numpys_integers_are_seeds",
     "test_not_training_passes_the_images_through",
     "test_in_a_model_it_paints_in_fit_only_and_stays_frozen",
     "test_a_saved_model_loads_in_safe_mode_with_the_network_inside",

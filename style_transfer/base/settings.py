@@ -35,8 +35,12 @@ def parse_number(text, what):
     return float(text)
 
 
-# Seeds reach NumPy (< 2**32), TensorFlow and Keras; seed + 1 also seeds the sample
-# crops, so every seed below 2**31 fits all of them.
+# Every seed (the --seed options, the configs', RandomStyle's) is from 0 to MAX_SEED: the
+# range that works wherever a seed flows. NumPy takes 0 to 2**32 - 1
+# (keras.utils.set_random_seed seeds it), Keras's seed generators hold a seed as uint32 on
+# JAX, int32 on PyTorch and int64 on TensorFlow, tf.random's stateless seeds int64, and
+# training seeds its sample crops with seed + 1; stylize-dataset hashes its seed with the
+# path and the copy (any integer would do there, the same range keeps one rule).
 MAX_SEED = 2**31 - 1
 
 
@@ -165,9 +169,15 @@ def check_number(name, value, minimum, inclusive=True):
 
 
 def check_seed(name, value):
+    """A seed: an integer (NumPy's too) from 0 to `MAX_SEED`, as a Python int.
+
+    Raises:
+        BadInput (a ValueError): naming `name`, the range and the value received.
+    """
     if (isinstance(value, bool) or not isinstance(value, numbers.Integral)
             or not 0 <= value <= MAX_SEED):
-        raise BadInput(f"{name} must be an integer from 0 to {MAX_SEED}; received {value!r}.")
+        raise BadInput(f"`{name}` must be an integer from 0 to {MAX_SEED}; received "
+                       f"{shown_value(value)}.")
     return int(value)
 
 

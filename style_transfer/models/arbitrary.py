@@ -33,6 +33,7 @@ from style_transfer.base import images
 from style_transfer.base.downloads import download_failure
 from style_transfer.base.errors import BadInput, RandomWeightsWarning
 from style_transfer.base.files import not_a_regular_file
+from style_transfer.base.settings import check_seed
 from style_transfer.models import limits
 from style_transfer.models.hub import HubModule
 from style_transfer.models.limits import HUB_ENCODER
@@ -177,9 +178,11 @@ class ArbitraryStyleModel(keras.Model):
         weights in a local file (the backbone's no-top .h5 or .weights.h5).
 
         Raises:
-            BadInput: a hub encoder, a missing file, or weights that cannot be
-                downloaded (no internet).
+            BadInput: a hub encoder, a missing file, weights that cannot be
+                downloaded (no internet), or a `seed` that is not an integer from 0
+                to 2**31 - 1 (`MAX_SEED`).
         """
+        seed = check_seed("seed", seed)
         if self.encoder_name == HUB_ENCODER:
             raise BadInput("a TF Hub encoder comes with its own weights; encoder_weights "
                            "applies to keras.applications encoders only.")
@@ -274,7 +277,11 @@ def create_arbitrary_model(encoder="mobilenet_v2", encoder_weights="imagenet", h
     so a new model ignores the style until it is trained. The model's name is
     fixed, not numbered as Keras numbers repeated names, because checkpoints key
     its variables by their paths, which start with it.
+
+    Raises:
+        BadInput: a `seed` that is not an integer from 0 to 2**31 - 1 (`MAX_SEED`).
     """
+    seed = check_seed("seed", seed)
     keras.utils.set_random_seed(seed)
     model = ArbitraryStyleModel(
         encoder=encoder, hub_handle=hub_handle, train_encoder=train_encoder,

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from style_transfer.base import images
 from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import shown_value
 
 # Decoded, resized uint8 images up to this size are kept in memory (at 256 px, about
 # 2,000 photos of 4:3 shape); larger folders are decoded on the fly.
@@ -61,7 +62,9 @@ def content_dataset(
         folder: Folder of content images.
         image_size: Side of the square crops in pixels.
         batch_size: Crops per batch.
-        seed: Integer that, with the file list, fixes the whole stream.
+        seed: Integer that, with the file list, fixes the whole stream: a 64-bit
+            integer (-2**63 to 2**63 - 1), TensorFlow's stateless seeds (the runs pass
+            their `seed` + 1, from 1 to 2**31).
         start_sample: Index of the first sample in the stream: a run resumed after
             k steps passes `k * batch_size`. The skipped samples are not decoded.
         random_flip: Flip each crop left-right with probability 1/2.
@@ -81,13 +84,17 @@ def content_dataset(
 
     Raises:
         BadInput (a ValueError): `image_size` or `batch_size` is not a positive integer,
-            `start_sample` is negative, or `folder` is missing or holds no readable
-            image (`images.ImageFolderError` for a missing folder).
+            `start_sample` is negative, `seed` is not a 64-bit integer, or `folder` is
+            missing or holds no readable image (`images.ImageFolderError` for a missing
+            folder).
     """
     _check_integer("image_size", image_size, minimum=1)
     _check_integer("batch_size", batch_size, minimum=1)
     _check_integer("start_sample", start_sample, minimum=0)
     _check_integer("seed", seed, minimum=None)
+    if not -(2**63) <= seed < 2**63:  # tf.int64: TensorFlow would refuse it at the first batch
+        raise BadInput(f"seed must be a 64-bit integer, from {-(2**63)} to {2**63 - 1}; got "
+                       f"{shown_value(seed)}.")
 
     with warnings.catch_warnings():
         if not warn:

@@ -14,6 +14,7 @@ from keras import ops
 
 from style_transfer.augment import RandomStyle, fit_normal
 from style_transfer.base.errors import BadInput
+from style_transfer.base.settings import MAX_SEED
 from style_transfer.painting import photo_options
 from tests.style_transfer.builders import NAMES
 
@@ -301,3 +302,18 @@ def test_an_arbitrary_model_layer_saves_its_style_embeddings(arbitrary_model, st
 def test_normal_sampling_needs_two_style_images(arbitrary_model, style_images):
     with pytest.raises(BadInput, match="at least two"):
         RandomStyle(arbitrary_model, style_images=style_images[:1], sampling="normal")
+
+
+@pytest.mark.parametrize("seed", [2**63, 2**31, -1, 1.5, True, "0"])
+def test_a_seed_outside_0_to_2_31_minus_1_is_refused_with_one_line(model, seed):
+    # The range of Keras's seeds on every backend (uint32 on JAX, int32 on PyTorch).
+    with pytest.raises(BadInput, match=r"^`seed` must be an integer from 0 to 2147483647; "
+                                       r"received "):
+        RandomStyle(model, seed=seed)
+
+
+def test_the_largest_seed_and_numpys_integers_are_seeds(model, photos):
+    layer = RandomStyle(model, concentration=0.5, seed=np.int64(MAX_SEED))
+    assert layer.seed == MAX_SEED and type(layer.get_config()["seed"]) is int
+    same = RandomStyle(model, concentration=0.5, seed=MAX_SEED)
+    np.testing.assert_array_equal(numpy(layer(photos)), numpy(same(photos)))

@@ -117,6 +117,7 @@ def test_an_image_is_not_an_input_list(tmp_path):
     ({"copies": 0}, "copies must be"),
     ({"copies": 10**6}, "`copies`"),
     ({"seed": -1}, "seed"),
+    ({"seed": 2**63}, r"`seed` must be an integer from 0 to 2147483647; received 92233"),
     ({"strength": "1.5"}, "`strength`"),
     ({"strength": "0.9,0.1"}, "`strength`"),
     ({"strength": "a"}, "strength"),

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from style_transfer.base.errors import BadInput
 from style_transfer.cli import main as cli
 from style_transfer.demo import (
     BLEND_STYLES,
@@ -134,3 +135,12 @@ def test_a_model_of_one_style_is_refused_before_any_picture_is_written(tmp_path,
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and "two styles or more" in error, error
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_seed_out_of_range_is_refused_before_earlier_outputs_are_replaced(tmp_path):
+    out = tmp_path / "demo"
+    (out / "styles").mkdir(parents=True)
+    (out / "styles" / "style_0.png").write_bytes(b"an earlier style")
+    with pytest.raises(BadInput, match=r"`seed` must be an integer from 0 to 2147483647"):
+        training_demo(out, vgg_weights="random", quick=True, overwrite=True, seed=2**63)
+    assert (out / "styles" / "style_0.png").read_bytes() == b"an earlier style"

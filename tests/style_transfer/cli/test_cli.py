@@ -223,3 +223,29 @@ def test_xla_with_a_runtime_other_than_tensorflow_is_refused(runtime):
     with pytest.raises(BadInput, match=f"`xla` compiles the network for TensorFlow; `runtime` "
                                        f"{runtime} paints without it"):
         PaintConfig(xla=True, runtime=runtime)
+
+
+def _commands_with_a_seed():
+    commands = []
+    for name in COMMANDS:
+        actions = build_parser(name).commands[name]._actions
+        if any("--seed" in action.option_strings for action in actions):
+            commands.append(name)
+    return commands
+
+
+@pytest.mark.slow  # a Python process
+def test_every_seed_option_takes_0_to_2_31_minus_1_and_refuses_the_rest_in_one_line():
+    commands = _commands_with_a_seed()
+    assert {"train", "train-arbitrary", "add-style", "stylize-dataset", "demo"} <= set(commands)
+    seeds = ["9223372036854775808", "2147483648", "-1", "1e3"]
+    runs = _without_heavy_imports([[name, "--seed", seed] for name in commands
+                                   for seed in seeds])
+    for name in commands:
+        for seed in seeds:
+            code, error = runs[f"{name} --seed {seed}"]
+            assert code == 2 and len(error.splitlines()) == 1, (name, seed, error)
+            assert error.startswith(f"style-transfer {name}: error: argument --seed: expected a "
+                                    f"whole number"), error
+            if seed != "1e3":
+                assert "from 0 to 2147483647" in error, error

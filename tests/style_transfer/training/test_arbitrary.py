@@ -276,3 +276,9 @@ def test_encoder_weights_that_are_not_a_file_say_what_they_are(mobilenet_model, 
         mobilenet_model.load_encoder_weights("/dev/null")
     with pytest.raises(BadInput, match="': the file does not exist"):
         mobilenet_model.load_encoder_weights(str(tmp_path / "encoder.h5"))
+
+
+@pytest.mark.parametrize("seed", [2**63, -1])
+def test_a_seed_out_of_range_is_refused_before_the_model_is_built(seed):
+    with pytest.raises(BadInput, match=r"`seed` must be an integer from 0 to 2147483647"):
+        create_arbitrary_model(encoder_weights="random", seed=seed)

@@ -227,6 +227,9 @@ def test_missing_folder_raises(tmp_path):
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": True}, "batch_size"),
         ({"start_sample": -1}, "start_sample"),
+        ({"seed": 2**63}, "seed must be a 64-bit integer"),
+        ({"seed": -(2**63) - 1}, "seed must be a 64-bit integer"),
+        ({"seed": 1.5}, "seed must be an integer"),
     ],
 )
 def test_invalid_arguments_raise_naming_them(tmp_path, arguments, name):
