@@ -4,6 +4,7 @@
     python benchmarks/bench_layers.py --quick    # tiny shapes, 2 repetitions: a smoke test
     python benchmarks/bench_layers.py --results-dir benchmarks/results  # also layers.json
     python benchmarks/bench_layers.py --floors   # also layer and RMS norm without Keras's layer
+    python benchmarks/bench_layers.py --kind tokens --floors   # only layer and RMS norm
 
 Pairs compared, on each backend:
 
@@ -305,12 +306,12 @@ def time_layers_at_shape(grad_step, names, shape, rng, repetitions, warmup, back
             for name, samples in samples_ms.items()]
 
 
-def measure(backend, quick, repetitions, warmup, variants=False, floors=False):
+def measure(backend, quick, repetitions, warmup, variants=False, floors=False, kind=None):
     """Runs this script as a worker for `backend`; returns its result records."""
     command = [
         sys.executable, str(Path(__file__).resolve()), "--worker", backend,
         "--repetitions", str(repetitions), "--warmup", str(warmup),
-    ] + (["--quick"] if quick else []) + (["--variants"] if variants else []) + (
+    ] + (["--kind", kind] if kind else []) + (["--quick"] if quick else []) + (["--variants"] if variants else []) + (
         ["--floors"] if floors else [])
     env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="3")
     completed = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -372,6 +373,9 @@ def main(argv=None):
                         help="also, at the token shapes, layer and RMS norm without Keras's "
                              "layer (PyTorch's kernels, or the formula in JAX's or TensorFlow's "
                              "ops), timed in the same rounds as Keras's layers")
+    parser.add_argument("--kind", choices=("image", "tokens"), default=None,
+                        help="only the feature-map pairs (batch, instance, group norm) or only "
+                             "the token pairs (layer, RMS norm); default both")
     parser.add_argument("--worker", metavar="BACKEND", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     repetitions = args.repetitions or (QUICK_REPETITIONS if args.quick else REPETITIONS)
@@ -380,6 +384,8 @@ def main(argv=None):
         "image": QUICK_IMAGE_SHAPES if args.quick else IMAGE_SHAPES,
         "tokens": QUICK_TOKEN_SHAPES if args.quick else TOKEN_SHAPES,
     }
+    if args.kind:
+        shapes = {args.kind: shapes[args.kind]}
     if args.worker:
         run_worker(args.worker, shapes, repetitions, warmup, args.variants, args.floors)
         return 0
@@ -388,7 +394,8 @@ def main(argv=None):
     print_machine("machine (layer benchmark, before the run)")
     records = []
     for backend in args.backends.split(","):
-        records += measure(backend, args.quick, repetitions, warmup, args.variants, args.floors)
+        records += measure(backend, args.quick, repetitions, warmup, args.variants, args.floors,
+                           args.kind)
     print_machine("machine (after the run)")
     if args.results_dir:
         results_dir = Path(args.results_dir)

@@ -46,10 +46,18 @@ def available():
     return keras.backend.backend() in BACKENDS
 
 
-def moments(x, axes, groups, centered=True):
+# Whether TensorFlow takes the mean square of RMS norm's forward pass from the 2-norm of each
+# position (one read of the input, where squaring writes an input-sized tensor first):
+# 0.82-0.86x the forward pass's time (BENCHMARKS.md, "Layer speed"). Read when a graph is traced.
+NORM_FORWARD = True
+
+
+def moments(x, axes, groups, centered=True, differentiated=True):
     """Mean and (biased) variance of `x` over `axes` and over the channels of each of
     `groups` channel groups, as tensors that broadcast against `x`; variance >= 0.
     With `centered=False` (RMS normalization): zeros and the mean square.
+    `differentiated=False` (the statistics of a stopped-gradient input) lets TensorFlow take
+    RMS norm's mean square from each position's 2-norm, whose gradient at 0 is undefined.
 
     Group statistics are pooled from per-channel ones (every channel of a group
     has as many elements): the group mean is the mean of its channels' means,
@@ -59,9 +67,16 @@ def moments(x, axes, groups, centered=True):
     """
     rank = len(x.shape)
     if not centered:
-        mean_square = _mean_axis_by_axis(ops.square(x), list(axes) + [rank - 1])
         if groups != 1:
             raise ValueError(f"moments: RMS statistics span all channels; received groups={groups}.")
+        if (not differentiated and not axes and NORM_FORWARD
+                and keras.backend.backend() == "tensorflow"):
+            import tensorflow as tf
+
+            norm = tf.math.reduce_euclidean_norm(x, axis=-1, keepdims=True)
+            mean_square = ops.square(norm) / x.shape[-1]
+        else:
+            mean_square = _mean_axis_by_axis(ops.square(x), list(axes) + [rank - 1])
         return ops.zeros_like(mean_square), mean_square
     if groups == 1:
         return _channel_moments(x, list(axes) + [rank - 1])

@@ -380,7 +380,8 @@ class ConditionalNormalization(keras.layers.Layer):
             return _fused.normalize_single_instance(x, mean, variance, gamma, beta, self.epsilon)
         elif per_sample and _fused.available():
             # Statistics of x for the forward pass; the analytic gradient accounts for them.
-            mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups, centered)
+            mean, variance = _fused.moments(ops.stop_gradient(x), axes, self._groups, centered,
+                                            differentiated=False)
             self._update_statistics(mean, variance)
             return _fused.normalize(
                 x, mean, variance, gamma, beta, self.epsilon,

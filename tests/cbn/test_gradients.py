@@ -189,6 +189,31 @@ def test_second_order_gradients_match_autodiff_of_the_formula(layer_class):
         np.testing.assert_allclose(to_numpy(g), to_numpy(w), rtol=1e-3, atol=1e-4, err_msg=name)
 
 
+def test_rms_norm_of_an_all_zero_token_has_finite_gradients_to_second_order():
+    """A token of zeros (padding) normalizes to zeros; its statistics' gradient, which a
+    2-norm would leave undefined at 0, stays finite through a gradient penalty."""
+    layer = cbn.ConditionalRMSNormalization(num_conditions=NUM_CONDITIONS)
+    x = random_inputs((2, 3, 4), offset=1.0, scale=2.0)
+    x[1, 2] = 0.0
+    ids = np.array([0, 2])
+    layer(x, ids)
+    randomize_table(layer)
+    upstream = ops.convert_to_tensor(random_inputs(x.shape, seed=7))
+
+    def loss(x, gamma):
+        outputs, _ = layer.stateless_call([gamma], [], x, ids)
+        return ops.sum(outputs * upstream)
+
+    def penalty(x, gamma):
+        return ops.sum(ops.square(differentiate(loss)(x, gamma)[0]))
+
+    np.testing.assert_array_equal(to_numpy(layer(x, ids))[1, 2], 0.0)
+    args = tensors(x, to_numpy(layer.gamma))
+    for name, gradient in zip(("x", "gamma"), differentiate(loss)(*args)
+                              + differentiate(penalty)(*args)):
+        assert np.all(np.isfinite(to_numpy(gradient))), name
+
+
 @pytest.mark.parametrize("layer_class", LAYERS, ids=LAYER_IDS)
 def test_gradients_of_blends_match_the_formula(layer_class):
     """Weights reach the same per-sample gamma/beta code path as ids."""
