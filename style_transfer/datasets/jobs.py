@@ -206,12 +206,11 @@ def job_key(relative_path, copy):
 # ------------------------------------------------------------------------ the folder
 
 
-def prepare_output(out, root, relative_paths, config, model_path):
-    """Checks OUT and writes its settings and input list (the same ones on a restart).
+def check_output(out, root, relative_paths, config):
+    """Checks OUT and the output names before anything is written.
 
     Raises:
-        BadInput: OUT is a file or inside the input, or holds a run with other
-            settings or inputs.
+        BadInput: OUT is a file or inside the input, or two inputs would have one output.
     """
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -221,6 +220,20 @@ def prepare_output(out, root, relative_paths, config, model_path):
         raise BadInput(f"--out {out} is inside the input {root}; the outputs would become "
                        f"inputs of a later run: choose a folder outside it.")
     check_output_names(relative_paths, config.copies, config.format)
+
+
+def prepare_output(out, root, relative_paths, config, model_path):
+    """Checks OUT and writes its settings and input list (the same ones on a restart).
+
+    A folder whose run finished no output (it stopped at its start: a model that could
+    not be loaded, an output that could not be written) starts afresh with any settings.
+
+    Raises:
+        BadInput: OUT is a file or inside the input, or holds outputs of a run with
+            other settings or inputs.
+    """
+    out = Path(out)
+    check_output(out, root, relative_paths, config)
     settings = {**config.settings(), "model_file_sha256": file_sha256(model_path),
                 "input_folder": str(root.resolve()), "inputs": len(relative_paths),
                 "inputs_sha256": hashlib.sha256("\n".join(relative_paths).encode()).hexdigest()}
@@ -230,6 +243,14 @@ def prepare_output(out, root, relative_paths, config, model_path):
         # A folder made before the input folder was recorded resumes from any.
         changed = sorted(key for key in settings if previous.get(key) != settings[key]
                          and (key != "input_folder" or key in previous))
+        if changed and not finished_records(out):
+            # Nothing of that run to keep or to mistake for finished: its journal (what
+            # failed under the old settings) goes, and these settings take its place.
+            for journal in (out / JOURNAL_FOLDER).glob("*.jsonl"):
+                journal.unlink()
+            changed = []
+            with atomic_write(recorded, "w", overwrite=True) as file:
+                json.dump(settings, file, indent=2, sort_keys=True)
         if "input_folder" in changed:
             raise BadInput(f"{out} holds a dataset painted from another input folder "
                            f"({previous['input_folder']}); choose another --out.")

@@ -79,8 +79,12 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
     root, relative_paths = jobs.list_inputs(source)
     pipeline = beam.Pipeline(options=pipeline_options(pipeline_args or []))
     out = Path(out)
-    jobs.prepare_output(out, root, relative_paths, config, path)
+    jobs.check_output(out, root, relative_paths, config)
+    out.mkdir(parents=True, exist_ok=True)
     with jobs.output_lock(out):
+        # Under the lock: a run in progress keeps its settings (`prepare_output` may
+        # replace those of a run that finished nothing).
+        jobs.prepare_output(out, root, relative_paths, config, path)
         for folder, _, _ in os.walk(out):
             remove_stale_partials(folder)  # What a killed run was writing: never half a file.
         previous = [str(file) for file in [out / jobs.MANIFEST_FILE,

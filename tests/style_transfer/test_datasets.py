@@ -234,12 +234,41 @@ def prepare(tmp_path, root="in", paths=("a.jpg",)):
                                model)
 
 
+def finish_one_output(out, name="a.jpg"):
+    """A journal record of a finished output of `name`, as a worker writes it."""
+    jobs.write_journal(out, [{"input": name, "copy": 0, "output": "a.png", "seed": 0,
+                              "sha256": "0" * 64}], "worker")
+
+
 def test_another_input_folder_with_the_same_names_is_refused(tmp_path):
     """train/ then val/ into one --out, both 0001.jpg: val's would be 'already finished'."""
     prepare(tmp_path, "train")
     prepare(tmp_path, "train")
+    finish_one_output(tmp_path / "out")
     with pytest.raises(BadInput, match="painted from another input folder"):
         prepare(tmp_path, "val")
+
+
+def test_other_settings_are_refused_once_an_output_is_finished(tmp_path):
+    prepare(tmp_path)
+    finish_one_output(tmp_path / "out")
+    (tmp_path / "model.keras").write_bytes(b"another model")
+    with pytest.raises(BadInput, match="other settings"):
+        jobs.prepare_output(tmp_path / "out", tmp_path / "in", ["a.jpg"], DatasetConfig(),
+                            tmp_path / "model.keras")
+
+
+def test_a_folder_whose_run_finished_nothing_starts_afresh_with_other_settings(tmp_path):
+    """A run stopped at its start (a model the workers could not load): no output to keep
+    or to take for finished, so any settings and inputs take its place."""
+    out = tmp_path / "out"
+    prepare(tmp_path, "train")
+    jobs.write_journal(out, [{"input": "a.jpg", "error": "cannot read"}], "worker")
+    settings = prepare(tmp_path, "val", paths=("b.jpg",))
+    assert json.loads((out / jobs.SETTINGS_FILE).read_text()) == settings
+    assert settings["input_folder"] == str((tmp_path / "val").resolve())
+    assert (out / jobs.INPUTS_FILE).read_text() == "b.jpg\n"
+    assert not list((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))  # the old run's failures
 
 
 def test_settings_that_are_not_an_object_are_refused(tmp_path):

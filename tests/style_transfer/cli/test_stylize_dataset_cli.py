@@ -222,6 +222,23 @@ def test_a_model_the_workers_refuse_is_one_line_and_exit_code_2(nan_model_file, 
 
 
 @pytest.mark.slow
+def test_a_folder_whose_run_stopped_on_its_model_takes_the_mended_model(
+        capsys, model_file, nan_model_file, tmp_path):
+    """The stopped run finished nothing: its settings (the other model's SHA-256) give way."""
+    source = make_dataset(tmp_path / "photos", PHOTOS[:2])
+    out = tmp_path / "stylized"
+    assert main(["stylize-dataset", str(source), "--out", str(out), "--model", nan_model_file,
+                 "--quiet"]) == 2
+    assert (out / jobs.SETTINGS_FILE).is_file()
+    capsys.readouterr()
+    code, summary, error = stylize_dataset(capsys, model_file, source, out)
+    assert code == 0, error
+    assert (summary["painted"], summary["outputs"]) == (2, 2)
+    assert json.loads((out / jobs.SETTINGS_FILE).read_text())["model_file_sha256"] == (
+        jobs.file_sha256(model_file))
+
+
+@pytest.mark.slow
 def test_an_output_the_workers_cannot_write_stops_the_run_in_one_line_and_it_resumes(
         capsys, model_file, tmp_path):
     source = make_dataset(tmp_path / "photos", ["cats/tom.jpg", "dog.png"])
