@@ -209,8 +209,10 @@ def test_rms_norm_of_an_all_zero_token_has_finite_gradients_to_second_order():
 
     np.testing.assert_array_equal(to_numpy(layer(x, ids))[1, 2], 0.0)
     args = tensors(x, to_numpy(layer.gamma))
-    for name, gradient in zip(("x", "gamma"), differentiate(loss)(*args)
-                              + differentiate(penalty)(*args)):
+    gradients = differentiate(loss)(*args) + differentiate(penalty)(*args)
+    names = ("x", "gamma", "x, second order", "gamma, second order")
+    assert len(gradients) == len(names)
+    for name, gradient in zip(names, gradients):
         assert np.all(np.isfinite(to_numpy(gradient))), name
 
 
