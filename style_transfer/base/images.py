@@ -192,6 +192,19 @@ def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
         ImageTooLargeError: more than `max_pixels` pixels.
         ImageReadError: not an image in one of `formats`, or damaged or truncated data.
     """
+    return read_image_bytes_alpha(data, max_pixels, what, formats)[0]
+
+
+def read_image_bytes_alpha(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
+    """`read_image_bytes`'s picture (same arguments, checks and errors) and the upload's alpha
+    channel, to put back on a painting of it.
+
+    Returns:
+        (picture, alpha) as `load_image_alpha` gives them: the float32 array
+        `(height, width, 3)` in [0, 1], composited on white, and a uint8 array
+        `(height, width)` (upright as the picture), or None for an image without
+        transparency.
+    """
     try:
         image = Image.open(io.BytesIO(data), formats=formats)
     except UnidentifiedImageError:
@@ -208,7 +221,8 @@ def read_image_bytes(data, max_pixels, what="upload", formats=UPLOAD_FORMATS):
         raise ImageTooLargeError(
             f"The {what} is {width} x {height} pixels ({width * height / 1e6:.1f} megapixels); "
             f"at most {max_pixels / 1e6:g} megapixels are accepted.")
-    return _float_array(_upright_rgb(image, f"the {what}", None)[0])
+    picture, alpha = _upright_rgb(image, f"the {what}", None)
+    return _float_array(picture), None if alpha is None else np.asarray(alpha)
 
 
 def to_uint8(picture):
@@ -282,22 +296,14 @@ def save_image(image, path, overwrite=False, alpha=None):
         )
     if not isinstance(image, Image.Image):
         image = to_pil(image)
-    if alpha is not None:
-        alpha = np.asarray(alpha)
-        if alpha.dtype != np.uint8 or alpha.shape != (image.height, image.width):
-            raise ValueError(f"An alpha channel must be uint8 of shape "
-                             f"{(image.height, image.width)}; got {alpha.dtype} of shape "
-                             f"{alpha.shape}.")
-        if image_format in ALPHA_FORMATS:
-            image = image.convert("RGB")
-            image.putalpha(Image.fromarray(alpha, "L"))
+    image = _with_alpha(image, alpha, image_format)
     options = {"quality": 95} if image_format in ("JPEG", "WEBP") else {}
     with atomic_write(path, overwrite=overwrite) as file:
         image.save(file, format=image_format, **options)
     return path
 
 
-def image_bytes(image, image_format="PNG", compress_level=6):
+def image_bytes(image, image_format="PNG", compress_level=6, alpha=None):
     """An image encoded in memory (what a server sends instead of writing a file).
 
     Args:
@@ -305,13 +311,37 @@ def image_bytes(image, image_format="PNG", compress_level=6):
         image_format: "PNG" (lossless), "JPEG" or "WEBP" (quality 95).
         compress_level: PNG's zlib level, 0-9 (1 is several times faster than
             the default 6 for a few percent more bytes).
+        alpha: An alpha channel put on the picture as `save_image` puts it (PNG,
+            WebP; JPEG stays RGB), or None.
+
+    Raises:
+        ValueError: An array `to_pil` rejects, or an alpha channel that is not
+            uint8 of the picture's size.
     """
     if not isinstance(image, Image.Image):
         image = to_pil(image)
+    image = _with_alpha(image, alpha, image_format)
     options = {"compress_level": compress_level} if image_format == "PNG" else {"quality": 95}
     buffer = io.BytesIO()
     image.save(buffer, format=image_format, **options)
     return buffer.getvalue()
+
+
+def _with_alpha(image, alpha, image_format):
+    """`image` (PIL) with `alpha` (uint8 (height, width), checked) as its alpha channel where
+    `image_format` keeps one (`ALPHA_FORMATS`); itself when `alpha` is None."""
+    if alpha is None:
+        return image
+    alpha = np.asarray(alpha)
+    if alpha.dtype != np.uint8 or alpha.shape != (image.height, image.width):
+        raise ValueError(f"An alpha channel must be uint8 of shape "
+                         f"{(image.height, image.width)}; got {alpha.dtype} of shape "
+                         f"{alpha.shape}.")
+    if image_format not in ALPHA_FORMATS:
+        return image
+    image = image.convert("RGB")
+    image.putalpha(Image.fromarray(alpha, "L"))
+    return image
 
 
 def resize(image, size):
@@ -330,6 +360,15 @@ def resize(image, size):
         for channel in range(image.shape[-1])
     ]
     return np.clip(np.stack(channels, axis=-1), 0.0, 1.0)
+
+
+def resize_alpha(alpha, size):
+    """Resizes an alpha channel, uint8 (H, W), to `size` = (height, width) as `resize` resizes
+    a picture's channels (Lanczos in 32-bit float, clipped), rounded back to uint8."""
+    alpha = np.asarray(alpha)
+    if tuple(size) == alpha.shape:
+        return alpha
+    return to_uint8(resize(alpha[..., None].astype(np.float32) / 255.0, size)[..., 0])
 
 
 def resize_long_side(image, size):

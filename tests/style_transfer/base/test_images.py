@@ -499,6 +499,20 @@ def test_uploaded_bytes_read_as_the_same_file_loads(tmp_path, mode):
     np.testing.assert_array_equal(uploaded, images.load_image(tmp_path / "upload.png"))
 
 
+@pytest.mark.parametrize("mode", ["RGBA", "RGB"])
+def test_uploaded_bytes_give_the_alpha_channel_as_the_same_file_loads(tmp_path, mode):
+    picture = Image.fromarray(_rgba_with_a_transparent_region(), "RGBA").convert(mode)
+    path = _write(picture, tmp_path / "upload.png")
+    uploaded, alpha = images.read_image_bytes_alpha(path.read_bytes(), max_pixels=1000)
+    loaded, loaded_alpha = images.load_image_alpha(path)
+    np.testing.assert_array_equal(uploaded, loaded)
+    if mode == "RGB":
+        assert alpha is None and loaded_alpha is None
+    else:
+        assert alpha.dtype == np.uint8
+        np.testing.assert_array_equal(alpha, loaded_alpha)
+
+
 def test_uploaded_bytes_are_converted_from_their_colour_profile(tmp_path):
     pixels = _random_rgb(9, 13)
     path = _write(Image.fromarray(pixels), tmp_path / "upload.png", icc_profile=ADOBE_RGB)
@@ -548,3 +562,25 @@ def test_image_bytes_round_trip_losslessly_as_png():
     for level in (1, 6):
         decoded = Image.open(io.BytesIO(images.image_bytes(pixels, compress_level=level)))
         np.testing.assert_array_equal(np.asarray(decoded), pixels)
+
+
+@pytest.mark.parametrize("image_format", ["PNG", "WEBP"])
+def test_image_bytes_carry_an_alpha_channel_exactly(image_format):
+    rgba = _rgba_with_a_transparent_region()
+    data = images.image_bytes(rgba[..., :3], image_format, alpha=rgba[..., 3])
+    with Image.open(io.BytesIO(data)) as decoded:
+        assert decoded.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(decoded)[..., 3], rgba[..., 3])
+    assert Image.open(io.BytesIO(images.image_bytes(rgba[..., :3], "JPEG",
+                                                    alpha=rgba[..., 3]))).mode == "RGB"
+    with pytest.raises(ValueError, match=r"alpha channel must be uint8 of shape \(6, 8\)"):
+        images.image_bytes(rgba[..., :3], image_format, alpha=rgba[:3, :, 3])
+
+
+def test_an_alpha_channel_is_resized_as_a_pictures_channels_are():
+    alpha = _rgba_with_a_transparent_region(30, 40)[..., 3]
+    resized = images.resize_alpha(alpha, (12, 16))
+    as_picture = images.resize(np.repeat(alpha[..., None], 3, axis=-1) / 255.0, (12, 16))
+    assert resized.dtype == np.uint8 and resized.shape == (12, 16)
+    np.testing.assert_array_equal(resized, images.to_uint8(as_picture[..., 0]))
+    assert images.resize_alpha(alpha, (30, 40)) is alpha
