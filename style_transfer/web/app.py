@@ -25,6 +25,10 @@ this server; any request addressed to another host, when the server listens on t
 computer only), 404 unknown session, 409 a full-size picture already being painted, 413
 too large, 503 no session free, 500 a bug (logged; the server goes on).
 
+A photo with transparency is painted composited on white, and its alpha channel, resized
+as the picture is, is put back on every picture of it sent back (the preview's and the
+full-size PNG: RGBA); other photos' pictures are RGB.
+
 Painting runs in worker threads (`preview_threads` for previews and camera
 frames, `full_threads` for full-size pictures), never on the event loop.
 """
@@ -130,17 +134,17 @@ def create_app(models, settings=ServerSettings()):
         _check_origin(request)
         return JSONResponse({"session": sessions.create().id})
 
-    async def uploaded_picture(request, what):
-        """The picture a request carries: limited in bytes, then in pixels, decoded off the loop."""
+    async def uploaded_picture(request, what, read=images.read_image_bytes):
+        """The picture a request carries (as `read` gives it): limited in bytes, then in pixels,
+        decoded off the loop."""
         data = await _body(request, settings.max_upload_bytes)
         return await anyio.to_thread.run_sync(
-            lambda: images.read_image_bytes(data, settings.max_pixels, what),
-            limiter=preview_limiter)
+            lambda: read(data, settings.max_pixels, what), limiter=preview_limiter)
 
     async def photo(request):
         session = _session(sessions, request)
-        picture = await uploaded_picture(request, "photo")
-        return JSONResponse(_set_photo(session, picture, settings))
+        picture, alpha = await uploaded_picture(request, "photo", images.read_image_bytes_alpha)
+        return JSONResponse(_set_photo(session, picture, settings, alpha))
 
     async def bundled_photo(request):
         session = _session(sessions, request)
@@ -164,7 +168,7 @@ def create_app(models, settings=ServerSettings()):
 
     async def regions_png(request):
         session = _session(sessions, request)
-        _, labels, _, _ = session.snapshot(full_size=False)
+        _, labels, _, _, _ = session.snapshot(full_size=False)
         if labels is None:
             raise BadInput("no regions are painted.")
         return Response(images.image_bytes(labels), media_type="image/png",
@@ -195,11 +199,12 @@ def create_app(models, settings=ServerSettings()):
         session = _session(sessions, request)
         paint_request = painting.PaintRequest.parse(
             await _json(request), len(served), settings.max_regions)
-        picture = await anyio.to_thread.run_sync(
+        picture, alpha = await anyio.to_thread.run_sync(
             lambda: _paint(served, session, paint_request, full_size=False),
             limiter=preview_limiter)
         png = await anyio.to_thread.run_sync(
-            lambda: images.image_bytes(picture, compress_level=1), limiter=preview_limiter)
+            lambda: images.image_bytes(picture, compress_level=1, alpha=alpha),
+            limiter=preview_limiter)
         return Response(png, media_type="image/png", headers=SECURITY_HEADERS)
 
     async def start_full(request):
@@ -334,8 +339,9 @@ async def _stream_frames(websocket, stream, sessions, settings, limiter):
                                                 "server's log).", "frame": frame})
 
 
-def _set_photo(session, picture, settings):
-    """Keeps the photo (uint8) and its preview; returns their sizes for the page."""
+def _set_photo(session, picture, settings, alpha=None):
+    """Keeps the photo (uint8) and its preview, and with transparency (`alpha`, uint8 (H, W),
+    not opaque everywhere) its alpha channel at both sizes; returns their sizes for the page."""
     picture = np.asarray(picture, np.float32)
     height, width = picture.shape[:2]
     if min(height, width) < MIN_PHOTO_PX:
@@ -352,13 +358,17 @@ def _set_photo(session, picture, settings):
     preview = picture
     if max(picture.shape[:2]) > settings.preview_px:
         preview = images.resize_long_side(picture, settings.preview_px)
-    session.set_photo(np.round(picture * 255).astype(np.uint8), preview)
+    if alpha is not None and alpha.min() == 255:
+        alpha = None  # opaque everywhere: its pictures are RGB, as a photo's without alpha
+    preview_alpha = None if alpha is None else images.resize_alpha(alpha, preview.shape[:2])
+    session.set_photo(np.round(picture * 255).astype(np.uint8), preview, alpha, preview_alpha)
     return {"width": picture.shape[1], "height": picture.shape[0],
             "preview_width": preview.shape[1], "preview_height": preview.shape[0]}
 
 
 def _paint(served, session, paint_request, full_size, progress=None):
-    photo, labels, style_images, cache = session.snapshot(full_size)
+    """(picture, alpha channel of the photo at its size or None)."""
+    photo, labels, style_images, cache, alpha = session.snapshot(full_size)
     model = served[paint_request.model]
     with session.lock:
         embeddings = session.embeddings.get(paint_request.model)
@@ -368,7 +378,7 @@ def _paint(served, session, paint_request, full_size, progress=None):
         with session.lock:
             if len(session.style_images) == len(style_images):
                 session.embeddings[paint_request.model] = embeddings
-    return picture
+    return picture, alpha
 
 
 def _paint_full(served, session, paint_request, job):
@@ -382,8 +392,9 @@ def _paint_full(served, session, paint_request, job):
         job.progress = 0.95 * fraction  # the rest is encoding the PNG
 
     try:
-        picture = _paint(served, session, paint_request, full_size=True, progress=progress)
-        job.png = images.image_bytes(picture)
+        picture, alpha = _paint(served, session, paint_request, full_size=True,
+                                progress=progress)
+        job.png = images.image_bytes(picture, alpha=alpha)
         job.size = (picture.shape[1], picture.shape[0])
         job.progress = 1.0
         job.state = "done"

@@ -83,6 +83,8 @@ class Session:
         self.last_used = time.monotonic()
         self.photo = None            # uint8 (H, W, 3): what the full-size picture paints
         self.preview = None          # float32 (h, w, 3): the photo at the preview size
+        self.alpha = None            # uint8 (H, W): the photo's transparency, or None (opaque)
+        self.preview_alpha = None    # uint8 (h, w): the same at the preview size, or None
         self.labels = None           # uint8 (h, w): 0 unpainted, k region k
         self.style_images = []       # float32 squares, for arbitrary-style models
         self.embeddings = {}         # model index -> (len(style_images), D) embeddings
@@ -90,9 +92,12 @@ class Session:
         self.pictures = PictureCache(PREVIEW_PICTURES)  # the preview's painted conditions
         self.live_size = None        # (width, height) while the tab paints its camera
 
-    def set_photo(self, photo, preview):
+    def set_photo(self, photo, preview, alpha=None, preview_alpha=None):
+        """A new photo (painted composited on white) and its preview; with transparency, their
+        alpha channels (uint8), put back on their pictures."""
         with self.lock:
             self.photo, self.preview = photo, preview
+            self.alpha, self.preview_alpha = alpha, preview_alpha
             self.labels = None
             self.full = None
             self.pictures = PictureCache(PREVIEW_PICTURES)
@@ -155,14 +160,16 @@ class Session:
             self.pictures = PictureCache(PREVIEW_PICTURES)
 
     def snapshot(self, full_size):
-        """(photo, labels, style images, picture cache) to paint: the full photo (float, no
-        cache) or the preview (with the cache of its pictures)."""
+        """(photo, labels, style images, picture cache, alpha) to paint: the full photo (float,
+        no cache) or the preview (with the cache of its pictures), and the alpha channel of
+        that size to put on its picture (None for a photo without transparency)."""
         with self.lock:
             if self.photo is None:
                 raise BadInput("send a photo (or choose a bundled one) first.")
             if full_size:
-                return self.photo.astype(np.float32) / 255.0, self.labels, self.style_images, None
-            return self.preview, self.labels, self.style_images, self.pictures
+                return (self.photo.astype(np.float32) / 255.0, self.labels, self.style_images,
+                        None, self.alpha)
+            return self.preview, self.labels, self.style_images, self.pictures, self.preview_alpha
 
     @property
     def busy(self):

@@ -11,6 +11,7 @@ import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -120,8 +121,6 @@ def test_the_painted_regions_come_back_as_a_label_mask(url):
     client.send_regions(labels)
     status, _, data = client.request("GET", "/api/regions.png")
     assert status == 200
-    from PIL import Image
-
     np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(data))), labels)
 
 
@@ -135,6 +134,52 @@ def test_bundled_photo_is_painted_without_an_upload(url, model):
     expected = stylize.stylize(model, images.resize_long_side(sample_photo("coffee"),
                                                               PREVIEW_PX), 1)
     assert np.abs(decoded(data) - expected).max() <= TOLERANCE
+
+
+def photo_with_transparency():
+    """`photo_array()` (90 x 120) with a known alpha channel: a ramp from transparent (left)
+    to opaque (right), a transparent square and a half-transparent band."""
+    alpha = np.tile(np.linspace(0, 255, 120).round().astype(np.uint8), (90, 1))
+    alpha[10:40, 70:100] = 0
+    alpha[60:70] = 128
+    return np.dstack([photo_array(), alpha])
+
+
+def on_white(rgba):
+    """An RGBA picture composited on white, as an opaque RGB picture."""
+    white = Image.new("RGBA", rgba.shape[1::-1], (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(white, Image.fromarray(rgba, "RGBA")).convert("RGB"))
+
+
+def test_a_photo_with_transparency_comes_back_with_its_alpha_channel(url):
+    """Painted on white, its pictures carry its alpha channel, resized as the picture is; an
+    opaque photo's pictures (the same photo on white, or opaque everywhere) stay RGB."""
+    rgba = photo_with_transparency()
+    request = {"model": 0, "weights": [1, 2, 0], "strength": 0.7}
+    client = Client(url)  # one session: a new photo takes its own alpha channel, or none
+
+    def pictures(photo):
+        assert client.send_photo(png_bytes(photo))[0] == 200
+        status, preview = client.preview(request)
+        assert status == 200
+        return preview, client.paint_full(request)
+
+    transparent = [Image.open(io.BytesIO(data)) for data in pictures(rgba)]
+    opaque = [Image.open(io.BytesIO(data)) for data in pictures(on_white(rgba))]
+    assert [picture.mode for picture in transparent] == ["RGBA", "RGBA"]
+    assert [picture.mode for picture in opaque] == ["RGB", "RGB"]
+    # The preview's alpha: Lanczos in float, as the preview picture is resized.
+    resized = Image.fromarray(rgba[..., 3].astype(np.float32) / 255, "F").resize(
+        (64, 48), Image.Resampling.LANCZOS)
+    expected_alphas = [images.to_uint8(np.asarray(resized)), rgba[..., 3]]
+    for picture, on_white_picture, alpha in zip(transparent, opaque, expected_alphas):
+        pixels = np.asarray(picture)
+        np.testing.assert_array_equal(pixels[..., 3], alpha)
+        assert np.abs(pixels[..., :3].astype(int) - np.asarray(on_white_picture)).max() <= 1
+    # A photo opaque everywhere, alpha channel or not, is painted and sent as before.
+    photo = photo_array()
+    assert pictures(np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])) == \
+        pictures(photo)
 
 
 def test_a_bundled_photo_name_is_never_a_path(url):
