@@ -127,10 +127,14 @@ function jsonBody(body) {
            headers: { "Content-Type": "application/json" } };
 }
 
+// A photo with transparency comes back with its alpha channel (RGBA PNG): the canvas is
+// cleared first, or the new picture would be drawn over the one before where it is not opaque.
 async function drawPicture(blob) {
   const bitmap = await createImageBitmap(blob, { colorSpaceConversion: "none",
                                                  premultiplyAlpha: "none" });
-  pictureCanvas.getContext("2d").drawImage(bitmap, 0, 0);
+  const context = pictureCanvas.getContext("2d");
+  context.clearRect(0, 0, pictureCanvas.width, pictureCanvas.height);
+  context.drawImage(bitmap, 0, 0);
   bitmap.close();
 }
 

@@ -1,7 +1,8 @@
 """The web page in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
 One visit, as a person makes it: load the page, upload a photo, move a slider, add a region,
-choose its style, paint it with the mouse, paint the full-size picture and download it. The
+choose its style, paint it with the mouse, paint the full-size picture and download it; then
+upload a photo with transparency, move a slider, paint it full size and download it. The
 fixture records what the page showed at each step (screenshots of the picture, the painted
 labels, the downloaded file); each test checks one step against the Python API. A second
 visit paints Chromium's fake camera live (`--use-fake-device-for-media-stream`), moves a
@@ -11,6 +12,7 @@ Skipped when no Chromium is found (`apt-get install chromium`; .ci/run installs 
 Playwright is not installed (the [test] extra).
 """
 
+import io
 import os
 import shutil
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
@@ -28,7 +31,8 @@ from style_transfer.painting import conditions, stylize  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
 from tests.style_transfer.builders import photo_array  # noqa: E402
-from tests.style_transfer.web.web_server import Client, decoded, png_bytes, serving  # noqa: E402
+from tests.style_transfer.web.web_server import (  # noqa: E402
+    Client, decoded, on_white, png_bytes, serving, with_transparency)
 
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 # As root in a closed network: no sandbox, and none of Chromium's own connections.
@@ -54,7 +58,8 @@ if not Path(CHROMIUM).is_file():
 @pytest.fixture(scope="module")
 def visit(model, tmp_path_factory):
     """Everything one visit recorded: {"errors", "uploaded", "blended", "shares", "painted",
-    "labels", "download"}."""
+    "labels", "download", "transparent_shown" (the canvas's RGBA pixels),
+    "transparent_download"}."""
     folder = tmp_path_factory.mktemp("browser")
     photo_file = folder / "photo.png"
     photo_file.write_bytes(png_bytes(photo_array(3, *PHOTO_SIZE)))
@@ -116,8 +121,29 @@ def visit(model, tmp_path_factory):
         download.value.save_as(saved)
         record["download"] = saved.read_bytes()
         record["download_name"] = download.value.suggested_filename
+
+        # A photo with transparency: a second preview is drawn where the first was.
+        transparent_file = folder / "transparent.png"
+        transparent_file.write_bytes(png_bytes(transparent_photo()))
+        after_new_preview(lambda: page.set_input_files("#photo-file", str(transparent_file)))
+        after_new_preview(lambda: page.locator("#styles input[type=range]").nth(2).fill("100"))
+        pixels = page.locator("#picture").evaluate(
+            "(canvas) => Array.from(canvas.getContext('2d').getImageData("
+            "0, 0, canvas.width, canvas.height).data)")
+        record["transparent_shown"] = np.array(pixels, np.uint8).reshape(PREVIEW_SIZE + (4,))
+        page.click("#full")
+        page.locator("#download").wait_for(state="visible", timeout=WAIT_MS)
+        with page.expect_download() as download:
+            page.click("#download")
+        saved = folder / "transparent_downloaded.png"
+        download.value.save_as(saved)
+        record["transparent_download"] = saved.read_bytes()
         browser.close()
     return record
+
+
+def transparent_photo():
+    return with_transparency(photo_array(4, *PHOTO_SIZE))
 
 
 def preview_photo():
@@ -173,6 +199,26 @@ def test_the_download_is_the_full_size_picture_the_api_paints(visit, model):
     expected = stylize.composite(model, photo, [[0.5, 0.5, 0.0], "udnie"], weights)
     assert picture.shape == PHOTO_SIZE + (3,)
     assert np.abs(picture - expected).max() <= FILE_TOLERANCE
+
+
+@pytest.mark.slow
+def test_a_photo_with_transparency_is_shown_and_downloaded_with_its_alpha_channel(visit, model):
+    rgba = transparent_photo()
+    photo = on_white(rgba).astype(np.float32) / 255
+    blend = [1 / 3, 1 / 3, 1 / 3]  # the three sliders at 100
+    shown = visit["transparent_shown"]
+    np.testing.assert_array_equal(shown[..., 3],
+                                  images.resize_alpha(rgba[..., 3], PREVIEW_SIZE))
+    opaque = shown[..., 3] == 255
+    expected = stylize.stylize(model, images.resize_long_side(photo, PREVIEW_PX), blend)
+    assert opaque.sum() > 1000
+    assert np.abs(shown[..., :3] / 255 - expected)[opaque].max() <= SCREEN_TOLERANCE
+    with Image.open(io.BytesIO(visit["transparent_download"])) as downloaded:
+        assert downloaded.mode == "RGBA"
+        pixels = np.asarray(downloaded)
+    np.testing.assert_array_equal(pixels[..., 3], rgba[..., 3])
+    expected = stylize.stylize(model, photo, blend)
+    assert np.abs(pixels[..., :3] / 255 - expected).max() <= FILE_TOLERANCE
 
 
 # ------------------------------------------------------------------ the live camera

@@ -23,7 +23,8 @@ from style_transfer.web import painting  # noqa: E402
 from style_transfer.web.app import create_app  # noqa: E402
 from style_transfer.web.settings import ServerSettings  # noqa: E402
 from tests.style_transfer.builders import photo_array  # noqa: E402
-from tests.style_transfer.web.web_server import Client, decoded, png_bytes, serving  # noqa: E402
+from tests.style_transfer.web.web_server import (  # noqa: E402
+    Client, decoded, on_white, png_bytes, serving, with_transparency)
 
 PREVIEW_PX = 64
 # 8-bit PNG rounding: the server and the API compute the same floats.
@@ -136,25 +137,10 @@ def test_bundled_photo_is_painted_without_an_upload(url, model):
     assert np.abs(decoded(data) - expected).max() <= TOLERANCE
 
 
-def photo_with_transparency():
-    """`photo_array()` (90 x 120) with a known alpha channel: a ramp from transparent (left)
-    to opaque (right), a transparent square and a half-transparent band."""
-    alpha = np.tile(np.linspace(0, 255, 120).round().astype(np.uint8), (90, 1))
-    alpha[10:40, 70:100] = 0
-    alpha[60:70] = 128
-    return np.dstack([photo_array(), alpha])
-
-
-def on_white(rgba):
-    """An RGBA picture composited on white, as an opaque RGB picture."""
-    white = Image.new("RGBA", rgba.shape[1::-1], (255, 255, 255, 255))
-    return np.asarray(Image.alpha_composite(white, Image.fromarray(rgba, "RGBA")).convert("RGB"))
-
-
 def test_a_photo_with_transparency_comes_back_with_its_alpha_channel(url):
     """Painted on white, its pictures carry its alpha channel, resized as the picture is; an
     opaque photo's pictures (the same photo on white, or opaque everywhere) stay RGB."""
-    rgba = photo_with_transparency()
+    rgba = with_transparency(photo_array())
     request = {"model": 0, "weights": [1, 2, 0], "strength": 0.7}
     client = Client(url)  # one session: a new photo takes its own alpha channel, or none
 

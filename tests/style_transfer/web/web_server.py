@@ -111,3 +111,21 @@ def png_bytes(array, image_format="PNG", **options):
 def decoded(data):
     """PNG (or JPEG) bytes as a float32 array (H, W, 3) in [0, 1]."""
     return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), np.float32) / 255.0
+
+
+def with_transparency(photo):
+    """`photo` (uint8 (H, W, 3)) with a known alpha channel, RGBA: a ramp from transparent to
+    opaque across the left half, the right half opaque but for a transparent rectangle, and a
+    half-transparent band across."""
+    height, width = photo.shape[:2]
+    alpha = np.full((height, width), 255, np.uint8)
+    alpha[:, :width // 2] = np.linspace(0, 255, width // 2).round().astype(np.uint8)
+    alpha[height // 9:height * 4 // 9, width * 7 // 12:width * 5 // 6] = 0
+    alpha[height * 2 // 3:height * 7 // 9] = 128
+    return np.dstack([photo, alpha])
+
+
+def on_white(rgba):
+    """An RGBA picture composited on white (as the server paints it): uint8 RGB."""
+    white = Image.new("RGBA", rgba.shape[1::-1], (255, 255, 255, 255))
+    return np.asarray(Image.alpha_composite(white, Image.fromarray(rgba, "RGBA")).convert("RGB"))
