@@ -58,7 +58,8 @@ class ImageFolderError(BadInput):
 
 
 class ColourProfileWarning(UserWarning):
-    """An image's embedded ICC colour profile cannot be used: its pixels are read as sRGB."""
+    """An image's embedded ICC colour profile cannot be used: its pixels are read as sRGB
+    (CMYK ones converted to RGB as those of a CMYK picture without a profile)."""
 
 
 def open_image(path):
@@ -127,6 +128,10 @@ def load_image(path, max_size=None, *, shorter_side=None):
       not sRGB (Adobe RGB, Display P3, a grey gamma) converts its colours to sRGB
       (`ColourProfileWarning`, and the pixels taken as sRGB, for a profile that cannot
       be used); pictures in sRGB or without a profile are read as they are stored;
+    - a CMYK picture (a JPEG or TIFF from print) is converted to sRGB through its
+      embedded CMYK profile (ISO Coated, US Web Coated SWOP, ...); without one, or with
+      one that cannot be used (`ColourProfileWarning`), by Pillow's formula
+      (R = (255 - C)(255 - K) / 255, likewise G and B), as before profiles were read;
     - transparency (RGBA, LA, PA, palettes with a transparent colour) is composited
       on a white background, so transparent pixels read as white (`load_image_alpha`
       also gives the alpha channel, to put back on a painting with `save_image`).
@@ -499,25 +504,28 @@ def _to_rgb_or_float_grey(image, shown):
 
 
 def _in_srgb(image, shown):
-    """An RGB, greyscale or palette image (alpha kept) with its colours converted from its
-    embedded ICC profile to sRGB: mode "RGB" or "RGBA"; the image itself when it has no
+    """An RGB, greyscale, palette or CMYK image (alpha kept) with its colours converted from
+    its embedded ICC profile to sRGB: mode "RGB" or "RGBA"; the image itself when it has no
     profile, another colour mode, or a profile that is sRGB already
     (`SRGB_TOLERANCE_LEVELS`). A profile that cannot be used (damaged, or of another
     colour space than the pixels) warns (`ColourProfileWarning`, one line) and leaves the
-    pixels as they are, taken as sRGB."""
+    pixels as they are: taken as sRGB, or CMYK ones for the caller's `convert("RGB")`, as
+    without a profile."""
     profile = image.info.get("icc_profile")
-    if not profile or image.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+    if not profile or image.mode not in ("RGB", "RGBA", "L", "LA", "P", "CMYK"):
         return image
     if image.mode == "P":  # The palette's colours are in the profile's space.
         has_alpha = "transparency" in image.info
         image = image.convert("RGBA" if has_alpha else "RGB")
-    colour_mode = "L" if image.mode in ("L", "LA") else "RGB"
+    colour_mode = {"L": "L", "LA": "L", "CMYK": "CMYK"}.get(image.mode, "RGB")
     try:
         transform = _to_srgb_transform(bytes(profile), colour_mode)
     except (OSError, ValueError, ImageCms.PyCMSError) as error:
         reason = _one_line(error).rstrip(".")
+        instead = ("converted to RGB as without a profile" if colour_mode == "CMYK"
+                   else "read as sRGB")
         warnings.warn(f"the colour profile of {shown} cannot be used ({reason}); its pixels "
-                      f"are read as sRGB.", ColourProfileWarning, stacklevel=2)
+                      f"are {instead}.", ColourProfileWarning, stacklevel=2)
         return image
     if transform is None:
         return image
@@ -529,21 +537,30 @@ def _in_srgb(image, shown):
 
 @functools.lru_cache(maxsize=16)
 def _to_srgb_transform(profile, colour_mode):
-    """The transform of `colour_mode` ("RGB" or "L") pixels from the ICC `profile` (bytes)
-    to 8-bit sRGB, or None when the profile is sRGB already (cached: the photos of one
-    camera share a profile; LittleCMS transforms may be applied by several threads at
+    """The transform of `colour_mode` ("RGB", "L" or "CMYK") pixels from the ICC `profile`
+    (bytes) to 8-bit sRGB, or None when the profile is sRGB already (cached: the photos of
+    one camera share a profile; LittleCMS transforms may be applied by several threads at
     once, the web server's, since each call copies the transform's cache).
+
+    The rendering intent is perceptual, the one the profile's maker tuned for photos (its
+    'A2B0' table, where a CMYK profile has several); LittleCMS converts perceptually to
+    its sRGB profile (version 4) with black point compensation, so a press's black (L*
+    5 to 20) reads as sRGB's black, not as a dark grey. Matrix-shaper RGB and grey
+    profiles convert the same in every intent.
 
     Raises:
         OSError, ImageCms.PyCMSError: a profile that cannot be read, or not of the
             colour space of the pixels.
     """
     source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
-    expected = {"RGB": "RGB", "L": "GRAY"}[colour_mode]
+    expected = {"RGB": "RGB", "L": "GRAY", "CMYK": "CMYK"}[colour_mode]
     space = source.profile.xcolor_space.strip()
     if space != expected:
         raise OSError(f"a profile of {space or 'no'} colours for {expected} pixels")
+    # buildTransform's default rendering intent: perceptual.
     transform = ImageCms.buildTransform(source, _srgb_profile(), colour_mode, "RGB")
+    if colour_mode == "CMYK":  # never sRGB
+        return transform
     levels = np.arange(0, 256, 15, dtype=np.uint8)
     if colour_mode == "RGB":
         lattice = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1)

@@ -13,9 +13,11 @@ from tests.style_transfer.builders import (
     ADOBE_RGB_COLORANTS,
     ADOBE_RGB_GAMMA,
     NAMES,
+    cmyk_icc_profile,
     icc_profile,
     photo_array,
     srgb_from_adobe_rgb,
+    srgb_from_press_cmyk,
     write_photo,
 )
 
@@ -313,6 +315,23 @@ def test_a_photo_with_a_colour_profile_is_read_in_srgb(tmp_path):
         "Adobe RGB (1998)", ADOBE_RGB_GAMMA, ADOBE_RGB_COLORANTS))
     [job] = _ReadPhoto(tmp_path, max_size=None).process({"input": "phone.png"})
     np.testing.assert_allclose(job["photo"], srgb_from_adobe_rgb(pixels), atol=1 / 255)
+
+
+@pytest.mark.slow  # importing Beam
+def test_a_cmyk_photo_is_read_in_srgb_through_its_profile(tmp_path):
+    pytest.importorskip("apache_beam")
+    from PIL import Image
+
+    from style_transfer.datasets.pipeline import _ReadPhoto
+
+    cmyk = np.random.default_rng(0).integers(0, 256, (20, 28, 4), dtype=np.uint8)
+    Image.fromarray(cmyk, "CMYK").save(tmp_path / "press.jpg", quality=95,
+                                       icc_profile=cmyk_icc_profile())
+    with Image.open(tmp_path / "press.jpg") as stored:
+        cmyk = np.asarray(stored)  # as decoded
+    [job] = _ReadPhoto(tmp_path, max_size=None).process({"input": "press.jpg"})
+    np.testing.assert_allclose(job["photo"], srgb_from_press_cmyk(cmyk), atol=2 / 255)
+    assert job["alpha"] is None
 
 
 @pytest.mark.slow  # importing Beam

@@ -13,8 +13,10 @@ from tests.style_transfer.builders import (
     ADOBE_RGB_GAMMA,
     SRGB_COLORANTS,
     SRGB_CURVE,
+    cmyk_icc_profile,
     icc_profile,
     srgb_from_adobe_rgb,
+    srgb_from_press_cmyk,
 )
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -291,6 +293,82 @@ def test_a_profile_that_cannot_be_used_reads_the_pixels_as_srgb_with_one_warning
     assert len(caught) == 1 and "\n" not in str(caught[0].message)
     assert str(path) in str(caught[0].message)
     np.testing.assert_array_equal(loaded, pixels / np.float32(255))
+
+
+# CMYK pictures (print workflows) and their profiles.
+
+PRESS_CMYK = cmyk_icc_profile()
+
+
+def _random_cmyk(height=16, width=16, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 4), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name, options", [("press.tif", {}), ("press.jpg", {"quality": 95})])
+def test_a_cmyk_picture_is_converted_to_srgb_through_its_profile(tmp_path, name, options):
+    profile = ImageCms.ImageCmsProfile(io.BytesIO(PRESS_CMYK)).profile  # LittleCMS reads it
+    assert (profile.xcolor_space, profile.connection_space) == ("CMYK", "Lab ")
+    path = _write(Image.fromarray(_random_cmyk(), "CMYK"), tmp_path / name,
+                  icc_profile=PRESS_CMYK, **options)
+    with Image.open(path) as stored:
+        # A JPEG holds Adobe's inverted CMYK (its APP14 marker), which Pillow un-inverts.
+        assert stored.mode == "CMYK" and (name.endswith(".tif") or "adobe" in stored.info)
+        cmyk = np.asarray(stored)
+    loaded = images.load_image(path)
+    # LittleCMS interpolates the profile's table by tetrahedra and the reference
+    # multilinearly: 1.5 levels apart at most over 262,144 random pixels.
+    np.testing.assert_allclose(loaded, srgb_from_press_cmyk(cmyk), atol=2 / 255)
+    # Pillow's formula, which knows no press, was off by tens of levels.
+    naive = np.asarray(Image.fromarray(cmyk, "CMYK").convert("RGB")) / 255
+    assert np.abs(loaded - naive).max() > 40 / 255
+
+
+@pytest.mark.parametrize("reader", ["load_pil", "load_image_alpha", "read_image_bytes"])
+def test_every_reader_converts_a_cmyk_picture_through_its_profile(tmp_path, reader):
+    # Training reads with load_pil; stylize and stylize-dataset with load_image_alpha;
+    # the web server's uploads with read_image_bytes.
+    cmyk = _random_cmyk(9, 13)
+    path = _write(Image.fromarray(cmyk, "CMYK"), tmp_path / "press.tif", icc_profile=PRESS_CMYK)
+    if reader == "load_pil":
+        picture = np.asarray(images.load_pil(path)) / 255
+    elif reader == "load_image_alpha":
+        picture, alpha = images.load_image_alpha(path)
+        assert alpha is None
+    else:
+        picture = images.read_image_bytes(path.read_bytes(), max_pixels=1000)
+    np.testing.assert_allclose(picture, srgb_from_press_cmyk(cmyk), atol=2 / 255)
+
+
+@pytest.mark.parametrize("name, options", [("plain.tif", {}), ("plain.jpg", {"quality": 95})])
+def test_a_cmyk_picture_without_a_profile_reads_as_before(tmp_path, name, options):
+    path = _write(Image.fromarray(_random_cmyk(), "CMYK"), tmp_path / name, **options)
+    with Image.open(path) as stored:
+        assert "icc_profile" not in stored.info
+        # What load_image gave before CMYK profiles were read: Pillow's formula,
+        # R = (255 - C)(255 - K) / 255 rounded, likewise G and B.
+        before = np.asarray(stored.convert("RGB"))
+        cmyk = np.asarray(stored).astype(int)
+    np.testing.assert_array_equal(
+        before, np.round((255 - cmyk[..., :3]) * (255 - cmyk[..., 3:]) / 255))
+    np.testing.assert_array_equal(images.load_image(path), before / np.float32(255))
+
+
+@pytest.mark.parametrize("profile, reason", [
+    (b"not a colour profile", "cannot open profile from string"),
+    (PRESS_CMYK[:1000], "cannot build transform"),
+    (ADOBE_RGB, "a profile of RGB colours for CMYK pixels"),
+], ids=["damaged", "truncated", "rgb-profile-on-cmyk"])
+def test_a_cmyk_profile_that_cannot_be_used_warns_once_and_reads_as_without(
+        tmp_path, profile, reason):
+    picture = Image.fromarray(_random_cmyk(), "CMYK")
+    plain = _write(picture, tmp_path / "plain.tif")
+    path = _write(picture, tmp_path / "odd.tif", icc_profile=profile)
+    with pytest.warns(images.ColourProfileWarning,
+                      match=f"{reason}.*converted to RGB as without a profile") as caught:
+        loaded = images.load_image(path)
+    assert len(caught) == 1 and "\n" not in str(caught[0].message)
+    assert str(path) in str(caught[0].message)
+    np.testing.assert_array_equal(loaded, images.load_image(plain))
 
 
 def test_gif_loads_its_first_frame(tmp_path):
