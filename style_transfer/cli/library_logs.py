@@ -17,18 +17,42 @@ can reach them. `quiet_libraries` therefore
   and drops those of the libraries.
 Call it before anything imports TensorFlow. Library code never calls it: it
 changes the process's standard error, which is the command line's to decide.
+
+Processes that a command starts write to the same standard error themselves: Apache
+Beam's workers in `--direct_running_mode=multi_processing` start Python, Beam's
+logging and TensorFlow's C++ libraries again. `worker_processes_quiet` runs a block with
+the standard error of the processes started inside going through a filter that drops
+library log lines (`is_library_log_line`) and passes the rest (a crash's message);
+and such a process that imports `style_transfer.cli.quiet_worker` (Beam's
+`--beam_plugins`) runs `quiet_libraries` itself, as the command did.
 """
 
 import contextlib
 import logging
 import os
+import re
 import sys
+import threading
 import warnings
 from pathlib import Path
 
 from style_transfer.base.import_hooks import on_import
 
 QUIET_TF_CPP_MIN_LOG_LEVEL = "3"
+# The command's name, for the processes started inside `worker_processes_quiet`.
+QUIET_PROGRAM_ENV = "STYLE_TRANSFER_QUIET_PROGRAM"
+# What libraries write on the standard error of a process before it can be quieted:
+# absl's log lines below FATAL ("I0000 00:00:1796653300.722197   18214 port.cc:153] oneDNN
+# custom operations are on..."; TensorFlow's C++ start-up, gRPC), absl's banner before
+# them, and Python's log records below CRITICAL in `logging`'s default format
+# ("INFO:apache_beam.runners.worker.sdk_worker:Control channel established.").
+_LIBRARY_LOG_LINE = re.compile(
+    r"[IWE]\d{4} [\d:.]+ +\d+ \S+:\d+\] "
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"
+    r"|(?:DEBUG|INFO|WARNING|ERROR):[^\s:]*:")
+# The longest wait, once the block of `worker_processes_quiet` has ended, for the last
+# lines of its processes (they have exited: Beam waits for its workers).
+RELAY_DRAIN_S = 5.0
 _PROJECT_FOLDERS = tuple(
     str(Path(__file__).resolve().parents[2] / package) + os.sep
     for package in ("style_transfer", "cbn")
@@ -126,6 +150,106 @@ class _WithoutBeamPrints:
 
     def __getattr__(self, name):
         return getattr(self._stream, name)
+
+
+def is_library_log_line(line):
+    """Whether `line` (text, without its line break) is a library's log line that a quiet
+    command does not show: absl's (TensorFlow's C++ code) below FATAL, absl's banner,
+    Python's log records below CRITICAL in `logging`'s default format."""
+    return _LIBRARY_LOG_LINE.match(line.rstrip("\r")) is not None
+
+
+@contextlib.contextmanager
+def worker_processes_quiet(program):
+    """Runs the block with what the processes started inside write to the standard error
+    (Apache Beam's worker processes) relayed to it without library log lines.
+
+    File descriptor 2, which those processes inherit, is a pipe inside; a thread passes its
+    lines on to the standard error but those of `is_library_log_line`. This process's
+    own `sys.stderr` (its messages, the progress bar) keeps writing to the standard error
+    directly. The processes find `program` in `QUIET_PROGRAM_ENV`, for
+    `style_transfer.cli.quiet_worker`. A line that is no library's log (a worker's
+    crash, a fatal error) is shown.
+    """
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    read, write = os.pipe()
+    relay = threading.Thread(target=_relay_lines, args=(read, os.dup(terminal)),
+                             name="worker-stderr-relay", daemon=True)
+    relay.start()
+    previous_program = os.environ.get(QUIET_PROGRAM_ENV)
+    restore_stream = None
+    try:
+        restore_stream = _python_stderr_kept_on(terminal)
+        os.environ[QUIET_PROGRAM_ENV] = program
+        os.dup2(write, 2)
+        yield
+    finally:
+        os.close(write)
+        os.dup2(terminal, 2)
+        os.close(terminal)
+        if restore_stream is not None:
+            restore_stream()
+        if previous_program is None:
+            os.environ.pop(QUIET_PROGRAM_ENV, None)
+        else:
+            os.environ[QUIET_PROGRAM_ENV] = previous_program
+        # The pipe ends once every process that holds it has exited (Beam waits for its
+        # workers before the run returns or raises).
+        relay.join(RELAY_DRAIN_S)
+
+
+def _python_stderr_kept_on(terminal):
+    """Points `sys.stderr` (the stream that `_WithoutBeamPrints` wraps, if it is one) at a
+    copy of `terminal` when it writes to file descriptor 2; returns what undoes it. A
+    stream of another file (a test's capture) is left as it is."""
+    holder = sys.stderr if isinstance(sys.stderr, _WithoutBeamPrints) else None
+    stream = holder._stream if holder is not None else sys.stderr
+    try:
+        on_descriptor_2 = stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation: no file
+        on_descriptor_2 = False
+    if not on_descriptor_2:
+        return lambda: None
+    stream.flush()
+    replacement = open(os.dup(terminal), "w", buffering=1, encoding=stream.encoding,
+                       errors=stream.errors)
+    if holder is not None:
+        holder._stream = replacement
+    else:
+        sys.stderr = replacement
+
+    def restore():
+        replacement.flush()
+        if holder is not None:
+            holder._stream = stream
+        elif sys.stderr is replacement:
+            sys.stderr = stream
+        replacement.close()
+
+    return restore
+
+
+def _relay_lines(read, write):
+    """Copies the lines of file descriptor `read` to `write` until its end, but library log
+    lines; closes both."""
+    with open(read, "rb", buffering=0) as source, open(write, "wb", buffering=0) as target:
+        pending = b""
+        while chunk := source.read(65536):
+            *lines, pending = (pending + chunk).split(b"\n")
+            shown = b"".join(line + b"\n" for line in lines
+                             if not is_library_log_line(line.decode("utf-8", "replace")))
+            if len(pending) > 65536:  # a line without end so far: passed on as it comes
+                shown, pending = shown + pending, b""
+            _write_all(target, shown)
+        if not is_library_log_line(pending.decode("utf-8", "replace")):
+            _write_all(target, pending)
+
+
+def _write_all(target, data):
+    view = memoryview(data)
+    while view:
+        view = view[target.write(view):]
 
 
 @contextlib.contextmanager
