@@ -159,6 +159,25 @@ def local_options(pipeline_args):
             "--direct_running_mode=multi_threading"]
 
 
+def local_worker_processes(pipeline_args):
+    """Whether Beam runs the pipeline of `pipeline_args` in worker processes that it starts on
+    this machine, which write to this process's standard error themselves: the DirectRunner
+    (the default) in `--direct_running_mode=multi_processing`. False for options that
+    `pipeline_options` refuses (`stylize_dataset` says why)."""
+    import_beam()
+    from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
+    from apache_beam.runners import DirectRunner
+    from apache_beam.runners.runner import create_runner
+
+    try:
+        options = pipeline_options(pipeline_args)
+    except BadInput:
+        return False
+    runner = options.view_as(StandardOptions).runner
+    return ((runner is None or isinstance(create_runner(runner), DirectRunner))
+            and options.view_as(DirectOptions).direct_running_mode == "multi_processing")
+
+
 class JournalProgress:
     """Calls `progress(done, total)` every `interval` seconds from a thread of its own, when
     it has changed, with the copies the journal records: an output painted or found
