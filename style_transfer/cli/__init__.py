@@ -5,4 +5,5 @@
     options       options generated from the settings dataclasses; strict numbers
     photo_files   the photos a command reads and the pictures it writes
     library_logs  keeping TensorFlow's log lines off the terminal
+    quiet_worker  the same in Apache Beam's worker processes (imported there first)
 """

@@ -21,6 +21,9 @@ from style_transfer.cli.progress import ProgressBar, watched
 from style_transfer.datasets.config import DatasetConfig
 
 EXIT_SOME_FILES_FAILED = 1
+PROGRAM = "style-transfer stylize-dataset"
+# Imported first by Beam's worker processes (`--beam_plugins`) of a run without --verbose.
+QUIET_WORKER_MODULE = "style_transfer.cli.quiet_worker"
 
 
 def register(subparsers):
@@ -46,17 +49,28 @@ def register(subparsers):
 
 
 def run(args):
+    import contextlib
     import json
 
-    from style_transfer.datasets.run import stylize_dataset
+    from style_transfer.datasets.run import local_worker_processes, stylize_dataset
 
     config = config_from_args(DatasetConfig, args)
     if any(not argument.startswith("--") for argument in args.pipeline_args):
         raise BadInput(f"one INPUT at a time; Apache Beam's options go after -- and start with "
                        f"-- (received {' '.join(args.pipeline_args)}).")
+    pipeline_args = args.pipeline_args
+    quiet_workers = contextlib.nullcontext()
+    if not args.verbose and local_worker_processes(pipeline_args):
+        # Beam's worker processes write to the terminal themselves: they quiet their
+        # libraries as this process does, and what comes before is filtered.
+        from style_transfer.cli import library_logs
+
+        pipeline_args = [*pipeline_args, f"--beam_plugins={QUIET_WORKER_MODULE}"]
+        quiet_workers = library_logs.worker_processes_quiet(PROGRAM)
     progress = None if args.quiet or args.json or not watched() else ProgressBar("copy")
-    summary = stylize_dataset(args.input, args.out, config, pipeline_args=args.pipeline_args,
-                              progress=progress)
+    with quiet_workers:
+        summary = stylize_dataset(args.input, args.out, config, pipeline_args=pipeline_args,
+                                  progress=progress)
     if progress is not None:
         progress.close()
     for failure in summary["failed"]:

@@ -205,20 +205,44 @@ def nan_model_file(tmp_path_factory):
     return str(path)
 
 
+# Beam's workers as processes of their own, which print and log by themselves.
+WORKER_PROCESSES = ["--", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+
+
+def command_line(source, out, model_file, *arguments):
+    """The real command in a process of its own, with TensorFlow's C++ log on as by default."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    return subprocess.run(
+        [sys.executable, "-m", "style_transfer", "stylize-dataset", str(source),
+         "--out", str(out), "--model", model_file, *arguments],
+        capture_output=True, text=True, timeout=300, env=env)
+
+
 @pytest.mark.slow
-def test_a_model_the_workers_refuse_is_one_line_and_exit_code_2(nan_model_file, tmp_path):
+@pytest.mark.parametrize("beam_options", [[], WORKER_PROCESSES],
+                         ids=["worker threads", "worker processes"])
+def test_a_model_the_workers_refuse_is_one_line_and_exit_code_2(nan_model_file, tmp_path,
+                                                                 beam_options):
     # The real command: Beam's workers log and print each failure's traceback themselves.
     source = make_dataset(tmp_path / "photos")
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
-    completed = subprocess.run(
-        [sys.executable, "-m", "style_transfer", "stylize-dataset", str(source),
-         "--out", str(tmp_path / "out"), "--model", nan_model_file],
-        capture_output=True, text=True, timeout=300, env=env)
+    completed = command_line(source, tmp_path / "out", nan_model_file, *beam_options)
     assert completed.returncode == 2, completed.stderr[-3000:]
     [line] = completed.stderr.splitlines() or [""]
     assert re.fullmatch(rf"style-transfer stylize-dataset: error: {re.escape(nan_model_file)} "
                         rf"has NaN or infinite weights \(\S+\): its training diverged; use an "
                         rf"earlier checkpoint or train again\.", line), completed.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_worker_processes_print_no_library_log_lines(model_file, tmp_path):
+    # Each worker process starts Python, Beam's logging and TensorFlow's C++ libraries.
+    source = make_dataset(tmp_path / "photos", PHOTOS[:2])
+    out = tmp_path / "out"
+    completed = command_line(source, out, model_file, *WORKER_PROCESSES)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert completed.stderr == ""
+    assert completed.stdout == (f"{out}: 2 outputs (2 painted now, 0 already finished), "
+                                f"0 images failed; manifest.jsonl lists them.\n")
 
 
 @pytest.mark.slow
