@@ -77,7 +77,8 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
 
         parse_blend(config.blend, style_names)
     root, relative_paths = jobs.list_inputs(source)
-    pipeline = beam.Pipeline(options=pipeline_options(pipeline_args or []))
+    options = pipeline_options(pipeline_args or [])
+    pipeline = beam.Pipeline(runner=local_runner(options), options=options)
     out = Path(out)
     jobs.check_output(out, root, relative_paths, config)
     out.mkdir(parents=True, exist_ok=True)
@@ -144,6 +145,30 @@ def pipeline_options(pipeline_args):
         except ValueError as error:
             raise BadInput(f"Apache Beam's options after --: {error}") from None
     return options
+
+
+def local_runner(options):
+    """The runner of a pipeline whose `options` name none: Beam's FnApiRunner, built as
+    Beam's DirectRunner builds it for a batch pipeline (its worker threads or processes as
+    the `--direct_*` options say, the options handed to worker processes); None (the
+    runner the options name) otherwise.
+
+    Beam's DirectRunner (2.6x and later) first tries its PrismRunner, a Go program it
+    downloads from GitHub on first use, which ignores the `--direct_*` options; offline
+    it falls back to the FnApiRunner. Naming the FnApiRunner runs the same engine online
+    and offline, downloads nothing, and keeps the threads `local_options` asks for.
+    `--runner=DirectRunner` still gets Beam's choice.
+    """
+    from apache_beam.options.pipeline_options import StandardOptions
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    if options.view_as(StandardOptions).runner is not None:
+        return None
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def local_options(pipeline_args):

@@ -54,16 +54,29 @@ def tree(folder):
 
 @pytest.fixture(scope="module")
 def finished(model_file, dataset, tmp_path_factory):
-    """One run: two copies of each photo, drawn blends and strengths."""
+    """One run: two copies of each photo, drawn blends and strengths; and the pipelines it
+    handed to Beam's PrismRunner (none are expected)."""
+    from apache_beam.runners.portability.prism_runner import PrismRunner
+
     out = tmp_path_factory.mktemp("run") / "stylized"
-    code = main(["stylize-dataset", str(dataset), "--out", str(out), "--model", model_file,
-                 "--copies", "2", "--concentration", "0", "--strength", "0.5,1", "--quiet"])
-    return code, out
+    prism_runs = []
+    with pytest.MonkeyPatch.context() as patch:
+        # Offline, Beam's DirectRunner falls back from Prism to the FnApiRunner; online it
+        # would download Prism and run there: recorded, then failed as offline.
+        def run_pipeline(self, pipeline, options):
+            prism_runs.append(pipeline)
+            raise RuntimeError("Unable to fetch remote prism binary (this test is offline)")
+
+        patch.setattr(PrismRunner, "run_pipeline", run_pipeline)
+        code = main(["stylize-dataset", str(dataset), "--out", str(out), "--model", model_file,
+                     "--copies", "2", "--concentration", "0", "--strength", "0.5,1",
+                     "--quiet"])
+    return code, out, prism_runs
 
 
 @pytest.mark.slow
 def test_the_tree_is_kept_with_a_manifest_of_every_output(finished):
-    code, out = finished
+    code, out, _ = finished
     assert code == 1  # the broken image
     records = jobs.read_jsonl(out / "manifest.jsonl")
     assert [(record["input"], record["copy"]) for record in records] == [
@@ -78,8 +91,15 @@ def test_the_tree_is_kept_with_a_manifest_of_every_output(finished):
     assert not (out / jobs.JOURNAL_FOLDER).exists()
 
 
+@pytest.mark.slow
+def test_the_default_runner_is_beams_fn_api_runner_never_a_downloaded_prism(finished):
+    code, out, prism_runs = finished
+    assert prism_runs == []
+    assert code == 1 and (out / "manifest.jsonl").is_file()
+
+
 def test_a_bad_image_is_listed_and_skipped(finished):
-    _, out = finished
+    _, out, _ = finished
     failed = jobs.read_jsonl(out / "failed.jsonl")
     assert [record["input"] for record in failed] == ["cats/broken.jpg"]
     assert not list(out.rglob("broken*"))
@@ -88,7 +108,7 @@ def test_a_bad_image_is_listed_and_skipped(finished):
 @pytest.mark.slow
 def test_each_output_is_the_stylize_commands_picture_bit_for_bit(capsys, finished, model_file,
                                                                  dataset, tmp_path):
-    _, out = finished
+    _, out, _ = finished
     for record in jobs.read_jsonl(out / "manifest.jsonl")[:2]:
         [style] = record["style_weights"]
         target = tmp_path / record["output"].replace("/", "_")
