@@ -31,6 +31,7 @@ import contextlib
 import logging
 import os
 import re
+import signal
 import sys
 import threading
 import warnings
@@ -171,6 +172,8 @@ def worker_processes_quiet(program):
     `style_transfer.cli.quiet_worker`. A line that is no library's log (a worker's
     crash, a fatal error) is shown.
     """
+    _interrupted.clear()
+    restore_interrupt = _quiet_threads_of_an_interrupted_run()
     sys.stderr.flush()
     terminal = os.dup(2)
     read, write = os.pipe()
@@ -184,7 +187,11 @@ def worker_processes_quiet(program):
         os.environ[QUIET_PROGRAM_ENV] = program
         os.dup2(write, 2)
         yield
+    except KeyboardInterrupt:
+        _interrupted.set()
+        raise
     finally:
+        restore_interrupt()
         os.close(write)
         os.dup2(terminal, 2)
         os.close(terminal)
@@ -197,6 +204,51 @@ def worker_processes_quiet(program):
         # The pipe ends once every process that holds it has exited (Beam waits for its
         # workers before the run returns or raises).
         relay.join(RELAY_DRAIN_S)
+
+
+_interrupted = threading.Event()
+# How Beam's thread that waits for a worker process reports one ended by a signal (SIGINT).
+_WORKER_KILLED = re.compile(r"Worker subprocess exited with return code -(\d+)")
+
+
+def _quiet_threads_of_an_interrupted_run():
+    """From now on, an exception that ends a thread of an interrupted run prints nothing.
+
+    Ctrl-C in a terminal reaches every process of the group: the command stops and says so
+    in one line, and each worker ignores it (`quiet_worker`), but the shell Beam starts it
+    with (`/bin/sh -c`) dies of it. Beam's threads then end with errors ("Worker
+    subprocess exited with return code -2", the broken gRPC streams) that Python prints
+    as tracebacks while the command winds down. Dropped: those of any thread once the
+    command was interrupted, and a worker's end by SIGINT, which may come first. Any
+    other exception of a thread prints as before.
+
+    Until the returned function is called, SIGINT in this (main) thread also marks the run
+    interrupted, before its KeyboardInterrupt, which is raised as before."""
+    if not getattr(threading.excepthook, "_quiet_when_interrupted", False):
+        previous_hook = threading.excepthook
+
+        def excepthook(args):
+            killed = _WORKER_KILLED.search(str(args.exc_value))
+            if _interrupted.is_set() or (killed and int(killed.group(1)) == signal.SIGINT):
+                return
+            previous_hook(args)
+
+        excepthook._quiet_when_interrupted = True
+        threading.excepthook = excepthook
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous_handler = signal.getsignal(signal.SIGINT)
+
+    def on_interrupt(signal_number, frame):
+        _interrupted.set()
+        if callable(previous_handler):
+            return previous_handler(signal_number, frame)
+        if previous_handler == signal.SIG_IGN:
+            return None
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_interrupt)
+    return lambda: signal.signal(signal.SIGINT, previous_handler)
 
 
 def _python_stderr_kept_on(terminal):
@@ -232,7 +284,8 @@ def _python_stderr_kept_on(terminal):
 
 def _relay_lines(read, write):
     """Copies the lines of file descriptor `read` to `write` until its end, but library log
-    lines; closes both."""
+    lines, and nothing once the run is interrupted (the workers' dying words: the command
+    says it stopped); closes both."""
     with open(read, "rb", buffering=0) as source, open(write, "wb", buffering=0) as target:
         pending = b""
         while chunk := source.read(65536):
@@ -241,8 +294,10 @@ def _relay_lines(read, write):
                              if not is_library_log_line(line.decode("utf-8", "replace")))
             if len(pending) > 65536:  # a line without end so far: passed on as it comes
                 shown, pending = shown + pending, b""
-            _write_all(target, shown)
-        if not is_library_log_line(pending.decode("utf-8", "replace")):
+            if not _interrupted.is_set():
+                _write_all(target, shown)
+        if not (_interrupted.is_set() or is_library_log_line(pending.decode("utf-8",
+                                                                            "replace"))):
             _write_all(target, pending)
 
 

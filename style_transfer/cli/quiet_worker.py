@@ -11,8 +11,15 @@ Imported anywhere else (no such name in the environment), it does nothing.
 """
 
 import os
+import signal
+import threading
+import time
 
 from style_transfer.cli.library_logs import QUIET_PROGRAM_ENV, quiet_libraries, show_project_log
+
+# How long a worker interrupted by Ctrl-C goes on before it ends (the command has stopped
+# the run by then, and ends its workers itself when it ends first).
+INTERRUPTED_WORKER_GRACE_S = 1.0
 
 
 def quiet_this_worker():
@@ -22,6 +29,19 @@ def quiet_this_worker():
     if program:
         show_project_log(program)
         quiet_libraries(program)
+        # Ctrl-C in a terminal reaches the whole process group: the command stops the run
+        # and says so in one line. A worker ends without its KeyboardInterrupt's traceback,
+        # a moment later, so that the command knows it was interrupted before it sees its
+        # workers go (what a worker was writing is a temporary file the next run removes).
+        signal.signal(signal.SIGINT, _end_soon)
+
+
+def _end_soon(signal_number, frame):
+    def end():
+        time.sleep(INTERRUPTED_WORKER_GRACE_S)
+        os._exit(128 + signal_number)
+
+    threading.Thread(target=end, name="end-after-interrupt", daemon=True).start()
 
 
 quiet_this_worker()

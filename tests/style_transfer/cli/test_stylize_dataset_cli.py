@@ -266,6 +266,38 @@ def test_worker_processes_print_no_library_log_lines(model_file, tmp_path):
 
 
 @pytest.mark.slow
+def test_ctrl_c_on_worker_processes_is_one_line_and_leaves_no_process(model_file, tmp_path):
+    # A terminal's Ctrl-C reaches the whole process group: the command, the shells Beam
+    # starts its workers with, and the workers.
+    source = make_dataset(tmp_path / "photos", [f"photo{index}.png" for index in range(20)])
+    out = tmp_path / "out"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "style_transfer", "stylize-dataset", str(source), "--out",
+         str(out), "--model", model_file, "--copies", "100", *WORKER_PROCESSES],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True)
+    deadline = time.monotonic() + 300
+    while (time.monotonic() < deadline and process.poll() is None
+           and not list(out.glob("photo*.png"))):
+        time.sleep(0.01)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=300)
+    assert (process.returncode, stderr) == (
+        128 + signal.SIGINT, "style-transfer stylize-dataset: interrupted\n"), stderr[-3000:]
+    assert not (out / "manifest.jsonl").exists(), "the run ended before it was interrupted"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # the workers end with the command's connection
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("worker processes still run a minute after the command ended")
+
+
+@pytest.mark.slow
 def test_a_folder_whose_run_stopped_on_its_model_takes_the_mended_model(
         capsys, model_file, nan_model_file, tmp_path):
     """The stopped run finished nothing: its settings (the other model's SHA-256) give way."""
