@@ -25,6 +25,7 @@ and losses stay float32.
 """
 
 import contextlib
+import functools
 import os
 
 import keras
@@ -67,9 +68,19 @@ def strategy_for(config, strategy=None):
     if config.distribute == "multi-worker":
         check_tf_config(os.environ.get(TF_CONFIG))
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if config.cpu_replicas is not None:
-        return tf.distribute.MirroredStrategy(split_cpu(config.cpu_replicas))
-    return tf.distribute.MirroredStrategy()
+    devices = None if config.cpu_replicas is None else tuple(split_cpu(config.cpu_replicas))
+    return _mirrored_strategy(devices)
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy(devices):
+    """One `MirroredStrategy` per set of devices (None: every GPU) for the whole process.
+
+    A second `MirroredStrategy` on the same devices numbers its collective operations from
+    where the first one started, and its first all-reduce then meets the first run's
+    cached operation of another shape ("Shape mismatch in the collective instance"): a
+    second run in one process (the Python API, a notebook) reuses the first one's."""
+    return tf.distribute.MirroredStrategy(None if devices is None else list(devices))
 
 
 def check_tf_config(text):
