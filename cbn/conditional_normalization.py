@@ -442,7 +442,9 @@ class ConditionalNormalization(keras.layers.Layer):
         if not self.uses_table:
             return self._predicted_affine(condition)
         condition = _with_dtype(condition)
-        table = self.gamma
+        # A tensor, not the variable itself: without a beta the table is gamma alone, and
+        # JAX's `where` (trainable rows) refuses a Keras variable.
+        table = ops.convert_to_tensor(self.gamma)
         if self._has_beta():
             table = ops.concatenate([self.gamma, self.beta], axis=-1)
         if self._trainable_rows is not None:

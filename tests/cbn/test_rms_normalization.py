@@ -121,6 +121,21 @@ def test_appended_rows_without_beta_start_as_identity():
     )
 
 
+def test_trainable_rows_without_beta_hold_the_other_rows():
+    # Without a beta the table is gamma alone (a variable, not a concatenation); JAX's
+    # `where` refused a Keras variable there, so the layer did not run at all.
+    layer = table_layer((2, 3, 4), center=False, trainable_rows=[1])
+    x = random_inputs((2, 3, 4))
+    ids = np.array([0, 1], "int32")
+    np.testing.assert_allclose(
+        to_numpy(layer(x, ids)),
+        rms_reference(x, to_numpy(layer.gamma)[ids][:, None], None, 1e-6), rtol=1e-5, atol=1e-5)
+    upstream = keras.ops.convert_to_tensor(x)
+    grads = gradients(layer, lambda outputs: keras.ops.sum(outputs * upstream), x, ids)
+    gamma_grad = grads[layer.gamma.path]
+    assert np.all(gamma_grad[[0, 2]] == 0) and np.any(gamma_grad[1] != 0)
+
+
 @pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(
