@@ -49,6 +49,7 @@ def available():
 # Whether TensorFlow takes the mean square of RMS norm's forward pass from the 2-norm of each
 # position (one read of the input, where squaring writes an input-sized tensor first):
 # 0.82-0.86x the forward pass's time (BENCHMARKS.md, "Layer speed"). Read when a graph is traced.
+# Not in a function compiled with XLA, which has no EuclideanNorm (and fuses the square).
 NORM_FORWARD = True
 
 
@@ -70,7 +71,7 @@ def moments(x, axes, groups, centered=True, differentiated=True):
         if groups != 1:
             raise ValueError(f"moments: RMS statistics span all channels; received groups={groups}.")
         if (not differentiated and not axes and NORM_FORWARD
-                and keras.backend.backend() == "tensorflow"):
+                and keras.backend.backend() == "tensorflow" and not _compiled_with_xla()):
             import tensorflow as tf
 
             norm = tf.math.reduce_euclidean_norm(x, axis=-1, keepdims=True)
@@ -86,6 +87,16 @@ def moments(x, axes, groups, centered=True, differentiated=True):
     group_mean = group_sum(mean, [], groups) / (x.shape[-1] // groups)
     spread = variance + ops.square(mean - group_mean)
     return group_mean, group_sum(spread, [], groups) / (x.shape[-1] // groups)
+
+
+def _compiled_with_xla():
+    """Whether TensorFlow is tracing a function compiled with XLA (`jit_compile=True`, as
+    `model.compile(jit_compile=True)` and, on a GPU, its default `"auto"`): XLA has no
+    kernel for some TensorFlow ops (EuclideanNorm)."""
+    import tensorflow as tf
+    from tensorflow.python.ops import control_flow_util
+
+    return control_flow_util.GraphOrParentsInXlaContext(tf.compat.v1.get_default_graph())
 
 
 def masked_moments(x, mask, axes):

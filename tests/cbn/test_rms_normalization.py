@@ -137,6 +137,25 @@ def test_trainable_rows_without_beta_hold_the_other_rows():
 
 
 @pytest.mark.slow
+def test_runs_in_a_function_compiled_with_xla():
+    # `model.compile(jit_compile=True)`, and the default `"auto"` on a GPU, compile the
+    # train and predict steps with XLA, which has no kernel for TensorFlow's EuclideanNorm.
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("XLA functions of TensorFlow")
+    import tensorflow as tf
+
+    layer = table_layer((2, 3, 4), center=False)
+    x = tf.constant(random_inputs((2, 3, 4)))
+    ids = tf.constant([0, 2])
+
+    outputs = tf.function(layer, jit_compile=True)(x, ids)
+
+    gamma = to_numpy(layer.gamma)[[0, 2]][:, None]
+    np.testing.assert_allclose(outputs.numpy(), rms_reference(x.numpy(), gamma, None, 1e-6),
+                               rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(
     factor=st.sampled_from([0.05, 0.5, 7.0, 1e4]),
