@@ -219,7 +219,7 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
                              epsilon)
 
     @ops.custom_gradient
-    def forward(x, gamma, beta):
+    def forward(x, gamma, beta, mean, variance):
         inv = ops.rsqrt(variance + epsilon)
         if from_sums:
             # Statistics constant along the positions, as gamma is: one multiply-add.
@@ -233,11 +233,15 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
 
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            return gradient_of(x, gamma, upstream)
+            # mean and variance are arguments rather than closed over: JAX's exporters
+            # (`model.export`, jax2tf) refuse a closed-over array whose shape has a symbolic
+            # (any) batch size. Their gradient is zero: x's accounts for them.
+            return tuple(gradient_of(x, gamma, upstream)) + (
+                ops.zeros_like(mean), ops.zeros_like(variance))
 
         return outputs, gradient
 
-    return forward(x, gamma, beta)
+    return forward(x, gamma, beta, mean, variance)
 
 
 # Whether TensorFlow compiles the gradient with XLA (see `_xla_gradient`), and from how
