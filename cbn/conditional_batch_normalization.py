@@ -186,7 +186,11 @@ class ConditionalBatchNormalization(ConditionalNormalization):
         return None
 
     def _stored_statistics(self):
-        return self.moving_mean, self.moving_variance
+        # In the statistics' dtype (float32, float64 under a float64 policy): under a float16
+        # or bfloat16 policy (not mixed) the variables are half precision, and TensorFlow
+        # does not promote between dtypes.
+        dtype = keras.backend.result_type(self.moving_mean.dtype, "float32")
+        return ops.cast(self.moving_mean, dtype), ops.cast(self.moving_variance, dtype)
 
     def _normalize(self, x, gamma, beta, per_sample, training, mask=None):
         axes = self._statistics_axes(len(x.shape), training)
@@ -218,14 +222,17 @@ class ConditionalBatchNormalization(ConditionalNormalization):
         averages stay as they are)."""
         mean = ops.reshape(mean, (self.channels,))
         variance = ops.reshape(variance, (self.channels,))
-        moving_mean = self.moving_mean * self.momentum + mean * (1.0 - self.momentum)
-        moving_variance = (self.moving_variance * self.momentum
-                           + variance * (1.0 - self.momentum))
+        # In the statistics' dtype, then stored in the variables' (half precision under a
+        # float16 or bfloat16 policy; TensorFlow does not promote between them).
+        old_mean = ops.cast(self.moving_mean, mean.dtype)
+        old_variance = ops.cast(self.moving_variance, variance.dtype)
+        moving_mean = old_mean * self.momentum + mean * (1.0 - self.momentum)
+        moving_variance = old_variance * self.momentum + variance * (1.0 - self.momentum)
         if counted is not None:
-            moving_mean = ops.where(counted, moving_mean, self.moving_mean.value)
-            moving_variance = ops.where(counted, moving_variance, self.moving_variance.value)
-        self.moving_mean.assign(moving_mean)
-        self.moving_variance.assign(moving_variance)
+            moving_mean = ops.where(counted, moving_mean, old_mean)
+            moving_variance = ops.where(counted, moving_variance, old_variance)
+        self.moving_mean.assign(ops.cast(moving_mean, self.moving_mean.dtype))
+        self.moving_variance.assign(ops.cast(moving_variance, self.moving_variance.dtype))
 
     def get_config(self):
         config = super().get_config()

@@ -63,3 +63,22 @@ def test_large_inputs_give_finite_normalized_outputs(policy):
         assert np.all(np.isfinite(outputs)), layer.name
         # A fresh layer is the identity affine map: outputs are standardized.
         assert np.abs(outputs).max() < 10.0, layer.name
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_batch_norm_with_half_precision_variables_trains_and_infers(dtype):
+    # A half-precision policy (not mixed) holds the moving statistics in that dtype too;
+    # the statistics are float32, and TensorFlow does not promote one to the other.
+    layer = ConditionalBatchNormalization(num_conditions=2, dtype=dtype, momentum=0.5)
+    x = random_inputs(SHAPE, offset=3.0)
+    ids = np.array([0, 1], "int32")
+
+    training = to_numpy(layer(x, ids, training=True)).astype("float32")
+    inference = to_numpy(layer(x, ids, training=False)).astype("float32")
+
+    mean = x.mean(axis=(0, 1, 2))
+    standardized = (x - mean) / np.sqrt(x.var(axis=(0, 1, 2)) + 1e-3)
+    np.testing.assert_allclose(training, standardized, atol=0.05)
+    np.testing.assert_allclose(to_numpy(layer.moving_mean).astype("float32"), mean / 2,
+                               rtol=0.02)
+    assert np.all(np.isfinite(inference))
