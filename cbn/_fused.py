@@ -358,9 +358,10 @@ def normalize_single_instance(x, mean, variance, gamma, beta, epsilon):
 
 
 def _count(x, axes):
-    """Number of elements over `axes`: a Python number when shapes are static."""
+    """Number of elements over `axes`: a Python number when shapes are static (integers:
+    an unknown size is `None`, or a symbolic one while JAX exports with any size)."""
     dims = [x.shape[axis] for axis in axes]
-    if None not in dims:
+    if all(isinstance(dim, int) for dim in dims):
         count = 1
         for dim in dims:
             count *= dim
