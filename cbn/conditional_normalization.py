@@ -6,7 +6,8 @@ from keras import ops
 
 from cbn import _checks, _concrete, _fused, _native
 
-# Weights that should be convex may miss by this much (float rounding, float16 inputs).
+# Weights that should be convex may miss by this much (float rounding, float16 inputs);
+# bfloat16 weights by their own precision (`weight_tolerance`).
 WEIGHT_TOLERANCE = 1e-3
 
 _ROW_INITS = ("identity", "mean")
@@ -318,7 +319,8 @@ class ConditionalNormalization(keras.layers.Layer):
         if kind == "ids":
             self._check_id_values(values)
         else:
-            self._raise_for_bad_weights(np.asarray(values, np.float64))
+            self._raise_for_bad_weights(np.asarray(values, np.float64),
+                                        weight_tolerance(condition.dtype))
 
     def call(self, inputs, condition, training=None):
         return self._normalized(inputs, condition, training)
@@ -562,34 +564,36 @@ class ConditionalNormalization(keras.layers.Layer):
             )
 
     def _checked_weights(self, weights):
+        # Under mixed_bfloat16 Keras hands `call` the weights rounded to bfloat16.
+        tolerance = weight_tolerance(weights.dtype)
         weights = ops.cast(weights, "float32")
         values = _concrete.to_numpy(weights)
         if values is not None:
-            self._raise_for_bad_weights(values)
+            self._raise_for_bad_weights(values, tolerance)
             if self.normalize_weights:
                 weights = weights / ops.sum(weights, axis=-1, keepdims=True)
             return weights
         # Traced: invalid weights yield NaN rather than a silently wrong blend.
         total = ops.sum(weights, axis=-1, keepdims=True)
         valid = ops.logical_and(
-            ops.all(weights >= -WEIGHT_TOLERANCE, axis=-1, keepdims=True),
+            ops.all(weights >= -tolerance, axis=-1, keepdims=True),
             ops.all(ops.isfinite(weights), axis=-1, keepdims=True),
         )
         if self.normalize_weights:
             valid = ops.logical_and(valid, total > 0)
             weights = weights / ops.where(total > 0, total, 1.0)
         else:
-            valid = ops.logical_and(valid, ops.abs(total - 1.0) <= WEIGHT_TOLERANCE)
+            valid = ops.logical_and(valid, ops.abs(total - 1.0) <= tolerance)
         return ops.where(valid, weights, float("nan"))
 
-    def _raise_for_bad_weights(self, values):
+    def _raise_for_bad_weights(self, values, tolerance=WEIGHT_TOLERANCE):
         if not np.all(np.isfinite(values)):
             raise ValueError(
                 f"{self._describe()}: the condition weights contain NaN or infinite values."
             )
         if values.size == 0:
             return
-        if values.min() < -WEIGHT_TOLERANCE:
+        if values.min() < -tolerance:
             raise ValueError(
                 f"{self._describe()}: condition weights must be non-negative; received "
                 f"a weight of {values.min():.6g}."
@@ -601,11 +605,11 @@ class ConditionalNormalization(keras.layers.Layer):
                     f"{self._describe()}: condition weights must have a positive sum to be "
                     f"normalized; received a sum of {totals.min():.6g}."
                 )
-        elif np.abs(totals - 1.0).max() > WEIGHT_TOLERANCE:
+        elif np.abs(totals - 1.0).max() > tolerance:
             worst = totals.flat[np.abs(totals - 1.0).argmax()]
             raise ValueError(
                 f"{self._describe()}: condition weights must sum to 1 (tolerance "
-                f"{WEIGHT_TOLERANCE}); received a sum of {worst:.6g}. Pass "
+                f"{tolerance:g}); received a sum of {worst:.6g}. Pass "
                 f"normalize_weights=True to divide them by their sum instead."
             )
 
@@ -777,6 +781,20 @@ class ConditionalNormalization(keras.layers.Layer):
             }
         )
         return config
+
+
+def weight_tolerance(dtype):
+    """How far weights of `dtype` that should be convex may miss: `WEIGHT_TOLERANCE`, or
+    bfloat16's precision (each weight rounded by up to 2**-9 of itself, so convex weights
+    sum to 1 within 2**-9; three thirds are 0.33398 each, 1.002 in all)."""
+    return 2.0**-7 if _dtype_name_of(dtype) == "bfloat16" else WEIGHT_TOLERANCE
+
+
+def _dtype_name_of(dtype):
+    try:
+        return keras.backend.standardize_dtype(dtype)
+    except ValueError:
+        return str(dtype)
 
 
 def _with_dtype(condition):

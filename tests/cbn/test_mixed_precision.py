@@ -82,3 +82,20 @@ def test_batch_norm_with_half_precision_variables_trains_and_infers(dtype):
     np.testing.assert_allclose(to_numpy(layer.moving_mean).astype("float32"), mean / 2,
                                rtol=0.02)
     assert np.all(np.isfinite(inference))
+
+
+def test_blend_weights_rounded_to_bfloat16_are_still_convex():
+    # Keras casts float call arguments to the compute dtype: under mixed_bfloat16 a blend
+    # of three thirds arrives as 0.33398 each, summing to 1.002 (past the 1e-3 tolerance
+    # of float32 weights): refused eagerly, NaN in a compiled `predict`.
+    x = random_inputs(SHAPE)
+    thirds = np.full((2, 3), 1 / 3, "float32")
+    expected = to_numpy(ConditionalInstanceNormalization(num_conditions=3)(x, thirds))
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    images = keras.Input(SHAPE[1:])
+    weights = keras.Input((3,))
+    model = keras.Model(
+        [images, weights], ConditionalInstanceNormalization(num_conditions=3)(images, weights))
+
+    for outputs in [model([x, thirds]), model.predict([x, thirds], verbose=0)]:
+        np.testing.assert_allclose(to_numpy(outputs).astype("float32"), expected, atol=0.05)
