@@ -576,7 +576,7 @@ class ConditionalNormalization(keras.layers.Layer):
         # Traced: invalid weights yield NaN rather than a silently wrong blend.
         total = ops.sum(weights, axis=-1, keepdims=True)
         valid = ops.logical_and(
-            ops.all(weights >= -tolerance, axis=-1, keepdims=True),
+            ops.all(weights >= -WEIGHT_TOLERANCE, axis=-1, keepdims=True),
             ops.all(ops.isfinite(weights), axis=-1, keepdims=True),
         )
         if self.normalize_weights:
@@ -593,7 +593,7 @@ class ConditionalNormalization(keras.layers.Layer):
             )
         if values.size == 0:
             return
-        if values.min() < -tolerance:
+        if values.min() < -WEIGHT_TOLERANCE:  # (rounding keeps a weight's sign)
             raise ValueError(
                 f"{self._describe()}: condition weights must be non-negative; received "
                 f"a weight of {values.min():.6g}."
