@@ -38,6 +38,7 @@ from pathlib import Path
 
 from style_transfer.base.errors import BadInput, first_line
 from style_transfer.base.extras import import_extra
+from style_transfer.base.files import not_a_regular_file
 from style_transfer.models.style_names import check_style_names
 
 RUNTIMES = ("auto", "tensorflow", "onnxruntime", "litert")
@@ -455,8 +456,9 @@ class ExportedNetwork:
         runtime = EXPORT_SUFFIXES.get(path.suffix.lower())
         if runtime is None:
             raise BadInput(f"{path} is not an exported model (.onnx or .tflite).")
-        if not path.is_file():
-            raise BadInput(f"exported model {path} does not exist.")
+        problem = not_a_regular_file(path)
+        if problem is not None:  # a folder (a SavedModel named x.onnx) exists, but is none
+            raise BadInput(f"cannot read exported model {path}: {problem}.")
         self.path, self.runtime = path, runtime
         self.runner = (OnnxRunner if runtime == "onnxruntime" else LiteRTRunner)(path)
         if self.runner.style_input == "style_embedding":

@@ -503,3 +503,17 @@ def test_a_photo_too_thin_once_downsized_names_max_size(capsys, model_file, tmp_
     assert code == 2 and captured.err.strip().endswith(
         "wide.png is 100x1 pixels once downsized to --max-size 100; the network needs at "
         "least 8x8."), captured.err
+
+
+@pytest.mark.parametrize("suffix", [".onnx", ".tflite"])
+def test_a_folder_named_like_an_export_is_named_a_folder_not_missing(capsys, photo, tmp_path,
+                                                                     suffix):
+    # `export --format savedmodel --out served.onnx` makes such a folder.
+    folder = tmp_path / f"served{suffix}"
+    folder.mkdir()
+    code, captured = run(capsys, "--model", folder, photo, "--style", "0",
+                         "--out", str(tmp_path / "o.png"))
+    assert code == 2
+    assert "folder" in captured.err and "does not exist" not in captured.err, captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.png").exists()
