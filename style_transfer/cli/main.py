@@ -85,12 +85,15 @@ def main(argv=None):
     if unknown:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     program = f"{PROGRAM} {args.command}"
+    from style_transfer.cli.keras_backend import check_keras_backend
     from style_transfer.cli.library_logs import quiet_libraries, show_project_log
 
     show_project_log(program)
     if not args.verbose:
         quiet_libraries(program)
     try:
+        # Before Keras is imported: a backend the command cannot run on fails in one line.
+        check_keras_backend(args.command, getattr(args, "needs_tensorflow", False))
         return args.run(args) or 0
     except BadInput as error:
         return _fail(program, as_options(str(error), parser.commands[args.command]))

@@ -32,7 +32,7 @@ def register(subparsers):
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing --out (never the input model)")
     add_config_options(parser, AddStyleConfig)
-    parser.set_defaults(run=_run_add)
+    parser.set_defaults(run=_run_add, needs_tensorflow=True)  # `cli.keras_backend`
 
 
 def _run_add(args):

@@ -64,6 +64,9 @@ def run(args):
         print(f"Blends:          {written['blends']}")
         print(f"Spatial blend:   {written['spatial_blend']}")
         return 0
+    from style_transfer.cli.keras_backend import check_keras_backend
+
+    check_keras_backend("demo --train", needs_tensorflow=True)
     if args.model:
         raise BadInput("--model paints with a trained network; the training demo (--train) "
                        "trains its own.")

@@ -48,7 +48,7 @@ def register(subparsers):
                         help="onnx, arbitrary-style models: the style network or the style encoder")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing export (never the input model)")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, needs_tensorflow=True)  # `cli.keras_backend`
 
 
 def run(args):

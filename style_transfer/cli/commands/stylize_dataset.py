@@ -44,7 +44,7 @@ def register(subparsers):
     parser.add_argument("pipeline_args", nargs="*", metavar="-- BEAM_OPTIONS",
                         help=argparse.SUPPRESS)
     add_config_options(parser, DatasetConfig)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, needs_tensorflow=True)  # `cli.keras_backend`
     parser.pass_through = "pipeline_args"  # the arguments after --, wherever INPUT is
 
 

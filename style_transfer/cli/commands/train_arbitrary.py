@@ -25,7 +25,7 @@ def register(subparsers):
     add_run_options(parser, "RUN_DIR", "run folder: new or empty, or a run to continue with "
                     "--resume")
     add_config_options(parser, ArbitraryConfig)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, needs_tensorflow=True)  # `cli.keras_backend`
 
 
 def run(args):

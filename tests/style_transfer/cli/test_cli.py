@@ -5,6 +5,7 @@ finder that raises), so a --help or an argument error that needed them fails.
 """
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -16,7 +17,7 @@ from PIL import Image
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.commands import COMMANDS
-from style_transfer.cli.main import build_parser
+from style_transfer.cli.main import build_parser, main
 from style_transfer.cli.options import HelpFormatter
 from style_transfer.models.saving import save_model
 from tests.style_transfer.builders import untrained_model_with_distinct_styles
@@ -249,3 +250,39 @@ def test_every_seed_option_takes_0_to_2_31_minus_1_and_refuses_the_rest_in_one_l
                                     f"whole number"), error
             if seed != "1e3":
                 assert "from 0 to 2147483647" in error, error
+
+
+# The arguments each command that runs on TensorFlow only needs to get past argparse.
+TENSORFLOW_ARGVS = [
+    ["train", "--content", "c", "--styles", "s.png", "--out", "run"],
+    ["train-arbitrary", "--content", "c", "--styles", "s", "--out", "run"],
+    ["add-style", "--model", "m.keras", "--styles", "s.png", "--content", "c", "--out", "n.keras"],
+    ["export", "--model", "m.keras", "--format", "onnx", "--out", "m.onnx"],
+    ["stylize-dataset", "photos", "--out", "out"],
+    ["demo", "--train", "--out", "demo"],
+]
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("argv", _named(TENSORFLOW_ARGVS))
+def test_a_command_on_tensorflow_only_refuses_another_keras_backend_in_one_line(
+        capsys, monkeypatch, tmp_path, argv, backend):
+    # They stopped deep in their work with a traceback (tf.data, tf2onnx, SavedModel).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert f"KERAS_BACKEND is {backend!r}" in err and "KERAS_BACKEND=tensorflow" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("backend", ["tensorflw", "openvino"])
+def test_a_keras_backend_that_is_misspelt_or_not_installed_is_one_line(
+        capsys, monkeypatch, tmp_path, backend):
+    if backend == "openvino" and importlib.util.find_spec("openvino") is not None:
+        pytest.skip("openvino is installed")
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    assert main(["stylize", str(tmp_path / "photo.png"), "--out", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "KERAS_BACKEND" in err, err

@@ -1,0 +1,50 @@
+"""The Keras backend a command runs on, checked before Keras is imported.
+
+`import style_transfer` selects TensorFlow unless `KERAS_BACKEND` already names a
+backend. Painting runs on any backend Keras has, but training (its input pipeline is
+`tf.data`, its steps TensorFlow functions), `add-style`, `stylize-dataset`, `export`
+(SavedModel, tf2onnx, the TFLite converter) and the training demo run on TensorFlow
+only: with `KERAS_BACKEND=jax` or `torch` in the environment they would stop deep in
+their work with a traceback. Keras itself answers a misspelt or missing backend
+with a traceback on import. A command therefore checks the variable first and
+refuses in one line (exit 2), naming what to set.
+"""
+
+import importlib.util
+import os
+
+from style_transfer.base.errors import BadInput
+
+TENSORFLOW = "tensorflow"
+# Keras's backends and the package each one imports.
+BACKEND_PACKAGES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch",
+                    "numpy": "numpy", "openvino": "openvino"}
+
+
+def selected_backend():
+    """The backend Keras will load: `KERAS_BACKEND`, TensorFlow if unset or empty."""
+    return os.environ.get("KERAS_BACKEND") or TENSORFLOW
+
+
+def check_keras_backend(command, needs_tensorflow=False):
+    """Refuses a `KERAS_BACKEND` the command cannot run on.
+
+    Args:
+        command: The command's name, for the message ("train").
+        needs_tensorflow: Whether the command runs on TensorFlow only.
+
+    Raises:
+        BadInput: the variable names no Keras backend, one that is not installed,
+            or (with `needs_tensorflow`) another backend than TensorFlow.
+    """
+    backend = selected_backend()
+    fix = "unset KERAS_BACKEND or set KERAS_BACKEND=tensorflow"
+    if backend not in BACKEND_PACKAGES:
+        raise BadInput(f"KERAS_BACKEND={backend!r} is not a Keras backend (expected one of "
+                       f"{', '.join(BACKEND_PACKAGES)}); {fix}.")
+    if needs_tensorflow and backend != TENSORFLOW:
+        raise BadInput(f"{command} runs on TensorFlow only, and KERAS_BACKEND is {backend!r}; "
+                       f"{fix}.")
+    if importlib.util.find_spec(BACKEND_PACKAGES[backend]) is None:
+        raise BadInput(f"KERAS_BACKEND is {backend!r}, but {BACKEND_PACKAGES[backend]} is not "
+                       f"installed; {fix}.")
