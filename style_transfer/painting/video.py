@@ -330,7 +330,8 @@ def _ffmpeg_reason(error):
 
 def output_size(width, height, max_size=None):
     """(width, height) of the output: the input's, or downsized so that the long side is
-    `max_size`; even sides when resized (4:2:0 video wants them).
+    `max_size`; even sides when resized (4:2:0 video wants them), so an odd `max_size`
+    gives a long side one pixel shorter.
 
     Raises:
         BadInput: a side of the output would be smaller than the network's
@@ -343,8 +344,9 @@ def output_size(width, height, max_size=None):
             raise BadInput(f"`max_size` must be at least {MIN_PHOTO_PX} pixels; received "
                            f"{max_size}.")
         scale = max_size / max(width, height)
-        size = (max(2, int(round(width * scale / 2)) * 2),
-                max(2, int(round(height * scale / 2)) * 2))
+        # The nearest even sides, but never above `max_size` (an odd one: one pixel less).
+        size = tuple(min(max_size // 2 * 2, max(2, int(round(side * scale / 2)) * 2))
+                     for side in (width, height))
     if min(size) < MIN_PHOTO_PX:
         downsized = "" if size == (width, height) else f", {size[0]}x{size[1]} once downsized"
         raise BadInput(f"the video's frames are {width}x{height} pixels{downsized}; the "

@@ -566,6 +566,14 @@ def test_output_size_takes_every_max_size_the_command_takes():
         video.output_size(160, 90, max_size=0)
 
 
+@pytest.mark.parametrize("width, height, max_size", [(33, 17, 31), (17, 33, 31), (101, 99, 9),
+                                                     (4001, 3000, 1999)])
+def test_an_odd_max_size_is_never_exceeded_by_the_even_sides(width, height, max_size):
+    """Even sides round the long side down, not up: `--max-size 31` made 32x16 of 33x17."""
+    size = video.output_size(width, height, max_size=max_size)
+    assert max(size) == max_size - 1 and all(side % 2 == 0 for side in size), size
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".webm"])
 def test_the_output_says_which_colours_it_holds_and_holds_them(suffix, tmp_path):
     """The output is converted to BT.709 (limited range) and tagged so: players read an
