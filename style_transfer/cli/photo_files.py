@@ -16,6 +16,7 @@ skipped (exit 1 at the end); any other problem stops the run (exit 2).
 import contextlib
 import dataclasses
 import json
+import os
 import sys
 import tempfile
 import time
@@ -42,8 +43,9 @@ class Photo:
 
 def add_output_options(parser):
     parser.add_argument("--out", default=None, metavar="OUT_DIR|FILE",
-                        help="output folder (created if missing), or a file name when exactly "
-                        "one picture results; - writes it to standard output")
+                        help="output folder (created if missing; a name ending in / is one), "
+                        "or a file name when exactly one picture results; - writes it to "
+                        "standard output")
     parser.add_argument("--format", choices=OUTPUT_FORMATS, default=None,
                         help="output format in a folder (default: png; a file name's extension "
                         "decides otherwise)")
@@ -154,13 +156,14 @@ def output_paths(args, photos, labels, inputs):
     if not args.out:
         raise BadInput("pass --out OUT_DIR (or --out FILE.png for a single picture).")
     out = Path(args.out)
-    if out.suffix.lower() in _picture_suffixes() and out.suffix.lower() not in \
-            images.SAVE_FORMATS:
+    # A name ending in a slash is a folder, whatever its suffix ("--out painted.png/").
+    suffix = "" if args.out.endswith(("/", os.sep)) else out.suffix.lower()
+    if suffix in _picture_suffixes() and suffix not in images.SAVE_FORMATS:
         # A name like a picture's would otherwise become a folder of that name.
         raise BadInput(f"--out {shown(args, out)}: pictures are written as "
                        f"{', '.join(images.SAVE_FORMATS)}, not {out.suffix}; give such a file "
                        f"name or a folder.")
-    if out.suffix.lower() in images.SAVE_FORMATS:
+    if suffix in images.SAVE_FORMATS:
         count = len(photos) * len(labels)
         if count != 1:
             raise BadInput(f"--out {shown(args, out)} is a file name, but {count} pictures "

@@ -517,3 +517,13 @@ def test_a_folder_named_like_an_export_is_named_a_folder_not_missing(capsys, pho
     assert "folder" in captured.err and "does not exist" not in captured.err, captured.err
     assert len(captured.err.strip().splitlines()) == 1
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.slow
+def test_out_ending_in_a_slash_is_a_folder_whatever_its_suffix(capsys, model_file, photo,
+                                                               tmp_path):
+    # `--out painted.png/` was written as the file painted.png.
+    code, captured = run(capsys, "--model", model_file, photo, "--style", "wave",
+                         "--out", f"{tmp_path / 'painted.png'}/")
+    assert code == 0, captured.err
+    assert (tmp_path / "painted.png" / "photo__wave.png").is_file()
