@@ -10,10 +10,13 @@ What it prints:
   read-only folder) is one line, `style-transfer COMMAND: error: ...`, and exit
   code 2; anything else is a bug and shows its traceback;
 - no log lines of TensorFlow and no library warnings unless --verbose
-  (`style_transfer.cli.library_logs`); this project's warnings are one line each.
+  (`style_transfer.cli.library_logs`); this project's warnings are one line each;
+- Ctrl-C or SIGTERM: `COMMAND: interrupted`, exit code 130 or 143, and no temporary
+  file left behind.
 """
 
 import argparse
+import contextlib
 import importlib
 import re
 import signal
@@ -94,7 +97,8 @@ def main(argv=None):
     try:
         # Before Keras is imported: a backend the command cannot run on fails in one line.
         check_keras_backend(args.command, getattr(args, "needs_tensorflow", False))
-        return args.run(args) or 0
+        with _terminate_as_interrupt():
+            return args.run(args) or 0
     except BadInput as error:
         return _fail(program, as_options(str(error), parser.commands[args.command]))
     except OSError as error:
@@ -109,6 +113,30 @@ def main(argv=None):
         _ignore_further_interrupts()
         print(f"{program}: interrupted", file=sys.stderr)
         return 128 + signal_number
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (`kill`, `timeout`, a service manager) stops a command as Ctrl-C does: a
+    KeyboardInterrupt that removes what the command was writing (a video's temporary
+    file, standard input's copy) on its way out, and exit code 143. Python's default
+    ends the process at once and left them behind. A training run installs its own
+    handler over this one while it trains (a checkpoint first, `training.run`)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN):
+        yield
+        return
+
+    def interrupt(signal_number, frame):
+        stop = KeyboardInterrupt()
+        stop.signal_number = signal_number
+        raise stop
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _ignore_further_interrupts():

@@ -286,3 +286,32 @@ def test_a_keras_backend_that_is_misspelt_or_not_installed_is_one_line(
     assert main(["stylize", str(tmp_path / "photo.png"), "--out", str(tmp_path / "o.png")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "KERAS_BACKEND" in err, err
+
+
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_leaves_no_temporary_files(tmp_path):
+    # Python's default for SIGTERM ended the process at once: standard input's copy (here),
+    # a video's temporary output, stayed behind.
+    import signal
+    import time
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    env = {**os.environ, "TMPDIR": str(temporary)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "style_transfer.cli.main", "stylize", "-", "--style", "0",
+         "--out", str(tmp_path / "out.png")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        child.stdin.write(b"\x89PNG")  # a photo still arriving on standard input
+        child.stdin.flush()
+        deadline = time.monotonic() + 60
+        while not any(temporary.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert any(temporary.iterdir()), "the command made no temporary folder"
+        child.send_signal(signal.SIGTERM)
+        _, stderr = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode == 128 + signal.SIGTERM, stderr.decode()[-2000:]
+    assert stderr.decode().strip() == "style-transfer stylize: interrupted"
+    assert list(temporary.iterdir()) == [] and not (tmp_path / "out.png").exists()
