@@ -209,7 +209,8 @@ def _size(count):
 
 def check_output_path(model_path, out_path, overwrite):
     """Refuses an output that is not .keras, that is the input model (even with
-    `overwrite`), or that exists without `overwrite`."""
+    `overwrite`), or that exists without `overwrite`. `model_path` may be a list of
+    every input of the run (the model, style images, ...)."""
     out_path = Path(out_path)
     if out_path.suffix != ".keras":
         raise BadInput(f"model files end in .keras; received `out` {str(out_path)!r}.")

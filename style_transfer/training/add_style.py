@@ -85,7 +85,11 @@ def add_styles(config, out_path, *, run_dir=None, resume=False, overwrite=False,
     strategy = distribution.strategy_for(config, strategy)
     chief = distribution.is_chief(strategy)
     if chief:
-        check_output_path(config.model, out_path, overwrite)
+        # Every file the run reads is an input: a style image, the VGG weights file too.
+        vgg_weights = config.loss_overrides.get("vgg_weights")
+        check_output_path([config.model, *config.style_images,
+                           *([vgg_weights] if isinstance(vgg_weights, str) else [])],
+                          out_path, overwrite)
         if run_dir.resolve() == out_path.resolve():
             raise BadInput(f"the run folder {run_dir} is the output model's path; give "
                            f"`run_dir` another name.")

@@ -174,3 +174,14 @@ def test_files_left_out_of_the_content_folder_are_named_once_each(inputs, capsys
     warnings = [line for line in capsys.readouterr().err.splitlines() if "Skipped" in line]
     assert len(warnings) == 2, warnings
     assert "notes.png" in warnings[0] and "cut.png" in warnings[1]
+
+
+def test_add_style_never_writes_its_model_over_a_style_image(inputs, capsys, model_file):
+    # The grown model was written over the style image with --overwrite.
+    content, styles, _ = inputs
+    style = styles[0].with_name("mosaic.keras")  # a picture, whatever its name
+    styles[0].rename(style)
+    assert_refused(capsys, ["add-style", "--model", str(model_file), "--styles", str(style),
+                            "--content", str(content), "--out", str(style), "--overwrite",
+                            "--steps", "1", "--vgg-weights", "random", "--quiet"],
+                   style.parent, ["mosaic.keras", "input"])
