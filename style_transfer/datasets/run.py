@@ -126,7 +126,11 @@ def pipeline_options(pipeline_args):
     import contextlib
     import io
 
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.options.pipeline_options import (
+        DirectOptions,
+        PipelineOptions,
+        StandardOptions,
+    )
     from apache_beam.runners.runner import create_runner
 
     options = PipelineOptions(local_options(pipeline_args))
@@ -138,6 +142,10 @@ def pipeline_options(pipeline_args):
         message = (usage.getvalue().strip().splitlines() or ["invalid"])[-1]
         raise BadInput(f"Apache Beam's options after --: {message.split('error: ', 1)[-1]}."
                        ) from None
+    workers = options.view_as(DirectOptions).direct_num_workers
+    if workers is not None and workers < 0:  # Beam's DirectRunner fails late (an IndexError)
+        raise BadInput(f"Apache Beam's options after --: --direct_num_workers must be 0 (one per "
+                       f"core) or more; received {workers}.")
     runner = options.view_as(StandardOptions).runner
     if runner is not None:
         try:

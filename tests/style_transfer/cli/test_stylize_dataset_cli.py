@@ -160,6 +160,19 @@ def test_words_after_the_input_must_be_beam_options(capsys, model_file, tmp_path
     assert code == 2 and "one INPUT at a time" in capsys.readouterr().err
 
 
+def test_a_negative_number_of_beam_workers_is_refused_before_anything_is_written(
+        capsys, model_file, tmp_path):
+    # Beam's DirectRunner failed with an IndexError deep in its run, after the output folder
+    # had been set up.
+    source = make_dataset(tmp_path / "photos", PHOTOS[:1])
+    code = main(["stylize-dataset", str(source), "--out", str(tmp_path / "out"), "--model",
+                 model_file, "--", "--direct_num_workers=-1"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "--direct_num_workers" in err and "-1" in err, err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("order", ["input first", "input last"])
 def test_arguments_after_a_double_dash_go_to_beam_wherever_the_input_is(
         capsys, monkeypatch, model_file, tmp_path, order):
