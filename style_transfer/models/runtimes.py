@@ -352,9 +352,10 @@ class LiteRTRunner:
         height, width = images.shape[1:3]
         if self.image_size is not None:
             if (height, width) != self.image_size:
-                raise BadInput(f"this LiteRT model takes {self.image_size[0]} x "
-                               f"{self.image_size[1]} pictures (it was exported for that size); "
-                               f"received {height} x {width}.")
+                # Width and height named: "48 x 64" read as a 48-wide photo (it is 64 wide).
+                raise BadInput(f"this LiteRT model takes pictures {self.image_size[1]} pixels "
+                               f"wide and {self.image_size[0]} high (it was exported for that "
+                               f"size); received one {width} wide and {height} high.")
         else:
             images = _pad_to_multiple(images)
             if style.ndim == 4:
