@@ -22,6 +22,7 @@ import re
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from style_transfer.base.errors import BadInput
 from style_transfer.cli.commands import COMMANDS
@@ -100,13 +101,13 @@ def main(argv=None):
         with _terminate_as_interrupt():
             return args.run(args) or 0
     except BadInput as error:
-        return _fail(program, as_options(str(error), parser.commands[args.command]))
+        return _fail(program, as_options(str(error), parser.commands[args.command]), argv)
     except OSError as error:
         # The commands check their paths and `files` names the destination of a
         # failed write; this is the net for what slips through (a full disk on read).
         from style_transfer.base.files import os_error_line
 
-        return _fail(program, os_error_line(error))
+        return _fail(program, os_error_line(error), argv)
     except KeyboardInterrupt as interrupt:
         # A training run stopped by SIGTERM says so (`run.RunInterrupted`): exit 143.
         signal_number = getattr(interrupt, "signal_number", signal.SIGINT)
@@ -165,10 +166,28 @@ def as_options(message, parser):
     return re.sub(r"`(\w+)`", lambda match: flags.get(match.group(1), match.group(1)), message)
 
 
-def _fail(program, message):
+def _fail(program, message, argv=()):
+    message = _with_arguments_escaped(message, argv)
     first_line = message.strip().splitlines()[0] if message.strip() else "bad input"
     print(f"{program}: error: {first_line}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _with_arguments_escaped(message, argv):
+    """`message` with the line breaks and other control characters of the arguments it
+    quotes (a file named "bad\\nname.png", or a folder of its path) written as escapes:
+    only the error's first line is shown, and a file name's line break cut it short of
+    the problem ("Cannot read image bad")."""
+    quoted = set()
+    for argument in argv:
+        if not argument.isprintable():
+            quoted |= {argument, str(Path(argument)),
+                       *(part for part in Path(argument).parts if not part.isprintable())}
+    for raw in sorted(quoted, key=len, reverse=True):
+        message = message.replace(raw, "".join(character if character.isprintable()
+                                               else repr(character)[1:-1]
+                                               for character in raw))
+    return message
 
 
 if __name__ == "__main__":

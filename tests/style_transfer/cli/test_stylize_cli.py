@@ -527,3 +527,12 @@ def test_out_ending_in_a_slash_is_a_folder_whatever_its_suffix(capsys, model_fil
                          "--out", f"{tmp_path / 'painted.png'}/")
     assert code == 0, captured.err
     assert (tmp_path / "painted.png" / "photo__wave.png").is_file()
+
+
+def test_a_line_break_in_a_file_name_does_not_cut_the_error_short(capsys, model_file, tmp_path):
+    # Only the first line of an error is shown: "Cannot read image bad" was all it said.
+    code, captured = run(capsys, "--model", model_file, str(tmp_path / "bad\nname.png"),
+                         "--style", "wave", "--out", str(tmp_path / "o.png"))
+    assert code == 2
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "bad\\nname.png" in captured.err and "does not exist" in captured.err, captured.err
