@@ -186,12 +186,23 @@ def output_paths(args, photos, labels, inputs):
                 raise BadInput(f"two pictures of {shown(args, photo.path)} would be written to "
                                f"{shown(args, target)}: a style is asked for twice, or two "
                                f"styles' names make the same file name.")
+            if key in writers and _same_file(writers[key].path, photo.path):
+                raise BadInput(f"{shown(args, photo.path)} is given twice (as "
+                               f"{shown(args, writers[key].path)} too); give each photo once.")
             if key in writers:
                 raise BadInput(f"{writers[key].path} and {photo.path} would both be written "
                                f"to {target}; rename one or stylize them separately.")
             writers[key] = photo
             check_destination(target, args.overwrite)
     return targets
+
+
+def _same_file(first, second):
+    """Whether two photo paths name one file (a link, or a folder and a file in it)."""
+    try:
+        return first.samefile(second)
+    except OSError:  # `-`'s copy, or a photo that is gone: compare the paths.
+        return first.resolve() == second.resolve()
 
 
 def _picture_suffixes():

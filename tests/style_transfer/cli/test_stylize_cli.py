@@ -536,3 +536,13 @@ def test_a_line_break_in_a_file_name_does_not_cut_the_error_short(capsys, model_
     assert code == 2
     assert len(captured.err.strip().splitlines()) == 1, captured.err
     assert "bad\\nname.png" in captured.err and "does not exist" in captured.err, captured.err
+
+
+@pytest.mark.parametrize("second", ["photo.png", "."], ids=["the file again", "its folder"])
+def test_a_photo_given_twice_is_named_as_such(capsys, model_file, photo, tmp_path, second):
+    # It said "photo.png and photo.png would both be written ...; rename one".
+    code, captured = run(capsys, "--model", model_file, photo, str(tmp_path / second),
+                         "--style", "wave", "--out", str(tmp_path / "out"))
+    assert code == 2 and "is given twice" in captured.err and "rename" not in captured.err, \
+        captured.err
+    assert not (tmp_path / "out").exists()
