@@ -53,7 +53,8 @@ def option(default=dataclasses.MISSING, help=None, **command_line):
     may change when a run is resumed, because it does not change the result;
     `loss_options` ("defaults" or "overrides") a `LossConfig` (or a dict of
     overrides) that becomes the group of loss options; fields with the same
-    `exclusive` name are mutually exclusive options. A number's `minimum` and
+    `exclusive` name are mutually exclusive options; `once=True` an option that may not
+    be repeated (a second value would replace the first). A number's `minimum` and
     `maximum` (with `maximum_excluded=True`, the maximum itself is refused) are
     its range: the option's type refuses other values before anything runs
     (`style_transfer.cli.options`), `--help` shows them, and `check_ranges`

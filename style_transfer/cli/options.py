@@ -228,11 +228,26 @@ def _add_option(parser, field, default, repeat=False):
     for key in ("metavar", "nargs", "choices"):
         if key in metadata:
             arguments[key] = metadata[key]
+    if metadata.get("once"):
+        arguments["action"] = _Once
     arguments["type"] = _option_type(field)
     expected = describe_range(field)
     if expected is not None:
         arguments["help"] += f"; {expected}"
     parser.add_argument(_flag(field), **arguments)
+
+
+class _Once(argparse._StoreAction):
+    """An option that may be given once: argparse keeps the last of several values, so a
+    second `--blend` (next to `--style`, which repeats) silently dropped the first."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = f"_{self.dest}_given"
+        if getattr(namespace, given, False):
+            raise argparse.ArgumentError(self, "given twice; it takes one value (the second "
+                                         "replaced the first)")
+        setattr(namespace, given, True)
+        super().__call__(parser, namespace, values, option_string)
 
 
 def _option_type(field):

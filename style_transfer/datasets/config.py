@@ -63,7 +63,7 @@ class DatasetConfig:
     style: tuple = option((), "a style to draw from, by name or index (repeat; default: all "
                           "the model's)", action="append", metavar="NAME|INDEX", group=_STYLES)
     blend: str = option(None, "one blend for every copy, e.g. 'wave=0.7,scream=0.3', instead "
-                        "of drawn styles", metavar="A=W,B=W", type=str, group=_STYLES)
+                        "of drawn styles", metavar="A=W,B=W", type=str, once=True, group=_STYLES)
     concentration: float = option(
         0.0, "Dirichlet concentration of drawn blends of the styles: 0 draws one style per "
         "copy, 1 any blend uniformly, larger values blends near the equal one", metavar="C",

@@ -86,7 +86,7 @@ class PaintConfig:
         (), "a style, by name or index (repeat for one picture per style)",
         action="append", metavar="NAME|INDEX", group=_TRAINED_STYLES)
     blend: str = option(None, "a convex blend by names or indices, e.g. 'wave=0.7,scream=0.3'",
-                        metavar="A=W,B=W", type=str, group=_TRAINED_STYLES)
+                        metavar="A=W,B=W", type=str, once=True, group=_TRAINED_STYLES)
     normalize: bool = option(False, "divide --blend weights by their sum instead of requiring "
                              "sum 1", group=_TRAINED_STYLES)
     style_images: tuple = option(

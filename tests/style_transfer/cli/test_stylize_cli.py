@@ -546,3 +546,14 @@ def test_a_photo_given_twice_is_named_as_such(capsys, model_file, photo, tmp_pat
     assert code == 2 and "is given twice" in captured.err and "rename" not in captured.err, \
         captured.err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command", ["stylize", "video", "stylize-dataset"])
+def test_blend_given_twice_is_refused_not_half_dropped(capsys, command, tmp_path):
+    # argparse kept the last --blend: the first blend was silently not painted.
+    with pytest.raises(SystemExit) as exit:
+        main([command, str(tmp_path / "photo.png"), "--blend", "wave=0.5,scream=0.5",
+              "--blend", "udnie=1", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit.value.code == 2 and "--blend: given twice" in err, err
+    assert len(err.strip().splitlines()) == 1
