@@ -56,6 +56,11 @@ def run(args):
         raise BadInput("give either an INPUT video or --camera INDEX.")
     if args.frames is not None and args.camera is None:
         raise BadInput("--frames N goes with --camera.")
+    # `-` is a file name to FFmpeg, but `stylize` reads it as a standard stream: say so.
+    if args.input == "-" or args.out == "-":
+        stream = "standard input (INPUT -)" if args.input == "-" else "standard output (--out -)"
+        raise BadInput(f"video reads and writes files only (a video's container is read and "
+                       f"written out of order): {stream} is not offered; give a file name.")
     out = Path(args.out)
     video.video_codec(out)
     if args.input is not None:

@@ -981,3 +981,14 @@ def test_a_missing_camera_is_one_line_without_opencvs_own_warnings(model_file, t
     assert lines == ["style-transfer video: error: cannot open camera 9 (OpenCV found no "
                      "such device)."], lines
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["-", "--out", "painted.mp4"], ["clip.mp4", "--out", "-"]],
+                         ids=["input -", "out -"])
+def test_dash_is_named_as_a_standard_stream_video_does_not_offer(capsys, tmp_path, argv):
+    # `stylize` reads `-` as standard input; video said "video '-' does not exist".
+    assert main(["video", *[str(tmp_path / word) if word not in ("-", "--out") else word
+                            for word in argv], "--style", "0"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "is not offered" in err, err
+    assert "does not exist" not in err and list(tmp_path.iterdir()) == []
