@@ -2,9 +2,9 @@
 
 `import style_transfer` selects TensorFlow unless `KERAS_BACKEND` already names a
 backend. Painting runs on any backend Keras has, but training (its input pipeline is
-`tf.data`, its steps TensorFlow functions), `add-style`, `stylize-dataset`, `export`
-(SavedModel, tf2onnx, the TFLite converter) and the training demo run on TensorFlow
-only: with `KERAS_BACKEND=jax` or `torch` in the environment they would stop deep in
+`tf.data`, its steps TensorFlow functions), `add-style`, `stylize-dataset`, a SavedModel
+export and the training demo run on TensorFlow only (ONNX and TFLite exports on TensorFlow
+or JAX: `commands.export` checks them): with `KERAS_BACKEND=jax` or `torch` in the environment they would stop deep in
 their work with a traceback. Keras itself answers a misspelt or missing backend
 with a traceback on import. A command therefore checks the variable first and
 refuses in one line (exit 2), naming what to set.

@@ -48,7 +48,7 @@ def register(subparsers):
                         help="onnx, arbitrary-style models: the style network or the style encoder")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing export (never the input model)")
-    parser.set_defaults(run=run, needs_tensorflow=True)  # `cli.keras_backend`
+    parser.set_defaults(run=run)
 
 
 def run(args):
@@ -60,6 +60,7 @@ def run(args):
     from style_transfer.models.loading import load_style_model, model_path
 
     folder = args.format == "savedmodel"
+    _check_backend(args.format)
     if folder and args.image_size is not None:
         raise BadInput("--image-size applies to --format tflite only (a SavedModel takes any "
                        "picture size).")
@@ -86,3 +87,17 @@ def run(args):
     print(written)
     print(f"style-transfer export: {written.summary()}", file=sys.stderr)
     return 0
+
+
+def _check_backend(export_format):
+    """A SavedModel is written by TensorFlow; the ONNX and TFLite converters take the
+    network on TensorFlow or JAX, not PyTorch (`cli.keras_backend` checks the rest)."""
+    from style_transfer.base.errors import BadInput
+    from style_transfer.cli.keras_backend import TENSORFLOW, selected_backend
+
+    backend = selected_backend()
+    runs_on = ("tensorflow",) if export_format == "savedmodel" else ("tensorflow", "jax")
+    if backend in ("jax", "torch") and backend not in runs_on:
+        raise BadInput(f"export --format {export_format} runs on {' or '.join(runs_on)}, and "
+                       f"KERAS_BACKEND is {backend!r}; unset KERAS_BACKEND or set "
+                       f"KERAS_BACKEND={TENSORFLOW}.")

@@ -257,7 +257,7 @@ TENSORFLOW_ARGVS = [
     ["train", "--content", "c", "--styles", "s.png", "--out", "run"],
     ["train-arbitrary", "--content", "c", "--styles", "s", "--out", "run"],
     ["add-style", "--model", "m.keras", "--styles", "s.png", "--content", "c", "--out", "n.keras"],
-    ["export", "--model", "m.keras", "--format", "onnx", "--out", "m.onnx"],
+    ["export", "--model", "m.keras", "--format", "savedmodel", "--out", "saved"],
     ["stylize-dataset", "photos", "--out", "out"],
     ["demo", "--train", "--out", "demo"],
 ]
@@ -274,6 +274,26 @@ def test_a_command_on_tensorflow_only_refuses_another_keras_backend_in_one_line(
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
     assert f"KERAS_BACKEND is {backend!r}" in err and "KERAS_BACKEND=tensorflow" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("export_format", ["onnx", "tflite"])
+def test_onnx_and_tflite_exports_refuse_pytorch_but_take_jax(capsys, monkeypatch, tmp_path,
+                                                              export_format):
+    # The converters take the network on TensorFlow or JAX; on PyTorch they ended in a
+    # traceback ("Can't call numpy() on Tensor that requires grad").
+    argv = ["export", "--model", str(tmp_path / "m.keras"), "--format", export_format,
+            "--out", str(tmp_path / f"m.{export_format}")]
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err == (f"style-transfer export: error: export --format {export_format} runs on "
+                   f"tensorflow or jax, and KERAS_BACKEND is 'torch'; unset KERAS_BACKEND or "
+                   f"set KERAS_BACKEND=tensorflow.\n")
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert main(argv) == 2  # past the backend, to the model that is not there
+    err = capsys.readouterr().err
+    assert "KERAS_BACKEND" not in err and "m.keras" in err, err
     assert list(tmp_path.iterdir()) == []
 
 
