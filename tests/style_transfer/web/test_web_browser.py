@@ -113,14 +113,8 @@ def visit(model, tmp_path_factory):
         assert status == 200
         record["labels"] = np.asarray(decoded(labels_png)[..., 0] * 255).round().astype(np.uint8)
 
-        page.click("#full")
-        page.locator("#download").wait_for(state="visible", timeout=WAIT_MS)
-        with page.expect_download() as download:
-            page.click("#download")
-        saved = folder / "downloaded.png"
-        download.value.save_as(saved)
-        record["download"] = saved.read_bytes()
-        record["download_name"] = download.value.suggested_filename
+        record["download"], record["download_name"] = download_full_picture(
+            page, folder / "downloaded.png")
 
         # A photo with transparency: a second preview is drawn where the first was.
         transparent_file = folder / "transparent.png"
@@ -131,15 +125,21 @@ def visit(model, tmp_path_factory):
             "(canvas) => Array.from(canvas.getContext('2d').getImageData("
             "0, 0, canvas.width, canvas.height).data)")
         record["transparent_shown"] = np.array(pixels, np.uint8).reshape(PREVIEW_SIZE + (4,))
-        page.click("#full")
-        page.locator("#download").wait_for(state="visible", timeout=WAIT_MS)
-        with page.expect_download() as download:
-            page.click("#download")
-        saved = folder / "transparent_downloaded.png"
-        download.value.save_as(saved)
-        record["transparent_download"] = saved.read_bytes()
+        record["transparent_download"], _ = download_full_picture(
+            page, folder / "transparent_downloaded.png")
         browser.close()
     return record
+
+
+def download_full_picture(page, saved):
+    """Asks the page for the full-size picture and downloads it to `saved`: (its bytes, the
+    name the page suggested)."""
+    page.click("#full")
+    page.locator("#download").wait_for(state="visible", timeout=WAIT_MS)
+    with page.expect_download() as download:
+        page.click("#download")
+    download.value.save_as(saved)
+    return saved.read_bytes(), download.value.suggested_filename
 
 
 def transparent_photo():
