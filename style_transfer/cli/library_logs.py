@@ -215,8 +215,8 @@ def _quiet_threads_of_an_interrupted_run():
     """From now on, an exception that ends a thread of an interrupted run prints nothing.
 
     Ctrl-C in a terminal reaches every process of the group: the command stops and says so
-    in one line, and each worker ignores it (`quiet_worker`), but the shell Beam starts it
-    with (`/bin/sh -c`) dies of it. Beam's threads then end with errors ("Worker
+    in one line, each worker ends a second later without a traceback (`quiet_worker`), and
+    the shell Beam starts it with (`/bin/sh -c`) dies of it at once. Beam's threads then end with errors ("Worker
     subprocess exited with return code -2", the broken gRPC streams) that Python prints
     as tracebacks while the command winds down. Dropped: those of any thread once the
     command was interrupted, and a worker's end by SIGINT, which may come first. Any

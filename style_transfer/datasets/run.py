@@ -194,12 +194,14 @@ def local_options(pipeline_args):
 
 def local_worker_processes(pipeline_args):
     """Whether Beam runs the pipeline of `pipeline_args` in worker processes that it starts on
-    this machine, which write to this process's standard error themselves: the DirectRunner
-    (the default) in `--direct_running_mode=multi_processing`. False for options that
-    `pipeline_options` refuses (`stylize_dataset` says why)."""
+    this machine, which write to this process's standard error themselves: the local runner
+    (the default, `local_runner`), the FnApiRunner or the DirectRunner in
+    `--direct_running_mode=multi_processing`. False for options that `pipeline_options`
+    refuses (`stylize_dataset` says why)."""
     import_beam()
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
     from apache_beam.runners import DirectRunner
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     from apache_beam.runners.runner import create_runner
 
     try:
@@ -207,7 +209,7 @@ def local_worker_processes(pipeline_args):
     except BadInput:
         return False
     runner = options.view_as(StandardOptions).runner
-    return ((runner is None or isinstance(create_runner(runner), DirectRunner))
+    return ((runner is None or isinstance(create_runner(runner), (DirectRunner, FnApiRunner)))
             and options.view_as(DirectOptions).direct_running_mode == "multi_processing")
 
 

@@ -151,12 +151,13 @@ def test_the_local_runner_gets_a_worker_thread_per_core_unless_options_say_other
 
 
 @pytest.mark.slow  # importing Beam
-def test_only_the_direct_runners_multi_processing_mode_starts_worker_processes_here():
+def test_only_a_local_runners_multi_processing_mode_starts_worker_processes_here():
     pytest.importorskip("apache_beam")
     from style_transfer.datasets.run import local_worker_processes
 
     for given in (["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
-                  ["--runner=DirectRunner", "--direct_running_mode=multi_processing"]):
+                  ["--runner=DirectRunner", "--direct_running_mode=multi_processing"],
+                  ["--runner=FnApiRunner", "--direct_running_mode=multi_processing"]):
         assert local_worker_processes(given)
     for given in ([], ["--direct_running_mode=multi_threading"],
                   ["--runner=FlinkRunner", "--direct_running_mode=multi_processing"],
