@@ -26,25 +26,34 @@ def selected_backend():
     return os.environ.get("KERAS_BACKEND") or TENSORFLOW
 
 
-def check_keras_backend(command, needs_tensorflow=False):
+def check_keras_backend(command, needs_tensorflow=False, runs_on=None):
     """Refuses a `KERAS_BACKEND` the command cannot run on.
 
     Args:
         command: The command's name, for the message ("train").
         needs_tensorflow: Whether the command runs on TensorFlow only.
+        runs_on: The backends the command runs on, if not all of them (`needs_tensorflow`
+            is `runs_on=("tensorflow",)`).
 
     Raises:
         BadInput: the variable names no Keras backend, one that is not installed,
-            or (with `needs_tensorflow`) another backend than TensorFlow.
+            or one that the command does not run on.
     """
+    if needs_tensorflow:
+        runs_on = (TENSORFLOW,)
     backend = selected_backend()
     fix = "unset KERAS_BACKEND or set KERAS_BACKEND=tensorflow"
     if backend not in BACKEND_PACKAGES:
         raise BadInput(f"KERAS_BACKEND={backend!r} is not a Keras backend (expected one of "
                        f"{', '.join(BACKEND_PACKAGES)}); {fix}.")
-    if needs_tensorflow and backend != TENSORFLOW:
-        raise BadInput(f"{command} runs on TensorFlow only, and KERAS_BACKEND is {backend!r}; "
+    if runs_on is not None and backend not in runs_on:
+        names = " or ".join(_NAMES[each] for each in runs_on)
+        raise BadInput(f"{command} runs on {names} only, and KERAS_BACKEND is {backend!r}; "
                        f"{fix}.")
     if importlib.util.find_spec(BACKEND_PACKAGES[backend]) is None:
         raise BadInput(f"KERAS_BACKEND is {backend!r}, but {BACKEND_PACKAGES[backend]} is not "
                        f"installed; {fix}.")
+
+
+_NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch", "numpy": "NumPy",
+          "openvino": "OpenVINO"}

@@ -91,13 +91,9 @@ def run(args):
 
 def _check_backend(export_format):
     """A SavedModel is written by TensorFlow; the ONNX and TFLite converters take the
-    network on TensorFlow or JAX, not PyTorch (`cli.keras_backend` checks the rest)."""
-    from style_transfer.base.errors import BadInput
-    from style_transfer.cli.keras_backend import TENSORFLOW, selected_backend
+    network on TensorFlow or JAX, not PyTorch."""
+    from style_transfer.cli.keras_backend import check_keras_backend
 
-    backend = selected_backend()
-    runs_on = ("tensorflow",) if export_format == "savedmodel" else ("tensorflow", "jax")
-    if backend in ("jax", "torch") and backend not in runs_on:
-        raise BadInput(f"export --format {export_format} runs on {' or '.join(runs_on)}, and "
-                       f"KERAS_BACKEND is {backend!r}; unset KERAS_BACKEND or set "
-                       f"KERAS_BACKEND={TENSORFLOW}.")
+    check_keras_backend(f"export --format {export_format}",
+                        runs_on=("tensorflow",) if export_format == "savedmodel"
+                        else ("tensorflow", "jax"))

@@ -288,8 +288,8 @@ def test_onnx_and_tflite_exports_refuse_pytorch_but_take_jax(capsys, monkeypatch
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err == (f"style-transfer export: error: export --format {export_format} runs on "
-                   f"tensorflow or jax, and KERAS_BACKEND is 'torch'; unset KERAS_BACKEND or "
-                   f"set KERAS_BACKEND=tensorflow.\n")
+                   f"TensorFlow or JAX only, and KERAS_BACKEND is 'torch'; unset KERAS_BACKEND "
+                   f"or set KERAS_BACKEND=tensorflow.\n")
     monkeypatch.setenv("KERAS_BACKEND", "jax")
     assert main(argv) == 2  # past the backend, to the model that is not there
     err = capsys.readouterr().err
