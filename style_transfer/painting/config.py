@@ -39,7 +39,7 @@ MASK_MODES = ("composite", "network")
 NETWORK_ENGINE = "network"
 MAGENTA_ENGINE = "magenta-hub"
 ENGINES = (NETWORK_ENGINE, MAGENTA_ENGINE)
-STABILIZE_METHODS = ("canvas", "flow", "none")
+STABILIZE_METHODS = ("canvas", "lookahead", "flow", "none")
 # The stabilizer's default weight (`style_transfer.painting.stabilize`; BENCHMARKS.md, "Video").
 DEFAULT_STABILIZE_WEIGHT = 0.5
 
@@ -341,8 +341,11 @@ class VideoConfig(PaintConfig):
                           group=_TRAINED_STYLES)
     stabilize: str = option("canvas", "canvas: paint each frame on a canvas that follows the "
                             "camera, hold still pixels, and blend with the previous frame where "
-                            "optical flow is reliable; flow: the blend alone; none: every frame "
-                            "painted alone (flickers)", choices=STABILIZE_METHODS)
+                            "optical flow is reliable; lookahead: canvas, then each still pixel "
+                            "held steady knowing the next frames (steadier on a still camera; "
+                            "files only, about a second of frames held back); flow: the blend "
+                            "alone; none: every frame painted alone (flickers)",
+                            choices=STABILIZE_METHODS)
     stabilize_weight: float = option(DEFAULT_STABILIZE_WEIGHT, "weight of the warped previous "
                                      "frame, in [0, 1)", metavar="W", minimum=0.0,
                                      maximum=1.0, maximum_excluded=True)

@@ -47,7 +47,7 @@ import numpy as np
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
 
-STABILIZE_METHODS = ("canvas", "flow", "none")
+STABILIZE_METHODS = ("canvas", "lookahead", "flow", "none")
 # Weight of the warped previous output where the warp is reliable. With the canvas,
 # 0.5 halves the warping error of frame-by-frame painting on the benchmark's pan and
 # real clips at a deviation under half the peer's (BENCHMARKS.md, "Video").
@@ -235,6 +235,18 @@ class Stabilizer:
         self._previous_output = output
         return output
 
+    # Whether frames come out of `settle` late (`lookahead.LookaheadStabilizer`).
+    lookahead = False
+
+    def settle(self, motion, painted):
+        """The frames settled by this one, oldest first: here `[finish(motion, painted)]`;
+        a stabilizer that looks ahead returns them later (and from `flush`)."""
+        return [self.finish(motion, painted)]
+
+    def flush(self):
+        """The frames still held back at the end of a video: none here."""
+        return []
+
     def __call__(self, frame, paint):
         """`finish(prepare(frame), ...)` with `paint(canvas)` -> painting of the canvas."""
         motion = self.prepare(frame)
@@ -387,7 +399,8 @@ def camera_shift(grey, previous_grey):
 
 def make_stabilizer(method="canvas", weight=DEFAULT_STABILIZE_WEIGHT):
     """The stabilizer a `stabilize` method names: "canvas" (every step of `Stabilizer`),
-    "flow" (the blend alone), or `None` for "none"."""
+    "lookahead" (those, then still pixels held with the frames ahead known:
+    `lookahead.LookaheadStabilizer`), "flow" (the blend alone), or `None` for "none"."""
     if method not in STABILIZE_METHODS:
         raise BadInput(f"unknown stabilization {method!r}; choose one of "
                        f"{', '.join(STABILIZE_METHODS)}.")
@@ -395,6 +408,10 @@ def make_stabilizer(method="canvas", weight=DEFAULT_STABILIZE_WEIGHT):
         return None
     if method == "flow":
         return Stabilizer(weight, follow_camera=False, hold_levels=0.0)
+    if method == "lookahead":
+        from style_transfer.painting.lookahead import LookaheadStabilizer
+
+        return LookaheadStabilizer(weight)
     return Stabilizer(weight)
 
 

@@ -473,7 +473,10 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
     (`Stabilizer.prepare`); the calling thread paints canvases with the network,
     `batch_size` at a time (TensorFlow releases the GIL, and so do FFmpeg and
     OpenCV); the writer blends each painting with the previous output
-    (`Stabilizer.finish`) and hands it to `write`. The frames come out in order.
+    (`Stabilizer.settle`) and hands it to `write`. The frames come out in order; a
+    stabilizer that looks ahead (`--stabilize lookahead`) hands them over some frames
+    late, and the rest at the end (or on Ctrl-C: `KeyboardInterrupt` still propagates,
+    after they are written).
 
     Args:
         frames: Iterable of (frame uint8 RGB (H, W, 3), time, sound) triples,
@@ -498,6 +501,8 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
     painted = queue.Queue(max(QUEUE_FRAMES, 2 * batch_size))
     errors = []
     written = 0
+    placed = collections.deque()   # (time, sound) of the frames the stabilizer holds back
+    interrupted = threading.Event()
 
     def read():
         try:
@@ -513,20 +518,31 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
             errors.append(error)
             stop.set()
 
-    def write_all():
+    def emit(pictures):
         nonlocal written
+        for picture in pictures:
+            time_, sound = placed.popleft()
+            write(picture, time_, sound)
+            written += 1
+            if progress is not None:
+                progress(written, expected)
+
+    def write_all():
         try:
             while (item := _get(painted, stop)) is not _END:
                 frame, picture = item
                 picture = images.to_uint8(picture)
-                if frame.motion is not None:
-                    picture = stabilizer.finish(frame.motion, frame.motion.from_canvas(picture))
-                write(picture, frame.time, frame.sound)
-                written += 1
-                if progress is not None:
-                    progress(written, expected)
+                placed.append((frame.time, frame.sound))
+                emit([picture] if frame.motion is None else
+                     stabilizer.settle(frame.motion, frame.motion.from_canvas(picture)))
+            if stabilizer is not None:
+                emit(stabilizer.flush())
         except _Stopped:
-            pass
+            if interrupted.is_set() and stabilizer is not None:
+                try:  # Ctrl-C: the frames a lookahead holds back are written, not lost
+                    emit(stabilizer.flush())
+                except BaseException as error:
+                    errors.append(error)
         except BaseException as error:
             errors.append(error)
             stop.set()
@@ -551,7 +567,9 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
         _put(painted, _END, stop)
     except _Stopped:
         pass
-    except BaseException:
+    except BaseException as error:
+        if isinstance(error, KeyboardInterrupt):
+            interrupted.set()
         stop.set()
         raise
     finally:
