@@ -35,7 +35,9 @@ with its `--smooth 0.7` (o_t = 0.7 o_{t-1} + 0.3 p_t, no flow); the previous def
 reimplemented here); instance-norm statistics carried across frames (an exponential
 average of every layer's mean and variance, run here through a temporary override
 of the layers: it is not in the library because it does not help); and the
-library's `Stabilizer`: the default ("canvas", weight 0.5) and its parts and
+library's `Stabilizer`: the default ("canvas", weight 0.5), `--stabilize lookahead`
+(`lookahead.LookaheadStabilizer`: the default, then each still pixel's levels chosen with
+the frames ahead known), and the default's parts and
 neighbours (other weights, no held pixels, the canvas alone, the blend alone,
 motion at 320 px). On the pan, a reference: the photo painted once and panned
 (perfectly steady; it shows what the deviation from frames painted alone means).
@@ -195,21 +197,24 @@ def _stability_rows(model, frames, flows, peer, photo_path=None):
                 "held_input": held,
                 "ms_per_frame": None if seconds is None else round(1e3 * seconds / len(frames), 1)}
 
-    def ours(name, **options):
-        stabilizer = stabilize.Stabilizer(**options)
+    def ours(name, method=None, **options):
+        stabilizer = (stabilize.make_stabilizer(method) if method
+                      else stabilize.Stabilizer(**options))
         outputs, alone, held = [], [], []
         started = time.perf_counter()
         for frame in frames:
             motion = stabilizer.prepare(frame)
-            picture = motion.from_canvas(paint(motion.canvas))
-            outputs.append(stabilizer.finish(motion, picture))
+            # As the video pipeline paints: 8-bit paintings (the lookahead's levels).
+            picture = images.to_uint8(motion.from_canvas(paint(motion.canvas)))
+            outputs += stabilizer.settle(motion, picture)
             alone.append(picture)
             shifted = (stabilize._translated(frame, *motion.offset) if any(motion.offset)
                        else frame)
             held.append(255 * np.abs(motion.canvas - shifted / np.float32(255)).mean())
+        outputs += stabilizer.flush()
         seconds = time.perf_counter() - started
-        return row(name, np.stack(outputs), seconds, np.stack(alone),
-                   round(float(np.mean(held)), 2))
+        return row(name, np.stack(outputs) / np.float32(255), seconds,
+                   np.stack(alone) / np.float32(255), round(float(np.mean(held)), 2))
 
     rows = [row("frame by frame", painted, paint_seconds)]
     if photo_path is not None:
@@ -226,6 +231,8 @@ def _stability_rows(model, frames, flows, peer, photo_path=None):
     rows.append(row("statistics carried (momentum 0.8)", _carried_statistics(model, floats, 0.8)))
     weight = stabilize.DEFAULT_STABILIZE_WEIGHT
     rows.append(ours(f"**canvas, weight {weight} (the default)**"))
+    rows.append(ours(f"**lookahead (`--stabilize lookahead`): canvas {weight}, then still "
+                     "pixels held**", method="lookahead"))
     for other in (0.4, 0.6):
         rows.append(ours(f"canvas, weight {other}", weight=other))
     rows.append(ours(f"canvas {weight}, no held pixels", hold_levels=0.0))

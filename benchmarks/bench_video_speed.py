@@ -275,6 +275,7 @@ def _candidates(model, clips, workdir, peer, size, variants, only=None):
             candidates[f"network alone, batch {batch_size}"] = network_alone(batch_size)
             candidates[f"ours, stabilized, batch {batch_size}"] = ours("canvas", batch_size)
         candidates["ours, stabilized (flow: the blend alone)"] = ours("flow")
+        candidates["ours, stabilized (lookahead)"] = ours("lookahead")
         candidates["ours, stabilized, optical flow at 160 px"] = ours(None, flow_px=160)
         candidates["ours, stabilized, canvas shift by cv2.warpAffine (before)"] = ours(
             "canvas", patch=(stabilize, "_translated", _warp_affine_translated))

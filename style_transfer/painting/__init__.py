@@ -8,4 +8,5 @@
     figures        interpolation grids, contact sheets
     video          video files and cameras: frames in, painted frames out, sound kept
     stabilize      optical-flow stabilization and the flicker metrics
+    lookahead      still pixels held steady knowing the frames ahead (--stabilize lookahead)
 """

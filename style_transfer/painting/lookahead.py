@@ -46,7 +46,8 @@ M, K = 2, 3
 # A pixel is still if its flow is under this (pixels per frame).
 STILL_PX = 0.25
 # Frames ahead: `LAG_FRAMES`, fewer where a frame has so many pixels that the frames held
-# (between `lag` and 2 `lag`) would take more than `MEMORY_BYTES`; never under `MIN_LAG`.
+# (between `lag` and 2 `lag`) would take more than `MEMORY_BYTES` (1920 x 1080: 10); never
+# under `MIN_LAG_FRAMES` (4K: 4 frames, 400 MB).
 LAG_FRAMES = 32
 MIN_LAG_FRAMES = 4
 MEMORY_BYTES = 256 * 2 ** 20
