@@ -668,10 +668,13 @@ def verification_cases(network, style="vector", sides=((64, 64), (52, 76))):
 
 
 def keras_pictures(network, images, condition):
-    """The Keras network's pictures (TensorFlow), the reference of every conversion."""
-    import numpy as np
+    """The Keras network's pictures, the reference of every conversion, as a NumPy array on
+    any Keras backend (`keras.ops.convert_to_numpy`: on PyTorch the network's output takes
+    gradients, and `np.asarray` of it raised "Can't call numpy() on Tensor that requires
+    grad")."""
+    import keras
 
-    return np.asarray(network(images, condition))
+    return keras.ops.convert_to_numpy(network(images, condition))
 
 
 def verify(network, runner, style="vector", tolerance=TOLERANCE, min_psnr_db=None,
