@@ -29,7 +29,7 @@ least `MIN_PSNR_DB` against it. A failed check writes nothing and says why.
 
 from pathlib import Path
 
-from style_transfer.base.errors import BadInput
+from style_transfer.base.errors import BadInput, first_line
 from style_transfer.base.extras import import_extra
 from style_transfer.base.files import atomic_path, atomic_write, check_destination
 
@@ -48,6 +48,8 @@ CALIBRATION_PHOTOS = 16
 CALIBRATION_SIDE_PX = 256
 # What `export_file` writes of an arbitrary-style model: its style network or its encoder.
 PARTS = ("network", "encoder")
+# The Keras backends whose exporter converts the style encoder (`export_embedding_onnx`).
+ENCODER_BACKENDS = ("tensorflow", "torch")
 
 
 class Exported:
@@ -286,37 +288,47 @@ def export_embedding_onnx(model, path, overwrite=False):
     (batch, S, S, 3) in [0, 1] -> `style_embedding` (batch, embedding_dim), the input
     of `export_onnx`'s network; verified in onnxruntime first (1e-4 on the embedding,
     relative to its largest value).
+
+    The style network is plain TensorFlow ops made from the weights (`portable`) on any
+    backend; the encoder is the Keras model's own `embed`, converted by the backend's
+    exporter: on TensorFlow by tf2onnx, on PyTorch by PyTorch's TorchScript ONNX exporter
+    (`torch.onnx.export(dynamo=False)`, the one Keras's `Model.export(format="onnx")`
+    takes on PyTorch for a dynamic batch; the newer exporter needs onnxscript), traced on
+    a batch of two and checked on one picture, so a batch the trace fixed fails the check.
+    JAX has no such exporter here (tf2onnx traces `embed` as a TensorFlow graph, which
+    JAX's layers cannot take): refused.
+
+    Raises:
+        BadInput: not an arbitrary-style model, the `onnx` extra is missing, the Keras
+            backend is neither TensorFlow nor PyTorch, the destination exists without
+            `overwrite`, or the export does not reproduce the Keras embedding.
     """
+    import keras
     import numpy as np
-    import tensorflow as tf
 
     from style_transfer.models import runtimes
     from style_transfer.models.arbitrary import ArbitraryStyleModel
 
     if not isinstance(model, ArbitraryStyleModel):
         raise BadInput("only an arbitrary-style model has a style encoder to export.")
+    backend = keras.backend.backend()
+    if backend not in ENCODER_BACKENDS:
+        raise BadInput(f"the style encoder exports on TensorFlow or PyTorch only, and Keras "
+                       f"runs on {backend!r}; set KERAS_BACKEND=tensorflow.")
     path = Path(path)
     check_destination(path, overwrite)
     runtimes.require("onnxruntime")
-    import tf2onnx
-
     size = model.style_image_size
-    spec = tf.TensorSpec((None, size, size, 3), tf.float32, name="style_image")
-
-    @tf.function(input_signature=[spec])
-    def embed(style_image):
-        return {"style_embedding": model.embed(style_image, training=False)}
-
-    with runtimes._quiet_converter():
-        model_proto, _ = tf2onnx.convert.from_function(
-            embed, input_signature=[spec], opset=runtimes.ONNX_OPSET)
-    content = model_proto.SerializeToString()
+    if backend == "torch":
+        content = _torch_encoder_onnx(model, size)
+    else:
+        content = _tensorflow_encoder_onnx(model, size)
     onnxruntime = import_extra("onnxruntime", "onnx", "ONNX exports")
     session = onnxruntime.InferenceSession(content, providers=["CPUExecutionProvider"])
     from style_transfer.models.importers import verification_picture
 
     picture = verification_picture(size)[None]
-    expected = np.asarray(model.embed(picture, training=False))
+    expected = keras.ops.convert_to_numpy(model.embed(picture, training=False))
     embedded = session.run(["style_embedding"], {"style_image": picture})[0]
     scale = max(float(np.abs(expected).max()), 1.0)
     difference = float(np.abs(embedded - expected).max()) / scale
@@ -327,6 +339,60 @@ def export_embedding_onnx(model, path, overwrite=False):
     with atomic_write(path, overwrite=overwrite) as file:
         file.write(content)
     return Exported(path, None, "ONNX style encoder, float32")
+
+
+def _tensorflow_encoder_onnx(model, size):
+    """The style encoder as ONNX bytes, `model.embed` traced by tf.function for tf2onnx."""
+    import tensorflow as tf
+    import tf2onnx
+
+    from style_transfer.models import runtimes
+
+    spec = tf.TensorSpec((None, size, size, 3), tf.float32, name="style_image")
+
+    @tf.function(input_signature=[spec])
+    def embed(style_image):
+        return {"style_embedding": model.embed(style_image, training=False)}
+
+    with runtimes._quiet_converter():
+        model_proto, _ = tf2onnx.convert.from_function(
+            embed, input_signature=[spec], opset=runtimes.ONNX_OPSET)
+    return model_proto.SerializeToString()
+
+
+def _torch_encoder_onnx(model, size):
+    """The style encoder as ONNX bytes, `model.embed` traced by PyTorch's TorchScript ONNX
+    exporter without gradients (the weights require them), any batch."""
+    import io
+    import warnings
+
+    import torch
+
+    from style_transfer.models import runtimes
+
+    class Encoder(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, style_image):
+            return self.model.embed(style_image, training=False)
+
+    file = io.BytesIO()
+    with torch.no_grad(), warnings.catch_warnings():
+        # The exporter is deprecated in favour of the one that needs onnxscript; the tracer
+        # warns of every shape it reads as a constant (the picture's, fixed: S x S).
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                Encoder(), (torch.zeros((2, size, size, 3)),), file, dynamo=False,
+                input_names=["style_image"], output_names=["style_embedding"],
+                dynamic_axes={"style_image": {0: "batch"}, "style_embedding": {0: "batch"}},
+                opset_version=runtimes.ONNX_OPSET)
+        except Exception as error:  # The exporter raises its own error types.
+            raise BadInput(f"PyTorch's ONNX exporter failed on the style encoder "
+                           f"({type(error).__name__}: {first_line(error)}).") from None
+    return file.getvalue()
 
 
 def _network_and_style(model, weight_maps):
