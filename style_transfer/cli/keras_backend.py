@@ -3,10 +3,11 @@
 `import style_transfer` selects TensorFlow unless `KERAS_BACKEND` already names a
 backend. Painting runs on any backend Keras has, but training (its input pipeline is
 `tf.data`, its steps TensorFlow functions), `add-style`, `stylize-dataset`, a SavedModel
-export and the training demo run on TensorFlow only (ONNX and TFLite exports on TensorFlow
-or JAX: `commands.export` checks them): with `KERAS_BACKEND=jax` or `torch` in the environment they would stop deep in
-their work with a traceback. Keras itself answers a misspelt or missing backend
-with a traceback on import. A command therefore checks the variable first and
+export and the training demo run on TensorFlow only (ONNX and TFLite exports on TensorFlow,
+JAX or PyTorch, an arbitrary-style model's encoder on TensorFlow or PyTorch:
+`commands.export` checks them): with `KERAS_BACKEND=jax` or `torch` in the environment they
+would stop deep in their work with a traceback. Keras itself answers a misspelt or missing
+backend with a traceback on import. A command therefore checks the variable first and
 refuses in one line (exit 2), naming what to set.
 """
 
@@ -47,7 +48,8 @@ def check_keras_backend(command, needs_tensorflow=False, runs_on=None):
         raise BadInput(f"KERAS_BACKEND={backend!r} is not a Keras backend (expected one of "
                        f"{', '.join(BACKEND_PACKAGES)}); {fix}.")
     if runs_on is not None and backend not in runs_on:
-        names = " or ".join(_NAMES[each] for each in runs_on)
+        names = [_NAMES[each] for each in runs_on]
+        names = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 2 else names)
         raise BadInput(f"{command} runs on {names} only, and KERAS_BACKEND is {backend!r}; "
                        f"{fix}.")
     if importlib.util.find_spec(BACKEND_PACKAGES[backend]) is None:

@@ -60,7 +60,7 @@ def run(args):
     from style_transfer.models.loading import load_style_model, model_path
 
     folder = args.format == "savedmodel"
-    _check_backend(args.format)
+    _check_backend(args.format, args.part)
     if folder and args.image_size is not None:
         raise BadInput("--image-size applies to --format tflite only (a SavedModel takes any "
                        "picture size).")
@@ -89,11 +89,18 @@ def run(args):
     return 0
 
 
-def _check_backend(export_format):
-    """A SavedModel is written by TensorFlow; the ONNX and TFLite converters take the
-    network on TensorFlow or JAX, not PyTorch."""
+def _check_backend(export_format, part):
+    """A SavedModel is written by TensorFlow. The ONNX and TFLite files of the style network
+    are made from its weights (`portable`, TensorFlow ops) on TensorFlow, JAX or PyTorch;
+    the style encoder (`--part encoder`) is the Keras model traced by its backend's exporter,
+    which JAX lacks (`export.export_embedding_onnx`)."""
     from style_transfer.cli.keras_backend import check_keras_backend
+    from style_transfer.models.export import ENCODER_BACKENDS
 
-    check_keras_backend(f"export --format {export_format}",
-                        runs_on=("tensorflow",) if export_format == "savedmodel"
-                        else ("tensorflow", "jax"))
+    if export_format == "savedmodel":
+        check_keras_backend(f"export --format {export_format}", needs_tensorflow=True)
+    elif part == "encoder" and export_format == "onnx":
+        check_keras_backend("export --part encoder", runs_on=ENCODER_BACKENDS)
+    else:
+        check_keras_backend(f"export --format {export_format}",
+                            runs_on=("tensorflow", "jax", "torch"))

@@ -277,20 +277,44 @@ def test_a_command_on_tensorflow_only_refuses_another_keras_backend_in_one_line(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("backend", ["jax", "torch"])
 @pytest.mark.parametrize("export_format", ["onnx", "tflite"])
-def test_onnx_and_tflite_exports_refuse_pytorch_but_take_jax(capsys, monkeypatch, tmp_path,
-                                                              export_format):
-    # The converters take the network on TensorFlow or JAX; on PyTorch they ended in a
-    # traceback ("Can't call numpy() on Tensor that requires grad").
+def test_onnx_and_tflite_exports_take_jax_and_pytorch(capsys, monkeypatch, tmp_path,
+                                                      export_format, backend):
+    # PyTorch was refused: the check's reference pictures ended in a traceback ("Can't call
+    # numpy() on Tensor that requires grad"). The exports themselves on PyTorch:
+    # tests/style_transfer/models/test_export_on_backends.py.
     argv = ["export", "--model", str(tmp_path / "m.keras"), "--format", export_format,
             "--out", str(tmp_path / f"m.{export_format}")]
-    monkeypatch.setenv("KERAS_BACKEND", "torch")
-    assert main(argv) == 2
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    assert main(argv) == 2  # past the backend, to the model that is not there
     err = capsys.readouterr().err
-    assert err == (f"style-transfer export: error: export --format {export_format} runs on "
-                   f"TensorFlow or JAX only, and KERAS_BACKEND is 'torch'; unset KERAS_BACKEND "
-                   f"or set KERAS_BACKEND=tensorflow.\n")
+    assert "KERAS_BACKEND" not in err and "m.keras" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_onnx_export_refuses_a_backend_it_does_not_run_on_naming_those_it_does(
+        capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_BACKEND", "numpy")
+    assert main(["export", "--model", str(tmp_path / "m.keras"), "--format", "onnx",
+                 "--out", str(tmp_path / "m.onnx")]) == 2
+    assert capsys.readouterr().err == (
+        "style-transfer export: error: export --format onnx runs on TensorFlow, JAX or PyTorch "
+        "only, and KERAS_BACKEND is 'numpy'; unset KERAS_BACKEND or set "
+        "KERAS_BACKEND=tensorflow.\n")
+
+
+def test_the_style_encoder_export_refuses_jax_but_takes_pytorch(capsys, monkeypatch, tmp_path):
+    # On JAX tf2onnx's trace of the encoder ended in a traceback (a symbolic tf.Tensor given
+    # to JAX's layers); PyTorch exports it with its own exporter.
+    argv = ["export", "--model", str(tmp_path / "m.keras"), "--format", "onnx", "--part",
+            "encoder", "--out", str(tmp_path / "encoder.onnx")]
     monkeypatch.setenv("KERAS_BACKEND", "jax")
+    assert main(argv) == 2
+    assert capsys.readouterr().err == (
+        "style-transfer export: error: export --part encoder runs on TensorFlow or PyTorch only, "
+        "and KERAS_BACKEND is 'jax'; unset KERAS_BACKEND or set KERAS_BACKEND=tensorflow.\n")
+    monkeypatch.setenv("KERAS_BACKEND", "torch")
     assert main(argv) == 2  # past the backend, to the model that is not there
     err = capsys.readouterr().err
     assert "KERAS_BACKEND" not in err and "m.keras" in err, err
