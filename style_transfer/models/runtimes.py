@@ -168,10 +168,12 @@ def tflite_model(network, style="vector", image_size=None, quantize="none", cali
         network, style=style, reflect="slices", batch_size=None,
         input_padding="none" if image_size is None else "static",
         image_size=image_size, first_by_phases=quantize in ("int8", "int8-full"))
-    # With the network as the trackable object the file gets its "serving_default"
-    # signature (named inputs and output); with the function itself it gets none.
+    # With a trackable object the file gets its "serving_default" signature (named inputs
+    # and output; full integer calibration needs it); with the function itself it gets none.
+    # A bare tf.Module: the converter saves it as a SavedModel, which the Keras network is
+    # on TensorFlow only (on JAX and PyTorch that save failed, and the file had no signature).
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [function.get_concrete_function()], network)
+        [function.get_concrete_function()], tf.Module())
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
