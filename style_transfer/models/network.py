@@ -428,6 +428,15 @@ class StyleTransferNetwork(keras.Model):
             return x
         pad_h = (-height) % SIDE_MULTIPLE
         pad_w = (-width) % SIDE_MULTIPLE
+        if keras.backend.backend() == "torch":
+            # Keras's PyTorch backend pads "symmetric" as "replicate" (the last line repeated),
+            # which differs from a mirror from the second line on: the last lines, flipped.
+            # (Its sides are known there: PyTorch runs eagerly.)
+            if pad_h:
+                x = ops.concatenate([x, ops.flip(x[:, height - pad_h:], axis=1)], axis=1)
+            if pad_w:
+                x = ops.concatenate([x, ops.flip(x[:, :, width - pad_w:], axis=2)], axis=2)
+            return x
         return ops.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="symmetric")
 
     @classmethod
