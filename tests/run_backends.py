@@ -1,5 +1,5 @@
-"""Runs the test suite: the `cbn` tests and the augmentation layer's on TensorFlow, JAX and
-PyTorch, the rest on TensorFlow.
+"""Runs the test suite: the `cbn` tests, the augmentation layer's and the ONNX and TFLite
+exports' on TensorFlow, JAX and PyTorch, the rest on TensorFlow.
 
 Keras picks its backend once per process, so each backend gets its own pytest
 run, spread over the machine's cores by pytest-xdist (`-n auto`, at most 4 workers,
@@ -24,10 +24,13 @@ AUGMENT = [f"tests/style_transfer/test_augment.py::{name}" for name in (
     "test_a_saved_model_loads_in_safe_mode_with_the_network_inside",
     "test_an_arbitrary_model_paints_in_one_style_image_at_a_time",
 )]
+# The ONNX and TFLite exports made on the other backends (skipped on TensorFlow, whose exports
+# test_runtimes.py checks).
+EXPORTS = "tests/style_transfer/models/test_export_on_backends.py"
 RUNS = [
     ("tensorflow", ["tests"], "tests"),
-    ("jax", ["tests/cbn", *AUGMENT], "tests/cbn and the augmentation layer"),
-    ("torch", ["tests/cbn", *AUGMENT], "tests/cbn and the augmentation layer"),
+    ("jax", ["tests/cbn", *AUGMENT, EXPORTS], "tests/cbn, the augmentation layer, the exports"),
+    ("torch", ["tests/cbn", *AUGMENT, EXPORTS], "tests/cbn, the augmentation layer, the exports"),
 ]
 
 
