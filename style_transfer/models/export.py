@@ -25,6 +25,12 @@ verified in their own runtime (onnxruntime; LiteRT's interpreter) before they ar
 written, on test pictures in several styles and blends: float exports within
 `runtimes.TOLERANCE` (1e-4) of the Keras network, quantized ones at a PSNR of at
 least `MIN_PSNR_DB` against it. A failed check writes nothing and says why.
+
+Keras backends: the ONNX and TFLite files of the style network are made from its
+weights (TensorFlow ops: the package depends on TensorFlow whatever the backend) and
+checked against the Keras network on any of TensorFlow, JAX and PyTorch; the style
+encoder on TensorFlow or PyTorch (`export_embedding_onnx`); a SavedModel on TensorFlow
+only.
 """
 
 from pathlib import Path

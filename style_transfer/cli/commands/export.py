@@ -9,7 +9,9 @@ Inputs of the exported model: `input_image` (batch, H, W, 3) float32 in [0, 1]
 and `style_weights` (batch, num_styles) convex weights (one-hot for one style);
 output `stylized_image`; --weight-maps takes `style_weight_map` (batch, H, W,
 num_styles) instead. ONNX and TFLite exports are checked in their own runtime
-before they are written (see `style_transfer.models.export`).
+before they are written (see `style_transfer.models.export`). ONNX and TFLite run on
+TensorFlow, JAX or PyTorch (`KERAS_BACKEND`), `--part encoder` on TensorFlow or PyTorch,
+a SavedModel on TensorFlow only.
 """
 
 from style_transfer.base.files import check_destination, check_not_an_input
