@@ -36,7 +36,7 @@ reimplemented here); instance-norm statistics carried across frames (an exponent
 average of every layer's mean and variance, run here through a temporary override
 of the layers: it is not in the library because it does not help); and the
 library's `Stabilizer`: the default ("canvas", weight 0.5), `--stabilize lookahead`
-(`lookahead.LookaheadStabilizer`: the default, then each still pixel's levels chosen with
+(`stabilize.LookaheadStabilizer`: the default, then each still pixel's levels chosen with
 the frames ahead known), and the default's parts and
 neighbours (other weights, no held pixels, the canvas alone, the blend alone,
 motion at 320 px). On the pan, a reference: the photo painted once and panned

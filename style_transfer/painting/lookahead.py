@@ -30,13 +30,13 @@ traced back from the newest frame, and the oldest `lag` frames leave. Past a few
 traceback no longer depends on where it starts, so the output is the whole clip's optimum
 but for chains whose wavering outlasts the lag. The lag costs memory: 2 bytes per pixel
 and channel per frame held, at most `MEMORY_BYTES`.
+
+`stabilize.LookaheadStabilizer` is the stabilizer that runs it (`make_stabilizer("lookahead")`).
 """
 
 import collections
 
 import numpy as np
-
-from style_transfer.painting import stabilize
 
 # MU = M / K, the weight of a level's distance from the painting against a change of
 # level. Every MU in (1/2, 1) gives the same levels on 8-bit paintings (the optimum moves
@@ -184,55 +184,3 @@ def _insert(points, value, copies):
         if row < count:
             np.minimum(out[row], points[row], out=out[row])
     return out
-
-
-def still_pixels(motion):
-    """bool (H, W): the pixels `motion` (a `stabilize.FrameMotion`) finds still and reliably
-    warped from the previous frame, or `None` where none is (a first frame, a moving
-    camera)."""
-    if motion.flow is None or any(motion.camera_shift):
-        return None
-    still = motion.reliable.copy()
-    if motion.local is not None:
-        flow = motion.flow[motion.local]
-        still[motion.local] &= np.hypot(flow[:, 0], flow[:, 1]) < STILL_PX
-    return still
-
-
-class LookaheadStabilizer(stabilize.Stabilizer):
-    """`stabilize.Stabilizer` (the canvas, held pixels and the blend), then each still
-    pixel's levels chosen with the frames ahead (`PixelHold`; see the module docstring).
-
-    Frames go in with `settle` and come out of it and `flush`, `lag` frames behind:
-    for files, not a live camera. The arguments are `Stabilizer`'s, and `lag`
-    (`PixelHold`).
-    """
-
-    lookahead = True
-
-    def __init__(self, *args, lag=None, **kwargs):
-        self._hold = PixelHold(lag)
-        super().__init__(*args, **kwargs)
-
-    def reset(self):
-        super().reset()
-        self._hold.reset()
-
-    def settle(self, motion, painted):
-        """Adds a painted frame (as `finish` takes it); returns the frames now settled,
-        uint8, oldest first."""
-        painted = np.asarray(painted)
-        if painted.dtype != np.uint8:
-            painted = np.clip(np.rint(painted * np.float32(255)), 0, 255).astype(np.uint8)
-        blended = self.finish(motion, painted)
-        still = still_pixels(motion)
-        target = blended if still is None else np.where(still[..., None], painted, blended)
-        return self._hold.push(target, still)
-
-    def flush(self):
-        """The frames still held back, settled."""
-        return self._hold.flush()
-
-    def __call__(self, frame, paint):
-        raise TypeError("a LookaheadStabilizer returns frames late: use settle() and flush() "
-                        "(or video.paint_frames), not one call per frame.")

@@ -46,6 +46,7 @@ import numpy as np
 
 from style_transfer.base.errors import BadInput
 from style_transfer.base.extras import import_extra
+from style_transfer.painting.lookahead import STILL_PX, PixelHold
 
 STABILIZE_METHODS = ("canvas", "lookahead", "flow", "none")
 # Weight of the warped previous output where the warp is reliable. With the canvas,
@@ -235,7 +236,7 @@ class Stabilizer:
         self._previous_output = output
         return output
 
-    # Whether frames come out of `settle` late (`lookahead.LookaheadStabilizer`).
+    # Whether frames come out of `settle` late (`LookaheadStabilizer`).
     lookahead = False
 
     def settle(self, motion, painted):
@@ -353,6 +354,65 @@ class Stabilizer:
                          borderMode=cv2.BORDER_REPLICATE)
 
 
+class LookaheadStabilizer(Stabilizer):
+    """`Stabilizer` (the canvas, held pixels and the blend), then each still pixel's levels
+    chosen with the frames ahead known (`--stabilize lookahead`; the method is
+    `lookahead`'s, its docstring says why and how).
+
+    A pixel continues its chain of frames while it is still (`still_pixels`); its target is
+    the frame's painting there, and this stabilizer's blended output elsewhere (where it
+    moves, or the camera does), so a pan comes out as `Stabilizer` paints it. Frames go in
+    with `settle` and come out of it and `flush`, some frames late (`lookahead.PixelHold`):
+    for files, not a live camera.
+
+    Args:
+        *args, **kwargs: `Stabilizer`'s.
+        lag: Frames ahead to look (`lookahead.PixelHold`; `None`: its default).
+    """
+
+    lookahead = True
+
+    def __init__(self, *args, lag=None, **kwargs):
+        self._hold = PixelHold(lag)
+        super().__init__(*args, **kwargs)
+
+    def reset(self):
+        super().reset()
+        self._hold.reset()
+
+    def settle(self, motion, painted):
+        """Adds a painted frame (as `finish` takes it); returns the frames now settled,
+        uint8, oldest first."""
+        painted = np.asarray(painted)
+        if painted.dtype != np.uint8:
+            painted = np.clip(np.rint(painted * np.float32(255)), 0, 255).astype(np.uint8)
+        blended = self.finish(motion, painted)
+        still = still_pixels(motion)
+        target = blended if still is None else np.where(still[..., None], painted, blended)
+        return self._hold.push(target, still)
+
+    def flush(self):
+        """The frames still held back, settled."""
+        return self._hold.flush()
+
+    def __call__(self, frame, paint):
+        raise TypeError("a LookaheadStabilizer returns frames late: use settle() and flush() "
+                        "(or video.paint_frames), not one call per frame.")
+
+
+def still_pixels(motion, still_px=STILL_PX):
+    """bool (H, W): the pixels `motion` (a `FrameMotion`) finds still (flow under
+    `still_px`) and reliably warped from the previous frame, or `None` where none is (a
+    first frame, a moving camera)."""
+    if motion.flow is None or any(motion.camera_shift):
+        return None
+    still = motion.reliable.copy()
+    if motion.local is not None:
+        flow = motion.flow[motion.local]
+        still[motion.local] &= np.hypot(flow[:, 0], flow[:, 1]) < still_px
+    return still
+
+
 def camera_shift(grey, previous_grey):
     """The camera's translation between two greyscale frames, or (0, 0) for a still camera.
 
@@ -400,7 +460,7 @@ def camera_shift(grey, previous_grey):
 def make_stabilizer(method="canvas", weight=DEFAULT_STABILIZE_WEIGHT):
     """The stabilizer a `stabilize` method names: "canvas" (every step of `Stabilizer`),
     "lookahead" (those, then still pixels held with the frames ahead known:
-    `lookahead.LookaheadStabilizer`), "flow" (the blend alone), or `None` for "none"."""
+    `LookaheadStabilizer`), "flow" (the blend alone), or `None` for "none"."""
     if method not in STABILIZE_METHODS:
         raise BadInput(f"unknown stabilization {method!r}; choose one of "
                        f"{', '.join(STABILIZE_METHODS)}.")
@@ -409,8 +469,6 @@ def make_stabilizer(method="canvas", weight=DEFAULT_STABILIZE_WEIGHT):
     if method == "flow":
         return Stabilizer(weight, follow_camera=False, hold_levels=0.0)
     if method == "lookahead":
-        from style_transfer.painting.lookahead import LookaheadStabilizer
-
         return LookaheadStabilizer(weight)
     return Stabilizer(weight)
 

@@ -177,7 +177,7 @@ def test_the_pipeline_writes_held_frames_in_order_with_their_times_and_sound():
 def test_ctrl_c_writes_the_frames_the_lookahead_held_back():
     settled = []
 
-    class Counting(lookahead.LookaheadStabilizer):
+    class Counting(stabilize.LookaheadStabilizer):
         def settle(self, motion, painted):
             settled.append(len(settled))
             return super().settle(motion, painted)
