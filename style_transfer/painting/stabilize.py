@@ -366,8 +366,9 @@ class LookaheadStabilizer(Stabilizer):
     for files, not a live camera.
 
     Args:
-        *args, **kwargs: `Stabilizer`'s.
+        *args: `Stabilizer`'s arguments.
         lag: Frames ahead to look (`lookahead.PixelHold`; `None`: its default).
+        **kwargs: `Stabilizer`'s keyword arguments.
     """
 
     lookahead = True
