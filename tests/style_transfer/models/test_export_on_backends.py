@@ -10,8 +10,6 @@ a traceback on JAX and on PyTorch: PyTorch now exports it with its own exporter,
 refuses it in one line.
 """
 
-import warnings
-
 import keras
 import numpy as np
 import pytest
@@ -20,6 +18,11 @@ from style_transfer.base.errors import BadInput
 from style_transfer.cli.main import main
 from style_transfer.models import export, runtimes
 from style_transfer.models.saving import save_model
+from tests.style_transfer.models.test_runtimes import (
+    arbitrary_model_with_varied_heads,
+    check_int8_with_calibration,
+    check_quantized_export,
+)
 
 BACKEND = keras.backend.backend()
 pytestmark = pytest.mark.skipif(BACKEND == "tensorflow",
@@ -111,31 +114,12 @@ def test_a_tflite_export_gives_the_keras_pictures_through_its_signature(model, e
 @pytest.mark.slow
 @pytest.mark.parametrize("quantize, floor_db", [("float16", 35.0), ("int8", 30.0)])
 def test_quantized_tflite_exports_reach_their_psnr(model, tmp_path, quantize, floor_db):
-    written = export.export_tflite(model, tmp_path / "q.tflite", quantize=quantize,
-                                   image_size=32)
-    assert written.report.psnr_db >= floor_db
-    images = photos(1, 32, 32, seed=3)
-    painted = runtimes.LiteRTRunner(written.path)(images, BLEND)
-    assert runtimes.psnr_db(keras_pictures(model, images, BLEND), painted) >= floor_db
+    check_quantized_export(model, tmp_path, quantize, floor_db, image_size=32)
 
 
 @pytest.mark.slow
 def test_int8_with_calibration_photos_is_full_integer_or_refused(model, tmp_path):
-    from style_transfer.base.images import save_image
-
-    folder = tmp_path / "photos"
-    for seed in range(2):
-        save_image(photos(1, 40, 48, seed)[0], folder / f"{seed}.png")
-    out = tmp_path / "int8.tflite"
-    try:
-        written = export.export_tflite(model, out, quantize="int8", calibration=folder,
-                                       image_size=32)
-    except BadInput as error:  # Below 30 dB: refused, and nothing written.
-        assert "PSNR" in str(error) and "nothing was written" in str(error)
-        assert not out.exists()
-    else:
-        assert written.description == "TFLite, int8, full integer"
-        assert written.report.psnr_db >= 30.0
+    check_int8_with_calibration(model, tmp_path, count=2, image_size=32)
 
 
 @pytest.mark.slow
@@ -159,17 +143,7 @@ def test_the_export_command_writes_onnx_but_refuses_a_savedmodel_in_one_line(
 @pytest.fixture(scope="module")
 def arbitrary(tmp_path_factory):
     """A small arbitrary-style model (random MobileNetV2 encoder, heads varied) and its file."""
-    import cbn
-    from style_transfer.models.arbitrary import create_arbitrary_model
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # RandomWeightsWarning
-        model = create_arbitrary_model(encoder_weights="random", embedding_dim=8, alpha=0.25,
-                                       style_image_size=32)
-    rng = np.random.default_rng(0)
-    for layer in cbn.conditional_layers(model.transformer):  # Heads start at zero: vary them.
-        head = layer.mlp_layers[-1]
-        head.kernel.assign(rng.normal(0, 0.1, head.kernel.shape).astype(np.float32))
+    model = arbitrary_model_with_varied_heads()
     path = tmp_path_factory.mktemp("arbitrary") / "arbitrary.keras"
     save_model(model, path)
     return model, str(path)

@@ -9,9 +9,9 @@ pytest.importorskip("av", reason="the [video] extra is not installed")
 pytest.importorskip("cv2", reason="the [video] extra is not installed")
 
 from style_transfer.base import images  # noqa: E402
-from style_transfer.cli.main import main  # noqa: E402
 from style_transfer.painting import lookahead, stabilize, video  # noqa: E402
-from tests.style_transfer.builders import FPS, NUM_FRAMES, SIZE, write_clip  # noqa: E402
+from tests.style_transfer.builders import write_clip  # noqa: E402
+from tests.style_transfer.painting.test_video import paint_keeping_timing_and_sound  # noqa: E402
 
 M, K = lookahead.M, lookahead.K
 
@@ -198,13 +198,6 @@ def test_ctrl_c_writes_the_frames_the_lookahead_held_back():
 
 @pytest.mark.slow
 def test_video_with_lookahead_keeps_every_frame_and_the_sound(capsys, model_file, tmp_path):
-    clip = write_clip(tmp_path / "clip.mp4")
-    out = tmp_path / "painted.mp4"
-    code = main(["video", clip, "--model", model_file, "--style", "wave",
-                 "--stabilize", "lookahead", "--quiet", "--out", str(out)])
-    assert code == 0, capsys.readouterr().err
-    source, painted = video.probe(clip), video.probe(out)
-    assert (painted.frame_count, painted.fps, painted.width, painted.height) == (
-        NUM_FRAMES, FPS, *SIZE)
-    assert painted.duration_s == pytest.approx(source.duration_s, abs=1e-3)
-    assert painted.audio_codec == "aac"
+    paint_keeping_timing_and_sound(capsys, write_clip(tmp_path / "clip.mp4"),
+                                   tmp_path / "painted.mp4", "--model", model_file,
+                                   "--style", "wave", "--stabilize", "lookahead")

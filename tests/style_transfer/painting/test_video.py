@@ -33,12 +33,10 @@ def clip(tmp_path_factory):
 # ------------------------------------------------------------------ the command
 
 
-@pytest.mark.slow
-def test_video_keeps_frame_count_rate_duration_and_sound(capsys, model, model_file, clip,
-                                                        tmp_path):
-    out = tmp_path / "painted.mp4"
-    code = main(["video", clip, "--model", model_file, "--style", "scream",
-                 "--stabilize", "none", "--quiet", "--out", str(out)])
+def paint_keeping_timing_and_sound(capsys, clip, out, *options):
+    """`style-transfer video CLIP *options --quiet --out OUT`, checked to succeed and to keep
+    the clip's frame count, rate, size, duration and sound (AAC, as long)."""
+    code = main(["video", clip, *options, "--quiet", "--out", str(out)])
     assert code == 0, capsys.readouterr().err
     source, painted = video.probe(clip), video.probe(out)
     assert (painted.frame_count, painted.fps, painted.width, painted.height) == (
@@ -46,6 +44,14 @@ def test_video_keeps_frame_count_rate_duration_and_sound(capsys, model, model_fi
     assert painted.duration_s == pytest.approx(source.duration_s, abs=1e-3)
     assert painted.audio_codec == "aac"
     assert sound_seconds(out) == pytest.approx(sound_seconds(clip), abs=1e-3)
+
+
+@pytest.mark.slow
+def test_video_keeps_frame_count_rate_duration_and_sound(capsys, model, model_file, clip,
+                                                        tmp_path):
+    out = tmp_path / "painted.mp4"
+    paint_keeping_timing_and_sound(capsys, clip, out, "--model", model_file, "--style",
+                                   "scream", "--stabilize", "none")
     # Every frame is the network's painting of the input frame: H.264 keeps its luma (BT.709's,
     # the output's matrix) within a few levels (another style is 30 levels away); 4:2:0
     # video halves the chroma.
