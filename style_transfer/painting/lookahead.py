@@ -107,8 +107,7 @@ class PixelHold:
                 link = None
         if self._points is None:
             self._bounds.append(None)
-            points = np.empty((2 * K, levels.size), np.int16)
-            points[:K], points[K:] = _BELOW, _ABOVE
+            points = _new_chains(levels.size)
         else:
             # The previous frame's chains: where linked, its lowest and highest M points
             # bound the traceback (o_{t-1} = clip(o_t, low, high)) and are dropped (the
@@ -118,8 +117,7 @@ class PixelHold:
             best = self._best(previous, self._targets)
             if link is None:
                 low = high = best
-                points = np.empty((2 * K, levels.size), np.int16)
-                points[:K], points[K:] = _BELOW, _ABOVE
+                points = _new_chains(levels.size)
             else:
                 low = np.where(link, previous[M - 1], best)
                 high = np.where(link, previous[-M], best)
@@ -165,6 +163,14 @@ class PixelHold:
         if self._bounds:
             self._bounds[0] = None
         return [frame.reshape(self._shape) for frame in frames[:count]]
+
+
+def _new_chains(size):
+    """The points of `size` chains that start here: a flat cost-to-go (K points below the
+    levels, K above)."""
+    points = np.empty((2 * K, size), np.int16)
+    points[:K], points[K:] = _BELOW, _ABOVE
+    return points
 
 
 def _insert(points, value, copies):
