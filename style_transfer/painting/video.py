@@ -389,7 +389,7 @@ def _orientation(path):
         # None when no frame decodes: the painting loop reports it.
         frame = next(iter(_decoded(container, video, _Damage())), None)
         matrix = None if frame is None else next(
-            (np.frombuffer(bytes(data), "<i4") for data in frame.side_data
+            (np.frombuffer(bytes(data), "<i4") for data in _side_data(frame)
              if getattr(data.type, "name", str(data.type)).endswith("DISPLAYMATRIX")
              and len(bytes(data)) == 36), None)
     if matrix is None:
@@ -410,6 +410,13 @@ def _orientation(path):
     if quarter == 2:  # hflip and / or vflip
         return (False, a < 0, d < 0) if a < 0 or d < 0 else None
     return (False, False, True) if d < 0 else None  # vflip
+
+
+def _side_data(frame):
+    """The frame's side data entries. PyAV up to 18.1.0 iterates them; 18.1.1 iterates
+    their types, the keys of the entries."""
+    side_data = frame.side_data
+    return [item if hasattr(item, "type") else side_data[item] for item in side_data]
 
 
 def _pixel_aspect(video):
@@ -661,8 +668,11 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
         damage = _Damage()
         with atomic_path(destination, overwrite=overwrite) as temporary:
             with av.open(str(temporary), "w") as output:
+                # Read while the input is open: PyAV refuses (18.1.1) or crashes (18.1.0) on
+                # a stream's attributes after its container closes.
+                rate = _frame_rate(video)
                 encoder = _VideoEncoder(output, codec, _displayed(size, orientation),
-                                        _frame_rate(video), video.time_base, aspect)
+                                        rate, video.time_base, aspect)
                 sound = _SoundTrack(output, audio, destination.suffix.lower(), source)
 
                 def frames():
@@ -689,7 +699,7 @@ def stylize_video(paint, source, destination, *, stabilizer=None, max_size=None,
     if incomplete:
         warnings.warn(incomplete, DamagedVideoWarning, stacklevel=2)
     return {"input": str(source), "output": str(destination), "frames": count,
-            "fps": round(float(_frame_rate(video)), 3),
+            "fps": round(float(rate), 3),
             "duration_s": encoder.duration_s, "size": list(_displayed(size, orientation)),
             "audio": sound.mode,
             "seconds": round(time.perf_counter() - started, 3)}
