@@ -188,26 +188,26 @@ def _stages(model, clip, workdir):
         decoded = timed("decode (FFmpeg H.264)", lambda packet: codec.decode(packet), packets)
         decoded = [frame for frames in decoded for frame in frames] + list(codec.decode(None))
     frames = timed("colour conversion (YUV to RGB, 8 bits)",
-                   lambda frame: frame.to_ndarray(format="rgb24"), decoded)
+                   lambda frame: video._rgb(frame, (frame.width, frame.height)), decoded)
     floats = timed("to float", lambda frame: frame.astype(np.float32) * np.float32(1 / 255),
                    frames)
     paint.many(floats[0][None])  # traces the graph
     painted = timed("network (one frame per call)", lambda frame: paint.many(frame[None])[0],
                     floats)
+    # The stabilizer and the encoder on the threads the pipeline gives them.
     stabilizer = stabilize.Stabilizer()
-    motions = timed("stabilizer: prepare (camera, flow, canvas, held pixels)",
-                    stabilizer.prepare, frames)
-    outputs = timed("stabilizer: finish (shift back, warp, blend)",
-                    lambda pair: stabilizer.finish(pair[0], pair[0].from_canvas(pair[1])),
-                    list(zip(motions, painted)))
-    pixels = timed("to 8 bits", images.to_uint8, outputs)
+    pixels = timed("to 8 bits", images.to_uint8, painted)
+    with video._opencv_threads(video.PIPELINE_THREADS):
+        motions = timed("stabilizer: prepare (camera, flow, canvas, held pixels)",
+                        stabilizer.prepare, frames)
+        outputs = timed("stabilizer: finish (shift back, warp, blend)",
+                        lambda pair: stabilizer.finish(pair[0], pair[0].from_canvas(pair[1])),
+                        list(zip(motions, pixels)))
     with av.open(str(workdir / "stages.mp4"), "w") as output:
-        stream = output.add_stream("libx264", rate=FPS, options=video.VIDEO_QUALITY["libx264"])
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], \
-            "yuv420p"
-        timed("encode (RGB to YUV, H.264 CRF 18)", lambda picture: output.mux(stream.encode(
-            av.VideoFrame.from_ndarray(picture, format="rgb24"))), pixels)
-        output.mux(stream.encode(None))
+        encoder = video._VideoEncoder(output, "libx264", frames[0].shape[1::-1], FPS, None)
+        timed("encode (RGB to YUV, H.264 CRF 18)",
+              lambda pair: encoder.add(pair[1], None, pair[0]), list(enumerate(outputs)))
+        encoder.close()
     network = rows["network (one frame per call)"]
     rows["all but the network"] = {
         key: round(sum(row[key] for name, row in rows.items() if name != "network (one frame "
@@ -281,8 +281,10 @@ def _candidates(model, clips, workdir, peer, size, variants, only=None):
             "canvas", patch=(stabilize, "_translated", _warp_affine_translated))
         candidates["ours, stabilized, previous output remapped everywhere (before)"] = ours(
             "canvas", patch=(stabilize.Stabilizer, "_warped_previous", _remapped_previous))
-        candidates["ours, stabilized, OpenCV on one thread"] = _with_opencv_threads(
-            1, ours("canvas"))
+        candidates["ours, stabilized, OpenCV's and x264's own threads (before)"] = ours(
+            "canvas", patch=(video, "PIPELINE_THREADS", None))
+        candidates["ours, frame by frame, x264's own threads (before)"] = ours(
+            "none", patch=(video, "PIPELINE_THREADS", None))
         if stylize.model_runtime(model) == "litert":
             earlier = _earlier_litert_painter(max(size) <= 64)
             candidates["ours, stabilized, LiteRT graph before 2026-12-07"] = ours(
@@ -320,19 +322,6 @@ def _earlier_litert_painter(quick):
         content = runtimes.tflite_model(model)
     runtimes._runners.setdefault(model, {})[("litert", "vector")] = runtimes.LiteRTRunner(content)
     return stylize.painter(model, STYLE)
-
-
-def _with_opencv_threads(threads, run):
-    """`run` with OpenCV's thread pool set to `threads` meanwhile."""
-    def wrapped(clip, length):
-        cv2 = stabilize._import_cv2()
-        kept = cv2.getNumThreads()
-        cv2.setNumThreads(threads)
-        try:
-            return run(clip, length)
-        finally:
-            cv2.setNumThreads(kept)
-    return wrapped
 
 
 @contextlib.contextmanager

@@ -906,6 +906,70 @@ def test_pipeline_paints_batches_in_order_through_paint_many():
         np.testing.assert_array_equal(out, frame * 2)  # as uint8, ready to encode
 
 
+def test_opencv_runs_on_one_thread_while_stabilized_pipelines_run_and_is_put_back_after():
+    """The stabilizer's OpenCV calls run on `PIPELINE_THREADS` threads during a pipeline (the
+    stages already run side by side); two pipelines at once leave the setting as it was
+    before the first, and so does one that fails."""
+    import threading
+
+    import cv2
+
+    kept = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        seen = []
+        inner_started, outer_may_end = threading.Event(), threading.Event()
+
+        class Recording(stabilize.Stabilizer):
+            def prepare(self, frame):
+                seen.append(cv2.getNumThreads())
+                return super().prepare(frame)
+
+        def frames(count, started=None, wait=None):
+            for t in range(count):
+                if t == 2 and started is not None:
+                    started.set()
+                if t == 2 and wait is not None:
+                    assert wait.wait(30)
+                yield np.full((16, 16, 3), 10 * t, np.uint8), t, []
+
+        def inner():
+            assert inner_started.wait(30)
+            video.paint_frames(frames(4), lambda photo: photo, lambda *_: None,
+                               stabilizer=Recording())
+            outer_may_end.set()
+
+        helper = threading.Thread(target=inner)
+        helper.start()
+        # The outer pipeline is still running when the inner one starts and ends.
+        video.paint_frames(frames(6, inner_started, outer_may_end), lambda photo: photo,
+                           lambda *_: None, stabilizer=Recording())
+        helper.join(30)
+        assert seen and set(seen) == {video.PIPELINE_THREADS}
+        assert cv2.getNumThreads() == 3
+        with pytest.raises(BadInput, match="disk full"):
+            video.paint_frames(frames(4), lambda photo: photo,
+                               lambda *_: (_ for _ in ()).throw(BadInput("disk full")),
+                               stabilizer=Recording())
+        assert cv2.getNumThreads() == 3
+        # Frame by frame, OpenCV is not used and its setting not touched.
+        video.paint_frames(frames(2), lambda photo: photo, lambda *_: None)
+        assert cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(kept)
+
+
+def test_the_encoder_runs_on_the_pipelines_threads(tmp_path):
+    av = pytest.importorskip("av")
+    for suffix in (".mp4", ".webm"):
+        with av.open(str(tmp_path / f"out{suffix}"), "w") as output:
+            encoder = video._VideoEncoder(output, video.video_codec(Path(f"x{suffix}")),
+                                          (32, 16), 10, None)
+            assert encoder.stream.codec_context.thread_count == video.PIPELINE_THREADS
+            encoder.add(np.zeros((16, 32, 3), np.uint8), None, 0)
+            encoder.close()
+
+
 @pytest.mark.parametrize("stage", ["reading", "writing"])
 def test_a_failing_stage_stops_the_pipeline_with_its_error(stage):
     def frames():
