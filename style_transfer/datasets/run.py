@@ -12,6 +12,7 @@ manifest (`style_transfer.datasets.jobs`). Needs the [datasets] extra (Apache Be
 """
 
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -78,7 +79,6 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
         parse_blend(config.blend, style_names)
     root, relative_paths = jobs.list_inputs(source)
     options = pipeline_options(pipeline_args or [])
-    pipeline = beam.Pipeline(runner=local_runner(options), options=options)
     out = Path(out)
     jobs.check_output(out, root, relative_paths, config)
     out.mkdir(parents=True, exist_ok=True)
@@ -92,11 +92,15 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
                                            *sorted((out / jobs.JOURNAL_FOLDER).glob("*.jsonl"))]
                     if file.is_file()]
         run = new_run()
-        pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names,
-                                       previous, run)
-        watcher = None if progress is None else JournalProgress(
-            out, len(relative_paths) * config.copies, config.copies, progress)
+        # Beam makes a temporary folder with the pipeline and removes it when `run` ends;
+        # made here, after every check, and removed whatever stops the run.
+        pipeline = beam.Pipeline(runner=local_runner(options), options=options)
+        watcher = None
         try:
+            pipeline_module.build_pipeline(pipeline, root, out, config, str(path), style_names,
+                                           previous, run)
+            watcher = None if progress is None else JournalProgress(
+                out, len(relative_paths) * config.copies, config.copies, progress)
             with settled_on_failure(run):
                 result = pipeline.run()
                 result.wait_until_finish()
@@ -109,6 +113,9 @@ def stylize_dataset(source, out, config, pipeline_args=None, progress=None):
         finally:
             if watcher is not None:
                 watcher.stop()
+            local_tempdir = getattr(pipeline, "local_tempdir", None)
+            if local_tempdir:
+                shutil.rmtree(local_tempdir, ignore_errors=True)
         counters = pipeline_module.counters(result)
         outputs, failed = jobs.finish(out, relative_paths, config.copies)
         return {"outputs": outputs, "painted": counters.get("painted", 0),

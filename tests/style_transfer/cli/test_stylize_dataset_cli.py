@@ -153,6 +153,25 @@ def test_an_output_folder_inside_the_input_is_refused(capsys, model_file, tmp_pa
     assert code == 2 and "inside the input" in capsys.readouterr().err
 
 
+def test_neither_a_refused_nor_a_finished_run_leaves_a_temporary_folder(capsys, model_file,
+                                                                       tmp_path, monkeypatch):
+    """Beam makes a folder in the system's temporary folder with each pipeline: a run
+    refused after its options were read left it there."""
+    import tempfile
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    source = make_dataset(tmp_path / "photos", PHOTOS[:1])
+    out = tmp_path / "out"
+    assert stylize_dataset(capsys, model_file, source, out)[0] == 0
+    code = main(["stylize-dataset", str(source), "--out", str(out), "--model", model_file,
+                 "--seed", "7"])
+    assert code == 2 and "other settings" in capsys.readouterr().err
+    # (TensorFlow's autograph leaves its generated files there; not Beam's.)
+    assert list(temporary.glob("beam*")) == []
+
+
 def test_words_after_the_input_must_be_beam_options(capsys, model_file, tmp_path):
     source = make_dataset(tmp_path / "photos", PHOTOS[:1])
     code = main(["stylize-dataset", str(source), "second/", "--out", str(tmp_path / "out"),
