@@ -70,5 +70,7 @@ def test_the_diffusion_transformer_notebook_trains_on_jax_and_on_pytorch(tmp_pat
     losses = {backend: (float(first), float(last)) for backend, first, last in re.findall(
         r"(jax|torch): first 20 steps ([0-9.]+), last 20 steps ([0-9.]+)", printed)}
     assert set(losses) == {"jax", "torch"}, printed
+    # Its work folder went into the test's own temporary folder, not the system's.
+    assert list((tmp_path / "tmp").glob("dit_digits_*"))
     for backend, (first, last) in losses.items():
         assert last < 0.7 * first, (backend, first, last)  # it learns on both backends
