@@ -564,45 +564,38 @@ def paint_frames(frames, paint, write, *, stabilizer=None, batch_size=DEFAULT_BA
 
     reader = threading.Thread(target=read, name="video-reader", daemon=True)
     writer = threading.Thread(target=write_all, name="video-writer", daemon=True)
-    opencv_threads = (contextlib.nullcontext() if stabilizer is None
-                      else _opencv_threads(PIPELINE_THREADS))
-    with opencv_threads:
-        _run_stages(reader, writer, prepared, painted, batch_size, paint_many, stop,
-                    interrupted)
+    # OpenCV (the stabilizer) on the pipeline's threads while the stages run.
+    with contextlib.nullcontext() if stabilizer is None else _opencv_threads(PIPELINE_THREADS):
+        reader.start()
+        writer.start()
+        try:
+            finished = False
+            while not finished:
+                batch = []
+                while len(batch) < batch_size and not finished:
+                    item = _get(prepared, stop)
+                    finished = item is _END
+                    if not finished:
+                        batch.append(item)
+                if batch:
+                    pictures = paint_many(np.stack([frame.picture for frame in batch]))
+                    for frame, picture in zip(batch, pictures):
+                        _put(painted, (frame, picture), stop)
+            _put(painted, _END, stop)
+        except _Stopped:
+            pass
+        except BaseException as error:
+            if isinstance(error, KeyboardInterrupt):
+                interrupted.set()
+            stop.set()
+            raise
+        finally:
+            writer.join()  # it returns after the end marker, or when stopped
+            stop.set()     # the reader may be waiting on a full queue
+            reader.join()
     if errors:
         raise errors[0]
     return written
-
-
-def _run_stages(reader, writer, prepared, painted, batch_size, paint_many, stop, interrupted):
-    """`paint_frames`'s network stage in this thread, the reader and writer beside it."""
-    reader.start()
-    writer.start()
-    try:
-        finished = False
-        while not finished:
-            batch = []
-            while len(batch) < batch_size and not finished:
-                item = _get(prepared, stop)
-                finished = item is _END
-                if not finished:
-                    batch.append(item)
-            if batch:
-                pictures = paint_many(np.stack([frame.picture for frame in batch]))
-                for frame, picture in zip(batch, pictures):
-                    _put(painted, (frame, picture), stop)
-        _put(painted, _END, stop)
-    except _Stopped:
-        pass
-    except BaseException as error:
-        if isinstance(error, KeyboardInterrupt):
-            interrupted.set()
-        stop.set()
-        raise
-    finally:
-        writer.join()  # it returns after the end marker, or when stopped
-        stop.set()     # the reader may be waiting on a full queue
-        reader.join()
 
 
 _opencv_lock = threading.Lock()
