@@ -14,11 +14,12 @@ one of each (360 and 120 frames at 320x240; 120 and 40 at 640x480).
 1. Stages: each stage of `style-transfer video` alone, one frame at a time, in
    this thread, on the long 320x240 and 640x480 clips: decoding with the
    conversion to RGB, the conversion to float, the network (`paint.many`,
-   `android-26` style 19), the stabilizer's `prepare` (camera motion, optical
-   flow, the canvas, held pixels) and `finish` (the shift back, the warp and
-   the blend), the conversion to 8 bits and H.264 encoding. Wall and CPU time
-   (CPU: this process's, all threads; a stage that keeps two cores busy
-   shows twice its wall time).
+   `android-26` style 19), the conversion to 8 bits, the stabilizer's `prepare`
+   (camera motion, optical flow, the canvas, held pixels) and `finish` (the shift
+   back, the warp and the blend) on the 8-bit paintings, and H.264 encoding; the
+   stabilizer and the encoder on the threads the pipeline gives them
+   (`video.PIPELINE_THREADS`). Wall and CPU time (CPU: this process's, all threads;
+   a stage that keeps two cores busy shows twice its wall time).
 2. Frames per second, decode and encode included, start-up cancelled: each
    candidate runs on the long and the short clip and fps = (frames_long -
    frames_short) / (seconds_long - seconds_short); candidates interleaved in
