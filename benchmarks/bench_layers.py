@@ -74,12 +74,16 @@ RESULT_PREFIX = "RESULT "
 # With --variants, the previous code timed in the same rounds as the default: on TensorFlow,
 # layer and RMS norm with their gradient left to TensorFlow's graph (no XLA, as before
 # 2026-12-07); on PyTorch, batch norm in training by Keras ops and autograd (as before
-# 2026-12-07, when its closed form `cbn/_torch_batch_norm.py` came).
+# 2026-12-07, when its closed form `cbn/_torch_batch_norm.py` came), and layer norm's forward
+# pass by PyTorch's kernel sample by sample, with the affine in it (as before 2026-12-08,
+# `_by_sample_forward`).
 GRAPH_GRADIENT = " (graph gradient)"
 KERAS_OPS = " (Keras ops)"
+BY_SAMPLE = " (forward by sample)"
 VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
                                        f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
-            ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}"]}
+            ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}"],
+            ("torch", "tokens"): [f"ConditionalLayerNormalization{BY_SAMPLE}"]}
 
 # With --floors, the unconditional normalization itself without Keras's layer, at the token
 # shapes: the backend's own kernel (PyTorch's `layer_norm` and `rms_norm` with a `(channels,)`
@@ -105,6 +109,8 @@ def make_layer(name):
     name = name.removesuffix(GRAPH_GRADIENT)
     if name == f"ConditionalBatchNormalization{KERAS_OPS}":
         return _KerasOpsBatchNormalization(num_conditions=NUM_CONDITIONS), {"training": True}
+    if name == f"ConditionalLayerNormalization{BY_SAMPLE}":
+        return _BySampleLayerNormalization(num_conditions=NUM_CONDITIONS), {}
     if name == "ConditionalBatchNormalization":
         return cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS), {
             "training": True
@@ -143,6 +149,39 @@ def _KerasOpsBatchNormalization(**kwargs):
             return ConditionalNormalization._normalize(self, x, gamma, beta, per_sample, training)
 
     return KerasOpsBatchNormalization(**kwargs)
+
+
+def _BySampleLayerNormalization(**kwargs):
+    """`ConditionalLayerNormalization` on PyTorch with its forward pass as before 2026-12-08:
+    `native_layer_norm` sample by sample, that sample's gamma and beta as the kernel's weight
+    and bias, each written into its slice of the output (`_by_sample_forward`)."""
+    import cbn
+    from cbn import _torch_layer_norm
+
+    class BySampleLayerNormalization(cbn.ConditionalLayerNormalization):
+        def call(self, inputs, condition, training=None):
+            forward, _torch_layer_norm._forward = _torch_layer_norm._forward, _by_sample_forward
+            try:
+                return super().call(inputs, condition, training)
+            finally:
+                _torch_layer_norm._forward = forward
+
+    return BySampleLayerNormalization(**kwargs)
+
+
+def _by_sample_forward(x, gamma, beta, epsilon):
+    """`cbn._torch_layer_norm._forward` as it was before 2026-12-08."""
+    import torch
+
+    batch, channels = x.shape[0], x.shape[-1]
+    outputs = torch.empty_like(x)
+    mean = x.new_empty(x.shape[:-1] + (1,))
+    rstd = torch.empty_like(mean)
+    for index in range(batch):
+        torch.ops.aten.native_layer_norm.out(
+            x[index], [channels], gamma[index], None if beta is None else beta[index],
+            epsilon, out0=outputs[index], out1=mean[index], out2=rstd[index])
+    return outputs, mean, rstd
 
 
 def tensorflow_grad_step(layer, inputs, condition, upstream, call_kwargs):
@@ -336,7 +375,8 @@ def format_table(records):
 
     unconditional = {conditional: plain for conditional, plain, _ in PAIRS}
     unconditional.update({
-        variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)]
+        variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)
+                               .removesuffix(BY_SAMPLE)]
         for variants in VARIANTS.values() for variant in variants})
     unconditional.update(FLOOR_OF)
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}

@@ -80,16 +80,19 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
     channels = x.shape[-1]
     records = _records_gradients(x, gamma, beta)
     if list(axes) == [] and groups == 1:
-        if centered and records and x.shape[0] and _per_sample(x, gamma, beta):
+        if (centered and records and beta is not None and x.shape[0]
+                and _per_sample(x, gamma, beta)):
             from cbn._torch_layer_norm import MIN_SAMPLE_SIZE, LayerNormAffine
 
             if x.numel() // x.shape[0] >= MIN_SAMPLE_SIZE:
                 batch = x.shape[0]
                 return LayerNormAffine.apply(
                     x.contiguous(), gamma.reshape(batch, channels),
-                    None if beta is None else beta.reshape(batch, channels), epsilon)
+                    beta.reshape(batch, channels), epsilon)
         if centered:
-            normalized = F.layer_norm(x, (channels,), eps=epsilon)
+            from cbn._torch_layer_norm import unit_weight
+
+            normalized = F.layer_norm(x, (channels,), unit_weight(x), eps=epsilon)
         else:
             from cbn import _torch_rms_norm
 

@@ -2,11 +2,12 @@
 
 `gamma * group_norm(x) + beta` for channels-last `x` `(batch, *positions, channels)` and
 per-sample gamma and beta `(batch, 1, ..., 1, channels)` (instance norm: one channel per
-group). The forward pass is PyTorch's `native_group_norm` kernel and one `addcmul` (for
-instance norm on maps with no more positions than channels, two reductions and one
-`addcmul`: that kernel is slow there); the backward pass is the closed form of
-`cbn/_fused.py` for statistics over every position, where the means in d_x follow from
-d_beta and d_gamma:
+group). The forward pass is PyTorch's `native_group_norm` kernel (on the input, or on a
+shifted copy where a group's mean is far from zero: `group_norm_statistics`) and one
+`addcmul` in place (for instance norm on maps with no more positions than channels, two
+reductions and one `addcmul`: that kernel is slow there); the backward pass is the closed
+form of `cbn/_fused.py` for statistics over every position, where the means in d_x follow
+from d_beta and d_gamma:
 
     d_beta  = sum_positions(g)
     d_gamma = (sum_positions(g * x) - mean * d_beta) * inv
@@ -33,6 +34,38 @@ def group_shift(x, groups):
     deviations of zero, do not, and normalizing it gives the same result."""
     first = x[(slice(None),) + (0,) * (x.dim() - 2)]
     return _channel_view(first.reshape(x.shape[0], groups, x.shape[-1] // groups).mean(-1), x)
+
+
+def group_norm_statistics(x, groups, epsilon):
+    """`(normalized, mean, rstd)`: `x` `(batch, *positions, channels)` normalized by PyTorch's
+    `native_group_norm`, channels first, and each group's mean and reciprocal standard
+    deviation `(batch, groups)`.
+
+    On a CPU the kernel first sees `x` itself. Where every group's mean lies within one
+    standard deviation of zero (as in most activations), its one-pass variance is as
+    accurate as that of the shifted input: it is kept, and `x` is read once. Otherwise (and
+    on other devices, where the check would wait for the device) the kernel sees `x` minus
+    `group_shift(x, groups)`, an input-sized copy, and the mean is shifted back.
+    """
+    batch, channels = x.shape[0], x.shape[-1]
+    positions = math.prod(x.shape[1:-1])
+    # A channels-last tensor viewed channels first is already in PyTorch's channels_last
+    # layout for 4-D and 5-D inputs (no copy); other ranks are copied.
+    memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
+        x.dim(), torch.contiguous_format)
+
+    def statistics(t):
+        return torch.native_group_norm(t.movedim(-1, 1).contiguous(memory_format=memory_format),
+                                       None, None, batch, channels, positions, groups, epsilon)
+
+    if x.device.type == "cpu":
+        normalized, mean, rstd = statistics(x)
+        if bool((mean.square() <= rstd.pow(-2) - epsilon).all()):
+            return normalized, mean, rstd
+        del normalized
+    shift = group_shift(x, groups)
+    normalized, mean, rstd = statistics(x - shift)
+    return normalized, mean + shift.reshape(batch, groups, channels // groups)[..., 0], rstd
 
 
 def _channel_view(per_group, x):
@@ -71,17 +104,13 @@ class GroupNormAffine(torch.autograd.Function):
             scale = gamma * rstd
             ctx.save_for_backward(x, gamma, mean.view(batch, channels), rstd.view(batch, channels))
             return torch.addcmul(beta - mean * scale, x, scale)
-        # A channels-last tensor viewed channels first is already in PyTorch's
-        # channels_last layout for 4-D and 5-D inputs (no copy); other ranks are copied.
-        memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
-            x.dim(), torch.contiguous_format)
-        shift = group_shift(x, groups)
-        channels_first = (x - shift).movedim(-1, 1).contiguous(memory_format=memory_format)
-        normalized, mean, rstd = torch.native_group_norm(
-            channels_first, None, None, batch, channels, positions, groups, epsilon)
-        mean = mean + shift.reshape(batch, groups, channels // groups)[..., 0]
+        normalized, mean, rstd = group_norm_statistics(x, groups, epsilon)
         ctx.save_for_backward(x, gamma, mean, rstd)
-        return beta.addcmul(normalized.movedim(1, -1), gamma)
+        outputs = normalized.movedim(1, -1)
+        if outputs.is_contiguous():
+            # In place: one input-sized buffer fewer to allocate and fault in.
+            return torch.addcmul(beta, outputs, gamma, out=outputs)
+        return beta.addcmul(outputs, gamma)
 
     @staticmethod
     def backward(ctx, upstream):

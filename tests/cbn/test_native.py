@@ -177,18 +177,22 @@ def penalty_gradients(layer, x, condition):
             for g, v in zip(grads, [x] + variables)]
 
 
+@pytest.mark.parametrize("shape_name", ["tokens", "image"])
 @pytest.mark.parametrize("mode", ["ids", "mlp"])
-def test_layer_norm_sample_by_sample_gives_the_gradients_of_keras_ops(mode, monkeypatch):
-    """Per-sample gamma/beta: PyTorch's fused layer norm runs once per sample, forward and
-    backward (`cbn/_torch_layer_norm.py`); outputs, gradients and second-order gradients
-    are those of the Keras-ops path; without autograd the whole batch is normalized at once,
-    to the same outputs."""
+def test_layer_norm_sample_by_sample_gives_the_gradients_of_keras_ops(
+    mode, shape_name, monkeypatch
+):
+    """Per-sample gamma/beta under autograd: PyTorch's fused layer norm for the whole batch
+    and an in-place affine forward, the fused backward once per sample
+    (`cbn/_torch_layer_norm.py`); outputs, gradients and second-order gradients are those of
+    the Keras-ops path; without autograd the whole batch is normalized at once, to the same
+    outputs."""
     import torch
 
     from cbn import _torch_layer_norm
 
-    layer, condition = conditioned_layer("layer", mode, SHAPES["tokens"])
-    x = random_inputs(SHAPES["tokens"], scale=2.0, offset=1.0)
+    layer, condition = conditioned_layer("layer", mode, SHAPES[shape_name])
+    x = random_inputs(SHAPES[shape_name], scale=2.0, offset=1.0)
     monkeypatch.setattr(_torch_layer_norm, "MIN_SAMPLE_SIZE", 1)
     calls = spy(monkeypatch, _torch_layer_norm, "_forward")
     by_sample = outputs_and_gradients(layer, x, condition)
@@ -221,6 +225,50 @@ def test_layer_norm_goes_sample_by_sample_on_large_samples_under_autograd_only(m
     with torch.no_grad():
         layer(torch.tensor(random_inputs(large)), ids)
     assert len(calls) == 1
+
+
+# ------------------------------------------------------------- group norm's statistics
+
+
+def group_norm_in_float64(x, groups, gamma, beta, epsilon):
+    """Group norm of channels-last `x` with per-sample gamma and beta `(batch, channels)`,
+    in float64."""
+    x = x.astype("float64")
+    batch, channels = x.shape[0], x.shape[-1]
+    grouped = x.reshape(batch, -1, groups, channels // groups)
+    mean = grouped.mean((1, 3), keepdims=True)
+    variance = grouped.var((1, 3), keepdims=True)
+    normalized = ((grouped - mean) / np.sqrt(variance + epsilon)).reshape(x.shape)
+    shape = (batch,) + (1,) * (x.ndim - 2) + (channels,)
+    return normalized * gamma.reshape(shape) + beta.reshape(shape)
+
+
+@pytest.mark.parametrize("offset, shifted", [(0.0, False), (0.3, False), (2.0, True),
+                                             (1000.0, True)])
+@pytest.mark.parametrize("groups", [2, 8])
+def test_group_norm_shifts_the_input_only_where_a_group_mean_is_far_from_zero(
+    groups, offset, shifted, monkeypatch
+):
+    """PyTorch's channels-last group-norm kernel takes a one-pass variance: it normalizes `x`
+    itself where every group's mean is within one standard deviation of zero, and `x` minus a
+    shift otherwise (`_torch_group_norm.group_norm_statistics`); both as in float64."""
+    from cbn import _torch_group_norm
+
+    shifts = spy(monkeypatch, _torch_group_norm, "group_shift")
+    layer = (cbn.ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS, epsilon=1e-5)
+             if groups == 8 else
+             cbn.ConditionalGroupNormalization(groups=groups, num_conditions=NUM_CONDITIONS,
+                                               epsilon=1e-5))
+    x = random_inputs((3, 6, 6, 8), seed=3) + np.float32(offset)
+    ids = np.array([0, 2, 1], "int32")
+    layer(x, ids)
+    randomize_table(layer)
+    shifts.clear()
+    outputs = outputs_and_gradients(layer, x, ids)[0]
+    assert len(shifts) == int(shifted)
+    gamma, beta = (to_numpy(t) for t in layer.gamma_beta(ids))
+    expected = group_norm_in_float64(x, groups, gamma, beta, 1e-5)
+    np.testing.assert_allclose(outputs, expected, rtol=1e-4, atol=1e-4 if offset < 100 else 2e-3)
 
 
 # ------------------------------------------------------- eager calls without Keras's __call__
