@@ -37,6 +37,7 @@ JSON lines; the parent prints the machine and one table, and with
 """
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -74,15 +75,19 @@ RESULT_PREFIX = "RESULT "
 # With --variants, the previous code timed in the same rounds as the default: on TensorFlow,
 # layer and RMS norm with their gradient left to TensorFlow's graph (no XLA, as before
 # 2026-12-07); on PyTorch, batch norm in training by Keras ops and autograd (as before
-# 2026-12-07, when its closed form `cbn/_torch_batch_norm.py` came), and layer norm's forward
-# pass by PyTorch's kernel sample by sample, with the affine in it (as before 2026-12-08,
-# `_by_sample_forward`).
+# 2026-12-07, when its closed form `cbn/_torch_batch_norm.py` came), layer norm's forward
+# pass by PyTorch's kernel sample by sample, with the affine in it (`_by_sample_forward`),
+# and group and instance norm's statistics always of a shifted copy, with the affine into a
+# new tensor (`_shifted_copy_forward`): both as before 2026-12-07 22:00 UTC.
 GRAPH_GRADIENT = " (graph gradient)"
 KERAS_OPS = " (Keras ops)"
 BY_SAMPLE = " (forward by sample)"
+SHIFTED_COPY = " (shifted copy)"
 VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
                                        f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
-            ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}"],
+            ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}",
+                                 f"ConditionalInstanceNormalization{SHIFTED_COPY}",
+                                 f"ConditionalGroupNormalization(groups=32){SHIFTED_COPY}"],
             ("torch", "tokens"): [f"ConditionalLayerNormalization{BY_SAMPLE}"]}
 
 # With --floors, the unconditional normalization itself without Keras's layer, at the token
@@ -111,6 +116,9 @@ def make_layer(name):
         return _KerasOpsBatchNormalization(num_conditions=NUM_CONDITIONS), {"training": True}
     if name == f"ConditionalLayerNormalization{BY_SAMPLE}":
         return _BySampleLayerNormalization(num_conditions=NUM_CONDITIONS), {}
+    if name.endswith(SHIFTED_COPY):
+        layer, call_kwargs = make_layer(name.removesuffix(SHIFTED_COPY))
+        return _with_shifted_copy(layer), call_kwargs
     if name == "ConditionalBatchNormalization":
         return cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS), {
             "training": True
@@ -152,9 +160,10 @@ def _KerasOpsBatchNormalization(**kwargs):
 
 
 def _BySampleLayerNormalization(**kwargs):
-    """`ConditionalLayerNormalization` on PyTorch with its forward pass as before 2026-12-08:
-    `native_layer_norm` sample by sample, that sample's gamma and beta as the kernel's weight
-    and bias, each written into its slice of the output (`_by_sample_forward`)."""
+    """`ConditionalLayerNormalization` on PyTorch with its forward pass as before 2026-12-07
+    22:00 UTC: `native_layer_norm` sample by sample, that sample's gamma and beta as the
+    kernel's weight and bias, each written into its slice of the output
+    (`_by_sample_forward`)."""
     import cbn
     from cbn import _torch_layer_norm
 
@@ -170,7 +179,7 @@ def _BySampleLayerNormalization(**kwargs):
 
 
 def _by_sample_forward(x, gamma, beta, epsilon):
-    """`cbn._torch_layer_norm._forward` as it was before 2026-12-08."""
+    """`cbn._torch_layer_norm._forward` as it was before 2026-12-07 22:00 UTC."""
     import torch
 
     batch, channels = x.shape[0], x.shape[-1]
@@ -182,6 +191,53 @@ def _by_sample_forward(x, gamma, beta, epsilon):
             x[index], [channels], gamma[index], None if beta is None else beta[index],
             epsilon, out0=outputs[index], out1=mean[index], out2=rstd[index])
     return outputs, mean, rstd
+
+
+def _with_shifted_copy(layer):
+    """`layer` (a group or instance norm) calling, on PyTorch, `GroupNormAffine` with the
+    forward pass it had before 2026-12-07 22:00 UTC (`_shifted_copy_forward`)."""
+    from cbn import _torch_group_norm
+
+    call = layer.call
+
+    def shifted_copy_call(*args, **kwargs):
+        function = _torch_group_norm.GroupNormAffine
+        forward = function.__dict__["forward"]  # the staticmethod itself
+        function.forward = staticmethod(functools.partial(
+            _shifted_copy_forward, current=forward.__func__))
+        try:
+            return call(*args, **kwargs)
+        finally:
+            function.forward = forward
+
+    layer.call = shifted_copy_call
+    return layer
+
+
+def _shifted_copy_forward(ctx, x, gamma, beta, groups, epsilon, current):
+    """`GroupNormAffine.forward` as it was before 2026-12-07 22:00 UTC (maps with more
+    positions than channels; `current`, today's forward, for the others): the kernel always on
+    `x` minus `group_shift`, the affine into a new tensor."""
+    import math
+
+    import torch
+
+    from cbn import _torch_group_norm
+
+    batch, channels = x.shape[0], x.shape[-1]
+    positions = math.prod(x.shape[1:-1])
+    ctx.groups, ctx.epsilon = groups, epsilon
+    if groups == channels and positions <= channels:
+        return current(ctx, x, gamma, beta, groups, epsilon)
+    memory_format = {4: torch.channels_last, 5: torch.channels_last_3d}.get(
+        x.dim(), torch.contiguous_format)
+    shift = _torch_group_norm.group_shift(x, groups)
+    channels_first = (x - shift).movedim(-1, 1).contiguous(memory_format=memory_format)
+    normalized, mean, rstd = torch.native_group_norm(
+        channels_first, None, None, batch, channels, positions, groups, epsilon)
+    mean = mean + shift.reshape(batch, groups, channels // groups)[..., 0]
+    ctx.save_for_backward(x, gamma, mean, rstd)
+    return beta.addcmul(normalized.movedim(1, -1), gamma)
 
 
 def tensorflow_grad_step(layer, inputs, condition, upstream, call_kwargs):
@@ -376,7 +432,7 @@ def format_table(records):
     unconditional = {conditional: plain for conditional, plain, _ in PAIRS}
     unconditional.update({
         variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)
-                               .removesuffix(BY_SAMPLE)]
+                               .removesuffix(BY_SAMPLE).removesuffix(SHIFTED_COPY)]
         for variants in VARIANTS.values() for variant in variants})
     unconditional.update(FLOOR_OF)
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
@@ -408,7 +464,8 @@ def main(argv=None):
     parser.add_argument("--variants", action="store_true",
                         help="also the previous code, in the same rounds: on TensorFlow layer "
                              "and RMS norm with the gradient left to TensorFlow's graph (no "
-                             "XLA), on PyTorch batch norm by Keras ops")
+                             "XLA); on PyTorch batch norm by Keras ops, layer norm's forward "
+                             "sample by sample, group and instance norm on a shifted copy")
     parser.add_argument("--floors", action="store_true",
                         help="also, at the token shapes, layer and RMS norm without Keras's "
                              "layer (PyTorch's kernels, or the formula in JAX's or TensorFlow's "
