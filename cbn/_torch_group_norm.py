@@ -36,16 +36,22 @@ def group_shift(x, groups):
     return _channel_view(first.reshape(x.shape[0], groups, x.shape[-1] // groups).mean(-1), x)
 
 
+# The most positions of each sample that `_looks_centered` reads (a few of a large map).
+SAMPLED_POSITIONS = 256
+
+
 def group_norm_statistics(x, groups, epsilon):
     """`(normalized, mean, rstd)`: `x` `(batch, *positions, channels)` normalized by PyTorch's
     `native_group_norm`, channels first, and each group's mean and reciprocal standard
     deviation `(batch, groups)`.
 
-    On a CPU the kernel first sees `x` itself. Where every group's mean lies within one
-    standard deviation of zero (as in most activations), its one-pass variance is as
-    accurate as that of the shifted input: it is kept, and `x` is read once. Otherwise (and
-    on other devices, where the check would wait for the device) the kernel sees `x` minus
-    `group_shift(x, groups)`, an input-sized copy, and the mean is shifted back.
+    The kernel's variance is one-pass (see `group_shift`). On a CPU, where the first positions
+    of each sample suggest that every group's mean lies within half a standard deviation of
+    zero (`_looks_centered`, as in many activations), the kernel sees `x` itself, and its
+    result is kept if every group's mean is within one standard deviation of zero: there its
+    one-pass variance is as accurate as that of the shifted input, and `x` is read once.
+    Otherwise (and on other devices, where the checks would wait for the device) the kernel
+    sees `x` minus `group_shift(x, groups)`, an input-sized copy, and the mean is shifted back.
     """
     batch, channels = x.shape[0], x.shape[-1]
     positions = math.prod(x.shape[1:-1])
@@ -58,7 +64,7 @@ def group_norm_statistics(x, groups, epsilon):
         return torch.native_group_norm(t.movedim(-1, 1).contiguous(memory_format=memory_format),
                                        None, None, batch, channels, positions, groups, epsilon)
 
-    if x.device.type == "cpu":
+    if x.device.type == "cpu" and x.is_contiguous() and _looks_centered(x, groups):
         normalized, mean, rstd = statistics(x)
         if bool((mean.square() <= rstd.pow(-2) - epsilon).all()):
             return normalized, mean, rstd
@@ -66,6 +72,23 @@ def group_norm_statistics(x, groups, epsilon):
     shift = group_shift(x, groups)
     normalized, mean, rstd = statistics(x - shift)
     return normalized, mean + shift.reshape(batch, groups, channels // groups)[..., 0], rstd
+
+
+def _looks_centered(x, groups):
+    """Whether, over the first positions of each sample (an eighth of them, at most
+    `SAMPLED_POSITIONS`), every group's mean lies within half a standard deviation of zero.
+    A guess only (one-pass statistics of a few values): `group_norm_statistics` checks the
+    kernel's own."""
+    if x.numel() == 0:  # nothing to sample (the shifted path gives the empty result)
+        return False
+    batch, channels = x.shape[0], x.shape[-1]
+    positions = math.prod(x.shape[1:-1])
+    sampled = x.reshape(batch, positions, channels)[:, :max(1, min(SAMPLED_POSITIONS,
+                                                                   positions // 8))]
+    grouped = sampled.reshape(batch, sampled.shape[1], groups, channels // groups)
+    mean = grouped.mean((1, 3))
+    variance = grouped.square().mean((1, 3)) - mean.square()
+    return bool((mean.square() <= 0.25 * variance).all())
 
 
 def _channel_view(per_group, x):

@@ -243,32 +243,74 @@ def group_norm_in_float64(x, groups, gamma, beta, epsilon):
     return normalized * gamma.reshape(shape) + beta.reshape(shape)
 
 
-@pytest.mark.parametrize("offset, shifted", [(0.0, False), (0.3, False), (2.0, True),
+def standardized_groups(shape, groups, seed=3):
+    """Random channels-last inputs whose every (sample, group) has mean 0 and deviation 1."""
+    x = random_inputs(shape, seed=seed).astype("float64")
+    grouped = x.reshape(shape[0], -1, groups, shape[-1] // groups)
+    grouped = (grouped - grouped.mean((1, 3), keepdims=True)) / grouped.std((1, 3), keepdims=True)
+    return grouped.reshape(shape).astype("float32")
+
+
+def group_norm_results(groups, x, monkeypatch):
+    """(outputs and gradients, how many times the input was shifted, float64 outputs) of a
+    group norm (instance norm for one channel per group) with random rows, on `x`."""
+    from cbn import _torch_group_norm
+
+    shifts = spy(monkeypatch, _torch_group_norm, "group_shift")
+    channels = x.shape[-1]
+    layer = (cbn.ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS, epsilon=1e-5)
+             if groups == channels else
+             cbn.ConditionalGroupNormalization(groups=groups, num_conditions=NUM_CONDITIONS,
+                                               epsilon=1e-5))
+    ids = (np.arange(x.shape[0]) % NUM_CONDITIONS).astype("int32")
+    layer(x, ids)
+    randomize_table(layer)
+    shifts.clear()
+    results = outputs_and_gradients(layer, x, ids)
+    gamma, beta = (to_numpy(t) for t in layer.gamma_beta(ids))
+    return results, len(shifts), group_norm_in_float64(x, groups, gamma, beta, 1e-5)
+
+
+@pytest.mark.parametrize("offset, shifted", [(0.0, False), (0.2, False), (1.5, True),
                                              (1000.0, True)])
 @pytest.mark.parametrize("groups", [2, 8])
 def test_group_norm_shifts_the_input_only_where_a_group_mean_is_far_from_zero(
     groups, offset, shifted, monkeypatch
 ):
     """PyTorch's channels-last group-norm kernel takes a one-pass variance: it normalizes `x`
-    itself where every group's mean is within one standard deviation of zero, and `x` minus a
-    shift otherwise (`_torch_group_norm.group_norm_statistics`); both as in float64."""
+    itself where every group's mean looks within half a standard deviation of zero, and `x`
+    minus a shift otherwise (`_torch_group_norm.group_norm_statistics`); both as in float64,
+    with the gradients of the Keras-ops path."""
+    x = standardized_groups((2, 32, 32, 8), groups) + np.float32(offset)
+    results, shifts, expected = group_norm_results(groups, x, monkeypatch)
+    assert shifts == int(shifted)
+    np.testing.assert_allclose(results[0], expected, rtol=1e-4,
+                               atol=1e-4 if offset < 100 else 2e-3)
+    without_native_kernels(monkeypatch)
+    assert_all_close(results, group_norm_results(groups, x, monkeypatch)[0], 1e-3, 1e-3,
+                     "result")
+
+
+def test_group_norm_shifts_the_input_when_the_first_positions_looked_centered_but_the_map_is_not(
+    monkeypatch
+):
+    """The first positions of each sample only suggest the unshifted kernel: where the whole
+    map's statistics then put a group's mean beyond one standard deviation of zero, the
+    shifted input is normalized instead."""
     from cbn import _torch_group_norm
 
-    shifts = spy(monkeypatch, _torch_group_norm, "group_shift")
-    layer = (cbn.ConditionalInstanceNormalization(num_conditions=NUM_CONDITIONS, epsilon=1e-5)
-             if groups == 8 else
-             cbn.ConditionalGroupNormalization(groups=groups, num_conditions=NUM_CONDITIONS,
-                                               epsilon=1e-5))
-    x = random_inputs((3, 6, 6, 8), seed=3) + np.float32(offset)
-    ids = np.array([0, 2, 1], "int32")
-    layer(x, ids)
-    randomize_table(layer)
-    shifts.clear()
-    outputs = outputs_and_gradients(layer, x, ids)[0]
-    assert len(shifts) == int(shifted)
-    gamma, beta = (to_numpy(t) for t in layer.gamma_beta(ids))
-    expected = group_norm_in_float64(x, groups, gamma, beta, 1e-5)
-    np.testing.assert_allclose(outputs, expected, rtol=1e-4, atol=1e-4 if offset < 100 else 2e-3)
+    rng = np.random.default_rng(0)
+    positions = 4 * _torch_group_norm.SAMPLED_POSITIONS
+    first = rng.normal(size=(2, _torch_group_norm.SAMPLED_POSITIONS, 1, 4))
+    rest = 5.0 + 0.01 * rng.normal(size=(2, positions - first.shape[1], 1, 4))
+    x = np.concatenate([first, rest], axis=1).astype("float32")
+    looked = []
+    looks_centered = _torch_group_norm._looks_centered
+    monkeypatch.setattr(_torch_group_norm, "_looks_centered",
+                        lambda *args: looked.append(looks_centered(*args)) or looked[-1])
+    results, shifts, expected = group_norm_results(2, x, monkeypatch)
+    assert looked[-1] and shifts == 1
+    np.testing.assert_allclose(results[0], expected, rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------- eager calls without Keras's __call__
