@@ -153,13 +153,18 @@ class GroupNormAffine(torch.autograd.Function):
         def sum_positions(t):  # torch sums every axis for an empty tuple
             return t.sum(positions, keepdim=True) if positions else t
 
+        # Without a recorded graph, d_x is written over the buffer of upstream * x once its
+        # sums are taken: one input-sized buffer fewer to allocate and fault in. Recorded
+        # (a gradient penalty), `out=` is not differentiable: a new tensor.
+        reuse = not torch.is_grad_enabled() and bool(positions)
+        product = upstream * x
         d_beta = sum_positions(upstream)
-        d_gamma = (sum_positions(upstream * x) - mean * d_beta) * inv
+        d_gamma = (sum_positions(product) - mean * d_beta) * inv
         mean_g = _channel_view(_group_mean(gamma * d_beta, groups, count), x)
         mean_g_xhat = _channel_view(_group_mean(gamma * d_gamma, groups, count), x)
         x_coefficient = -inv * inv * mean_g_xhat
         constant = -inv * mean_g - mean * x_coefficient
-        # The second product in place: one input-sized buffer fewer to allocate and fault
-        # in (autograd does not keep addcmul's output for its backward).
-        d_x = torch.addcmul(constant, x, x_coefficient).addcmul_(upstream, gamma * inv)
-        return d_x, d_gamma, d_beta, None, None
+        # The second product in place (autograd does not keep addcmul's output for its
+        # backward).
+        d_x = torch.addcmul(constant, x, x_coefficient, out=product if reuse else None)
+        return d_x.addcmul_(upstream, gamma * inv), d_gamma, d_beta, None, None
