@@ -17,9 +17,9 @@ beta are per sample, or per position for weight maps). Where autograd records, l
 with per-sample gamma and beta on large enough samples is one function whose backward is
 PyTorch's fused layer-norm backward, affine included, sample by sample
 (`cbn/_torch_layer_norm.py`): one kernel per sample where the `addcmul`'s backward takes
-three input-sized products besides the normalization's own. RMS norm with autograd is one function with a
-closed-form gradient (`cbn/_torch_rms_norm.py`): PyTorch's `rms_norm` on a CPU is a
-composite of elementwise operations, each differentiated on its own.
+three input-sized products besides the normalization's own. RMS norm with autograd is one
+function with a closed-form gradient (`cbn/_torch_rms_norm.py`): PyTorch's `rms_norm` on a
+CPU is a composite of elementwise operations, each differentiated on its own.
 
 Group and instance norm with per-sample gamma and beta differentiate in closed form
 instead (`cbn/_torch_group_norm.py`, the formulas of `cbn/_fused.py`): PyTorch's backward of
