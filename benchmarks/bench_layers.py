@@ -78,17 +78,23 @@ RESULT_PREFIX = "RESULT "
 # 2026-12-07, when its closed form `cbn/_torch_batch_norm.py` came), layer norm's forward
 # pass by PyTorch's kernel sample by sample, with the affine in it (`_by_sample_forward`),
 # and group and instance norm's statistics always of a shifted copy, with the affine into a
-# new tensor (`_shifted_copy_forward`): both as before 2026-12-07 22:00 UTC.
+# new tensor (`_shifted_copy_forward`): both as before 2026-12-07 22:00 UTC; on JAX, batch,
+# instance and group norm's statistics over the positions one axis at a time (as before
+# 2026-12-07 23:40 UTC, `_fused.JAX_ONE_REDUCTION`).
 GRAPH_GRADIENT = " (graph gradient)"
 KERAS_OPS = " (Keras ops)"
 BY_SAMPLE = " (forward by sample)"
 SHIFTED_COPY = " (shifted copy)"
+AXIS_BY_AXIS = " (axis by axis)"
 VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
                                        f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
             ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}",
                                  f"ConditionalInstanceNormalization{SHIFTED_COPY}",
                                  f"ConditionalGroupNormalization(groups=32){SHIFTED_COPY}"],
-            ("torch", "tokens"): [f"ConditionalLayerNormalization{BY_SAMPLE}"]}
+            ("torch", "tokens"): [f"ConditionalLayerNormalization{BY_SAMPLE}"],
+            ("jax", "image"): [f"ConditionalBatchNormalization{AXIS_BY_AXIS}",
+                               f"ConditionalInstanceNormalization{AXIS_BY_AXIS}",
+                               f"ConditionalGroupNormalization(groups=32){AXIS_BY_AXIS}"]}
 
 # With --floors, the unconditional normalization itself without Keras's layer, at the token
 # shapes: the backend's own kernel (PyTorch's `layer_norm` and `rms_norm` with a `(channels,)`
@@ -111,7 +117,8 @@ def make_layer(name):
 
     # Read when a step is traced: `time_layers_at_shape` traces each step as it is made.
     _fused.XLA_GRADIENT = not name.endswith(GRAPH_GRADIENT)
-    name = name.removesuffix(GRAPH_GRADIENT)
+    _fused.JAX_ONE_REDUCTION = not name.endswith(AXIS_BY_AXIS)
+    name = name.removesuffix(GRAPH_GRADIENT).removesuffix(AXIS_BY_AXIS)
     if name == f"ConditionalBatchNormalization{KERAS_OPS}":
         return _KerasOpsBatchNormalization(num_conditions=NUM_CONDITIONS), {"training": True}
     if name == f"ConditionalLayerNormalization{BY_SAMPLE}":
@@ -432,7 +439,8 @@ def format_table(records):
     unconditional = {conditional: plain for conditional, plain, _ in PAIRS}
     unconditional.update({
         variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)
-                               .removesuffix(BY_SAMPLE).removesuffix(SHIFTED_COPY)]
+                               .removesuffix(BY_SAMPLE).removesuffix(SHIFTED_COPY)
+                               .removesuffix(AXIS_BY_AXIS)]
         for variants in VARIANTS.values() for variant in variants})
     unconditional.update(FLOOR_OF)
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
@@ -465,7 +473,8 @@ def main(argv=None):
                         help="also the previous code, in the same rounds: on TensorFlow layer "
                              "and RMS norm with the gradient left to TensorFlow's graph (no "
                              "XLA); on PyTorch batch norm by Keras ops, layer norm's forward "
-                             "sample by sample, group and instance norm on a shifted copy")
+                             "sample by sample, group and instance norm on a shifted copy; on "
+                             "JAX batch, instance and group norm's statistics axis by axis")
     parser.add_argument("--floors", action="store_true",
                         help="also, at the token shapes, layer and RMS norm without Keras's "
                              "layer (PyTorch's kernels, or the formula in JAX's or TensorFlow's "

@@ -34,6 +34,7 @@ kernels, and the same closed form as a `torch.autograd.Function` for group norm)
 """
 
 import functools
+import math
 
 import keras
 from keras import ops
@@ -77,7 +78,7 @@ def moments(x, axes, groups, centered=True, differentiated=True):
             norm = tf.math.reduce_euclidean_norm(x, axis=-1, keepdims=True)
             mean_square = ops.square(norm) / x.shape[-1]
         else:
-            mean_square = _mean_axis_by_axis(ops.square(x), list(axes) + [rank - 1])
+            mean_square = _mean_over(ops.square(x), list(axes) + [rank - 1])
         return ops.zeros_like(mean_square), mean_square
     if groups == 1:
         return _channel_moments(x, list(axes) + [rank - 1])
@@ -138,20 +139,37 @@ def _sum_axis_by_axis(x, axes):
 
 
 def _channel_moments(x, axes):
-    """Mean and variance over `axes`, kept as size-1 axes.
-
-    Two passes (the mean, then the mean squared deviation from it), each summed
-    one axis at a time, last axis first. TensorFlow's float32 reduction over
-    both axes of a 1024 x 1024 map at once accumulated with a relative error of
-    4e-4 (on values 100 +- 3), enough to move a stylized 1024 px picture by 1e-2;
-    axis by axis each sum covers one side of the map: 2e-7, and a third faster.
-    """
-    mean = _mean_axis_by_axis(x, axes)
-    variance = _mean_axis_by_axis(_squared_difference(x, mean), axes)
+    """Mean and variance over `axes`, kept as size-1 axes: two passes (the mean, then the
+    mean squared deviation from it), each by `_mean_over`."""
+    mean = _mean_over(x, axes)
+    variance = _mean_over(_squared_difference(x, mean), axes)
     return mean, variance
 
 
-def _mean_axis_by_axis(x, axes):
+# Whether JAX takes some means over several axes in one reduction (see `_mean_over`). Read when
+# a function is traced; `False` is the code before 2026-12-07 23:40 UTC (benchmarks' variants).
+JAX_ONE_REDUCTION = True
+
+
+def _mean_over(x, axes):
+    """The mean of `x` over `axes`, kept as size-1 axes.
+
+    One axis at a time, last axis first: TensorFlow's float32 reduction over both axes of a
+    1024 x 1024 map at once accumulated with a relative error of 4e-4, enough to move a
+    stylized 1024 px picture by 1e-2; axis by axis each sum covers one side of the map: 2e-7,
+    and a third faster. XLA's float32 sums are as exact either way (values 100 +- 3 over a
+    1024 x 1024 map: relative error 6e-8 at once, 1e-7 axis by axis), and on JAX one
+    reduction is faster where it spans the batch (batch norm: a training step 0.91-0.99x) or
+    a map of no more positions than channels (0.83-0.92x), slower for instance norm on larger
+    maps (1.05-1.10x): JAX takes those two in one reduction (BENCHMARKS.md, "Layer speed").
+    """
+    if JAX_ONE_REDUCTION and keras.backend.backend() == "jax" and len(axes) > 1:
+        # Sizes known when traced (None, or symbolic under `jax.export`: a large map).
+        sizes = [x.shape[axis] for axis in axes if axis != 0] + [x.shape[-1]]
+        small_map = (all(type(size) is int for size in sizes)
+                     and math.prod(sizes[:-1]) <= sizes[-1])
+        if 0 in axes or small_map:
+            return ops.mean(x, axis=tuple(sorted(axes)), keepdims=True)
     for axis in sorted(axes, reverse=True):
         x = ops.mean(x, axis=axis, keepdims=True)
     return x
