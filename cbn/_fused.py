@@ -158,10 +158,11 @@ def _mean_over(x, axes):
     1024 x 1024 map at once accumulated with a relative error of 4e-4, enough to move a
     stylized 1024 px picture by 1e-2; axis by axis each sum covers one side of the map: 2e-7,
     and a third faster. XLA's float32 sums are as exact either way (values 100 +- 3 over a
-    1024 x 1024 map: relative error 6e-8 at once, 1e-7 axis by axis), and on JAX one
-    reduction is faster where it spans the batch (batch norm: a training step 0.91-0.99x) or
-    a map of no more positions than channels (0.83-0.92x), slower for instance norm on larger
-    maps (1.05-1.10x): JAX takes those two in one reduction (BENCHMARKS.md, "Layer speed").
+    1024 x 1024 map: relative error 6e-8 at once, 1e-7 axis by axis). On JAX one reduction
+    is faster or level where it spans the batch (batch norm: a training step 0.91-1.04x) and
+    faster on a map of no more positions than channels (0.83-0.88x), but slower for instance
+    norm on larger maps (1.05-1.10x): JAX takes those two in one reduction (BENCHMARKS.md,
+    "Layer speed").
     """
     if JAX_ONE_REDUCTION and keras.backend.backend() == "jax" and len(axes) > 1:
         # Sizes known when traced (None, or symbolic under `jax.export`: a large map).
