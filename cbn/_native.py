@@ -110,11 +110,10 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
 
         return GroupNormAffine.apply(x, gamma, beta, groups, epsilon)
     else:
-        from cbn._torch_group_norm import group_shift
+        from cbn._torch_group_norm import group_norm_statistics
 
-        # Shifted: PyTorch's channels-last variance is one-pass (see `group_shift`).
-        channels_first = (x - group_shift(x, groups)).movedim(-1, 1)
-        normalized = F.group_norm(channels_first, groups, eps=epsilon).movedim(1, -1)
+        # The input itself or a shifted copy (PyTorch's channels-last variance is one-pass).
+        normalized = group_norm_statistics(x, groups, epsilon)[0].movedim(1, -1)
     if not records:
         # Nothing to differentiate: the affine overwrites the normalized tensor in place,
         # one output buffer fewer to allocate and fault in.
