@@ -432,3 +432,35 @@ def test_rms_norm_closed_form_gives_second_order_gradients_of_keras_ops(name, mo
     assert calls, "the closed-form RMS function was not used"
     without_native_kernels(monkeypatch)
     assert_all_close(closed_form, penalty_gradients(layer, x, condition), 1e-3, 1e-4, "second")
+
+
+# ---------------------------------------------------------------- torch.compile
+
+@pytest.mark.parametrize("name, mode", [("group", "ids"), ("instance", "mlp"), ("layer", "mlp"),
+                                        ("rms-beta", "ids"), ("batch", "ids")])
+def test_torch_compile_traces_each_layer_as_one_graph_with_its_eager_results(name, mode):
+    """Under `torch.compile` (Keras's `jit_compile=True`) the layers take the Keras ops:
+    the kernels above choose their path by the input's values, which broke the graph at
+    each call and recompiled for each new input. `fullgraph=True` refuses any break."""
+    import torch
+
+    shape = SHAPES["image"]
+    if name == "batch":
+        layer, condition = conditioned_layer("instance", mode, shape)
+        layer = (cbn.ConditionalBatchNormalization(mlp_units=(5,)) if mode == "mlp"
+                 else cbn.ConditionalBatchNormalization(num_conditions=NUM_CONDITIONS))
+        layer(random_inputs(shape), condition)
+        randomize_table(layer)
+    else:
+        layer, condition = conditioned_layer(name, mode, shape)
+    x = torch.tensor(random_inputs(shape, scale=2.0, offset=1.0))
+    condition = torch.tensor(condition)
+    torch._dynamo.reset()  # each test compiles its own layer at the same line
+    # In training, batch norm normalizes by the batch's statistics: its outputs do not
+    # depend on the moving statistics that each call updates.
+    compiled = torch.compile(lambda x, c: layer(x, c, training=True), backend="eager",
+                             fullgraph=True)
+
+    np.testing.assert_allclose(to_numpy(compiled(x, condition)),
+                               to_numpy(layer(x, condition, training=True)),
+                               rtol=1e-5, atol=1e-5)
