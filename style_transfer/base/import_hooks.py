@@ -6,7 +6,8 @@
 A finder placed first on `sys.meta_path` finds the module through the other
 finders and wraps its loader, so the import runs inside the context manager;
 it is used once and removes itself. If the module is already imported, the
-context manager runs around nothing, at once. Light: the standard library only.
+context manager runs around nothing, at once. Several hooks (different `around`) may
+wait for one module: their context managers nest. Light: the standard library only.
 """
 
 import contextlib
@@ -26,7 +27,8 @@ def on_import(name, around):
         with around():
             pass
         return
-    if not any(isinstance(finder, _Hook) and finder.name == name for finder in sys.meta_path):
+    if not any(isinstance(finder, _Hook) and (finder.name, finder.around) == (name, around)
+               for finder in sys.meta_path):
         sys.meta_path.insert(0, _Hook(name, around))
 
 

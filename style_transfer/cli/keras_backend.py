@@ -9,10 +9,19 @@ JAX or PyTorch, an arbitrary-style model's encoder on TensorFlow or PyTorch:
 would stop deep in their work with a traceback. Keras itself answers a misspelt or missing
 backend with a traceback on import. A command therefore checks the variable first and
 refuses in one line (exit 2), naming what to set.
+
+`skip_optional_integrations` keeps TensorFlow's and Keras's imports from importing
+libraries no command uses: both import, when installed, scikit-learn (Keras's
+scikit-learn wrappers), pandas (DataFrames as `fit` input), matplotlib (Keras's image
+gallery) and JAX (TensorFlow Lite's JAX converter). In an environment that has them (our
+own extras install JAX), those imports took 2.5 of the 6.5 s that `import tensorflow,
+keras` took (BENCHMARKS.md, "Command-line start-up").
 """
 
+import contextlib
 import importlib.util
 import os
+import sys
 
 from style_transfer.base.errors import BadInput
 
@@ -59,3 +68,37 @@ def check_keras_backend(command, needs_tensorflow=False, runs_on=None):
 
 _NAMES = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch", "numpy": "NumPy",
           "openvino": "OpenVINO"}
+
+
+# Imported by TensorFlow or Keras when installed, used by no command (see the module docstring).
+OPTIONAL_INTEGRATIONS = ("sklearn", "pandas", "matplotlib")
+
+
+def skip_optional_integrations():
+    """From now on in this process, the first import of TensorFlow or Keras (whichever
+    comes first; the other is imported inside it) runs without `OPTIONAL_INTEGRATIONS`,
+    and without JAX when it is not the backend: each counts as not installed while they
+    import, and imports as usual afterwards. For the command line only: a library that
+    did this would take those integrations away from its user's Keras."""
+    from style_transfer.base.import_hooks import on_import
+
+    for name in ("tensorflow", "keras"):
+        if name not in sys.modules:
+            on_import(name, _without_optional_integrations)
+
+
+@contextlib.contextmanager
+def _without_optional_integrations():
+    names = OPTIONAL_INTEGRATIONS + (() if selected_backend() == "jax" else ("jax",))
+    # `None` in `sys.modules` makes `import name` raise ImportError, which both libraries
+    # take as "not installed". Names already imported (or already held off by the import
+    # this one is nested in) are left as they are.
+    held_off = [name for name in names if name not in sys.modules]
+    for name in held_off:
+        sys.modules[name] = None
+    try:
+        yield
+    finally:
+        for name in held_off:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]

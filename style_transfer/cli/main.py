@@ -89,9 +89,10 @@ def main(argv=None):
     if unknown:
         parser.commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     program = f"{PROGRAM} {args.command}"
-    from style_transfer.cli.keras_backend import check_keras_backend
+    from style_transfer.cli.keras_backend import check_keras_backend, skip_optional_integrations
     from style_transfer.cli.library_logs import quiet_libraries, show_project_log
 
+    skip_optional_integrations()
     show_project_log(program)
     if not args.verbose:
         quiet_libraries(program)

@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 
+from style_transfer.cli.keras_backend import skip_optional_integrations
 from style_transfer.cli.library_logs import QUIET_PROGRAM_ENV, quiet_libraries, show_project_log
 
 # How long a worker interrupted by Ctrl-C goes on before it ends (the command has stopped
@@ -24,9 +25,11 @@ INTERRUPTED_WORKER_GRACE_S = 1.0
 
 def quiet_this_worker():
     """`show_project_log` and `quiet_libraries` with the name of the command that started this
-    process quiet; nothing if none did."""
+    process quiet, and TensorFlow imported as the command imports it
+    (`keras_backend.skip_optional_integrations`); nothing if no command did."""
     program = os.environ.get(QUIET_PROGRAM_ENV)
     if program:
+        skip_optional_integrations()
         show_project_log(program)
         quiet_libraries(program)
         # Ctrl-C in a terminal reaches the whole process group: the command stops the run
