@@ -138,10 +138,10 @@ def sigint_as_in_a_terminal():
     signal.signal(signal.SIGINT, previous)
 
 
+# `train` stopped after a step: by SIGTERM in a process of its own (its checkpoint, exit code and
+# bit-identical resume) and by Ctrl-C there (its checkpoint and lines), both below.
 @pytest.mark.slow
-@pytest.mark.parametrize("command, stop_at", [
-    ("train", 4), ("add-style", 3), ("train-arbitrary", 5),
-])
+@pytest.mark.parametrize("command, stop_at", [("add-style", 3), ("train-arbitrary", 5)])
 def test_ctrl_c_after_any_step_resumes_bit_identical_to_a_straight_run(
         command, stop_at, inputs, straight_run, tmp_path, monkeypatch, sigint_as_in_a_terminal):
     run_dir = tmp_path / "run"
