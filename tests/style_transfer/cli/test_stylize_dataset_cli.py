@@ -257,8 +257,9 @@ def nan_model_file(tmp_path_factory):
     return str(path)
 
 
-# Beam's workers as processes of their own, which print and log by themselves.
-WORKER_PROCESSES = ["--", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+# Beam's worker in a process of its own, which prints and logs by itself (one is enough for
+# what these tests hold; each worker process starts Python and TensorFlow again).
+WORKER_PROCESSES = ["--", "--direct_running_mode=multi_processing", "--direct_num_workers=1"]
 
 
 def command_line(source, out, model_file, *arguments):

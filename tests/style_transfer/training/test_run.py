@@ -153,10 +153,14 @@ def test_ctrl_c_after_any_step_resumes_bit_identical_to_a_straight_run(
     _assert_same_run(run_dir, straight_run(command))
 
 
+# The children import TensorFlow (by `TrainingStep`) before `cli.main` runs: as it would,
+# without the libraries no command uses.
 _CHILD = """
 import os, signal, sys, time
 import numpy as np
 from style_transfer.cli import main as cli
+from style_transfer.cli.keras_backend import skip_optional_integrations
+skip_optional_integrations()
 from style_transfer.training.step import TrainingStep
 
 when, what, step_number, marker = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -264,6 +268,8 @@ def test_sigterm_checkpoints_after_its_step_and_resumes_bit_identical(
 _TWO_CTRL_C = """
 import os, signal, sys
 from style_transfer.cli import main as cli
+from style_transfer.cli.keras_backend import skip_optional_integrations
+skip_optional_integrations()
 from style_transfer.training.step import TrainingStep
 
 signal.signal(signal.SIGINT, signal.default_int_handler)  # As in a terminal.
