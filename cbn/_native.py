@@ -155,7 +155,10 @@ def _compiling():
     compiler fuses."""
     import torch
 
-    return torch.compiler.is_compiling()
+    is_compiling = getattr(torch.compiler, "is_compiling", None)
+    if is_compiling is None:  # PyTorch 2.2, before `torch.compiler.is_compiling`
+        from torch._dynamo import is_compiling
+    return is_compiling()
 
 
 def _per_sample(x, gamma, beta):
