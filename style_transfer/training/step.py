@@ -86,11 +86,13 @@ class TrainingStep:
             if isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer):
                 batch_mean_share = self.optimizer.scale_loss(batch_mean_share)
         gradients = tape.gradient(batch_mean_share, variables)
-        # A style table's rows are gathered by id, so its gradient comes as IndexedSlices; a
-        # table is small (styles x channels), and summed densely its replicas' gradients are
-        # one all-reduce, where IndexedSlices are all-gathered, padded and re-indexed (a
-        # graph about twice as large to trace: a 2-step `train --distribute mirrored` on two
-        # logical CPUs took 23 s that way, 15 s this way).
+        # A style table's rows are gathered by id, so its gradient comes as IndexedSlices,
+        # one slice per sample. Summed densely first (a table is small: styles x channels):
+        # - Keras's Adam squares IndexedSlices slice by slice, so a style drawn for two
+        #   samples got g1^2 + g2^2 as its second moment instead of (g1 + g2)^2;
+        # - a strategy all-gathers, pads and re-indexes IndexedSlices where it all-reduces
+        #   a dense gradient (a graph about twice as large to trace: a 2-step `train
+        #   --distribute mirrored` on two logical CPUs took 23 s that way, 15 s this way).
         gradients = [tf.convert_to_tensor(gradient)
                      if isinstance(gradient, tf.IndexedSlices) else gradient
                      for gradient in gradients]

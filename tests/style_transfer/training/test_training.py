@@ -140,6 +140,34 @@ def test_a_batch_trains_only_the_style_rows_it_uses():
             assert not np.array_equal(new, old), variable.path
 
 
+@pytest.mark.slow
+def test_adam_sees_a_style_rows_gradient_summed_over_the_samples_of_that_style():
+    """Two samples of one style: Adam's second moment is that of the row's whole gradient,
+    (g1 + g2)^2. Given the table's gradient as IndexedSlices (one slice per sample), Keras's
+    Adam squared each slice before adding them: g1^2 + g2^2."""
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    styles = [rng.random((32, 32, 3)).astype("float32") for _ in range(2)]
+    model = StyleTransferNetwork(2, alpha=0.25)
+    model.build()
+    loss = PerceptualLoss(styles, FAST_LOSS)
+    step = TrainingStep(model, loss, lambda ids: (ids, ids), num_styles=2, learning_rate=1e-2)
+    photos, style_ids = _photos(), tf.constant([1, 1], tf.int32)
+    table = next(v for v in model.trainable_variables if v.path.endswith("norm/gamma"))
+    with tf.GradientTape() as tape:
+        per_sample = loss(photos, model(photos, style_ids, training=True), style_ids)["total"]
+        mean = tf.reduce_sum(per_sample) / 2.0
+    gradient = tf.convert_to_tensor(tape.gradient(mean, table.value))
+
+    step(photos, style_ids)
+
+    velocity = step.optimizer._velocities[step.optimizer._get_variable_index(table)]
+    expected = (1 - step.optimizer.beta_2) * np.square(gradient.numpy())
+    assert np.abs(expected[1]).max() > 0 and np.all(expected[0] == 0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(velocity), expected, rtol=1e-4,
+                               atol=1e-12)
+
+
 def test_style_draws_depend_only_on_seed_and_step():
     first = draw_style_ids(5, 7, 16, 3).numpy()
     np.testing.assert_array_equal(first, draw_style_ids(5, 7, 16, 3).numpy())
