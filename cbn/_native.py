@@ -179,8 +179,7 @@ def whole_layer_available(layer, inputs, training):
     """Whether `mlp_mode_call` applies to this MLP-mode `layer` and `inputs`: the
     PyTorch backend, statistics that `normalize` computes, float32 throughout, and an
     MLP of plain `Dense` layers (no LoRA, no quantization)."""
-    if (keras.backend.backend() != "torch" or layer.compute_dtype != "float32"
-            or _compiling()):
+    if keras.backend.backend() != "torch" or layer.compute_dtype != "float32":
         return False
     if keras.backend.standardize_dtype(inputs.dtype) != "float32":
         return False
