@@ -80,18 +80,25 @@ RESULT_PREFIX = "RESULT "
 # and group and instance norm's statistics always of a shifted copy, with the affine into a
 # new tensor (`_shifted_copy_forward`): both as before 2026-12-07 22:00 UTC; on JAX, batch,
 # instance and group norm's statistics over the positions one axis at a time (as before
-# 2026-12-07 23:40 UTC, `_fused.JAX_ONE_REDUCTION`).
+# 2026-12-07 23:40 UTC, `_fused.JAX_ONE_REDUCTION`); on TensorFlow and JAX, layer and RMS norm's
+# gradient recomputing the statistics and summing elementwise products (as before 2026-12-08,
+# `_fused.TOKEN_GRADIENT`).
 GRAPH_GRADIENT = " (graph gradient)"
+RECOMPUTED = " (recomputed statistics)"
 KERAS_OPS = " (Keras ops)"
 BY_SAMPLE = " (forward by sample)"
 SHIFTED_COPY = " (shifted copy)"
 AXIS_BY_AXIS = " (axis by axis)"
-VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
+VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{RECOMPUTED}",
+                                       f"ConditionalRMSNormalization{RECOMPUTED}",
+                                       f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
                                        f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
             ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}",
                                  f"ConditionalInstanceNormalization{SHIFTED_COPY}",
                                  f"ConditionalGroupNormalization(groups=32){SHIFTED_COPY}"],
             ("torch", "tokens"): [f"ConditionalLayerNormalization{BY_SAMPLE}"],
+            ("jax", "tokens"): [f"ConditionalLayerNormalization{RECOMPUTED}",
+                                f"ConditionalRMSNormalization{RECOMPUTED}"],
             ("jax", "image"): [f"ConditionalBatchNormalization{AXIS_BY_AXIS}",
                                f"ConditionalInstanceNormalization{AXIS_BY_AXIS}",
                                f"ConditionalGroupNormalization(groups=32){AXIS_BY_AXIS}"]}
@@ -118,7 +125,8 @@ def make_layer(name):
     # Read when a step is traced: `time_layers_at_shape` traces each step as it is made.
     _fused.XLA_GRADIENT = not name.endswith(GRAPH_GRADIENT)
     _fused.JAX_ONE_REDUCTION = not name.endswith(AXIS_BY_AXIS)
-    name = name.removesuffix(GRAPH_GRADIENT).removesuffix(AXIS_BY_AXIS)
+    _fused.TOKEN_GRADIENT = not name.endswith(RECOMPUTED)
+    name = name.removesuffix(GRAPH_GRADIENT).removesuffix(AXIS_BY_AXIS).removesuffix(RECOMPUTED)
     if name == f"ConditionalBatchNormalization{KERAS_OPS}":
         return _KerasOpsBatchNormalization(num_conditions=NUM_CONDITIONS), {"training": True}
     if name == f"ConditionalLayerNormalization{BY_SAMPLE}":
@@ -440,7 +448,7 @@ def format_table(records):
     unconditional.update({
         variant: unconditional[variant.removesuffix(GRAPH_GRADIENT).removesuffix(KERAS_OPS)
                                .removesuffix(BY_SAMPLE).removesuffix(SHIFTED_COPY)
-                               .removesuffix(AXIS_BY_AXIS)]
+                               .removesuffix(AXIS_BY_AXIS).removesuffix(RECOMPUTED)]
         for variants in VARIANTS.values() for variant in variants})
     unconditional.update(FLOOR_OF)
     samples = {(r["backend"], tuple(r["shape"]), r["layer"]): r["samples_ms"] for r in records}
@@ -471,10 +479,12 @@ def main(argv=None):
                          QUICK_WARMUP, "layers.json")
     parser.add_argument("--variants", action="store_true",
                         help="also the previous code, in the same rounds: on TensorFlow layer "
-                             "and RMS norm with the gradient left to TensorFlow's graph (no "
+                             "and RMS norm with the compiled gradient that recomputes the "
+                             "statistics, and with the gradient left to TensorFlow's graph (no "
                              "XLA); on PyTorch batch norm by Keras ops, layer norm's forward "
                              "sample by sample, group and instance norm on a shifted copy; on "
-                             "JAX batch, instance and group norm's statistics axis by axis")
+                             "JAX batch, instance and group norm's statistics axis by axis, and "
+                             "layer and RMS norm's gradient recomputing the statistics")
     parser.add_argument("--floors", action="store_true",
                         help="also, at the token shapes, layer and RMS norm without Keras's "
                              "layer (PyTorch's kernels, or the formula in JAX's or TensorFlow's "

@@ -228,12 +228,23 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
     has_beta = beta is not None
     if not has_beta:
         beta = ops.zeros_like(gamma)  # stands in for the argument; its gradient goes unread
-    if _xla_gradient_applies(x, from_sums):
-        gradient_of = _xla_gradient(axes, groups, position_axes, centered, float(epsilon),
-                                    len(x.shape), x.shape[-1],
-                                    keras.backend.standardize_dtype(x.dtype))
+    dtype = keras.backend.standardize_dtype(x.dtype)
+    if _token_gradient_applies(x, axes, groups, from_sums):
+        if keras.backend.backend() == "tensorflow":
+            gradient_of = _xla_token_gradient(centered, has_beta, float(epsilon),
+                                              len(x.shape), x.shape[-1], dtype)
+        else:
+            def gradient_of(x, gamma, upstream, mean, variance):
+                return _token_gradient(x, gamma, upstream, mean, variance, centered, has_beta,
+                                       epsilon)
+    elif _xla_gradient_applies(x, from_sums):
+        xla_gradient = _xla_gradient(axes, groups, position_axes, centered, float(epsilon),
+                                     len(x.shape), x.shape[-1], dtype)
+
+        def gradient_of(x, gamma, upstream, mean, variance):
+            return xla_gradient(x, gamma, upstream)
     else:
-        def gradient_of(x, gamma, upstream):
+        def gradient_of(x, gamma, upstream, mean, variance):
             return _gradient(x, gamma, upstream, axes, groups, position_axes, centered,
                              epsilon)
 
@@ -255,7 +266,7 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
             # mean and variance are arguments rather than closed over: JAX's exporters
             # (`model.export`, jax2tf) refuse a closed-over array whose shape has a symbolic
             # (any) batch size. Their gradient is zero: x's accounts for them.
-            return tuple(gradient_of(x, gamma, upstream)) + (
+            return tuple(gradient_of(x, gamma, upstream, mean, variance)) + (
                 ops.zeros_like(mean), ops.zeros_like(variance))
 
         return outputs, gradient
@@ -278,6 +289,115 @@ def _xla_gradient_applies(x, from_sums):
     for size in x.shape:
         known_size *= size if isinstance(size, int) else 1
     return known_size >= XLA_GRADIENT_MIN_SIZE
+
+
+# Whether layer and RMS norm's gradient takes the forward pass's statistics and its sums as
+# contractions (`_token_gradient`); `False` is the code before 2026-12-08 (`_gradient`, on
+# TensorFlow compiled by `_xla_gradient`: the benchmarks' variants). Read when traced.
+TOKEN_GRADIENT = True
+
+
+def _token_gradient_applies(x, axes, groups, from_sums):
+    """Layer and RMS norm (statistics per token, over all its channels) on JAX, or on
+    TensorFlow where the gradient is compiled with XLA."""
+    if not TOKEN_GRADIENT or axes or groups != 1 or from_sums:
+        return False
+    return keras.backend.backend() == "jax" or _xla_gradient_applies(x, from_sums)
+
+
+def _token_mean(x, mean):
+    """The forward pass's per-token `mean` of `x` (computed from a stopped-gradient `x`),
+    passed on unchanged, with its gradient with respect to `x`: the gradient function then
+    recomputes no statistics and stays exact to second order."""
+    channels = x.shape[-1]
+
+    @ops.custom_gradient
+    def statistic(x, mean):
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            return ops.zeros_like(x) + upstream / channels, ops.zeros_like(mean)
+
+        return mean + 0.0, gradient
+
+    return statistic(x, mean)
+
+
+def _token_variance(x, mean, variance):
+    """As `_token_mean`, the forward pass's per-token variance (`mean` zeros: the mean
+    square of RMS norm)."""
+    channels = x.shape[-1]
+
+    @ops.custom_gradient
+    def statistic(x, mean, variance):
+        def gradient(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            # d variance / d mean is zero: the deviations sum to zero.
+            return ((x - mean) * (upstream * (2.0 / channels)), ops.zeros_like(mean),
+                    ops.zeros_like(variance))
+
+        return variance + 0.0, gradient
+
+    return statistic(x, mean, variance)
+
+
+def _token_gradient(x, gamma, upstream, mean, variance, centered, has_beta, epsilon):
+    """The closed-form gradient of layer and RMS norm (statistics per token, over its
+    channels) from the forward pass's statistics: `(d_x, d_gamma, d_beta)`.
+
+    XLA on a CPU materializes each elementwise product that feeds a reduction (and splits a
+    reduction over the channels in two). Here the one input-sized product, `p = upstream *
+    (x - mean)`, feeds contractions (dot products: the per-token sum against gamma, and
+    d_gamma as the per-token `inv` against it), and the statistics are not recomputed, so
+    the gradient reads `x` and `upstream` fewer times than `_gradient` (BENCHMARKS.md,
+    "Layer speed"). With `xhat = (x - mean) * inv`:
+
+        d_gamma = sum_tokens(inv * p),  d_beta = sum_tokens(upstream)
+        d_x = gamma * inv * upstream - inv * mean_c(gamma * upstream)
+              - (x - mean) * inv^3 * mean_c(gamma * p)
+
+    (RMS norm: `mean = 0` and no `mean_c(gamma * upstream)` term.) `mean` and `variance` go
+    through `_token_mean` and `_token_variance`, so that second-order gradients stay exact.
+    """
+    channels = x.shape[-1]
+    shape = ops.shape(x)
+    batch = shape[0]
+    x3 = ops.reshape(x, (batch, -1, channels))
+    u3 = ops.reshape(upstream, (batch, -1, channels))
+    g2 = ops.broadcast_to(ops.reshape(gamma, (-1, channels)), (batch, channels))
+    variance = _token_variance(x, mean, variance)
+    inv = ops.rsqrt(ops.reshape(variance, (batch, -1)) + epsilon)  # (batch, tokens)
+    if centered:
+        m = ops.reshape(_token_mean(x, mean), (batch, -1, 1))
+        deviation = x3 - m
+    else:
+        deviation = x3
+    p = u3 * deviation
+    s_p = ops.einsum("btc,bc->bt", p, g2)
+    d_gamma = ops.einsum("bt,btc->bc", inv, p)
+    coefficient = ops.expand_dims(inv * inv * inv * s_p / channels, -1)
+    d_x = u3 * (ops.expand_dims(g2, 1) * ops.expand_dims(inv, -1)) - deviation * coefficient
+    if centered:
+        s_u = ops.einsum("btc,bc->bt", u3, g2)
+        d_x = d_x - ops.expand_dims(inv * s_u / channels, -1)
+    d_beta = ops.sum(u3, axis=1) if has_beta else ops.zeros_like(d_gamma)
+    return (ops.reshape(d_x, shape), ops.reshape(d_gamma, ops.shape(gamma)),
+            ops.reshape(d_beta, ops.shape(gamma)))
+
+
+@functools.cache
+def _xla_token_gradient(centered, has_beta, epsilon, rank, channels, dtype):
+    """`_token_gradient` for one layout as a TensorFlow function compiled with XLA:
+    `(x, gamma, upstream, mean, variance) -> (d_x, d_gamma, d_beta)`."""
+    import tensorflow as tf
+
+    def function(x, gamma, upstream, mean, variance):
+        return _token_gradient(x, gamma, upstream, mean, variance, centered, has_beta,
+                               epsilon)
+
+    spec = tf.TensorSpec([None] * (rank - 1) + [channels], dtype)
+    statistic = tf.TensorSpec([None] * (rank - 1) + [1], dtype)
+    return tf.function(function, jit_compile=True,
+                       input_signature=[spec, spec, spec, statistic, statistic])
 
 
 @functools.cache
