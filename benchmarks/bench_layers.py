@@ -80,9 +80,10 @@ RESULT_PREFIX = "RESULT "
 # and group and instance norm's statistics always of a shifted copy, with the affine into a
 # new tensor (`_shifted_copy_forward`): both as before 2026-12-07 22:00 UTC; on JAX, batch,
 # instance and group norm's statistics over the positions one axis at a time (as before
-# 2026-12-07 23:40 UTC, `_fused.JAX_ONE_REDUCTION`); on TensorFlow and JAX, layer and RMS norm's
-# gradient recomputing the statistics and summing elementwise products (as before 2026-12-08,
-# `_fused.TOKEN_GRADIENT`).
+# 2026-12-07 23:40 UTC, `_fused.JAX_ONE_REDUCTION`); on TensorFlow and JAX, the closed-form
+# gradients recomputing the statistics (layer and RMS norm's summing elementwise products,
+# TensorFlow's batch, instance and group norm's d_x by the graph's ops; as before 2026-12-08,
+# `_fused.FORWARD_STATISTICS`).
 GRAPH_GRADIENT = " (graph gradient)"
 RECOMPUTED = " (recomputed statistics)"
 KERAS_OPS = " (Keras ops)"
@@ -93,13 +94,19 @@ VARIANTS = {("tensorflow", "tokens"): [f"ConditionalLayerNormalization{RECOMPUTE
                                        f"ConditionalRMSNormalization{RECOMPUTED}",
                                        f"ConditionalLayerNormalization{GRAPH_GRADIENT}",
                                        f"ConditionalRMSNormalization{GRAPH_GRADIENT}"],
+            ("tensorflow", "image"): [f"ConditionalBatchNormalization{RECOMPUTED}",
+                                      f"ConditionalInstanceNormalization{RECOMPUTED}",
+                                      f"ConditionalGroupNormalization(groups=32){RECOMPUTED}"],
             ("torch", "image"): [f"ConditionalBatchNormalization{KERAS_OPS}",
                                  f"ConditionalInstanceNormalization{SHIFTED_COPY}",
                                  f"ConditionalGroupNormalization(groups=32){SHIFTED_COPY}"],
             ("torch", "tokens"): [f"ConditionalLayerNormalization{BY_SAMPLE}"],
             ("jax", "tokens"): [f"ConditionalLayerNormalization{RECOMPUTED}",
                                 f"ConditionalRMSNormalization{RECOMPUTED}"],
-            ("jax", "image"): [f"ConditionalBatchNormalization{AXIS_BY_AXIS}",
+            ("jax", "image"): [f"ConditionalBatchNormalization{RECOMPUTED}",
+                               f"ConditionalInstanceNormalization{RECOMPUTED}",
+                               f"ConditionalGroupNormalization(groups=32){RECOMPUTED}",
+                               f"ConditionalBatchNormalization{AXIS_BY_AXIS}",
                                f"ConditionalInstanceNormalization{AXIS_BY_AXIS}",
                                f"ConditionalGroupNormalization(groups=32){AXIS_BY_AXIS}"]}
 
@@ -125,7 +132,7 @@ def make_layer(name):
     # Read when a step is traced: `time_layers_at_shape` traces each step as it is made.
     _fused.XLA_GRADIENT = not name.endswith(GRAPH_GRADIENT)
     _fused.JAX_ONE_REDUCTION = not name.endswith(AXIS_BY_AXIS)
-    _fused.TOKEN_GRADIENT = not name.endswith(RECOMPUTED)
+    _fused.FORWARD_STATISTICS = not name.endswith(RECOMPUTED)
     name = name.removesuffix(GRAPH_GRADIENT).removesuffix(AXIS_BY_AXIS).removesuffix(RECOMPUTED)
     if name == f"ConditionalBatchNormalization{KERAS_OPS}":
         return _KerasOpsBatchNormalization(num_conditions=NUM_CONDITIONS), {"training": True}

@@ -23,10 +23,13 @@ position directly.
 Statistics over groups of channels are pooled from per-channel statistics
 (`moments`), so no tensor of the input's size is ever reshaped into groups.
 
-The gradient function recomputes the statistics from `x` with ordinary ops rather
-than reusing the forward pass's values: that costs one reduction, and keeps the
-gradient itself differentiable, so second-order gradients (gradient penalties,
-path-length regularization) are exact.
+The gradient function takes the forward pass's statistics (TensorFlow's graph would
+otherwise compute them a second time), with their own gradient with respect to `x`
+written out (`_statistics_of`), so the gradient itself is differentiable and
+second-order gradients (gradient penalties, path-length regularization) are exact.
+On TensorFlow the input-sized arithmetic of the gradient runs as XLA-compiled loops
+(layer and RMS norm's whole gradient, batch, instance and group norm's d_x), where the
+graph would make one pass over memory per op.
 
 TensorFlow and JAX only: Keras's PyTorch `custom_gradient` swallows errors from
 the forward function, so that backend has its own path (`cbn/_native.py`: PyTorch's
@@ -245,8 +248,9 @@ def normalize(x, mean, variance, gamma, beta, epsilon, axes, groups, position_ax
             return xla_gradient(x, gamma, upstream)
     else:
         def gradient_of(x, gamma, upstream, mean, variance):
+            statistics = (mean, variance) if FORWARD_STATISTICS else None
             return _gradient(x, gamma, upstream, axes, groups, position_axes, centered,
-                             epsilon)
+                             epsilon, statistics)
 
     @ops.custom_gradient
     def forward(x, gamma, beta, mean, variance):
@@ -285,59 +289,72 @@ def _xla_gradient_applies(x, from_sums):
     """TensorFlow, statistics per position (layer and RMS norm), a large enough input."""
     if keras.backend.backend() != "tensorflow" or from_sums or not XLA_GRADIENT:
         return False
+    return _known_size(x) >= XLA_GRADIENT_MIN_SIZE
+
+
+def _known_size(x):
+    """The number of elements of `x` from its static sizes (an unknown size counts as 1)."""
     known_size = 1
     for size in x.shape:
         known_size *= size if isinstance(size, int) else 1
-    return known_size >= XLA_GRADIENT_MIN_SIZE
+    return known_size
 
 
-# Whether layer and RMS norm's gradient takes the forward pass's statistics and its sums as
-# contractions (`_token_gradient`); `False` is the code before 2026-12-08 (`_gradient`, on
-# TensorFlow compiled by `_xla_gradient`: the benchmarks' variants). Read when traced.
-TOKEN_GRADIENT = True
+# Whether the closed-form gradients take the forward pass's statistics (`_statistics_of`)
+# rather than recomputing them, layer and RMS norm's their sums as contractions
+# (`_token_gradient`), and TensorFlow's batch, instance and group norm their d_x as one compiled
+# loop (`_xla_multiply_add`). `False` is the code before 2026-12-08 (the benchmarks' variants).
+# Read when traced.
+FORWARD_STATISTICS = True
 
 
 def _token_gradient_applies(x, axes, groups, from_sums):
     """Layer and RMS norm (statistics per token, over all its channels) on JAX, or on
     TensorFlow where the gradient is compiled with XLA."""
-    if not TOKEN_GRADIENT or axes or groups != 1 or from_sums:
+    if not FORWARD_STATISTICS or axes or groups != 1 or from_sums:
         return False
     return keras.backend.backend() == "jax" or _xla_gradient_applies(x, from_sums)
 
 
-def _token_mean(x, mean):
-    """The forward pass's per-token `mean` of `x` (computed from a stopped-gradient `x`),
-    passed on unchanged, with its gradient with respect to `x`: the gradient function then
-    recomputes no statistics and stays exact to second order."""
-    channels = x.shape[-1]
+def _statistics_of(x, mean, variance, axes, groups):
+    """The forward pass's `mean` and `variance` of `x` over `axes` and the channels of each
+    of `groups` groups (as `moments` gives them, computed from a stopped-gradient `x`),
+    passed on unchanged, with their gradient with respect to `x` in closed form: a gradient
+    function then recomputes no statistics (TensorFlow's graph does not share them with the
+    forward pass: on 64 x 8 x 8 x 512 they were a quarter of instance norm's training step)
+    and stays exact to second order. With `n` elements per statistic and `S` the sum over
+    the channels of a group:
+
+        d_x = (S(d_mean) + 2 * (x - mean) * S(d_variance)) / n
+
+    (`d variance / d mean` is zero: the deviations sum to zero.) RMS norm: `mean` is zeros
+    and `variance` the mean square.
+    """
+    count = _count(x, axes) * (x.shape[-1] // groups)
+
+    def per_channel(t):
+        # A statistic's gradient summed over its group's channels (a statistic spanning all
+        # channels has one value per position already).
+        return t if t.shape[-1] == 1 else group_sum(t, [], groups)
 
     @ops.custom_gradient
-    def statistic(x, mean):
+    def mean_of(x, mean):
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            return ops.zeros_like(x) + upstream / channels, ops.zeros_like(mean)
+            return ops.zeros_like(x) + per_channel(upstream) / count, ops.zeros_like(mean)
 
         return mean + 0.0, gradient
 
-    return statistic(x, mean)
-
-
-def _token_variance(x, mean, variance):
-    """As `_token_mean`, the forward pass's per-token variance (`mean` zeros: the mean
-    square of RMS norm)."""
-    channels = x.shape[-1]
-
     @ops.custom_gradient
-    def statistic(x, mean, variance):
+    def variance_of(x, mean, variance):
         def gradient(*args, upstream=None):
             upstream = args[0] if upstream is None else upstream
-            # d variance / d mean is zero: the deviations sum to zero.
-            return ((x - mean) * (upstream * (2.0 / channels)), ops.zeros_like(mean),
+            return ((x - mean) * (per_channel(upstream) * (2.0 / count)), ops.zeros_like(mean),
                     ops.zeros_like(variance))
 
         return variance + 0.0, gradient
 
-    return statistic(x, mean, variance)
+    return mean_of(x, mean), variance_of(x, mean, variance)
 
 
 def _token_gradient(x, gamma, upstream, mean, variance, centered, has_beta, epsilon):
@@ -356,7 +373,7 @@ def _token_gradient(x, gamma, upstream, mean, variance, centered, has_beta, epsi
               - (x - mean) * inv^3 * mean_c(gamma * p)
 
     (RMS norm: `mean = 0` and no `mean_c(gamma * upstream)` term.) `mean` and `variance` go
-    through `_token_mean` and `_token_variance`, so that second-order gradients stay exact.
+    through `_statistics_of`, so that second-order gradients stay exact.
     """
     channels = x.shape[-1]
     shape = ops.shape(x)
@@ -364,10 +381,10 @@ def _token_gradient(x, gamma, upstream, mean, variance, centered, has_beta, epsi
     x3 = ops.reshape(x, (batch, -1, channels))
     u3 = ops.reshape(upstream, (batch, -1, channels))
     g2 = ops.broadcast_to(ops.reshape(gamma, (-1, channels)), (batch, channels))
-    variance = _token_variance(x, mean, variance)
+    mean, variance = _statistics_of(x, mean, variance, (), 1)
     inv = ops.rsqrt(ops.reshape(variance, (batch, -1)) + epsilon)  # (batch, tokens)
     if centered:
-        m = ops.reshape(_token_mean(x, mean), (batch, -1, 1))
+        m = ops.reshape(mean, (batch, -1, 1))
         deviation = x3 - m
     else:
         deviation = x3
@@ -404,14 +421,17 @@ def _xla_token_gradient(centered, has_beta, epsilon, rank, channels, dtype):
 def _xla_gradient(axes, groups, position_axes, centered, epsilon, rank, channels, dtype):
     """`_gradient` for one layout of `normalize` as a TensorFlow function compiled with XLA
     (one per layout, shared by every call; every size but the channels' may vary, with one
-    compilation per shape).
+    compilation per shape), recomputing the statistics. Layer and RMS norm's gradient before
+    2026-12-08, kept for the benchmarks' variants (`FORWARD_STATISTICS = False`): since then
+    `_token_gradient` (about a quarter faster: BENCHMARKS.md, "Layer speed").
 
     TensorFlow's graph runs each elementwise op as a pass over memory, where XLA fuses
     the backward pass into a few loops (BENCHMARKS.md, "Layer speed": layer norm's
     training step 0.68-0.80x Keras's `LayerNormalization` against 0.84-0.89x uncompiled).
-    Statistics over positions (batch, instance and group norm) keep the graph's ops:
-    there XLA was slower on small maps (1.4x on 64 x 8 x 8 x 512); so do inputs under
-    `XLA_GRADIENT_MIN_SIZE` elements. The forward pass is left as ordinary ops, so that
+    Statistics over positions (batch, instance and group norm) keep the graph's sums,
+    whose reductions XLA ran slower (the whole gradient compiled: 1.4x on 64 x 8 x 8 x 512),
+    and compile only d_x (`_xla_multiply_add`); inputs under `XLA_GRADIENT_MIN_SIZE`
+    elements keep the graph. The forward pass is left as ordinary ops, so that
     exported inference graphs hold nothing compiled; the compiled gradient stays
     differentiable (second-order gradients are exact).
     """
@@ -424,16 +444,21 @@ def _xla_gradient(axes, groups, position_axes, centered, epsilon, rank, channels
     return tf.function(function, jit_compile=True, input_signature=[spec] * 3)
 
 
-def _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon):
-    """The closed-form gradient of `normalize` (module docstring), with the statistics
-    recomputed from `x` so that it stays differentiable in `x`."""
+def _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon,
+              statistics=None):
+    """The closed-form gradient of `normalize` (module docstring), differentiable in `x`:
+    with `statistics`, the forward pass's `(mean, variance)` through `_statistics_of`;
+    without, recomputed from `x`."""
     from_sums = set(position_axes) <= set(axes)
     beyond_positions = [axis for axis in axes if axis not in position_axes]
 
     def sum_positions(t):
         return ops.sum(t, axis=position_axes, keepdims=True) if position_axes else t
 
-    mean_x, variance_x = moments(x, axes, groups, centered)
+    if statistics is None:
+        mean_x, variance_x = moments(x, axes, groups, centered)
+    else:
+        mean_x, variance_x = _statistics_of(x, *statistics, axes, groups)
     inv = ops.rsqrt(variance_x + epsilon)
     count = _count(x, axes) * (x.shape[-1] // groups)
     d_beta = sum_positions(upstream)
@@ -448,7 +473,12 @@ def _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon
         # d_x = inv * (gamma * g - mean_g - (x - mean) * inv * mean_g_xhat)
         x_coefficient = -inv * inv * mean_g_xhat
         constant = -inv * mean_g - mean_x * x_coefficient
-        d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
+        if _xla_multiply_add_applies(x, statistics):
+            d_x = _xla_multiply_add(len(x.shape), x.shape[-1],
+                                    keras.backend.standardize_dtype(x.dtype))(
+                upstream, gamma * inv, x, x_coefficient, constant)
+        else:
+            d_x = upstream * (gamma * inv) + (x * x_coefficient + constant)
     else:
         xhat = (x - mean_x) * inv if centered else x * inv
         d_gamma = sum_positions(upstream * xhat)
@@ -460,6 +490,30 @@ def _gradient(x, gamma, upstream, axes, groups, position_axes, centered, epsilon
         else:
             d_x = inv * (scaled - xhat * mean_g_xhat)
     return d_x, d_gamma, d_beta
+
+
+def _xla_multiply_add_applies(x, statistics):
+    """TensorFlow outside XLA, with the forward pass's statistics, a large enough input."""
+    return (statistics is not None and keras.backend.backend() == "tensorflow"
+            and XLA_GRADIENT and _known_size(x) >= XLA_GRADIENT_MIN_SIZE
+            and not _compiled_with_xla())
+
+
+@functools.cache
+def _xla_multiply_add(rank, channels, dtype):
+    """`u * a + (x * b + c)` (`u`, `x` input-sized; `a`, `b`, `c` per sample, channel or
+    position) as a TensorFlow function compiled with XLA: one loop over the elements, where
+    TensorFlow's graph runs each product and sum as its own pass over memory (batch,
+    instance and group norm's d_x; BENCHMARKS.md, "Layer speed")."""
+    import tensorflow as tf
+
+    def function(u, a, x, b, c):
+        return u * a + (x * b + c)
+
+    spec = tf.TensorSpec([None] * (rank - 1) + [channels], dtype)
+    factor = tf.TensorSpec([None] * rank, dtype)
+    return tf.function(function, jit_compile=True,
+                       input_signature=[spec, factor, spec, factor, factor])
 
 
 def single_instance_available(x, axes):
