@@ -142,3 +142,35 @@ def test_a_large_mean_with_unit_spread_normalizes_as_in_float64(layer_name, axes
     deviation = exact - exact.mean(axes, keepdims=True)
     expected = deviation / np.sqrt(np.mean(deviation**2, axes, keepdims=True) + 1e-5)
     np.testing.assert_allclose(outputs, expected, atol=2e-3)
+
+
+def _layer_norm_in_float64(inputs, epsilon):
+    exact = inputs.astype("float64")
+    deviation = exact - exact.mean(-1, keepdims=True)
+    return deviation / np.sqrt(np.mean(deviation**2, -1, keepdims=True) + epsilon)
+
+
+def test_tokens_with_means_within_two_deviations_normalize_as_in_float64():
+    # Layer norm's forward statistics take one pass over such tokens on TensorFlow and JAX
+    # (`cbn/_fused.py`, `_guarded_token_moments`): mean(x^2) - mean(x)^2 must stay exact here.
+    rng = np.random.default_rng(1)
+    spread = rng.uniform(0.5, 3.0, size=(4, 32, 1))
+    means = spread * rng.uniform(-1.9, 1.9, size=(4, 32, 1))
+    inputs = (means + spread * rng.normal(size=(4, 32, 384))).astype("float32")
+    layer = ConditionalLayerNormalization(num_conditions=NUM_CONDITIONS, epsilon=1e-5)
+    outputs = to_numpy(layer(inputs, np.array([0, 1, 2, 0], "int32"), training=True))
+    np.testing.assert_allclose(outputs, _layer_norm_in_float64(inputs, 1e-5),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_one_token_with_a_large_mean_keeps_every_token_exact():
+    # One token of 1000 +- 1 among unit-spread ones: its one-pass variance would cancel to
+    # noise, so the whole batch takes the two-pass statistics.
+    rng = np.random.default_rng(2)
+    inputs = rng.normal(size=(2, 8, 64)).astype("float32")
+    inputs[1, 5] += 1000.0
+    layer = ConditionalLayerNormalization(num_conditions=NUM_CONDITIONS, epsilon=1e-5)
+    outputs = to_numpy(layer(inputs, np.array([0, 1], "int32"), training=True))
+    expected = _layer_norm_in_float64(inputs, 1e-5)
+    np.testing.assert_allclose(outputs[1, 5], expected[1, 5], atol=2e-3)
+    np.testing.assert_allclose(outputs[0], expected[0], rtol=1e-5, atol=1e-5)
