@@ -112,7 +112,7 @@ def _guarded_token_moments(x):
     one pass are independent. Both sums are taken; where every token of the batch has its
     squared mean within `ONE_PASS_RATIO` (4: the mean within two deviations of zero, as
     transformer tokens are) times its one-pass variance, that variance is kept (relative error
-    under 2e-6 against float64, measured on 64 to 4096 channels); otherwise the batch takes
+    under 1e-6 against float64, measured on 64 to 4096 channels); otherwise the batch takes
     the two passes as well (`ops.cond`: only one branch runs). Layer norm's forward against
     keras-hub's `AdaptiveLayerNormalization`: 0.87x on JAX and 0.94x on TensorFlow, against
     1.02x and 1.03x in two passes (BENCHMARKS.md, "Adaptive norms against diffusers and
