@@ -114,8 +114,8 @@ def _guarded_token_moments(x):
     transformer tokens are) times its one-pass variance, that variance is kept (relative error
     under 1e-6 against float64, measured on 64 to 4096 channels); otherwise the batch takes
     the two passes as well (`ops.cond`: only one branch runs). Layer norm's forward against
-    keras-hub's `AdaptiveLayerNormalization`: 0.87x on JAX and 0.94x on TensorFlow, against
-    1.02x and 1.03x in two passes (BENCHMARKS.md, "Adaptive norms against diffusers and
+    keras-hub's `AdaptiveLayerNormalization`: 0.85x on JAX and 0.93x on TensorFlow, against
+    1.03x and 1.04x in two passes (BENCHMARKS.md, "Adaptive norms against diffusers and
     keras-hub").
     """
     mean = ops.mean(x, axis=-1, keepdims=True)
