@@ -50,19 +50,13 @@ def available():
     return keras.backend.backend() in BACKENDS
 
 
-# Whether TensorFlow takes the mean square of RMS norm's forward pass from the 2-norm of each
-# position (one read of the input, where squaring writes an input-sized tensor first):
-# 0.82-0.86x the forward pass's time (BENCHMARKS.md, "Layer speed"). Read when a graph is traced.
-# Not in a function compiled with XLA, which has no EuclideanNorm (and fuses the square).
-NORM_FORWARD = True
-
-
 def moments(x, axes, groups, centered=True, differentiated=True):
     """Mean and (biased) variance of `x` over `axes` and over the channels of each of
     `groups` channel groups, as tensors that broadcast against `x`; variance >= 0.
     With `centered=False` (RMS normalization): zeros and the mean square.
-    `differentiated=False` (the statistics of a stopped-gradient input) lets TensorFlow take
-    RMS norm's mean square from each position's 2-norm, whose gradient at 0 is undefined.
+    `differentiated=False` (the statistics of a stopped-gradient input, which the closed-form
+    gradient accounts for) lets layer norm take its statistics in one pass where that is
+    exact (`_guarded_token_moments`).
 
     Group statistics are pooled from per-channel ones (every channel of a group
     has as many elements): the group mean is the mean of its channels' means,
@@ -74,14 +68,10 @@ def moments(x, axes, groups, centered=True, differentiated=True):
     if not centered:
         if groups != 1:
             raise ValueError(f"moments: RMS statistics span all channels; received groups={groups}.")
-        if (not differentiated and not axes and NORM_FORWARD
-                and keras.backend.backend() == "tensorflow" and not _compiled_with_xla()):
-            import tensorflow as tf
-
-            norm = tf.math.reduce_euclidean_norm(x, axis=-1, keepdims=True)
-            mean_square = ops.square(norm) / x.shape[-1]
-        else:
-            mean_square = _mean_over(ops.square(x), list(axes) + [rank - 1])
+        # Not TensorFlow's one-read `reduce_euclidean_norm` (0.90-0.93x this forward pass
+        # until 2026-12-08): LiteRT has no kernel for it, so a model holding the layer would
+        # not convert.
+        mean_square = _mean_over(ops.square(x), list(axes) + [rank - 1])
         return ops.zeros_like(mean_square), mean_square
     if groups == 1 and not axes and not differentiated and ONE_PASS_RATIO:
         return _guarded_token_moments(x)
@@ -127,8 +117,8 @@ def _guarded_token_moments(x):
 
 def _compiled_with_xla():
     """Whether TensorFlow is tracing a function compiled with XLA (`jit_compile=True`, as
-    `model.compile(jit_compile=True)` and, on a GPU, its default `"auto"`): XLA has no
-    kernel for some TensorFlow ops (EuclideanNorm)."""
+    `model.compile(jit_compile=True)` and, on a GPU, its default `"auto"`): there the
+    gradient's arithmetic is compiled with the rest, not as a function of its own."""
     import tensorflow as tf
     from tensorflow.python.ops import control_flow_util
 

@@ -139,7 +139,7 @@ def test_trainable_rows_without_beta_hold_the_other_rows():
 @pytest.mark.slow
 def test_runs_in_a_function_compiled_with_xla():
     # `model.compile(jit_compile=True)`, and the default `"auto"` on a GPU, compile the
-    # train and predict steps with XLA, which has no kernel for TensorFlow's EuclideanNorm.
+    # train and predict steps with XLA, which has no kernel for some TensorFlow ops.
     if keras.backend.backend() != "tensorflow":
         pytest.skip("XLA functions of TensorFlow")
     import tensorflow as tf
