@@ -63,7 +63,7 @@ def available(x, axes, groups, centered):
     """Whether `normalize` applies: the PyTorch backend outside `torch.compile`, and
     statistics per position over all channels (`axes` empty, one group) or, centered, per
     sample over every position."""
-    if keras.backend.backend() != "torch" or _compiling():
+    if keras.backend.backend() != "torch" or _tracing():
         return False
     per_position = list(axes) == [] and groups == 1
     per_sample = list(axes) == list(range(1, len(x.shape) - 1))
@@ -133,7 +133,7 @@ def normalize(x, gamma, beta, epsilon, axes, groups, centered):
 def batch_statistics_available(x, gamma, beta):
     """Whether `normalize_with_batch_statistics` applies: the PyTorch backend, float32,
     and per-sample gamma and beta (not per position)."""
-    if keras.backend.backend() != "torch" or beta is None or _compiling():
+    if keras.backend.backend() != "torch" or beta is None or _tracing():
         return False
     return all(keras.backend.standardize_dtype(t.dtype) == "float32"
                for t in (x, gamma, beta)) and _per_sample(x, gamma, beta)
@@ -148,17 +148,21 @@ def normalize_with_batch_statistics(x, gamma, beta, epsilon):
     return BatchNormAffine.apply(x, gamma, beta, epsilon)
 
 
-def _compiling():
-    """Whether `torch.compile` (Keras's `jit_compile=True` on PyTorch) is tracing this call.
-    The kernels here choose their path by the input's values (`_torch_group_norm`), which
-    would break its graph and recompile; the Keras ops trace into one graph, which the
-    compiler fuses."""
+def _tracing():
+    """Whether `torch.compile` (Keras's `jit_compile=True` on PyTorch) or an exporter
+    (`torch.onnx.export`, which Keras's `model.export(format="onnx")` calls, `torch.jit.trace`,
+    `torch.export`) is tracing this call. The kernels here choose their path by the input's
+    values (`_torch_group_norm`), which would break a compiled graph and recompile, and run
+    as `torch.autograd.Function`s, which the exporters cannot write; the Keras ops trace into
+    one graph of standard operations, which the compiler fuses and the exporters write."""
     import torch
 
     is_compiling = getattr(torch.compiler, "is_compiling", None)
     if is_compiling is None:  # PyTorch 2.2, before `torch.compiler.is_compiling`
         from torch._dynamo import is_compiling
-    return is_compiling()
+    is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
+    return (is_compiling() or is_exporting() or torch.jit.is_tracing()
+            or torch.onnx.is_in_onnx_export())
 
 
 def _per_sample(x, gamma, beta):

@@ -230,9 +230,9 @@ def _run_exported(path, fmt, inputs):
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(path))
-    # The file's inputs in its own order, matched by dtype (float images, integer ids).
+    # The file's inputs in its own order, matched by rank (images, then ids or vectors).
     details = interpreter.get_input_details()
-    arrays = [next(a for a in inputs if a.dtype == detail["dtype"]) for detail in details]
+    arrays = [next(a for a in inputs if a.ndim == len(detail["shape"])) for detail in details]
     for detail, array in zip(details, arrays):
         interpreter.resize_tensor_input(detail["index"], array.shape)
     interpreter.allocate_tensors()
@@ -244,20 +244,33 @@ def _run_exported(path, fmt, inputs):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["litert", "onnx"])
-@pytest.mark.parametrize("layer_class", LAYER_CLASSES + [cbn.ConditionalRMSNormalization],
-                         ids=LAYER_IDS + ["rms uncentered"])
+@pytest.mark.parametrize("layer_class", LAYER_CLASSES + [cbn.ConditionalRMSNormalization, "mlp"],
+                         ids=LAYER_IDS + ["rms uncentered", "layer mlp"])
 def test_keras_export_to_litert_and_onnx_runs_like_the_model(layer_class, fmt, tmp_path):
-    # `model.export(format="litert")` converts with LiteRT's built-in ops only: RMS norm's
-    # forward pass once took its mean square by TensorFlow's EuclideanNorm, which LiteRT has
-    # no kernel for, so no model holding the layer converted.
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the exports of a TensorFlow model")
-    layer = layer_class(num_conditions=NUM_CONDITIONS)
+    # TensorFlow: `model.export(format="litert")` converts with LiteRT's built-in ops only;
+    # RMS norm's forward pass once took its mean square by TensorFlow's EuclideanNorm, which
+    # neither LiteRT nor tf2onnx has, so no model holding the layer converted. PyTorch: the
+    # ONNX exporter traces the layers' PyTorch kernels as Keras ops (`cbn/_native.py`,
+    # `_tracing`); it could not write their `torch.autograd.Function`s.
+    backend = keras.backend.backend()
+    if backend == "jax":
+        pytest.skip("Keras exports from JAX to ONNX through jax2onnx, not a dependency")
+    if backend == "torch" and fmt == "litert":
+        pytest.skip("Keras exports from PyTorch to LiteRT through litert-torch, not a dependency")
+    rng = np.random.default_rng(3)
+    if layer_class == "mlp":
+        layer = ConditionalLayerNormalization(mlp_units=(), condition_activation="silu")
+        condition = keras.Input((CONDITION_DIM,), batch_size=2)
+        condition_values = rng.normal(size=(2, CONDITION_DIM)).astype("float32")
+    else:
+        layer = layer_class(num_conditions=NUM_CONDITIONS)
+        condition = keras.Input((), dtype="int32", batch_size=2)
+        condition_values = np.array([0, 2], "int32")
     images = keras.Input((6, 6, 4), batch_size=2)
-    ids = keras.Input((), dtype="int32", batch_size=2)
-    model = keras.Model([images, ids], layer(images, ids))
-    randomize_table(layer)
-    inputs = [random_inputs((2, 6, 6, 4), offset=1.0), np.array([0, 2], "int32")]
+    model = keras.Model([images, condition], layer(images, condition))
+    if layer_class != "mlp":
+        randomize_table(layer)
+    inputs = [random_inputs((2, 6, 6, 4), offset=1.0), condition_values]
     path = tmp_path / ("model.tflite" if fmt == "litert" else "model.onnx")
     expected = to_numpy(model.predict(inputs, verbose=0))  # the ONNX export wants a called model
 
