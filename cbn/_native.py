@@ -60,7 +60,7 @@ except ImportError:  # pragma: no cover - another Keras layout
 
 
 def available(x, axes, groups, centered):
-    """Whether `normalize` applies: the PyTorch backend outside `torch.compile`, and
+    """Whether `normalize` applies: the PyTorch backend, not traced (`_tracing`), and
     statistics per position over all channels (`axes` empty, one group) or, centered, per
     sample over every position."""
     if keras.backend.backend() != "torch" or _tracing():
