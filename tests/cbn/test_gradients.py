@@ -250,21 +250,26 @@ def test_gradients_of_blends_match_the_formula(layer_class):
 
 @pytest.fixture
 def xla_gradient_for_any_size(monkeypatch):
-    """Layer and RMS norm's gradient compiled with XLA on TensorFlow (`cbn/_fused.py`)
-    even for the tests' small inputs, which otherwise keep TensorFlow's graph."""
+    """The gradient's arithmetic compiled with XLA on TensorFlow (`cbn/_fused.py`: layer
+    and RMS norm's whole gradient, batch, instance and group norm's d_x) even for the tests'
+    small inputs, which otherwise keep TensorFlow's graph."""
     from cbn import _fused
 
     monkeypatch.setattr(_fused, "XLA_GRADIENT_MIN_SIZE", 0)
 
 
 @pytest.mark.parametrize("layer_class", [
-    cbn.ConditionalLayerNormalization, cbn.ConditionalRMSNormalization,
-], ids=["layer", "rms"])
+    cbn.ConditionalBatchNormalization, cbn.ConditionalInstanceNormalization,
+    cbn.ConditionalGroupNormalization, cbn.ConditionalLayerNormalization,
+    cbn.ConditionalRMSNormalization,
+], ids=["batch", "instance", "group", "layer", "rms"])
 def test_gradients_compiled_with_xla_match_autodiff_to_second_order(
         layer_class, xla_gradient_for_any_size):
     if keras.backend.backend() != "tensorflow":
         pytest.skip("XLA compiles the gradient on TensorFlow only")
-    test_first_order_gradients_match_autodiff_of_the_formula(layer_class, TOKENS)
+    tokens = layer_class in (cbn.ConditionalLayerNormalization, cbn.ConditionalRMSNormalization)
+    test_first_order_gradients_match_autodiff_of_the_formula(layer_class,
+                                                             TOKENS if tokens else IMAGE)
     test_second_order_gradients_match_autodiff_of_the_formula(layer_class)
 
 
